@@ -1,14 +1,533 @@
 //! The `lifeline` command line.
 
-use clap::Parser;
+use std::{fmt::Write as _, io::IsTerminal, path::PathBuf, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use crate::{
+    api::v1alpha1::{SystemPhase, format_duration},
+    engine::{self, PlanModel},
+    manifest,
+    report::gantt,
+    sim,
+};
 
 /// lifeline: restore clinical systems in dependency order, verify them, release them
 /// to staff stage by stage, and rehearse it in drills.
 #[derive(Debug, Parser)]
 #[command(name = "lifeline", version, about, long_about = None)]
-pub struct Cli {}
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every lifeline CustomResourceDefinition as YAML (what manifests/crds.yaml holds).
+    Crd,
+    /// Validate ClinicalSystems and a RecoveryPlan from files, and print the restore order.
+    Plan(PlanArgs),
+    /// Run a plan against an in-memory cluster in virtual time: a tabletop exercise.
+    Simulate(SimulateArgs),
+}
+
+/// Where the objects come from.
+#[derive(Debug, clap::Args)]
+pub struct Source {
+    /// Files or directories of YAML (multi-document files are fine; non-lifeline objects
+    /// are skipped).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The RecoveryPlan to use when the files hold several ("name" or "namespace/name").
+    /// Without a plan in the files, every ClinicalSystem is planned.
+    #[arg(long)]
+    pub plan: Option<String>,
+    /// Namespace for objects that do not name one.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+}
+
+/// `lifeline plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = PlanOutput::Text)]
+    output: PlanOutput,
+}
+
+/// Formats for `lifeline plan`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanOutput {
+    /// Waves and the critical path, for people.
+    Text,
+    /// `{"waves": [[...]], "criticalPath": {"systems": [...], "seconds": N}}`.
+    Json,
+    /// Graphviz.
+    Dot,
+    /// A Mermaid flowchart (renders in GitHub and GitLab).
+    Mermaid,
+}
+
+/// `lifeline simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    source: Source,
+    /// Override the plan's parallelism (0: unlimited).
+    #[arg(long)]
+    parallelism: Option<u32>,
+    /// Make this system's restore fail ("namespace/name", or "name" in the plan's namespace).
+    #[arg(long, value_name = "SYSTEM")]
+    fail: Vec<String>,
+    /// Seed for --jitter.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Vary each system's duration by up to this many percent either way.
+    #[arg(long, value_name = "PCT", default_value_t = 0.0)]
+    jitter: f64,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = SimOutput::Text)]
+    output: SimOutput,
+    /// Write an SVG Gantt chart of the run to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    gantt: Option<PathBuf>,
+}
+
+/// Formats for `lifeline simulate`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SimOutput {
+    /// A timeline and a summary, for people.
+    Text,
+    /// `{"finishedAt": S, "systems": [{"name", "phase", "startedAt", "verifiedAt"}]}`.
+    Json,
+}
 
 /// Runs the parsed command.
-pub fn run(_cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
+        Some(Command::Crd) => {
+            print!("{}", crds_yaml()?);
+            Ok(())
+        }
+        Some(Command::Plan(args)) => plan_cmd(args),
+        Some(Command::Simulate(args)) => simulate_cmd(args),
+    }
+}
+
+/// Every CRD as a multi-document YAML stream: exactly what `manifests/crds.yaml` holds.
+pub fn crds_yaml() -> anyhow::Result<String> {
+    let mut out = String::new();
+    for crd in crate::api::v1alpha1::crds() {
+        out.push_str("---\n");
+        out.push_str(&serde_yaml::to_string(&crd).context("serialize CRD")?);
+    }
+    Ok(out)
+}
+
+/// Loads the files and plans them; errors name the file, object and problem.
+fn load_model(
+    source: &Source,
+    parallelism: Option<u32>,
+) -> anyhow::Result<(Option<String>, PlanModel)> {
+    let bundle = manifest::load(&source.paths, &source.namespace)?;
+    let selection = bundle
+        .select(source.plan.as_deref())
+        .map_err(anyhow::Error::msg)?;
+    let mut settings = selection.settings;
+    if let Some(p) = parallelism {
+        settings.parallelism = (p > 0).then_some(p);
+    }
+    let model = engine::plan(&selection.all, &selection.selected, settings)?;
+    Ok((selection.plan, model))
+}
+
+fn plan_cmd(args: PlanArgs) -> anyhow::Result<()> {
+    let (plan, model) = load_model(&args.source, None)?;
+    let out = match args.output {
+        PlanOutput::Text => plan_text(plan.as_deref(), &model),
+        PlanOutput::Json => {
+            let v = json!({
+                "waves": model.waves.iter().map(|w| w.iter().map(|&i| &model.systems[i].key).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                "criticalPath": {
+                    "systems": model.critical_path.systems.iter().map(|&i| &model.systems[i].key).collect::<Vec<_>>(),
+                    "seconds": model.critical_path.duration.as_secs(),
+                }
+            });
+            format!("{}\n", serde_json::to_string_pretty(&v)?)
+        }
+        PlanOutput::Dot => plan_dot(&model),
+        PlanOutput::Mermaid => plan_mermaid(&model),
+    };
+    print!("{out}");
     Ok(())
+}
+
+fn plan_text(plan: Option<&str>, model: &PlanModel) -> String {
+    let mut out = String::new();
+    let n = model.systems.len();
+    let _ = writeln!(
+        out,
+        "Restore order for {}: {n} system{}, {} wave{}",
+        plan.map_or("every ClinicalSystem found".to_string(), |p| format!(
+            "plan {p}"
+        )),
+        if n == 1 { "" } else { "s" },
+        model.waves.len(),
+        if model.waves.len() == 1 { "" } else { "s" },
+    );
+    let width = model.systems.iter().map(|s| s.key.len()).max().unwrap_or(0);
+    for (w, wave) in model.waves.iter().enumerate() {
+        let _ = writeln!(out, "\nWave {}", w + 1);
+        for &i in wave {
+            let s = &model.systems[i];
+            let deps: Vec<&str> = s
+                .hard_deps
+                .iter()
+                .map(|&d| model.systems[d].key.as_str())
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<16}  expected {:<7} objective {:<7}{}",
+                s.key,
+                s.tier.as_str(),
+                format_duration(s.planned_duration()),
+                format_duration(s.objective),
+                if deps.is_empty() {
+                    String::new()
+                } else {
+                    format!("  after {}", deps.join(", "))
+                },
+            );
+        }
+    }
+    let cp = &model.critical_path;
+    let _ = writeln!(
+        out,
+        "\nCritical path ({}): {}",
+        format_duration(cp.duration),
+        cp.systems
+            .iter()
+            .map(|&i| model.systems[i].key.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    );
+    let late: Vec<&str> = model
+        .systems
+        .iter()
+        .filter(|s| earliest_finish(model, s) > s.objective)
+        .map(|s| s.key.as_str())
+        .collect();
+    if !late.is_empty() {
+        let _ = writeln!(
+            out,
+            "Cannot meet their objective even with unlimited parallelism: {}",
+            late.join(", ")
+        );
+    }
+    out
+}
+
+/// The earliest a system can be verified, with unlimited parallelism.
+fn earliest_finish(model: &PlanModel, s: &engine::SystemModel) -> Duration {
+    // Systems are in restore order, so a memo over indices in order works; this helper
+    // is only used for small outputs, so recompute recursively with a cache.
+    fn go(model: &PlanModel, i: usize, memo: &mut Vec<Option<Duration>>) -> Duration {
+        if let Some(d) = memo[i] {
+            return d;
+        }
+        let start = model.systems[i]
+            .hard_deps
+            .iter()
+            .map(|&d| go(model, d, memo))
+            .max()
+            .unwrap_or(Duration::ZERO);
+        let d = start + model.systems[i].planned_duration();
+        memo[i] = Some(d);
+        d
+    }
+    let mut memo = vec![None; model.systems.len()];
+    model
+        .find(&s.key)
+        .map_or(Duration::ZERO, |i| go(model, i, &mut memo))
+}
+
+fn graph_id(i: usize) -> String {
+    format!("s{i}")
+}
+
+fn plan_dot(model: &PlanModel) -> String {
+    let mut out =
+        String::from("digraph recovery {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
+    for (i, s) in model.systems.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\\n{} | {}\"];",
+            graph_id(i),
+            s.key.replace('"', "\\\""),
+            s.tier.as_str(),
+            format_duration(s.planned_duration())
+        );
+    }
+    for (i, s) in model.systems.iter().enumerate() {
+        for &d in &s.hard_deps {
+            let _ = writeln!(out, "  {} -> {};", graph_id(d), graph_id(i));
+        }
+        for &d in &s.optional_deps {
+            let _ = writeln!(out, "  {} -> {} [style=dashed];", graph_id(d), graph_id(i));
+        }
+    }
+    out.push_str("}\n");
+    out
+}
+
+fn plan_mermaid(model: &PlanModel) -> String {
+    let mut out = String::from("flowchart LR\n");
+    for (i, s) in model.systems.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  {}[\"{}<br/>{} · {}\"]",
+            graph_id(i),
+            s.key.replace('"', "#quot;"),
+            s.tier.as_str(),
+            format_duration(s.planned_duration())
+        );
+    }
+    for (i, s) in model.systems.iter().enumerate() {
+        for &d in &s.hard_deps {
+            let _ = writeln!(out, "  {} --> {}", graph_id(d), graph_id(i));
+        }
+        for &d in &s.optional_deps {
+            let _ = writeln!(out, "  {} -.-> {}", graph_id(d), graph_id(i));
+        }
+    }
+    out
+}
+
+fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
+    let (plan, model) = load_model(&args.source, args.parallelism)?;
+    let plan_ns = plan
+        .as_deref()
+        .and_then(|p| p.split_once('/'))
+        .map_or(args.source.namespace.as_str(), |(ns, _)| ns)
+        .to_string();
+    let mut fail = Vec::new();
+    for f in &args.fail {
+        let key = if f.contains('/') {
+            f.clone()
+        } else {
+            format!("{plan_ns}/{f}")
+        };
+        if model.find(&key).is_none() {
+            bail!("--fail {f}: {key} is not in the plan");
+        }
+        fail.push(key);
+    }
+    if !(0.0..=100.0).contains(&args.jitter) {
+        bail!("--jitter {}: must be between 0 and 100", args.jitter);
+    }
+    let opts = sim::SimOptions {
+        fail,
+        seed: args.seed,
+        jitter_percent: args.jitter,
+    };
+
+    let text = matches!(args.output, SimOutput::Text);
+    let live = text && std::io::stderr().is_terminal();
+    let total = model.systems.len() as u64;
+    let bar = live.then(|| {
+        let pb = indicatif::ProgressBar::new(total);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} verified  {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        pb
+    });
+    let width = model.systems.iter().map(|s| s.key.len()).max().unwrap_or(0);
+    let mut lines = String::new();
+    if text {
+        let _ = writeln!(
+            lines,
+            "Simulating {}: {} systems, parallelism {}, {}",
+            plan.as_deref()
+                .map_or("every ClinicalSystem found".to_string(), |p| format!(
+                    "plan {p}"
+                )),
+            model.systems.len(),
+            model
+                .settings
+                .parallelism
+                .map_or("unlimited".to_string(), |p| p.to_string()),
+            if opts.jitter_percent > 0.0 {
+                format!("jitter ±{}% (seed {})", opts.jitter_percent, opts.seed)
+            } else {
+                "exact expected times".to_string()
+            }
+        );
+        let _ = writeln!(
+            lines,
+            "(virtual time; approvals assumed given as soon as each stage is due)\n"
+        );
+    }
+    if let Some(pb) = &bar {
+        pb.println(lines.trim_end());
+        lines.clear();
+    }
+    let report = sim::simulate(&model, &opts, |ev, status| {
+        if !text {
+            return;
+        }
+        let line = format!(
+            "  +{:<8} {:<width$}  {}",
+            format_duration(Duration::from_millis((ev.at * 1000.0) as u64)),
+            ev.system,
+            ev.text
+        );
+        match &bar {
+            Some(pb) => {
+                pb.println(line);
+                let verified = status
+                    .systems
+                    .iter()
+                    .filter(|s| s.phase.is_verified())
+                    .count();
+                pb.set_position(verified as u64);
+            }
+            None => {
+                lines.push_str(&line);
+                lines.push('\n');
+            }
+        }
+    });
+    if let Some(pb) = &bar {
+        pb.finish_and_clear();
+    }
+
+    if let Some(path) = &args.gantt {
+        let chart = gantt_of(plan.as_deref(), &report);
+        std::fs::write(path, chart.to_svg())
+            .with_context(|| format!("write Gantt chart to {}", path.display()))?;
+    }
+
+    match args.output {
+        SimOutput::Json => {
+            let v = json!({
+                "finishedAt": report.finished_at,
+                "systems": report.systems.iter().map(|s| json!({
+                    "name": s.name,
+                    "phase": s.phase,
+                    "startedAt": s.started_at,
+                    "verifiedAt": s.verified_at,
+                })).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        SimOutput::Text => {
+            print!("{lines}");
+            print!("{}", summary_text(&report));
+            if let Some(path) = &args.gantt {
+                println!("\nGantt chart written to {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The summary table after a simulated run.
+pub fn summary_text(report: &sim::SimReport) -> String {
+    let mut out = String::new();
+    let count = |p: fn(SystemPhase) -> bool| report.systems.iter().filter(|s| p(s.phase)).count();
+    let verified = count(SystemPhase::is_verified);
+    let failed = count(|p| p == SystemPhase::Failed);
+    let blocked = count(|p| p == SystemPhase::Blocked);
+    let met = report
+        .systems
+        .iter()
+        .filter(|s| s.objective_met == Some(true))
+        .count();
+    let missed = report
+        .systems
+        .iter()
+        .filter(|s| s.objective_met == Some(false))
+        .count();
+    let _ = writeln!(
+        out,
+        "\nFinished after {}: {verified} of {} verified, {failed} failed, {blocked} blocked; {met} met their recovery-time objective, {missed} missed it.\n",
+        format_duration(Duration::from_millis((report.finished_at * 1000.0) as u64)),
+        report.systems.len()
+    );
+    let width = report
+        .systems
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:<16}  {:<9}  {:<9}  {:<9}  RESULT",
+        "SYSTEM", "TIER", "PHASE", "VERIFIED", "OBJECTIVE"
+    );
+    for s in &report.systems {
+        let verified = s
+            .verified_at
+            .map(|v| format_duration(Duration::from_millis((v * 1000.0) as u64)))
+            .unwrap_or_else(|| "-".to_string());
+        let result = match (s.objective_met, s.phase) {
+            (Some(true), _) => "met".to_string(),
+            (Some(false), _) => "MISSED".to_string(),
+            (None, _) => s.message.clone().unwrap_or_default(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<width$}  {:<16}  {:<9}  {:<9}  {:<9}  {}",
+            s.name,
+            s.tier.as_str(),
+            s.phase.to_string(),
+            verified,
+            format_duration(Duration::from_secs_f64(s.objective.max(0.0))),
+            result
+        );
+    }
+    out
+}
+
+/// The Gantt chart of a simulated run.
+pub fn gantt_of(plan: Option<&str>, report: &sim::SimReport) -> gantt::GanttChart {
+    gantt::GanttChart {
+        title: format!(
+            "Simulated recovery: {}",
+            plan.unwrap_or("every ClinicalSystem found")
+        ),
+        finished_at: report.finished_at,
+        rows: report
+            .systems
+            .iter()
+            .map(|s| gantt::GanttRow {
+                name: s.name.clone(),
+                label: s.display_name.clone(),
+                tier: s.tier,
+                start: s.started_at,
+                verified: s.verified_at,
+                end: s.failed_at,
+                objective: s.objective,
+                outcome: match s.phase {
+                    SystemPhase::Verified | SystemPhase::Released => gantt::Outcome::Verified,
+                    SystemPhase::Failed => gantt::Outcome::Failed,
+                    SystemPhase::Blocked => gantt::Outcome::Blocked,
+                    _ => gantt::Outcome::NotFinished,
+                },
+            })
+            .collect(),
+    }
 }

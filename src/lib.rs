@@ -3,5 +3,11 @@
 //! recovery in drills on staging clusters.
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod cli;
+pub mod engine;
+pub mod manifest;
+pub mod report;
+pub mod selector;
+pub mod sim;
 pub mod telemetry;

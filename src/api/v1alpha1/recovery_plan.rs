@@ -1,0 +1,385 @@
+//! RecoveryPlan: one recovery run, and its status, the live record of that run.
+
+use std::fmt;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::DNS1123_LABEL_RULE;
+
+/// Schema for an embedded Kubernetes object kept as-is (e.g. a Job template): an object
+/// whose fields the API server validates when the object itself is created.
+pub(crate) fn preserve_object_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "x-kubernetes-preserve-unknown-fields": true
+    })
+}
+
+/// A recovery run: which systems to restore, how many at once, what to do when one
+/// fails, and the stages in which restored systems are released to staff.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "lifeline.dev",
+    version = "v1alpha1",
+    kind = "RecoveryPlan",
+    plural = "recoveryplans",
+    shortname = "rplan",
+    category = "lifeline",
+    namespaced,
+    status = "RecoveryPlanStatus",
+    doc = "A recovery run: restores the selected ClinicalSystems in dependency order, verifies them and releases them to staff in stages.",
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Verified","type":"string","jsonPath":".status.progress"}"#,
+    printcolumn = r#"{"name":"Stage","type":"string","jsonPath":".status.currentStage"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlanSpec {
+    /// Which ClinicalSystems this plan restores: by label selector or by name, in the
+    /// plan's namespace.
+    pub systems: SystemSelection,
+
+    /// The most systems restoring or verifying at once. Unset: as many as the dependency
+    /// graph allows. When the cap bites, ready systems start in tier order
+    /// (mission-critical first), then by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub parallelism: Option<u32>,
+
+    /// What happens when a system fails: `continue` (default) lets independent systems go
+    /// on and blocks the failed system's dependents; `halt` starts nothing new.
+    #[serde(default)]
+    pub failure_policy: FailurePolicy,
+
+    /// While true, nothing new starts; what is running finishes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+
+    /// Stages in which verified systems are released to staff, in order (for example:
+    /// IT validation, a pilot ward, the emergency departments, all sites).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub stages: Vec<Stage>,
+
+    /// The user who requested the recovery. Must be the user who creates the plan
+    /// (enforced by an admission policy), and may not approve its release stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+}
+
+/// Which systems a plan selects. Exactly one of `selector` and `names`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.selector) != has(self.names)").message("set exactly one of systems.selector and systems.names"))]
+pub struct SystemSelection {
+    /// ClinicalSystems in the plan's namespace whose labels match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+    /// ClinicalSystems in the plan's namespace, by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "system_names_schema")]
+    pub names: Option<Vec<String>>,
+}
+
+/// A list of ClinicalSystem names: DNS-1123, at most 1000.
+fn system_names_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 1000,
+        "items": {
+            "type": "string",
+            "maxLength": 253,
+            "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+        }
+    })
+}
+
+/// What happens when a system fails.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FailurePolicy {
+    /// Independent systems go on; dependents of the failed system are Blocked.
+    #[default]
+    Continue,
+    /// Nothing new starts after a failure.
+    Halt,
+}
+
+/// A release stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stage {
+    /// The stage's name, e.g. "pilot-ward".
+    #[x_kube(validation = Rule::new(DNS1123_LABEL_RULE).message("must be a DNS-1123 label: lower-case letters, digits and '-'"))]
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// Who can reach released systems from this stage on. Stages only add to the audience.
+    #[serde(default)]
+    pub audience: Audience,
+    /// Who must approve before systems are released at this stage.
+    #[serde(default)]
+    pub approval: ApprovalRule,
+    /// Items every approver must acknowledge, e.g. "paper records back-entered".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub checklist: Vec<String>,
+}
+
+/// Who can reach a released system.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Audience {
+    /// A description for people, e.g. "Ward 7B staff at Royal Oldham".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Namespaces whose pods may connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_selector: Option<LabelSelector>,
+    /// Pods (in the namespaces above, or the system's own) that may connect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    /// Networks that may connect, as CIDRs: ward and site networks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ip_blocks: Vec<String>,
+}
+
+/// Who must approve a stage.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRule {
+    /// How many distinct people must approve. 0: the stage is released automatically.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 10))]
+    pub required: u32,
+    /// If set, approvers must belong to one of these groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approver_groups: Vec<String>,
+}
+
+/// The plan's phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum PlanPhase {
+    /// Not started yet.
+    #[default]
+    Pending,
+    /// Systems are being restored or verified.
+    Running,
+    /// Everything that can be verified is; a release stage awaits approval.
+    AwaitingApproval,
+    /// Every system verified and released.
+    Succeeded,
+    /// A system failed and nothing more can make progress.
+    Failed,
+    /// `spec.paused` is set.
+    Paused,
+    /// The plan was aborted.
+    Aborted,
+}
+
+impl fmt::Display for PlanPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A system's phase within a plan.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum SystemPhase {
+    /// Not looked at yet.
+    #[default]
+    Pending,
+    /// Waiting for its hard dependencies, or for capacity.
+    Waiting,
+    /// Running its restore steps.
+    Restoring,
+    /// Running its checks.
+    Verifying,
+    /// Restored and every check passed.
+    Verified,
+    /// Released to staff at one or more stages.
+    Released,
+    /// A step or check failed.
+    Failed,
+    /// A hard dependency failed (or is blocked), so it cannot start.
+    Blocked,
+    /// The plan stopped before this system finished.
+    Cancelled,
+}
+
+impl SystemPhase {
+    /// True when nothing more will happen to the system in this run (short of a retry).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            SystemPhase::Verified
+                | SystemPhase::Released
+                | SystemPhase::Failed
+                | SystemPhase::Blocked
+                | SystemPhase::Cancelled
+        )
+    }
+
+    /// True once the system has been verified (and perhaps released).
+    pub fn is_verified(self) -> bool {
+        matches!(self, SystemPhase::Verified | SystemPhase::Released)
+    }
+
+    /// True while the system uses a parallelism slot.
+    pub fn is_active(self) -> bool {
+        matches!(self, SystemPhase::Restoring | SystemPhase::Verifying)
+    }
+}
+
+impl fmt::Display for SystemPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The progress of one step or check.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ActionPhase {
+    /// Not started.
+    #[default]
+    Pending,
+    /// Started, not finished.
+    Running,
+    /// Finished successfully (a check passed).
+    Succeeded,
+    /// Finished unsuccessfully, after any retries.
+    Failed,
+}
+
+/// The live record of a recovery run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryPlanStatus {
+    /// The plan's phase.
+    #[serde(default)]
+    pub phase: PlanPhase,
+    /// The generation of the spec this status reflects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Verified systems out of the total, e.g. "12/23".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+    /// The latest stage every verified system has been released at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_stage: Option<String>,
+    /// When the run started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the run reached a final phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// One entry per selected system, in restore order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub systems: Vec<SystemStatus>,
+    /// Conditions: `Ready` (the plan is valid and running) and `Progressing`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
+    pub conditions: Vec<Condition>,
+}
+
+/// One system's record in a plan.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemStatus {
+    /// "namespace/name".
+    pub name: String,
+    /// The system's tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<super::Tier>,
+    /// The system's phase.
+    #[serde(default)]
+    pub phase: SystemPhase,
+    /// Why the system is in this phase, for people: the failed step and its error, the
+    /// dependency it is blocked on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// For a Blocked system, the dependency ("namespace/name") that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked_by: Option<String>,
+    /// When the first restore step started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_started_at: Option<Time>,
+    /// When every check had passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<Time>,
+    /// When the system failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<Time>,
+    /// Seconds from the start of the run to `verifiedAt`: the measured recovery time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_seconds: Option<u64>,
+    /// The recovery-time objective, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_seconds: Option<u64>,
+    /// Whether the measured recovery time met the objective (set once verified).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_met: Option<bool>,
+    /// Each restore step's progress, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepStatus>,
+    /// Each check's result.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<CheckStatus>,
+    /// The last stage the system was released at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_stage: Option<String>,
+}
+
+/// One restore step's progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StepStatus {
+    /// The step's name.
+    pub name: String,
+    /// Its progress.
+    #[serde(default)]
+    pub phase: ActionPhase,
+    /// When it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// How many times it has been started (a retry adds one).
+    #[serde(default)]
+    pub attempts: u32,
+    /// The error, for a failed step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// A token that identifies this step's side effect (a rollout-restart annotation value,
+    /// a Job name), so a restarted controller finds it instead of repeating it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// One check's result.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckStatus {
+    /// The check's name.
+    pub name: String,
+    /// `Succeeded` means passed.
+    #[serde(default)]
+    pub phase: ActionPhase,
+    /// Attempts made so far.
+    #[serde(default)]
+    pub attempts: u32,
+    /// When the first attempt started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When it passed or finally failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Time>,
+    /// The last error seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}

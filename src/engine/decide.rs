@@ -1,0 +1,677 @@
+//! The recovery state machine. [`decide`] takes a plan, the status so far and the current
+//! time, and returns the new status and the actions to take; [`observe`] records what an
+//! executor saw (a step finished, a check passed). Both are pure: no client, no clock.
+//!
+//! Every action is recorded in the returned status before anyone runs it (a step is
+//! `Running` with its start time and attempt number), so an executor that crashes and
+//! comes back finds the step in status and resumes it rather than starting another.
+
+use std::time::Duration;
+
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+
+use super::planner::PlanModel;
+use crate::api::v1alpha1::{
+    ActionPhase, CheckStatus, FailurePolicy, PlanPhase, RecoveryPlanStatus, StepStatus,
+    SystemPhase, SystemStatus,
+};
+
+/// Whether a release stage may proceed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StageGate {
+    /// Approved (or needs no approval): systems may be released at this stage.
+    Open,
+    /// Waiting for approval.
+    Awaiting,
+    /// Rejected, with the reason.
+    Rejected(String),
+}
+
+/// What the engine is told besides the plan and the status.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// The current time.
+    pub now: Timestamp,
+    /// `spec.paused`: start nothing new.
+    pub paused: bool,
+    /// The plan was aborted: cancel what has not finished.
+    pub aborted: bool,
+    /// One gate per stage of the plan, in order. Missing entries count as `Awaiting`.
+    pub gates: Vec<StageGate>,
+}
+
+impl Inputs {
+    /// Inputs at `now` with every stage open, not paused, not aborted.
+    pub fn at(now: Timestamp, model: &PlanModel) -> Self {
+        Self {
+            now,
+            paused: false,
+            aborted: false,
+            gates: vec![StageGate::Open; model.settings.stages.len()],
+        }
+    }
+}
+
+/// Something an executor must do. Indices point into [`PlanModel::systems`] and their
+/// steps, checks and the plan's stages.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Run restore step `step` of `system` and report [`Observation::StepSucceeded`] or
+    /// [`Observation::StepFailed`].
+    StartStep {
+        /// System index.
+        system: usize,
+        /// Step index.
+        step: usize,
+    },
+    /// Run check `check` of `system` (with retries up to its deadline) and report
+    /// [`Observation::CheckAttempt`]s.
+    StartCheck {
+        /// System index.
+        system: usize,
+        /// Check index.
+        check: usize,
+    },
+    /// Open `system`'s release gate to `stage` (and every stage before it).
+    Release {
+        /// System index.
+        system: usize,
+        /// Stage index.
+        stage: usize,
+    },
+}
+
+/// What an executor saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observation {
+    /// A restore step finished successfully. `token` identifies its side effect.
+    StepSucceeded {
+        /// System index.
+        system: usize,
+        /// Step index.
+        step: usize,
+        /// Identifies the side effect (e.g. a Job name), if any.
+        token: Option<String>,
+    },
+    /// A restore step failed for good.
+    StepFailed {
+        /// System index.
+        system: usize,
+        /// Step index.
+        step: usize,
+        /// Why, for people.
+        message: String,
+    },
+    /// One attempt of a check finished.
+    CheckAttempt {
+        /// System index.
+        system: usize,
+        /// Check index.
+        check: usize,
+        /// Whether it passed.
+        passed: bool,
+        /// The error, when it failed.
+        error: Option<String>,
+        /// True when no more attempts will be made (the deadline passed).
+        last: bool,
+    },
+}
+
+/// The result of [`decide`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    /// The new status.
+    pub status: RecoveryPlanStatus,
+    /// What to do now, in order.
+    pub actions: Vec<Action>,
+}
+
+fn time(t: Timestamp) -> Time {
+    Time(t)
+}
+
+/// Seconds from `from` to `to`, never negative.
+fn seconds_between(from: &Time, to: &Time) -> u64 {
+    let d = to.0.as_millisecond() - from.0.as_millisecond();
+    u64::try_from(d.max(0)).unwrap_or(0) / 1000
+}
+
+/// Makes `status.systems` hold exactly one entry per system of the model, in restore
+/// order, keeping what was recorded for systems already there.
+fn align(model: &PlanModel, status: &mut RecoveryPlanStatus) {
+    let in_order = status.systems.len() == model.systems.len()
+        && status
+            .systems
+            .iter()
+            .zip(&model.systems)
+            .all(|(s, m)| s.name == m.key);
+    if !in_order {
+        let mut old: std::collections::HashMap<String, SystemStatus> = status
+            .systems
+            .drain(..)
+            .map(|s| (s.name.clone(), s))
+            .collect();
+        status.systems = model
+            .systems
+            .iter()
+            .map(|m| {
+                old.remove(&m.key).unwrap_or_else(|| SystemStatus {
+                    name: m.key.clone(),
+                    ..Default::default()
+                })
+            })
+            .collect();
+    }
+    for (s, m) in status.systems.iter_mut().zip(&model.systems) {
+        s.tier = Some(m.tier);
+        s.objective_seconds = Some(m.objective.as_secs());
+        let steps_match = s.steps.len() == m.steps.len()
+            && s.steps.iter().zip(&m.steps).all(|(a, b)| &a.name == b);
+        if !steps_match {
+            let mut old: std::collections::HashMap<String, StepStatus> =
+                s.steps.drain(..).map(|x| (x.name.clone(), x)).collect();
+            s.steps = m
+                .steps
+                .iter()
+                .map(|n| {
+                    old.remove(n).unwrap_or_else(|| StepStatus {
+                        name: n.clone(),
+                        ..Default::default()
+                    })
+                })
+                .collect();
+        }
+        let checks_match = s.checks.len() == m.checks.len()
+            && s.checks.iter().zip(&m.checks).all(|(a, b)| &a.name == b);
+        if !checks_match {
+            let mut old: std::collections::HashMap<String, CheckStatus> =
+                s.checks.drain(..).map(|x| (x.name.clone(), x)).collect();
+            s.checks = m
+                .checks
+                .iter()
+                .map(|n| {
+                    old.remove(n).unwrap_or_else(|| CheckStatus {
+                        name: n.clone(),
+                        ..Default::default()
+                    })
+                })
+                .collect();
+        }
+    }
+}
+
+struct Ctx<'a> {
+    model: &'a PlanModel,
+    inputs: &'a Inputs,
+    now: Time,
+    actions: Vec<Action>,
+}
+
+impl Ctx<'_> {
+    fn fail(&self, s: &mut SystemStatus, message: String) {
+        s.phase = SystemPhase::Failed;
+        s.failed_at = Some(self.now.clone());
+        s.message = Some(message);
+    }
+
+    fn verified(&self, i: usize, s: &mut SystemStatus, plan_started: &Time) {
+        s.phase = SystemPhase::Verified;
+        s.verified_at = Some(self.now.clone());
+        s.message = None;
+        let secs = seconds_between(plan_started, &self.now);
+        s.recovery_seconds = Some(secs);
+        s.objective_met = Some(Duration::from_secs(secs) <= self.model.systems[i].objective);
+    }
+
+    /// Moves a Restoring system on: fail it, start its next step, or start verifying.
+    fn advance_restore(&mut self, i: usize, s: &mut SystemStatus, plan_started: &Time) {
+        if let Some(step) = s.steps.iter().find(|x| x.phase == ActionPhase::Failed) {
+            let msg = format!(
+                "restore step '{}' failed: {}",
+                step.name,
+                step.message.as_deref().unwrap_or("no reason given")
+            );
+            self.fail(s, msg);
+            return;
+        }
+        match s
+            .steps
+            .iter()
+            .position(|x| x.phase != ActionPhase::Succeeded)
+        {
+            Some(k) => {
+                if s.steps[k].phase == ActionPhase::Pending && !self.inputs.paused {
+                    let step = &mut s.steps[k];
+                    step.phase = ActionPhase::Running;
+                    step.started_at = Some(self.now.clone());
+                    step.finished_at = None;
+                    step.message = None;
+                    step.attempts += 1;
+                    s.message = Some(format!("restoring: step '{}'", step.name));
+                    self.actions.push(Action::StartStep { system: i, step: k });
+                }
+            }
+            None => {
+                s.phase = SystemPhase::Verifying;
+                self.advance_verify(i, s, plan_started);
+            }
+        }
+    }
+
+    /// Moves a Verifying system on: fail it, start pending checks, or mark it verified.
+    fn advance_verify(&mut self, i: usize, s: &mut SystemStatus, plan_started: &Time) {
+        if let Some(check) = s.checks.iter().find(|c| c.phase == ActionPhase::Failed) {
+            let msg = format!(
+                "check '{}' failed after {} attempt{}: {}",
+                check.name,
+                check.attempts,
+                if check.attempts == 1 { "" } else { "s" },
+                check.last_error.as_deref().unwrap_or("no error recorded")
+            );
+            self.fail(s, msg);
+            return;
+        }
+        if s.checks.iter().all(|c| c.phase == ActionPhase::Succeeded) {
+            self.verified(i, s, plan_started);
+            return;
+        }
+        if self.inputs.paused {
+            return;
+        }
+        for (k, c) in s.checks.iter_mut().enumerate() {
+            if c.phase == ActionPhase::Pending {
+                c.phase = ActionPhase::Running;
+                c.started_at = Some(self.now.clone());
+                c.finished_at = None;
+                self.actions.push(Action::StartCheck {
+                    system: i,
+                    check: k,
+                });
+            }
+        }
+        s.message = Some("verifying".to_string());
+    }
+}
+
+/// The stage index a system is released at, if any.
+fn released_index(model: &PlanModel, s: &SystemStatus) -> Option<usize> {
+    let name = s.released_stage.as_deref()?;
+    model.settings.stages.iter().position(|st| st.name == name)
+}
+
+/// Decides what happens next. Pure: the same plan, status and inputs always give the same
+/// decision, and deciding again with no new observations gives no new actions.
+pub fn decide(model: &PlanModel, prev: &RecoveryPlanStatus, inputs: &Inputs) -> Decision {
+    let mut status = prev.clone();
+    align(model, &mut status);
+    let now = time(inputs.now);
+    let plan_started = status.started_at.get_or_insert_with(|| now.clone()).clone();
+    let mut ctx = Ctx {
+        model,
+        inputs,
+        now: now.clone(),
+        actions: Vec::new(),
+    };
+
+    if inputs.aborted || status.phase == PlanPhase::Aborted {
+        for s in &mut status.systems {
+            if !s.phase.is_terminal() {
+                s.phase = SystemPhase::Cancelled;
+                s.message = Some("the plan was aborted".to_string());
+            }
+        }
+        status.phase = PlanPhase::Aborted;
+        status.finished_at.get_or_insert(now);
+        summarize(model, &mut status);
+        return Decision {
+            status,
+            actions: Vec::new(),
+        };
+    }
+
+    // 1. Move active systems on, in restore order.
+    for i in 0..status.systems.len() {
+        let s = &mut status.systems[i];
+        match s.phase {
+            SystemPhase::Restoring => ctx.advance_restore(i, s, &plan_started),
+            SystemPhase::Verifying => ctx.advance_verify(i, s, &plan_started),
+            _ => {}
+        }
+    }
+
+    // 2. Block, cancel or ready the systems that have not started, in restore order, so
+    //    that a verdict on a dependency is known before its dependents are looked at.
+    let halted = model.settings.failure_policy == FailurePolicy::Halt
+        && status
+            .systems
+            .iter()
+            .any(|s| s.phase == SystemPhase::Failed);
+    let mut ready: Vec<usize> = Vec::new();
+    for i in 0..status.systems.len() {
+        if !matches!(
+            status.systems[i].phase,
+            SystemPhase::Pending | SystemPhase::Waiting
+        ) {
+            continue;
+        }
+        let m = &model.systems[i];
+        let stopped_dep = m.hard_deps.iter().copied().find(|&d| {
+            matches!(
+                status.systems[d].phase,
+                SystemPhase::Failed | SystemPhase::Blocked | SystemPhase::Cancelled
+            )
+        });
+        if let Some(d) = stopped_dep {
+            let dep = &status.systems[d];
+            let message = match (dep.phase, dep.blocked_by.as_deref()) {
+                (SystemPhase::Failed, _) => format!("dependency {} failed", dep.name),
+                (SystemPhase::Blocked, Some(root)) => {
+                    format!("dependency {} is blocked by {root}", dep.name)
+                }
+                _ => format!("dependency {} was cancelled", dep.name),
+            };
+            let dep_name = dep.name.clone();
+            let s = &mut status.systems[i];
+            s.phase = SystemPhase::Blocked;
+            s.blocked_by = Some(dep_name);
+            s.message = Some(message);
+            continue;
+        }
+        if halted {
+            let s = &mut status.systems[i];
+            s.phase = SystemPhase::Cancelled;
+            s.message = Some("not started: the plan halts after a failure".to_string());
+            continue;
+        }
+        let waiting_on: Vec<&str> = m
+            .hard_deps
+            .iter()
+            .filter(|&&d| !status.systems[d].phase.is_verified())
+            .map(|&d| status.systems[d].name.as_str())
+            .collect();
+        if !waiting_on.is_empty() {
+            let message = format!("waiting for {}", waiting_on.join(", "));
+            let s = &mut status.systems[i];
+            s.phase = SystemPhase::Waiting;
+            s.message = Some(message);
+            continue;
+        }
+        if m.steps.is_empty() && m.checks.is_empty() {
+            if !inputs.paused {
+                let s = &mut status.systems[i];
+                s.restore_started_at = Some(now.clone());
+                ctx.verified(i, s, &plan_started);
+            }
+            continue;
+        }
+        ready.push(i);
+    }
+
+    // 3. Start ready systems, most urgent tier first, then by name, while capacity lasts.
+    let active = status
+        .systems
+        .iter()
+        .filter(|s| s.phase.is_active())
+        .count();
+    let mut slots = match model.settings.parallelism {
+        Some(p) => (p as usize).saturating_sub(active),
+        None => usize::MAX,
+    };
+    if inputs.paused || halted {
+        slots = 0;
+    }
+    ready.sort_by(|&a, &b| {
+        (model.systems[a].tier, &model.systems[a].key)
+            .cmp(&(model.systems[b].tier, &model.systems[b].key))
+    });
+    for i in ready {
+        let s = &mut status.systems[i];
+        if slots == 0 {
+            s.phase = SystemPhase::Waiting;
+            s.message = Some(if inputs.paused {
+                "ready; the plan is paused".to_string()
+            } else {
+                match model.settings.parallelism {
+                    Some(p) => format!("ready; waiting for capacity (parallelism {p})"),
+                    None => "ready".to_string(),
+                }
+            });
+            continue;
+        }
+        slots -= 1;
+        s.phase = SystemPhase::Restoring;
+        s.restore_started_at.get_or_insert_with(|| now.clone());
+        ctx.advance_restore(i, s, &plan_started);
+    }
+
+    // 4. Release verified systems stage by stage.
+    if !inputs.paused {
+        for i in 0..status.systems.len() {
+            if !status.systems[i].phase.is_verified() {
+                continue;
+            }
+            loop {
+                let next = released_index(model, &status.systems[i]).map_or(0, |k| k + 1);
+                let Some(stage) = model.settings.stages.get(next) else {
+                    break;
+                };
+                if inputs.gates.get(next) != Some(&StageGate::Open) {
+                    break;
+                }
+                let deps_released = model.systems[i].hard_deps.iter().all(|&d| {
+                    !model.systems[d].has_release_gate
+                        || released_index(model, &status.systems[d]).is_some_and(|k| k >= next)
+                });
+                if !deps_released {
+                    break;
+                }
+                let s = &mut status.systems[i];
+                s.phase = SystemPhase::Released;
+                s.released_stage = Some(stage.name.clone());
+                ctx.actions.push(Action::Release {
+                    system: i,
+                    stage: next,
+                });
+            }
+        }
+    }
+
+    // 5. The plan's phase.
+    let stages = model.settings.stages.len();
+    let done = |s: &SystemStatus| match s.phase {
+        SystemPhase::Failed | SystemPhase::Blocked | SystemPhase::Cancelled => true,
+        SystemPhase::Verified => stages == 0,
+        SystemPhase::Released => released_index(model, s).is_some_and(|k| k + 1 == stages),
+        _ => false,
+    };
+    let all_done = status.systems.iter().all(done);
+    let all_settled = status.systems.iter().all(|s| s.phase.is_terminal());
+    let any_failed = status.systems.iter().any(|s| {
+        matches!(
+            s.phase,
+            SystemPhase::Failed | SystemPhase::Blocked | SystemPhase::Cancelled
+        )
+    });
+    status.phase = if all_done {
+        if any_failed {
+            PlanPhase::Failed
+        } else {
+            PlanPhase::Succeeded
+        }
+    } else if inputs.paused {
+        PlanPhase::Paused
+    } else if all_settled {
+        PlanPhase::AwaitingApproval
+    } else {
+        PlanPhase::Running
+    };
+    if matches!(status.phase, PlanPhase::Succeeded | PlanPhase::Failed) {
+        status.finished_at.get_or_insert(now);
+    } else {
+        status.finished_at = None;
+    }
+    summarize(model, &mut status);
+    Decision {
+        status,
+        actions: ctx.actions,
+    }
+}
+
+/// Fills `progress` and `currentStage`.
+fn summarize(model: &PlanModel, status: &mut RecoveryPlanStatus) {
+    let verified = status
+        .systems
+        .iter()
+        .filter(|s| s.phase.is_verified())
+        .count();
+    status.progress = Some(format!("{verified}/{}", status.systems.len()));
+    status.current_stage = status
+        .systems
+        .iter()
+        .filter(|s| s.phase.is_verified())
+        .map(|s| released_index(model, s))
+        .min()
+        .flatten()
+        .map(|k| model.settings.stages[k].name.clone());
+}
+
+/// Records what an executor saw. Observations about a step or check that is not running
+/// (a duplicate report, a report from before a retry) change nothing.
+pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestamp) {
+    let now = time(now);
+    match obs {
+        Observation::StepSucceeded {
+            system,
+            step,
+            token,
+        } => {
+            if let Some(st) = running_step(status, *system, *step) {
+                st.phase = ActionPhase::Succeeded;
+                st.finished_at = Some(now);
+                st.message = None;
+                if token.is_some() {
+                    st.token = token.clone();
+                }
+            }
+        }
+        Observation::StepFailed {
+            system,
+            step,
+            message,
+        } => {
+            if let Some(st) = running_step(status, *system, *step) {
+                st.phase = ActionPhase::Failed;
+                st.finished_at = Some(now);
+                st.message = Some(message.clone());
+            }
+        }
+        Observation::CheckAttempt {
+            system,
+            check,
+            passed,
+            error,
+            last,
+        } => {
+            let Some(c) = status
+                .systems
+                .get_mut(*system)
+                .filter(|s| s.phase == SystemPhase::Verifying)
+                .and_then(|s| s.checks.get_mut(*check))
+                .filter(|c| c.phase == ActionPhase::Running)
+            else {
+                return;
+            };
+            c.attempts += 1;
+            if *passed {
+                c.phase = ActionPhase::Succeeded;
+                c.finished_at = Some(now);
+                c.last_error = None;
+            } else {
+                c.last_error = error.clone();
+                if *last {
+                    c.phase = ActionPhase::Failed;
+                    c.finished_at = Some(now);
+                }
+            }
+        }
+    }
+}
+
+fn running_step(
+    status: &mut RecoveryPlanStatus,
+    system: usize,
+    step: usize,
+) -> Option<&mut StepStatus> {
+    status
+        .systems
+        .get_mut(system)
+        .filter(|s| s.phase == SystemPhase::Restoring)
+        .and_then(|s| s.steps.get_mut(step))
+        .filter(|st| st.phase == ActionPhase::Running)
+}
+
+/// Why a retry was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RetryError {
+    /// No such system in the plan.
+    #[error("{0} is not in this plan")]
+    UnknownSystem(String),
+    /// The system has not failed.
+    #[error("{system} is {phase}, not Failed: only a failed system can be retried")]
+    NotFailed {
+        /// The system.
+        system: String,
+        /// Its phase.
+        phase: SystemPhase,
+    },
+}
+
+/// Resumes a failed system from its failed step (or failed checks), and lets the systems
+/// it blocked or that a halt cancelled be considered again. The next [`decide`] restarts it.
+pub fn retry(
+    model: &PlanModel,
+    status: &mut RecoveryPlanStatus,
+    key: &str,
+) -> Result<(), RetryError> {
+    let i = model
+        .find(key)
+        .ok_or_else(|| RetryError::UnknownSystem(key.to_string()))?;
+    align(model, status);
+    let s = &mut status.systems[i];
+    if s.phase != SystemPhase::Failed {
+        return Err(RetryError::NotFailed {
+            system: key.to_string(),
+            phase: s.phase,
+        });
+    }
+    let failed_step = s.steps.iter().any(|x| x.phase == ActionPhase::Failed);
+    for step in &mut s.steps {
+        if step.phase == ActionPhase::Failed {
+            step.phase = ActionPhase::Pending;
+        }
+    }
+    for c in &mut s.checks {
+        if c.phase == ActionPhase::Failed {
+            c.phase = ActionPhase::Pending;
+        }
+    }
+    s.phase = if failed_step {
+        SystemPhase::Restoring
+    } else {
+        SystemPhase::Verifying
+    };
+    s.failed_at = None;
+    s.message = Some("retrying".to_string());
+    for other in &mut status.systems {
+        if matches!(other.phase, SystemPhase::Blocked | SystemPhase::Cancelled) {
+            other.phase = SystemPhase::Pending;
+            other.blocked_by = None;
+            other.message = None;
+        }
+    }
+    if matches!(status.phase, PlanPhase::Failed) {
+        status.phase = PlanPhase::Running;
+        status.finished_at = None;
+    }
+    Ok(())
+}

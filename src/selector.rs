@@ -1,0 +1,103 @@
+//! Label selector matching, as the API server does it (`matchLabels` and
+//! `matchExpressions` with `In`, `NotIn`, `Exists`, `DoesNotExist`).
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+
+/// Why a selector could not be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("matchExpressions[{index}]: {message}")]
+pub struct SelectorError {
+    /// Which expression.
+    pub index: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Whether `labels` match `selector`. An empty selector matches everything.
+pub fn matches(
+    selector: &LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> Result<bool, SelectorError> {
+    if let Some(ml) = &selector.match_labels {
+        if ml.iter().any(|(k, v)| labels.get(k) != Some(v)) {
+            return Ok(false);
+        }
+    }
+    for (index, e) in selector.match_expressions.iter().flatten().enumerate() {
+        let value = labels.get(&e.key);
+        let values = e.values.as_deref().unwrap_or(&[]);
+        let ok = match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            other => {
+                return Err(SelectorError {
+                    index,
+                    message: format!(
+                        "operator '{other}' is not one of In, NotIn, Exists, DoesNotExist"
+                    ),
+                });
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn expr(key: &str, op: &str, values: &[&str]) -> LabelSelectorRequirement {
+        LabelSelectorRequirement {
+            key: key.into(),
+            operator: op.into(),
+            values: Some(values.iter().map(|v| v.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn match_labels_and_expressions() {
+        let sel = LabelSelector {
+            match_labels: Some(labels(&[("estate", "north")])),
+            match_expressions: Some(vec![
+                expr("tier", "In", &["critical", "mission-critical"]),
+                expr("retired", "DoesNotExist", &[]),
+            ]),
+        };
+        assert!(matches(&sel, &labels(&[("estate", "north"), ("tier", "critical")])).unwrap());
+        assert!(!matches(&sel, &labels(&[("estate", "south"), ("tier", "critical")])).unwrap());
+        assert!(!matches(&sel, &labels(&[("estate", "north"), ("tier", "important")])).unwrap());
+        assert!(
+            !matches(
+                &sel,
+                &labels(&[("estate", "north"), ("tier", "critical"), ("retired", "y")])
+            )
+            .unwrap()
+        );
+        assert!(matches(&LabelSelector::default(), &labels(&[])).unwrap());
+        let bad = LabelSelector {
+            match_expressions: Some(vec![expr("a", "Like", &[])]),
+            ..Default::default()
+        };
+        assert!(
+            matches(&bad, &labels(&[]))
+                .unwrap_err()
+                .to_string()
+                .contains("'Like'")
+        );
+    }
+}

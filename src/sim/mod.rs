@@ -1,0 +1,373 @@
+//! The tabletop simulator: runs the real engine against an in-memory world in virtual
+//! time. Each system takes its planned duration (its `expectedRecoveryTime`, split evenly
+//! over its restore steps and its checks), exactly or with seeded jitter. Approvals are
+//! assumed to be given as soon as a stage is due. No cluster, no clock: a full estate
+//! runs in milliseconds.
+
+use std::{
+    cmp::Reverse,
+    collections::{BinaryHeap, HashSet},
+};
+
+use k8s_openapi::jiff::Timestamp;
+use serde::Serialize;
+
+use crate::{
+    api::v1alpha1::{RecoveryPlanStatus, SystemPhase, Tier},
+    engine::{Action, Inputs, Observation, PlanModel, decide, observe},
+};
+
+/// How to run a simulation.
+#[derive(Clone, Debug, Default)]
+pub struct SimOptions {
+    /// Systems ("namespace/name") whose restore fails.
+    pub fail: Vec<String>,
+    /// Seed for the jitter.
+    pub seed: u64,
+    /// Each system's duration varies uniformly by up to this many percent either way.
+    pub jitter_percent: f64,
+}
+
+/// Something that happened during the run, for the timeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEvent {
+    /// Seconds from the start.
+    pub at: f64,
+    /// "namespace/name".
+    pub system: String,
+    /// The phase it entered.
+    pub phase: SystemPhase,
+    /// What happened, for people.
+    pub text: String,
+}
+
+/// One system's outcome.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimSystem {
+    /// "namespace/name".
+    pub name: String,
+    /// Display name.
+    #[serde(skip)]
+    pub display_name: String,
+    /// Tier.
+    #[serde(skip)]
+    pub tier: Tier,
+    /// Final phase.
+    pub phase: SystemPhase,
+    /// Seconds from the start when its restore started.
+    pub started_at: Option<f64>,
+    /// Seconds from the start when it was verified.
+    pub verified_at: Option<f64>,
+    /// Seconds from the start when it failed.
+    #[serde(skip)]
+    pub failed_at: Option<f64>,
+    /// Its recovery-time objective, in seconds.
+    #[serde(skip)]
+    pub objective: f64,
+    /// Whether it was verified within its objective.
+    #[serde(skip)]
+    pub objective_met: Option<bool>,
+    /// Why it ended as it did (failed step, blocking dependency).
+    #[serde(skip)]
+    pub message: Option<String>,
+}
+
+/// The outcome of a simulation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimReport {
+    /// Seconds from the start until nothing more happened.
+    pub finished_at: f64,
+    /// Every system, in restore order.
+    pub systems: Vec<SimSystem>,
+    /// What happened, in order.
+    #[serde(skip)]
+    pub timeline: Vec<TimelineEvent>,
+    /// The plan's final status, as the engine wrote it.
+    #[serde(skip)]
+    pub status: RecoveryPlanStatus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Done {
+    Step {
+        system: usize,
+        step: usize,
+        ok: bool,
+    },
+    Check {
+        system: usize,
+        check: usize,
+        ok: bool,
+    },
+}
+
+/// splitmix64: a small, fixed generator, so a seed gives the same run on every version.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a of a key, so each system's jitter depends on the seed and its own name only.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+fn ts(ms: u64) -> Timestamp {
+    Timestamp::from_millisecond(i64::try_from(ms).unwrap_or(i64::MAX)).unwrap_or(Timestamp::MAX)
+}
+
+fn secs_since_start(
+    t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+) -> Option<f64> {
+    t.as_ref().map(|t| t.0.as_millisecond() as f64 / 1000.0)
+}
+
+/// Per-system unit durations in milliseconds: one unit per restore step and one for all
+/// checks together; the remainder goes to the last unit so they sum to the whole.
+struct Durations {
+    step_ms: Vec<Vec<u64>>,
+    check_ms: Vec<u64>,
+}
+
+fn durations(model: &PlanModel, opts: &SimOptions) -> Durations {
+    let mut step_ms = Vec::with_capacity(model.systems.len());
+    let mut check_ms = Vec::with_capacity(model.systems.len());
+    let jitter = opts.jitter_percent.clamp(0.0, 100.0) / 100.0;
+    for s in &model.systems {
+        let base = s.planned_duration().as_millis() as f64;
+        let total = if jitter > 0.0 {
+            let r = splitmix64(opts.seed ^ fnv1a(&s.key));
+            let u = (r >> 11) as f64 / (1u64 << 53) as f64; // [0, 1)
+            (base * (1.0 + jitter * (2.0 * u - 1.0))).max(0.0).round() as u64
+        } else {
+            base as u64
+        };
+        let units = s.steps.len() as u64 + u64::from(!s.checks.is_empty());
+        let (unit, rest) = if units == 0 {
+            (0, 0)
+        } else {
+            (total / units, total % units)
+        };
+        let mut steps = vec![unit; s.steps.len()];
+        if s.checks.is_empty() {
+            if let Some(last) = steps.last_mut() {
+                *last += rest;
+            }
+            check_ms.push(0);
+        } else {
+            check_ms.push(unit + rest);
+        }
+        step_ms.push(std::mem::take(&mut steps));
+    }
+    Durations { step_ms, check_ms }
+}
+
+/// Describes a phase change, for the timeline.
+fn describe(
+    model: &PlanModel,
+    i: usize,
+    s: &crate::api::v1alpha1::SystemStatus,
+    phase: SystemPhase,
+) -> String {
+    let m = &model.systems[i];
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    match phase {
+        SystemPhase::Restoring => format!("restore started ({})", plural(m.steps.len(), "step")),
+        SystemPhase::Verifying => format!("verifying ({})", plural(m.checks.len(), "check")),
+        SystemPhase::Verified => match (s.recovery_seconds, s.objective_met) {
+            (Some(secs), Some(met)) => format!(
+                "verified after {} (objective {}: {})",
+                crate::api::v1alpha1::format_duration(std::time::Duration::from_secs(secs)),
+                crate::api::v1alpha1::format_duration(m.objective),
+                if met { "met" } else { "MISSED" }
+            ),
+            _ => "verified".to_string(),
+        },
+        _ => s
+            .message
+            .clone()
+            .unwrap_or_else(|| s.phase.to_string().to_lowercase()),
+    }
+}
+
+/// Runs the plan to completion in virtual time. `on_event` sees each timeline event as it
+/// happens (for live progress) with the status at that moment.
+pub fn simulate(
+    model: &PlanModel,
+    opts: &SimOptions,
+    mut on_event: impl FnMut(&TimelineEvent, &RecoveryPlanStatus),
+) -> SimReport {
+    let failing: HashSet<usize> = opts.fail.iter().filter_map(|k| model.find(k)).collect();
+    let dur = durations(model, opts);
+    let mut status = RecoveryPlanStatus::default();
+    let mut queue: BinaryHeap<Reverse<(u64, u64, Done)>> = BinaryHeap::new();
+    let mut seq = 0u64;
+    let mut now_ms = 0u64;
+    let mut timeline = Vec::new();
+
+    loop {
+        let decision = decide(model, &status, &Inputs::at(ts(now_ms), model));
+        let blank = crate::api::v1alpha1::SystemStatus::default();
+        for (i, new) in decision.status.systems.iter().enumerate() {
+            let old = status.systems.get(i).unwrap_or(&blank);
+            let entered = old.phase != new.phase
+                && !matches!(new.phase, SystemPhase::Verified | SystemPhase::Released);
+            if entered {
+                push_event(
+                    model,
+                    i,
+                    new,
+                    new.phase,
+                    now_ms,
+                    &mut timeline,
+                    &decision.status,
+                    &mut on_event,
+                );
+            }
+            if old.verified_at.is_none() && new.verified_at.is_some() {
+                push_event(
+                    model,
+                    i,
+                    new,
+                    SystemPhase::Verified,
+                    now_ms,
+                    &mut timeline,
+                    &decision.status,
+                    &mut on_event,
+                );
+            }
+        }
+        for action in &decision.actions {
+            if let Action::Release { system, stage } = action {
+                let s = &decision.status.systems[*system];
+                let ev = TimelineEvent {
+                    at: now_ms as f64 / 1000.0,
+                    system: s.name.clone(),
+                    phase: SystemPhase::Released,
+                    text: format!("released to stage {}", model.settings.stages[*stage].name),
+                };
+                on_event(&ev, &decision.status);
+                timeline.push(ev);
+            }
+        }
+        status = decision.status;
+        for action in decision.actions {
+            let (at, done) = match action {
+                Action::StartStep { system, step } => {
+                    let ok = !(failing.contains(&system) && step == 0);
+                    (
+                        now_ms + dur.step_ms[system][step],
+                        Done::Step { system, step, ok },
+                    )
+                }
+                Action::StartCheck { system, check } => {
+                    let ok = !(failing.contains(&system)
+                        && model.systems[system].steps.is_empty()
+                        && check == 0);
+                    (
+                        now_ms + dur.check_ms[system],
+                        Done::Check { system, check, ok },
+                    )
+                }
+                Action::Release { .. } => continue,
+            };
+            seq += 1;
+            queue.push(Reverse((at, seq, done)));
+        }
+        let Some(Reverse((next, _, _))) = queue.peek() else {
+            break;
+        };
+        now_ms = *next;
+        while let Some(Reverse((at, _, done))) = queue.peek().copied() {
+            if at != now_ms {
+                break;
+            }
+            queue.pop();
+            let obs = match done {
+                Done::Step {
+                    system,
+                    step,
+                    ok: true,
+                } => Observation::StepSucceeded {
+                    system,
+                    step,
+                    token: None,
+                },
+                Done::Step {
+                    system,
+                    step,
+                    ok: false,
+                } => Observation::StepFailed {
+                    system,
+                    step,
+                    message: "simulated failure (--fail)".to_string(),
+                },
+                Done::Check { system, check, ok } => Observation::CheckAttempt {
+                    system,
+                    check,
+                    passed: ok,
+                    error: (!ok).then(|| "simulated failure (--fail)".to_string()),
+                    last: true,
+                },
+            };
+            observe(&mut status, &obs, ts(now_ms));
+        }
+    }
+
+    let systems = model
+        .systems
+        .iter()
+        .zip(&status.systems)
+        .map(|(m, s)| SimSystem {
+            name: m.key.clone(),
+            display_name: m.display_name.clone(),
+            tier: m.tier,
+            phase: s.phase,
+            started_at: secs_since_start(&s.restore_started_at),
+            verified_at: secs_since_start(&s.verified_at),
+            failed_at: secs_since_start(&s.failed_at),
+            objective: m.objective.as_secs_f64(),
+            objective_met: s.objective_met,
+            message: s.message.clone(),
+        })
+        .collect();
+    SimReport {
+        finished_at: secs_since_start(&status.finished_at).unwrap_or(now_ms as f64 / 1000.0),
+        systems,
+        timeline,
+        status,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_event(
+    model: &PlanModel,
+    i: usize,
+    s: &crate::api::v1alpha1::SystemStatus,
+    phase: SystemPhase,
+    now_ms: u64,
+    timeline: &mut Vec<TimelineEvent>,
+    status: &RecoveryPlanStatus,
+    on_event: &mut impl FnMut(&TimelineEvent, &RecoveryPlanStatus),
+) {
+    // A system that waits or has not been looked at is not news; everything else is.
+    if matches!(phase, SystemPhase::Waiting | SystemPhase::Pending) {
+        return;
+    }
+    let ev = TimelineEvent {
+        at: now_ms as f64 / 1000.0,
+        system: s.name.clone(),
+        phase,
+        text: describe(model, i, s, phase),
+    };
+    on_event(&ev, status);
+    timeline.push(ev);
+}
