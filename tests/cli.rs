@@ -1,12 +1,27 @@
-//! The `lifeline` binary as a user runs it.
+//! The `lifeline` binary as a user runs it: `crd`, `plan` and `simulate` on the
+//! playbooks and on broken input.
 
-use std::process::Command;
+use std::{path::Path, process::Command};
 
 fn lifeline(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_lifeline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args(args)
         .output()
         .expect("run lifeline")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &std::process::Output) -> serde_json::Value {
+    assert!(out.status.success(), "lifeline failed:\n{}", stderr(out));
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
 #[test]
@@ -14,7 +29,303 @@ fn version_prints_the_crate_version() {
     let out = lifeline(&["--version"]);
     assert!(out.status.success());
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        stdout(&out).trim(),
         format!("lifeline {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn committed_crds_are_exactly_what_lifeline_crd_prints() {
+    let out = lifeline(&["crd"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let committed =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/crds.yaml"))
+            .expect("manifests/crds.yaml");
+    assert!(
+        stdout(&out) == committed,
+        "manifests/crds.yaml is stale: regenerate it with `cargo run -- crd > manifests/crds.yaml`"
+    );
+    for kind in ["ClinicalSystem", "RecoveryPlan", "Approval"] {
+        assert!(
+            committed.contains(&format!("kind: {kind}\n")),
+            "{kind} CRD present"
+        );
+    }
+}
+
+#[test]
+fn plan_json_gives_waves_and_critical_path() {
+    let v = json(&lifeline(&[
+        "plan",
+        "playbooks/quickstart",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(
+        v["waves"],
+        serde_json::json!([
+            ["lifeline-quickstart/identity"],
+            ["lifeline-quickstart/patient-records"],
+            ["lifeline-quickstart/results-viewer"]
+        ])
+    );
+    assert_eq!(
+        v["criticalPath"]["systems"],
+        serde_json::json!([
+            "lifeline-quickstart/identity",
+            "lifeline-quickstart/patient-records",
+            "lifeline-quickstart/results-viewer"
+        ])
+    );
+    // identity 5m + patient-records 10m + results-viewer 5m, per the playbook.
+    assert_eq!(v["criticalPath"]["seconds"], 1200);
+}
+
+#[test]
+fn plan_northern_care_orders_every_dependency_first() {
+    let v = json(&lifeline(&[
+        "plan",
+        "playbooks/northern-care",
+        "--output",
+        "json",
+    ]));
+    let waves = v["waves"].as_array().expect("waves");
+    let systems: usize = waves.iter().map(|w| w.as_array().map_or(0, Vec::len)).sum();
+    assert!(
+        systems >= 20,
+        "northern-care has at least 20 systems, got {systems}"
+    );
+    assert!(waves.len() >= 5, "several waves, got {}", waves.len());
+    assert!(v["criticalPath"]["seconds"].as_u64().unwrap_or(0) > 0);
+}
+
+#[test]
+fn plan_text_dot_and_mermaid_show_the_graph() {
+    let text = stdout(&lifeline(&["plan", "playbooks/quickstart"]));
+    assert!(
+        text.contains("Wave 1") && text.contains("Critical path (20m)"),
+        "{text}"
+    );
+    let dot = stdout(&lifeline(&["plan", "playbooks/quickstart", "-o", "dot"]));
+    assert!(dot.starts_with("digraph") && dot.contains("->"), "{dot}");
+    let mermaid = stdout(&lifeline(&[
+        "plan",
+        "playbooks/quickstart",
+        "-o",
+        "mermaid",
+    ]));
+    assert!(
+        mermaid.starts_with("flowchart LR") && mermaid.contains("-->"),
+        "{mermaid}"
+    );
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("write fixture");
+}
+
+const SYSTEM: &str = r#"apiVersion: lifeline.dev/v1alpha1
+kind: ClinicalSystem
+metadata:
+  name: NAME
+  namespace: ward
+spec:
+  displayName: NAME
+  tier: critical
+  recoveryTimeObjective: 1h
+  expectedRecoveryTime: 10m
+  restore:
+    steps:
+    - name: start
+      scale: {kind: Deployment, name: NAME, replicas: 1}
+"#;
+
+fn system(name: &str, deps: &[&str]) -> String {
+    let mut s = SYSTEM.replace("NAME", name);
+    if !deps.is_empty() {
+        s.push_str("  dependsOn:\n");
+        for d in deps {
+            s.push_str(&format!("  - name: {d}\n"));
+        }
+    }
+    s
+}
+
+#[test]
+fn plan_rejects_an_unknown_dependency_naming_file_object_and_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "systems.yaml",
+        &format!(
+            "{}---\n{}",
+            system("lab", &[]),
+            system("results", &["lab", "ghost"])
+        ),
+    );
+    let out = lifeline(&["plan", dir.path().to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("systems.yaml (document 2)"), "{err}");
+    assert!(err.contains("ward/results"), "{err}");
+    assert!(
+        err.contains("spec.dependsOn names ward/ghost, which does not exist"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plan_prints_a_cycle_as_a_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "cycle.yaml",
+        &format!(
+            "{}---\n{}---\n{}",
+            system("a", &["b"]),
+            system("b", &["c"]),
+            system("c", &["a"])
+        ),
+    );
+    let out = lifeline(&["plan", dir.path().to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("dependency cycle: ward/a -> ward/b -> ward/c -> ward/a"),
+        "{err}"
+    );
+}
+
+#[test]
+fn plan_names_the_field_of_a_malformed_object() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "bad.yaml",
+        &system("lab", &[]).replace("tier: critical", "tier: urgent"),
+    );
+    let out = lifeline(&["plan", dir.path().to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("bad.yaml (document 1): ClinicalSystem ward/lab: spec.tier"),
+        "{err}"
+    );
+    assert!(err.contains("unknown variant `urgent`"), "{err}");
+
+    write(
+        dir.path(),
+        "bad.yaml",
+        &system("lab", &[]).replace("recoveryTimeObjective: 1h", "recoveryTimeObjective: 1 day"),
+    );
+    let err = stderr(&lifeline(&[
+        "plan",
+        dir.path().to_str().expect("utf-8 path"),
+    ]));
+    assert!(
+        err.contains("ward/lab") && err.contains("spec.recoveryTimeObjective"),
+        "{err}"
+    );
+}
+
+#[test]
+fn simulate_json_reports_seconds_from_the_start() {
+    let v = json(&lifeline(&[
+        "simulate",
+        "playbooks/quickstart",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(v["finishedAt"], 1200.0);
+    let systems = v["systems"].as_array().expect("systems");
+    assert_eq!(systems.len(), 3);
+    assert_eq!(systems[0]["name"], "lifeline-quickstart/identity");
+    assert_eq!(systems[0]["startedAt"], 0.0);
+    assert_eq!(systems[0]["verifiedAt"], 300.0);
+    assert_eq!(systems[2]["startedAt"], 900.0);
+    assert_eq!(systems[2]["verifiedAt"], 1200.0);
+}
+
+#[test]
+fn simulate_fail_blocks_the_dependents() {
+    let v = json(&lifeline(&[
+        "simulate",
+        "playbooks/quickstart",
+        "--fail",
+        "patient-records",
+        "-o",
+        "json",
+    ]));
+    let phase = |i: usize| v["systems"][i]["phase"].as_str().unwrap_or("").to_string();
+    assert_eq!(phase(1), "Failed");
+    assert_eq!(phase(2), "Blocked");
+    assert!(v["systems"][2]["verifiedAt"].is_null());
+    assert!(v["systems"][0]["verifiedAt"].is_number());
+
+    let out = lifeline(&["simulate", "playbooks/quickstart", "--fail", "nope"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--fail nope"), "{}", stderr(&out));
+}
+
+#[test]
+fn simulate_jitter_is_reproducible_with_a_seed() {
+    let a = stdout(&lifeline(&[
+        "simulate",
+        "playbooks/northern-care",
+        "--jitter",
+        "20",
+        "--seed",
+        "7",
+        "-o",
+        "json",
+    ]));
+    let b = stdout(&lifeline(&[
+        "simulate",
+        "playbooks/northern-care",
+        "--jitter",
+        "20",
+        "--seed",
+        "7",
+        "-o",
+        "json",
+    ]));
+    let c = stdout(&lifeline(&[
+        "simulate",
+        "playbooks/northern-care",
+        "--jitter",
+        "20",
+        "--seed",
+        "8",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn simulate_writes_a_gantt_chart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("run.svg");
+    let out = lifeline(&[
+        "simulate",
+        "playbooks/northern-care",
+        "--gantt",
+        svg.to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Finished after") && text.contains("met their recovery-time objective"),
+        "{text}"
+    );
+    let chart = std::fs::read_to_string(&svg).expect("svg written");
+    assert!(
+        chart.starts_with("<svg") || chart.starts_with("<?xml"),
+        "an SVG document"
+    );
+    assert!(
+        chart.contains("data-system=\"northern-care/epr\""),
+        "a row per system"
     );
 }

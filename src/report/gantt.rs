@@ -682,6 +682,7 @@ impl<'a> Renderer<'a> {
             Esc(&truncate(label, LABEL_MAX_CHARS)),
         )?;
 
+        let rto = time(row.objective).map(|objective| (objective, self.axis.x(objective)));
         // Where the notes after the bar (or after the "blocked" note) may start.
         let mut notes_from = match bar(row, self.finished_at) {
             Some(bar) => {
@@ -704,21 +705,29 @@ impl<'a> Renderer<'a> {
                 } else {
                     "not started"
                 };
+                let width = text_width(note, SMALL_FONT_SIZE);
+                let mut x = PLOT_LEFT + NOTE_INSET;
+                // Move the note past the RTO diamond rather than print over it.
+                if let Some((_, rto_x)) = rto
+                    && rto_x + RTO_HALF > x
+                    && rto_x - RTO_HALF < x + width
+                {
+                    x = rto_x + RTO_HALF + NOTE_INSET;
+                }
                 write!(
                     out,
                     r#"<text class="{class}" x="{}" y="{}" font-size="{}" font-style="italic" fill="{MUTED_COLOUR}"><title>{}</title>{note}</text>"#,
-                    Num(PLOT_LEFT + NOTE_INSET),
+                    Num(x),
                     Num(mid + SMALL_FONT_SIZE * BASELINE_SHIFT_EM),
                     Num(SMALL_FONT_SIZE),
                     Esc(&tooltip),
                     class = note.replace(' ', "-"),
                 )?;
-                PLOT_LEFT + NOTE_INSET + text_width(note, SMALL_FONT_SIZE)
+                x + width
             }
         };
 
-        if let Some(objective) = time(row.objective) {
-            let x = self.axis.x(objective);
+        if let Some((objective, x)) = rto {
             write!(
                 out,
                 r##"<path class="rto" d="M{x} {} L{} {y} L{x} {} L{} {y} Z" fill="{RTO_COLOUR}" stroke="#ffffff" stroke-width="1"><title>recovery-time objective: {}</title></path>"##,
@@ -1209,6 +1218,24 @@ mod tests {
         let blocked = group_of(&svg, "letters/outpatient");
         assert!(!blocked.contains(r#"class="bar""#));
         assert!(blocked.contains(">blocked</text>"));
+        // With the objective at the start of the run, the note moves past the RTO diamond.
+        let chart = GanttChart {
+            title: "early objective".to_string(),
+            finished_at: HOUR,
+            rows: vec![row("ns/blocked", Tier::Critical, Outcome::Blocked)],
+        };
+        let early = chart.to_svg();
+        let group = group_of(&early, "ns/blocked");
+        let note = &group[group.find(r#"<text class="blocked""#).expect("a note")..];
+        let x: f64 = note[note.find(r#" x=""#).expect("x") + 4..]
+            .split('"')
+            .next()
+            .and_then(|x| x.parse().ok())
+            .expect("a number");
+        assert!(
+            x >= PLOT_LEFT + RTO_HALF,
+            "note at {x} overlaps the diamond"
+        );
         for system in [
             "core/pas",
             "pathology/lis",
