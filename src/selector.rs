@@ -20,10 +20,10 @@ pub fn matches(
     selector: &LabelSelector,
     labels: &BTreeMap<String, String>,
 ) -> Result<bool, SelectorError> {
-    if let Some(ml) = &selector.match_labels {
-        if ml.iter().any(|(k, v)| labels.get(k) != Some(v)) {
-            return Ok(false);
-        }
+    if let Some(ml) = &selector.match_labels
+        && ml.iter().any(|(k, v)| labels.get(k) != Some(v))
+    {
+        return Ok(false);
     }
     for (index, e) in selector.match_expressions.iter().flatten().enumerate() {
         let value = labels.get(&e.key);

@@ -270,6 +270,10 @@ fn opt_time(seconds: Option<f64>) -> Option<f64> {
     seconds.and_then(time)
 }
 
+/// Objectives later than this multiple of the run's last event are drawn at the right
+/// edge of the axis (their tooltip still gives the real time).
+const OBJECTIVE_HORIZON: f64 = 1.5;
+
 /// The time axis: ticks every `step` seconds from 0 to `span`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Axis {
@@ -496,12 +500,25 @@ struct Renderer<'a> {
 impl<'a> Renderer<'a> {
     fn new(chart: &'a GanttChart) -> Self {
         let finished_at = time(chart.finished_at).unwrap_or(0.0);
+        let events = chart
+            .rows
+            .iter()
+            .flat_map(|row| [row.start, row.verified, row.end])
+            .filter_map(opt_time)
+            .fold(finished_at, f64::max);
+        // Objectives far beyond the run (a deferrable system's 24h against a 3h recovery)
+        // would squash every bar; those are drawn at the right edge instead.
+        let horizon = if events > 0.0 {
+            events * OBJECTIVE_HORIZON
+        } else {
+            f64::INFINITY
+        };
         let latest = chart
             .rows
             .iter()
-            .flat_map(|row| [row.start, row.verified, row.end, Some(row.objective)])
-            .filter_map(opt_time)
-            .fold(finished_at, f64::max);
+            .filter_map(|row| time(row.objective))
+            .filter(|o| *o <= horizon)
+            .fold(events, f64::max);
         let shown = chart.rows.len().min(MAX_ROWS);
         let note_rows = usize::from(chart.rows.len() > MAX_ROWS);
         // An empty chart keeps one row's height for its "no systems" note.
@@ -682,7 +699,8 @@ impl<'a> Renderer<'a> {
             Esc(&truncate(label, LABEL_MAX_CHARS)),
         )?;
 
-        let rto = time(row.objective).map(|objective| (objective, self.axis.x(objective)));
+        let rto = time(row.objective)
+            .map(|objective| (objective, self.axis.x(objective.min(self.axis.span))));
         // Where the notes after the bar (or after the "blocked" note) may start.
         let mut notes_from = match bar(row, self.finished_at) {
             Some(bar) => {

@@ -151,10 +151,9 @@ fn durations(model: &PlanModel, opts: &SimOptions) -> Durations {
             base as u64
         };
         let units = s.steps.len() as u64 + u64::from(!s.checks.is_empty());
-        let (unit, rest) = if units == 0 {
-            (0, 0)
-        } else {
-            (total / units, total % units)
+        let (unit, rest) = match total.checked_div(units) {
+            Some(unit) => (unit, total % units),
+            None => (0, 0),
         };
         let mut steps = vec![unit; s.steps.len()];
         if s.checks.is_empty() {

@@ -324,3 +324,68 @@ where
         pause = (pause * 2).min(Duration::from_secs(1));
     }
 }
+
+/// The field manager the tests apply objects with (CRDs, playbooks).
+pub const TEST_FIELD_MANAGER: &str = "lifeline-tests";
+
+/// How long [`ensure_crds`] waits for each CRD to be Established.
+pub const CRD_ESTABLISHED: Duration = Duration::from_secs(60);
+
+/// Installs every lifeline CRD (`lifeline::api::v1alpha1::crds()`) by server-side apply
+/// (field manager [`TEST_FIELD_MANAGER`], forced) and waits until each is Established.
+///
+/// Idempotent, so any number of tests may call it at once, in this process or in others
+/// sharing the cluster. Note that Established stays True when an existing CRD's schema
+/// changes; the API server picks up a new schema from its informer within moments.
+pub async fn ensure_crds(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Patch, PatchParams};
+
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply(TEST_FIELD_MANAGER).force();
+    let mut names = Vec::new();
+    for crd in lifeline::api::v1alpha1::crds() {
+        let name = crd.name_any();
+        // Conflicts (two creates racing), throttling and server errors are worth another
+        // try; anything else (an invalid CRD, say) fails the test at once.
+        let outcome = eventually(
+            &format!("CRD {name} to be applied"),
+            CRD_ESTABLISHED,
+            || {
+                let (crds, params, crd, name) = (crds.clone(), params.clone(), crd.clone(), &name);
+                async move {
+                    match crds.patch(name, &params, &Patch::Apply(&crd)).await {
+                        Ok(_) => Ok(Ok(())),
+                        Err(kube::Error::Api(s)) if !retryable(s.code) => {
+                            Ok(Err(format!("{} {}", s.code, s.message)))
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            },
+        )
+        .await;
+        if let Err(e) = outcome {
+            panic!("apply CRD {name}: {e}");
+        }
+        names.push(name);
+    }
+    for name in names {
+        wait_for(&crds, &name, "Established", CRD_ESTABLISHED, |crd| {
+            crd.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                })
+        })
+        .await;
+    }
+}
+
+/// Whether an API error with this HTTP status is worth another try: a conflict (two
+/// writers racing), throttling, or a server error.
+fn retryable(code: u16) -> bool {
+    code == 409 || code == 429 || code >= 500
+}
