@@ -237,6 +237,9 @@ async fn clinical_system_schema_rules() {
                     "restore": null, "verify": null
                 }}),
             ),
+            // The rule cannot see metadata.namespace (CEL at the root sees only name and
+            // generateName), so it lets any dependency that names a namespace through,
+            // the system's own included; the planner reports that one as a cycle.
             admit(
                 "a same-named system in another namespace",
                 json!({
@@ -265,8 +268,8 @@ async fn clinical_system_schema_rules() {
             reject(
                 "depends on itself",
                 json!({
-                    "metadata": { "name": "lims" },
-                    "spec": { "dependsOn": [{ "name": "identity" }, { "name": "lims" }] }
+                    "metadata": { "name": "results-viewer" },
+                    "spec": { "dependsOn": [{ "name": "identity" }, { "name": "results-viewer" }] }
                 }),
                 "spec.dependsOn",
                 "a system may not depend on itself",
@@ -456,7 +459,7 @@ async fn recovery_plan_schema_rules() {
             admit(
                 "only the required fields",
                 json!({ "spec": {
-                    "systems": { "names": ["identity"] },
+                    "systems": { "selector": null, "names": ["identity"] },
                     "parallelism": null, "failurePolicy": null, "stages": null
                 }}),
             ),

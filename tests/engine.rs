@@ -1,1 +1,1661 @@
-//! placeholder
+//! Scenario tests for the pure recovery engine: the planner fed ClinicalSystem specs, and
+//! `decide`/`observe`/`retry` fed observations one at a time, asserting the exact actions
+//! and status that come back. No cluster, no clock.
+
+mod fixture {
+    //! Builds ClinicalSystem specs and plans, and drives the engine by hand.
+    #![allow(dead_code)]
+
+    use k8s_openapi::{apimachinery::pkg::apis::meta::v1::LabelSelector, jiff::Timestamp};
+    use lifeline::{
+        api::v1alpha1::{
+            ApprovalRule, Check, ClinicalSystemSpec, Dependency, DurationString, FailurePolicy,
+            ManualStep, RecoveryPlanStatus, Release, Restore, RestoreStep, SystemPhase,
+            SystemStatus, TcpCheck, Tier, Verify,
+        },
+        engine::{
+            Action, Inputs, Observation, PlanErrors, PlanModel, PlanSettings, StageGate,
+            StageModel, SystemSource, decide, observe, plan, retry,
+        },
+    };
+
+    /// The namespace every fixture system lives in.
+    pub const NS: &str = "ward";
+    /// The plan's start, in seconds since the epoch; clocks in tests count from here.
+    pub const T0: i64 = 1_750_000_000;
+
+    /// "ward/<name>".
+    pub fn key(name: &str) -> String {
+        format!("{NS}/{name}")
+    }
+
+    /// The time `secs` seconds after [`T0`].
+    pub fn at(secs: i64) -> Timestamp {
+        Timestamp::from_second(T0 + secs).expect("a valid timestamp")
+    }
+
+    /// A ClinicalSystem under construction.
+    #[derive(Clone, Debug)]
+    pub struct Sys {
+        pub name: String,
+        pub spec: ClinicalSystemSpec,
+        pub origin: String,
+    }
+
+    /// An `important` system with a 1h objective, 10m expected, one manual step and one
+    /// TCP check, depending on nothing.
+    pub fn sys(name: &str) -> Sys {
+        Sys {
+            name: name.to_string(),
+            origin: format!("systems.yaml ({name})"),
+            spec: ClinicalSystemSpec {
+                display_name: name.to_uppercase(),
+                description: None,
+                owner: None,
+                tier: Tier::Important,
+                recovery_time_objective: DurationString::new("1h"),
+                expected_recovery_time: Some(DurationString::new("10m")),
+                depends_on: Vec::new(),
+                restore: None,
+                verify: None,
+                release: None,
+            },
+        }
+        .steps(1)
+        .checks(1)
+    }
+
+    /// A system read from the YAML of its spec, as a user writes it.
+    pub fn from_yaml(name: &str, yaml: &str) -> Sys {
+        Sys {
+            name: name.to_string(),
+            origin: format!("systems.yaml ({name})"),
+            spec: serde_yaml::from_str(yaml).expect("fixture YAML is a ClinicalSystemSpec"),
+        }
+    }
+
+    impl Sys {
+        pub fn tier(mut self, tier: Tier) -> Self {
+            self.spec.tier = tier;
+            self
+        }
+
+        pub fn rto(mut self, d: &str) -> Self {
+            self.spec.recovery_time_objective = DurationString::new(d);
+            self
+        }
+
+        pub fn expected(mut self, d: &str) -> Self {
+            self.spec.expected_recovery_time = Some(DurationString::new(d));
+            self
+        }
+
+        /// Hard dependencies, by name in the same namespace.
+        pub fn needs(mut self, deps: &[&str]) -> Self {
+            self.spec.depends_on.extend(deps.iter().map(|d| Dependency {
+                name: d.to_string(),
+                namespace: None,
+                optional: false,
+            }));
+            self
+        }
+
+        /// Optional dependencies.
+        pub fn wants(mut self, deps: &[&str]) -> Self {
+            self.spec.depends_on.extend(deps.iter().map(|d| Dependency {
+                name: d.to_string(),
+                namespace: None,
+                optional: true,
+            }));
+            self
+        }
+
+        /// `n` manual restore steps named step-1, step-2, ...
+        pub fn steps(mut self, n: usize) -> Self {
+            self.spec.restore = (n > 0).then(|| Restore {
+                steps: (1..=n)
+                    .map(|i| RestoreStep {
+                        name: format!("step-{i}"),
+                        scale: None,
+                        rollout_restart: None,
+                        job: None,
+                        wait_for: None,
+                        manual: Some(ManualStep {
+                            instructions: "do it".into(),
+                        }),
+                    })
+                    .collect(),
+                timeout: None,
+            });
+            self
+        }
+
+        /// `n` TCP checks named check-1, check-2, ...
+        pub fn checks(mut self, n: usize) -> Self {
+            self.spec.verify = (n > 0).then(|| Verify {
+                checks: (1..=n)
+                    .map(|i| Check {
+                        name: format!("check-{i}"),
+                        http: None,
+                        tcp: Some(TcpCheck {
+                            host: "db".into(),
+                            port: 5432,
+                        }),
+                        job: None,
+                        workload_ready: None,
+                    })
+                    .collect(),
+                retry_interval: None,
+                deadline: None,
+            });
+            self
+        }
+
+        /// Gives the system a release gate.
+        pub fn gate(mut self) -> Self {
+            self.spec.release = Some(Release {
+                pod_selector: LabelSelector::default(),
+                service: None,
+                ingress: None,
+            });
+            self
+        }
+    }
+
+    pub fn sources(systems: &[Sys]) -> Vec<SystemSource<'_>> {
+        systems
+            .iter()
+            .map(|s| SystemSource {
+                namespace: NS,
+                name: &s.name,
+                spec: &s.spec,
+                origin: &s.origin,
+            })
+            .collect()
+    }
+
+    /// Plans every system given.
+    pub fn plan_all(systems: &[Sys], settings: PlanSettings) -> Result<PlanModel, PlanErrors> {
+        let selected: Vec<String> = systems.iter().map(|s| key(&s.name)).collect();
+        plan(&sources(systems), &selected, settings)
+    }
+
+    /// Plans `selected` (names) out of `systems`.
+    pub fn plan_some(
+        systems: &[Sys],
+        selected: &[&str],
+        settings: PlanSettings,
+    ) -> Result<PlanModel, PlanErrors> {
+        let selected: Vec<String> = selected.iter().map(|s| key(s)).collect();
+        plan(&sources(systems), &selected, settings)
+    }
+
+    pub fn must_plan(systems: &[Sys], settings: PlanSettings) -> PlanModel {
+        plan_all(systems, settings).unwrap_or_else(|e| panic!("plan failed: {e}"))
+    }
+
+    /// Stages that need no approval, by name.
+    pub fn stages(names: &[&str]) -> Vec<StageModel> {
+        names
+            .iter()
+            .map(|n| StageModel {
+                name: n.to_string(),
+                approval: ApprovalRule::default(),
+                checklist: Vec::new(),
+            })
+            .collect()
+    }
+
+    pub fn settings() -> PlanSettings {
+        PlanSettings::default()
+    }
+
+    pub fn capped(parallelism: u32) -> PlanSettings {
+        PlanSettings {
+            parallelism: Some(parallelism),
+            ..PlanSettings::default()
+        }
+    }
+
+    pub fn halting() -> PlanSettings {
+        PlanSettings {
+            failure_policy: FailurePolicy::Halt,
+            ..PlanSettings::default()
+        }
+    }
+
+    /// One recovery run driven by hand: a plan, the status so far, a clock and the
+    /// engine's other inputs.
+    pub struct Run {
+        pub model: PlanModel,
+        pub status: RecoveryPlanStatus,
+        /// Seconds since [`T0`].
+        pub now: i64,
+        pub paused: bool,
+        pub aborted: bool,
+        pub gates: Vec<StageGate>,
+    }
+
+    impl Run {
+        /// A run with every stage gate open.
+        pub fn new(model: PlanModel) -> Self {
+            let gates = vec![StageGate::Open; model.settings.stages.len()];
+            Self {
+                model,
+                status: RecoveryPlanStatus::default(),
+                now: 0,
+                paused: false,
+                aborted: false,
+                gates,
+            }
+        }
+
+        pub fn inputs(&self) -> Inputs {
+            Inputs {
+                now: at(self.now),
+                paused: self.paused,
+                aborted: self.aborted,
+                gates: self.gates.clone(),
+            }
+        }
+
+        /// Decides, keeps the new status, and returns the actions, rendered.
+        pub fn decide(&mut self) -> Vec<String> {
+            let d = decide(&self.model, &self.status, &self.inputs());
+            self.status = d.status;
+            d.actions.iter().map(|a| self.render(a)).collect()
+        }
+
+        /// Renders an action as "start a step-1", "check a check-1" or "release a it".
+        pub fn render(&self, a: &Action) -> String {
+            let short = |i: usize| self.model.systems[i].key.trim_start_matches("ward/");
+            match *a {
+                Action::StartStep { system, step } => format!(
+                    "start {} {}",
+                    short(system),
+                    self.model.systems[system].steps[step]
+                ),
+                Action::StartCheck { system, check } => format!(
+                    "check {} {}",
+                    short(system),
+                    self.model.systems[system].checks[check]
+                ),
+                Action::Release { system, stage } => format!(
+                    "release {} {}",
+                    short(system),
+                    self.model.settings.stages[stage].name
+                ),
+            }
+        }
+
+        pub fn idx(&self, name: &str) -> usize {
+            self.model
+                .find(&key(name))
+                .unwrap_or_else(|| panic!("{name} is not in the plan"))
+        }
+
+        pub fn sys(&self, name: &str) -> &SystemStatus {
+            &self.status.systems[self.idx(name)]
+        }
+
+        pub fn phase(&self, name: &str) -> SystemPhase {
+            self.sys(name).phase
+        }
+
+        pub fn message(&self, name: &str) -> Option<&str> {
+            self.sys(name).message.as_deref()
+        }
+
+        pub fn observe(&mut self, obs: Observation) {
+            observe(&mut self.status, &obs, at(self.now));
+        }
+
+        pub fn step_ok(&mut self, name: &str, step: usize) {
+            let system = self.idx(name);
+            self.observe(Observation::StepSucceeded {
+                system,
+                step,
+                token: None,
+            });
+        }
+
+        pub fn step_failed(&mut self, name: &str, step: usize, message: &str) {
+            let system = self.idx(name);
+            self.observe(Observation::StepFailed {
+                system,
+                step,
+                message: message.to_string(),
+            });
+        }
+
+        pub fn attempt(
+            &mut self,
+            name: &str,
+            check: usize,
+            passed: bool,
+            error: Option<&str>,
+            last: bool,
+        ) {
+            let system = self.idx(name);
+            self.observe(Observation::CheckAttempt {
+                system,
+                check,
+                passed,
+                error: error.map(str::to_string),
+                last,
+            });
+        }
+
+        pub fn check_ok(&mut self, name: &str, check: usize) {
+            self.attempt(name, check, true, None, false);
+        }
+
+        /// Takes a system with one step and one check from not started to verified,
+        /// deciding after each observation, and returns every action of those decisions.
+        pub fn restore_one(&mut self, name: &str) -> Vec<String> {
+            let mut out = Vec::new();
+            self.step_ok(name, 0);
+            out.extend(self.decide());
+            self.check_ok(name, 0);
+            out.extend(self.decide());
+            out
+        }
+
+        pub fn retry(&mut self, name: &str) {
+            retry(&self.model, &mut self.status, &key(name)).expect("retry accepted");
+        }
+    }
+
+    /// Shorthand for `Vec<String>` expectations.
+    pub fn acts(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+}
+
+use fixture::*;
+use lifeline::{
+    api::v1alpha1::{ActionPhase, PlanPhase, SystemPhase, Tier},
+    engine::{Inputs, PlanProblem, PlanSettings, StageGate, decide},
+};
+
+// ---------------------------------------------------------------------------------------
+// Ordering
+
+#[test]
+fn a_chain_starts_each_system_only_after_the_previous_is_verified() {
+    let model = must_plan(
+        &[
+            sys("c").needs(&["b"]),
+            sys("b").needs(&["a"]),
+            sys("a").steps(2),
+        ],
+        settings(),
+    );
+    let mut run = Run::new(model);
+
+    assert_eq!(run.decide(), acts(&["start a step-1"]));
+    assert_eq!(run.status.phase, PlanPhase::Running);
+    assert_eq!(run.phase("a"), SystemPhase::Restoring);
+    assert_eq!(run.phase("b"), SystemPhase::Waiting);
+    assert_eq!(run.message("b"), Some("waiting for ward/a"));
+    assert_eq!(run.phase("c"), SystemPhase::Waiting);
+    assert_eq!(run.message("c"), Some("waiting for ward/b"));
+
+    run.now = 60;
+    run.step_ok("a", 0);
+    assert_eq!(run.decide(), acts(&["start a step-2"]));
+    assert_eq!(run.sys("a").steps[0].phase, ActionPhase::Succeeded);
+    assert_eq!(run.sys("a").steps[1].phase, ActionPhase::Running);
+
+    run.now = 120;
+    run.step_ok("a", 1);
+    assert_eq!(run.decide(), acts(&["check a check-1"]));
+    assert_eq!(run.phase("a"), SystemPhase::Verifying);
+    assert_eq!(
+        run.phase("b"),
+        SystemPhase::Waiting,
+        "b waits for a's checks"
+    );
+
+    run.now = 180;
+    run.check_ok("a", 0);
+    assert_eq!(run.decide(), acts(&["start b step-1"]));
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    assert_eq!(run.sys("a").verified_at, Some(lifeline_time(180)));
+    assert_eq!(
+        run.sys("b").restore_started_at,
+        Some(lifeline_time(180)),
+        "b starts the moment a is verified"
+    );
+    assert_eq!(run.phase("c"), SystemPhase::Waiting);
+
+    run.now = 200;
+    assert_eq!(
+        run.restore_one("b"),
+        acts(&["check b check-1", "start c step-1"])
+    );
+    assert_eq!(run.restore_one("c"), acts(&["check c check-1"]));
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+    assert_eq!(run.status.progress.as_deref(), Some("3/3"));
+    assert_eq!(run.status.finished_at, Some(lifeline_time(200)));
+}
+
+fn lifeline_time(secs: i64) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(secs))
+}
+
+#[test]
+fn a_diamond_joins_only_when_both_branches_are_verified() {
+    //   top needs left and right; both need base.
+    let model = must_plan(
+        &[
+            sys("base"),
+            sys("left").needs(&["base"]),
+            sys("right").needs(&["base"]),
+            sys("top").needs(&["left", "right"]),
+        ],
+        settings(),
+    );
+    assert_eq!(
+        wave_names(&model),
+        vec![vec!["base"], vec!["left", "right"], vec!["top"]]
+    );
+    let mut run = Run::new(model);
+    assert_eq!(run.decide(), acts(&["start base step-1"]));
+    assert_eq!(
+        run.restore_one("base"),
+        acts(&[
+            "check base check-1",
+            "start left step-1",
+            "start right step-1"
+        ])
+    );
+    run.step_ok("left", 0);
+    assert_eq!(run.decide(), acts(&["check left check-1"]));
+    run.check_ok("left", 0);
+    assert_eq!(run.decide(), acts(&[]), "top still needs right");
+    assert_eq!(run.phase("top"), SystemPhase::Waiting);
+    assert_eq!(run.message("top"), Some("waiting for ward/right"));
+    assert_eq!(
+        run.restore_one("right"),
+        acts(&["check right check-1", "start top step-1"])
+    );
+}
+
+fn wave_names(model: &lifeline::engine::PlanModel) -> Vec<Vec<&str>> {
+    model
+        .waves
+        .iter()
+        .map(|w| {
+            w.iter()
+                .map(|&i| model.systems[i].key.trim_start_matches("ward/"))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn an_optional_dependency_does_not_hold_a_restore_back() {
+    let model = must_plan(&[sys("pas"), sys("letters").wants(&["pas"])], settings());
+    assert_eq!(wave_names(&model), vec![vec!["letters", "pas"]]);
+    let letters = model.find(&key("letters")).unwrap();
+    assert_eq!(model.systems[letters].hard_deps, Vec::<usize>::new());
+    assert_eq!(
+        model.systems[letters].optional_deps,
+        vec![model.find(&key("pas")).unwrap()]
+    );
+    let mut run = Run::new(model);
+    assert_eq!(
+        run.decide(),
+        acts(&["start letters step-1", "start pas step-1"])
+    );
+    // Even a failed optional dependency blocks nothing.
+    run.step_failed("pas", 0, "disk full");
+    run.step_ok("letters", 0);
+    assert_eq!(run.decide(), acts(&["check letters check-1"]));
+    assert_eq!(run.phase("pas"), SystemPhase::Failed);
+    run.check_ok("letters", 0);
+    run.decide();
+    assert_eq!(run.phase("letters"), SystemPhase::Verified);
+    assert_eq!(run.sys("letters").blocked_by, None);
+    assert_eq!(run.status.phase, PlanPhase::Failed);
+}
+
+#[test]
+fn a_system_with_neither_steps_nor_checks_completes_as_soon_as_its_dependencies_do() {
+    let model = must_plan(
+        &[
+            sys("db"),
+            sys("marker").steps(0).checks(0).needs(&["db"]),
+            sys("app").needs(&["marker"]),
+            sys("root-marker").steps(0).checks(0),
+        ],
+        settings(),
+    );
+    let marker = model.find(&key("marker")).unwrap();
+    assert_eq!(
+        model.systems[marker].planned_duration(),
+        std::time::Duration::ZERO
+    );
+    let mut run = Run::new(model);
+    assert_eq!(run.decide(), acts(&["start db step-1"]));
+    assert_eq!(run.phase("root-marker"), SystemPhase::Verified);
+    assert_eq!(run.sys("root-marker").verified_at, Some(lifeline_time(0)));
+    assert_eq!(run.phase("marker"), SystemPhase::Waiting);
+
+    run.now = 300;
+    run.step_ok("db", 0);
+    run.decide();
+    run.now = 400;
+    run.check_ok("db", 0);
+    // In one decision: db verified, the marker verified, and app started.
+    assert_eq!(run.decide(), acts(&["start app step-1"]));
+    assert_eq!(run.phase("marker"), SystemPhase::Verified);
+    assert_eq!(
+        run.sys("marker").restore_started_at,
+        Some(lifeline_time(400))
+    );
+    assert_eq!(run.sys("marker").verified_at, Some(lifeline_time(400)));
+    assert_eq!(run.sys("marker").recovery_seconds, Some(400));
+}
+
+#[test]
+fn the_parallelism_cap_starts_ready_systems_in_tier_order_then_by_name() {
+    let model = must_plan(
+        &[
+            sys("zeta").tier(Tier::MissionCritical),
+            sys("alpha").tier(Tier::Deferrable),
+            sys("beta").tier(Tier::Critical),
+            sys("gamma").tier(Tier::Critical),
+            sys("delta").tier(Tier::MissionCritical),
+        ],
+        capped(2),
+    );
+    let mut run = Run::new(model);
+    assert_eq!(
+        run.decide(),
+        acts(&["start delta step-1", "start zeta step-1"])
+    );
+    for name in ["alpha", "beta", "gamma"] {
+        assert_eq!(run.phase(name), SystemPhase::Waiting, "{name}");
+        assert_eq!(
+            run.message(name),
+            Some("ready; waiting for capacity (parallelism 2)"),
+            "{name}"
+        );
+    }
+    // Moving from restore to verify keeps the slot.
+    run.step_ok("zeta", 0);
+    assert_eq!(run.decide(), acts(&["check zeta check-1"]));
+    run.check_ok("zeta", 0);
+    assert_eq!(run.decide(), acts(&["start beta step-1"]));
+    run.step_failed("delta", 0, "boom");
+    assert_eq!(
+        run.decide(),
+        acts(&["start gamma step-1"]),
+        "a failure frees a slot"
+    );
+    assert_eq!(run.phase("alpha"), SystemPhase::Waiting);
+    let actions = run.restore_one("beta");
+    assert_eq!(actions, acts(&["check beta check-1", "start alpha step-1"]));
+}
+
+// ---------------------------------------------------------------------------------------
+// Failure policies
+
+#[test]
+fn continue_blocks_the_dependents_of_a_failure_and_lets_the_rest_go_on() {
+    let model = must_plan(
+        &[
+            sys("lims"),
+            sys("orders").needs(&["lims"]),
+            sys("results").needs(&["orders"]),
+            sys("reports").needs(&["results"]),
+            sys("pharmacy"),
+            sys("eprescribing").needs(&["pharmacy"]),
+        ],
+        settings(),
+    );
+    let mut run = Run::new(model);
+    assert_eq!(
+        run.decide(),
+        acts(&["start lims step-1", "start pharmacy step-1"])
+    );
+    run.now = 90;
+    run.step_failed("lims", 0, "backup is corrupt");
+    run.step_ok("pharmacy", 0);
+    assert_eq!(run.decide(), acts(&["check pharmacy check-1"]));
+
+    let lims = run.sys("lims");
+    assert_eq!(lims.phase, SystemPhase::Failed);
+    assert_eq!(lims.failed_at, Some(lifeline_time(90)));
+    assert_eq!(
+        lims.message.as_deref(),
+        Some("restore step 'step-1' failed: backup is corrupt")
+    );
+    assert_eq!(lims.steps[0].phase, ActionPhase::Failed);
+
+    assert_eq!(run.phase("orders"), SystemPhase::Blocked);
+    assert_eq!(run.sys("orders").blocked_by.as_deref(), Some("ward/lims"));
+    assert_eq!(run.message("orders"), Some("dependency ward/lims failed"));
+    // Further down the chain, blockedBy still names the system that failed.
+    assert_eq!(run.phase("results"), SystemPhase::Blocked);
+    assert_eq!(run.sys("results").blocked_by.as_deref(), Some("ward/lims"));
+    assert_eq!(
+        run.message("results"),
+        Some("dependency ward/orders is blocked by ward/lims")
+    );
+    assert_eq!(run.phase("reports"), SystemPhase::Blocked);
+    assert_eq!(run.sys("reports").blocked_by.as_deref(), Some("ward/lims"));
+    assert_eq!(
+        run.message("reports"),
+        Some("dependency ward/results is blocked by ward/lims")
+    );
+    assert_eq!(
+        run.status.phase,
+        PlanPhase::Running,
+        "pharmacy is still going"
+    );
+
+    run.check_ok("pharmacy", 0);
+    assert_eq!(run.decide(), acts(&["start eprescribing step-1"]));
+    run.restore_one("eprescribing");
+    assert_eq!(run.phase("eprescribing"), SystemPhase::Verified);
+    assert_eq!(run.status.phase, PlanPhase::Failed);
+    assert_eq!(run.status.progress.as_deref(), Some("2/6"));
+    assert!(run.status.finished_at.is_some());
+}
+
+#[test]
+fn halt_starts_nothing_new_and_fails_the_plan_once_running_systems_finish() {
+    let model = must_plan(
+        &[
+            sys("lims"),
+            sys("orders").needs(&["lims"]),
+            sys("pacs").steps(2),
+            sys("viewer").needs(&["pacs"]),
+            sys("reporting").needs(&["viewer"]),
+            sys("dictation").tier(Tier::Deferrable),
+        ],
+        PlanSettings {
+            parallelism: Some(2),
+            ..halting()
+        },
+    );
+    let mut run = Run::new(model);
+    assert_eq!(
+        run.decide(),
+        acts(&["start lims step-1", "start pacs step-1"])
+    );
+    assert_eq!(run.phase("dictation"), SystemPhase::Waiting);
+
+    run.step_failed("lims", 0, "no quorum");
+    run.step_ok("pacs", 0);
+    assert_eq!(
+        run.decide(),
+        acts(&["start pacs step-2"]),
+        "running systems go on; a freed slot is not used"
+    );
+    assert_eq!(run.phase("lims"), SystemPhase::Failed);
+    assert_eq!(run.phase("orders"), SystemPhase::Blocked);
+    assert_eq!(run.sys("orders").blocked_by.as_deref(), Some("ward/lims"));
+    let halted = Some("not started: the plan halts after a failure");
+    for name in ["dictation", "viewer", "reporting"] {
+        assert_eq!(run.phase(name), SystemPhase::Cancelled, "{name}");
+        assert_eq!(run.message(name), halted, "{name}");
+    }
+    assert_eq!(run.status.phase, PlanPhase::Running, "pacs still runs");
+    assert_eq!(run.status.finished_at, None);
+
+    run.now = 500;
+    run.step_ok("pacs", 1);
+    assert_eq!(run.decide(), acts(&["check pacs check-1"]));
+    run.check_ok("pacs", 0);
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.phase("pacs"), SystemPhase::Verified);
+    assert_eq!(run.phase("viewer"), SystemPhase::Cancelled);
+    assert_eq!(run.status.phase, PlanPhase::Failed);
+    assert_eq!(run.status.finished_at, Some(lifeline_time(500)));
+}
+
+// ---------------------------------------------------------------------------------------
+// Pause and abort
+
+#[test]
+fn paused_starts_nothing_but_records_what_finishes_and_resuming_continues() {
+    let model = must_plan(
+        &[sys("a").steps(2), sys("b").needs(&["a"]), sys("c")],
+        capped(1),
+    );
+    let mut run = Run::new(model);
+    assert_eq!(run.decide(), acts(&["start a step-1"]));
+
+    run.paused = true;
+    run.now = 30;
+    run.step_ok("a", 0);
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.status.phase, PlanPhase::Paused);
+    assert_eq!(run.sys("a").steps[0].phase, ActionPhase::Succeeded);
+    assert_eq!(run.sys("a").steps[0].finished_at, Some(lifeline_time(30)));
+    assert_eq!(run.sys("a").steps[1].phase, ActionPhase::Pending);
+    assert_eq!(run.phase("a"), SystemPhase::Restoring);
+    assert_eq!(run.phase("c"), SystemPhase::Waiting);
+    assert_eq!(run.message("c"), Some("ready; the plan is paused"));
+    assert_eq!(run.decide(), acts(&[]), "still paused");
+
+    run.paused = false;
+    run.now = 60;
+    assert_eq!(run.decide(), acts(&["start a step-2"]));
+    assert_eq!(run.status.phase, PlanPhase::Running);
+    assert_eq!(run.sys("a").steps[1].started_at, Some(lifeline_time(60)));
+    assert_eq!(
+        run.message("c"),
+        Some("ready; waiting for capacity (parallelism 1)")
+    );
+}
+
+#[test]
+fn pausing_between_restore_and_verify_holds_the_checks() {
+    let model = must_plan(&[sys("a").checks(2)], settings());
+    let mut run = Run::new(model);
+    run.decide();
+    run.paused = true;
+    run.step_ok("a", 0);
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.phase("a"), SystemPhase::Verifying);
+    assert!(
+        run.sys("a")
+            .checks
+            .iter()
+            .all(|c| c.phase == ActionPhase::Pending)
+    );
+    run.paused = false;
+    assert_eq!(run.decide(), acts(&["check a check-1", "check a check-2"]));
+}
+
+#[test]
+fn abort_cancels_everything_not_finished() {
+    let model = must_plan(
+        &[
+            sys("a"),
+            sys("b").needs(&["a"]),
+            sys("c").steps(0).checks(0),
+            sys("d"),
+        ],
+        capped(1),
+    );
+    let mut run = Run::new(model);
+    assert_eq!(run.decide(), acts(&["start a step-1"]));
+    run.restore_one("a");
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    assert_eq!(run.phase("c"), SystemPhase::Verified);
+    assert_eq!(run.phase("b"), SystemPhase::Restoring);
+
+    run.aborted = true;
+    run.now = 1000;
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.status.phase, PlanPhase::Aborted);
+    assert_eq!(run.status.finished_at, Some(lifeline_time(1000)));
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    assert_eq!(run.phase("c"), SystemPhase::Verified);
+    for name in ["b", "d"] {
+        assert_eq!(run.phase(name), SystemPhase::Cancelled, "{name}");
+        assert_eq!(run.message(name), Some("the plan was aborted"), "{name}");
+    }
+    // Aborted is for good: a later decision without the flag changes nothing.
+    run.aborted = false;
+    let before = run.status.clone();
+    run.step_ok("b", 0);
+    run.now = 2000;
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.status, before);
+}
+
+// ---------------------------------------------------------------------------------------
+// Checks and retries
+
+#[test]
+fn a_failing_check_attempt_keeps_verifying_until_the_last_attempt_fails_the_system() {
+    let model = must_plan(
+        &[sys("lims").checks(2), sys("orders").needs(&["lims"])],
+        settings(),
+    );
+    let mut run = Run::new(model);
+    run.decide();
+    run.step_ok("lims", 0);
+    assert_eq!(
+        run.decide(),
+        acts(&["check lims check-1", "check lims check-2"])
+    );
+    run.check_ok("lims", 1);
+
+    run.now = 10;
+    run.attempt("lims", 0, false, Some("connection refused"), false);
+    assert_eq!(run.decide(), acts(&[]));
+    let check = &run.sys("lims").checks[0];
+    assert_eq!(check.phase, ActionPhase::Running);
+    assert_eq!(check.attempts, 1);
+    assert_eq!(check.last_error.as_deref(), Some("connection refused"));
+    assert_eq!(run.phase("lims"), SystemPhase::Verifying);
+    assert_eq!(run.message("lims"), Some("verifying"));
+
+    run.now = 20;
+    run.attempt("lims", 0, false, Some("timed out"), true);
+    assert_eq!(run.decide(), acts(&[]));
+    let lims = run.sys("lims");
+    assert_eq!(lims.phase, SystemPhase::Failed);
+    assert_eq!(lims.failed_at, Some(lifeline_time(20)));
+    assert_eq!(
+        lims.message.as_deref(),
+        Some("check 'check-1' failed after 2 attempts: timed out")
+    );
+    assert_eq!(lims.checks[0].phase, ActionPhase::Failed);
+    assert_eq!(lims.checks[0].attempts, 2);
+    assert_eq!(lims.checks[1].phase, ActionPhase::Succeeded);
+    assert_eq!(run.phase("orders"), SystemPhase::Blocked);
+    assert_eq!(run.status.phase, PlanPhase::Failed);
+}
+
+#[test]
+fn a_check_that_passes_after_failed_attempts_clears_its_error() {
+    let model = must_plan(&[sys("a")], settings());
+    let mut run = Run::new(model);
+    run.decide();
+    run.step_ok("a", 0);
+    run.decide();
+    run.attempt("a", 0, false, Some("503"), false);
+    run.attempt("a", 0, false, Some("503"), false);
+    run.attempt("a", 0, true, None, false);
+    run.decide();
+    let c = &run.sys("a").checks[0];
+    assert_eq!(c.phase, ActionPhase::Succeeded);
+    assert_eq!(c.attempts, 3);
+    assert_eq!(c.last_error, None);
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+}
+
+#[test]
+fn retry_resumes_from_the_failed_step_and_unblocks_dependents() {
+    let model = must_plan(
+        &[
+            sys("a").steps(3),
+            sys("b").needs(&["a"]),
+            sys("c").needs(&["b"]),
+        ],
+        settings(),
+    );
+    let mut run = Run::new(model);
+    run.decide();
+    run.step_ok("a", 0);
+    assert_eq!(run.decide(), acts(&["start a step-2"]));
+    run.now = 40;
+    run.step_failed("a", 1, "timeout");
+    run.decide();
+    assert_eq!(run.phase("a"), SystemPhase::Failed);
+    assert_eq!(run.phase("b"), SystemPhase::Blocked);
+    assert_eq!(run.phase("c"), SystemPhase::Blocked);
+    assert_eq!(run.status.phase, PlanPhase::Failed);
+
+    // Only a failed system can be retried.
+    let err = lifeline::engine::retry(&run.model, &mut run.status.clone(), &key("b"))
+        .expect_err("b has not failed");
+    assert_eq!(
+        err.to_string(),
+        "ward/b is Blocked, not Failed: only a failed system can be retried"
+    );
+    let err = lifeline::engine::retry(&run.model, &mut run.status.clone(), &key("nope"))
+        .expect_err("no such system");
+    assert_eq!(err.to_string(), "ward/nope is not in this plan");
+
+    run.now = 100;
+    run.retry("a");
+    assert_eq!(run.phase("b"), SystemPhase::Pending);
+    assert_eq!(run.sys("b").blocked_by, None);
+    assert_eq!(
+        run.decide(),
+        acts(&["start a step-2"]),
+        "step-1 is not repeated"
+    );
+    let a = run.sys("a");
+    assert_eq!(a.phase, SystemPhase::Restoring);
+    assert_eq!(a.failed_at, None);
+    assert_eq!(a.steps[0].attempts, 1);
+    assert_eq!(a.steps[1].attempts, 2);
+    assert_eq!(a.steps[1].phase, ActionPhase::Running);
+    assert_eq!(a.steps[1].started_at, Some(lifeline_time(100)));
+    assert_eq!(a.steps[1].finished_at, None);
+    assert_eq!(a.steps[1].message, None);
+    assert_eq!(a.restore_started_at, Some(lifeline_time(0)));
+    assert_eq!(run.phase("b"), SystemPhase::Waiting);
+    assert_eq!(run.status.phase, PlanPhase::Running);
+    assert_eq!(run.status.finished_at, None);
+
+    run.step_ok("a", 1);
+    assert_eq!(run.decide(), acts(&["start a step-3"]));
+    run.step_ok("a", 2);
+    run.decide();
+    run.check_ok("a", 0);
+    assert_eq!(run.decide(), acts(&["start b step-1"]));
+    run.restore_one("b");
+    run.restore_one("c");
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+}
+
+#[test]
+fn retry_of_a_failed_check_reruns_only_the_failed_checks() {
+    let model = must_plan(&[sys("a").checks(2)], settings());
+    let mut run = Run::new(model);
+    run.decide();
+    run.step_ok("a", 0);
+    run.decide();
+    run.check_ok("a", 0);
+    run.attempt("a", 1, false, Some("bad"), true);
+    run.decide();
+    assert_eq!(run.phase("a"), SystemPhase::Failed);
+    run.retry("a");
+    assert_eq!(run.decide(), acts(&["check a check-2"]));
+    assert_eq!(run.phase("a"), SystemPhase::Verifying);
+    assert_eq!(run.sys("a").steps[0].attempts, 1);
+    run.check_ok("a", 1);
+    run.decide();
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    assert_eq!(run.sys("a").checks[1].attempts, 2);
+}
+
+#[test]
+fn retry_after_a_halt_lets_cancelled_systems_start_again() {
+    let model = must_plan(&[sys("a"), sys("b").needs(&["a"]), sys("c")], {
+        let mut s = halting();
+        s.parallelism = Some(1);
+        s
+    });
+    let mut run = Run::new(model);
+    assert_eq!(run.decide(), acts(&["start a step-1"]));
+    run.step_failed("a", 0, "x");
+    run.decide();
+    assert_eq!(run.phase("c"), SystemPhase::Cancelled);
+    assert_eq!(run.status.phase, PlanPhase::Failed);
+    run.retry("a");
+    assert_eq!(run.decide(), acts(&["start a step-1"]));
+    assert_eq!(run.phase("c"), SystemPhase::Waiting);
+    assert_eq!(run.sys("a").steps[0].attempts, 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Idempotence and stale reports
+
+#[test]
+fn deciding_again_without_news_changes_nothing() {
+    let model = must_plan(
+        &[
+            sys("a"),
+            sys("b").needs(&["a"]),
+            sys("c").tier(Tier::Deferrable),
+            sys("d"),
+        ],
+        PlanSettings {
+            parallelism: Some(2),
+            stages: stages(&["it"]),
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model);
+    let mut checkpoints = 0;
+    let mut rounds = 0;
+    loop {
+        rounds += 1;
+        assert!(rounds < 50, "the run does not end");
+        let actions = run.decide();
+        // Deciding again, even later, gives no actions and the same status.
+        let again = decide(
+            &run.model,
+            &run.status,
+            &Inputs {
+                now: at(run.now + 3600),
+                ..run.inputs()
+            },
+        );
+        assert_eq!(again.actions, vec![]);
+        assert_eq!(again.status, run.status);
+        checkpoints += 1;
+        if run.status.phase == PlanPhase::Succeeded {
+            break;
+        }
+        assert!(
+            !actions.is_empty() || has_running(&run),
+            "stuck: {actions:?}"
+        );
+        // Complete everything that runs.
+        run.now += 10;
+        for i in 0..run.status.systems.len() {
+            let name = run.model.systems[i]
+                .key
+                .trim_start_matches("ward/")
+                .to_string();
+            let s = &run.status.systems[i];
+            let running_step = s.steps.iter().position(|x| x.phase == ActionPhase::Running);
+            let running_checks: Vec<usize> = (0..s.checks.len())
+                .filter(|&k| s.checks[k].phase == ActionPhase::Running)
+                .collect();
+            if let Some(k) = running_step {
+                run.step_ok(&name, k);
+            }
+            for k in running_checks {
+                run.check_ok(&name, k);
+            }
+        }
+    }
+    assert!(checkpoints > 4);
+}
+
+fn has_running(run: &Run) -> bool {
+    run.status.systems.iter().any(|s| {
+        s.steps.iter().any(|x| x.phase == ActionPhase::Running)
+            || s.checks.iter().any(|x| x.phase == ActionPhase::Running)
+    })
+}
+
+#[test]
+fn duplicate_and_stale_observations_change_nothing() {
+    let model = must_plan(&[sys("a").steps(2), sys("b").needs(&["a"])], settings());
+    let mut run = Run::new(model);
+    run.decide();
+    run.now = 10;
+    run.step_ok("a", 0);
+    assert_eq!(run.decide(), acts(&["start a step-2"]));
+    let settled = run.status.clone();
+
+    // The same success again, a late failure of the finished step, a report about a
+    // step that has not started, about a check before verification, and about systems
+    // and steps that do not exist.
+    run.now = 20;
+    run.step_ok("a", 0);
+    run.step_failed("a", 0, "late");
+    run.attempt("a", 0, true, None, true);
+    let a = run.idx("a");
+    for obs in [
+        lifeline::engine::Observation::StepSucceeded {
+            system: a,
+            step: 7,
+            token: None,
+        },
+        lifeline::engine::Observation::StepSucceeded {
+            system: 99,
+            step: 0,
+            token: None,
+        },
+        lifeline::engine::Observation::CheckAttempt {
+            system: 99,
+            check: 0,
+            passed: true,
+            error: None,
+            last: true,
+        },
+    ] {
+        run.observe(obs);
+    }
+    run.step_ok("b", 0);
+    assert_eq!(run.status, settled);
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.status, settled);
+
+    // A check result for a verified system, and a second pass, are ignored too.
+    run.step_ok("a", 1);
+    run.decide();
+    run.check_ok("a", 0);
+    run.decide();
+    let verified = run.status.clone();
+    run.check_ok("a", 0);
+    run.attempt("a", 0, false, Some("flap"), true);
+    assert_eq!(run.status, verified);
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.status, verified);
+}
+
+#[test]
+fn a_step_token_is_recorded() {
+    let model = must_plan(&[sys("a")], settings());
+    let mut run = Run::new(model);
+    run.decide();
+    let a = run.idx("a");
+    run.observe(lifeline::engine::Observation::StepSucceeded {
+        system: a,
+        step: 0,
+        token: Some("job-a-1".into()),
+    });
+    assert_eq!(run.sys("a").steps[0].token.as_deref(), Some("job-a-1"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Release stages
+
+#[test]
+fn release_waits_for_each_gate_and_goes_stage_by_stage() {
+    let model = must_plan(
+        &[sys("a").gate(), sys("b").gate().needs(&["a"]), sys("c")],
+        PlanSettings {
+            stages: stages(&["it", "pilot", "all"]),
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model);
+    run.gates = vec![
+        StageGate::Awaiting,
+        StageGate::Awaiting,
+        StageGate::Awaiting,
+    ];
+    run.decide();
+    run.restore_one("c");
+    assert_eq!(run.phase("c"), SystemPhase::Verified);
+    assert_eq!(run.status.phase, PlanPhase::Running);
+    run.restore_one("a");
+    run.restore_one("b");
+    assert_eq!(run.phase("b"), SystemPhase::Verified);
+    assert_eq!(run.status.phase, PlanPhase::AwaitingApproval);
+    assert_eq!(run.status.current_stage, None);
+    assert_eq!(run.status.finished_at, None);
+
+    run.gates[0] = StageGate::Open;
+    assert_eq!(
+        run.decide(),
+        acts(&["release a it", "release c it", "release b it"]),
+        "in restore order: a and c are in the first wave, b in the second"
+    );
+    assert_eq!(run.phase("a"), SystemPhase::Released);
+    assert_eq!(run.sys("a").released_stage.as_deref(), Some("it"));
+    assert_eq!(run.status.current_stage.as_deref(), Some("it"));
+    assert_eq!(run.status.phase, PlanPhase::AwaitingApproval);
+    assert_eq!(run.decide(), acts(&[]), "released once per stage");
+
+    // A later gate open while an earlier one is not does not skip a stage.
+    run.gates[2] = StageGate::Open;
+    run.gates[1] = StageGate::Rejected("pilot ward unhappy".into());
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.status.phase, PlanPhase::AwaitingApproval);
+
+    run.gates[1] = StageGate::Open;
+    run.now = 900;
+    assert_eq!(
+        run.decide(),
+        acts(&[
+            "release a pilot",
+            "release a all",
+            "release c pilot",
+            "release c all",
+            "release b pilot",
+            "release b all",
+        ])
+    );
+    assert_eq!(run.status.current_stage.as_deref(), Some("all"));
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+    assert_eq!(run.status.finished_at, Some(lifeline_time(900)));
+}
+
+#[test]
+fn missing_gates_count_as_awaiting() {
+    let model = must_plan(
+        &[sys("a")],
+        PlanSettings {
+            stages: stages(&["it", "all"]),
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model);
+    run.gates = vec![StageGate::Open];
+    run.decide();
+    assert_eq!(
+        run.restore_one("a"),
+        acts(&["check a check-1", "release a it"])
+    );
+    assert_eq!(run.status.phase, PlanPhase::AwaitingApproval);
+}
+
+#[test]
+fn a_system_is_not_released_at_a_stage_before_its_gated_hard_dependency() {
+    // First run: b alone, verified and waiting at the first gate.
+    let b_alone = sys("b");
+    let settings = PlanSettings {
+        stages: stages(&["it", "all"]),
+        ..settings()
+    };
+    let mut run = Run::new(must_plan(&[b_alone], settings.clone()));
+    run.gates = vec![StageGate::Awaiting, StageGate::Awaiting];
+    run.decide();
+    run.restore_one("b");
+    assert_eq!(run.phase("b"), SystemPhase::Verified);
+
+    // The plan is edited: b now hard-depends on a, which has a release gate. b is
+    // already verified, but it must not reach staff before a does.
+    let edited = must_plan(&[sys("a").gate(), sys("b").needs(&["a"])], settings);
+    run.model = edited;
+    run.gates = vec![StageGate::Open, StageGate::Open];
+    run.now = 100;
+    assert_eq!(run.decide(), acts(&["start a step-1"]));
+    assert_eq!(run.phase("b"), SystemPhase::Verified);
+    assert_eq!(run.sys("b").released_stage, None);
+    assert_eq!(run.status.phase, PlanPhase::Running);
+
+    run.step_ok("a", 0);
+    run.decide();
+    run.check_ok("a", 0);
+    assert_eq!(
+        run.decide(),
+        acts(&[
+            "release a it",
+            "release a all",
+            "release b it",
+            "release b all"
+        ])
+    );
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+}
+
+#[test]
+fn a_dependency_without_a_release_gate_does_not_hold_a_release_back() {
+    let settings = PlanSettings {
+        stages: stages(&["it"]),
+        ..settings()
+    };
+    let mut run = Run::new(must_plan(&[sys("b")], settings.clone()));
+    run.gates = vec![StageGate::Awaiting];
+    run.decide();
+    run.restore_one("b");
+    run.model = must_plan(&[sys("a"), sys("b").needs(&["a"])], settings);
+    run.gates = vec![StageGate::Open];
+    assert_eq!(run.decide(), acts(&["start a step-1", "release b it"]));
+}
+
+#[test]
+fn nothing_is_released_while_paused() {
+    let model = must_plan(
+        &[sys("a")],
+        PlanSettings {
+            stages: stages(&["it"]),
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model);
+    run.decide();
+    run.step_ok("a", 0);
+    run.decide();
+    run.paused = true;
+    run.check_ok("a", 0);
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    assert_eq!(run.status.phase, PlanPhase::Paused);
+    run.paused = false;
+    assert_eq!(run.decide(), acts(&["release a it"]));
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+}
+
+// ---------------------------------------------------------------------------------------
+// Recovery times
+
+#[test]
+fn recovery_time_is_measured_from_the_plan_start_against_the_objective() {
+    let model = must_plan(
+        &[
+            sys("fast").rto("5m"),
+            sys("slow").rto("5m").needs(&["fast"]),
+            sys("exact").rto("10m"),
+        ],
+        settings(),
+    );
+    let mut run = Run::new(model);
+    run.now = 0;
+    run.decide();
+    assert_eq!(run.status.started_at, Some(lifeline_time(0)));
+    run.now = 120;
+    run.step_ok("fast", 0);
+    run.step_ok("exact", 0);
+    run.decide();
+    run.now = 300;
+    run.check_ok("fast", 0);
+    run.decide();
+    run.now = 600;
+    run.check_ok("exact", 0);
+    run.step_ok("slow", 0);
+    run.decide();
+    run.now = 601;
+    run.check_ok("slow", 0);
+    run.decide();
+
+    let fast = run.sys("fast");
+    assert_eq!(fast.recovery_seconds, Some(300));
+    assert_eq!(fast.objective_seconds, Some(300));
+    assert_eq!(
+        fast.objective_met,
+        Some(true),
+        "exactly on the objective is met"
+    );
+    let exact = run.sys("exact");
+    assert_eq!(exact.recovery_seconds, Some(600));
+    assert_eq!(exact.objective_met, Some(true));
+    let slow = run.sys("slow");
+    assert_eq!(slow.restore_started_at, Some(lifeline_time(300)));
+    assert_eq!(
+        slow.recovery_seconds,
+        Some(601),
+        "from the plan start, not the system's own start"
+    );
+    assert_eq!(slow.objective_met, Some(false));
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+}
+
+#[test]
+fn the_plan_start_is_kept_from_the_first_decision() {
+    let model = must_plan(&[sys("a").rto("1m")], settings());
+    let mut run = Run::new(model);
+    run.now = 50;
+    run.decide();
+    run.now = 80;
+    run.step_ok("a", 0);
+    run.decide();
+    run.now = 110;
+    run.check_ok("a", 0);
+    run.decide();
+    assert_eq!(run.status.started_at, Some(lifeline_time(50)));
+    assert_eq!(run.sys("a").recovery_seconds, Some(60));
+    assert_eq!(run.sys("a").objective_met, Some(true));
+}
+
+// ---------------------------------------------------------------------------------------
+// Planner errors
+
+fn problems(
+    result: Result<lifeline::engine::PlanModel, lifeline::engine::PlanErrors>,
+) -> Vec<PlanProblem> {
+    match result {
+        Ok(_) => panic!("the plan was accepted"),
+        Err(e) => e.0,
+    }
+}
+
+#[test]
+fn an_unknown_dependency_names_the_referring_system_and_the_missing_name() {
+    let errs = plan_all(&[sys("a"), sys("b").needs(&["a", "ghost"])], settings())
+        .expect_err("ghost does not exist");
+    assert_eq!(
+        errs.0,
+        vec![PlanProblem::UnknownDependency {
+            system: "ward/b".into(),
+            origin: "systems.yaml (b)".into(),
+            missing: "ward/ghost".into(),
+        }]
+    );
+    assert_eq!(
+        errs.to_string(),
+        "1 problem in the plan:\n  - ward/b (systems.yaml (b)): spec.dependsOn names ward/ghost, which does not exist\n"
+    );
+}
+
+#[test]
+fn a_cycle_is_printed_in_dependency_order() {
+    let errs = plan_all(
+        &[
+            sys("a").needs(&["b"]),
+            sys("b").needs(&["c"]),
+            sys("c").needs(&["a"]),
+            sys("d").needs(&["a"]),
+        ],
+        settings(),
+    )
+    .expect_err("a cycle");
+    let cycle = PlanProblem::Cycle(vec![
+        "ward/a".into(),
+        "ward/b".into(),
+        "ward/c".into(),
+        "ward/a".into(),
+    ]);
+    assert_eq!(
+        cycle.to_string(),
+        "dependency cycle: ward/a -> ward/b -> ward/c -> ward/a"
+    );
+    assert_eq!(errs.0, vec![cycle]);
+    assert_eq!(
+        errs.to_string(),
+        "1 problem in the plan:\n  - dependency cycle: ward/a -> ward/b -> ward/c -> ward/a\n"
+    );
+}
+
+#[test]
+fn a_cycle_through_an_optional_dependency_and_a_self_dependency_are_cycles() {
+    let errs = problems(plan_all(
+        &[
+            sys("a").wants(&["b"]),
+            sys("b").needs(&["a"]),
+            sys("self").needs(&["self"]),
+        ],
+        settings(),
+    ));
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert!(errs.contains(&PlanProblem::Cycle(vec![
+        "ward/a".into(),
+        "ward/b".into(),
+        "ward/a".into()
+    ])));
+    assert!(errs.contains(&PlanProblem::Cycle(vec![
+        "ward/self".into(),
+        "ward/self".into()
+    ])));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let errs = plan_all(
+        &[
+            sys("a").needs(&["b"]),
+            sys("b").needs(&["a"]),
+            sys("c").needs(&["nowhere"]),
+            sys("a"),
+        ],
+        settings(),
+    )
+    .expect_err("three problems");
+    assert_eq!(errs.0.len(), 3, "{errs}");
+    assert!(errs.to_string().starts_with("3 problems in the plan:\n"));
+    assert!(errs.0.contains(&PlanProblem::Duplicate {
+        system: "ward/a".into(),
+        first: "systems.yaml (a)".into(),
+        second: "systems.yaml (a)".into(),
+    }));
+    assert!(
+        errs.0
+            .iter()
+            .any(|p| matches!(p, PlanProblem::UnknownDependency { system, missing, .. } if system == "ward/c" && missing == "ward/nowhere"))
+    );
+    assert!(errs.0.iter().any(|p| matches!(p, PlanProblem::Cycle(_))));
+}
+
+#[test]
+fn a_duplicate_names_both_origins() {
+    let mut second = sys("lims");
+    second.origin = "extra.yaml (document 2)".into();
+    let errs = problems(plan_all(&[sys("lims"), second], settings()));
+    assert_eq!(
+        errs,
+        vec![PlanProblem::Duplicate {
+            system: "ward/lims".into(),
+            first: "systems.yaml (lims)".into(),
+            second: "extra.yaml (document 2)".into(),
+        }]
+    );
+    assert_eq!(
+        errs[0].to_string(),
+        "ward/lims is defined twice: systems.yaml (lims) and extra.yaml (document 2)"
+    );
+}
+
+#[test]
+fn a_hard_dependency_left_out_of_the_plan_is_an_error_and_an_optional_one_is_not() {
+    let all = [
+        sys("db"),
+        sys("cache"),
+        sys("app").needs(&["db"]).wants(&["cache"]),
+    ];
+    let errs = problems(plan_some(&all, &["app"], settings()));
+    assert_eq!(
+        errs,
+        vec![PlanProblem::DependencyNotSelected {
+            system: "ward/app".into(),
+            dependency: "ward/db".into(),
+        }]
+    );
+    assert_eq!(
+        errs[0].to_string(),
+        "ward/app is in the plan but its hard dependency ward/db is not: add it to the plan or mark the dependency optional"
+    );
+    let model = plan_some(&all, &["app", "db"], settings()).expect("cache is optional");
+    assert_eq!(model.systems.len(), 2);
+    let app = model.find("ward/app").unwrap();
+    assert_eq!(model.systems[app].optional_deps, Vec::<usize>::new());
+}
+
+#[test]
+fn selecting_nothing_or_something_unknown_is_an_error() {
+    assert_eq!(
+        problems(plan_some(&[sys("a")], &[], settings())),
+        vec![PlanProblem::Empty]
+    );
+    assert_eq!(
+        problems(plan_some(&[sys("a")], &["b"], settings())),
+        vec![PlanProblem::UnknownSelected {
+            system: "ward/b".into()
+        }]
+    );
+}
+
+#[test]
+fn malformed_durations_and_steps_name_the_field() {
+    let bad = from_yaml(
+        "lims",
+        r#"
+displayName: Laboratory Information System
+tier: critical
+recoveryTimeObjective: 30 minutes
+expectedRecoveryTime: 1d
+restore:
+  timeout: 5x
+  steps:
+    - name: scale-db
+      scale: {kind: StatefulSet, name: db, replicas: 1}
+    - name: nothing
+    - name: both
+      scale: {kind: Deployment, name: api, replicas: 2}
+      rolloutRestart: {kind: Deployment, name: api}
+    - name: scale-db
+      manual: {instructions: check the racks}
+verify:
+  retryInterval: soon
+  deadline: 5m
+  checks:
+    - name: up
+      tcp: {host: db, port: 5432}
+    - name: empty
+"#,
+    );
+    let errs = problems(plan_all(&[bad], settings()));
+    let fields: Vec<&str> = errs
+        .iter()
+        .map(|p| match p {
+            PlanProblem::InvalidField {
+                system,
+                origin,
+                field,
+                ..
+            } => {
+                assert_eq!(system, "ward/lims");
+                assert_eq!(origin, "systems.yaml (lims)");
+                field.as_str()
+            }
+            other => panic!("unexpected problem {other}"),
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            "spec.recoveryTimeObjective",
+            "spec.expectedRecoveryTime",
+            "spec.restore.steps[1]",
+            "spec.restore.steps[2]",
+            "spec.restore.steps[3].name",
+            "spec.verify.checks[1]",
+            "spec.restore.timeout",
+            "spec.verify.retryInterval",
+        ]
+    );
+    let text = render_problems(&errs);
+    assert!(text.contains(
+        "ward/lims (systems.yaml (lims)): spec.recoveryTimeObjective: '30 minutes' is not a duration"
+    ), "{text}");
+    assert!(text.contains(
+        "spec.restore.steps[1]: a restore step must set exactly one of scale, rolloutRestart, job, waitFor or manual"
+    ), "{text}");
+    assert!(
+        text.contains("spec.restore.steps[3].name: 'scale-db' is also the name of steps[0]"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "spec.verify.checks[1]: a check must set exactly one of http, tcp, job or workloadReady"
+        ),
+        "{text}"
+    );
+}
+
+fn render_problems(problems: &[PlanProblem]) -> String {
+    lifeline::engine::PlanErrors(problems.to_vec()).to_string()
+}
+
+#[test]
+fn the_default_expected_time_is_five_minutes_and_waves_order_by_tier_then_name() {
+    let spec = from_yaml(
+        "pas",
+        "displayName: Patient Administration\ntier: mission-critical\nrecoveryTimeObjective: 30m\n",
+    );
+    let model = must_plan(
+        &[
+            spec,
+            sys("b-important"),
+            sys("a-deferrable").tier(Tier::Deferrable),
+            sys("c").needs(&["pas"]).expected("20m"),
+        ],
+        settings(),
+    );
+    let pas = model.find("ward/pas").unwrap();
+    assert_eq!(
+        model.systems[pas].expected,
+        std::time::Duration::from_secs(300)
+    );
+    assert_eq!(
+        model.systems[pas].planned_duration(),
+        std::time::Duration::ZERO
+    );
+    assert_eq!(
+        wave_names(&model),
+        vec![vec!["pas", "b-important", "a-deferrable"], vec!["c"]]
+    );
+    // The systems are stored in restore order.
+    let order: Vec<&str> = model.systems.iter().map(|s| s.key.as_str()).collect();
+    assert_eq!(
+        order,
+        vec![
+            "ward/pas",
+            "ward/b-important",
+            "ward/a-deferrable",
+            "ward/c"
+        ]
+    );
+    // Critical path: pas (0s, no work) then c (20m) beats the 10m singletons.
+    let names: Vec<&str> = model
+        .critical_path
+        .systems
+        .iter()
+        .map(|&i| model.systems[i].key.as_str())
+        .collect();
+    assert_eq!(names, vec!["ward/pas", "ward/c"]);
+    assert_eq!(
+        model.critical_path.duration,
+        std::time::Duration::from_secs(1200)
+    );
+}

@@ -323,15 +323,19 @@ async fn northern_care_playbook_is_admitted() {
     .await;
 }
 
-#[test]
-fn crd_kustomization_passes_a_server_side_dry_run() {
+#[tokio::test]
+async fn crd_kustomization_passes_a_server_side_dry_run() {
+    // With the CRDs installed first, the dry run is an update whatever else runs on the
+    // cluster; were they missing, a test installing them at the same moment could turn
+    // kubectl's create into AlreadyExists.
+    ensure_crds(&support::admin_client().await).await;
     let dir = repo_root().join("manifests");
-    let out = cluster().kubectl(&[
-        "apply",
-        "-k",
-        dir.to_str().expect("UTF-8 path"),
-        "--dry-run=server",
-    ]);
+    let out = tokio::task::spawn_blocking(move || {
+        let dir = dir.to_str().expect("UTF-8 path");
+        cluster().kubectl(&["apply", "-k", dir, "--dry-run=server"])
+    })
+    .await
+    .expect("kubectl apply -k");
     for crd in lifeline::api::v1alpha1::crds() {
         let name = crd.metadata.name.expect("a CRD has a name");
         let line = format!("customresourcedefinition.apiextensions.k8s.io/{name} ");

@@ -355,25 +355,36 @@ pub fn decide(model: &PlanModel, prev: &RecoveryPlanStatus, inputs: &Inputs) -> 
             continue;
         }
         let m = &model.systems[i];
-        let stopped_dep = m.hard_deps.iter().copied().find(|&d| {
-            matches!(
-                status.systems[d].phase,
-                SystemPhase::Failed | SystemPhase::Blocked | SystemPhase::Cancelled
-            )
-        });
+        // Under a halt, a cancelled dependency means the plan stopped, not that the
+        // dependency broke: the system is cancelled below like every other not started.
+        let stopped_dep = m
+            .hard_deps
+            .iter()
+            .copied()
+            .find(|&d| match status.systems[d].phase {
+                SystemPhase::Failed | SystemPhase::Blocked => true,
+                SystemPhase::Cancelled => !halted,
+                _ => false,
+            });
         if let Some(d) = stopped_dep {
             let dep = &status.systems[d];
-            let message = match (dep.phase, dep.blocked_by.as_deref()) {
-                (SystemPhase::Failed, _) => format!("dependency {} failed", dep.name),
-                (SystemPhase::Blocked, Some(root)) => {
-                    format!("dependency {} is blocked by {root}", dep.name)
+            // `blocked_by` names the system that failed, however far down the chain.
+            let (message, root) = match (dep.phase, dep.blocked_by.as_deref()) {
+                (SystemPhase::Failed, _) => {
+                    (format!("dependency {} failed", dep.name), dep.name.clone())
                 }
-                _ => format!("dependency {} was cancelled", dep.name),
+                (SystemPhase::Blocked, Some(root)) => (
+                    format!("dependency {} is blocked by {root}", dep.name),
+                    root.to_string(),
+                ),
+                _ => (
+                    format!("dependency {} was cancelled", dep.name),
+                    dep.name.clone(),
+                ),
             };
-            let dep_name = dep.name.clone();
             let s = &mut status.systems[i];
             s.phase = SystemPhase::Blocked;
-            s.blocked_by = Some(dep_name);
+            s.blocked_by = Some(root);
             s.message = Some(message);
             continue;
         }
