@@ -6,7 +6,10 @@ mod fixture {
     //! Builds ClinicalSystem specs and plans, and drives the engine by hand.
     #![allow(dead_code)]
 
-    use k8s_openapi::{apimachinery::pkg::apis::meta::v1::LabelSelector, jiff::Timestamp};
+    use k8s_openapi::{
+        apimachinery::pkg::apis::meta::v1::{LabelSelector, Time},
+        jiff::Timestamp,
+    };
     use lifeline::{
         api::v1alpha1::{
             ApprovalRule, Check, ClinicalSystemSpec, Dependency, DurationString, FailurePolicy,
@@ -32,6 +35,11 @@ mod fixture {
     /// The time `secs` seconds after [`T0`].
     pub fn at(secs: i64) -> Timestamp {
         Timestamp::from_second(T0 + secs).expect("a valid timestamp")
+    }
+
+    /// [`at`] as the status records it.
+    pub fn time(secs: i64) -> Time {
+        Time(at(secs))
     }
 
     /// A ClinicalSystem under construction.
@@ -375,7 +383,10 @@ mod fixture {
 use fixture::*;
 use lifeline::{
     api::v1alpha1::{ActionPhase, PlanPhase, SystemPhase, Tier},
-    engine::{Inputs, PlanProblem, PlanSettings, StageGate, decide},
+    engine::{
+        Inputs, Observation, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageGate, decide,
+        retry,
+    },
 };
 
 // ---------------------------------------------------------------------------------------
@@ -421,10 +432,10 @@ fn a_chain_starts_each_system_only_after_the_previous_is_verified() {
     run.check_ok("a", 0);
     assert_eq!(run.decide(), acts(&["start b step-1"]));
     assert_eq!(run.phase("a"), SystemPhase::Verified);
-    assert_eq!(run.sys("a").verified_at, Some(lifeline_time(180)));
+    assert_eq!(run.sys("a").verified_at, Some(time(180)));
     assert_eq!(
         run.sys("b").restore_started_at,
-        Some(lifeline_time(180)),
+        Some(time(180)),
         "b starts the moment a is verified"
     );
     assert_eq!(run.phase("c"), SystemPhase::Waiting);
@@ -437,11 +448,7 @@ fn a_chain_starts_each_system_only_after_the_previous_is_verified() {
     assert_eq!(run.restore_one("c"), acts(&["check c check-1"]));
     assert_eq!(run.status.phase, PlanPhase::Succeeded);
     assert_eq!(run.status.progress.as_deref(), Some("3/3"));
-    assert_eq!(run.status.finished_at, Some(lifeline_time(200)));
-}
-
-fn lifeline_time(secs: i64) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
-    k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at(secs))
+    assert_eq!(run.status.finished_at, Some(time(200)));
 }
 
 #[test]
@@ -482,7 +489,7 @@ fn a_diamond_joins_only_when_both_branches_are_verified() {
     );
 }
 
-fn wave_names(model: &lifeline::engine::PlanModel) -> Vec<Vec<&str>> {
+fn wave_names(model: &PlanModel) -> Vec<Vec<&str>> {
     model
         .waves
         .iter()
@@ -540,7 +547,7 @@ fn a_system_with_neither_steps_nor_checks_completes_as_soon_as_its_dependencies_
     let mut run = Run::new(model);
     assert_eq!(run.decide(), acts(&["start db step-1"]));
     assert_eq!(run.phase("root-marker"), SystemPhase::Verified);
-    assert_eq!(run.sys("root-marker").verified_at, Some(lifeline_time(0)));
+    assert_eq!(run.sys("root-marker").verified_at, Some(time(0)));
     assert_eq!(run.phase("marker"), SystemPhase::Waiting);
 
     run.now = 300;
@@ -551,11 +558,8 @@ fn a_system_with_neither_steps_nor_checks_completes_as_soon_as_its_dependencies_
     // In one decision: db verified, the marker verified, and app started.
     assert_eq!(run.decide(), acts(&["start app step-1"]));
     assert_eq!(run.phase("marker"), SystemPhase::Verified);
-    assert_eq!(
-        run.sys("marker").restore_started_at,
-        Some(lifeline_time(400))
-    );
-    assert_eq!(run.sys("marker").verified_at, Some(lifeline_time(400)));
+    assert_eq!(run.sys("marker").restore_started_at, Some(time(400)));
+    assert_eq!(run.sys("marker").verified_at, Some(time(400)));
     assert_eq!(run.sys("marker").recovery_seconds, Some(400));
 }
 
@@ -628,7 +632,7 @@ fn continue_blocks_the_dependents_of_a_failure_and_lets_the_rest_go_on() {
 
     let lims = run.sys("lims");
     assert_eq!(lims.phase, SystemPhase::Failed);
-    assert_eq!(lims.failed_at, Some(lifeline_time(90)));
+    assert_eq!(lims.failed_at, Some(time(90)));
     assert_eq!(
         lims.message.as_deref(),
         Some("restore step 'step-1' failed: backup is corrupt")
@@ -715,7 +719,7 @@ fn halt_starts_nothing_new_and_fails_the_plan_once_running_systems_finish() {
     assert_eq!(run.phase("pacs"), SystemPhase::Verified);
     assert_eq!(run.phase("viewer"), SystemPhase::Cancelled);
     assert_eq!(run.status.phase, PlanPhase::Failed);
-    assert_eq!(run.status.finished_at, Some(lifeline_time(500)));
+    assert_eq!(run.status.finished_at, Some(time(500)));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -736,7 +740,7 @@ fn paused_starts_nothing_but_records_what_finishes_and_resuming_continues() {
     assert_eq!(run.decide(), acts(&[]));
     assert_eq!(run.status.phase, PlanPhase::Paused);
     assert_eq!(run.sys("a").steps[0].phase, ActionPhase::Succeeded);
-    assert_eq!(run.sys("a").steps[0].finished_at, Some(lifeline_time(30)));
+    assert_eq!(run.sys("a").steps[0].finished_at, Some(time(30)));
     assert_eq!(run.sys("a").steps[1].phase, ActionPhase::Pending);
     assert_eq!(run.phase("a"), SystemPhase::Restoring);
     assert_eq!(run.phase("c"), SystemPhase::Waiting);
@@ -747,7 +751,7 @@ fn paused_starts_nothing_but_records_what_finishes_and_resuming_continues() {
     run.now = 60;
     assert_eq!(run.decide(), acts(&["start a step-2"]));
     assert_eq!(run.status.phase, PlanPhase::Running);
-    assert_eq!(run.sys("a").steps[1].started_at, Some(lifeline_time(60)));
+    assert_eq!(run.sys("a").steps[1].started_at, Some(time(60)));
     assert_eq!(
         run.message("c"),
         Some("ready; waiting for capacity (parallelism 1)")
@@ -795,7 +799,7 @@ fn abort_cancels_everything_not_finished() {
     run.now = 1000;
     assert_eq!(run.decide(), acts(&[]));
     assert_eq!(run.status.phase, PlanPhase::Aborted);
-    assert_eq!(run.status.finished_at, Some(lifeline_time(1000)));
+    assert_eq!(run.status.finished_at, Some(time(1000)));
     assert_eq!(run.phase("a"), SystemPhase::Verified);
     assert_eq!(run.phase("c"), SystemPhase::Verified);
     for name in ["b", "d"] {
@@ -844,7 +848,7 @@ fn a_failing_check_attempt_keeps_verifying_until_the_last_attempt_fails_the_syst
     assert_eq!(run.decide(), acts(&[]));
     let lims = run.sys("lims");
     assert_eq!(lims.phase, SystemPhase::Failed);
-    assert_eq!(lims.failed_at, Some(lifeline_time(20)));
+    assert_eq!(lims.failed_at, Some(time(20)));
     assert_eq!(
         lims.message.as_deref(),
         Some("check 'check-1' failed after 2 attempts: timed out")
@@ -897,19 +901,20 @@ fn retry_resumes_from_the_failed_step_and_unblocks_dependents() {
     assert_eq!(run.status.phase, PlanPhase::Failed);
 
     // Only a failed system can be retried.
-    let err = lifeline::engine::retry(&run.model, &mut run.status.clone(), &key("b"))
-        .expect_err("b has not failed");
+    let err = retry(&run.model, &mut run.status.clone(), &key("b")).expect_err("b has not failed");
     assert_eq!(
         err.to_string(),
         "ward/b is Blocked, not Failed: only a failed system can be retried"
     );
-    let err = lifeline::engine::retry(&run.model, &mut run.status.clone(), &key("nope"))
-        .expect_err("no such system");
+    let err = retry(&run.model, &mut run.status.clone(), &key("nope")).expect_err("no such system");
     assert_eq!(err.to_string(), "ward/nope is not in this plan");
 
     run.now = 100;
     run.retry("a");
     assert_eq!(run.phase("b"), SystemPhase::Pending);
+    // A late report about the failed attempt, before the step is restarted, is ignored.
+    run.step_ok("a", 1);
+    assert_eq!(run.sys("a").steps[1].phase, ActionPhase::Pending);
     assert_eq!(run.sys("b").blocked_by, None);
     assert_eq!(
         run.decide(),
@@ -922,10 +927,10 @@ fn retry_resumes_from_the_failed_step_and_unblocks_dependents() {
     assert_eq!(a.steps[0].attempts, 1);
     assert_eq!(a.steps[1].attempts, 2);
     assert_eq!(a.steps[1].phase, ActionPhase::Running);
-    assert_eq!(a.steps[1].started_at, Some(lifeline_time(100)));
+    assert_eq!(a.steps[1].started_at, Some(time(100)));
     assert_eq!(a.steps[1].finished_at, None);
     assert_eq!(a.steps[1].message, None);
-    assert_eq!(a.restore_started_at, Some(lifeline_time(0)));
+    assert_eq!(a.restore_started_at, Some(time(0)));
     assert_eq!(run.phase("b"), SystemPhase::Waiting);
     assert_eq!(run.status.phase, PlanPhase::Running);
     assert_eq!(run.status.finished_at, None);
@@ -1074,17 +1079,17 @@ fn duplicate_and_stale_observations_change_nothing() {
     run.attempt("a", 0, true, None, true);
     let a = run.idx("a");
     for obs in [
-        lifeline::engine::Observation::StepSucceeded {
+        Observation::StepSucceeded {
             system: a,
             step: 7,
             token: None,
         },
-        lifeline::engine::Observation::StepSucceeded {
+        Observation::StepSucceeded {
             system: 99,
             step: 0,
             token: None,
         },
-        lifeline::engine::Observation::CheckAttempt {
+        Observation::CheckAttempt {
             system: 99,
             check: 0,
             passed: true,
@@ -1118,7 +1123,7 @@ fn a_step_token_is_recorded() {
     let mut run = Run::new(model);
     run.decide();
     let a = run.idx("a");
-    run.observe(lifeline::engine::Observation::StepSucceeded {
+    run.observe(Observation::StepSucceeded {
         system: a,
         step: 0,
         token: Some("job-a-1".into()),
@@ -1188,7 +1193,7 @@ fn release_waits_for_each_gate_and_goes_stage_by_stage() {
     );
     assert_eq!(run.status.current_stage.as_deref(), Some("all"));
     assert_eq!(run.status.phase, PlanPhase::Succeeded);
-    assert_eq!(run.status.finished_at, Some(lifeline_time(900)));
+    assert_eq!(run.status.finished_at, Some(time(900)));
 }
 
 #[test]
@@ -1304,7 +1309,7 @@ fn recovery_time_is_measured_from_the_plan_start_against_the_objective() {
     let mut run = Run::new(model);
     run.now = 0;
     run.decide();
-    assert_eq!(run.status.started_at, Some(lifeline_time(0)));
+    assert_eq!(run.status.started_at, Some(time(0)));
     run.now = 120;
     run.step_ok("fast", 0);
     run.step_ok("exact", 0);
@@ -1332,7 +1337,7 @@ fn recovery_time_is_measured_from_the_plan_start_against_the_objective() {
     assert_eq!(exact.recovery_seconds, Some(600));
     assert_eq!(exact.objective_met, Some(true));
     let slow = run.sys("slow");
-    assert_eq!(slow.restore_started_at, Some(lifeline_time(300)));
+    assert_eq!(slow.restore_started_at, Some(time(300)));
     assert_eq!(
         slow.recovery_seconds,
         Some(601),
@@ -1354,7 +1359,7 @@ fn the_plan_start_is_kept_from_the_first_decision() {
     run.now = 110;
     run.check_ok("a", 0);
     run.decide();
-    assert_eq!(run.status.started_at, Some(lifeline_time(50)));
+    assert_eq!(run.status.started_at, Some(time(50)));
     assert_eq!(run.sys("a").recovery_seconds, Some(60));
     assert_eq!(run.sys("a").objective_met, Some(true));
 }
@@ -1362,9 +1367,7 @@ fn the_plan_start_is_kept_from_the_first_decision() {
 // ---------------------------------------------------------------------------------------
 // Planner errors
 
-fn problems(
-    result: Result<lifeline::engine::PlanModel, lifeline::engine::PlanErrors>,
-) -> Vec<PlanProblem> {
+fn problems(result: Result<PlanModel, PlanErrors>) -> Vec<PlanProblem> {
     match result {
         Ok(_) => panic!("the plan was accepted"),
         Err(e) => e.0,
@@ -1459,11 +1462,11 @@ fn every_problem_is_reported_at_once() {
         first: "systems.yaml (a)".into(),
         second: "systems.yaml (a)".into(),
     }));
-    assert!(
-        errs.0
-            .iter()
-            .any(|p| matches!(p, PlanProblem::UnknownDependency { system, missing, .. } if system == "ward/c" && missing == "ward/nowhere"))
-    );
+    assert!(errs.0.iter().any(|p| matches!(
+        p,
+        PlanProblem::UnknownDependency { system, missing, .. }
+            if system == "ward/c" && missing == "ward/nowhere"
+    )));
     assert!(errs.0.iter().any(|p| matches!(p, PlanProblem::Cycle(_))));
 }
 
@@ -1604,7 +1607,7 @@ verify:
 }
 
 fn render_problems(problems: &[PlanProblem]) -> String {
-    lifeline::engine::PlanErrors(problems.to_vec()).to_string()
+    PlanErrors(problems.to_vec()).to_string()
 }
 
 #[test]
