@@ -165,39 +165,48 @@ fn align(model: &PlanModel, status: &mut RecoveryPlanStatus) {
     for (s, m) in status.systems.iter_mut().zip(&model.systems) {
         s.tier = Some(m.tier);
         s.objective_seconds = Some(m.objective.as_secs());
-        let steps_match = s.steps.len() == m.steps.len()
-            && s.steps.iter().zip(&m.steps).all(|(a, b)| &a.name == b);
-        if !steps_match {
-            let mut old: std::collections::HashMap<String, StepStatus> =
-                s.steps.drain(..).map(|x| (x.name.clone(), x)).collect();
-            s.steps = m
-                .steps
-                .iter()
-                .map(|n| {
-                    old.remove(n).unwrap_or_else(|| StepStatus {
-                        name: n.clone(),
-                        ..Default::default()
-                    })
-                })
-                .collect();
-        }
-        let checks_match = s.checks.len() == m.checks.len()
-            && s.checks.iter().zip(&m.checks).all(|(a, b)| &a.name == b);
-        if !checks_match {
-            let mut old: std::collections::HashMap<String, CheckStatus> =
-                s.checks.drain(..).map(|x| (x.name.clone(), x)).collect();
-            s.checks = m
-                .checks
-                .iter()
-                .map(|n| {
-                    old.remove(n).unwrap_or_else(|| CheckStatus {
-                        name: n.clone(),
-                        ..Default::default()
-                    })
-                })
-                .collect();
-        }
+        align_by_name(
+            &mut s.steps,
+            &m.steps,
+            |x| &x.name,
+            |n| StepStatus {
+                name: n.to_string(),
+                ..Default::default()
+            },
+        );
+        align_by_name(
+            &mut s.checks,
+            &m.checks,
+            |x| &x.name,
+            |n| CheckStatus {
+                name: n.to_string(),
+                ..Default::default()
+            },
+        );
     }
+}
+
+/// Makes `items` hold one entry per name, in the order of `names`, keeping the entries
+/// already there and creating the missing ones with `new`.
+fn align_by_name<T>(
+    items: &mut Vec<T>,
+    names: &[String],
+    name_of: impl Fn(&T) -> &str,
+    new: impl Fn(&str) -> T,
+) {
+    let in_order =
+        items.len() == names.len() && items.iter().zip(names).all(|(a, b)| name_of(a) == b);
+    if in_order {
+        return;
+    }
+    let mut old: std::collections::HashMap<String, T> = items
+        .drain(..)
+        .map(|x| (name_of(&x).to_string(), x))
+        .collect();
+    *items = names
+        .iter()
+        .map(|n| old.remove(n).unwrap_or_else(|| new(n)))
+        .collect();
 }
 
 struct Ctx<'a> {

@@ -224,7 +224,7 @@ impl RestoreStep {
     /// The one action this step sets, or `None` when it sets none or several (the CRD
     /// schema rejects those; files read by the CLI are checked here).
     pub fn action(&self) -> Option<StepAction<'_>> {
-        let set = [
+        exactly_one([
             self.scale.as_ref().map(StepAction::Scale),
             self.rollout_restart
                 .as_ref()
@@ -232,12 +232,16 @@ impl RestoreStep {
             self.job.as_ref().map(StepAction::Job),
             self.wait_for.as_ref().map(StepAction::WaitFor),
             self.manual.as_ref().map(StepAction::Manual),
-        ];
-        let mut found = set.into_iter().flatten();
-        match (found.next(), found.next()) {
-            (Some(a), None) => Some(a),
-            _ => None,
-        }
+        ])
+    }
+}
+
+/// The only `Some` of `set`, or `None` when none or several are set.
+fn exactly_one<T>(set: impl IntoIterator<Item = Option<T>>) -> Option<T> {
+    let mut found = set.into_iter().flatten();
+    match (found.next(), found.next()) {
+        (Some(a), None) => Some(a),
+        _ => None,
     }
 }
 
@@ -357,17 +361,12 @@ pub enum CheckAction<'a> {
 impl Check {
     /// The one action this check sets, or `None` when it sets none or several.
     pub fn action(&self) -> Option<CheckAction<'_>> {
-        let set = [
+        exactly_one([
             self.http.as_ref().map(CheckAction::Http),
             self.tcp.as_ref().map(CheckAction::Tcp),
             self.job.as_ref().map(CheckAction::Job),
             self.workload_ready.as_ref().map(CheckAction::WorkloadReady),
-        ];
-        let mut found = set.into_iter().flatten();
-        match (found.next(), found.next()) {
-            (Some(a), None) => Some(a),
-            _ => None,
-        }
+        ])
     }
 }
 
