@@ -947,6 +947,33 @@ fn retry_resumes_from_the_failed_step_and_unblocks_dependents() {
 }
 
 #[test]
+fn retry_waits_for_a_free_slot_under_the_parallelism_cap() {
+    let model = must_plan(&[sys("a"), sys("b")], capped(1));
+    let mut run = Run::new(model);
+    assert_eq!(run.decide(), acts(&["start a step-1"]));
+    run.step_failed("a", 0, "boom");
+    assert_eq!(
+        run.decide(),
+        acts(&["start b step-1"]),
+        "the failure frees the slot"
+    );
+    run.retry("a");
+    assert_eq!(run.decide(), acts(&[]), "b holds the only slot");
+    assert_eq!(run.phase("a"), SystemPhase::Waiting);
+    assert_eq!(
+        run.message("a"),
+        Some("ready; waiting for capacity (parallelism 1)")
+    );
+    let actions = run.restore_one("b");
+    assert_eq!(
+        actions,
+        acts(&["start a step-1"]),
+        "a resumes once b is verified"
+    );
+    assert_eq!(run.sys("a").steps[0].attempts, 2);
+}
+
+#[test]
 fn retry_of_a_failed_check_reruns_only_the_failed_checks() {
     let model = must_plan(&[sys("a").checks(2)], settings());
     let mut run = Run::new(model);

@@ -664,7 +664,6 @@ pub fn retry(
             phase: s.phase,
         });
     }
-    let failed_step = s.steps.iter().any(|x| x.phase == ActionPhase::Failed);
     for step in &mut s.steps {
         if step.phase == ActionPhase::Failed {
             step.phase = ActionPhase::Pending;
@@ -675,11 +674,11 @@ pub fn retry(
             c.phase = ActionPhase::Pending;
         }
     }
-    s.phase = if failed_step {
-        SystemPhase::Restoring
-    } else {
-        SystemPhase::Verifying
-    };
+    // Back to Pending, not straight to Restoring: the next decision starts it when the
+    // parallelism cap has room, from its first step that has not succeeded (the failed
+    // one), or with its failed checks when every step had succeeded. Under `halt`, a
+    // failure still standing elsewhere keeps it from starting: retry that one too.
+    s.phase = SystemPhase::Pending;
     s.failed_at = None;
     s.message = Some("retrying".to_string());
     for other in &mut status.systems {
