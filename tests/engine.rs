@@ -967,7 +967,7 @@ fn retry_waits_for_a_free_slot_under_the_parallelism_cap() {
     let actions = run.restore_one("b");
     assert_eq!(
         actions,
-        acts(&["start a step-1"]),
+        acts(&["check b check-1", "start a step-1"]),
         "a resumes once b is verified"
     );
     assert_eq!(run.sys("a").steps[0].attempts, 2);
