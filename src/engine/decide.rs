@@ -602,6 +602,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
                 return;
             };
             c.attempts += 1;
+            c.last_attempt_at = Some(now.clone());
             if *passed {
                 c.phase = ActionPhase::Succeeded;
                 c.finished_at = Some(now);

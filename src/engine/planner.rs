@@ -203,10 +203,11 @@ fn key(namespace: &str, name: &str) -> String {
 /// Checks one system's spec for what the CRD schema would reject, for input that did not
 /// go through the API server (files read by the CLI).
 fn check_spec(src: &SystemSource<'_>, problems: &mut Vec<PlanProblem>) -> (Duration, Duration) {
-    let system = key(src.namespace, src.name);
+    // The key is only needed for a problem: formatting it up front for every system was
+    // a measurable share of planning a large estate.
     let mut bad = |field: String, message: String| {
         problems.push(PlanProblem::InvalidField {
-            system: system.clone(),
+            system: key(src.namespace, src.name),
             origin: src.origin.to_string(),
             field,
             message,
@@ -232,8 +233,10 @@ fn check_spec(src: &SystemSource<'_>, problems: &mut Vec<PlanProblem>) -> (Durat
             Duration::ZERO
         }
     };
-    let mut seen = HashMap::new();
-    for (i, step) in spec.steps().iter().enumerate() {
+    // Duplicate names: the nearest earlier namesake, by a scan (at most 50 of each per the
+    // schema) rather than a map allocated for every system.
+    let steps = spec.steps();
+    for (i, step) in steps.iter().enumerate() {
         if step.action().is_none() {
             bad(
                 format!("spec.restore.steps[{i}]"),
@@ -241,22 +244,22 @@ fn check_spec(src: &SystemSource<'_>, problems: &mut Vec<PlanProblem>) -> (Durat
                     .into(),
             );
         }
-        if let Some(first) = seen.insert(step.name.as_str(), i) {
+        if let Some(first) = steps[..i].iter().rposition(|x| x.name == step.name) {
             bad(
                 format!("spec.restore.steps[{i}].name"),
                 format!("'{}' is also the name of steps[{first}]", step.name),
             );
         }
     }
-    let mut seen = HashMap::new();
-    for (i, check) in spec.checks().iter().enumerate() {
+    let checks = spec.checks();
+    for (i, check) in checks.iter().enumerate() {
         if check.action().is_none() {
             bad(
                 format!("spec.verify.checks[{i}]"),
                 "a check must set exactly one of http, tcp, job or workloadReady".into(),
             );
         }
-        if let Some(first) = seen.insert(check.name.as_str(), i) {
+        if let Some(first) = checks[..i].iter().rposition(|x| x.name == check.name) {
             bad(
                 format!("spec.verify.checks[{i}].name"),
                 format!("'{}' is also the name of checks[{first}]", check.name),
@@ -294,10 +297,10 @@ pub fn plan(
     let mut problems = Vec::new();
 
     // Every known system, by key; duplicates reported.
-    let mut known: HashMap<String, &SystemSource<'_>> = HashMap::with_capacity(all.len());
-    for src in all {
-        let k = key(src.namespace, src.name);
-        if let Some(first) = known.get(&k) {
+    let keys: Vec<String> = all.iter().map(|s| key(s.namespace, s.name)).collect();
+    let mut known: HashMap<&str, &SystemSource<'_>> = HashMap::with_capacity(all.len());
+    for (src, k) in all.iter().zip(&keys) {
+        if let Some(first) = known.get(k.as_str()) {
             problems.push(PlanProblem::Duplicate {
                 system: k.clone(),
                 first: first.origin.to_string(),
@@ -312,7 +315,7 @@ pub fn plan(
     let mut chosen: Vec<&str> = Vec::with_capacity(selected.len());
     let mut chosen_set: HashMap<&str, ()> = HashMap::with_capacity(selected.len());
     for k in selected {
-        if !known.contains_key(k) {
+        if !known.contains_key(k.as_str()) {
             problems.push(PlanProblem::UnknownSelected { system: k.clone() });
         } else if chosen_set.insert(k.as_str(), ()).is_none() {
             chosen.push(k.as_str());
@@ -322,30 +325,42 @@ pub fn plan(
         problems.push(PlanProblem::Empty);
     }
     chosen.sort_unstable();
-    let pos: HashMap<&str, usize> = chosen.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+    // Every known key with its position in the plan if selected, so a dependency is
+    // resolved with one lookup.
+    let mut resolve: HashMap<&str, Option<usize>> = known.keys().map(|k| (*k, None)).collect();
+    for (i, k) in chosen.iter().enumerate() {
+        if let Some(at) = resolve.get_mut(k) {
+            *at = Some(i);
+        }
+    }
+    // Dependency keys are built here rather than allocated one by one.
+    let mut dep_key = String::new();
 
     // Nodes and edges (dependency -> dependent) over hard dependencies.
     let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(chosen.len(), chosen.len() * 4);
     let nodes: Vec<NodeIndex> = (0..chosen.len()).map(|i| graph.add_node(i)).collect();
     let mut systems: Vec<SystemModel> = Vec::with_capacity(chosen.len());
     for (i, k) in chosen.iter().enumerate() {
-        let src = known[*k];
+        let src = known[k];
         let (objective, expected) = check_spec(src, &mut problems);
         let mut hard_deps = Vec::new();
         let mut optional_deps = Vec::new();
         for dep in &src.spec.depends_on {
-            let dep_key = key(dep.namespace.as_deref().unwrap_or(src.namespace), &dep.name);
-            if !known.contains_key(&dep_key) {
+            dep_key.clear();
+            dep_key.push_str(dep.namespace.as_deref().unwrap_or(src.namespace));
+            dep_key.push('/');
+            dep_key.push_str(&dep.name);
+            let Some(&at) = resolve.get(dep_key.as_str()) else {
                 problems.push(PlanProblem::UnknownDependency {
                     system: k.to_string(),
                     origin: src.origin.to_string(),
-                    missing: dep_key,
+                    missing: dep_key.clone(),
                 });
                 continue;
-            }
-            match pos.get(dep_key.as_str()) {
-                Some(&j) if dep.optional => optional_deps.push(j),
-                Some(&j) => {
+            };
+            match at {
+                Some(j) if dep.optional => optional_deps.push(j),
+                Some(j) => {
                     if !hard_deps.contains(&j) {
                         hard_deps.push(j);
                         graph.add_edge(nodes[j], nodes[i], ());
@@ -354,7 +369,7 @@ pub fn plan(
                 None if dep.optional => {}
                 None => problems.push(PlanProblem::DependencyNotSelected {
                     system: k.to_string(),
-                    dependency: dep_key,
+                    dependency: dep_key.clone(),
                 }),
             }
         }
@@ -376,17 +391,25 @@ pub fn plan(
 
     // Cycles over hard and optional dependencies alike: an optional dependency in a cycle
     // still makes the order meaningless. Self-loops included.
-    let mut cycle_graph = graph.clone();
-    for (i, s) in systems.iter().enumerate() {
-        for &j in &s.optional_deps {
-            cycle_graph.add_edge(nodes[j], nodes[i], ());
+    // The copy with optional edges is only made when there are any.
+    let with_optional;
+    let cycle_graph = if systems.iter().any(|s| !s.optional_deps.is_empty()) {
+        let mut g = graph.clone();
+        for (i, s) in systems.iter().enumerate() {
+            for &j in &s.optional_deps {
+                g.add_edge(nodes[j], nodes[i], ());
+            }
         }
-    }
-    if toposort(&cycle_graph, None).is_err() {
-        for scc in tarjan_scc(&cycle_graph) {
+        with_optional = g;
+        &with_optional
+    } else {
+        &graph
+    };
+    if toposort(cycle_graph, None).is_err() {
+        for scc in tarjan_scc(cycle_graph) {
             let cyclic = scc.len() > 1 || cycle_graph.contains_edge(scc[0], scc[0]);
             if cyclic {
-                let cycle = find_cycle(&cycle_graph, &scc);
+                let cycle = find_cycle(cycle_graph, &scc);
                 let mut names: Vec<String> = cycle
                     .iter()
                     .map(|n| systems[cycle_graph[*n]].key.clone())
@@ -450,7 +473,7 @@ fn find_cycle(graph: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
 }
 
 /// Sorts systems into restore order (wave, then tier, then key) and returns them with the
-/// waves as indices into the new order. Assumes no cycles.
+/// waves as indices into the new order. Assumes no cycles and `systems` sorted by key.
 fn order_by_waves(systems: Vec<SystemModel>) -> (Vec<SystemModel>, Vec<Vec<usize>>) {
     let n = systems.len();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -476,9 +499,9 @@ fn order_by_waves(systems: Vec<SystemModel>) -> (Vec<SystemModel>, Vec<Vec<usize
             }
         }
         let mut wave = std::mem::replace(&mut frontier, next);
-        wave.sort_by(|&a, &b| {
-            (systems[a].tier, &systems[a].key).cmp(&(systems[b].tier, &systems[b].key))
-        });
+        // `systems` is in key order here and keys are unique, so the index orders like the
+        // key without comparing strings.
+        wave.sort_by_key(|&i| (systems[i].tier, i));
         waves_old.push(wave);
     }
     // Renumber.

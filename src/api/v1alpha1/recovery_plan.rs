@@ -18,6 +18,11 @@ pub(crate) fn preserve_object_schema(_: &mut schemars::SchemaGenerator) -> schem
     })
 }
 
+/// The annotation prefix that asks the operator to retry a failed system: the plan's
+/// annotation `retry.lifeline.dev/<system name>` set to a new token (any string, e.g. a
+/// timestamp) retries that system once; `lifeline retry` sets it.
+pub const RETRY_ANNOTATION_PREFIX: &str = "retry.lifeline.dev/";
+
 /// A recovery run: which systems to restore, how many at once, what to do when one
 /// fails, and the stages in which restored systems are released to staff.
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -57,6 +62,11 @@ pub struct RecoveryPlanSpec {
     /// While true, nothing new starts; what is running finishes.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub paused: bool,
+
+    /// Set to stop the plan for good: nothing new starts and every system not yet
+    /// finished is Cancelled. A Job already started runs to its end, unwatched.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub abort: bool,
 
     /// Stages in which verified systems are released to staff, in order (for example:
     /// IT validation, a pilot ward, the emergency departments, all sites).
@@ -332,6 +342,10 @@ pub struct SystemStatus {
     /// The last stage the system was released at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_stage: Option<String>,
+    /// The value of the plan's `retry.lifeline.dev/<system>` annotation last acted on, so
+    /// a retry request is carried out once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_token: Option<String>,
 }
 
 /// One restore step's progress.
@@ -382,4 +396,7 @@ pub struct CheckStatus {
     /// The last error seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When the last attempt finished; the next is due a retry interval later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_attempt_at: Option<Time>,
 }
