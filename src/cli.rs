@@ -33,6 +33,26 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run a plan against an in-memory cluster in virtual time: a tabletop exercise.
     Simulate(SimulateArgs),
+    /// Run the operator: restore, verify and record the systems of every RecoveryPlan.
+    Run(RunArgs),
+}
+
+/// `lifeline run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Where to serve /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "LIFELINE_METRICS_ADDR")]
+    metrics_addr: std::net::SocketAddr,
+    /// Elect a leader through a Lease so that only one replica acts.
+    #[arg(long, env = "LIFELINE_LEADER_ELECT")]
+    leader_elect: bool,
+    /// The namespace of the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "lifeline-system")]
+    lease_namespace: String,
+    /// This replica's identity in the Lease and in Events (default: POD_NAME, or the
+    /// host name and process id).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
 }
 
 /// Where the objects come from.
@@ -122,7 +142,39 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Plan(args)) => plan_cmd(args),
         Some(Command::Simulate(args)) => simulate_cmd(args),
+        Some(Command::Run(args)) => run_cmd(args),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+}
+
+fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
+    let identity = args.identity.unwrap_or_else(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "lifeline".to_string());
+        format!("{host}-{}", std::process::id())
+    });
+    runtime()?.block_on(async move {
+        let client = kube::Client::try_default()
+            .await
+            .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
+        crate::controller::run(
+            client,
+            crate::controller::RunOptions {
+                metrics_addr: args.metrics_addr,
+                leader_election: args.leader_elect,
+                lease_namespace: args.lease_namespace,
+                identity,
+            },
+        )
+        .await
+    })
 }
 
 /// Every CRD as a multi-document YAML stream: exactly what `manifests/crds.yaml` holds.

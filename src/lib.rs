@@ -5,7 +5,10 @@
 
 pub mod api;
 pub mod cli;
+pub mod controller;
+pub mod ctl;
 pub mod engine;
+pub mod error;
 pub mod manifest;
 pub mod report;
 pub mod selector;

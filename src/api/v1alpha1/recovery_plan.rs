@@ -296,6 +296,16 @@ pub struct RecoveryPlanStatus {
     pub conditions: Vec<Condition>,
 }
 
+impl RecoveryPlanStatus {
+    /// True once the plan has finished (Succeeded, Failed or Aborted).
+    pub fn phase_is_final(&self) -> bool {
+        matches!(
+            self.phase,
+            PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted
+        )
+    }
+}
+
 /// One system's record in a plan.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -1,0 +1,213 @@
+//! Prometheus metrics, all prefixed `lifeline_`: plans by phase, system recovery seconds,
+//! step and check failures by kind, reconcile duration and errors by category.
+
+use std::{collections::HashMap, sync::Mutex, time::Duration};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    registry::Registry,
+};
+
+use crate::{
+    api::v1alpha1::{
+        Check, CheckAction, ClinicalSystem, PlanPhase, RecoveryPlanStatus, StepAction,
+    },
+    engine::PlanModel,
+    error::Error,
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabel {
+    phase: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TierLabel {
+    tier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CategoryLabel {
+    category: String,
+}
+
+/// The operator's metrics.
+pub struct Metrics {
+    registry: Registry,
+    plans: Family<PhaseLabel, Gauge>,
+    recovery: Family<TierLabel, Histogram>,
+    step_failures: Family<KindLabel, Counter>,
+    check_failures: Family<KindLabel, Counter>,
+    reconcile: Histogram,
+    errors: Family<CategoryLabel, Counter>,
+    phases: Mutex<HashMap<String, PlanPhase>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("lifeline");
+        let plans = Family::<PhaseLabel, Gauge>::default();
+        registry.register("plans", "RecoveryPlans by phase", plans.clone());
+        let recovery = Family::<TierLabel, Histogram>::new_with_constructor(|| {
+            // 1 minute to 24 hours.
+            Histogram::new([
+                60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+            ])
+        });
+        registry.register(
+            "system_recovery_seconds",
+            "Seconds from the start of a plan to a system's verification, by tier",
+            recovery.clone(),
+        );
+        let step_failures = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "step_failures",
+            "Restore steps that failed, by step kind",
+            step_failures.clone(),
+        );
+        let check_failures = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "check_failures",
+            "Checks that failed for good, by check kind",
+            check_failures.clone(),
+        );
+        let reconcile = Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]);
+        registry.register(
+            "reconcile_duration_seconds",
+            "Time spent reconciling one plan",
+            reconcile.clone(),
+        );
+        let errors = Family::<CategoryLabel, Counter>::default();
+        registry.register(
+            "reconcile_errors",
+            "Failed reconciles, by error category",
+            errors.clone(),
+        );
+        Self {
+            registry,
+            plans,
+            recovery,
+            step_failures,
+            check_failures,
+            reconcile,
+            errors,
+            phases: Mutex::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+
+    /// One reconcile took `took`, and failed with `error` if any.
+    pub fn observe_reconcile(&self, took: Duration, error: Option<&Error>) {
+        self.reconcile.observe(took.as_secs_f64());
+        if let Some(e) = error {
+            self.errors
+                .get_or_create(&CategoryLabel {
+                    category: e.category().to_string(),
+                })
+                .inc();
+        }
+    }
+
+    /// Records a plan's phase (for the by-phase gauge).
+    pub fn set_phase(&self, namespace: &str, name: &str, phase: PlanPhase) {
+        let Ok(mut phases) = self.phases.lock() else {
+            return;
+        };
+        phases.insert(format!("{namespace}/{name}"), phase);
+        let mut counts: HashMap<PlanPhase, i64> = HashMap::new();
+        for p in phases.values() {
+            *counts.entry(*p).or_default() += 1;
+        }
+        for p in [
+            PlanPhase::Pending,
+            PlanPhase::Running,
+            PlanPhase::AwaitingApproval,
+            PlanPhase::Succeeded,
+            PlanPhase::Failed,
+            PlanPhase::Paused,
+            PlanPhase::Aborted,
+        ] {
+            self.plans
+                .get_or_create(&PhaseLabel {
+                    phase: p.to_string(),
+                })
+                .set(counts.get(&p).copied().unwrap_or(0));
+        }
+    }
+
+    /// Forgets a deleted plan.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        if let Ok(mut phases) = self.phases.lock() {
+            phases.remove(&format!("{namespace}/{name}"));
+        }
+    }
+
+    /// Records what changed between two statuses of a plan: its phase, and systems that
+    /// were verified.
+    pub fn record_plan(
+        &self,
+        namespace: &str,
+        name: &str,
+        model: &PlanModel,
+        prev: &RecoveryPlanStatus,
+        next: &RecoveryPlanStatus,
+    ) {
+        self.set_phase(namespace, name, next.phase);
+        for (i, s) in next.systems.iter().enumerate() {
+            let was = prev.systems.iter().find(|p| p.name == s.name);
+            let newly = s.verified_at.is_some() && was.is_none_or(|p| p.verified_at.is_none());
+            if newly && let (Some(secs), Some(m)) = (s.recovery_seconds, model.systems.get(i)) {
+                self.recovery
+                    .get_or_create(&TierLabel {
+                        tier: m.tier.to_string(),
+                    })
+                    .observe(secs as f64);
+            }
+        }
+    }
+
+    /// A restore step failed.
+    pub fn step_failed(&self, system: &ClinicalSystem, step: usize) {
+        let kind = match system.spec.steps().get(step).and_then(|s| s.action()) {
+            Some(StepAction::Scale(_)) => "scale",
+            Some(StepAction::RolloutRestart(_)) => "rolloutRestart",
+            Some(StepAction::Job(_)) => "job",
+            Some(StepAction::WaitFor(_)) => "waitFor",
+            Some(StepAction::Manual(_)) => "manual",
+            None => "invalid",
+        };
+        self.step_failures
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// A check failed for good.
+    pub fn check_failed(&self, check: &Check) {
+        let kind = match check.action() {
+            Some(CheckAction::Http(_)) => "http",
+            Some(CheckAction::Tcp(_)) => "tcp",
+            Some(CheckAction::Job(_)) => "job",
+            Some(CheckAction::WorkloadReady(_)) => "workloadReady",
+            None => "invalid",
+        };
+        self.check_failures
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+}

@@ -1,0 +1,337 @@
+//! The operator: watches RecoveryPlans (and the ClinicalSystems, Jobs, workloads and
+//! Approvals they use) and drives the pure engine against the cluster.
+//!
+//! - [`reconcile`](mod@reconcile): load, plan, observe, decide, record, act.
+//! - [`restore`]: restore steps; [`verify`]: checks; [`status`]: status writes;
+//!   [`events`]: Kubernetes Events; [`metrics`]: Prometheus metrics.
+
+pub mod events;
+pub mod metrics;
+pub mod names;
+pub mod reconcile;
+pub mod restore;
+pub mod status;
+pub mod verify;
+pub mod workload;
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use anyhow::Context as _;
+use futures::StreamExt;
+use k8s_openapi::api::{
+    apps::v1::{Deployment, StatefulSet},
+    batch::v1::Job,
+};
+use kube::{
+    Api, Client, ResourceExt,
+    runtime::{
+        Controller,
+        controller::Config as ControllerConfig,
+        events::{Recorder, Reporter},
+        reflector::{ObjectRef, Store},
+        watcher,
+    },
+};
+use tracing::{error, info, warn};
+
+use crate::{
+    api::v1alpha1::{Approval, ClinicalSystem, RecoveryPlan},
+    error::{Error, KubeContext},
+};
+
+/// The field manager for everything the operator writes.
+pub const FIELD_MANAGER: &str = "lifeline-operator";
+/// The Lease that elects the acting replica.
+pub const LEASE_NAME: &str = "lifeline-operator";
+/// How many plans are reconciled at once.
+pub const CONCURRENCY: u16 = 4;
+/// How long a leader's lease lasts without renewal.
+pub const LEASE_SECONDS: u64 = 15;
+/// How long before expiry the leader renews.
+pub const LEASE_GRACE_SECONDS: u64 = 5;
+
+/// Shared by every reconcile.
+pub struct Context {
+    /// The API client.
+    pub client: Client,
+    /// Publishes Kubernetes Events.
+    pub recorder: Recorder,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
+    /// The HTTP client for `http` checks.
+    pub http: reqwest::Client,
+}
+
+impl Context {
+    /// A context for `client`, publishing Events as `identity`.
+    pub fn new(
+        client: Client,
+        identity: &str,
+        metrics: Arc<metrics::Metrics>,
+    ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("lifeline/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("build the HTTP client for checks")?;
+        Ok(Self {
+            recorder: Recorder::new(
+                client.clone(),
+                Reporter {
+                    controller: FIELD_MANAGER.to_string(),
+                    instance: Some(identity.to_string()),
+                },
+            ),
+            client,
+            metrics,
+            http,
+        })
+    }
+
+    /// Every Approval in `namespace`.
+    pub async fn approvals(&self, namespace: &str) -> Result<Vec<Approval>, Error> {
+        Ok(Api::<Approval>::namespaced(self.client.clone(), namespace)
+            .list(&Default::default())
+            .await
+            .during(|| format!("list Approvals in {namespace}"))?
+            .items)
+    }
+}
+
+/// How to run the operator.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Where to serve `/metrics`, `/healthz` and `/readyz`.
+    pub metrics_addr: SocketAddr,
+    /// Elect a leader through a Lease, so only one replica acts.
+    pub leader_election: bool,
+    /// The Lease's namespace.
+    pub lease_namespace: String,
+    /// This replica's identity (its pod name).
+    pub identity: String,
+}
+
+/// Installs the process-wide TLS crypto provider that `http` checks use. Harmless when
+/// one is already installed.
+fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Every plan in the same namespace as `obj`: what to reconcile when an object they may
+/// use changes.
+fn plans_in_namespace<K: ResourceExt>(
+    store: &Store<RecoveryPlan>,
+    obj: &K,
+) -> Vec<ObjectRef<RecoveryPlan>> {
+    let ns = obj.namespace();
+    store
+        .state()
+        .iter()
+        .filter(|p| p.namespace() == ns)
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
+/// Runs the operator until a shutdown signal (or, with leader election, until it loses
+/// the lease).
+pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
+    install_crypto_provider();
+    let metrics = Arc::new(metrics::Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = health_server(opts.metrics_addr, metrics.clone(), ready.clone()).await?;
+    tokio::spawn(server);
+
+    let lease = if opts.leader_election {
+        let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+            .with_namespace(&opts.lease_namespace)
+            .with_identity(&opts.identity)
+            .with_duration(LEASE_SECONDS)
+            .with_grace(LEASE_GRACE_SECONDS)
+            .build()
+            .await
+            .context("set up leader election")?;
+        let (mut rx, task) = manager.watch().await;
+        info!(identity = %opts.identity, lease = %format!("{}/{LEASE_NAME}", opts.lease_namespace), "waiting to be elected leader");
+        let mut shutdown = std::pin::pin!(tokio::signal::ctrl_c());
+        loop {
+            if *rx.borrow_and_update() {
+                break;
+            }
+            tokio::select! {
+                changed = rx.changed() => changed.context("leader election stopped")?,
+                _ = &mut shutdown => {
+                    drop(rx);
+                    let _ = task.await;
+                    return Ok(());
+                }
+            }
+        }
+        info!(identity = %opts.identity, "elected leader");
+        Some((rx, task))
+    } else {
+        None
+    };
+
+    let ctx = Arc::new(Context::new(client.clone(), &opts.identity, metrics)?);
+    let plans: Api<RecoveryPlan> = Api::all(client.clone());
+    let wc = watcher::Config::default();
+    let controller = Controller::new(plans, wc.clone())
+        .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
+    let store = controller.store();
+    let on_system = {
+        let store = store.clone();
+        move |o: ClinicalSystem| plans_in_namespace(&store, &o)
+    };
+    let on_deployment = {
+        let store = store.clone();
+        move |o: Deployment| plans_in_namespace(&store, &o)
+    };
+    let on_statefulset = {
+        let store = store.clone();
+        move |o: StatefulSet| plans_in_namespace(&store, &o)
+    };
+    let on_approval = move |a: Approval| {
+        let ns = a.namespace();
+        Some(ObjectRef::<RecoveryPlan>::new(&a.spec.plan).within(ns.as_deref().unwrap_or_default()))
+    };
+    // Ready once the plans can be listed (the CRDs are installed and RBAC allows it) and,
+    // if there are any, the first of them has been reconciled.
+    let ready_flag = ready.clone();
+    let list_client = client.clone();
+    tokio::spawn(async move {
+        let api: Api<RecoveryPlan> = Api::all(list_client);
+        let mut pause = std::time::Duration::from_millis(200);
+        loop {
+            match api.list(&kube::api::ListParams::default().limit(1)).await {
+                Ok(list) => {
+                    if list.items.is_empty() {
+                        ready_flag.store(true, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                Err(e) => warn!(error = %e, "cannot list RecoveryPlans yet"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(10));
+        }
+    });
+    let first_result = ready.clone();
+    let running = controller
+        .owns(
+            Api::<Job>::all(client.clone()),
+            wc.clone().labels(restore::PLAN_LABEL),
+        )
+        .watches(
+            Api::<ClinicalSystem>::all(client.clone()),
+            wc.clone(),
+            on_system,
+        )
+        .watches(
+            Api::<Deployment>::all(client.clone()),
+            wc.clone(),
+            on_deployment,
+        )
+        .watches(
+            Api::<StatefulSet>::all(client.clone()),
+            wc.clone(),
+            on_statefulset,
+        )
+        .watches(Api::<Approval>::all(client.clone()), wc, on_approval)
+        .shutdown_on_signal()
+        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .for_each(move |result| {
+            let first_result = first_result.clone();
+            async move {
+                if !first_result.swap(true, Ordering::Relaxed) {
+                    info!("first plan reconciled; ready");
+                }
+                if let Err(e) = result {
+                    match e {
+                        kube::runtime::controller::Error::ReconcilerFailed(..) => {}
+                        other => warn!(error = %other, "controller"),
+                    }
+                }
+            }
+        });
+
+    match lease {
+        None => running.await,
+        Some((mut rx, task)) => {
+            let lost = async {
+                loop {
+                    if rx.changed().await.is_err() || !*rx.borrow_and_update() {
+                        return;
+                    }
+                }
+            };
+            tokio::select! {
+                _ = running => {
+                    // Graceful shutdown: hand the lease over at once.
+                    drop(rx);
+                    if let Ok(Err(e)) = task.await {
+                        warn!(error = %e, "releasing the lease");
+                    }
+                    info!("lease released");
+                }
+                _ = lost => {
+                    error!("lost the leader lease; exiting so a new leader takes over cleanly");
+                    anyhow::bail!("lost the leader lease");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `/metrics`, `/healthz` (the process is up) and `/readyz` (the watches have synced).
+async fn health_server(
+    addr: SocketAddr,
+    metrics: Arc<metrics::Metrics>,
+    ready: Arc<AtomicBool>,
+) -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use axum::{Router, http::StatusCode, routing::get};
+    let app = Router::new()
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            axum::http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        )
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    if ready.load(Ordering::Relaxed) {
+                        (StatusCode::OK, "ready")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "watches not synced yet")
+                    }
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listen on {addr} for metrics and health"))?;
+    info!(%addr, "serving /metrics, /healthz and /readyz");
+    Ok(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            error!(error = %e, "metrics server stopped");
+        }
+    })
+}

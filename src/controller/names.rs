@@ -1,0 +1,78 @@
+//! Deterministic names for what the operator creates, so a retry after a crash finds the
+//! object instead of creating a second one.
+
+/// Kubernetes names of Jobs (and their pods' labels) must stay within 63 characters.
+const MAX_NAME: usize = 63;
+
+/// FNV-1a, for a short stable suffix when a name must be shortened.
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// `parts` joined with '-', shortened with a hash suffix when longer than 63 characters.
+pub fn object_name(parts: &[&str]) -> String {
+    let full = parts.join("-");
+    if full.len() <= MAX_NAME {
+        return full;
+    }
+    let suffix = format!("{:08x}", fnv1a(&full) as u32);
+    let keep = MAX_NAME - suffix.len() - 1;
+    let head: String = full.chars().take(keep).collect();
+    format!("{}-{suffix}", head.trim_end_matches('-'))
+}
+
+/// The Job for attempt `attempt` of restore step `step` of `system` in `plan`.
+pub fn step_job(plan: &str, system: &str, step: &str, attempt: u32) -> String {
+    object_name(&[plan, system, step, &attempt.to_string()])
+}
+
+/// The Job for attempt `attempt` of check `check` of `system` in `plan`.
+pub fn check_job(plan: &str, system: &str, check: &str, attempt: u32) -> String {
+    object_name(&[plan, system, "check", check, &attempt.to_string()])
+}
+
+/// The token a rollout-restart step writes into the pod template, identifying the plan
+/// run (by its uid), the system, the step and the attempt: the same after a crash, so the
+/// restart is not repeated, and new for a retry.
+pub fn restart_token(plan_uid: &str, system: &str, step: &str, attempt: u32) -> String {
+    let uid: String = plan_uid.chars().take(8).collect();
+    format!("{uid}-{system}-{step}-{attempt}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_and_short() {
+        assert_eq!(step_job("p", "lims", "verify-db", 1), "p-lims-verify-db-1");
+        let long = step_job(
+            "northern-care-recovery",
+            "laboratory-information-system",
+            "restore-from-backup",
+            12,
+        );
+        assert!(long.len() <= 63, "{long}");
+        assert_eq!(
+            long,
+            step_job(
+                "northern-care-recovery",
+                "laboratory-information-system",
+                "restore-from-backup",
+                12
+            )
+        );
+        assert_ne!(
+            long,
+            step_job(
+                "northern-care-recovery",
+                "laboratory-information-system",
+                "restore-from-backup",
+                13
+            )
+        );
+        assert!(!long.contains("--"));
+    }
+}

@@ -1,0 +1,399 @@
+//! One reconcile of a RecoveryPlan: `load -> plan -> observe -> decide -> record -> act`.
+//! Only `observe`, `record` and `act` touch the cluster; the decision is the pure engine's.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use k8s_openapi::jiff::Timestamp;
+use kube::{Api, ResourceExt, runtime::controller::Action as Requeue};
+use tracing::{info, warn};
+
+use super::{
+    Context, events,
+    restore::{self, StepProgress},
+    status,
+    verify::{self, Attempt},
+};
+use crate::{
+    api::v1alpha1::{
+        ActionPhase, ClinicalSystem, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus,
+        SystemPhase,
+    },
+    engine::{self, Action, Inputs, Observation, PlanModel, StageGate, SystemSource},
+    error::{Error, KubeContext},
+    manifest::settings_of,
+    selector,
+};
+
+/// Default pause between attempts of a failing check.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+/// Default time a check may keep failing before its system fails.
+pub const DEFAULT_CHECK_DEADLINE: Duration = Duration::from_secs(300);
+/// Requeue after a transient error, before backoff.
+pub const ERROR_REQUEUE: Duration = Duration::from_secs(5);
+
+/// The systems a plan selects, from the ClinicalSystems in its namespace.
+fn selected_keys(
+    plan: &RecoveryPlan,
+    ns: &str,
+    systems: &[ClinicalSystem],
+) -> Result<Vec<String>, Error> {
+    let sel = &plan.spec.systems;
+    if let Some(names) = &sel.names {
+        return Ok(names.iter().map(|n| format!("{ns}/{n}")).collect());
+    }
+    let Some(selector) = &sel.selector else {
+        return Err(Error::InvalidPlan(
+            "spec.systems: set exactly one of selector and names".into(),
+        ));
+    };
+    let mut keys = Vec::new();
+    for s in systems {
+        let labels = s.metadata.labels.clone().unwrap_or_default();
+        if selector::matches(selector, &labels)
+            .map_err(|e| Error::InvalidPlan(format!("spec.systems.selector.{e}")))?
+        {
+            keys.push(format!("{ns}/{}", s.name_any()));
+        }
+    }
+    Ok(keys)
+}
+
+/// Gates for each stage. Until approvals are wired in (release stages), a stage that needs
+/// no approval is open and one that needs approval waits.
+fn gates(plan: &RecoveryPlan) -> Vec<StageGate> {
+    plan.spec
+        .stages
+        .iter()
+        .map(|s| {
+            if s.approval.required == 0 {
+                StageGate::Open
+            } else {
+                StageGate::Awaiting
+            }
+        })
+        .collect()
+}
+
+fn seconds_since(
+    t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    now: Timestamp,
+) -> Duration {
+    let ms = now.as_millisecond() - t.0.as_millisecond();
+    Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0))
+}
+
+/// Reconciles one plan.
+pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(&plan, &ctx).await;
+    ctx.metrics
+        .observe_reconcile(started.elapsed(), result.as_ref().err());
+    result
+}
+
+async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, Error> {
+    if plan.metadata.deletion_timestamp.is_some() {
+        // Jobs are owned by the plan and go with it; nothing else to undo.
+        return Ok(Requeue::await_change());
+    }
+    let ns = plan.namespace().unwrap_or_default();
+    let name = plan.name_any();
+    let now = Timestamp::now();
+
+    // Load.
+    let systems: Vec<ClinicalSystem> = Api::<ClinicalSystem>::namespaced(ctx.client.clone(), &ns)
+        .list(&Default::default())
+        .await
+        .during(|| format!("list ClinicalSystems in {ns}"))?
+        .items;
+    let by_key: HashMap<String, &ClinicalSystem> = systems
+        .iter()
+        .map(|s| (format!("{ns}/{}", s.name_any()), s))
+        .collect();
+
+    // Plan.
+    let model = match selected_keys(plan, &ns, &systems).and_then(|keys| {
+        let origins: Vec<String> = systems
+            .iter()
+            .map(|s| format!("ClinicalSystem {ns}/{}", s.name_any()))
+            .collect();
+        let all: Vec<SystemSource<'_>> = systems
+            .iter()
+            .zip(&origins)
+            .map(|(s, origin)| SystemSource {
+                namespace: &ns,
+                name: s.metadata.name.as_deref().unwrap_or_default(),
+                spec: &s.spec,
+                origin,
+            })
+            .collect();
+        engine::plan(&all, &keys, settings_of(plan)).map_err(|e| Error::InvalidPlan(e.to_string()))
+    }) {
+        Ok(m) => m,
+        Err(Error::InvalidPlan(message)) => {
+            status::write_invalid(ctx, plan, &message).await?;
+            ctx.metrics
+                .set_phase(&ns, &name, crate::api::v1alpha1::PlanPhase::Pending);
+            return Ok(Requeue::await_change());
+        }
+        Err(e) => return Err(e),
+    };
+
+    // Observe.
+    let prev = plan.status.clone().unwrap_or_default();
+    let mut current = prev.clone();
+    let mut recheck: Option<Duration> = None;
+    let mut soonest = |d: Duration| {
+        recheck = Some(recheck.map_or(d, |r: Duration| r.min(d)));
+    };
+    apply_retries(plan, &model, &mut current);
+    let aborted = plan.spec.abort;
+    if !aborted {
+        for obs in observe(ctx, plan, &model, &by_key, &current, now, &mut soonest).await? {
+            engine::observe(&mut current, &obs, now);
+        }
+    }
+
+    // Decide.
+    let inputs = Inputs {
+        now,
+        paused: plan.spec.paused,
+        aborted,
+        gates: gates(plan),
+    };
+    let mut decision = engine::decide(&model, &current, &inputs);
+    decision.status.observed_generation = plan.metadata.generation;
+
+    // Record before acting, so a crash after this point finds the work in status.
+    status::write(ctx, plan, &prev, &mut decision.status, now).await?;
+    events::publish_transitions(ctx, plan, &model, &prev, &decision.status).await;
+    ctx.metrics
+        .record_plan(&ns, &name, &model, &prev, &decision.status);
+
+    // Act.
+    for action in &decision.actions {
+        match action {
+            Action::StartStep { system, step } => {
+                let key = &model.systems[*system].key;
+                let Some(cs) = by_key.get(key) else { continue };
+                let attempt = decision.status.systems[*system].steps[*step].attempts;
+                info!(plan = %name, system = %key, step = %model.systems[*system].steps[*step], attempt, "restore step started");
+                // Start it now; its outcome is observed on a later reconcile.
+                if let Ok(StepProgress::Running(Some(d))) =
+                    restore::drive_step(ctx, plan, cs, *step, attempt).await.inspect_err(|e| {
+                        warn!(plan = %name, system = %key, error = %e, "starting a restore step failed; will retry");
+                    })
+                {
+                    soonest(d);
+                }
+            }
+            Action::StartCheck { .. } => {
+                // Checks run on the next reconcile, which the status write triggers.
+            }
+            Action::Release { system, stage } => {
+                info!(plan = %name, system = %model.systems[*system].key, stage = %model.settings.stages[*stage].name, "released");
+            }
+        }
+    }
+
+    // Requeue only for what is time-based: check retries, waitFor, restore deadlines.
+    for (i, s) in decision.status.systems.iter().enumerate() {
+        if s.phase == SystemPhase::Verifying {
+            let interval = retry_interval(by_key.get(&model.systems[i].key).copied());
+            soonest(interval);
+        }
+        if s.phase == SystemPhase::Restoring
+            && let Some(timeout) = restore_timeout(by_key.get(&model.systems[i].key).copied())
+            && let Some(start) = &s.restore_started_at
+        {
+            soonest(
+                timeout
+                    .saturating_sub(seconds_since(start, now))
+                    .max(Duration::from_secs(1)),
+            );
+        }
+    }
+    Ok(match recheck {
+        Some(d) if !decision.status.phase_is_final() => Requeue::requeue(d),
+        _ => Requeue::await_change(),
+    })
+}
+
+/// Carries out `lifeline retry` requests: the plan's `retry.lifeline.dev/<system>`
+/// annotation with a token the system has not yet acted on.
+fn apply_retries(plan: &RecoveryPlan, model: &PlanModel, status: &mut RecoveryPlanStatus) {
+    let ns = plan.namespace().unwrap_or_default();
+    for (key, token) in plan.annotations() {
+        let Some(system) = key.strip_prefix(RETRY_ANNOTATION_PREFIX) else {
+            continue;
+        };
+        let full = format!("{ns}/{system}");
+        let Some(i) = model.find(&full) else { continue };
+        let done = status
+            .systems
+            .get(i)
+            .is_some_and(|s| s.retry_token.as_deref() == Some(token.as_str()));
+        if done {
+            continue;
+        }
+        match engine::retry(model, status, &full) {
+            Ok(()) => info!(plan = %plan.name_any(), system = %full, "retrying a failed system"),
+            Err(e) => {
+                info!(plan = %plan.name_any(), system = %full, reason = %e, "retry request ignored")
+            }
+        }
+        if let Some(s) = status.systems.get_mut(i) {
+            s.retry_token = Some(token.clone());
+        }
+    }
+}
+
+fn retry_interval(system: Option<&ClinicalSystem>) -> Duration {
+    system
+        .and_then(|s| s.spec.verify.as_ref())
+        .and_then(|v| v.retry_interval.as_ref())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(DEFAULT_RETRY_INTERVAL)
+}
+
+fn check_deadline(system: Option<&ClinicalSystem>) -> Duration {
+    system
+        .and_then(|s| s.spec.verify.as_ref())
+        .and_then(|v| v.deadline.as_ref())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(DEFAULT_CHECK_DEADLINE)
+}
+
+fn restore_timeout(system: Option<&ClinicalSystem>) -> Option<Duration> {
+    system
+        .and_then(|s| s.spec.restore.as_ref())
+        .and_then(|r| r.timeout.as_ref())
+        .and_then(|d| d.parse().ok())
+}
+
+/// Checks on every running step and due check, returning what was seen.
+async fn observe(
+    ctx: &Context,
+    plan: &RecoveryPlan,
+    model: &PlanModel,
+    by_key: &HashMap<String, &ClinicalSystem>,
+    status: &RecoveryPlanStatus,
+    now: Timestamp,
+    soonest: &mut impl FnMut(Duration),
+) -> Result<Vec<Observation>, Error> {
+    let mut out = Vec::new();
+    for (i, s) in status.systems.iter().enumerate() {
+        let Some(m) = model.systems.get(i) else {
+            continue;
+        };
+        if m.key != s.name {
+            continue; // status from an older shape of the plan; decide realigns it
+        }
+        let Some(cs) = by_key.get(&m.key).copied() else {
+            continue;
+        };
+        match s.phase {
+            SystemPhase::Restoring => {
+                let Some((k, step)) = s
+                    .steps
+                    .iter()
+                    .enumerate()
+                    .find(|(_, st)| st.phase == ActionPhase::Running)
+                else {
+                    continue;
+                };
+                if let (Some(timeout), Some(start)) =
+                    (restore_timeout(Some(cs)), &s.restore_started_at)
+                    && seconds_since(start, now) > timeout
+                {
+                    out.push(Observation::StepFailed {
+                        system: i,
+                        step: k,
+                        message: format!(
+                            "the restore did not finish within its timeout of {}",
+                            crate::api::v1alpha1::format_duration(timeout)
+                        ),
+                    });
+                    continue;
+                }
+                match restore::drive_step(ctx, plan, cs, k, step.attempts.max(1)).await? {
+                    StepProgress::Succeeded { token } => out.push(Observation::StepSucceeded {
+                        system: i,
+                        step: k,
+                        token,
+                    }),
+                    StepProgress::Failed(message) => {
+                        ctx.metrics.step_failed(cs, k);
+                        out.push(Observation::StepFailed {
+                            system: i,
+                            step: k,
+                            message,
+                        })
+                    }
+                    StepProgress::Running(Some(d)) => soonest(d),
+                    StepProgress::Running(None) => {}
+                }
+            }
+            SystemPhase::Verifying => {
+                let interval = retry_interval(Some(cs));
+                let deadline = check_deadline(Some(cs));
+                for (k, c) in s.checks.iter().enumerate() {
+                    if c.phase != ActionPhase::Running {
+                        continue;
+                    }
+                    if let Some(last) = &c.last_attempt_at {
+                        let since = seconds_since(last, now);
+                        if since < interval {
+                            soonest(interval - since);
+                            continue;
+                        }
+                    }
+                    let Some(check) = cs.spec.checks().get(k) else {
+                        continue;
+                    };
+                    let result = verify::attempt(ctx, plan, cs, check, c.attempts + 1).await;
+                    let past_deadline = c
+                        .started_at
+                        .as_ref()
+                        .is_some_and(|t| seconds_since(t, now) + interval > deadline);
+                    match result {
+                        Attempt::Pending => {}
+                        Attempt::Passed => out.push(Observation::CheckAttempt {
+                            system: i,
+                            check: k,
+                            passed: true,
+                            error: None,
+                            last: true,
+                        }),
+                        Attempt::Failed(error) => {
+                            if past_deadline {
+                                ctx.metrics.check_failed(check);
+                            }
+                            out.push(Observation::CheckAttempt {
+                                system: i,
+                                check: k,
+                                passed: false,
+                                error: Some(error),
+                                last: past_deadline,
+                            });
+                            soonest(interval);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// What to do after a failed reconcile: invalid input waits for a change (its condition
+/// says why); anything transient is retried.
+pub fn error_policy(plan: Arc<RecoveryPlan>, error: &Error, _ctx: Arc<Context>) -> Requeue {
+    warn!(plan = %plan.name_any(), namespace = %plan.namespace().unwrap_or_default(), category = error.category(), error = %error, "reconcile failed");
+    if error.is_transient() {
+        Requeue::requeue(ERROR_REQUEUE)
+    } else {
+        Requeue::await_change()
+    }
+}

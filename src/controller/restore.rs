@@ -1,0 +1,347 @@
+//! Restore steps against the cluster. [`drive_step`] both starts a step and checks on it:
+//! every side effect is an idempotent "ensure" keyed by a deterministic name or token, so
+//! calling it again after a crash finds the work instead of repeating it.
+
+use std::time::Duration;
+
+use k8s_openapi::{
+    api::{
+        apps::v1::{Deployment, StatefulSet},
+        batch::v1::Job,
+    },
+    apimachinery::pkg::apis::meta::v1::OwnerReference,
+};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams},
+    discovery,
+};
+use serde_json::json;
+
+use super::{Context, names, workload};
+use crate::{
+    api::v1alpha1::{
+        ClinicalSystem, Decision as ApprovalDecision, JobStep, RecoveryPlan, StepAction,
+        WaitForStep, WorkloadKind,
+    },
+    error::{Error, KubeContext},
+};
+
+/// The annotation a rollout-restart step writes into the pod template.
+pub const RESTART_ANNOTATION: &str = "lifeline.dev/restart-token";
+/// Labels on everything the operator creates.
+pub const PLAN_LABEL: &str = "lifeline.dev/plan";
+/// The system an object belongs to.
+pub const SYSTEM_LABEL: &str = "lifeline.dev/system";
+/// How often to look again at something no watch tells us about (a `waitFor` object).
+pub const WAIT_FOR_RECHECK: Duration = Duration::from_secs(5);
+
+/// Where a step stands after [`drive_step`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepProgress {
+    /// Finished; `token` names the side effect (a Job, an Approval).
+    Succeeded {
+        /// The side effect's name.
+        token: Option<String>,
+    },
+    /// Failed for good.
+    Failed(String),
+    /// Still going; look again after this long if nothing wakes us sooner.
+    Running(Option<Duration>),
+}
+
+/// The owner reference that ties created objects to the plan (so they are garbage
+/// collected with it).
+pub fn owner(plan: &RecoveryPlan) -> Option<OwnerReference> {
+    plan.controller_owner_ref(&())
+}
+
+/// Starts or checks on restore step `step` (attempt `attempt`) of `system`.
+pub async fn drive_step(
+    ctx: &Context,
+    plan: &RecoveryPlan,
+    system: &ClinicalSystem,
+    step: usize,
+    attempt: u32,
+) -> Result<StepProgress, Error> {
+    let ns = system.namespace().unwrap_or_default();
+    let sys_name = system.name_any();
+    let Some(spec) = system.spec.steps().get(step) else {
+        return Ok(StepProgress::Failed(format!(
+            "step {step} no longer exists in ClinicalSystem {ns}/{sys_name}"
+        )));
+    };
+    let Some(action) = spec.action() else {
+        return Ok(StepProgress::Failed(format!(
+            "ClinicalSystem {ns}/{sys_name}: spec.restore.steps[{step}] must set exactly one action"
+        )));
+    };
+    match action {
+        StepAction::Scale(s) => scale(ctx, &ns, s.kind, &s.name, s.replicas).await,
+        StepAction::RolloutRestart(w) => {
+            let token = names::restart_token(
+                plan.uid().as_deref().unwrap_or("nouid"),
+                &sys_name,
+                &spec.name,
+                attempt,
+            );
+            rollout_restart(ctx, &ns, w.kind, &w.name, &token).await
+        }
+        StepAction::Job(j) => {
+            let name = names::step_job(&plan.name_any(), &sys_name, &spec.name, attempt);
+            run_job(ctx, plan, &ns, &sys_name, &name, j).await
+        }
+        StepAction::WaitFor(w) => wait_for(ctx, &ns, w).await,
+        StepAction::Manual(_) => manual(ctx, plan, &ns, &sys_name, &spec.name).await,
+    }
+}
+
+async fn scale(
+    ctx: &Context,
+    ns: &str,
+    kind: WorkloadKind,
+    name: &str,
+    replicas: i32,
+) -> Result<StepProgress, Error> {
+    let Some(state) = workload::state(&ctx.client, ns, kind, name).await? else {
+        return Ok(StepProgress::Failed(format!(
+            "{kind} {ns}/{name} does not exist"
+        )));
+    };
+    if state.desired != replicas {
+        let patch = Patch::Merge(json!({ "spec": { "replicas": replicas } }));
+        let pp = PatchParams::default();
+        let what = || format!("scale {kind} {ns}/{name} to {replicas}");
+        match kind {
+            WorkloadKind::Deployment => {
+                Api::<Deployment>::namespaced(ctx.client.clone(), ns)
+                    .patch_scale(name, &pp, &patch)
+                    .await
+                    .during(what)?;
+            }
+            WorkloadKind::StatefulSet => {
+                Api::<StatefulSet>::namespaced(ctx.client.clone(), ns)
+                    .patch_scale(name, &pp, &patch)
+                    .await
+                    .during(what)?;
+            }
+        }
+        return Ok(StepProgress::Running(None));
+    }
+    Ok(if state.rolled_out() {
+        StepProgress::Succeeded { token: None }
+    } else {
+        StepProgress::Running(None)
+    })
+}
+
+async fn rollout_restart(
+    ctx: &Context,
+    ns: &str,
+    kind: WorkloadKind,
+    name: &str,
+    token: &str,
+) -> Result<StepProgress, Error> {
+    let Some(state) = workload::state(&ctx.client, ns, kind, name).await? else {
+        return Ok(StepProgress::Failed(format!(
+            "{kind} {ns}/{name} does not exist"
+        )));
+    };
+    if state
+        .template_annotations
+        .get(RESTART_ANNOTATION)
+        .map(String::as_str)
+        != Some(token)
+    {
+        let patch = Patch::Merge(json!({
+            "spec": { "template": { "metadata": { "annotations": { RESTART_ANNOTATION: token } } } }
+        }));
+        let pp = PatchParams::default();
+        let what = || format!("restart {kind} {ns}/{name}");
+        match kind {
+            WorkloadKind::Deployment => {
+                Api::<Deployment>::namespaced(ctx.client.clone(), ns)
+                    .patch(name, &pp, &patch)
+                    .await
+                    .during(what)?;
+            }
+            WorkloadKind::StatefulSet => {
+                Api::<StatefulSet>::namespaced(ctx.client.clone(), ns)
+                    .patch(name, &pp, &patch)
+                    .await
+                    .during(what)?;
+            }
+        }
+        return Ok(StepProgress::Running(None));
+    }
+    Ok(if state.rolled_out() {
+        StepProgress::Succeeded {
+            token: Some(token.to_string()),
+        }
+    } else {
+        StepProgress::Running(None)
+    })
+}
+
+/// Builds the Job for a `job` step or check: the user's template, named
+/// deterministically, labelled, and owned by the plan.
+pub fn job_object(plan: &RecoveryPlan, ns: &str, system: &str, name: &str, step: &JobStep) -> Job {
+    let mut metadata = step.template.metadata.clone().unwrap_or_default();
+    metadata.name = Some(name.to_string());
+    metadata.namespace = Some(ns.to_string());
+    metadata.generate_name = None;
+    let labels = metadata.labels.get_or_insert_with(Default::default);
+    labels.insert(PLAN_LABEL.to_string(), plan.name_any());
+    labels.insert(SYSTEM_LABEL.to_string(), system.to_string());
+    metadata.owner_references = owner(plan).map(|o| vec![o]);
+    Job {
+        metadata,
+        spec: step.template.spec.clone(),
+        status: None,
+    }
+}
+
+/// Ensures the Job exists and reports how it went.
+pub async fn run_job(
+    ctx: &Context,
+    plan: &RecoveryPlan,
+    ns: &str,
+    system: &str,
+    name: &str,
+    step: &JobStep,
+) -> Result<StepProgress, Error> {
+    let api: Api<Job> = Api::namespaced(ctx.client.clone(), ns);
+    let job = match api
+        .get_opt(name)
+        .await
+        .during(|| format!("read Job {ns}/{name}"))?
+    {
+        Some(job) => job,
+        None => {
+            let job = job_object(plan, ns, system, name, step);
+            match api.create(&PostParams::default(), &job).await {
+                Ok(j) => j,
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    return Ok(StepProgress::Running(None));
+                }
+                Err(kube::Error::Api(s)) if s.code == 422 || s.code == 400 => {
+                    return Ok(StepProgress::Failed(format!(
+                        "the Job template was rejected: {}",
+                        s.message
+                    )));
+                }
+                Err(e) => {
+                    return Err(Error::Kube {
+                        action: format!("create Job {ns}/{name}"),
+                        source: e,
+                    });
+                }
+            }
+        }
+    };
+    let conditions = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let holds = |t: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == t && c.status == "True")
+    };
+    if holds("Complete").is_some() {
+        return Ok(StepProgress::Succeeded {
+            token: Some(name.to_string()),
+        });
+    }
+    if let Some(c) = holds("Failed") {
+        return Ok(StepProgress::Failed(format!(
+            "Job {ns}/{name} failed: {}",
+            c.message
+                .as_deref()
+                .or(c.reason.as_deref())
+                .unwrap_or("no reason given")
+        )));
+    }
+    Ok(StepProgress::Running(None))
+}
+
+async fn wait_for(ctx: &Context, ns: &str, w: &WaitForStep) -> Result<StepProgress, Error> {
+    let (group, version) = match w.api_version.split_once('/') {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (String::new(), w.api_version.clone()),
+    };
+    let gvk = GroupVersionKind::gvk(&group, &version, &w.kind);
+    let (resource, _caps) = match discovery::pinned_kind(&ctx.client, &gvk).await {
+        Ok(found) => found,
+        Err(e) => {
+            return Ok(StepProgress::Failed(format!(
+                "waitFor: the API server does not serve {} {}: {e}",
+                w.api_version, w.kind
+            )));
+        }
+    };
+    let api: Api<DynamicObject> = Api::namespaced_with(ctx.client.clone(), ns, &resource);
+    let obj = match api.get_opt(&w.name).await {
+        Ok(o) => o,
+        Err(kube::Error::Api(s)) if s.code == 403 => {
+            return Ok(StepProgress::Failed(format!(
+                "waitFor: the operator may not read {} {ns}/{} (grant it get on {} through the lifeline-operator-extra ClusterRole)",
+                w.kind, w.name, resource.plural
+            )));
+        }
+        Err(e) => {
+            return Err(Error::Kube {
+                action: format!("read {} {ns}/{}", w.kind, w.name),
+                source: e,
+            });
+        }
+    };
+    let want = w.status.as_deref().unwrap_or("True");
+    let met = obj.as_ref().is_some_and(|o| {
+        o.data["status"]["conditions"].as_array().is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c["type"] == w.condition.as_str() && c["status"] == want)
+        })
+    });
+    Ok(if met {
+        StepProgress::Succeeded { token: None }
+    } else {
+        StepProgress::Running(Some(WAIT_FOR_RECHECK))
+    })
+}
+
+async fn manual(
+    ctx: &Context,
+    plan: &RecoveryPlan,
+    ns: &str,
+    system: &str,
+    step: &str,
+) -> Result<StepProgress, Error> {
+    let approvals = ctx.approvals(ns).await?;
+    let full = format!("{ns}/{system}");
+    let mut matching: Vec<_> = approvals
+        .iter()
+        .filter(|a| {
+            a.spec.plan == plan.name_any()
+                && a.spec.step.as_deref() == Some(step)
+                && a.spec
+                    .system
+                    .as_deref()
+                    .is_some_and(|s| s == system || s == full)
+        })
+        .collect();
+    matching.sort_by_key(|a| a.metadata.creation_timestamp.clone().map(|t| t.0));
+    // The first decision recorded counts.
+    Ok(match matching.first() {
+        Some(a) if a.spec.decision == ApprovalDecision::Approve => StepProgress::Succeeded {
+            token: Some(a.name_any()),
+        },
+        Some(a) => StepProgress::Failed(format!(
+            "{} rejected manual step '{step}': {}",
+            a.spec.approver.username,
+            a.spec.comment.as_deref().unwrap_or("no comment")
+        )),
+        None => StepProgress::Running(None),
+    })
+}

@@ -1,0 +1,106 @@
+//! Reading Deployments and StatefulSets: how many replicas are wanted, updated, available.
+
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use kube::{Api, Client};
+
+use crate::{
+    api::v1alpha1::WorkloadKind,
+    error::{Error, KubeContext},
+};
+
+/// What a workload's status says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadState {
+    /// `spec.replicas`.
+    pub desired: i32,
+    /// `status.replicas`: pods that exist.
+    pub replicas: i32,
+    /// Pods on the current pod template.
+    pub updated: i32,
+    /// Pods available (ready for minReadySeconds).
+    pub available: i32,
+    /// The controller has seen the latest spec.
+    pub observed_current: bool,
+    /// The pod template's annotations (for the restart token).
+    pub template_annotations: std::collections::BTreeMap<String, String>,
+}
+
+impl WorkloadState {
+    /// The latest spec is rolled out and every wanted pod is available, with no extra
+    /// pods left over.
+    pub fn rolled_out(&self) -> bool {
+        self.observed_current
+            && self.updated >= self.desired
+            && self.available >= self.desired
+            && self.replicas == self.desired
+    }
+
+    /// A short description for messages: "2/3 available".
+    pub fn describe(&self) -> String {
+        format!(
+            "{}/{} available, {} updated{}",
+            self.available,
+            self.desired,
+            self.updated,
+            if self.observed_current {
+                ""
+            } else {
+                ", spec not yet observed"
+            }
+        )
+    }
+}
+
+/// The state of a workload, or `None` when it does not exist.
+pub async fn state(
+    client: &Client,
+    namespace: &str,
+    kind: WorkloadKind,
+    name: &str,
+) -> Result<Option<WorkloadState>, Error> {
+    let what = || format!("read {kind} {namespace}/{name}");
+    Ok(match kind {
+        WorkloadKind::Deployment => {
+            let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+            api.get_opt(name).await.during(what)?.map(|d| {
+                let spec = d.spec.unwrap_or_default();
+                let st = d.status.unwrap_or_default();
+                WorkloadState {
+                    desired: spec.replicas.unwrap_or(1),
+                    replicas: st.replicas.unwrap_or(0),
+                    updated: st.updated_replicas.unwrap_or(0),
+                    available: st.available_replicas.unwrap_or(0),
+                    observed_current: st.observed_generation >= d.metadata.generation,
+                    template_annotations: spec
+                        .template
+                        .metadata
+                        .and_then(|m| m.annotations)
+                        .unwrap_or_default(),
+                }
+            })
+        }
+        WorkloadKind::StatefulSet => {
+            let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
+            api.get_opt(name).await.during(what)?.map(|s| {
+                let spec = s.spec.unwrap_or_default();
+                let st = s.status.unwrap_or_default();
+                let revision_current = st.update_revision.is_none()
+                    || st.current_revision == st.update_revision
+                    || st.updated_replicas.unwrap_or(0) >= spec.replicas.unwrap_or(1);
+                WorkloadState {
+                    desired: spec.replicas.unwrap_or(1),
+                    replicas: st.replicas,
+                    updated: st.updated_replicas.unwrap_or(0),
+                    available: st.available_replicas.unwrap_or(0),
+                    observed_current: st.observed_generation >= s.metadata.generation
+                        && revision_current,
+                    template_annotations: spec
+                        .template
+                        .metadata
+                        .and_then(|m| m.annotations)
+                        .unwrap_or_default(),
+                }
+            })
+        }
+    })
+}

@@ -1,0 +1,796 @@
+//! Client-side commands on a running RecoveryPlan: `status` (optionally watching),
+//! `retry` of a failed system, `pause`, `resume` and `abort`.
+//!
+//! These only read the plan and write requests into it (an annotation, a spec field);
+//! the operator acts on them. Rendering is a pure function ([`render_table`]) so it can
+//! be tested without a cluster.
+
+use std::{fmt::Write as _, io::IsTerminal, time::Duration};
+
+use futures::StreamExt;
+
+use k8s_openapi::jiff::Timestamp;
+use kube::{
+    Api, Client, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::{
+        WatchStreamExt,
+        watcher::{self, Event},
+    },
+};
+use serde_json::json;
+
+use crate::api::v1alpha1::{
+    ActionPhase, PlanPhase, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus, SystemPhase,
+    SystemStatus,
+};
+
+/// The field manager of every write these commands make, so `managedFields` shows that
+/// a person asked for it through the CLI.
+pub const FIELD_MANAGER: &str = "lifeline-cli";
+
+/// How often `status --watch` redraws a terminal even when the plan has not changed, so
+/// the elapsed times keep moving (the operator does not write timestamp-only updates).
+pub const WATCH_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The longest check error shown in the CHECKS column; the rest is cut with "…".
+const CHECK_ERROR_WIDTH: usize = 48;
+
+/// Moves the cursor home and clears the screen.
+const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
+
+/// What went wrong in a client-side command. Every message names the plan.
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    /// No such plan.
+    #[error("recoveryplan {namespace}/{name} not found in namespace {namespace}")]
+    PlanNotFound {
+        /// The namespace looked in.
+        namespace: String,
+        /// The plan's name.
+        name: String,
+    },
+    /// The cluster does not serve the RecoveryPlan API at all.
+    #[error(
+        "recoveryplan {plan}: this cluster does not serve recoveryplans.lifeline.dev/v1alpha1; \
+         install lifeline first (kubectl apply -k manifests/)"
+    )]
+    ApiNotInstalled {
+        /// "namespace/name".
+        plan: String,
+    },
+    /// The named system is not one of the plan's.
+    #[error("recoveryplan {plan}: {system} is not in this plan (its systems: {known})")]
+    UnknownSystem {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The system as given.
+        system: String,
+        /// The plan's systems, for the reader, or "none yet".
+        known: String,
+    },
+    /// Only a Failed system can be retried.
+    #[error(
+        "recoveryplan {plan}: {system} is {phase}, not Failed: only a failed system can be retried"
+    )]
+    NotFailed {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The system as given.
+        system: String,
+        /// Its phase.
+        phase: SystemPhase,
+    },
+    /// The system's name cannot be the name part of an annotation key.
+    #[error(
+        "recoveryplan {plan}: cannot request a retry of {system}: '{RETRY_ANNOTATION_PREFIX}{system}' \
+         is not a valid annotation key (the name part is limited to 63 characters)"
+    )]
+    SystemNameTooLong {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The system's name.
+        system: String,
+    },
+    /// Aborted plans are final.
+    #[error("recoveryplan {plan} is aborted: {what}")]
+    Aborted {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// What cannot be done, e.g. "its systems can no longer be retried".
+        what: &'static str,
+    },
+    /// Abort on a plan that already reached a final phase.
+    #[error("recoveryplan {plan} has already finished ({phase}): there is nothing to abort")]
+    AlreadyFinished {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// Its final phase.
+        phase: PlanPhase,
+    },
+    /// The plan disappeared while it was being watched.
+    #[error("recoveryplan {plan} was deleted")]
+    Deleted {
+        /// "namespace/name" of the plan.
+        plan: String,
+    },
+    /// The API server refused or failed a request.
+    #[error("{action} recoveryplan {plan}: {source}")]
+    Kube {
+        /// What was being done: "get", "patch", ...
+        action: &'static str,
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The watch failed in a way retrying will not fix (forbidden, not found).
+    #[error("watch recoveryplan {plan}: {source}")]
+    Watch {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The watcher's error.
+        #[source]
+        source: watcher::Error,
+    },
+    /// Writing the output failed (e.g. a closed pipe).
+    #[error("write status of recoveryplan {plan}: {source}")]
+    Output {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The status could not be serialised as JSON.
+    #[error("serialize status of recoveryplan {plan}: {source}")]
+    Serialize {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The serde error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Output formats of [`status`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusOutput {
+    /// A summary line and one row per system, for people.
+    #[default]
+    Table,
+    /// The plan's `.status` as pretty JSON.
+    Json,
+}
+
+/// Prints the plan's status to `out`, as a table ([`render_table`]) or as JSON.
+///
+/// With `watch`, prints it again whenever the plan changes (watching only that object)
+/// and returns once the plan is Succeeded, Failed or Aborted (after printing its final
+/// state), or on Ctrl-C. When stdout is a terminal, a table is redrawn in place (the
+/// screen is cleared first) and refreshed every [`WATCH_REFRESH_INTERVAL`] so elapsed
+/// times move; otherwise each change is appended. Watching installs a Ctrl-C handler
+/// for the rest of the process.
+///
+/// Errors: the plan does not exist ([`CtlError::PlanNotFound`]) or is deleted while
+/// watched, the API refuses the request, or `out` cannot be written.
+pub async fn status(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    watch: bool,
+    output: StatusOutput,
+    out: &mut impl std::io::Write,
+) -> Result<(), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    let clear = watch && output == StatusOutput::Table && std::io::stdout().is_terminal();
+    print_status(&current, output, clear, out)?;
+    if !watch || is_final(&current) {
+        return Ok(());
+    }
+    watch_plan(&api, namespace, plan, current, output, clear, out).await
+}
+
+/// The rest of `status --watch`, after the first print of `current`.
+async fn watch_plan(
+    api: &Api<RecoveryPlan>,
+    namespace: &str,
+    plan: &str,
+    mut current: RecoveryPlan,
+    output: StatusOutput,
+    clear: bool,
+    out: &mut impl std::io::Write,
+) -> Result<(), CtlError> {
+    let full_name = format!("{namespace}/{plan}");
+    let config = watcher::Config::default().fields(&format!("metadata.name={plan}"));
+    let mut events = std::pin::pin!(watcher::watcher(api.clone(), config).default_backoff());
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut refresh = tokio::time::interval_at(
+        tokio::time::Instant::now() + WATCH_REFRESH_INTERVAL,
+        WATCH_REFRESH_INTERVAL,
+    );
+    refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Whether the current (re-)list has returned the plan.
+    let mut listed = true;
+    loop {
+        let event = tokio::select! {
+            _ = &mut ctrl_c => return Ok(()),
+            _ = refresh.tick(), if clear => {
+                print_status(&current, output, clear, out)?;
+                continue;
+            }
+            event = events.next() => event,
+        };
+        let changed = match event {
+            // The watcher retries forever; it never ends.
+            None => return Ok(()),
+            Some(Err(e)) if is_permanent(&e) => {
+                return Err(CtlError::Watch {
+                    plan: full_name,
+                    source: e,
+                });
+            }
+            Some(Err(e)) => {
+                tracing::warn!(plan = %full_name, error = %e, "watch interrupted; retrying");
+                continue;
+            }
+            Some(Ok(Event::Init)) => {
+                listed = false;
+                continue;
+            }
+            Some(Ok(Event::InitDone)) if !listed => {
+                return Err(CtlError::Deleted { plan: full_name });
+            }
+            Some(Ok(Event::InitDone)) => continue,
+            Some(Ok(Event::Delete(_))) => return Err(CtlError::Deleted { plan: full_name }),
+            Some(Ok(Event::Apply(obj) | Event::InitApply(obj))) => {
+                listed = true;
+                let changed = obj.resource_version() != current.resource_version();
+                current = obj;
+                changed
+            }
+        };
+        if changed {
+            print_status(&current, output, clear, out)?;
+        }
+        if is_final(&current) {
+            return Ok(());
+        }
+    }
+}
+
+/// Whether a watch error will not go away by retrying: the plan or its API is gone, or
+/// the user may not watch it.
+fn is_permanent(e: &watcher::Error) -> bool {
+    let code = match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s))
+        | watcher::Error::WatchFailed(kube::Error::Api(s)) => s.code,
+        watcher::Error::WatchError(s) => s.code,
+        _ => return false,
+    };
+    matches!(code, 401 | 403 | 404)
+}
+
+/// Whether the plan has reached a phase `status --watch` stops at.
+fn is_final(plan: &RecoveryPlan) -> bool {
+    matches!(
+        plan.status.as_ref().map(|s| s.phase),
+        Some(PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted)
+    )
+}
+
+/// Writes one rendering of the plan and flushes.
+fn print_status(
+    plan: &RecoveryPlan,
+    output: StatusOutput,
+    clear: bool,
+    out: &mut impl std::io::Write,
+) -> Result<(), CtlError> {
+    let text = match output {
+        StatusOutput::Table => render_table(plan, Timestamp::now()),
+        StatusOutput::Json => {
+            let status = plan.status.clone().unwrap_or_default();
+            let mut json =
+                serde_json::to_string_pretty(&status).map_err(|source| CtlError::Serialize {
+                    plan: plan_name(plan),
+                    source,
+                })?;
+            json.push('\n');
+            json
+        }
+    };
+    let write = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
+        if clear {
+            out.write_all(CLEAR_SCREEN.as_bytes())?;
+        }
+        out.write_all(text.as_bytes())?;
+        out.flush()
+    };
+    write(out).map_err(|source| CtlError::Output {
+        plan: plan_name(plan),
+        source,
+    })
+}
+
+/// Requests a retry of `system` (its name, or "namespace/name"), which must be a Failed
+/// system of the plan, by setting the plan's `retry.lifeline.dev/<system name>`
+/// annotation to a fresh token. The operator carries out each token once. Returns the
+/// token.
+///
+/// Errors: the plan does not exist, is aborted, the system is not in the plan
+/// ([`CtlError::UnknownSystem`]) or not Failed ([`CtlError::NotFailed`]), or the API
+/// refuses the patch.
+pub async fn retry(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    system: &str,
+) -> Result<String, CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    let full_name = plan_name(&current);
+    let status = current.status.clone().unwrap_or_default();
+    if current.spec.abort || status.phase == PlanPhase::Aborted {
+        return Err(CtlError::Aborted {
+            plan: full_name,
+            what: "its systems can no longer be retried",
+        });
+    }
+    let found = find_system(&status, namespace, system).ok_or_else(|| CtlError::UnknownSystem {
+        plan: full_name.clone(),
+        system: system.to_string(),
+        known: known_systems(&status, namespace),
+    })?;
+    if found.phase != SystemPhase::Failed {
+        return Err(CtlError::NotFailed {
+            plan: full_name,
+            system: system.to_string(),
+            phase: found.phase,
+        });
+    }
+    let short = short_name(&found.name);
+    if short.len() > 63 {
+        return Err(CtlError::SystemNameTooLong {
+            plan: full_name,
+            system: short.to_string(),
+        });
+    }
+    let token = retry_token(Timestamp::now());
+    let key = format!("{RETRY_ANNOTATION_PREFIX}{short}");
+    let patch = json!({ "metadata": { "annotations": { key: token } } });
+    patch_plan(&api, namespace, plan, &patch).await?;
+    Ok(token)
+}
+
+/// Sets `spec.paused`: nothing new starts; what is running finishes.
+///
+/// Errors: the plan does not exist, or the API refuses the patch.
+pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    patch_plan(
+        &api,
+        namespace,
+        plan,
+        &json!({ "spec": { "paused": true } }),
+    )
+    .await
+}
+
+/// Clears `spec.paused`, so the plan goes on.
+///
+/// Errors: the plan does not exist, or the API refuses the patch.
+pub async fn resume(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    patch_plan(
+        &api,
+        namespace,
+        plan,
+        &json!({ "spec": { "paused": false } }),
+    )
+    .await
+}
+
+/// Sets `spec.abort`: the operator stops the plan for good and cancels every system not
+/// yet finished.
+///
+/// Errors: the plan does not exist, already finished (Succeeded, Failed or Aborted:
+/// [`CtlError::AlreadyFinished`]), or the API refuses the patch. Aborting a plan whose
+/// abort was already requested succeeds and changes nothing.
+pub async fn abort(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    if let Some(phase) = current.status.as_ref().map(|s| s.phase)
+        && matches!(
+            phase,
+            PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted
+        )
+    {
+        return Err(CtlError::AlreadyFinished {
+            plan: plan_name(&current),
+            phase,
+        });
+    }
+    patch_plan(&api, namespace, plan, &json!({ "spec": { "abort": true } })).await
+}
+
+/// Reads the plan, turning a 404 into an error that names it.
+async fn get_plan(
+    api: &Api<RecoveryPlan>,
+    namespace: &str,
+    plan: &str,
+) -> Result<RecoveryPlan, CtlError> {
+    api.get(plan)
+        .await
+        .map_err(|e| kube_error("get", namespace, plan, e))
+}
+
+/// Merge-patches the plan (not its status) as [`FIELD_MANAGER`].
+async fn patch_plan(
+    api: &Api<RecoveryPlan>,
+    namespace: &str,
+    plan: &str,
+    patch: &serde_json::Value,
+) -> Result<(), CtlError> {
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch(plan, &params, &Patch::Merge(patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| kube_error("patch", namespace, plan, e))
+}
+
+/// Names a not-found plan, or a missing API, instead of passing the API server's words on.
+fn kube_error(action: &'static str, namespace: &str, plan: &str, e: kube::Error) -> CtlError {
+    match &e {
+        kube::Error::Api(s) if s.code == 404 => {
+            // A missing object comes with its name in the details; a missing resource
+            // type (the CRD is not installed) does not.
+            if s.details.as_ref().is_some_and(|d| d.name == plan) {
+                CtlError::PlanNotFound {
+                    namespace: namespace.to_string(),
+                    name: plan.to_string(),
+                }
+            } else {
+                CtlError::ApiNotInstalled {
+                    plan: format!("{namespace}/{plan}"),
+                }
+            }
+        }
+        _ => CtlError::Kube {
+            action,
+            plan: format!("{namespace}/{plan}"),
+            source: e,
+        },
+    }
+}
+
+/// "namespace/name" of a plan.
+fn plan_name(plan: &RecoveryPlan) -> String {
+    format!(
+        "{}/{}",
+        plan.namespace().unwrap_or_default(),
+        plan.name_any()
+    )
+}
+
+/// The part of "namespace/name" after the slash.
+fn short_name(name: &str) -> &str {
+    name.rsplit_once('/').map_or(name, |(_, n)| n)
+}
+
+/// The system a user named: "name" means "<plan namespace>/name".
+fn find_system<'a>(
+    status: &'a RecoveryPlanStatus,
+    namespace: &str,
+    system: &str,
+) -> Option<&'a SystemStatus> {
+    let wanted = if system.contains('/') {
+        system.to_string()
+    } else {
+        format!("{namespace}/{system}")
+    };
+    status
+        .systems
+        .iter()
+        .find(|s| s.name == wanted || s.name == system)
+}
+
+/// The plan's systems as a reader would type them, for an error message.
+fn known_systems(status: &RecoveryPlanStatus, namespace: &str) -> String {
+    if status.systems.is_empty() {
+        return "none yet; the operator has not started the plan".to_string();
+    }
+    status
+        .systems
+        .iter()
+        .map(|s| display_name(&s.name, namespace))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A fresh retry token: the time to the second, and a suffix from the nanoseconds and
+/// the process id so two requests within a second differ.
+fn retry_token(now: Timestamp) -> String {
+    let nanos = now.subsec_nanosecond().unsigned_abs();
+    let suffix = nanos ^ std::process::id().rotate_left(17);
+    format!("{}-{suffix:08x}", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// The plan's status for people, as of `now`: a summary line (phase, verified/total,
+/// current stage, elapsed since the run started), then one row per system with SYSTEM,
+/// TIER, PHASE, STEP, ELAPSED/OBJECTIVE, CHECKS and MESSAGE.
+///
+/// System names are shown without the namespace when it is the plan's. ELAPSED counts
+/// from the start of the run (what the recovery-time objective is measured against) to
+/// `verifiedAt`, or to the failure, the end of the run, or `now`.
+pub fn render_table(plan: &RecoveryPlan, now: Timestamp) -> String {
+    let namespace = plan.namespace().unwrap_or_default();
+    let empty = RecoveryPlanStatus::default();
+    let status = plan.status.as_ref().unwrap_or(&empty);
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", summary_line(plan, status, now));
+    for c in &status.conditions {
+        if c.type_ == "Ready" && c.status == "False" {
+            let _ = writeln!(out, "Not ready ({}): {}", c.reason, one_line(&c.message));
+        }
+    }
+    out.push('\n');
+    if status.systems.is_empty() {
+        out.push_str("No systems yet: the operator has not looked at this plan.\n");
+        return out;
+    }
+    let header = [
+        "SYSTEM",
+        "TIER",
+        "PHASE",
+        "STEP",
+        "ELAPSED/OBJECTIVE",
+        "CHECKS",
+        "MESSAGE",
+    ];
+    let rows: Vec<[String; 7]> = status
+        .systems
+        .iter()
+        .map(|s| {
+            [
+                display_name(&s.name, &namespace),
+                s.tier
+                    .map_or_else(|| "-".to_string(), |t| t.as_str().to_string()),
+                phase_cell(s),
+                step_cell(s),
+                elapsed_cell(s, status, now),
+                checks_cell(s),
+                message_cell(s),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut push_row = |cells: &[&str]| {
+        let mut line = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            line.push_str(cell);
+            if i + 1 < cells.len() {
+                let pad = w - cell.chars().count() + 3;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    };
+    push_row(&header);
+    for row in &rows {
+        push_row(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// "recoveryplan ns/name: Running, 3/7 verified, stage pilot-ward, elapsed 12m".
+fn summary_line(plan: &RecoveryPlan, status: &RecoveryPlanStatus, now: Timestamp) -> String {
+    let mut phase = status.phase.to_string();
+    let requested = if plan.spec.abort && status.phase != PlanPhase::Aborted {
+        Some("abort requested")
+    } else if plan.spec.paused && status.phase != PlanPhase::Paused {
+        Some("pause requested")
+    } else if !plan.spec.paused && status.phase == PlanPhase::Paused {
+        Some("resume requested")
+    } else {
+        None
+    };
+    if let Some(r) = requested {
+        let _ = write!(phase, " ({r})");
+    }
+    let progress = status.progress.clone().unwrap_or_else(|| {
+        let verified = status
+            .systems
+            .iter()
+            .filter(|s| s.phase.is_verified())
+            .count();
+        format!("{verified}/{}", status.systems.len())
+    });
+    let stage = status.current_stage.as_deref().map_or_else(
+        || "no stage released yet".to_string(),
+        |s| format!("stage {s}"),
+    );
+    let elapsed = match &status.started_at {
+        Some(start) => {
+            let end = status.finished_at.as_ref().map_or(now, |t| t.0);
+            format!("elapsed {}", human_duration(seconds_between(start.0, end)))
+        }
+        None => "not started".to_string(),
+    };
+    format!(
+        "recoveryplan {}: {phase}, {progress} verified, {stage}, {elapsed}",
+        plan_name(plan)
+    )
+}
+
+/// The phase, with the stage for a released system.
+fn phase_cell(s: &SystemStatus) -> String {
+    match (&s.phase, &s.released_stage) {
+        (SystemPhase::Released, Some(stage)) => format!("Released ({stage})"),
+        (phase, _) => phase.to_string(),
+    }
+}
+
+/// The running step, else the failed one, else the last one started.
+fn step_cell(s: &SystemStatus) -> String {
+    let by_phase = |p: ActionPhase| s.steps.iter().find(|st| st.phase == p);
+    by_phase(ActionPhase::Running)
+        .or_else(|| by_phase(ActionPhase::Failed))
+        .or_else(|| {
+            s.steps
+                .iter()
+                .rev()
+                .find(|st| st.phase != ActionPhase::Pending)
+        })
+        .map_or_else(|| "-".to_string(), |st| one_line(&st.name))
+}
+
+/// "12m/30m": time since the run started, against the objective.
+fn elapsed_cell(s: &SystemStatus, status: &RecoveryPlanStatus, now: Timestamp) -> String {
+    let elapsed = status.started_at.as_ref().and_then(|start| {
+        if s.phase.is_verified() {
+            s.recovery_seconds.or_else(|| {
+                s.verified_at
+                    .as_ref()
+                    .map(|v| seconds_between(start.0, v.0))
+            })
+        } else {
+            let end = match (&s.failed_at, &status.finished_at) {
+                (Some(t), _) if s.phase == SystemPhase::Failed => t.0,
+                (_, Some(t)) => t.0,
+                _ => now,
+            };
+            Some(seconds_between(start.0, end))
+        }
+    });
+    format!(
+        "{}/{}",
+        elapsed.map_or_else(|| "-".to_string(), human_duration),
+        s.objective_seconds
+            .map_or_else(|| "-".to_string(), human_duration)
+    )
+}
+
+/// "2/3 passed", or the first failed check and its error.
+fn checks_cell(s: &SystemStatus) -> String {
+    if s.checks.is_empty() {
+        return "-".to_string();
+    }
+    let mut failed = s.checks.iter().filter(|c| c.phase == ActionPhase::Failed);
+    if let Some(first) = failed.next() {
+        let error = first
+            .last_error
+            .as_deref()
+            .map_or_else(|| "no error recorded".to_string(), one_line);
+        let more = failed.count();
+        let more = if more > 0 {
+            format!(" (+{more} more)")
+        } else {
+            String::new()
+        };
+        return format!(
+            "{} failed: {}{more}",
+            one_line(&first.name),
+            truncate(&error, CHECK_ERROR_WIDTH)
+        );
+    }
+    let passed = s
+        .checks
+        .iter()
+        .filter(|c| c.phase == ActionPhase::Succeeded)
+        .count();
+    format!("{passed}/{} passed", s.checks.len())
+}
+
+/// Why a Failed, Blocked or Waiting system is where it is; empty for the others.
+fn message_cell(s: &SystemStatus) -> String {
+    let message = match s.phase {
+        SystemPhase::Failed => s.message.clone().or_else(|| {
+            s.steps
+                .iter()
+                .find(|st| st.phase == ActionPhase::Failed)
+                .and_then(|st| st.message.clone())
+        }),
+        SystemPhase::Blocked => s
+            .message
+            .clone()
+            .or_else(|| s.blocked_by.as_ref().map(|b| format!("blocked by {b}"))),
+        SystemPhase::Waiting => s.message.clone(),
+        _ => None,
+    };
+    message.as_deref().map(one_line).unwrap_or_default()
+}
+
+/// The name without the namespace when it is `namespace`.
+fn display_name(name: &str, namespace: &str) -> String {
+    match name.split_once('/') {
+        Some((ns, short)) if ns == namespace => short.to_string(),
+        _ => name.to_string(),
+    }
+}
+
+/// Whole seconds from `from` to `to`, never negative.
+fn seconds_between(from: Timestamp, to: Timestamp) -> u64 {
+    u64::try_from(to.as_second() - from.as_second()).unwrap_or(0)
+}
+
+/// Keeps a table cell on one line.
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// At most `max` characters, ending in "…" when cut.
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut cut: String = s.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// A duration the way kubectl shows ages: "45s", "3m20s", "12m", "2h30m", "3d4h".
+pub fn human_duration(seconds: u64) -> String {
+    const MINUTE: u64 = 60;
+    const HOUR: u64 = 60 * MINUTE;
+    const DAY: u64 = 24 * HOUR;
+    const YEAR: u64 = 365 * DAY;
+    let (minutes, hours, days) = (seconds / MINUTE, seconds / HOUR, seconds / DAY);
+    let with = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
+        if small == 0 {
+            format!("{big}{big_unit}")
+        } else {
+            format!("{big}{big_unit}{small}{small_unit}")
+        }
+    };
+    if seconds < 2 * MINUTE {
+        format!("{seconds}s")
+    } else if minutes < 10 {
+        with(minutes, "m", seconds % MINUTE, "s")
+    } else if minutes < 3 * 60 {
+        format!("{minutes}m")
+    } else if hours < 8 {
+        with(hours, "h", minutes % 60, "m")
+    } else if hours < 48 {
+        format!("{hours}h")
+    } else if days < 8 {
+        with(days, "d", hours % 24, "h")
+    } else if seconds < 2 * YEAR {
+        format!("{days}d")
+    } else if seconds < 8 * YEAR {
+        with(seconds / YEAR, "y", days % 365, "d")
+    } else {
+        format!("{}y", seconds / YEAR)
+    }
+}
