@@ -53,6 +53,26 @@ pub struct RunArgs {
     /// host name and process id).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// Act only on RecoveryPlans in this namespace (default: every namespace).
+    #[arg(long, env = "LIFELINE_WATCH_NAMESPACE")]
+    namespace: Option<String>,
+    /// Reach HOST at IP for http and tcp checks instead of through DNS, like curl's
+    /// --resolve (for an operator run outside the cluster). Repeatable: HOST=IP.
+    #[arg(long, value_name = "HOST=IP", value_parser = parse_resolve)]
+    resolve: Vec<(String, std::net::IpAddr)>,
+}
+
+fn parse_resolve(s: &str) -> Result<(String, std::net::IpAddr), String> {
+    let (host, ip) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not HOST=IP"))?;
+    let ip = ip
+        .parse()
+        .map_err(|e| format!("'{ip}' is not an IP address: {e}"))?;
+    if host.is_empty() {
+        return Err(format!("'{s}' has no host name"));
+    }
+    Ok((host.to_string(), ip))
 }
 
 /// Where the objects come from.
@@ -171,6 +191,8 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
                 leader_election: args.leader_elect,
                 lease_namespace: args.lease_namespace,
                 identity,
+                namespace: args.namespace,
+                resolve: args.resolve,
             },
         )
         .await

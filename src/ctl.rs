@@ -83,8 +83,9 @@ pub enum CtlError {
     },
     /// The system's name cannot be the name part of an annotation key.
     #[error(
-        "recoveryplan {plan}: cannot request a retry of {system}: '{RETRY_ANNOTATION_PREFIX}{system}' \
-         is not a valid annotation key (the name part is limited to 63 characters)"
+        "recoveryplan {plan}: cannot request a retry of {system}: \
+         '{RETRY_ANNOTATION_PREFIX}{system}' is not a valid annotation key \
+         (the name part is limited to 63 characters)"
     )]
     SystemNameTooLong {
         /// "namespace/name" of the plan.

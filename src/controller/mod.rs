@@ -66,6 +66,8 @@ pub struct Context {
     pub metrics: Arc<metrics::Metrics>,
     /// The HTTP client for `http` checks.
     pub http: reqwest::Client,
+    /// Host name overrides for `http` and `tcp` checks.
+    pub resolve: Vec<(String, std::net::IpAddr)>,
 }
 
 impl Context {
@@ -74,11 +76,15 @@ impl Context {
         client: Client,
         identity: &str,
         metrics: Arc<metrics::Metrics>,
+        resolve: Vec<(String, std::net::IpAddr)>,
     ) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("lifeline/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .context("build the HTTP client for checks")?;
+        let mut http =
+            reqwest::Client::builder().user_agent(concat!("lifeline/", env!("CARGO_PKG_VERSION")));
+        for (host, ip) in &resolve {
+            // The port is taken from each URL; only the address is overridden.
+            http = http.resolve(host, std::net::SocketAddr::new(*ip, 0));
+        }
+        let http = http.build().context("build the HTTP client for checks")?;
         Ok(Self {
             recorder: Recorder::new(
                 client.clone(),
@@ -90,6 +96,7 @@ impl Context {
             client,
             metrics,
             http,
+            resolve,
         })
     }
 
@@ -114,6 +121,23 @@ pub struct RunOptions {
     pub lease_namespace: String,
     /// This replica's identity (its pod name).
     pub identity: String,
+    /// Act only on plans in this namespace (default: every namespace).
+    pub namespace: Option<String>,
+    /// Host names that `http` and `tcp` checks reach at another IP address instead of
+    /// through DNS, like curl's `--resolve` (for an operator run outside the cluster).
+    pub resolve: Vec<(String, std::net::IpAddr)>,
+}
+
+/// An API over every namespace, or only `namespace` when the operator is scoped to one.
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as kube::Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
 }
 
 /// Installs the process-wide TLS crypto provider that `http` checks use. Harmless when
@@ -177,8 +201,14 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         None
     };
 
-    let ctx = Arc::new(Context::new(client.clone(), &opts.identity, metrics)?);
-    let plans: Api<RecoveryPlan> = Api::all(client.clone());
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        &opts.identity,
+        metrics,
+        opts.resolve.clone(),
+    )?);
+    let ns = opts.namespace.as_deref();
+    let plans: Api<RecoveryPlan> = scoped(&client, ns);
     let wc = watcher::Config::default();
     let controller = Controller::new(plans, wc.clone())
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
@@ -203,8 +233,9 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     // if there are any, the first of them has been reconciled.
     let ready_flag = ready.clone();
     let list_client = client.clone();
+    let list_ns = opts.namespace.clone();
     tokio::spawn(async move {
-        let api: Api<RecoveryPlan> = Api::all(list_client);
+        let api: Api<RecoveryPlan> = scoped(&list_client, list_ns.as_deref());
         let mut pause = std::time::Duration::from_millis(200);
         loop {
             match api.list(&kube::api::ListParams::default().limit(1)).await {
@@ -223,25 +254,17 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let first_result = ready.clone();
     let running = controller
         .owns(
-            Api::<Job>::all(client.clone()),
+            scoped::<Job>(&client, ns),
             wc.clone().labels(restore::PLAN_LABEL),
         )
+        .watches(scoped::<ClinicalSystem>(&client, ns), wc.clone(), on_system)
+        .watches(scoped::<Deployment>(&client, ns), wc.clone(), on_deployment)
         .watches(
-            Api::<ClinicalSystem>::all(client.clone()),
-            wc.clone(),
-            on_system,
-        )
-        .watches(
-            Api::<Deployment>::all(client.clone()),
-            wc.clone(),
-            on_deployment,
-        )
-        .watches(
-            Api::<StatefulSet>::all(client.clone()),
+            scoped::<StatefulSet>(&client, ns),
             wc.clone(),
             on_statefulset,
         )
-        .watches(Api::<Approval>::all(client.clone()), wc, on_approval)
+        .watches(scoped::<Approval>(&client, ns), wc, on_approval)
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(move |result| {

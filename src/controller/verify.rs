@@ -84,7 +84,12 @@ pub async fn attempt(
             }
         }
         Some(CheckAction::Tcp(t)) => {
-            let addr = format!("{}:{}", t.host, t.port);
+            let host = ctx
+                .resolve
+                .iter()
+                .find(|(h, _)| *h == t.host)
+                .map_or(t.host.clone(), |(_, ip)| ip.to_string());
+            let addr = format!("{host}:{}", t.port);
             match tokio::time::timeout(TCP_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await {
                 Ok(Ok(_)) => Attempt::Passed,
                 Ok(Err(e)) => Attempt::Failed(format!("connect {addr}: {e}")),
