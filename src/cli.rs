@@ -35,6 +35,56 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Run the operator: restore, verify and record the systems of every RecoveryPlan.
     Run(RunArgs),
+    /// Show a plan's progress: each system's phase, step, time against its objective and checks.
+    Status(StatusArgs),
+    /// Retry a failed system from its failed step (the operator carries it out).
+    Retry {
+        #[command(flatten)]
+        target: PlanTarget,
+        /// The failed system ("name" or "namespace/name").
+        system: String,
+    },
+    /// Pause a plan: nothing new starts; what is running finishes.
+    Pause {
+        #[command(flatten)]
+        target: PlanTarget,
+    },
+    /// Resume a paused plan.
+    Resume {
+        #[command(flatten)]
+        target: PlanTarget,
+    },
+    /// Abort a plan: nothing new starts and every unfinished system is Cancelled.
+    Abort {
+        #[command(flatten)]
+        target: PlanTarget,
+    },
+}
+
+/// A RecoveryPlan on the cluster.
+#[derive(Debug, clap::Args)]
+pub struct PlanTarget {
+    /// The RecoveryPlan's name.
+    plan: String,
+    /// Its namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+}
+
+/// `lifeline status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    target: PlanTarget,
+    /// Keep showing the plan as it changes, until it finishes.
+    #[arg(short, long)]
+    watch: bool,
+    /// With --watch, also stop when the plan awaits approval.
+    #[arg(long, requires = "watch")]
+    until_settled: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = crate::ctl::StatusOutput::Table)]
+    output: crate::ctl::StatusOutput,
 }
 
 /// `lifeline run`.
@@ -148,6 +198,25 @@ pub enum SimOutput {
     Json,
 }
 
+/// The whole program: parse arguments as `bin_name`, set up logging, run, and turn an
+/// error into a message and a non-zero exit.
+pub fn main(bin_name: &'static str) -> std::process::ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().bin_name(bin_name).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    crate::telemetry::init();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -163,6 +232,41 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Plan(args)) => plan_cmd(args),
         Some(Command::Simulate(args)) => simulate_cmd(args),
         Some(Command::Run(args)) => run_cmd(args),
+        Some(Command::Status(args)) => with_plan(&args.target, |client, ns, plan| async move {
+            crate::ctl::status_until(
+                client,
+                &ns,
+                &plan,
+                args.watch,
+                args.until_settled,
+                args.output,
+                &mut std::io::stdout(),
+            )
+            .await?;
+            Ok(())
+        }),
+        Some(Command::Retry { target, system }) => {
+            with_plan(&target, |client, ns, plan| async move {
+                let token = crate::ctl::retry(client, &ns, &plan, &system).await?;
+                println!("retry of {system} in {ns}/{plan} requested (token {token})");
+                Ok(())
+            })
+        }
+        Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {
+            crate::ctl::pause(client, &ns, &plan).await?;
+            println!("{ns}/{plan} paused: nothing new starts; what is running finishes");
+            Ok(())
+        }),
+        Some(Command::Resume { target }) => with_plan(&target, |client, ns, plan| async move {
+            crate::ctl::resume(client, &ns, &plan).await?;
+            println!("{ns}/{plan} resumed");
+            Ok(())
+        }),
+        Some(Command::Abort { target }) => with_plan(&target, |client, ns, plan| async move {
+            crate::ctl::abort(client, &ns, &plan).await?;
+            println!("{ns}/{plan} aborted: unfinished systems are Cancelled");
+            Ok(())
+        }),
     }
 }
 
@@ -171,6 +275,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("start the async runtime")
+}
+
+/// Runs `f` with a client, the plan's namespace (the flag, or the kubeconfig context's)
+/// and its name.
+fn with_plan<F, Fut>(target: &PlanTarget, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(kube::Client, String, String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let plan = target.plan.clone();
+    let namespace = target.namespace.clone();
+    runtime()?.block_on(async move {
+        let client = kube::Client::try_default()
+            .await
+            .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
+        let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+        f(client, ns, plan).await
+    })
 }
 
 fn run_cmd(args: RunArgs) -> anyhow::Result<()> {

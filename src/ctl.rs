@@ -184,30 +184,53 @@ pub async fn status(
     output: StatusOutput,
     out: &mut impl std::io::Write,
 ) -> Result<(), CtlError> {
+    status_until(client, namespace, plan, watch, false, output, out).await
+}
+
+/// [`status`], and with `until_settled` a watch also stops when the plan awaits
+/// approval (nothing more happens until a person decides).
+pub async fn status_until(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    watch: bool,
+    until_settled: bool,
+    output: StatusOutput,
+    out: &mut impl std::io::Write,
+) -> Result<(), CtlError> {
     let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
     let current = get_plan(&api, namespace, plan).await?;
     let clear = watch && output == StatusOutput::Table && std::io::stdout().is_terminal();
     print_status(&current, output, clear, out)?;
-    if !watch || is_final(&current) {
+    let done = |p: &RecoveryPlan| is_final(p) || (until_settled && awaits_approval(p));
+    if !watch || done(&current) {
         return Ok(());
     }
-    watch_plan(&api, namespace, plan, current, output, clear, out).await
+    watch_plan(&api, (namespace, plan), current, output, clear, &done, out).await
+}
+
+fn awaits_approval(plan: &RecoveryPlan) -> bool {
+    plan.status
+        .as_ref()
+        .is_some_and(|s| s.phase == PlanPhase::AwaitingApproval)
 }
 
 /// The rest of `status --watch`, after the first print of `current`.
 async fn watch_plan(
     api: &Api<RecoveryPlan>,
-    namespace: &str,
-    plan: &str,
+    (namespace, plan): (&str, &str),
     mut current: RecoveryPlan,
     output: StatusOutput,
     clear: bool,
+    done: &impl Fn(&RecoveryPlan) -> bool,
     out: &mut impl std::io::Write,
 ) -> Result<(), CtlError> {
     let full_name = format!("{namespace}/{plan}");
     let config = watcher::Config::default().fields(&format!("metadata.name={plan}"));
     let mut events = std::pin::pin!(watcher::watcher(api.clone(), config).default_backoff());
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    // Off when no Ctrl-C handler could be installed: then only a final phase ends it.
+    let mut ctrl_c_armed = true;
     let mut refresh = tokio::time::interval_at(
         tokio::time::Instant::now() + WATCH_REFRESH_INTERVAL,
         WATCH_REFRESH_INTERVAL,
@@ -217,7 +240,14 @@ async fn watch_plan(
     let mut listed = true;
     loop {
         let event = tokio::select! {
-            _ = &mut ctrl_c => return Ok(()),
+            signal = &mut ctrl_c, if ctrl_c_armed => match signal {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+                    ctrl_c_armed = false;
+                    continue;
+                }
+            },
             _ = refresh.tick(), if clear => {
                 print_status(&current, output, clear, out)?;
                 continue;
@@ -256,7 +286,7 @@ async fn watch_plan(
         if changed {
             print_status(&current, output, clear, out)?;
         }
-        if is_final(&current) {
+        if done(&current) {
             return Ok(());
         }
     }
@@ -303,17 +333,14 @@ fn print_status(
             json
         }
     };
-    let write = |out: &mut dyn std::io::Write| -> std::io::Result<()> {
-        if clear {
-            out.write_all(CLEAR_SCREEN.as_bytes())?;
-        }
-        out.write_all(text.as_bytes())?;
-        out.flush()
-    };
-    write(out).map_err(|source| CtlError::Output {
-        plan: plan_name(plan),
-        source,
-    })
+    let prefix = if clear { CLEAR_SCREEN } else { "" };
+    out.write_all(prefix.as_bytes())
+        .and_then(|()| out.write_all(text.as_bytes()))
+        .and_then(|()| out.flush())
+        .map_err(|source| CtlError::Output {
+            plan: plan_name(plan),
+            source,
+        })
 }
 
 /// Requests a retry of `system` (its name, or "namespace/name"), which must be a Failed

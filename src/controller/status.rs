@@ -23,17 +23,32 @@ pub const READY: &str = "Ready";
 /// Condition type: systems are being restored or verified.
 pub const PROGRESSING: &str = "Progressing";
 
+/// A condition to set: type, whether it holds, reason and message.
+pub struct NewCondition<'a> {
+    /// The condition type.
+    pub type_: &'a str,
+    /// Whether it holds.
+    pub status: bool,
+    /// A CamelCase reason.
+    pub reason: &'a str,
+    /// For people.
+    pub message: String,
+}
+
 /// Sets a condition, keeping its `lastTransitionTime` when its status did not change.
 pub fn set_condition(
     conditions: &mut Vec<Condition>,
     previous: &[Condition],
-    type_: &str,
-    status: bool,
-    reason: &str,
-    message: String,
+    new: NewCondition<'_>,
     generation: Option<i64>,
     now: Timestamp,
 ) {
+    let NewCondition {
+        type_,
+        status,
+        reason,
+        message,
+    } = new;
     let status = if status { "True" } else { "False" }.to_string();
     let last_transition_time = previous
         .iter()
@@ -113,10 +128,12 @@ pub async fn write(
     set_condition(
         &mut conditions,
         &prev.conditions,
-        READY,
-        true,
-        "Planned",
-        format!("{} systems in restore order", next.systems.len()),
+        NewCondition {
+            type_: READY,
+            status: true,
+            reason: "Planned",
+            message: format!("{} systems in restore order", next.systems.len()),
+        },
         generation,
         now,
     );
@@ -124,10 +141,12 @@ pub async fn write(
     set_condition(
         &mut conditions,
         &prev.conditions,
-        PROGRESSING,
-        on,
-        reason,
-        message,
+        NewCondition {
+            type_: PROGRESSING,
+            status: on,
+            reason,
+            message,
+        },
         generation,
         now,
     );
@@ -148,20 +167,24 @@ pub async fn write_invalid(ctx: &Context, plan: &RecoveryPlan, message: &str) ->
     set_condition(
         &mut conditions,
         &prev.conditions,
-        READY,
-        false,
-        "InvalidPlan",
-        message.to_string(),
+        NewCondition {
+            type_: READY,
+            status: false,
+            reason: "InvalidPlan",
+            message: message.to_string(),
+        },
         plan.metadata.generation,
         now,
     );
     set_condition(
         &mut conditions,
         &prev.conditions,
-        PROGRESSING,
-        false,
-        "InvalidPlan",
-        "fix the plan or its ClinicalSystems; nothing runs until then".to_string(),
+        NewCondition {
+            type_: PROGRESSING,
+            status: false,
+            reason: "InvalidPlan",
+            message: "fix the plan or its ClinicalSystems; nothing runs until then".to_string(),
+        },
         plan.metadata.generation,
         now,
     );

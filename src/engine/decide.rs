@@ -311,7 +311,17 @@ fn released_index(model: &PlanModel, s: &SystemStatus) -> Option<usize> {
 /// Decides what happens next. Pure: the same plan, status and inputs always give the same
 /// decision, and deciding again with no new observations gives no new actions.
 pub fn decide(model: &PlanModel, prev: &RecoveryPlanStatus, inputs: &Inputs) -> Decision {
-    let mut status = prev.clone();
+    decide_owned(model, prev.clone(), inputs)
+}
+
+/// [`decide`], taking the status by value: the same decision without copying the status,
+/// for a caller that replaces its status with the decision's anyway (the simulator, which
+/// decides once per event).
+pub fn decide_owned(
+    model: &PlanModel,
+    mut status: RecoveryPlanStatus,
+    inputs: &Inputs,
+) -> Decision {
     align(model, &mut status);
     let now = time(inputs.now);
     let plan_started = status.started_at.get_or_insert_with(|| now.clone()).clone();
@@ -356,6 +366,10 @@ pub fn decide(model: &PlanModel, prev: &RecoveryPlanStatus, inputs: &Inputs) -> 
             .iter()
             .any(|s| s.phase == SystemPhase::Failed);
     let mut ready: Vec<usize> = Vec::new();
+    // "waiting for a, b" is written here and only copied into a status when it changed,
+    // which is rarely: rebuilding it for every waiting system at every decision was most
+    // of the simulator's time on a large plan.
+    let mut waiting_message = String::new();
     for i in 0..status.systems.len() {
         if !matches!(
             status.systems[i].phase,
@@ -403,17 +417,24 @@ pub fn decide(model: &PlanModel, prev: &RecoveryPlanStatus, inputs: &Inputs) -> 
             s.message = Some("not started: the plan halts after a failure".to_string());
             continue;
         }
-        let waiting_on: Vec<&str> = m
-            .hard_deps
-            .iter()
-            .filter(|&&d| !status.systems[d].phase.is_verified())
-            .map(|&d| status.systems[d].name.as_str())
-            .collect();
-        if !waiting_on.is_empty() {
-            let message = format!("waiting for {}", waiting_on.join(", "));
+        waiting_message.clear();
+        waiting_message.push_str("waiting for ");
+        let mut waiting = false;
+        for &d in &m.hard_deps {
+            if !status.systems[d].phase.is_verified() {
+                if waiting {
+                    waiting_message.push_str(", ");
+                }
+                waiting_message.push_str(&status.systems[d].name);
+                waiting = true;
+            }
+        }
+        if waiting {
             let s = &mut status.systems[i];
             s.phase = SystemPhase::Waiting;
-            s.message = Some(message);
+            if s.message.as_deref() != Some(waiting_message.as_str()) {
+                s.message = Some(waiting_message.clone());
+            }
             continue;
         }
         if m.steps.is_empty() && m.checks.is_empty() {

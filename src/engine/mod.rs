@@ -11,7 +11,9 @@
 pub mod decide;
 pub mod planner;
 
-pub use decide::{Action, Decision, Inputs, Observation, StageGate, decide, observe, retry};
+pub use decide::{
+    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
+};
 pub use planner::{
     CriticalPath, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageModel, SystemModel,
     SystemSource, plan,

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::{
     api::v1alpha1::{RecoveryPlanStatus, SystemPhase, Tier},
-    engine::{Action, Inputs, Observation, PlanModel, decide, observe},
+    engine::{Action, Inputs, Observation, PlanModel, decide_owned, observe},
 };
 
 /// How to run a simulation.
@@ -211,13 +211,29 @@ pub fn simulate(
     let mut seq = 0u64;
     let mut now_ms = 0u64;
     let mut timeline = Vec::new();
+    // Each system's phase and whether it was verified, before the decision: all that is
+    // compared, so the status is handed to the engine instead of being copied per event.
+    let mut before: Vec<(SystemPhase, bool)> = Vec::with_capacity(model.systems.len());
 
     loop {
-        let decision = decide(model, &status, &Inputs::at(ts(now_ms), model));
-        let blank = crate::api::v1alpha1::SystemStatus::default();
+        before.clear();
+        before.extend(
+            status
+                .systems
+                .iter()
+                .map(|s| (s.phase, s.verified_at.is_some())),
+        );
+        let decision = decide_owned(
+            model,
+            std::mem::take(&mut status),
+            &Inputs::at(ts(now_ms), model),
+        );
         for (i, new) in decision.status.systems.iter().enumerate() {
-            let old = status.systems.get(i).unwrap_or(&blank);
-            let entered = old.phase != new.phase
+            let (old_phase, old_verified) = before
+                .get(i)
+                .copied()
+                .unwrap_or((SystemPhase::default(), false));
+            let entered = old_phase != new.phase
                 && !matches!(new.phase, SystemPhase::Verified | SystemPhase::Released);
             if entered {
                 push_event(
@@ -231,7 +247,7 @@ pub fn simulate(
                     &mut on_event,
                 );
             }
-            if old.verified_at.is_none() && new.verified_at.is_some() {
+            if !old_verified && new.verified_at.is_some() {
                 push_event(
                     model,
                     i,
