@@ -166,6 +166,17 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
 
     // Record before acting, so a crash after this point finds the work in status.
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
+    for s in &decision.status.systems {
+        let newly = s.verified_at.is_some()
+            && prev
+                .systems
+                .iter()
+                .find(|p| p.name == s.name)
+                .is_none_or(|p| p.verified_at.is_none());
+        if newly {
+            info!(plan = %name, system = %s.name, recovery_seconds = s.recovery_seconds, objective_met = s.objective_met, "system verified");
+        }
+    }
     events::publish_transitions(ctx, plan, &model, &prev, &decision.status).await;
     ctx.metrics
         .record_plan(&ns, &name, &model, &prev, &decision.status);
