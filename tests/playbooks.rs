@@ -329,6 +329,8 @@ async fn crd_kustomization_passes_a_server_side_dry_run() {
     // cluster; were they missing, a test installing them at the same moment could turn
     // kubectl's create into AlreadyExists.
     ensure_crds(&support::admin_client().await).await;
+    // The operator's objects go in lifeline-system, which a dry run cannot create.
+    support::apply_manifests(&["namespace.yaml"]).await;
     let dir = repo_root().join("manifests");
     let out = tokio::task::spawn_blocking(move || {
         let dir = dir.to_str().expect("UTF-8 path");

@@ -170,6 +170,30 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let server = health_server(opts.metrics_addr, metrics.clone(), ready.clone()).await?;
     tokio::spawn(server);
 
+    // Ready once the plans can be listed (the CRDs are installed and RBAC allows it) and,
+    // if there are any, the first of them has been reconciled. With leader election every
+    // replica is ready once it can list, the standby too, so rollouts and drains proceed.
+    let ready_flag = ready.clone();
+    let list_client = client.clone();
+    let list_ns = opts.namespace.clone();
+    let standby = opts.leader_election;
+    tokio::spawn(async move {
+        let api: Api<RecoveryPlan> = scoped(&list_client, list_ns.as_deref());
+        let mut pause = std::time::Duration::from_millis(200);
+        loop {
+            match api.list(&kube::api::ListParams::default().limit(1)).await {
+                Ok(list) => {
+                    if list.items.is_empty() || standby {
+                        ready_flag.store(true, Ordering::Relaxed);
+                    }
+                    return;
+                }
+                Err(e) => warn!(error = %e, "cannot list RecoveryPlans yet"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(std::time::Duration::from_secs(10));
+        }
+    });
     let lease = if opts.leader_election {
         let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
             .with_namespace(&opts.lease_namespace)
@@ -229,28 +253,6 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         let ns = a.namespace();
         Some(ObjectRef::<RecoveryPlan>::new(&a.spec.plan).within(ns.as_deref().unwrap_or_default()))
     };
-    // Ready once the plans can be listed (the CRDs are installed and RBAC allows it) and,
-    // if there are any, the first of them has been reconciled.
-    let ready_flag = ready.clone();
-    let list_client = client.clone();
-    let list_ns = opts.namespace.clone();
-    tokio::spawn(async move {
-        let api: Api<RecoveryPlan> = scoped(&list_client, list_ns.as_deref());
-        let mut pause = std::time::Duration::from_millis(200);
-        loop {
-            match api.list(&kube::api::ListParams::default().limit(1)).await {
-                Ok(list) => {
-                    if list.items.is_empty() {
-                        ready_flag.store(true, Ordering::Relaxed);
-                    }
-                    return;
-                }
-                Err(e) => warn!(error = %e, "cannot list RecoveryPlans yet"),
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(std::time::Duration::from_secs(10));
-        }
-    });
     let first_result = ready.clone();
     let running = controller
         .owns(

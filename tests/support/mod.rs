@@ -389,3 +389,698 @@ pub async fn ensure_crds(client: &Client) {
 fn retryable(code: u16) -> bool {
     code == 409 || code == 429 || code >= 500
 }
+
+/// How long [`apply_manifests`] keeps retrying.
+pub const MANIFESTS_APPLIED: Duration = Duration::from_secs(60);
+
+/// Applies files of `manifests/` (for example `"namespace.yaml"`), in the order given, by
+/// server-side apply as admin (field manager [`TEST_FIELD_MANAGER`], forced), with the
+/// pinned kubectl. Idempotent, so tests in this process or others sharing the cluster may
+/// apply the same files at once. Retries what can be transient (a namespace still
+/// terminating, a race with another applier) and fails the test with kubectl's message
+/// after [`MANIFESTS_APPLIED`]. Returns kubectl's output.
+pub async fn apply_manifests(files: &[&str]) -> String {
+    let mut args: Vec<String> = [
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager",
+        TEST_FIELD_MANAGER,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for f in files {
+        args.push("-f".into());
+        args.push(repo_root().join("manifests").join(f).display().to_string());
+    }
+    let what = format!("kubectl {}", args.join(" "));
+    eventually(&what, MANIFESTS_APPLIED, || {
+        let args = args.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let c = cluster();
+                let out = Command::new(c.bin_dir().join("kubectl"))
+                    .arg("--kubeconfig")
+                    .arg(&c.kubeconfig)
+                    .args(&args)
+                    .output()
+                    .map_err(|e| format!("run kubectl: {e}"))?;
+                if out.status.success() {
+                    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+                } else {
+                    Err(String::from_utf8_lossy(&out.stderr).into_owned())
+                }
+            })
+            .await
+            .map_err(|e| format!("kubectl task: {e}"))?
+        }
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Running the operator as a subprocess, local stand-ins for the services that checks
+// reach, and builders for ClinicalSystems and RecoveryPlans (tests/operator.rs and
+// tests/crash.rs).
+// ---------------------------------------------------------------------------------------
+
+/// A free TCP port on 127.0.0.1 (bound and released at once; good enough for a test).
+pub fn free_local_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// `lifeline run` as a child process, scoped with `--namespace` to one test namespace,
+/// logging (`RUST_LOG=info`) to a file. Killed with SIGKILL when dropped; when the test
+/// is failing by then, its log is printed.
+pub struct Operator {
+    /// A short name for messages ("operator", "a", "b").
+    pub label: String,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub metrics_addr: std::net::SocketAddr,
+    args: Vec<String>,
+    child: Option<std::process::Child>,
+    log: PathBuf,
+    starts: u32,
+    _dir: tempfile::TempDir,
+}
+
+impl Operator {
+    /// Starts `lifeline run --namespace <namespace> --metrics-addr 127.0.0.1:<free port>`
+    /// plus `extra` arguments.
+    pub fn start(label: &str, namespace: &str, extra: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir for the operator log");
+        let log = dir.path().join(format!("{label}.log"));
+        let metrics_addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_local_port()));
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--namespace".into(),
+            namespace.into(),
+            "--metrics-addr".into(),
+            metrics_addr.to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut op = Self {
+            label: label.to_string(),
+            metrics_addr,
+            args,
+            child: None,
+            log,
+            starts: 0,
+            _dir: dir,
+        };
+        op.spawn();
+        op
+    }
+
+    /// Starts the process again (after [`Operator::kill`]), appending to the same log.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "{}: already running", self.label);
+        self.starts += 1;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open the operator log");
+        {
+            use std::io::Write;
+            writeln!(
+                file,
+                "===== start #{} of operator {} =====",
+                self.starts, self.label
+            )
+            .expect("write the operator log");
+        }
+        let stderr = file.try_clone().expect("clone the log file handle");
+        let child = Command::new(env!("CARGO_BIN_EXE_lifeline"))
+            .args(&self.args)
+            .env("KUBECONFIG", &cluster().kubeconfig)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env("no_proxy", "127.0.0.1,localhost")
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .stdin(std::process::Stdio::null())
+            .stdout(file)
+            .stderr(stderr)
+            .spawn()
+            .expect("start lifeline run");
+        self.child = Some(child);
+    }
+
+    /// The process id of the running process.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// Kills the process with SIGKILL (no shutdown, no lease release) and reaps it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Fails the test (with the log) if the process has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            panic!(
+                "operator {} exited with {status}; its log:\n{}",
+                self.label,
+                self.log()
+            );
+        }
+    }
+
+    /// Everything the process logged, over every start.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// How many lines of an operator's log [`Operator`] prints when dropped.
+pub const OPERATOR_LOG_TAIL: usize = 400;
+
+impl Drop for Operator {
+    /// Kills the process and prints the end of its log. The test harness shows what a
+    /// test printed only when the test fails, and a failure inside [`with_namespace`] is
+    /// caught (to delete the namespace) before this runs, so `thread::panicking()` cannot
+    /// tell: print always.
+    fn drop(&mut self) {
+        self.kill();
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = &lines[lines.len().saturating_sub(OPERATOR_LOG_TAIL)..];
+        eprintln!(
+            "----- log of operator {} ({} of {} lines) -----\n{}\n----- end of log of operator {} -----",
+            self.label,
+            tail.len(),
+            lines.len(),
+            tail.join("\n"),
+            self.label
+        );
+    }
+}
+
+/// A tiny HTTP server on 127.0.0.1 for `http` checks: answers every request with the
+/// current status (default 200), except that a path can be told to fail its first N
+/// requests with 500. Records every request it answered. Stops when dropped.
+pub struct StubHttp {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    state: std::sync::Arc<StubHttpState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct StubHttpState {
+    status: std::sync::atomic::AtomicU16,
+    fail_first: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+    answered: std::sync::Mutex<Vec<(String, u16)>>,
+}
+
+impl StubHttp {
+    /// Starts the server, answering `status` to everything.
+    pub async fn start(status: u16) -> Self {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the stub HTTP server");
+        let addr = listener.local_addr().expect("stub HTTP address");
+        let state = std::sync::Arc::new(StubHttpState::default());
+        state.status.store(status, Ordering::SeqCst);
+        let shared = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = shared.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&buf);
+                    let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
+                    let code = {
+                        let mut fail = state.fail_first.lock().expect("stub state");
+                        match fail.get_mut(&path) {
+                            Some(n) if *n > 0 => {
+                                *n -= 1;
+                                500
+                            }
+                            _ => state.status.load(Ordering::SeqCst),
+                        }
+                    };
+                    state
+                        .answered
+                        .lock()
+                        .expect("stub state")
+                        .push((path, code));
+                    let body = if code == 200 { "ok" } else { "not ok" };
+                    let response = format!(
+                        "HTTP/1.1 {code} Stub\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(response.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        Self { addr, state, task }
+    }
+
+    /// The URL of `path` ("/lims") on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Answers `status` from now on.
+    pub fn set_status(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` requests for `path` fail with 500.
+    pub fn fail_first(&self, path: &str, n: u32) {
+        self.state
+            .fail_first
+            .lock()
+            .expect("stub state")
+            .insert(path.to_string(), n);
+    }
+
+    /// Every (path, status) answered so far, in order.
+    pub fn answered(&self) -> Vec<(String, u16)> {
+        self.state.answered.lock().expect("stub state").clone()
+    }
+
+    /// How many requests for `path` were answered with `status`.
+    pub fn count(&self, path: &str, status: u16) -> usize {
+        self.answered()
+            .iter()
+            .filter(|(p, s)| p == path && *s == status)
+            .count()
+    }
+}
+
+impl Drop for StubHttp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A TCP listener on 127.0.0.1 for `tcp` checks that accepts and counts connections.
+pub struct StubTcp {
+    /// Its port.
+    pub port: u16,
+    accepted: std::sync::Arc<AtomicU32>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl StubTcp {
+    /// Starts listening.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the stub TCP listener");
+        let port = listener.local_addr().expect("stub TCP address").port();
+        let accepted = std::sync::Arc::new(AtomicU32::new(0));
+        let counter = accepted.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                drop(conn);
+            }
+        });
+        Self {
+            port,
+            accepted,
+            task,
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u32 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for StubTcp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Every version of the objects of kind `K` in a namespace that a watch delivered, in
+/// order, recorded by a background task until dropped: for asserting on everything that
+/// happened during a run, not only on where it ended.
+pub struct Recording<K> {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(bool, K)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<K> Recording<K>
+where
+    K: Resource + Clone + std::fmt::Debug + Send + Sync + DeserializeOwned + 'static,
+    <K as Resource>::DynamicType: Default,
+{
+    /// Starts watching `api` (with `labels` as a label selector, if given), and returns
+    /// once the watch has delivered its initial list.
+    pub async fn start(api: Api<K>, labels: Option<&str>) -> Self {
+        use futures::StreamExt;
+        use kube::runtime::watcher;
+        let mut config = watcher::Config::default();
+        if let Some(l) = labels {
+            config = config.labels(l);
+        }
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let out = seen.clone();
+        let (synced_tx, synced_rx) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut synced = Some(synced_tx);
+            let mut stream = std::pin::pin!(watcher(api, config));
+            while let Some(event) = stream.next().await {
+                let Ok(event) = event else { continue };
+                let mut out = out.lock().expect("recording");
+                match event {
+                    watcher::Event::Apply(o) | watcher::Event::InitApply(o) => out.push((false, o)),
+                    watcher::Event::Delete(o) => out.push((true, o)),
+                    watcher::Event::Init => {}
+                    watcher::Event::InitDone => {
+                        if let Some(tx) = synced.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                }
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(30), synced_rx)
+            .await
+            .expect("the recording watch lists within 30s")
+            .expect("the recording watch started");
+        Self { seen, task }
+    }
+
+    /// Every version seen so far, in order.
+    pub fn versions(&self) -> Vec<K> {
+        self.seen
+            .lock()
+            .expect("recording")
+            .iter()
+            .filter(|(deleted, _)| !deleted)
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+
+    /// Every object whose deletion was seen.
+    pub fn deleted(&self) -> Vec<K> {
+        self.seen
+            .lock()
+            .expect("recording")
+            .iter()
+            .filter(|(deleted, _)| *deleted)
+            .map(|(_, o)| o.clone())
+            .collect()
+    }
+}
+
+impl<K> Drop for Recording<K> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A Deployment of fake pods (kwok makes them Ready) labelled `app=<name>`.
+pub fn fake_deployment(name: &str, replicas: i32) -> k8s_openapi::api::apps::v1::Deployment {
+    object(serde_json::json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": { "name": name, "labels": { "app": name } },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "containers": [{ "name": "main", "image": format!("registry.example/{name}:1") }] }
+            }
+        }
+    }))
+}
+
+/// A `job` step or check body: a JobTemplateSpec whose pod kwok completes at once.
+pub fn job_body() -> serde_json::Value {
+    serde_json::json!({
+        "template": {
+            "metadata": { "labels": { "lifeline.dev/test": "job" } },
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "containers": [{ "name": "main", "image": "registry.example/job:1" }]
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Restore steps and checks for [`clinical_system`].
+pub mod steps {
+    use serde_json::{Value, json};
+
+    /// Scale a Deployment.
+    pub fn scale(name: &str, deployment: &str, replicas: i32) -> Value {
+        json!({ "name": name, "scale": { "kind": "Deployment", "name": deployment, "replicas": replicas } })
+    }
+    /// Rollout-restart a Deployment.
+    pub fn restart(name: &str, deployment: &str) -> Value {
+        json!({ "name": name, "rolloutRestart": { "kind": "Deployment", "name": deployment } })
+    }
+    /// Run a Job.
+    pub fn job(name: &str) -> Value {
+        json!({ "name": name, "job": super::job_body() })
+    }
+    /// Check: a Deployment is fully available.
+    pub fn ready(name: &str, deployment: &str) -> Value {
+        json!({ "name": name, "workloadReady": { "kind": "Deployment", "name": deployment } })
+    }
+    /// Check: GET `url` answers 200.
+    pub fn http(name: &str, url: &str) -> Value {
+        json!({ "name": name, "http": { "url": url, "timeout": "2s" } })
+    }
+    /// Check: 127.0.0.1:`port` accepts a connection.
+    pub fn tcp(name: &str, port: u16) -> Value {
+        json!({ "name": name, "tcp": { "host": "127.0.0.1", "port": port } })
+    }
+    /// Check: a Job completes.
+    pub fn job_check(name: &str) -> Value {
+        json!({ "name": name, "job": super::job_body() })
+    }
+}
+
+/// A ClinicalSystem `name` (tier critical, objective 1h) depending on `deps`, with these
+/// restore steps and checks (see [`steps`]).
+pub fn clinical_system(
+    name: &str,
+    deps: &[&str],
+    restore: Vec<serde_json::Value>,
+    checks: Vec<serde_json::Value>,
+) -> serde_json::Value {
+    let deps: Vec<serde_json::Value> = deps
+        .iter()
+        .map(|d| serde_json::json!({ "name": d }))
+        .collect();
+    serde_json::json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "ClinicalSystem",
+        "metadata": { "name": name },
+        "spec": {
+            "displayName": name,
+            "tier": "critical",
+            "recoveryTimeObjective": "1h",
+            "dependsOn": deps,
+            "restore": { "steps": restore },
+            "verify": { "checks": checks, "retryInterval": "1s" }
+        }
+    })
+}
+
+/// A RecoveryPlan `name` selecting `systems` by name, no release stages.
+pub fn recovery_plan(name: &str, systems: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "RecoveryPlan",
+        "metadata": { "name": name },
+        "spec": { "systems": { "names": systems } }
+    })
+}
+
+/// Creates `obj` in the test namespace, failing the test on error.
+pub async fn create<K>(ns: &TestNamespace, obj: &K) -> K
+where
+    K: Resource<Scope = NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + Serialize
+        + DeserializeOwned,
+    <K as Resource>::DynamicType: Default,
+{
+    ns.api::<K>()
+        .create(&PostParams::default(), obj)
+        .await
+        .unwrap_or_else(|e| panic!("create {}: {e}", obj.name_any()))
+}
+
+/// Reading a RecoveryPlan's status, and assertions every operator test makes on it.
+pub mod plan_status {
+    use kube::ResourceExt;
+    use lifeline::api::v1alpha1::{
+        ActionPhase, PlanPhase, RecoveryPlan, RecoveryPlanStatus, SystemPhase, SystemStatus,
+    };
+
+    /// A system's name and its hard dependencies.
+    pub type Topology<'a> = &'a [(&'a str, &'a [&'a str])];
+
+    /// The plan's status (default when none yet).
+    pub fn status(plan: &RecoveryPlan) -> RecoveryPlanStatus {
+        plan.status.clone().unwrap_or_default()
+    }
+
+    /// The plan's phase (Pending when no status yet).
+    pub fn phase(plan: &RecoveryPlan) -> PlanPhase {
+        plan.status.as_ref().map(|s| s.phase).unwrap_or_default()
+    }
+
+    /// The status of system `name` ("ns/name" in status), if recorded.
+    pub fn find<'a>(
+        status: &'a RecoveryPlanStatus,
+        ns: &str,
+        name: &str,
+    ) -> Option<&'a SystemStatus> {
+        let key = format!("{ns}/{name}");
+        status.systems.iter().find(|s| s.name == key)
+    }
+
+    /// The status of system `name`, failing the test when it is missing.
+    pub fn sys<'a>(status: &'a RecoveryPlanStatus, ns: &str, name: &str) -> &'a SystemStatus {
+        find(status, ns, name)
+            .unwrap_or_else(|| panic!("{ns}/{name} is not in the plan's status:\n{status:#?}"))
+    }
+
+    /// Asserts, for every version of the plan the watch delivered and for the final status,
+    /// that no system had started restoring before every hard dependency was verified, and
+    /// that no recorded `restoreStartedAt` is before a hard dependency's `verifiedAt`.
+    pub fn assert_dependency_order(
+        ns: &str,
+        topology: Topology<'_>,
+        versions: &[RecoveryPlan],
+        last: &RecoveryPlanStatus,
+    ) {
+        assert!(
+            versions.len() >= 3,
+            "the recording saw {} versions of the plan: it must see the run, not only its end",
+            versions.len()
+        );
+        for (n, plan) in versions.iter().enumerate() {
+            let Some(st) = &plan.status else { continue };
+            for (name, deps) in topology {
+                let Some(s) = find(st, ns, name) else {
+                    continue;
+                };
+                let started = s.restore_started_at.is_some()
+                    || matches!(
+                        s.phase,
+                        SystemPhase::Restoring
+                            | SystemPhase::Verifying
+                            | SystemPhase::Verified
+                            | SystemPhase::Released
+                    );
+                if !started {
+                    continue;
+                }
+                for d in *deps {
+                    let dep = find(st, ns, d).map(|d| d.phase).unwrap_or_default();
+                    assert!(
+                        dep.is_verified(),
+                        "version {n} of the plan (resourceVersion {:?}): {name} is {} (started {:?}) while its dependency {d} is {dep}:\n{st:#?}",
+                        plan.resource_version(),
+                        s.phase,
+                        s.restore_started_at,
+                    );
+                }
+            }
+        }
+        for (name, deps) in topology {
+            let s = sys(last, ns, name);
+            let Some(started) = &s.restore_started_at else {
+                continue;
+            };
+            for d in *deps {
+                let dep = sys(last, ns, d);
+                let verified = dep.verified_at.as_ref().unwrap_or_else(|| {
+                    panic!("{name} started but dependency {d} has no verifiedAt")
+                });
+                assert!(
+                    started.0 >= verified.0,
+                    "{name} restoreStartedAt {} is before dependency {d} verifiedAt {}",
+                    started.0,
+                    verified.0
+                );
+            }
+        }
+    }
+
+    /// Asserts every step of every system ran exactly once and every check passed.
+    pub fn assert_each_step_once_and_checks_passed(st: &RecoveryPlanStatus) {
+        for s in &st.systems {
+            for step in &s.steps {
+                assert_eq!(
+                    (step.phase, step.attempts),
+                    (ActionPhase::Succeeded, 1),
+                    "{} step {}: {step:#?}",
+                    s.name,
+                    step.name
+                );
+            }
+            for c in &s.checks {
+                assert_eq!(
+                    c.phase,
+                    ActionPhase::Succeeded,
+                    "{} check {}: {c:#?}",
+                    s.name,
+                    c.name
+                );
+                assert!(c.attempts >= 1, "{} check {}: {c:#?}", s.name, c.name);
+            }
+        }
+    }
+
+    /// The phase of system `name` in the plan (Pending when not recorded).
+    pub fn sys_phase(plan: &RecoveryPlan, ns: &str, name: &str) -> SystemPhase {
+        plan.status
+            .as_ref()
+            .and_then(|s| find(s, ns, name))
+            .map(|s| s.phase)
+            .unwrap_or_default()
+    }
+
+    /// Attempts of check `check` of system `name` so far (0 when not recorded).
+    pub fn check_attempts(plan: &RecoveryPlan, ns: &str, name: &str, check: &str) -> u32 {
+        plan.status
+            .as_ref()
+            .and_then(|s| find(s, ns, name))
+            .and_then(|s| s.checks.iter().find(|c| c.name == check))
+            .map_or(0, |c| c.attempts)
+    }
+}
