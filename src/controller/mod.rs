@@ -30,6 +30,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, ResourceExt,
+    api::{ApiResource, DynamicObject},
     runtime::{
         Controller,
         controller::Config as ControllerConfig,
@@ -100,14 +101,49 @@ impl Context {
         })
     }
 
-    /// Every Approval in `namespace`.
+    /// Every well-formed Approval in `namespace` (a malformed one is logged and skipped).
     pub async fn approvals(&self, namespace: &str) -> Result<Vec<Approval>, Error> {
-        Ok(Api::<Approval>::namespaced(self.client.clone(), namespace)
-            .list(&Default::default())
-            .await
-            .during(|| format!("list Approvals in {namespace}"))?
-            .items)
+        let (good, bad) = list_parsed::<Approval>(&self.client, namespace).await?;
+        for (name, e) in bad {
+            warn!(approval = %format!("{namespace}/{name}"), error = %e, "ignoring a malformed Approval");
+        }
+        Ok(good)
     }
+}
+
+/// Lists a lifeline kind in `namespace` and parses each object on its own: the well-formed
+/// ones, and the names of the malformed ones with why (the field path included).
+pub async fn list_parsed<K>(
+    client: &Client,
+    namespace: &str,
+) -> Result<(Vec<K>, Vec<(String, String)>), Error>
+where
+    K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned,
+{
+    let resource = ApiResource::erase::<K>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let list = api
+        .list(&Default::default())
+        .await
+        .during(|| format!("list {} in {namespace}", resource.plural))?;
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for obj in list.items {
+        let name = obj.name_any();
+        let parsed = serde_json::to_value(&obj)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                serde_path_to_error::deserialize::<_, K>(v).map_err(|e| {
+                    let path = e.path().to_string();
+                    format!("{path}: {}", e.into_inner())
+                })
+            });
+        match parsed {
+            Ok(k) => good.push(k),
+            Err(e) => bad.push((name, e)),
+        }
+    }
+    Ok((good, bad))
 }
 
 /// How to run the operator.
@@ -137,6 +173,20 @@ where
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
+    }
+}
+
+/// A dynamic (untyped) API for a lifeline kind, so that one malformed object (a Job
+/// template the API server kept as-is but that is not a valid Job) cannot break a watch
+/// or a list for every other object: each is parsed on its own where it is used.
+fn dynamic_scoped(
+    client: &Client,
+    namespace: Option<&str>,
+    resource: &ApiResource,
+) -> Api<DynamicObject> {
+    match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
+        None => Api::all_with(client.clone(), resource),
     }
 }
 
@@ -237,9 +287,11 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let controller = Controller::new(plans, wc.clone())
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
     let store = controller.store();
+    let system_resource = ApiResource::erase::<ClinicalSystem>(&());
+    let approval_resource = ApiResource::erase::<Approval>(&());
     let on_system = {
         let store = store.clone();
-        move |o: ClinicalSystem| plans_in_namespace(&store, &o)
+        move |o: DynamicObject| plans_in_namespace(&store, &o)
     };
     let on_deployment = {
         let store = store.clone();
@@ -249,9 +301,10 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         let store = store.clone();
         move |o: StatefulSet| plans_in_namespace(&store, &o)
     };
-    let on_approval = move |a: Approval| {
+    let on_approval = move |a: DynamicObject| {
         let ns = a.namespace();
-        Some(ObjectRef::<RecoveryPlan>::new(&a.spec.plan).within(ns.as_deref().unwrap_or_default()))
+        let plan = a.data["spec"]["plan"].as_str().map(str::to_string);
+        plan.map(|p| ObjectRef::<RecoveryPlan>::new(&p).within(ns.as_deref().unwrap_or_default()))
     };
     let first_result = ready.clone();
     let running = controller
@@ -259,14 +312,24 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             scoped::<Job>(&client, ns),
             wc.clone().labels(restore::PLAN_LABEL),
         )
-        .watches(scoped::<ClinicalSystem>(&client, ns), wc.clone(), on_system)
+        .watches_with(
+            dynamic_scoped(&client, ns, &system_resource),
+            system_resource.clone(),
+            wc.clone(),
+            on_system,
+        )
         .watches(scoped::<Deployment>(&client, ns), wc.clone(), on_deployment)
         .watches(
             scoped::<StatefulSet>(&client, ns),
             wc.clone(),
             on_statefulset,
         )
-        .watches(scoped::<Approval>(&client, ns), wc, on_approval)
+        .watches_with(
+            dynamic_scoped(&client, ns, &approval_resource),
+            approval_resource.clone(),
+            wc,
+            on_approval,
+        )
         .shutdown_on_signal()
         .run(reconcile::reconcile, reconcile::error_policy, ctx)
         .for_each(move |result| {

@@ -4,7 +4,7 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use k8s_openapi::jiff::Timestamp;
-use kube::{Api, ResourceExt, runtime::controller::Action as Requeue};
+use kube::{ResourceExt, runtime::controller::Action as Requeue};
 use tracing::{info, warn};
 
 use super::{
@@ -19,7 +19,7 @@ use crate::{
         SystemPhase,
     },
     engine::{self, Action, Inputs, Observation, PlanModel, StageGate, SystemSource},
-    error::{Error, KubeContext},
+    error::Error,
     manifest::settings_of,
     selector,
 };
@@ -101,18 +101,26 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let now = Timestamp::now();
 
     // Load.
-    let systems: Vec<ClinicalSystem> = Api::<ClinicalSystem>::namespaced(ctx.client.clone(), &ns)
-        .list(&Default::default())
-        .await
-        .during(|| format!("list ClinicalSystems in {ns}"))?
-        .items;
+    let (systems, malformed) = super::list_parsed::<ClinicalSystem>(&ctx.client, &ns).await?;
     let by_key: HashMap<String, &ClinicalSystem> = systems
         .iter()
         .map(|s| (format!("{ns}/{}", s.name_any()), s))
         .collect();
 
-    // Plan.
+    // Plan. A malformed ClinicalSystem the plan selects makes the plan invalid, naming the
+    // object and field; one it does not select is no concern of this plan.
     let model = match selected_keys(plan, &ns, &systems).and_then(|keys| {
+        let problems: Vec<String> = malformed
+            .iter()
+            .filter(|(n, _)| {
+                plan.spec.systems.selector.is_some()
+                    || keys.iter().any(|k| k == &format!("{ns}/{n}"))
+            })
+            .map(|(n, e)| format!("ClinicalSystem {ns}/{n} is malformed: {e}"))
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::InvalidPlan(problems.join("; ")));
+        }
         let origins: Vec<String> = systems
             .iter()
             .map(|s| format!("ClinicalSystem {ns}/{}", s.name_any()))
