@@ -28,8 +28,10 @@ use crate::{
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(10);
 /// Default time a check may keep failing before its system fails.
 pub const DEFAULT_CHECK_DEADLINE: Duration = Duration::from_secs(300);
-/// Requeue after a transient error, before backoff.
+/// Requeue after a transient error.
 pub const ERROR_REQUEUE: Duration = Duration::from_secs(5);
+/// Requeue after the API server refused a request (quota, admission, permission).
+pub const REFUSED_REQUEUE: Duration = Duration::from_secs(30);
 
 /// The systems a plan selects, from the ClinicalSystems in its namespace.
 fn selected_keys(
@@ -407,12 +409,14 @@ async fn observe(
 }
 
 /// What to do after a failed reconcile: invalid input waits for a change (its condition
-/// says why); anything transient is retried.
+/// says why); a transient error is retried soon, a refusal a little later.
 pub fn error_policy(plan: Arc<RecoveryPlan>, error: &Error, _ctx: Arc<Context>) -> Requeue {
     warn!(plan = %plan.name_any(), namespace = %plan.namespace().unwrap_or_default(), category = error.category(), error = %error, "reconcile failed");
-    if error.is_transient() {
-        Requeue::requeue(ERROR_REQUEUE)
-    } else {
-        Requeue::await_change()
+    match error {
+        _ if error.is_transient() => Requeue::requeue(ERROR_REQUEUE),
+        // Refused by the API server (a ResourceQuota, an admission policy, a missing
+        // permission): nothing in our watches may change when it is lifted, so look again.
+        Error::Kube { .. } => Requeue::requeue(REFUSED_REQUEUE),
+        _ => Requeue::await_change(),
     }
 }

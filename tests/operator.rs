@@ -1,0 +1,886 @@
+//! The operator, `lifeline run` as a subprocess scoped to one test namespace, against the
+//! real local control plane: restores in dependency order, a failing check and its retry,
+//! pause, abort, and the Events and metrics a person reads.
+//!
+//! kwok makes pods Ready and Jobs Complete by themselves but nothing serves traffic, so
+//! `http` checks reach a stub server the test runs on 127.0.0.1 ([`StubHttp`]).
+
+mod support;
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use k8s_openapi::api::{apps::v1::Deployment, batch::v1::Job, events::v1::Event};
+use kube::{
+    Api, ResourceExt,
+    api::{ListParams, Patch, PatchParams},
+};
+use lifeline::api::v1alpha1::{ActionPhase, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase};
+use serde_json::{Value, json};
+use support::{
+    Operator, Recording, StubHttp, TestNamespace, clinical_system, create, ensure_crds, eventually,
+    fake_deployment, object,
+    plan_status::{
+        Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
+        find, phase, status, sys, sys_phase,
+    },
+    recovery_plan, steps, wait_for, with_namespace,
+};
+
+/// How long a small plan may take to finish on the kwok cluster (it takes seconds).
+const RUN: Duration = Duration::from_secs(60);
+/// How long a single transition may take to show in status.
+const STEP: Duration = Duration::from_secs(30);
+/// The restart-token annotation a rolloutRestart step writes into the pod template.
+const RESTART_ANNOTATION: &str = "lifeline.dev/restart-token";
+
+/// Creates the Deployments and ClinicalSystems of a test plan.
+async fn install(ns: &TestNamespace, deployments: &[(&str, i32)], systems: &[Value]) {
+    for (name, replicas) in deployments {
+        create(ns, &fake_deployment(name, *replicas)).await;
+    }
+    for s in systems {
+        create::<ClinicalSystem>(ns, &object(s.clone())).await;
+    }
+}
+
+/// Sets `verify.retryInterval` and `verify.deadline` on a ClinicalSystem manifest.
+fn with_verify(mut system: Value, retry_interval: &str, deadline: &str) -> Value {
+    system["spec"]["verify"]["retryInterval"] = json!(retry_interval);
+    system["spec"]["verify"]["deadline"] = json!(deadline);
+    system
+}
+
+/// A merge patch on the plan.
+async fn patch_plan(plans: &Api<RecoveryPlan>, name: &str, patch: Value) -> RecoveryPlan {
+    plans
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap_or_else(|e| panic!("patch RecoveryPlan {name} with {patch}: {e}"))
+}
+
+/// Changes the spec (so the generation moves) and waits until the operator has
+/// reconciled that generation: proof that it is alive and acting on the plan.
+async fn bump_generation(plans: &Api<RecoveryPlan>, name: &str, parallelism: u32) {
+    let patched = patch_plan(
+        plans,
+        name,
+        json!({ "spec": { "parallelism": parallelism } }),
+    )
+    .await;
+    let generation = patched.metadata.generation;
+    wait_for(
+        plans,
+        name,
+        &format!("reconciled at generation {generation:?}"),
+        STEP,
+        |p| p.status.as_ref().and_then(|s| s.observed_generation) >= generation,
+    )
+    .await;
+}
+
+/// Holds `invariant` over `window`, checking it every 200 ms: for asserting that
+/// something does NOT happen while the operator keeps working.
+async fn hold_for<F, Fut>(what: &str, window: Duration, mut invariant: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let end = tokio::time::Instant::now() + window;
+    loop {
+        if let Err(e) = invariant().await {
+            panic!("{what} did not hold: {e}");
+        }
+        if tokio::time::Instant::now() >= end {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// A raw HTTP/1.0 GET against the operator's metrics server: (status, body).
+async fn http_get(addr: SocketAddr, path: &str) -> Result<(u16, String), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut conn = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    conn.write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .map_err(|e| format!("send to {addr}: {e}"))?;
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw)
+        .await
+        .map_err(|e| format!("read from {addr}: {e}"))?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no HTTP response: {text:?}"))?;
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status line: {head:?}"))?;
+    Ok((code, body.to_string()))
+}
+
+/// The value of the sample `series` (name and labels exactly as exposed) in a
+/// Prometheus text exposition.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|l| {
+        let rest = l.strip_prefix(series)?.strip_prefix(' ')?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
+
+/// 1. A diamond (identity -> lab, pharmacy -> results) with a chain after it
+///    (results -> portal) and an independent root (network), with job, scale and
+///    rolloutRestart steps and workloadReady, http and job checks, restores to Succeeded,
+///    in dependency order, each step once, with deterministic Jobs owned by the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_a_diamond_and_a_chain_in_dependency_order() {
+    with_namespace("operator-diamond", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let stub = StubHttp::start(200).await;
+        let topology: Topology<'_> = &[
+            ("identity", &[]),
+            ("network", &[]),
+            ("lab", &["identity", "network"]),
+            ("pharmacy", &["identity"]),
+            ("results", &["lab", "pharmacy"]),
+            ("portal", &["results"]),
+        ];
+        let systems = [
+            clinical_system(
+                "identity",
+                &[],
+                vec![steps::scale("scale-up", "identity", 1)],
+                vec![steps::ready("ready", "identity")],
+            ),
+            clinical_system(
+                "network",
+                &[],
+                vec![steps::job("prepare")],
+                vec![steps::job_check("smoke")],
+            ),
+            clinical_system(
+                "lab",
+                &["identity", "network"],
+                vec![steps::restart("restart", "lab")],
+                vec![
+                    steps::http("api", &stub.url("/lab")),
+                    steps::ready("ready", "lab"),
+                ],
+            ),
+            clinical_system(
+                "pharmacy",
+                &["identity"],
+                vec![
+                    steps::job("restore-db"),
+                    steps::scale("scale-up", "pharmacy", 1),
+                ],
+                vec![steps::ready("ready", "pharmacy")],
+            ),
+            clinical_system(
+                "results",
+                &["lab", "pharmacy"],
+                vec![steps::scale("scale-up", "results", 1)],
+                vec![steps::http("ui", &stub.url("/results"))],
+            ),
+            clinical_system(
+                "portal",
+                &["results"],
+                vec![steps::job("warm-cache")],
+                vec![steps::job_check("journey")],
+            ),
+        ];
+        install(
+            &ns,
+            &[("identity", 0), ("lab", 1), ("pharmacy", 0), ("results", 0)],
+            &systems,
+        )
+        .await;
+
+        let mut op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        let recording = Recording::start(plans.clone(), None).await;
+        let names: Vec<&str> = topology.iter().map(|(n, _)| *n).collect();
+        let plan: RecoveryPlan = create(&ns, &object(recovery_plan("restore", &names))).await;
+        let done = wait_for(&plans, "restore", "Succeeded", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        op.assert_running();
+        let st = status(&done);
+
+        // Order: from every version seen on the way, and from the timestamps.
+        assert_dependency_order(&ns.name, topology, &recording.versions(), &st);
+        assert_eq!(st.progress.as_deref(), Some("6/6"));
+        assert!(st.finished_at.is_some(), "{st:#?}");
+        for (name, _) in topology {
+            let s = sys(&st, &ns.name, name);
+            assert_eq!(s.phase, SystemPhase::Verified, "{s:#?}");
+            assert!(
+                s.restore_started_at.is_some() && s.verified_at.is_some(),
+                "{s:#?}"
+            );
+        }
+        assert_each_step_once_and_checks_passed(&st);
+
+        // Jobs: one per job step and job check, named after plan, system and step, owned
+        // by the plan, labelled with plan and system.
+        let uid = plan.uid().expect("the plan has a uid");
+        let jobs = ns
+            .api::<Job>()
+            .list(&ListParams::default())
+            .await
+            .expect("list Jobs");
+        let mut found: Vec<String> = jobs.items.iter().map(|j| j.name_any()).collect();
+        found.sort();
+        let mut expected = vec![
+            "restore-network-check-smoke-1",
+            "restore-network-prepare-1",
+            "restore-pharmacy-restore-db-1",
+            "restore-portal-check-journey-1",
+            "restore-portal-warm-cache-1",
+        ];
+        expected.sort();
+        assert_eq!(found, expected, "the Jobs in the namespace");
+        for job in &jobs.items {
+            let owners = job.owner_references();
+            assert_eq!(owners.len(), 1, "{}: {owners:?}", job.name_any());
+            let o = &owners[0];
+            assert_eq!(
+                (
+                    o.kind.as_str(),
+                    o.name.as_str(),
+                    o.uid.as_str(),
+                    o.controller
+                ),
+                ("RecoveryPlan", "restore", uid.as_str(), Some(true)),
+                "owner of Job {}",
+                job.name_any()
+            );
+            let labels = job.labels();
+            assert_eq!(
+                labels.get("lifeline.dev/plan").map(String::as_str),
+                Some("restore")
+            );
+            let system = labels
+                .get("lifeline.dev/system")
+                .unwrap_or_else(|| panic!("Job {} has no system label", job.name_any()));
+            assert!(
+                job.name_any().starts_with(&format!("restore-{system}-")),
+                "Job {} is labelled with system {system}",
+                job.name_any()
+            );
+        }
+        // A job step's token is its Job; a rolloutRestart step's token is the annotation
+        // it wrote into the pod template.
+        let prepare = &sys(&st, &ns.name, "network").steps[0];
+        assert_eq!(prepare.token.as_deref(), Some("restore-network-prepare-1"));
+        let restart = &sys(&st, &ns.name, "lab").steps[0];
+        let lab = ns.api::<Deployment>().get("lab").await.expect("get lab");
+        let annotation = lab
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(RESTART_ANNOTATION))
+            .cloned();
+        assert!(annotation.is_some(), "lab was not restarted: {lab:#?}");
+        assert_eq!(restart.token, annotation, "lab's restart token");
+        assert_eq!(lab.metadata.generation, Some(2), "lab restarted once");
+        // Each http check reached the stub (and nothing was asked of it before its system
+        // was restoring).
+        assert!(stub.count("/lab", 200) >= 1, "{:?}", stub.answered());
+        assert!(stub.count("/results", 200) >= 1, "{:?}", stub.answered());
+    })
+    .await;
+}
+
+/// 2. A check that keeps failing fails its system after its deadline, blocks the
+///    dependents (naming the failed system), and lets an independent branch finish; the
+///    retry annotation, once the service is healthy, completes the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_check_blocks_dependents_and_retry_recovers() {
+    with_namespace("operator-failing-check", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let stub = StubHttp::start(500).await;
+        let topology: Topology<'_> = &[
+            ("lims", &[]),
+            ("viewer", &["lims"]),
+            ("audit", &["viewer"]),
+            ("bedboard", &[]),
+        ];
+        let systems = [
+            with_verify(
+                clinical_system(
+                    "lims",
+                    &[],
+                    vec![steps::scale("scale-up", "lims", 1)],
+                    vec![steps::http("api", &stub.url("/lims"))],
+                ),
+                "1s",
+                "5s",
+            ),
+            clinical_system(
+                "viewer",
+                &["lims"],
+                vec![steps::scale("scale-up", "viewer", 1)],
+                vec![steps::ready("ready", "viewer")],
+            ),
+            clinical_system(
+                "audit",
+                &["viewer"],
+                vec![steps::job("export")],
+                vec![steps::job_check("journey")],
+            ),
+            clinical_system(
+                "bedboard",
+                &[],
+                vec![steps::scale("scale-up", "bedboard", 1)],
+                vec![steps::ready("ready", "bedboard")],
+            ),
+        ];
+        install(
+            &ns,
+            &[("lims", 0), ("viewer", 0), ("bedboard", 0)],
+            &systems,
+        )
+        .await;
+        let mut op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        let recording = Recording::start(plans.clone(), None).await;
+        let names: Vec<&str> = topology.iter().map(|(n, _)| *n).collect();
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("restore", &names))).await;
+
+        let failed = wait_for(&plans, "restore", "Failed", RUN, |p| {
+            phase(p) == PlanPhase::Failed
+        })
+        .await;
+        op.assert_running();
+        let st = status(&failed);
+        let lims = sys(&st, &ns.name, "lims");
+        assert_eq!(lims.phase, SystemPhase::Failed, "{lims:#?}");
+        let check = &lims.checks[0];
+        assert_eq!(check.phase, ActionPhase::Failed, "{check:#?}");
+        assert!(
+            check.attempts > 1,
+            "a failing check is retried until its deadline: {check:#?}"
+        );
+        let last_error = check.last_error.clone().unwrap_or_default();
+        assert!(
+            last_error.contains("status 500") && last_error.contains("/lims"),
+            "{check:#?}"
+        );
+        let message = lims.message.clone().unwrap_or_default();
+        assert!(
+            message.contains("check 'api'") && message.contains(&last_error),
+            "the message names the check and the last error: {message:?}"
+        );
+        assert!(lims.failed_at.is_some(), "{lims:#?}");
+        assert!(
+            stub.count("/lims", 500) >= check.attempts as usize,
+            "every recorded attempt reached the service: {} recorded, {:?} answered",
+            check.attempts,
+            stub.answered()
+        );
+        let key = format!("{}/lims", ns.name);
+        for dependent in ["viewer", "audit"] {
+            let s = sys(&st, &ns.name, dependent);
+            assert_eq!(s.phase, SystemPhase::Blocked, "{s:#?}");
+            assert_eq!(s.blocked_by.as_deref(), Some(key.as_str()), "{s:#?}");
+            assert!(s.restore_started_at.is_none(), "{s:#?}");
+        }
+        let bedboard = sys(&st, &ns.name, "bedboard");
+        assert_eq!(bedboard.phase, SystemPhase::Verified, "{bedboard:#?}");
+        assert_eq!(st.progress.as_deref(), Some("1/4"));
+        let viewer = ns
+            .api::<Deployment>()
+            .get("viewer")
+            .await
+            .expect("get viewer");
+        assert_eq!(
+            viewer.spec.and_then(|s| s.replicas),
+            Some(0),
+            "a blocked system's restore never ran"
+        );
+
+        // The service recovers; a person asks for a retry.
+        stub.set_status(200);
+        let attempts_before = check.attempts;
+        patch_plan(
+            &plans,
+            "restore",
+            json!({ "metadata": { "annotations": { "retry.lifeline.dev/lims": "1" } } }),
+        )
+        .await;
+        let done = wait_for(&plans, "restore", "Succeeded after the retry", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        op.assert_running();
+        let st = status(&done);
+        for (name, _) in topology {
+            assert_eq!(
+                sys(&st, &ns.name, name).phase,
+                SystemPhase::Verified,
+                "{st:#?}"
+            );
+        }
+        let lims = sys(&st, &ns.name, "lims");
+        assert_eq!(lims.retry_token.as_deref(), Some("1"), "{lims:#?}");
+        assert!(lims.failed_at.is_none(), "{lims:#?}");
+        assert!(
+            lims.checks[0].attempts > attempts_before,
+            "the check ran again: {lims:#?}"
+        );
+        // A retry of a failed check does not repeat the restore steps that succeeded.
+        assert_each_step_once_and_checks_passed(&st);
+        assert_dependency_order(&ns.name, topology, &recording.versions(), &st);
+        let failed_seen = recording
+            .versions()
+            .iter()
+            .any(|p| phase(p) == PlanPhase::Failed);
+        assert!(failed_seen, "the recording saw the Failed phase");
+    })
+    .await;
+}
+
+/// 3. Pausing before a dependency is verified: what is running finishes (a check keeps
+///    being retried and passes), but the dependent does not start while paused, though
+///    ready; unpausing completes the plan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_plan_starts_nothing_new_until_unpaused() {
+    with_namespace("operator-paused", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let stub = StubHttp::start(200).await;
+        stub.fail_first("/base", u32::MAX);
+        stub.fail_first("/other", u32::MAX);
+        let topology: Topology<'_> = &[("base", &[]), ("app", &["base"]), ("other", &[])];
+        let systems = [
+            with_verify(
+                clinical_system(
+                    "base",
+                    &[],
+                    vec![steps::scale("scale-up", "base", 1)],
+                    vec![steps::http("api", &stub.url("/base"))],
+                ),
+                "1s",
+                "2m",
+            ),
+            clinical_system(
+                "app",
+                &["base"],
+                vec![steps::scale("scale-up", "app", 1)],
+                vec![steps::ready("ready", "app")],
+            ),
+            with_verify(
+                clinical_system(
+                    "other",
+                    &[],
+                    vec![steps::scale("scale-up", "other", 1)],
+                    vec![steps::http("api", &stub.url("/other"))],
+                ),
+                "1s",
+                "2m",
+            ),
+        ];
+        install(&ns, &[("base", 0), ("app", 0), ("other", 0)], &systems).await;
+        let mut op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        let recording = Recording::start(plans.clone(), None).await;
+        create::<RecoveryPlan>(
+            &ns,
+            &object(recovery_plan("restore", &["base", "app", "other"])),
+        )
+        .await;
+        let n = ns.name.clone();
+        wait_for(&plans, "restore", "verifying base and other", STEP, |p| {
+            check_attempts(p, &n, "base", "api") >= 1 && check_attempts(p, &n, "other", "api") >= 1
+        })
+        .await;
+
+        let paused = patch_plan(&plans, "restore", json!({ "spec": { "paused": true } })).await;
+        let paused_generation = paused.metadata.generation;
+        wait_for(&plans, "restore", "Paused", STEP, |p| {
+            phase(p) == PlanPhase::Paused
+                && p.status.as_ref().and_then(|s| s.observed_generation) >= paused_generation
+        })
+        .await;
+
+        // What was running goes on: base's check passes; other's fails three more times,
+        // about three seconds of activity, then passes.
+        stub.fail_first("/base", 0);
+        stub.fail_first("/other", 3);
+        let base_done = wait_for(&plans, "restore", "base verified while paused", STEP, |p| {
+            sys_phase(p, &n, "base") == SystemPhase::Verified
+        })
+        .await;
+        let other_attempts = check_attempts(&base_done, &n, "other", "api");
+        let other_done = wait_for(
+            &plans,
+            "restore",
+            "other verified while paused",
+            STEP,
+            |p| sys_phase(p, &n, "other") == SystemPhase::Verified,
+        )
+        .await;
+        op.assert_running();
+        assert!(
+            check_attempts(&other_done, &n, "other", "api") > other_attempts,
+            "the operator kept working while paused"
+        );
+        let st = status(&other_done);
+        assert_eq!(st.phase, PlanPhase::Paused, "{st:#?}");
+        let app = sys(&st, &n, "app");
+        assert!(
+            matches!(app.phase, SystemPhase::Pending | SystemPhase::Waiting),
+            "{app:#?}"
+        );
+        assert_eq!(
+            app.message.as_deref(),
+            Some("ready; the plan is paused"),
+            "{app:#?}"
+        );
+        // In every version since the pause took effect, app had not started.
+        let versions = recording.versions();
+        let paused_from = versions
+            .iter()
+            .position(|p| {
+                phase(p) == PlanPhase::Paused
+                    && p.status.as_ref().and_then(|s| s.observed_generation) >= paused_generation
+            })
+            .expect("the recording saw the pause take effect");
+        for p in &versions[paused_from..] {
+            let s = status(p);
+            let Some(app) = find(&s, &n, "app") else {
+                continue;
+            };
+            assert!(
+                matches!(app.phase, SystemPhase::Pending | SystemPhase::Waiting)
+                    && app.restore_started_at.is_none(),
+                "app started while paused: {s:#?}"
+            );
+            assert_eq!(s.phase, PlanPhase::Paused, "{s:#?}");
+        }
+        let app_deployment = ns.api::<Deployment>().get("app").await.expect("get app");
+        assert_eq!(app_deployment.spec.and_then(|s| s.replicas), Some(0));
+
+        patch_plan(&plans, "restore", json!({ "spec": { "paused": false } })).await;
+        let done = wait_for(&plans, "restore", "Succeeded after unpausing", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        let st = status(&done);
+        assert_dependency_order(&n, topology, &recording.versions(), &st);
+        assert_each_step_once_and_checks_passed(&st);
+        // app started only after the pause: after other was verified, which happened
+        // while paused.
+        let app = sys(&st, &n, "app");
+        let other = sys(&st, &n, "other");
+        assert!(
+            app.restore_started_at.as_ref().map(|t| t.0) >= other.verified_at.as_ref().map(|t| t.0),
+            "app started at {:?}, before the plan was unpaused (other verified at {:?})",
+            app.restore_started_at,
+            other.verified_at
+        );
+    })
+    .await;
+}
+
+/// 4. Aborting mid-run cancels every unfinished system, keeps what finished, marks the
+///    plan Aborted, and stops the checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_cancels_unfinished_systems() {
+    with_namespace("operator-abort", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let stub = StubHttp::start(500).await;
+        let systems = [
+            clinical_system(
+                "quick",
+                &[],
+                vec![steps::scale("scale-up", "quick", 1)],
+                vec![steps::ready("ready", "quick")],
+            ),
+            with_verify(
+                clinical_system(
+                    "slow",
+                    &[],
+                    vec![steps::job("restore-db")],
+                    vec![steps::http("api", &stub.url("/slow"))],
+                ),
+                "1s",
+                "2m",
+            ),
+            clinical_system(
+                "after",
+                &["slow"],
+                vec![steps::scale("scale-up", "after", 1)],
+                vec![steps::ready("ready", "after")],
+            ),
+        ];
+        install(&ns, &[("quick", 0), ("after", 0)], &systems).await;
+        let mut op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        create::<RecoveryPlan>(
+            &ns,
+            &object(recovery_plan("restore", &["quick", "slow", "after"])),
+        )
+        .await;
+        let n = ns.name.clone();
+        wait_for(
+            &plans,
+            "restore",
+            "quick verified, slow verifying",
+            STEP,
+            |p| {
+                sys_phase(p, &n, "quick") == SystemPhase::Verified
+                    && check_attempts(p, &n, "slow", "api") >= 1
+            },
+        )
+        .await;
+
+        patch_plan(&plans, "restore", json!({ "spec": { "abort": true } })).await;
+        let aborted = wait_for(&plans, "restore", "Aborted", STEP, |p| {
+            phase(p) == PlanPhase::Aborted
+        })
+        .await;
+        op.assert_running();
+        let st = status(&aborted);
+        assert!(st.finished_at.is_some(), "{st:#?}");
+        assert_eq!(
+            sys(&st, &n, "quick").phase,
+            SystemPhase::Verified,
+            "{st:#?}"
+        );
+        for name in ["slow", "after"] {
+            let s = sys(&st, &n, name);
+            assert_eq!(s.phase, SystemPhase::Cancelled, "{s:#?}");
+            assert_eq!(s.message.as_deref(), Some("the plan was aborted"), "{s:#?}");
+        }
+        assert!(sys(&st, &n, "after").restore_started_at.is_none());
+
+        // The operator is still reconciling the plan, but makes no more check attempts
+        // and starts nothing.
+        let hits = stub.answered().len();
+        bump_generation(&plans, "restore", 3).await;
+        hold_for(
+            "nothing more happens after the abort",
+            Duration::from_millis(2500),
+            || {
+                let plans = plans.clone();
+                let stub = &stub;
+                let n = n.clone();
+                async move {
+                    let now = stub.answered().len();
+                    if now != hits {
+                        return Err(format!("{} more check requests", now - hits));
+                    }
+                    let p = plans.get("restore").await.map_err(|e| e.to_string())?;
+                    if phase(&p) != PlanPhase::Aborted
+                        || sys_phase(&p, &n, "after") != SystemPhase::Cancelled
+                    {
+                        return Err(format!("{:#?}", p.status));
+                    }
+                    Ok(())
+                }
+            },
+        )
+        .await;
+        let after = ns
+            .api::<Deployment>()
+            .get("after")
+            .await
+            .expect("get after");
+        assert_eq!(after.spec.and_then(|s| s.replicas), Some(0));
+    })
+    .await;
+}
+
+/// 5. Events on the plan for the transitions a person cares about, reported by the
+///    operator's identity; `/metrics`, `/healthz` and `/readyz` on the metrics address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishes_events_and_metrics() {
+    with_namespace("operator-events", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let systems = [
+            clinical_system(
+                "db",
+                &[],
+                vec![steps::job("restore")],
+                vec![steps::job_check("smoke")],
+            ),
+            clinical_system(
+                "app",
+                &["db"],
+                vec![steps::scale("scale-up", "app", 1)],
+                vec![steps::ready("ready", "app")],
+            ),
+        ];
+        install(&ns, &[("app", 0)], &systems).await;
+        let mut op = Operator::start("operator", &ns.name, &["--identity", "op-events"]);
+        let plans = ns.api::<RecoveryPlan>();
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("restore", &["db", "app"]))).await;
+        wait_for(&plans, "restore", "Succeeded", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        op.assert_running();
+
+        let events: Api<Event> = ns.api();
+        let n = ns.name.clone();
+        let by_reason: HashMap<String, Vec<Event>> = eventually("the plan's Events", STEP, || {
+            let events = events.clone();
+            let n = n.clone();
+            async move {
+                let list = events
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let mut by_reason: HashMap<String, Vec<Event>> = HashMap::new();
+                for e in list.items {
+                    let regarding = e.regarding.clone().unwrap_or_default();
+                    if regarding.kind.as_deref() == Some("RecoveryPlan")
+                        && regarding.name.as_deref() == Some("restore")
+                    {
+                        by_reason
+                            .entry(e.reason.clone().unwrap_or_default())
+                            .or_default()
+                            .push(e);
+                    }
+                }
+                let notes = |reason: &str| -> Vec<String> {
+                    by_reason
+                        .get(reason)
+                        .map(|v| v.iter().filter_map(|e| e.note.clone()).collect())
+                        .unwrap_or_default()
+                };
+                for reason in ["RestoreStarted", "SystemVerified"] {
+                    for system in ["db", "app"] {
+                        let key = format!("{n}/{system}");
+                        if !notes(reason).iter().any(|note| note.starts_with(&key)) {
+                            return Err(format!("no {reason} Event for {key}: {by_reason:#?}"));
+                        }
+                    }
+                }
+                if !by_reason.contains_key("PlanSucceeded") {
+                    return Err(format!("no PlanSucceeded Event: {by_reason:#?}"));
+                }
+                Ok(by_reason)
+            }
+        })
+        .await;
+        for (reason, list) in &by_reason {
+            for e in list {
+                assert_eq!(
+                    (
+                        e.reporting_controller.as_deref(),
+                        e.reporting_instance.as_deref()
+                    ),
+                    (Some("lifeline-operator"), Some("op-events")),
+                    "{reason}: {e:#?}"
+                );
+            }
+        }
+        assert_eq!(by_reason["PlanSucceeded"].len(), 1, "{by_reason:#?}");
+        let verified = &by_reason["SystemVerified"];
+        assert_eq!(
+            verified.len(),
+            2,
+            "one SystemVerified per system: {verified:#?}"
+        );
+        assert!(
+            verified.iter().all(|e| e.type_.as_deref() == Some("Normal")
+                && e.note.as_deref().is_some_and(|n| n.contains("met"))),
+            "{verified:#?}"
+        );
+
+        let addr = op.metrics_addr;
+        let (code, body) = http_get(addr, "/healthz").await.expect("GET /healthz");
+        assert_eq!((code, body.trim()), (200, "ok"));
+        let (code, _) = http_get(addr, "/readyz").await.expect("GET /readyz");
+        assert_eq!(code, 200, "ready after the first reconcile");
+        let (code, metrics) = http_get(addr, "/metrics").await.expect("GET /metrics");
+        assert_eq!(code, 200, "{metrics}");
+        assert_eq!(
+            sample(&metrics, r#"lifeline_plans{phase="Succeeded"}"#),
+            Some(1.0),
+            "{metrics}"
+        );
+        assert_eq!(
+            sample(&metrics, r#"lifeline_plans{phase="Running"}"#),
+            Some(0.0),
+            "{metrics}"
+        );
+        assert_eq!(
+            sample(
+                &metrics,
+                r#"lifeline_system_recovery_seconds_count{tier="critical"}"#
+            ),
+            Some(2.0),
+            "each verified system is observed once: {metrics}"
+        );
+        assert!(
+            sample(&metrics, "lifeline_reconcile_duration_seconds_count").unwrap_or(0.0) >= 1.0,
+            "{metrics}"
+        );
+    })
+    .await;
+}
+
+/// 6. A Job that the API server forbids for the moment (a ResourceQuota allows no more
+///    Jobs) is created once the quota allows it, and the plan finishes.
+///    The refusal is not transient, and no watched object changes when the quota is
+///    lifted, so the operator looks again after `REFUSED_REQUEUE` (30 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_forbidden_by_quota_is_created_once_allowed() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    with_namespace("operator-quota", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let quota: ResourceQuota = object(json!({
+            "apiVersion": "v1",
+            "kind": "ResourceQuota",
+            "metadata": { "name": "no-jobs" },
+            "spec": { "hard": { "count/jobs.batch": "0" } }
+        }));
+        create(&ns, &quota).await;
+        let systems = [clinical_system(
+            "db",
+            &[],
+            vec![steps::job("restore")],
+            vec![],
+        )];
+        install(&ns, &[], &systems).await;
+        let op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("restore", &["db"]))).await;
+        eventually("the operator to be refused the Job", STEP, || {
+            let log = op.log();
+            async move {
+                // The reconcile itself failed (not only the first start of the step).
+                if log
+                    .lines()
+                    .any(|l| l.contains("reconcile failed") && l.contains("exceeded quota"))
+                {
+                    Ok(())
+                } else {
+                    Err("not refused yet".to_string())
+                }
+            }
+        })
+        .await;
+        ns.api::<ResourceQuota>()
+            .delete("no-jobs", &Default::default())
+            .await
+            .expect("delete the quota");
+        wait_for(
+            &plans,
+            "restore",
+            "Succeeded once Jobs are allowed",
+            RUN,
+            |p| phase(p) == PlanPhase::Succeeded,
+        )
+        .await;
+    })
+    .await;
+}
