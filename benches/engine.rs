@@ -284,7 +284,7 @@ fn plan_10k(c: &mut Criterion) {
     drop(model);
 
     let mut group = c.benchmark_group("engine");
-    // ~10-20 ms per call: flat sampling keeps the run to seconds on a small machine.
+    // Tens of milliseconds per call: flat sampling keeps the run short on a small machine.
     group.sampling_mode(SamplingMode::Flat);
     group.sample_size(30);
     group.measurement_time(Duration::from_secs(10));
@@ -308,16 +308,24 @@ fn simulate_1k(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("engine/simulate_1k");
     group.sampling_mode(SamplingMode::Flat);
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(20));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(15));
 
-    let mut unlimited_finish = None;
+    let mut unlimited = None;
     for (label, parallelism) in [("unlimited", None), ("parallelism_50", Some(50))] {
         let model =
             plan(&sources, &selected, settings(parallelism)).expect("the generated estate plans");
         assert_plan_is_real(&model, SYSTEMS, estate.edges);
 
-        let report = simulate(&model, &opts, |_, _| {});
+        let mut peak = 0;
+        let report = simulate(&model, &opts, |_, status| {
+            let active = status
+                .systems
+                .iter()
+                .filter(|s| s.phase.is_active())
+                .count();
+            peak = peak.max(active);
+        });
         assert_eq!(report.status.phase, PlanPhase::Succeeded, "{label}");
         assert_eq!(report.systems.len(), SYSTEMS);
         let verified = report
@@ -339,15 +347,27 @@ fn simulate_1k(c: &mut Criterion) {
                     "unlimited run took {}s, critical path {cp}s",
                     report.finished_at
                 );
-                unlimited_finish = Some(report.finished_at);
+                unlimited = Some((report.finished_at, peak));
             }
-            Some(_) => assert!(
-                unlimited_finish.is_some_and(|u| report.finished_at >= u),
-                "a capped run cannot beat the uncapped one"
-            ),
+            Some(cap) => {
+                let (finish, uncapped_peak) = unlimited.expect("the uncapped run goes first");
+                assert!(
+                    report.finished_at >= finish,
+                    "a capped run cannot beat the uncapped one"
+                );
+                assert!(
+                    peak <= cap as usize,
+                    "{peak} running at once under a cap of {cap}"
+                );
+                assert!(
+                    uncapped_peak > cap as usize,
+                    "the cap never binds in this estate"
+                );
+            }
         }
         eprintln!(
-            "simulate_1k/{label}: {} systems, {} hard edges, {} timeline events, {:.0}s virtual",
+            "simulate_1k/{label}: {} systems, {} hard edges, {} timeline events, \
+             at most {peak} restoring or verifying at once, {:.0}s virtual",
             report.systems.len(),
             estate.edges,
             report.timeline.len(),

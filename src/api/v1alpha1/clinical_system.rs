@@ -195,7 +195,7 @@ pub struct RestoreStep {
     /// Run a Job (a database integrity check, a restore from backup) and wait until it
     /// completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job: Option<JobStep>,
+    pub job: Option<Box<JobStep>>,
     /// Wait until an object reaches a condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_for: Option<WaitForStep>,
@@ -229,7 +229,7 @@ impl RestoreStep {
             self.rollout_restart
                 .as_ref()
                 .map(StepAction::RolloutRestart),
-            self.job.as_ref().map(StepAction::Job),
+            self.job.as_deref().map(StepAction::Job),
             self.wait_for.as_ref().map(StepAction::WaitFor),
             self.manual.as_ref().map(StepAction::Manual),
         ])
@@ -339,7 +339,7 @@ pub struct Check {
     pub tcp: Option<TcpCheck>,
     /// A Job that must complete: a synthetic patient journey, for example.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub job: Option<JobStep>,
+    pub job: Option<Box<JobStep>>,
     /// A Deployment or StatefulSet that must be fully available.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_ready: Option<WorkloadRef>,
@@ -364,7 +364,7 @@ impl Check {
         exactly_one([
             self.http.as_ref().map(CheckAction::Http),
             self.tcp.as_ref().map(CheckAction::Tcp),
-            self.job.as_ref().map(CheckAction::Job),
+            self.job.as_deref().map(CheckAction::Job),
             self.workload_ready.as_ref().map(CheckAction::WorkloadReady),
         ])
     }
