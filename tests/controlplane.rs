@@ -22,28 +22,12 @@ use support::{TestNamespace, client_as, cluster, eventually, object, wait_for, w
 
 const READY: Duration = Duration::from_secs(60);
 
-fn deployment(name: &str, replicas: i32) -> Deployment {
-    object(json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": { "name": name },
-        "spec": {
-            "replicas": replicas,
-            "selector": { "matchLabels": { "app": name } },
-            "template": {
-                "metadata": { "labels": { "app": name } },
-                "spec": { "containers": [{ "name": "app", "image": "registry.invalid/app:1" }] }
-            }
-        }
-    }))
-}
-
 #[tokio::test]
 async fn deployment_reaches_three_ready_replicas_and_scales_to_zero() {
     with_namespace("deployment", |ns: TestNamespace| async move {
         let deployments: Api<Deployment> = ns.api();
         deployments
-            .create(&PostParams::default(), &deployment("web", 3))
+            .create(&PostParams::default(), &support::fake_deployment("web", 3))
             .await
             .expect("create deployment");
         wait_for(&deployments, "web", "3 ready replicas", READY, |d| {
@@ -159,7 +143,7 @@ async fn rbac_denies_an_impersonated_user_until_a_rolebinding_grants_it() {
         let deployments: Api<Deployment> = ns.api_with(&as_user);
 
         let err = deployments
-            .create(&PostParams::default(), &deployment("denied", 1))
+            .create(&PostParams::default(), &support::fake_deployment("denied", 1))
             .await
             .expect_err("a user with no grants must not create a Deployment");
         match err {
@@ -187,7 +171,7 @@ async fn rbac_denies_an_impersonated_user_until_a_rolebinding_grants_it() {
             let deployments = deployments.clone();
             async move {
                 deployments
-                    .create(&PostParams::default(), &deployment("granted", 1))
+                    .create(&PostParams::default(), &support::fake_deployment("granted", 1))
                     .await
                     .map_err(|e| e.to_string())
             }

@@ -15,29 +15,6 @@ use lifeline::{
 use serde_json::json;
 use support::{TestNamespace, admin_client, ensure_crds, object, wait_for, with_namespace};
 
-fn system(name: &str, step: serde_json::Value) -> ClinicalSystem {
-    object(json!({
-        "apiVersion": "lifeline.dev/v1alpha1",
-        "kind": "ClinicalSystem",
-        "metadata": { "name": name },
-        "spec": {
-            "displayName": name,
-            "tier": "critical",
-            "recoveryTimeObjective": "1h",
-            "restore": { "steps": [step] }
-        }
-    }))
-}
-
-fn plan(name: &str, systems: &[&str]) -> RecoveryPlan {
-    object(json!({
-        "apiVersion": "lifeline.dev/v1alpha1",
-        "kind": "RecoveryPlan",
-        "metadata": { "name": name },
-        "spec": { "systems": { "names": systems } }
-    }))
-}
-
 #[tokio::test]
 async fn a_malformed_system_invalidates_only_the_plan_that_selects_it() {
     ensure_crds(&admin_client().await).await;
@@ -45,21 +22,7 @@ async fn a_malformed_system_invalidates_only_the_plan_that_selects_it() {
         let pp = PostParams::default();
         let deployments: Api<Deployment> = ns.api();
         deployments
-            .create(
-                &pp,
-                &object(json!({
-                    "apiVersion": "apps/v1", "kind": "Deployment",
-                    "metadata": { "name": "web" },
-                    "spec": {
-                        "replicas": 0,
-                        "selector": { "matchLabels": { "app": "web" } },
-                        "template": {
-                            "metadata": { "labels": { "app": "web" } },
-                            "spec": { "containers": [{ "name": "web", "image": "registry.invalid/web:1" }] }
-                        }
-                    }
-                })),
-            )
+            .create(&pp, &support::fake_deployment("web", 0))
             .await
             .expect("create web");
         // The good system, created through the typed API.
@@ -67,7 +30,12 @@ async fn a_malformed_system_invalidates_only_the_plan_that_selects_it() {
         systems
             .create(
                 &pp,
-                &system("good", json!({ "name": "start", "scale": { "kind": "Deployment", "name": "web", "replicas": 1 } })),
+                &object(support::clinical_system(
+                    "good",
+                    &[],
+                    vec![json!({ "name": "start", "scale": { "kind": "Deployment", "name": "web", "replicas": 1 } })],
+                    vec![],
+                )),
             )
             .await
             .expect("create good");
@@ -92,8 +60,10 @@ async fn a_malformed_system_invalidates_only_the_plan_that_selects_it() {
         raw.create(&pp, &bad).await.expect("the API server keeps the template as-is");
 
         let plans: Api<RecoveryPlan> = ns.api();
-        plans.create(&pp, &plan("uses-good", &["good"])).await.expect("plan");
-        plans.create(&pp, &plan("uses-bad", &["bad"])).await.expect("plan");
+        for (name, system) in [("uses-good", "good"), ("uses-bad", "bad")] {
+            let plan: RecoveryPlan = object(support::recovery_plan(name, &[system]));
+            plans.create(&pp, &plan).await.expect("create plan");
+        }
 
         let client = admin_client().await;
         let operator = tokio::spawn(run(

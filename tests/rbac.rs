@@ -175,22 +175,6 @@ async fn with_operator<Fut: Future<Output = ()>>(
     }
 }
 
-fn deployment(name: &str, replicas: i32) -> Deployment {
-    object(json!({
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": { "name": name },
-        "spec": {
-            "replicas": replicas,
-            "selector": { "matchLabels": { "app": name } },
-            "template": {
-                "metadata": { "labels": { "app": name } },
-                "spec": { "containers": [{ "name": "app", "image": "registry.invalid/app:1" }] }
-            }
-        }
-    }))
-}
-
 fn plan(name: &str, systems: &[&str]) -> RecoveryPlan {
     object(json!({
         "apiVersion": "lifeline.dev/v1alpha1",
@@ -222,11 +206,11 @@ async fn operator_restores_a_plan_as_its_service_account() {
         // viewer running but needing a restart once its database is back.
         let deployments: Api<Deployment> = ns.api();
         deployments
-            .create(&pp, &deployment("lab-db", 0))
+            .create(&pp, &support::fake_deployment("lab-db", 0))
             .await
             .expect("create lab-db");
         deployments
-            .create(&pp, &deployment("results-viewer", 1))
+            .create(&pp, &support::fake_deployment("results-viewer", 1))
             .await
             .expect("create results-viewer");
 
@@ -396,7 +380,7 @@ async fn operator_is_refused_what_it_does_not_need() {
             .await
             .expect("create a Secret as admin");
         ns.api::<Deployment>()
-            .create(&pp, &deployment("lab-db", 1))
+            .create(&pp, &support::fake_deployment("lab-db", 1))
             .await
             .expect("create a Deployment as admin");
 
@@ -416,7 +400,7 @@ async fn operator_is_refused_what_it_does_not_need() {
         assert_forbidden("list Secrets", secrets.list(&Default::default()).await);
         assert_forbidden(
             "create a Deployment",
-            deployments.create(&pp, &deployment("rogue", 1)).await,
+            deployments.create(&pp, &support::fake_deployment("rogue", 1)).await,
         );
         assert_forbidden(
             "delete a Deployment",
