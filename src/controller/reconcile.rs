@@ -60,22 +60,6 @@ fn selected_keys(
     Ok(keys)
 }
 
-/// Gates for each stage. Until approvals are wired in (release stages), a stage that needs
-/// no approval is open and one that needs approval waits.
-fn gates(plan: &RecoveryPlan) -> Vec<StageGate> {
-    plan.spec
-        .stages
-        .iter()
-        .map(|s| {
-            if s.approval.required == 0 {
-                StageGate::Open
-            } else {
-                StageGate::Awaiting
-            }
-        })
-        .collect()
-}
-
 fn seconds_since(
     t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
     now: Timestamp,
@@ -164,15 +148,28 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         }
     }
 
-    // Decide.
+    // Decide, with the stage gates the recorded Approvals open.
+    let approvals = if model.settings.stages.is_empty() {
+        Vec::new()
+    } else {
+        ctx.approvals(&ns).await?
+    };
+    let (gates, records) = engine::approvals::evaluate(
+        &name,
+        plan.spec.requested_by.as_deref(),
+        &model.settings,
+        &approvals,
+    );
     let inputs = Inputs {
         now,
         paused: plan.spec.paused,
         aborted,
-        gates: gates(plan),
+        gates: gates.clone(),
     };
     let mut decision = engine::decide(&model, &current, &inputs);
     decision.status.observed_generation = plan.metadata.generation;
+    decision.status.approvals = records;
+    decision.status.awaiting = awaiting(&model, &decision.status, &gates);
 
     // Record before acting, so a crash after this point finds the work in status.
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
@@ -238,6 +235,49 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         Some(d) if !decision.status.phase_is_final() => Requeue::requeue(d),
         _ => Requeue::await_change(),
     })
+}
+
+/// For people: each stage that verified systems wait on, and what it waits for.
+fn awaiting(model: &PlanModel, status: &RecoveryPlanStatus, gates: &[StageGate]) -> Vec<String> {
+    let stages = &model.settings.stages;
+    let mut out = Vec::new();
+    for (k, stage) in stages.iter().enumerate() {
+        let waiting = status.systems.iter().any(|s| {
+            s.phase.is_verified()
+                && s.released_stage.as_deref().map_or(0, |r| {
+                    stages.iter().position(|x| x.name == r).map_or(0, |i| i + 1)
+                }) == k
+        });
+        if !waiting {
+            continue;
+        }
+        match gates.get(k) {
+            Some(StageGate::Awaiting) | None => {
+                let got = status
+                    .approvals
+                    .iter()
+                    .filter(|a| a.stage == stage.name && a.accepted && a.decision == "approve")
+                    .count();
+                let from = if stage.approval.approver_groups.is_empty() {
+                    "anyone with the approve verb but the requester".to_string()
+                } else {
+                    stage.approval.approver_groups.join(" or ")
+                };
+                let required = stage.approval.required as usize;
+                let more = required.saturating_sub(got);
+                out.push(format!(
+                    "stage {} awaits {more} more approval{} (of {required}) from {from}",
+                    stage.name,
+                    if more == 1 { "" } else { "s" },
+                ));
+            }
+            Some(StageGate::Rejected(reason)) => {
+                out.push(format!("stage {} halted: {reason}", stage.name));
+            }
+            Some(StageGate::Open) => {}
+        }
+    }
+    out
 }
 
 /// Carries out `lifeline retry` requests: the plan's `retry.lifeline.dev/<system>`

@@ -8,6 +8,7 @@
 //! The controller drives it against a cluster, the simulator against an in-memory world
 //! in virtual time, and the tests feed it observations directly.
 
+pub mod approvals;
 pub mod decide;
 pub mod planner;
 

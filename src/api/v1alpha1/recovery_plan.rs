@@ -290,6 +290,13 @@ pub struct RecoveryPlanStatus {
     /// One entry per selected system, in restore order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub systems: Vec<SystemStatus>,
+    /// Every release-stage Approval the operator considered, in the order they count, with
+    /// whether it was accepted and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<crate::engine::approvals::ApprovalRecord>,
+    /// Stages waiting for approval, and from whom, for people.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting: Vec<String>,
     /// Conditions: `Ready` (the plan is valid and running) and `Progressing`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]

@@ -1,0 +1,130 @@
+//! Which release stages may proceed, from the Approvals people recorded. Pure: the
+//! Approvals' identities were checked by the API server (admission); this applies what
+//! admission cannot see: separation of duties, the quorum of distinct people, approver
+//! groups, the checklist, and rejections. Every Approval considered is recorded with the
+//! reason it was accepted or ignored.
+
+use serde::{Deserialize, Serialize};
+
+use super::{PlanSettings, StageGate};
+use crate::api::v1alpha1::{Approval, Decision};
+
+/// What the operator made of one Approval, kept in the plan's status.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecord {
+    /// The Approval object's name.
+    pub name: String,
+    /// The stage it decides.
+    pub stage: String,
+    /// Who decided.
+    pub approver: String,
+    /// `approve` or `reject`.
+    pub decision: String,
+    /// Whether it counts.
+    pub accepted: bool,
+    /// Why it counts or not, for people ("ignored: approver is the plan's requester").
+    pub reason: String,
+    /// The approver's comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+}
+
+/// The gate of each stage and the record of every stage Approval for `plan`.
+/// `approvals` may hold Approvals of other plans and manual-step confirmations; they are
+/// skipped. Approvals count in creation order.
+pub fn evaluate(
+    plan: &str,
+    requested_by: Option<&str>,
+    settings: &PlanSettings,
+    approvals: &[Approval],
+) -> (Vec<StageGate>, Vec<ApprovalRecord>) {
+    let mut mine: Vec<&Approval> = approvals
+        .iter()
+        .filter(|a| a.spec.plan == plan && a.spec.stage.is_some())
+        .collect();
+    mine.sort_by(|a, b| {
+        let key = |x: &Approval| {
+            (
+                x.metadata.creation_timestamp.clone().map(|t| t.0),
+                x.metadata.name.clone(),
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let mut records = Vec::new();
+    let mut gates = Vec::with_capacity(settings.stages.len());
+    for stage in &settings.stages {
+        let mut approvers: Vec<&str> = Vec::new();
+        let mut rejected: Option<String> = None;
+        for a in mine
+            .iter()
+            .filter(|a| a.spec.stage.as_deref() == Some(stage.name.as_str()))
+        {
+            let who = a.spec.approver.username.as_str();
+            let rule = &stage.approval;
+            let missing: Vec<&str> = stage
+                .checklist
+                .iter()
+                .filter(|item| !a.spec.acknowledged.iter().any(|ack| ack == *item))
+                .map(String::as_str)
+                .collect();
+            let verdict: Result<&str, String> = if requested_by == Some(who) {
+                Err("ignored: approver is the plan's requester".into())
+            } else if !rule.approver_groups.is_empty()
+                && !a
+                    .spec
+                    .approver
+                    .groups
+                    .iter()
+                    .any(|g| rule.approver_groups.contains(g))
+            {
+                Err(format!(
+                    "ignored: approver is in none of the groups {}",
+                    rule.approver_groups.join(", ")
+                ))
+            } else if a.spec.decision == Decision::Approve && !missing.is_empty() {
+                Err(format!(
+                    "ignored: checklist not acknowledged: {}",
+                    missing.join("; ")
+                ))
+            } else if a.spec.decision == Decision::Approve && approvers.contains(&who) {
+                Err("ignored: this person has already approved this stage".into())
+            } else if a.spec.decision == Decision::Reject {
+                Ok("rejected: the stage halts")
+            } else {
+                Ok("accepted")
+            };
+            match &verdict {
+                Ok(_) if a.spec.decision == Decision::Reject => {
+                    rejected.get_or_insert_with(|| {
+                        format!(
+                            "rejected by {who}: {}",
+                            a.spec.comment.as_deref().unwrap_or("no reason given")
+                        )
+                    });
+                }
+                Ok(_) => approvers.push(who),
+                Err(_) => {}
+            }
+            records.push(ApprovalRecord {
+                name: a.metadata.name.clone().unwrap_or_default(),
+                stage: stage.name.clone(),
+                approver: who.to_string(),
+                decision: a.spec.decision.to_string(),
+                accepted: verdict.is_ok(),
+                reason: match verdict {
+                    Ok(r) => r.to_string(),
+                    Err(r) => r,
+                },
+                comment: a.spec.comment.clone(),
+            });
+        }
+        gates.push(match rejected {
+            Some(reason) => StageGate::Rejected(reason),
+            None if approvers.len() as u32 >= stage.approval.required => StageGate::Open,
+            None => StageGate::Awaiting,
+        });
+    }
+    (gates, records)
+}

@@ -1,0 +1,302 @@
+//! Stage gates from Approvals: what admission cannot see is applied by the operator
+//! (separation of duties, quorum of distinct people, approver groups, the checklist,
+//! rejections), and every Approval is recorded with its reason.
+
+use lifeline::{
+    api::v1alpha1::{Approval, ApprovalRule},
+    engine::{PlanSettings, StageGate, StageModel, approvals::evaluate},
+};
+use serde_json::json;
+
+fn settings() -> PlanSettings {
+    PlanSettings {
+        stages: vec![
+            StageModel {
+                name: "it-validation".into(),
+                approval: ApprovalRule::default(),
+                checklist: vec![],
+            },
+            StageModel {
+                name: "pilot-ward".into(),
+                approval: ApprovalRule {
+                    required: 2,
+                    approver_groups: vec!["clinical-safety-officers".into()],
+                },
+                checklist: vec!["Paper records back-entered".into()],
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+fn approval(
+    name: &str,
+    plan: &str,
+    who: &str,
+    groups: &[&str],
+    decision: &str,
+    acks: &[&str],
+    at: &str,
+) -> Approval {
+    serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Approval",
+        "metadata": { "name": name, "namespace": "ward", "creationTimestamp": at },
+        "spec": {
+            "plan": plan,
+            "stage": "pilot-ward",
+            "decision": decision,
+            "comment": format!("{who} says {decision}"),
+            "acknowledged": acks,
+            "approver": { "username": who, "groups": groups }
+        }
+    }))
+    .expect("approval")
+}
+
+const CSO: &[&str] = &["clinical-safety-officers"];
+const ACK: &[&str] = &["Paper records back-entered"];
+
+fn gate(approvals: &[Approval]) -> (StageGate, Vec<(String, bool, String)>) {
+    let (gates, records) = evaluate(
+        "recovery",
+        Some("incident-commander"),
+        &settings(),
+        approvals,
+    );
+    assert_eq!(gates[0], StageGate::Open, "required 0 is automatic");
+    (
+        gates[1].clone(),
+        records
+            .into_iter()
+            .map(|r| (r.name, r.accepted, r.reason))
+            .collect(),
+    )
+}
+
+#[test]
+fn no_approvals_awaits() {
+    assert_eq!(gate(&[]).0, StageGate::Awaiting);
+}
+
+#[test]
+fn the_requester_approving_their_own_plan_is_ignored_with_the_reason() {
+    let (g, r) = gate(&[approval(
+        "a1",
+        "recovery",
+        "incident-commander",
+        CSO,
+        "approve",
+        ACK,
+        "2026-01-01T00:00:00Z",
+    )]);
+    assert_eq!(g, StageGate::Awaiting);
+    assert_eq!(
+        r,
+        vec![(
+            "a1".into(),
+            false,
+            "ignored: approver is the plan's requester".into()
+        )]
+    );
+}
+
+#[test]
+fn a_quorum_of_two_needs_two_distinct_people() {
+    let twice = [
+        approval(
+            "a1",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:00:00Z",
+        ),
+        approval(
+            "a2",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:01:00Z",
+        ),
+    ];
+    let (g, r) = gate(&twice);
+    assert_eq!(
+        g,
+        StageGate::Awaiting,
+        "the same person twice is not a quorum"
+    );
+    assert_eq!(
+        r[1].2,
+        "ignored: this person has already approved this stage"
+    );
+
+    let two = [
+        approval(
+            "a1",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:00:00Z",
+        ),
+        approval(
+            "a2",
+            "recovery",
+            "bob",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:01:00Z",
+        ),
+    ];
+    let (g, r) = gate(&two);
+    assert_eq!(g, StageGate::Open);
+    assert!(
+        r.iter().all(|(_, ok, why)| *ok && why == "accepted"),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn an_approver_outside_the_groups_is_ignored() {
+    let (g, r) = gate(&[
+        approval(
+            "a1",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:00:00Z",
+        ),
+        approval(
+            "a2",
+            "recovery",
+            "eve",
+            &["porters"],
+            "approve",
+            ACK,
+            "2026-01-01T00:01:00Z",
+        ),
+    ]);
+    assert_eq!(g, StageGate::Awaiting);
+    assert_eq!(
+        r[1],
+        (
+            "a2".into(),
+            false,
+            "ignored: approver is in none of the groups clinical-safety-officers".into()
+        )
+    );
+}
+
+#[test]
+fn a_missing_checklist_item_is_ignored_naming_the_item() {
+    let (g, r) = gate(&[
+        approval(
+            "a1",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:00:00Z",
+        ),
+        approval(
+            "a2",
+            "recovery",
+            "bob",
+            CSO,
+            "approve",
+            &[],
+            "2026-01-01T00:01:00Z",
+        ),
+    ]);
+    assert_eq!(g, StageGate::Awaiting);
+    assert_eq!(
+        r[1].2,
+        "ignored: checklist not acknowledged: Paper records back-entered"
+    );
+}
+
+#[test]
+fn a_reject_halts_the_stage_with_the_reason_even_after_a_quorum() {
+    let (g, r) = gate(&[
+        approval(
+            "a1",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:00:00Z",
+        ),
+        approval(
+            "a2",
+            "recovery",
+            "bob",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:01:00Z",
+        ),
+        approval(
+            "a3",
+            "recovery",
+            "carol",
+            CSO,
+            "reject",
+            &[],
+            "2026-01-01T00:02:00Z",
+        ),
+    ]);
+    assert_eq!(
+        g,
+        StageGate::Rejected("rejected by carol: carol says reject".into())
+    );
+    assert_eq!(
+        r[2],
+        ("a3".into(), true, "rejected: the stage halts".into())
+    );
+}
+
+#[test]
+fn approvals_of_other_plans_do_not_count_and_order_is_by_creation() {
+    let (g, r) = gate(&[
+        approval(
+            "b2",
+            "recovery",
+            "bob",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:05:00Z",
+        ),
+        approval(
+            "x1",
+            "another-plan",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:00:00Z",
+        ),
+        approval(
+            "a1",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2026-01-01T00:01:00Z",
+        ),
+    ]);
+    assert_eq!(g, StageGate::Open);
+    let names: Vec<&str> = r.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, ["a1", "b2"]);
+}
