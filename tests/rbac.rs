@@ -95,6 +95,10 @@ const GRANTED: &[&str] = &[
     // kube's event Recorder.
     "lifeline-operator: events.k8s.io/events: create",
     "lifeline-operator: events.k8s.io/events: patch",
+    // Release gates and the released-stage label.
+    "lifeline-operator: networking.k8s.io/networkpolicies: patch",
+    "lifeline-operator: networking.k8s.io/ingresses: patch",
+    "lifeline-operator: /services: patch",
     // kube-lease-manager: get, create when missing, take and renew by patch.
     "lifeline-operator-leader-election: coordination.k8s.io/leases: create",
     "lifeline-operator-leader-election: coordination.k8s.io/leases[lifeline-operator]: get",

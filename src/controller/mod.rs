@@ -9,6 +9,7 @@ pub mod events;
 pub mod metrics;
 pub mod names;
 pub mod reconcile;
+pub mod release;
 pub mod restore;
 pub mod status;
 pub mod verify;
@@ -69,6 +70,10 @@ pub struct Context {
     pub http: reqwest::Client,
     /// Host name overrides for `http` and `tcp` checks.
     pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// Plans (by uid) whose release gates this process has applied in full once: after a
+    /// restart every gate is applied again, so a crash between recording a release and
+    /// applying it loses nothing.
+    pub gates_synced: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Context {
@@ -98,6 +103,7 @@ impl Context {
             metrics,
             http,
             resolve,
+            gates_synced: Default::default(),
         })
     }
 

@@ -188,7 +188,38 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     ctx.metrics
         .record_plan(&ns, &name, &model, &prev, &decision.status);
 
-    // Act.
+    // Act. Release gates first: a system about to restore gets its pre-release gate, a
+    // released one its stage's; all of them once per process, after a restart.
+    let uid = plan.uid().unwrap_or_default();
+    let first_time = ctx
+        .gates_synced
+        .lock()
+        .map(|set| !set.contains(&uid))
+        .unwrap_or(true);
+    for (i, s) in decision.status.systems.iter().enumerate() {
+        let Some(cs) = by_key.get(&model.systems[i].key) else {
+            continue;
+        };
+        if cs.spec.release.is_none() {
+            continue;
+        }
+        let before = prev.systems.iter().find(|p| p.name == s.name);
+        let entered = s.phase != SystemPhase::Pending
+            && s.phase != SystemPhase::Waiting
+            && before
+                .is_none_or(|p| matches!(p.phase, SystemPhase::Pending | SystemPhase::Waiting));
+        let released_changed = before.and_then(|p| p.released_stage.clone()) != s.released_stage;
+        if first_time || entered || released_changed {
+            let stage = s
+                .released_stage
+                .as_deref()
+                .and_then(|r| model.settings.stages.iter().position(|x| x.name == r));
+            super::release::apply(ctx, plan, cs, stage).await?;
+        }
+    }
+    if first_time && let Ok(mut set) = ctx.gates_synced.lock() {
+        set.insert(uid);
+    }
     for action in &decision.actions {
         match action {
             Action::StartStep { system, step } => {

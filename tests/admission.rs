@@ -1,0 +1,602 @@
+//! The admission policies of `manifests/admission.yaml`, enforced by a real API server.
+//!
+//! The shipped bindings apply to every namespace, and the other test files share the
+//! cluster (creating RecoveryPlans as admin without `spec.requestedBy`), so each live
+//! test installs a copy of the shipped policies and bindings, renamed after its namespace
+//! and with the bindings' `namespaceSelector` narrowed to that namespace, and removes it
+//! afterwards. Only those two fields differ from the shipped file, which
+//! [`shipped_policies_parse_and_copies_keep_their_rules`] checks, so these tests exercise
+//! the shipped rules. People get the ClusterRoles of `manifests/people-rbac.yaml` through
+//! RoleBindings in the test namespace, and act through impersonation.
+
+mod support;
+
+use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
+
+use futures::FutureExt;
+use k8s_openapi::api::{
+    admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
+    rbac::v1::{Role, RoleBinding},
+};
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, Patch, PatchParams, PostParams},
+};
+use lifeline::{
+    api::v1alpha1::{Approval, PlanPhase, RecoveryPlan},
+    controller::FIELD_MANAGER,
+};
+use serde_json::{Value, json};
+use support::{
+    TEST_FIELD_MANAGER, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds,
+    eventually, object, repo_root, with_namespace,
+};
+
+/// The Approval policy (and its binding) in manifests/admission.yaml.
+const APPROVAL_POLICY: &str = "lifeline-approval-identity";
+/// The RecoveryPlan policy (and its binding) in manifests/admission.yaml.
+const PLAN_POLICY: &str = "lifeline-plan-requester";
+/// How long a policy, a binding or an RBAC grant may take to reach the API server's
+/// admission and authorization caches.
+const SETTLED: Duration = Duration::from_secs(60);
+
+/// The approver: lifeline-approver in the test namespace.
+const ALICE: &str = "alice";
+const ALICE_GROUPS: &[&str] = &["clinical-safety-officers"];
+/// May create Approvals, but holds `approve` on no plan.
+const MALLORY: &str = "mallory";
+/// Holds `approve` on plan [`WARD_B`] only (resourceNames).
+const BOB: &str = "bob";
+/// lifeline-operator-admin in the test namespace: creates the plans.
+const CAROL: &str = "carol";
+const CAROL_GROUPS: &[&str] = &["lifeline-ops"];
+/// The plans the approvals name.
+const WARD_A: &str = "ward-a";
+const WARD_B: &str = "ward-b";
+
+// ---------------------------------------------------------------------------------------
+// The shipped file and its per-namespace copies.
+// ---------------------------------------------------------------------------------------
+
+/// The documents of manifests/admission.yaml.
+fn shipped() -> Vec<Value> {
+    let path = repo_root().join("manifests/admission.yaml");
+    let text = std::fs::read_to_string(&path).expect("read manifests/admission.yaml");
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| {
+            let v: serde_yaml::Value =
+                serde::Deserialize::deserialize(doc).expect("admission.yaml is YAML");
+            serde_json::to_value(v).expect("admission.yaml converts to JSON")
+        })
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// The shipped documents of `kind`.
+fn shipped_of(kind: &str) -> Vec<Value> {
+    shipped()
+        .into_iter()
+        .filter(|d| d["kind"] == kind)
+        .collect()
+}
+
+/// The name a copy of the shipped object `name` gets for namespace `ns`.
+fn copy_name(name: &str, ns: &str) -> String {
+    format!("{name}-{ns}")
+}
+
+/// A copy of the shipped policies and bindings that applies only in namespace `ns`:
+/// renamed (and the bindings pointed at the renamed policies), the bindings'
+/// `matchResources.namespaceSelector` set to that namespace. Nothing else changes.
+fn scoped_copy(
+    ns: &str,
+) -> (
+    Vec<ValidatingAdmissionPolicy>,
+    Vec<ValidatingAdmissionPolicyBinding>,
+) {
+    let mut policies = Vec::new();
+    let mut bindings = Vec::new();
+    for mut doc in shipped() {
+        let name = doc["metadata"]["name"]
+            .as_str()
+            .expect("a name")
+            .to_string();
+        doc["metadata"]["name"] = json!(copy_name(&name, ns));
+        match doc["kind"].as_str() {
+            Some("ValidatingAdmissionPolicy") => policies.push(object(doc)),
+            Some("ValidatingAdmissionPolicyBinding") => {
+                let policy = doc["spec"]["policyName"].as_str().expect("policyName");
+                doc["spec"]["policyName"] = json!(copy_name(policy, ns));
+                doc["spec"]["matchResources"]["namespaceSelector"] =
+                    json!({ "matchLabels": { "kubernetes.io/metadata.name": ns } });
+                bindings.push(object(doc));
+            }
+            other => panic!("unexpected kind {other:?} in admission.yaml"),
+        }
+    }
+    (policies, bindings)
+}
+
+#[test]
+fn shipped_policies_parse_and_copies_keep_their_rules() {
+    let policies = shipped_of("ValidatingAdmissionPolicy");
+    let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
+    assert_eq!(shipped().len(), 4, "two policies and two bindings");
+    let names = |docs: &[Value]| -> Vec<String> {
+        docs.iter()
+            .map(|d| {
+                d["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(names(&policies), [APPROVAL_POLICY, PLAN_POLICY]);
+    assert_eq!(names(&bindings), [APPROVAL_POLICY, PLAN_POLICY]);
+
+    for (p, resource) in policies.iter().zip(["approvals", "recoveryplans"]) {
+        assert_eq!(p["spec"]["failurePolicy"], "Fail", "{p:#}");
+        // Only the main resource: the operator's writes to <resource>/status pass.
+        assert_eq!(
+            p["spec"]["matchConstraints"]["resourceRules"],
+            json!([{
+                "apiGroups": ["lifeline.dev"],
+                "apiVersions": ["*"],
+                "operations": ["CREATE", "UPDATE"],
+                "resources": [resource],
+            }]),
+            "{p:#}"
+        );
+        let validations = p["spec"]["validations"].as_array().expect("validations");
+        for v in validations {
+            let message = v["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("spec") || message.contains("\"approve\""),
+                "a denial names the field or the verb: {v:#}"
+            );
+        }
+    }
+    for b in &bindings {
+        assert_eq!(b["spec"]["validationActions"], json!(["Deny"]), "{b:#}");
+        assert!(
+            b["spec"].get("matchResources").is_none(),
+            "the shipped bindings apply cluster-wide: {b:#}"
+        );
+    }
+
+    // The typed copies carry every field of the shipped file (nothing unknown was
+    // dropped in parsing) and differ from it only in the rewritten fields.
+    let ns = "lt-some-test-1";
+    let (copies, binding_copies) = scoped_copy(ns);
+    for (shipped, copy) in policies.iter().zip(&copies) {
+        let copy = serde_json::to_value(copy).expect("serialize");
+        assert_eq!(copy["spec"], shipped["spec"]);
+        let name = shipped["metadata"]["name"].as_str().unwrap_or_default();
+        assert_eq!(copy["metadata"]["name"], copy_name(name, ns));
+        assert_eq!(copy["metadata"]["labels"], shipped["metadata"]["labels"]);
+    }
+    for (shipped, copy) in bindings.iter().zip(&binding_copies) {
+        let mut copy = serde_json::to_value(copy).expect("serialize");
+        let name = shipped["metadata"]["name"].as_str().unwrap_or_default();
+        assert_eq!(copy["spec"]["policyName"], copy_name(name, ns));
+        assert_eq!(
+            copy["spec"]["matchResources"],
+            json!({ "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns } } })
+        );
+        copy["spec"]["policyName"] = shipped["spec"]["policyName"].clone();
+        copy["spec"]
+            .as_object_mut()
+            .expect("spec")
+            .remove("matchResources");
+        assert_eq!(copy["spec"], shipped["spec"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Live setup.
+// ---------------------------------------------------------------------------------------
+
+/// Installs the CRDs, the people's ClusterRoles and a copy of the policies scoped to a
+/// fresh namespace (waiting until the API server has type-checked them without a
+/// warning), grants the people their roles there, runs `body`, and removes the copies,
+/// also when the body panics.
+async fn with_policies<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(TestNamespace) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let client = admin_client().await;
+    ensure_crds(&client).await;
+    apply_manifests(&["people-rbac.yaml"]).await;
+    with_namespace(test, |ns| async move {
+        let (policies, bindings) = scoped_copy(&ns.name);
+        let vaps: Api<ValidatingAdmissionPolicy> = Api::all(client.clone());
+        let vapbs: Api<ValidatingAdmissionPolicyBinding> = Api::all(client.clone());
+        let params = PatchParams::apply(TEST_FIELD_MANAGER).force();
+        for p in &policies {
+            vaps.patch(&p.name_any(), &params, &Patch::Apply(p))
+                .await
+                .unwrap_or_else(|e| panic!("apply policy {}: {e}", p.name_any()));
+        }
+        for b in &bindings {
+            vapbs
+                .patch(&b.name_any(), &params, &Patch::Apply(b))
+                .await
+                .unwrap_or_else(|e| panic!("apply binding {}: {e}", b.name_any()));
+        }
+        grant_roles(&ns).await;
+        let result = AssertUnwindSafe(async {
+            for p in &policies {
+                assert_type_checked(&vaps, &p.name_any()).await;
+            }
+            body(ns.clone()).await;
+        })
+        .catch_unwind()
+        .await;
+        for b in &bindings {
+            if let Err(e) = vapbs.delete(&b.name_any(), &DeleteParams::default()).await {
+                eprintln!("warning: could not delete binding {}: {e}", b.name_any());
+            }
+        }
+        for p in &policies {
+            if let Err(e) = vaps.delete(&p.name_any(), &DeleteParams::default()).await {
+                eprintln!("warning: could not delete policy {}: {e}", p.name_any());
+            }
+        }
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    })
+    .await;
+}
+
+/// Waits until the API server has type-checked policy `name`, and fails on any warning
+/// (a misspelt field, a type error in an expression).
+async fn assert_type_checked(vaps: &Api<ValidatingAdmissionPolicy>, name: &str) {
+    let status = eventually(
+        &format!("policy {name} to be type-checked"),
+        SETTLED,
+        || {
+            let vaps = vaps.clone();
+            async move {
+                let p = vaps.get(name).await.map_err(|e| e.to_string())?;
+                let status = p.status.clone().unwrap_or_default();
+                match (status.observed_generation, p.metadata.generation) {
+                    (Some(seen), Some(generation)) if seen == generation => Ok(status),
+                    other => Err(format!("observed/generation: {other:?}")),
+                }
+            }
+        },
+    )
+    .await;
+    let warnings = status
+        .type_checking
+        .and_then(|t| t.expression_warnings)
+        .unwrap_or_default();
+    assert!(warnings.is_empty(), "policy {name}: {warnings:#?}");
+}
+
+/// RoleBindings in the test namespace: alice is an approver, carol an operator admin,
+/// mallory may create Approvals without `approve`, bob holds `approve` on ward-b only.
+async fn grant_roles(ns: &TestNamespace) {
+    let roles = ns.api::<Role>();
+    let bindings = ns.api::<RoleBinding>();
+    let pp = PostParams::default();
+    for (name, rules) in [
+        (
+            "approval-creator",
+            json!([{ "apiGroups": ["lifeline.dev"], "resources": ["approvals"], "verbs": ["create"] }]),
+        ),
+        (
+            "approve-ward-b",
+            json!([
+                { "apiGroups": ["lifeline.dev"], "resources": ["approvals"], "verbs": ["create"] },
+                { "apiGroups": ["lifeline.dev"], "resources": ["recoveryplans"], "verbs": ["approve"], "resourceNames": [WARD_B] }
+            ]),
+        ),
+    ] {
+        let role: Role = object(json!({ "metadata": { "name": name }, "rules": rules }));
+        roles.create(&pp, &role).await.expect("create Role");
+    }
+    for (user, kind, role) in [
+        (ALICE, "ClusterRole", "lifeline-approver"),
+        (CAROL, "ClusterRole", "lifeline-operator-admin"),
+        (MALLORY, "Role", "approval-creator"),
+        (BOB, "Role", "approve-ward-b"),
+    ] {
+        let binding: RoleBinding = object(json!({
+            "metadata": { "name": format!("{user}-{role}") },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": role },
+            "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user }]
+        }));
+        bindings
+            .create(&pp, &binding)
+            .await
+            .expect("create RoleBinding");
+    }
+}
+
+/// An Approval of stage `release` of `plan`, naming `username` and `groups`.
+fn approval(name: &str, plan: &str, username: &str, groups: &[&str]) -> Approval {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Approval",
+        "metadata": { "name": name },
+        "spec": {
+            "plan": plan,
+            "stage": "release",
+            "decision": "approve",
+            "approver": { "username": username, "groups": groups }
+        }
+    }))
+}
+
+/// A RecoveryPlan `name` with `requestedBy` (when given).
+fn plan(name: &str, requested_by: Option<&str>) -> RecoveryPlan {
+    let mut v = support::recovery_plan(name, &["his"]);
+    if let Some(r) = requested_by {
+        v["spec"]["requestedBy"] = json!(r);
+    }
+    object(v)
+}
+
+/// The request was denied with HTTP `code` and a message containing `needle`; an error
+/// otherwise.
+fn denied<T>(result: Result<T, kube::Error>, code: u16, needle: &str) -> Result<(), String> {
+    match result {
+        Ok(_) => Err("admitted".into()),
+        Err(kube::Error::Api(s)) if s.code == code && s.message.contains(needle) => Ok(()),
+        Err(kube::Error::Api(s)) => Err(format!("HTTP {}: {}", s.code, s.message)),
+        Err(e) => Err(format!("not an API error: {e}")),
+    }
+}
+
+/// Whether an error is RBAC still refusing the request itself (a grant not yet seen).
+fn rbac_not_settled<T>(result: &Result<T, kube::Error>) -> bool {
+    matches!(result, Err(kube::Error::Api(s)) if s.code == 403 && s.message.contains("cannot "))
+}
+
+/// Creates `obj` through `api` (dry run when `dry_run`), retrying while RBAC has not yet
+/// seen the test's grants, and returns the outcome.
+async fn create_settled<K>(api: &Api<K>, obj: &K, dry_run: bool) -> Result<K, kube::Error>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let pp = PostParams {
+        dry_run,
+        ..PostParams::default()
+    };
+    let deadline = tokio::time::Instant::now() + SETTLED;
+    loop {
+        let result = api.create(&pp, obj).await;
+        if !rbac_not_settled(&result) || tokio::time::Instant::now() >= deadline {
+            return result;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Asserts the outcome of creating `obj` through `api` is a denial (`code`, `needle`).
+async fn assert_denied<K>(api: &Api<K>, obj: &K, code: u16, needle: &str)
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::Serialize + serde::de::DeserializeOwned,
+{
+    let result = create_settled(api, obj, true).await;
+    if let Err(e) = denied(result, code, needle) {
+        panic!(
+            "creating {} must be denied ({code}, {needle:?}): {e}",
+            obj.name_any()
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Live tests.
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn approvals_name_their_creator_who_may_approve_the_plan() {
+    with_policies("approvals-identity", |ns| async move {
+        let carol = client_as(CAROL, CAROL_GROUPS).await;
+        let alice = client_as(ALICE, ALICE_GROUPS).await;
+        let plans = ns.api_with::<RecoveryPlan>(&carol);
+        for name in [WARD_A, WARD_B] {
+            create_settled(&plans, &plan(name, Some(CAROL)), false)
+                .await
+                .unwrap_or_else(|e| panic!("carol creates plan {name}: {e}"));
+        }
+        let as_alice = ns.api_with::<Approval>(&alice);
+
+        // A forged username; also the probe that the policy is in effect.
+        let forged = approval("forged-user", WARD_A, MALLORY, ALICE_GROUPS);
+        eventually("the Approval policy to take effect", SETTLED, || {
+            let (api, obj) = (as_alice.clone(), forged.clone());
+            async move {
+                denied(
+                    create_settled(&api, &obj, true).await,
+                    403,
+                    "spec.approver.username must be the requesting user (alice), not mallory",
+                )
+            }
+        })
+        .await;
+
+        // Forged groups: one too many, or one missing.
+        assert_denied(
+            &as_alice,
+            &approval(
+                "extra-group",
+                WARD_A,
+                ALICE,
+                &["clinical-safety-officers", "lifeline-admins"],
+            ),
+            403,
+            "spec.approver.groups must be the requesting user's groups [clinical-safety-officers]",
+        )
+        .await;
+        assert_denied(
+            &as_alice,
+            &approval("missing-group", WARD_A, ALICE, &[]),
+            403,
+            "spec.approver.groups must be the requesting user's groups [clinical-safety-officers]",
+        )
+        .await;
+
+        // The genuine approver, listing system:authenticated or not, in any order.
+        create_settled(
+            &as_alice,
+            &approval(
+                "with-all-groups",
+                WARD_A,
+                ALICE,
+                &["system:authenticated", "clinical-safety-officers"],
+            ),
+            true,
+        )
+        .await
+        .expect("alice listing system:authenticated first is admitted");
+        let created = create_settled(
+            &as_alice,
+            &approval("alice-ward-a", WARD_A, ALICE, ALICE_GROUPS),
+            false,
+        )
+        .await
+        .expect("the genuine approver is admitted");
+        assert_eq!(created.spec.approver.username, ALICE);
+
+        // Editing the Approval afterwards, even as admin: the spec is immutable (the
+        // CRD's own rule answers first; the policy's rule says the same).
+        let approvals = ns.api::<Approval>();
+        let edit = approvals
+            .patch(
+                "alice-ward-a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "comment": "changed my mind" } })),
+            )
+            .await;
+        if let Err(e) = denied(edit, 422, "immutable") {
+            panic!("editing an Approval's spec must be rejected: {e}");
+        }
+        // Its metadata may change (labels, finalizers).
+        approvals
+            .patch(
+                "alice-ward-a",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "metadata": { "labels": { "audited": "yes" } } })),
+            )
+            .await
+            .expect("a label on an Approval is admitted");
+
+        // A user who may create Approvals but holds no `approve`.
+        let mallory = client_as(MALLORY, &[]).await;
+        assert_denied(
+            &ns.api_with::<Approval>(&mallory),
+            &approval("mallory-ward-a", WARD_A, MALLORY, &[]),
+            403,
+            "user mallory may not approve recoveryplans/ward-a",
+        )
+        .await;
+        assert_denied(
+            &ns.api_with::<Approval>(&mallory),
+            &approval("mallory-ward-a", WARD_A, MALLORY, &[]),
+            403,
+            "needs the RBAC verb \"approve\"",
+        )
+        .await;
+
+        // `approve` on a different plan only.
+        let bob = ns.api_with::<Approval>(&client_as(BOB, &[]).await);
+        assert_denied(
+            &bob,
+            &approval("bob-ward-a", WARD_A, BOB, &[]),
+            403,
+            "user bob may not approve recoveryplans/ward-a",
+        )
+        .await;
+        create_settled(&bob, &approval("bob-ward-b", WARD_B, BOB, &[]), false)
+            .await
+            .expect("bob approves the plan he holds `approve` on");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn plans_name_their_requester_and_status_writes_pass() {
+    with_policies("plan-requester", |ns| async move {
+        let carol = client_as(CAROL, CAROL_GROUPS).await;
+        let plans = ns.api_with::<RecoveryPlan>(&carol);
+
+        // A forged requester; also the probe that the policy is in effect.
+        eventually("the RecoveryPlan policy to take effect", SETTLED, || {
+            let plans = plans.clone();
+            async move {
+                denied(
+                    create_settled(&plans, &plan("forged", Some(ALICE)), true).await,
+                    403,
+                    "spec.requestedBy must be the requesting user (carol), not alice",
+                )
+            }
+        })
+        .await;
+        assert_denied(
+            &plans,
+            &plan("anonymous", None),
+            422,
+            "spec.requestedBy is required: set it to the requesting user (carol)",
+        )
+        .await;
+
+        // The right requester.
+        let created = create_settled(&plans, &plan(WARD_A, Some(CAROL)), false)
+            .await
+            .expect("a plan requested by its creator is admitted");
+        assert_eq!(created.spec.requested_by.as_deref(), Some(CAROL));
+
+        // Changing the requester later, by anyone.
+        for api in [&plans, &ns.api::<RecoveryPlan>()] {
+            let change = api
+                .patch(
+                    WARD_A,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({ "spec": { "requestedBy": "dave" } })),
+                )
+                .await;
+            if let Err(e) = denied(
+                change,
+                422,
+                "spec.requestedBy is immutable: it is \"carol\", not \"dave\"",
+            ) {
+                panic!("changing spec.requestedBy must be rejected: {e}");
+            }
+        }
+        // Other changes pass: the operator admin pauses the plan.
+        let paused = plans
+            .patch(
+                WARD_A,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "paused": true } })),
+            )
+            .await
+            .expect("pausing the plan is admitted");
+        assert!(paused.spec.paused);
+
+        // The operator's status write (server-side apply on the status subresource).
+        let status = json!({
+            "apiVersion": "lifeline.dev/v1alpha1",
+            "kind": "RecoveryPlan",
+            "status": { "phase": "Paused", "observedGeneration": paused.metadata.generation }
+        });
+        let written = ns
+            .api::<RecoveryPlan>()
+            .patch_status(
+                WARD_A,
+                &PatchParams::apply(FIELD_MANAGER).force(),
+                &Patch::Apply(&status),
+            )
+            .await
+            .expect("a status write is not checked by the policy");
+        assert_eq!(written.status.map(|s| s.phase), Some(PlanPhase::Paused));
+    })
+    .await;
+}
