@@ -44,6 +44,10 @@ pub enum Command {
         /// The failed system ("name" or "namespace/name").
         system: String,
     },
+    /// Approve a release stage as yourself, after seeing what was tested.
+    Approve(DecideArgs),
+    /// Reject a release stage as yourself: the stage halts with your reason.
+    Reject(DecideArgs),
     /// Pause a plan: nothing new starts; what is running finishes.
     Pause {
         #[command(flatten)]
@@ -69,6 +73,25 @@ pub struct PlanTarget {
     /// Its namespace (default: the kubeconfig context's).
     #[arg(short = 'n', long)]
     namespace: Option<String>,
+}
+
+/// `lifeline approve` and `lifeline reject`.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    #[command(flatten)]
+    target: PlanTarget,
+    /// The release stage.
+    #[arg(long)]
+    stage: String,
+    /// Why (required to reject).
+    #[arg(long)]
+    comment: Option<String>,
+    /// A checklist item you acknowledge, verbatim. Repeat for each.
+    #[arg(long = "ack", value_name = "ITEM")]
+    acks: Vec<String>,
+    /// Record without asking for confirmation.
+    #[arg(short, long)]
+    yes: bool,
 }
 
 /// `lifeline status`.
@@ -252,6 +275,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Some(Command::Approve(args)) => decide_cmd(args, crate::api::v1alpha1::Decision::Approve),
+        Some(Command::Reject(args)) => decide_cmd(args, crate::api::v1alpha1::Decision::Reject),
         Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {
             crate::ctl::pause(client, &ns, &plan).await?;
             println!("{ns}/{plan} paused: nothing new starts; what is running finishes");
@@ -292,6 +317,35 @@ where
             .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
         let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
         f(client, ns, plan).await
+    })
+}
+
+fn decide_cmd(args: DecideArgs, decision: crate::api::v1alpha1::Decision) -> anyhow::Result<()> {
+    if decision == crate::api::v1alpha1::Decision::Reject && args.comment.is_none() {
+        bail!("a rejection needs a reason: --comment \"...\"");
+    }
+    let DecideArgs {
+        target,
+        stage,
+        comment,
+        acks,
+        yes,
+    } = args;
+    with_plan(&target, |client, ns, plan| async move {
+        let stage_name = stage.clone();
+        let name = crate::approve::decide(
+            client,
+            &ns,
+            &plan,
+            &stage,
+            decision,
+            comment,
+            acks,
+            |summary, me| crate::approve::ask(summary, me, decision, &stage_name, yes),
+        )
+        .await?;
+        println!("{decision} of stage {stage} of {ns}/{plan} recorded as Approval {name}");
+        Ok(())
     })
 }
 

@@ -238,3 +238,84 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn approve_records_the_decision_as_the_authenticated_user_after_showing_what_was_tested() {
+    use lifeline::api::v1alpha1::Decision;
+    ensure_crds(&admin_client().await).await;
+    with_namespace("approve-cli", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        let plan: RecoveryPlan = object(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+            "metadata": { "name": "release" },
+            "spec": {
+                "systems": { "names": ["web"] },
+                "stages": [{ "name": "pilot-ward", "approval": { "required": 1 },
+                             "checklist": ["Downtime procedures stood down"] }]
+            }
+        }));
+        ns.api::<RecoveryPlan>().create(&pp, &plan).await.expect("plan");
+        let role: k8s_openapi::api::rbac::v1::Role = object(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+            "metadata": { "name": "approver" },
+            "rules": [
+                { "apiGroups": ["lifeline.dev"], "resources": ["recoveryplans"], "verbs": ["get"] },
+                { "apiGroups": ["lifeline.dev"], "resources": ["approvals"], "verbs": ["create"] }
+            ]
+        }));
+        ns.api::<k8s_openapi::api::rbac::v1::Role>().create(&pp, &role).await.expect("role");
+        let binding: k8s_openapi::api::rbac::v1::RoleBinding = object(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": { "name": "alice-approver" },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "approver" },
+            "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice" }]
+        }));
+        ns.api::<k8s_openapi::api::rbac::v1::RoleBinding>()
+            .create(&pp, &binding)
+            .await
+            .expect("binding");
+        let alice = support::client_as("alice", &["clinical-safety-officers"]).await;
+
+        // A missing checklist item is refused before anything is recorded.
+        let err = lifeline::approve::decide(
+            alice.clone(), &ns.name, "release", "pilot-ward", Decision::Approve, None, vec![],
+            |_, _| Ok(true),
+        )
+        .await
+        .expect_err("checklist missing");
+        assert!(err.to_string().contains("--ack \"Downtime procedures stood down\""), "{err}");
+
+        // RBAC for the new role reaches the authorizer through an informer: retry.
+        let name = eventually("alice to be allowed to approve", WAIT, || {
+            let alice = alice.clone();
+            let ns = ns.name.clone();
+            async move {
+                let mut shown = String::new();
+                let mut who = String::new();
+                let name = lifeline::approve::decide(
+                    alice, &ns, "release", "pilot-ward", Decision::Approve,
+                    Some("results checked on the ward".into()),
+                    vec!["Downtime procedures stood down".into()],
+                    |summary, me| {
+                        shown = summary.to_string();
+                        who = me.username.clone();
+                        Ok(true)
+                    },
+                )
+                .await
+                .map_err(|e| format!("{e:#}"))?;
+                assert!(shown.contains("Stage pilot-ward of"), "{shown}");
+                assert!(shown.contains("Downtime procedures stood down"), "{shown}");
+                assert_eq!(who, "alice");
+                Ok(name)
+            }
+        })
+        .await;
+        let recorded = ns.api::<Approval>().get(&name).await.expect("approval recorded");
+        assert_eq!(recorded.spec.approver.username, "alice", "the API server said who");
+        assert!(recorded.spec.approver.groups.contains(&"clinical-safety-officers".to_string()));
+        assert_eq!(recorded.spec.decision, Decision::Approve);
+        assert_eq!(recorded.spec.acknowledged, ["Downtime procedures stood down"]);
+    })
+    .await;
+}

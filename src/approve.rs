@@ -1,0 +1,219 @@
+//! `lifeline approve` and `lifeline reject`: record a person's decision on a release stage as
+//! an Approval, acting as the current kubeconfig user. The username and groups come from a
+//! SelfSubjectReview (the API server says who you are; you never type it), and the
+//! admission policy checks them again when the Approval is created.
+
+use std::{fmt::Write as _, io::IsTerminal};
+
+use anyhow::{Context as _, bail};
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use kube::{Api, Client, ResourceExt, api::PostParams};
+use serde_json::json;
+
+use crate::{
+    api::v1alpha1::{ActionPhase, Approval, Decision, RecoveryPlan},
+    controller::names::object_name,
+};
+
+/// Who the API server says the current user is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Me {
+    /// Username.
+    pub username: String,
+    /// Groups.
+    pub groups: Vec<String>,
+}
+
+/// Asks the API server who the current user is.
+pub async fn whoami(client: &Client) -> anyhow::Result<Me> {
+    let review: SelfSubjectReview = serde_json::from_value(json!({
+        "apiVersion": "authentication.k8s.io/v1",
+        "kind": "SelfSubjectReview"
+    }))?;
+    let answer = Api::<SelfSubjectReview>::all(client.clone())
+        .create(&PostParams::default(), &review)
+        .await
+        .context("ask the API server who you are (SelfSubjectReview)")?;
+    let user = answer.status.and_then(|s| s.user_info).unwrap_or_default();
+    let username = user
+        .username
+        .filter(|u| !u.is_empty())
+        .context("the API server did not say who you are")?;
+    Ok(Me {
+        username,
+        groups: user.groups.unwrap_or_default(),
+    })
+}
+
+/// What was tested for the systems a stage would release: each system waiting for it, with
+/// its checks and their results.
+pub fn tested_summary(plan: &RecoveryPlan, stage: &str) -> anyhow::Result<String> {
+    let stages = &plan.spec.stages;
+    let k = stages
+        .iter()
+        .position(|s| s.name == stage)
+        .with_context(|| {
+            format!(
+                "recoveryplan {}/{} has no stage '{stage}' (stages: {})",
+                plan.namespace().unwrap_or_default(),
+                plan.name_any(),
+                stages
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+    let status = plan.status.clone().unwrap_or_default();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Stage {stage} of {}/{} (stage {} of {}):",
+        plan.namespace().unwrap_or_default(),
+        plan.name_any(),
+        k + 1,
+        stages.len()
+    );
+    if let Some(checklist) = stages
+        .get(k)
+        .map(|s| &s.checklist)
+        .filter(|c| !c.is_empty())
+    {
+        let _ = writeln!(out, "  checklist to acknowledge (--ack):");
+        for item in checklist {
+            let _ = writeln!(out, "    - {item}");
+        }
+    }
+    let mut any = false;
+    for s in &status.systems {
+        let released = s
+            .released_stage
+            .as_deref()
+            .and_then(|r| stages.iter().position(|x| x.name == r));
+        if !s.phase.is_verified() || released.is_some_and(|r| r >= k) {
+            continue;
+        }
+        any = true;
+        let _ = writeln!(out, "  {} ({}):", s.name, s.phase);
+        for c in &s.checks {
+            let result = match c.phase {
+                ActionPhase::Succeeded => "passed".to_string(),
+                ActionPhase::Failed => format!(
+                    "FAILED: {}",
+                    c.last_error.as_deref().unwrap_or("no error recorded")
+                ),
+                ActionPhase::Running => "running".to_string(),
+                ActionPhase::Pending => "not run".to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "    check {}: {result} ({} attempts)",
+                c.name, c.attempts
+            );
+        }
+        if s.checks.is_empty() {
+            let _ = writeln!(out, "    no checks defined");
+        }
+    }
+    if !any {
+        let _ = writeln!(out, "  no verified system waits for this stage yet");
+    }
+    Ok(out)
+}
+
+/// Records `decision` on `stage` of `plan` as the current user. `confirm` is asked first
+/// (it gets the summary of what was tested); returns the Approval's name.
+#[allow(clippy::too_many_arguments)]
+pub async fn decide(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    stage: &str,
+    decision: Decision,
+    comment: Option<String>,
+    acknowledged: Vec<String>,
+    confirm: impl FnOnce(&str, &Me) -> anyhow::Result<bool>,
+) -> anyhow::Result<String> {
+    let me = whoami(&client).await?;
+    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let found = plans
+        .get_opt(plan)
+        .await
+        .with_context(|| format!("read recoveryplan {namespace}/{plan}"))?
+        .with_context(|| format!("recoveryplan {namespace}/{plan} not found"))?;
+    let summary = tested_summary(&found, stage)?;
+    if let Some(s) = found.spec.stages.iter().find(|s| s.name == stage)
+        && decision == Decision::Approve
+    {
+        let missing: Vec<&String> = s
+            .checklist
+            .iter()
+            .filter(|item| !acknowledged.contains(item))
+            .collect();
+        if !missing.is_empty() {
+            bail!(
+                "stage {stage} needs every checklist item acknowledged; missing: {}",
+                missing
+                    .iter()
+                    .map(|m| format!("--ack {m:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
+        }
+    }
+    if !confirm(&summary, &me)? {
+        bail!("not recorded: you did not confirm");
+    }
+    let stamp = k8s_openapi::jiff::Timestamp::now().as_second().to_string();
+    let user: String = me
+        .username
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let name = object_name(&[plan, stage, user.trim_matches('-'), &stamp]);
+    let approval: Approval = serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Approval",
+        "metadata": { "name": name, "namespace": namespace },
+        "spec": {
+            "plan": plan,
+            "stage": stage,
+            "decision": decision,
+            "comment": comment,
+            "acknowledged": acknowledged,
+            "approver": { "username": me.username, "groups": me.groups }
+        }
+    }))?;
+    Api::<Approval>::namespaced(client, namespace)
+        .create(&PostParams::default(), &approval)
+        .await
+        .with_context(|| format!("record the {decision} of stage {stage} of {namespace}/{plan}"))?;
+    Ok(name)
+}
+
+/// Asks on the terminal, or refuses without one unless `yes`.
+pub fn ask(
+    summary: &str,
+    me: &Me,
+    decision: Decision,
+    stage: &str,
+    yes: bool,
+) -> anyhow::Result<bool> {
+    eprint!("{summary}");
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to confirm on: pass --yes to record the decision");
+    }
+    eprint!("{decision} stage {stage} as {}? [y/N] ", me.username);
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
