@@ -321,7 +321,11 @@ fn print_status(
     out: &mut impl std::io::Write,
 ) -> Result<(), CtlError> {
     let text = match output {
-        StatusOutput::Table => render_table(plan, Timestamp::now()),
+        StatusOutput::Table => {
+            let mut text = render_table(plan, Timestamp::now());
+            text.push_str(&render_release(plan));
+            text
+        }
         StatusOutput::Json => {
             let status = plan.status.clone().unwrap_or_default();
             let mut json =
@@ -618,6 +622,55 @@ pub fn render_table(plan: &RecoveryPlan, now: Timestamp) -> String {
     push_row(&header);
     for row in &rows {
         push_row(&row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// The release stages, what they await and from whom, and who approved what (with why
+/// an Approval was ignored). Empty for a plan without stages.
+pub fn render_release(plan: &RecoveryPlan) -> String {
+    let mut out = String::new();
+    if plan.spec.stages.is_empty() {
+        return out;
+    }
+    let status = plan.status.clone().unwrap_or_default();
+    let stages: Vec<String> = plan
+        .spec
+        .stages
+        .iter()
+        .map(|st| {
+            let required = st.approval.required;
+            if required == 0 {
+                format!("{} (automatic)", st.name)
+            } else {
+                format!(
+                    "{} ({required} approval{})",
+                    st.name,
+                    if required == 1 { "" } else { "s" }
+                )
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "\nStages: {}", stages.join(" -> "));
+    for line in &status.awaiting {
+        let _ = writeln!(out, "Awaiting: {line}");
+    }
+    if !status.approvals.is_empty() {
+        let _ = writeln!(out, "Approvals:");
+        for a in &status.approvals {
+            let _ = writeln!(
+                out,
+                "  {} {} {}: {}{}",
+                a.stage,
+                a.decision,
+                a.approver,
+                a.reason,
+                a.comment
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            );
+        }
     }
     out
 }

@@ -300,3 +300,38 @@ fn approvals_of_other_plans_do_not_count_and_order_is_by_creation() {
     let names: Vec<&str> = r.iter().map(|(n, _, _)| n.as_str()).collect();
     assert_eq!(names, ["a1", "b2"]);
 }
+
+#[test]
+fn status_shows_the_stages_what_they_await_and_every_approval_with_its_reason() {
+    let plan: lifeline::api::v1alpha1::RecoveryPlan = serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+        "metadata": { "name": "recovery", "namespace": "ward" },
+        "spec": {
+            "systems": { "names": ["a"] },
+            "stages": [
+                { "name": "it-validation" },
+                { "name": "pilot-ward", "approval": { "required": 2 } }
+            ]
+        },
+        "status": {
+            "phase": "AwaitingApproval",
+            "awaiting": ["stage pilot-ward awaits 1 more approval (of 2) from anyone with the approve verb but the requester"],
+            "approvals": [
+                { "name": "a1", "stage": "pilot-ward", "approver": "alice", "decision": "approve",
+                  "accepted": true, "reason": "accepted", "comment": "looked fine" },
+                { "name": "a2", "stage": "pilot-ward", "approver": "commander", "decision": "approve",
+                  "accepted": false, "reason": "ignored: approver is the plan's requester" }
+            ]
+        }
+    }))
+    .expect("plan");
+    let text = lifeline::ctl::render_release(&plan);
+    assert_eq!(
+        text,
+        "\nStages: it-validation (automatic) -> pilot-ward (2 approvals)\n\
+         Awaiting: stage pilot-ward awaits 1 more approval (of 2) from anyone with the approve verb but the requester\n\
+         Approvals:\n  \
+         pilot-ward approve alice: accepted (looked fine)\n  \
+         pilot-ward approve commander: ignored: approver is the plan's requester\n"
+    );
+}
