@@ -55,6 +55,20 @@ fn approval(
 }
 
 const CSO: &[&str] = &["clinical-safety-officers"];
+
+/// A clinical safety officer's approval of pilot-ward with the checklist acknowledged,
+/// `minute` minutes into the run.
+fn ok(name: &str, who: &str, minute: u32) -> Approval {
+    approval(
+        name,
+        "recovery",
+        who,
+        CSO,
+        "approve",
+        ACK,
+        &format!("2026-01-01T00:{minute:02}:00Z"),
+    )
+}
 const ACK: &[&str] = &["Paper records back-entered"];
 
 fn gate(approvals: &[Approval]) -> (StageGate, Vec<(String, bool, String)>) {
@@ -103,26 +117,7 @@ fn the_requester_approving_their_own_plan_is_ignored_with_the_reason() {
 
 #[test]
 fn a_quorum_of_two_needs_two_distinct_people() {
-    let twice = [
-        approval(
-            "a1",
-            "recovery",
-            "alice",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:00:00Z",
-        ),
-        approval(
-            "a2",
-            "recovery",
-            "alice",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:01:00Z",
-        ),
-    ];
+    let twice = [ok("a1", "alice", 0), ok("a2", "alice", 1)];
     let (g, r) = gate(&twice);
     assert_eq!(
         g,
@@ -134,26 +129,7 @@ fn a_quorum_of_two_needs_two_distinct_people() {
         "ignored: this person has already approved this stage"
     );
 
-    let two = [
-        approval(
-            "a1",
-            "recovery",
-            "alice",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:00:00Z",
-        ),
-        approval(
-            "a2",
-            "recovery",
-            "bob",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:01:00Z",
-        ),
-    ];
+    let two = [ok("a1", "alice", 0), ok("a2", "bob", 1)];
     let (g, r) = gate(&two);
     assert_eq!(g, StageGate::Open);
     assert!(
@@ -165,15 +141,7 @@ fn a_quorum_of_two_needs_two_distinct_people() {
 #[test]
 fn an_approver_outside_the_groups_is_ignored() {
     let (g, r) = gate(&[
-        approval(
-            "a1",
-            "recovery",
-            "alice",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:00:00Z",
-        ),
+        ok("a1", "alice", 0),
         approval(
             "a2",
             "recovery",
@@ -198,15 +166,7 @@ fn an_approver_outside_the_groups_is_ignored() {
 #[test]
 fn a_missing_checklist_item_is_ignored_naming_the_item() {
     let (g, r) = gate(&[
-        approval(
-            "a1",
-            "recovery",
-            "alice",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:00:00Z",
-        ),
+        ok("a1", "alice", 0),
         approval(
             "a2",
             "recovery",
@@ -227,24 +187,8 @@ fn a_missing_checklist_item_is_ignored_naming_the_item() {
 #[test]
 fn a_reject_halts_the_stage_with_the_reason_even_after_a_quorum() {
     let (g, r) = gate(&[
-        approval(
-            "a1",
-            "recovery",
-            "alice",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:00:00Z",
-        ),
-        approval(
-            "a2",
-            "recovery",
-            "bob",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:01:00Z",
-        ),
+        ok("a1", "alice", 0),
+        ok("a2", "bob", 1),
         approval(
             "a3",
             "recovery",
@@ -268,15 +212,7 @@ fn a_reject_halts_the_stage_with_the_reason_even_after_a_quorum() {
 #[test]
 fn approvals_of_other_plans_do_not_count_and_order_is_by_creation() {
     let (g, r) = gate(&[
-        approval(
-            "b2",
-            "recovery",
-            "bob",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:05:00Z",
-        ),
+        ok("b2", "bob", 5),
         approval(
             "x1",
             "another-plan",
@@ -286,15 +222,7 @@ fn approvals_of_other_plans_do_not_count_and_order_is_by_creation() {
             ACK,
             "2026-01-01T00:00:00Z",
         ),
-        approval(
-            "a1",
-            "recovery",
-            "alice",
-            CSO,
-            "approve",
-            ACK,
-            "2026-01-01T00:01:00Z",
-        ),
+        ok("a1", "alice", 1),
     ]);
     assert_eq!(g, StageGate::Open);
     let names: Vec<&str> = r.iter().map(|(n, _, _)| n.as_str()).collect();
