@@ -5,7 +5,6 @@
 //! Every error names the file, the document, the object and the field.
 
 use std::{
-    collections::BTreeMap,
     fmt,
     path::{Path, PathBuf},
 };
@@ -259,37 +258,20 @@ impl Bundle {
             });
         };
         let spec = &plan.object.spec;
-        let selected = if let Some(names) = &spec.systems.names {
-            names
-                .iter()
-                .map(|n| format!("{}/{n}", plan.namespace))
-                .collect()
-        } else if let Some(sel) = &spec.systems.selector {
-            let mut out = Vec::new();
-            for s in self
-                .systems
+        let selected = selector::select_systems(
+            &plan.namespace,
+            &spec.systems,
+            self.systems
                 .iter()
                 .filter(|s| s.namespace == plan.namespace)
-            {
-                let labels: BTreeMap<String, String> =
-                    s.object.metadata.labels.clone().unwrap_or_default();
-                let hit = selector::matches(sel, &labels).map_err(|e| {
-                    format!(
-                        "{}: RecoveryPlan {}/{}: spec.systems.selector.{e}",
-                        plan.origin, plan.namespace, plan.name
-                    )
-                })?;
-                if hit {
-                    out.push(format!("{}/{}", s.namespace, s.name));
-                }
-            }
-            out
-        } else {
-            return Err(format!(
-                "{}: RecoveryPlan {}/{}: spec.systems: set exactly one of selector and names",
+                .map(|s| (s.name.as_str(), s.object.metadata.labels.as_ref())),
+        )
+        .map_err(|e| {
+            format!(
+                "{}: RecoveryPlan {}/{}: {e}",
                 plan.origin, plan.namespace, plan.name
-            ));
-        };
+            )
+        })?;
         Ok(Selection {
             plan: Some(format!("{}/{}", plan.namespace, plan.name)),
             all,

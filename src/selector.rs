@@ -49,6 +49,31 @@ pub fn matches(
     Ok(true)
 }
 
+/// The "namespace/name" keys a RecoveryPlan in `namespace` selects, from `systems` (name
+/// and labels of each ClinicalSystem in that namespace). The error names the field.
+pub fn select_systems<'a>(
+    namespace: &str,
+    selection: &crate::api::v1alpha1::SystemSelection,
+    systems: impl IntoIterator<Item = (&'a str, Option<&'a BTreeMap<String, String>>)>,
+) -> Result<Vec<String>, String> {
+    if let Some(names) = &selection.names {
+        return Ok(names.iter().map(|n| format!("{namespace}/{n}")).collect());
+    }
+    let Some(selector) = &selection.selector else {
+        return Err("spec.systems: set exactly one of selector and names".to_string());
+    };
+    let empty = BTreeMap::new();
+    let mut keys = Vec::new();
+    for (name, labels) in systems {
+        if matches(selector, labels.unwrap_or(&empty))
+            .map_err(|e| format!("spec.systems.selector.{e}"))?
+        {
+            keys.push(format!("{namespace}/{name}"));
+        }
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

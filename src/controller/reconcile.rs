@@ -39,25 +39,17 @@ fn selected_keys(
     ns: &str,
     systems: &[ClinicalSystem],
 ) -> Result<Vec<String>, Error> {
-    let sel = &plan.spec.systems;
-    if let Some(names) = &sel.names {
-        return Ok(names.iter().map(|n| format!("{ns}/{n}")).collect());
-    }
-    let Some(selector) = &sel.selector else {
-        return Err(Error::InvalidPlan(
-            "spec.systems: set exactly one of selector and names".into(),
-        ));
-    };
-    let mut keys = Vec::new();
-    for s in systems {
-        let labels = s.metadata.labels.clone().unwrap_or_default();
-        if selector::matches(selector, &labels)
-            .map_err(|e| Error::InvalidPlan(format!("spec.systems.selector.{e}")))?
-        {
-            keys.push(format!("{ns}/{}", s.name_any()));
-        }
-    }
-    Ok(keys)
+    selector::select_systems(
+        ns,
+        &plan.spec.systems,
+        systems.iter().map(|s| {
+            (
+                s.metadata.name.as_deref().unwrap_or_default(),
+                s.metadata.labels.as_ref(),
+            )
+        }),
+    )
+    .map_err(Error::InvalidPlan)
 }
 
 fn seconds_since(
