@@ -133,6 +133,13 @@ pub struct RunArgs {
     /// --resolve (for an operator run outside the cluster). Repeatable: HOST=IP.
     #[arg(long, value_name = "HOST=IP", value_parser = parse_resolve)]
     resolve: Vec<(String, std::net::IpAddr)>,
+    /// POST a JSON notification here when a stage awaits approval, a system fails or is
+    /// blocked, or a plan finishes. Never blocks a reconcile; retried with backoff.
+    #[arg(long, env = "LIFELINE_NOTIFY_URL", value_name = "URL")]
+    notify_url: Option<reqwest::Url>,
+    /// Attempts per notification before it is given up (backoff 1 s, doubling).
+    #[arg(long, default_value_t = 6, env = "LIFELINE_NOTIFY_ATTEMPTS")]
+    notify_attempts: u32,
 }
 
 fn parse_resolve(s: &str) -> Result<(String, std::net::IpAddr), String> {
@@ -369,6 +376,12 @@ fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
                 identity,
                 namespace: args.namespace,
                 resolve: args.resolve,
+                notify: args
+                    .notify_url
+                    .map(|url| crate::controller::notify::NotifyOptions {
+                        attempts: args.notify_attempts.max(1),
+                        ..crate::controller::notify::NotifyOptions::new(url)
+                    }),
             },
         )
         .await

@@ -68,14 +68,7 @@ async fn a_malformed_system_invalidates_only_the_plan_that_selects_it() {
         let client = admin_client().await;
         let operator = tokio::spawn(run(
             client,
-            RunOptions {
-                metrics_addr: "127.0.0.1:0".parse().expect("addr"),
-                leader_election: false,
-                lease_namespace: ns.name.clone(),
-                identity: "malformed-test".into(),
-                namespace: Some(ns.name.clone()),
-                resolve: vec![],
-            },
+            RunOptions::local(&ns.name, "malformed-test"),
         ));
 
         let good = wait_for(&plans, "uses-good", "Succeeded", Duration::from_secs(60), |p| {

@@ -165,6 +165,7 @@ async fn with_operator<Fut: Future<Output = ()>>(
         identity: identity.into(),
         namespace: Some(namespace.into()),
         resolve: vec![],
+        notify: None,
     };
     let operator = tokio::spawn(lifeline::controller::run(operator_client().await, opts));
     let abort = operator.abort_handle();

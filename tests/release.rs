@@ -41,16 +41,30 @@ async fn peers(policies: &Api<NetworkPolicy>, name: &str) -> Vec<String> {
     let np = policies.get(name).await.expect("the release gate exists");
     let spec = np.spec.expect("spec");
     assert_eq!(spec.policy_types, Some(vec!["Ingress".to_string()]));
-    assert_eq!(
-        spec.pod_selector.and_then(|s| s.match_labels),
-        Some([("app".to_string(), "web".to_string())].into())
-    );
     spec.ingress
         .unwrap_or_default()
         .iter()
         .flat_map(|r| r.from.clone().unwrap_or_default())
         .map(|p| serde_json::to_string(&p).expect("json"))
         .collect()
+}
+
+/// Waits until the gate admits exactly `want` (the status records a release before the
+/// operator applies it, so the policy follows a moment later).
+async fn gate_becomes(policies: &Api<NetworkPolicy>, name: &str, want: &[&str]) {
+    eventually(
+        &format!("gate {name} to admit {want:?}"),
+        WAIT,
+        || async move {
+            let got = peers(policies, name).await;
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("it admits {got:?}"))
+            }
+        },
+    )
+    .await;
 }
 
 async fn stage_of(plans: &Api<RecoveryPlan>, stage: &str) -> RecoveryPlan {
@@ -124,14 +138,7 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
 
         let operator = tokio::spawn(run(
             admin_client().await,
-            RunOptions {
-                metrics_addr: "127.0.0.1:0".parse().expect("addr"),
-                leader_election: false,
-                lease_namespace: ns.name.clone(),
-                identity: "release-test".into(),
-                namespace: Some(ns.name.clone()),
-                resolve: vec![],
-            },
+            RunOptions::local(&ns.name, "release-test"),
         ));
 
         let policies: Api<NetworkPolicy> = ns.api();
@@ -145,7 +152,13 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
 
         // Stage 1 needs no approval: released once verified; the plan then awaits people.
         let p = stage_of(&plans, "it-validation").await;
-        assert_eq!(peers(&policies, &gate).await, [operator_ns, same_ns, it]);
+        gate_becomes(&policies, &gate, &[operator_ns, same_ns, it]).await;
+        let selector = policies.get(&gate).await.expect("gate").spec.and_then(|s| s.pod_selector);
+        assert_eq!(
+            selector.and_then(|s| s.match_labels),
+            Some([("app".to_string(), "web".to_string())].into()),
+            "the gate selects the system's pods"
+        );
         let awaiting = wait_for(&plans, "release", "AwaitingApproval", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::AwaitingApproval)
         })
@@ -214,7 +227,7 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             .await
             .expect("approval");
         stage_of(&plans, "all-sites").await;
-        assert_eq!(peers(&policies, &gate).await, [operator_ns, same_ns, it, ward, site_a, site_b]);
+        gate_becomes(&policies, &gate, &[operator_ns, same_ns, it, ward, site_a, site_b]).await;
         wait_for(&plans, "release", "Succeeded", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::Succeeded)
         })
@@ -316,6 +329,357 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
         assert!(recorded.spec.approver.groups.contains(&"clinical-safety-officers".to_string()));
         assert_eq!(recorded.spec.decision, Decision::Approve);
         assert_eq!(recorded.spec.acknowledged, ["Downtime procedures stood down"]);
+    })
+    .await;
+}
+
+/// The peers a release gate should admit once `stages` have been released: the
+/// verification audience (the operator's namespace and the system's own), then each
+/// stage's audience in order. Written out from the plan, independently of the operator.
+fn expected_peers(stages: &[serde_json::Value]) -> Vec<String> {
+    let mut out = vec![
+        r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"lifeline-system"}}}"#.to_string(),
+        r#"{"podSelector":{}}"#.to_string(),
+    ];
+    for s in stages {
+        let a = &s["audience"];
+        let mut selectors = serde_json::Map::new();
+        for key in ["namespaceSelector", "podSelector"] {
+            if let Some(v) = a.get(key) {
+                selectors.insert(key.to_string(), v.clone());
+            }
+        }
+        if !selectors.is_empty() {
+            out.push(serde_json::Value::Object(selectors).to_string());
+        }
+        for cidr in a["ipBlocks"].as_array().into_iter().flatten() {
+            out.push(json!({ "ipBlock": { "cidr": cidr } }).to_string());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_every_stage() {
+    use support::playbook::{ServiceStandIn, apply_playbook, confirm_manual_steps, playbook};
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-northern-care", |ns: TestNamespace| async move {
+        let docs = playbook("northern-care");
+        let plan_doc = docs
+            .iter()
+            .find(|d| d.kind() == "RecoveryPlan")
+            .expect("the playbook's plan");
+        let plan_name = plan_doc.name().to_string();
+        let stages = plan_doc.object["spec"]["stages"]
+            .as_array()
+            .cloned()
+            .expect("stages");
+        // Every system with a release gate, and the pods its gate selects.
+        let gated: Vec<(String, serde_json::Value)> = docs
+            .iter()
+            .filter(|d| d.kind() == "ClinicalSystem")
+            .filter_map(|d| {
+                let sel = d.object["spec"]["release"]["podSelector"].clone();
+                (!sel.is_null()).then(|| (d.name().to_string(), sel))
+            })
+            .collect();
+        assert!(
+            gated.len() >= 10,
+            "northern-care gates most of its systems: {}",
+            gated.len()
+        );
+
+        apply_playbook(&ns, "northern-care").await;
+        assert!(
+            confirm_manual_steps(&ns, &plan_name).await > 0,
+            "the playbook has manual steps"
+        );
+        let standin = ServiceStandIn::start("northern-care").await;
+        let mut opts = RunOptions::local(&ns.name, "release-northern-care");
+        opts.resolve = standin.resolve.clone();
+        let operator = tokio::spawn(run(admin_client().await, opts));
+
+        let plans: Api<RecoveryPlan> = ns.api();
+        let policies: Api<NetworkPolicy> = ns.api();
+        let approvals: Api<Approval> = ns.api();
+        let pp = PostParams::default();
+        let slow = Duration::from_secs(180);
+        for (i, stage) in stages.iter().enumerate() {
+            let name = stage["name"].as_str().expect("stage name").to_string();
+            let rule = &stage["approval"];
+            let required = rule["required"].as_u64().unwrap_or(0);
+            let checklist: Vec<&str> = stage["checklist"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .collect();
+            let group = rule["approverGroups"][0].as_str();
+            // Distinct people, none of them the plan's requester (incident-commander).
+            for who in ["alice", "dana", "eve"].iter().take(required as usize) {
+                let groups: Vec<&str> = group.into_iter().collect();
+                let mut a = approval(&format!("{name}-{who}"), &name, who, &groups, &checklist);
+                a.spec.plan = plan_name.clone();
+                approvals.create(&pp, &a).await.expect("approval");
+            }
+            let released = wait_for(
+                &plans,
+                &plan_name,
+                &format!("every gated system released at {name}"),
+                slow,
+                |p| {
+                    p.status.as_ref().is_some_and(|s| {
+                        gated.iter().all(|(g, _)| {
+                            s.systems.iter().any(|x| {
+                                x.name.rsplit('/').next() == Some(g.as_str())
+                                    && x.released_stage.as_deref() == Some(name.as_str())
+                            })
+                        })
+                    })
+                },
+            )
+            .await;
+            let want = expected_peers(&stages[..=i]);
+            let want: Vec<&str> = want.iter().map(String::as_str).collect();
+            for (system, selector) in &gated {
+                gate_becomes(&policies, &policy_name(system), &want).await;
+                let np = policies
+                    .get(&policy_name(system))
+                    .await
+                    .expect("the gate exists");
+                let spec = np.spec.expect("spec");
+                assert_eq!(
+                    spec.policy_types,
+                    Some(vec!["Ingress".to_string()]),
+                    "{system}"
+                );
+                assert_eq!(
+                    serde_json::to_value(spec.pod_selector).expect("json"),
+                    *selector,
+                    "{system}: the gate selects the system's pods"
+                );
+                let got: Vec<String> = spec
+                    .ingress
+                    .unwrap_or_default()
+                    .iter()
+                    .flat_map(|r| r.from.clone().unwrap_or_default())
+                    .map(|p| serde_json::to_string(&p).expect("json"))
+                    .collect();
+                assert_eq!(got, want, "{system} at stage {name}");
+            }
+            let status = released.status.expect("status");
+            if i + 1 < stages.len() {
+                // Nothing goes further without the next stage's approvals.
+                assert!(
+                    status
+                        .systems
+                        .iter()
+                        .all(|x| x.released_stage.as_deref() != stages[i + 1]["name"].as_str()),
+                    "released past {name} without approval"
+                );
+            }
+        }
+        wait_for(&plans, &plan_name, "Succeeded", slow, |p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.phase == PlanPhase::Succeeded)
+        })
+        .await;
+        operator.abort();
+        drop(standin);
+    })
+    .await;
+}
+
+/// A system "web" whose only check calls `url`, released in one stage that needs one
+/// approval; returns the plan's API.
+async fn one_stage_release(ns: &TestNamespace, url: &str) -> Api<RecoveryPlan> {
+    let pp = PostParams::default();
+    let mut system =
+        support::clinical_system("web", &[], vec![], vec![support::steps::http("up", url)]);
+    system["spec"]["verify"]["deadline"] = json!("10m");
+    system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "web" } } });
+    ns.api::<ClinicalSystem>()
+        .create(&pp, &object(system))
+        .await
+        .expect("system");
+    let plans: Api<RecoveryPlan> = ns.api();
+    let plan: RecoveryPlan = object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+        "metadata": { "name": "release" },
+        "spec": {
+            "systems": { "names": ["web"] },
+            "requestedBy": "commander",
+            "stages": [{ "name": "pilot-ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                         "approval": { "required": 1 } }]
+        }
+    }));
+    plans.create(&pp, &plan).await.expect("plan");
+    plans
+}
+
+#[tokio::test]
+async fn an_approval_that_arrives_before_the_system_is_verified_releases_nothing_early() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-early", |ns: TestNamespace| async move {
+        let stub = support::StubHttp::start(503).await;
+        let plans = one_stage_release(&ns, &stub.url("/web")).await;
+        let operator = tokio::spawn(run(admin_client().await, RunOptions::local(&ns.name, "release-early")));
+        let policies: Api<NetworkPolicy> = ns.api();
+        let gate = policy_name("web");
+        let verification = [
+            r#"{"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"lifeline-system"}}}"#,
+            r#"{"podSelector":{}}"#,
+        ];
+
+        // The check fails; the approval is there before the system is verified.
+        wait_for(&plans, "release", "the check to have failed once", WAIT, |_| stub.count("/web", 503) > 0).await;
+        ns.api::<Approval>()
+            .create(&PostParams::default(), &approval("early", "pilot-ward", "alice", &[], &[]))
+            .await
+            .expect("approval");
+        let p = wait_for(&plans, "release", "the early approval to be accepted", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| s.approvals.iter().any(|a| a.name == "early" && a.accepted))
+        })
+        .await;
+        let s = p.status.expect("status");
+        assert!(s.systems[0].verified_at.is_none(), "not verified yet: {:?}", s.systems[0]);
+        assert_eq!(s.systems[0].released_stage, None, "approved but not verified: not released");
+        eventually("the gate to exist", WAIT, || {
+            let policies = policies.clone();
+            let gate = gate.clone();
+            async move { policies.get(&gate).await.map_err(|e| e.to_string()) }
+        })
+        .await;
+        assert_eq!(peers(&policies, &gate).await, verification, "only the verification audience");
+
+        // Once the check passes the system is verified, and only then released.
+        stub.set_status(200);
+        let p = stage_of(&plans, "pilot-ward").await;
+        let s = p.status.expect("status");
+        let verified = s.systems[0].verified_at.clone().expect("verified");
+        let released = s.systems[0].releases.first().map(|r| r.at.clone()).expect("released at");
+        assert!(released.0 >= verified.0, "released {released:?} before verified {verified:?}");
+        gate_becomes(&policies, &gate, &[verification[0], verification[1], r#"{"ipBlock":{"cidr":"10.20.7.0/24"}}"#]).await;
+        operator.abort();
+    })
+    .await;
+}
+
+/// What a webhook receiver got: each POST's JSON body, in order.
+#[derive(Clone, Default)]
+struct Webhook {
+    received: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    /// Requests still to answer 500, each once `release` is notified.
+    fail: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    release: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Webhook {
+    async fn start(fail_first: u32) -> (Self, std::net::SocketAddr) {
+        use axum::{Router, body::Bytes, http::StatusCode, routing::post};
+        let hook = Webhook::default();
+        hook.fail
+            .store(fail_first, std::sync::atomic::Ordering::SeqCst);
+        let state = hook.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move |body: Bytes| {
+                let state = state.clone();
+                async move {
+                    let body: serde_json::Value = serde_json::from_slice(&body)
+                        .unwrap_or_else(|e| json!({ "invalid": e.to_string() }));
+                    let failing = state
+                        .fail
+                        .fetch_update(
+                            std::sync::atomic::Ordering::SeqCst,
+                            std::sync::atomic::Ordering::SeqCst,
+                            |n| n.checked_sub(1),
+                        )
+                        .is_ok();
+                    state.received.lock().expect("webhook state").push(body);
+                    if failing {
+                        state.release.notified().await;
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::NO_CONTENT
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind webhook");
+        let addr = listener.local_addr().expect("webhook address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (hook, addr)
+    }
+
+    fn received(&self) -> Vec<serde_json::Value> {
+        self.received.lock().expect("webhook state").clone()
+    }
+}
+
+#[tokio::test]
+async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_blocks_the_plan() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-webhook", |ns: TestNamespace| async move {
+        // The webhook holds its first answer until told, and then fails it: the plan must go
+        // on meanwhile, and the notification must be retried.
+        let (hook, addr) = Webhook::start(1).await;
+        let stub = support::StubHttp::start(200).await;
+        let plans = one_stage_release(&ns, &stub.url("/web")).await;
+        let mut opts = RunOptions::local(&ns.name, "release-webhook");
+        let mut notify = lifeline::controller::notify::NotifyOptions::new(
+            format!("http://{addr}/hook").parse().expect("url"),
+        );
+        notify.backoff = Duration::from_millis(200);
+        notify.timeout = Duration::from_secs(120);
+        opts.notify = Some(notify);
+        let operator = tokio::spawn(run(admin_client().await, opts));
+
+        wait_for(&plans, "release", "AwaitingApproval", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::AwaitingApproval)
+        })
+        .await;
+        let first = eventually("the webhook to be called", WAIT, || {
+            let hook = hook.clone();
+            async move { hook.received().first().cloned().ok_or("not yet".to_string()) }
+        })
+        .await;
+        assert_eq!(first["reason"], "AwaitingApproval", "{first}");
+        assert_eq!(first["plan"]["name"], "release");
+        assert_eq!(first["plan"]["namespace"], ns.name.as_str());
+        assert_eq!(
+            first["awaiting"][0],
+            "stage pilot-ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester"
+        );
+
+        // While the webhook holds its answer, the approval is acted on.
+        ns.api::<Approval>()
+            .create(&PostParams::default(), &approval("go", "pilot-ward", "alice", &[], &[]))
+            .await
+            .expect("approval");
+        wait_for(&plans, "release", "Succeeded while the webhook hangs", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::Succeeded)
+        })
+        .await;
+        assert_eq!(hook.received().len(), 1, "still holding the first answer");
+        hook.release.notify_one();
+
+        // The failed delivery is retried with the same id, then the rest follow in order.
+        let all = eventually("the retry and PlanSucceeded to arrive", WAIT, || {
+            let hook = hook.clone();
+            async move {
+                let got = hook.received();
+                if got.iter().any(|n| n["reason"] == "PlanSucceeded") { Ok(got) } else { Err(format!("{got:?}")) }
+            }
+        })
+        .await;
+        assert_eq!(all[1]["id"], first["id"], "the retry is the same notification: {all:?}");
+        let reasons: Vec<&str> = all.iter().filter_map(|n| n["reason"].as_str()).collect();
+        assert_eq!(reasons, ["AwaitingApproval", "AwaitingApproval", "PlanSucceeded"]);
+        operator.abort();
     })
     .await;
 }

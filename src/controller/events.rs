@@ -1,6 +1,7 @@
 //! Kubernetes Events for the transitions a person cares about: a system starts restoring,
 //! is verified (with its recovery time against the objective), fails, is blocked, is
-//! released; the plan finishes or awaits approval.
+//! released; the plan finishes or awaits approval. The ones people act on also go to the
+//! webhook, if one is configured ([`super::notify`]).
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{
@@ -132,6 +133,11 @@ pub async fn publish_transitions(
 ) {
     let reference = plan.object_ref(&());
     for ev in transitions(model, prev, next) {
+        if let Some(notifier) = &ctx.notifier
+            && let Some(n) = super::notify::for_event(plan, next, &ev)
+        {
+            notifier.send(n);
+        }
         if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
             warn!(reason = %ev.reason, error = %e, "could not publish an Event");
         }

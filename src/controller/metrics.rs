@@ -33,6 +33,11 @@ struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CategoryLabel {
     category: String,
 }
@@ -46,6 +51,7 @@ pub struct Metrics {
     check_failures: Family<KindLabel, Counter>,
     reconcile: Histogram,
     errors: Family<CategoryLabel, Counter>,
+    notifications: Family<OutcomeLabel, Counter>,
     phases: Mutex<HashMap<String, PlanPhase>>,
 }
 
@@ -89,8 +95,15 @@ impl Default for Metrics {
             "Failed reconciles, by error category",
             errors.clone(),
         );
+        let notifications = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "notifications",
+            "Webhook notifications, by outcome (delivered, failed, dropped)",
+            notifications.clone(),
+        );
         Self {
             registry,
+            notifications,
             plans,
             recovery,
             step_failures,
@@ -122,6 +135,15 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// A webhook notification was delivered, failed for good, or dropped.
+    pub fn notification(&self, outcome: &str) {
+        self.notifications
+            .get_or_create(&OutcomeLabel {
+                outcome: outcome.into(),
+            })
+            .inc();
     }
 
     /// Records a plan's phase (for the by-phase gauge).

@@ -8,6 +8,7 @@
 pub mod events;
 pub mod metrics;
 pub mod names;
+pub mod notify;
 pub mod reconcile;
 pub mod release;
 pub mod restore;
@@ -74,6 +75,8 @@ pub struct Context {
     /// restart every gate is applied again, so a crash between recording a release and
     /// applying it loses nothing.
     pub gates_synced: std::sync::Mutex<std::collections::HashSet<String>>,
+    /// Queues webhook notifications, when a webhook is configured.
+    pub notifier: Option<notify::Notifier>,
 }
 
 impl Context {
@@ -104,6 +107,7 @@ impl Context {
             http,
             resolve,
             gates_synced: Default::default(),
+            notifier: None,
         })
     }
 
@@ -168,6 +172,25 @@ pub struct RunOptions {
     /// Host names that `http` and `tcp` checks reach at another IP address instead of
     /// through DNS, like curl's `--resolve` (for an operator run outside the cluster).
     pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// Where to POST notifications (a stage awaits approval, a system failed, the plan
+    /// finished), if anywhere.
+    pub notify: Option<notify::NotifyOptions>,
+}
+
+impl RunOptions {
+    /// Options for an operator acting on `namespace` only, without leader election,
+    /// serving metrics on a free loopback port: how tests and local runs start it.
+    pub fn local(namespace: &str, identity: &str) -> Self {
+        Self {
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            leader_election: false,
+            lease_namespace: namespace.to_string(),
+            identity: identity.to_string(),
+            namespace: Some(namespace.to_string()),
+            resolve: Vec::new(),
+            notify: None,
+        }
+    }
 }
 
 /// An API over every namespace, or only `namespace` when the operator is scoped to one.
@@ -281,12 +304,17 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         None
     };
 
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         client.clone(),
         &opts.identity,
-        metrics,
+        metrics.clone(),
         opts.resolve.clone(),
-    )?);
+    )?;
+    if let Some(notify) = opts.notify.clone() {
+        info!(url = %notify.url, "notifications go to a webhook");
+        ctx.notifier = Some(notify::Notifier::spawn(notify, metrics)?);
+    }
+    let ctx = Arc::new(ctx);
     let ns = opts.namespace.as_deref();
     let plans: Api<RecoveryPlan> = scoped(&client, ns);
     let wc = watcher::Config::default();

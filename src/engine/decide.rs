@@ -509,6 +509,10 @@ pub fn decide_owned(
                 let s = &mut status.systems[i];
                 s.phase = SystemPhase::Released;
                 s.released_stage = Some(stage.name.clone());
+                s.releases.push(crate::api::v1alpha1::StageRelease {
+                    stage: stage.name.clone(),
+                    at: now.clone(),
+                });
                 ctx.actions.push(Action::Release {
                     system: i,
                     stage: next,

@@ -38,6 +38,8 @@ use kube::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
+pub mod playbook;
+
 /// The environment variable naming a kubeconfig for an already running cluster.
 pub const KUBECONFIG_ENV: &str = "LIFELINE_TEST_KUBECONFIG";
 

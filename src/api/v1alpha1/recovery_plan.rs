@@ -359,10 +359,26 @@ pub struct SystemStatus {
     /// The last stage the system was released at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub released_stage: Option<String>,
+    /// When the system was released at each stage, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    #[schemars(extend("x-kubernetes-list-type" = "atomic"))]
+    pub releases: Vec<StageRelease>,
     /// The value of the plan's `retry.lifeline.dev/<system>` annotation last acted on, so
     /// a retry request is carried out once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_token: Option<String>,
+}
+
+/// A stage a system was released at, and when.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StageRelease {
+    /// The stage's name.
+    #[schemars(length(max = 63))]
+    pub stage: String,
+    /// When the release was decided.
+    pub at: Time,
 }
 
 /// One restore step's progress.

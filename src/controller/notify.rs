@@ -1,0 +1,283 @@
+//! Webhook notifications: the plan-level transitions people act on (a stage awaits
+//! approval, a system failed, the plan finished) sent as a JSON POST to a configured URL.
+//!
+//! The reconcile never waits for a webhook: it queues the notification and moves on. A
+//! background task delivers the queue in order, retrying each notification with
+//! exponential backoff; when the queue is full, new notifications are dropped with a
+//! warning and counted in `lifeline_notifications_total{outcome="dropped"}`. Delivery is
+//! at least once per transition and process: receivers deduplicate on `id`, which is
+//! deterministic (the plan's uid, the reason and what it is about).
+
+use std::{sync::Arc, time::Duration};
+
+use kube::{Resource, ResourceExt};
+use serde::Serialize;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+use super::metrics::Metrics;
+use crate::api::v1alpha1::{RecoveryPlan, RecoveryPlanStatus};
+
+/// How many notifications wait for delivery before new ones are dropped.
+pub const QUEUE: usize = 256;
+
+/// Where and how to deliver notifications.
+#[derive(Clone, Debug)]
+pub struct NotifyOptions {
+    /// The URL every notification is POSTed to.
+    pub url: reqwest::Url,
+    /// Attempts per notification, the first included.
+    pub attempts: u32,
+    /// The pause after the first failed attempt; it doubles after each, up to a minute.
+    pub backoff: Duration,
+    /// How long one POST may take before it counts as failed.
+    pub timeout: Duration,
+}
+
+impl NotifyOptions {
+    /// Defaults for `url`: 6 attempts, backing off from 1 second (about a minute in all),
+    /// 10 seconds per attempt.
+    pub fn new(url: reqwest::Url) -> Self {
+        Self {
+            url,
+            attempts: 6,
+            backoff: Duration::from_secs(1),
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The plan a notification is about.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct PlanRef {
+    /// The plan's namespace.
+    pub namespace: String,
+    /// The plan's name.
+    pub name: String,
+}
+
+/// One notification, as POSTed (`application/json`).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    /// Deterministic: the same transition of the same plan always has the same id.
+    pub id: String,
+    /// The Event reason: `AwaitingApproval`, `SystemFailed`, `PlanSucceeded`, ...
+    pub reason: String,
+    /// `Normal` or `Warning`, as the Event.
+    pub severity: String,
+    /// What happened, in words (the Event's note).
+    pub message: String,
+    /// The plan.
+    pub plan: PlanRef,
+    /// The plan's phase after the transition.
+    pub phase: String,
+    /// The system it is about, "namespace/name", if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// What the plan awaits and from whom (the plan's `status.awaiting`).
+    pub awaiting: Vec<String>,
+    /// Systems verified of all, "12/24".
+    pub progress: String,
+}
+
+/// The Event reasons that are also sent to the webhook.
+pub const NOTIFIED: &[&str] = &[
+    "AwaitingApproval",
+    "SystemFailed",
+    "SystemBlocked",
+    "PlanSucceeded",
+    "PlanFailed",
+    "PlanAborted",
+];
+
+/// The notification for an Event about `plan`, if its reason is one that is notified.
+pub fn for_event(
+    plan: &RecoveryPlan,
+    status: &RecoveryPlanStatus,
+    event: &kube::runtime::events::Event,
+) -> Option<Notification> {
+    if !NOTIFIED.contains(&event.reason.as_str()) {
+        return None;
+    }
+    let system = event.secondary.as_ref().and_then(|r| {
+        Some(format!(
+            "{}/{}",
+            r.namespace.as_deref()?,
+            r.name.as_deref()?
+        ))
+    });
+    let uid = plan.meta().uid.clone().unwrap_or_else(|| plan.name_any());
+    // AwaitingApproval can recur (stage after stage): what is awaited tells them apart.
+    let about = match (&system, event.reason.as_str()) {
+        (Some(s), _) => s.clone(),
+        (None, "AwaitingApproval") => status.awaiting.join("; "),
+        (None, _) => String::new(),
+    };
+    Some(Notification {
+        id: format!("{uid}/{}/{about}", event.reason),
+        reason: event.reason.clone(),
+        severity: match event.type_ {
+            kube::runtime::events::EventType::Warning => "Warning".into(),
+            kube::runtime::events::EventType::Normal => "Normal".into(),
+        },
+        message: event.note.clone().unwrap_or_default(),
+        plan: PlanRef {
+            namespace: plan.namespace().unwrap_or_default(),
+            name: plan.name_any(),
+        },
+        phase: status.phase.to_string(),
+        system,
+        awaiting: status.awaiting.clone(),
+        progress: status.progress.clone().unwrap_or_else(|| "0/0".into()),
+    })
+}
+
+/// Queues notifications for delivery by a background task.
+#[derive(Clone)]
+pub struct Notifier {
+    tx: mpsc::Sender<Notification>,
+    metrics: Arc<Metrics>,
+}
+
+impl Notifier {
+    /// Starts the delivery task (on the current Tokio runtime) and returns its queue.
+    pub fn spawn(opts: NotifyOptions, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("lifeline/", env!("CARGO_PKG_VERSION")))
+            .timeout(opts.timeout)
+            .build()
+            .context("build the HTTP client for notifications")?;
+        let (tx, mut rx) = mpsc::channel::<Notification>(QUEUE);
+        let delivery_metrics = metrics.clone();
+        tokio::spawn(async move {
+            while let Some(n) = rx.recv().await {
+                let outcome = deliver(&http, &opts, &n).await;
+                delivery_metrics.notification(outcome);
+            }
+        });
+        Ok(Self { tx, metrics })
+    }
+
+    /// Queues `n`; never waits. A full queue drops it, with a warning.
+    pub fn send(&self, n: Notification) {
+        if let Err(e) = self.tx.try_send(n) {
+            let n = match e {
+                mpsc::error::TrySendError::Full(n) | mpsc::error::TrySendError::Closed(n) => n,
+            };
+            warn!(id = %n.id, reason = %n.reason, "notification queue full; dropped");
+            self.metrics.notification("dropped");
+        }
+    }
+}
+
+/// POSTs `n`, retrying with backoff; the outcome for the metric.
+async fn deliver(http: &reqwest::Client, opts: &NotifyOptions, n: &Notification) -> &'static str {
+    let body = match serde_json::to_vec(n) {
+        Ok(b) => b,
+        Err(e) => {
+            warn!(id = %n.id, error = %e, "could not encode a notification");
+            return "failed";
+        }
+    };
+    let mut pause = opts.backoff;
+    for attempt in 1..=opts.attempts.max(1) {
+        let result = http
+            .post(opts.url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        let retry = match result {
+            Ok(r) if r.status().is_success() => {
+                debug!(id = %n.id, attempt, "notification delivered");
+                return "delivered";
+            }
+            Ok(r) => {
+                let status = r.status();
+                warn!(id = %n.id, attempt, %status, url = %opts.url, "the webhook refused a notification");
+                // A client error other than timeout or rate limiting will not go away.
+                status.is_server_error() || status == 408 || status == 429
+            }
+            Err(e) => {
+                warn!(id = %n.id, attempt, error = %e, url = %opts.url, "could not deliver a notification");
+                true
+            }
+        };
+        if !retry || attempt == opts.attempts {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(60));
+    }
+    warn!(id = %n.id, reason = %n.reason, "notification given up");
+    "failed"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::v1alpha1::PlanPhase;
+    use kube::runtime::events::{Event, EventType};
+
+    fn plan() -> RecoveryPlan {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+            "metadata": { "name": "northern-care-recovery", "namespace": "northern-care", "uid": "u-1" },
+            "spec": { "systems": { "names": ["pas"] } }
+        }))
+        .expect("a plan")
+    }
+
+    fn event(reason: &str) -> Event {
+        Event {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            note: Some("plan is AwaitingApproval: 12/24 systems verified".into()),
+            action: "Reconcile".into(),
+            secondary: None,
+        }
+    }
+
+    #[test]
+    fn awaiting_approval_is_notified_with_what_is_awaited() {
+        let status = RecoveryPlanStatus {
+            phase: PlanPhase::AwaitingApproval,
+            awaiting: vec!["stage pilot-ward awaits 1 more approval (of 1)".into()],
+            progress: Some("12/24".into()),
+            ..Default::default()
+        };
+        let n = for_event(&plan(), &status, &event("AwaitingApproval")).expect("notified");
+        assert_eq!(
+            n.id,
+            "u-1/AwaitingApproval/stage pilot-ward awaits 1 more approval (of 1)"
+        );
+        assert_eq!(n.phase, "AwaitingApproval");
+        assert_eq!(n.plan.name, "northern-care-recovery");
+        assert_eq!(n.progress, "12/24");
+        let json = serde_json::to_value(&n).expect("json");
+        assert_eq!(
+            json["awaiting"][0],
+            "stage pilot-ward awaits 1 more approval (of 1)"
+        );
+        assert!(json.get("system").is_none());
+    }
+
+    #[test]
+    fn routine_transitions_are_not_notified() {
+        let status = RecoveryPlanStatus::default();
+        for reason in [
+            "RestoreStarted",
+            "SystemVerified",
+            "SystemReleased",
+            "PlanRunning",
+        ] {
+            assert_eq!(
+                for_event(&plan(), &status, &event(reason)),
+                None,
+                "{reason}"
+            );
+        }
+    }
+}
