@@ -1,13 +1,15 @@
-//! `lifeline.dev/v1alpha1`: ClinicalSystem, RecoveryPlan and Approval.
+//! `lifeline.dev/v1alpha1`: ClinicalSystem, RecoveryPlan, Approval and RecoveryDrill.
 
 mod approval;
 mod clinical_system;
 mod common;
+mod recovery_drill;
 mod recovery_plan;
 
 pub use approval::*;
 pub use clinical_system::*;
 pub use common::*;
+pub use recovery_drill::*;
 pub use recovery_plan::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -15,5 +17,10 @@ use kube::CustomResourceExt;
 
 /// Every CRD of this version, in the order `lifeline crd` prints them.
 pub fn crds() -> Vec<CustomResourceDefinition> {
-    vec![ClinicalSystem::crd(), RecoveryPlan::crd(), Approval::crd()]
+    vec![
+        ClinicalSystem::crd(),
+        RecoveryPlan::crd(),
+        Approval::crd(),
+        RecoveryDrill::crd(),
+    ]
 }

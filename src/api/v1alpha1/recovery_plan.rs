@@ -79,6 +79,11 @@ pub struct RecoveryPlanSpec {
     /// (enforced by an admission policy), and may not approve its release stages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
+
+    /// Set by a RecoveryDrill on the plan it creates: the drill, and the checks it fails
+    /// on purpose.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<super::PlanDrill>,
 }
 
 /// Which systems a plan selects. Exactly one of `selector` and `names`.
