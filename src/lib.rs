@@ -8,6 +8,7 @@ pub mod approve;
 pub mod cli;
 pub mod controller;
 pub mod ctl;
+pub mod drillctl;
 pub mod engine;
 pub mod error;
 pub mod manifest;

@@ -36,6 +36,9 @@ use support::{
 const APPROVAL_POLICY: &str = "lifeline-approval-identity";
 /// The RecoveryPlan policy (and its binding) in manifests/admission.yaml.
 const PLAN_POLICY: &str = "lifeline-plan-requester";
+/// The RecoveryDrill policy (and its binding) in manifests/admission.yaml (its live tests
+/// are in tests/drill.rs).
+const DRILL_POLICY: &str = "lifeline-drill-staging-only";
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.
 const SETTLED: Duration = Duration::from_secs(60);
@@ -121,7 +124,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 4, "two policies and two bindings");
+    assert_eq!(shipped().len(), 6, "three policies and three bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -132,10 +135,16 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             })
             .collect()
     };
-    assert_eq!(names(&policies), [APPROVAL_POLICY, PLAN_POLICY]);
-    assert_eq!(names(&bindings), [APPROVAL_POLICY, PLAN_POLICY]);
+    assert_eq!(names(&policies), [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]);
+    assert_eq!(names(&bindings), [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]);
 
-    for (p, resource) in policies.iter().zip(["approvals", "recoveryplans"]) {
+    for (p, (resource, operations)) in policies.iter().zip([
+        ("approvals", json!(["CREATE", "UPDATE"])),
+        ("recoveryplans", json!(["CREATE", "UPDATE"])),
+        // Only creation: a drill stays deletable (its finalizer removable) after the
+        // namespace loses its label.
+        ("recoverydrills", json!(["CREATE"])),
+    ]) {
         assert_eq!(p["spec"]["failurePolicy"], "Fail", "{p:#}");
         // Only the main resource: the operator's writes to <resource>/status pass.
         assert_eq!(
@@ -143,7 +152,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             json!([{
                 "apiGroups": ["lifeline.dev"],
                 "apiVersions": ["*"],
-                "operations": ["CREATE", "UPDATE"],
+                "operations": operations,
                 "resources": [resource],
             }]),
             "{p:#}"
@@ -152,7 +161,9 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         for v in validations {
             let message = v["message"].as_str().unwrap_or_default();
             assert!(
-                message.starts_with("spec") || message.contains("\"approve\""),
+                message.starts_with("spec")
+                    || message.starts_with("metadata.namespace")
+                    || message.contains("\"approve\""),
                 "a denial names the field or the verb: {v:#}"
             );
         }

@@ -5,6 +5,7 @@
 //! - [`restore`]: restore steps; [`verify`]: checks; [`status`]: status writes;
 //!   [`events`]: Kubernetes Events; [`metrics`]: Prometheus metrics.
 
+pub mod drill;
 pub mod events;
 pub mod metrics;
 pub mod names;
@@ -44,7 +45,7 @@ use kube::{
 use tracing::{error, info, warn};
 
 use crate::{
-    api::v1alpha1::{Approval, ClinicalSystem, RecoveryPlan},
+    api::v1alpha1::{Approval, ClinicalSystem, RecoveryDrill, RecoveryPlan},
     error::{Error, KubeContext},
 };
 
@@ -77,6 +78,9 @@ pub struct Context {
     pub gates_synced: std::sync::Mutex<std::collections::HashSet<String>>,
     /// Queues webhook notifications, when a webhook is configured.
     pub notifier: Option<notify::Notifier>,
+    /// The operator's own username (from a SelfSubjectReview): the requester of the plans
+    /// that drills create.
+    pub username: String,
 }
 
 impl Context {
@@ -108,6 +112,7 @@ impl Context {
             resolve,
             gates_synced: Default::default(),
             notifier: None,
+            username: String::new(),
         })
     }
 
@@ -240,6 +245,20 @@ fn plans_in_namespace<K: ResourceExt>(
         .collect()
 }
 
+/// Every drill in the same namespace as `obj`.
+fn drills_in_namespace<K: ResourceExt>(
+    store: &Store<RecoveryDrill>,
+    obj: &K,
+) -> Vec<ObjectRef<RecoveryDrill>> {
+    let ns = obj.namespace();
+    store
+        .state()
+        .iter()
+        .filter(|d| d.namespace() == ns)
+        .map(|d| ObjectRef::from_obj(d.as_ref()))
+        .collect()
+}
+
 /// Runs the operator until a shutdown signal (or, with leader election, until it loses
 /// the lease).
 pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
@@ -314,6 +333,12 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         info!(url = %notify.url, "notifications go to a webhook");
         ctx.notifier = Some(notify::Notifier::spawn(notify, metrics)?);
     }
+    match crate::approve::whoami(&client).await {
+        Ok(me) => ctx.username = me.username,
+        Err(e) => {
+            warn!(error = %format!("{e:#}"), "cannot tell the operator's own username; drills create plans without requestedBy")
+        }
+    }
     let ctx = Arc::new(ctx);
     let ns = opts.namespace.as_deref();
     let plans: Api<RecoveryPlan> = scoped(&client, ns);
@@ -339,6 +364,31 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         let ns = a.namespace();
         let plan = a.data["spec"]["plan"].as_str().map(str::to_string);
         plan.map(|p| ObjectRef::<RecoveryPlan>::new(&p).within(ns.as_deref().unwrap_or_default()))
+    };
+    let drills = {
+        let drill_api: Api<RecoveryDrill> = scoped(&client, ns);
+        let drill_controller = Controller::new(drill_api, wc.clone())
+            .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
+        let drill_store = drill_controller.store();
+        let on_system = move |o: DynamicObject| drills_in_namespace(&drill_store, &o);
+        drill_controller
+            .owns(scoped::<RecoveryPlan>(&client, ns), wc.clone())
+            .watches_with(
+                dynamic_scoped(&client, ns, &system_resource),
+                system_resource.clone(),
+                wc.clone(),
+                on_system,
+            )
+            .shutdown_on_signal()
+            .run(drill::reconcile, drill::error_policy, ctx.clone())
+            .for_each(|result| async move {
+                if let Err(e) = result {
+                    match e {
+                        kube::runtime::controller::Error::ReconcilerFailed(..) => {}
+                        other => warn!(error = %other, "drill controller"),
+                    }
+                }
+            })
     };
     let first_result = ready.clone();
     let running = controller
@@ -381,6 +431,9 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             }
         });
 
+    let running = async move {
+        futures::join!(running, drills);
+    };
     match lease {
         None => running.await,
         Some((mut rx, task)) => {

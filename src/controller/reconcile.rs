@@ -435,7 +435,10 @@ async fn observe(
                     let Some(check) = cs.spec.checks().get(k) else {
                         continue;
                     };
-                    let result = verify::attempt(ctx, plan, cs, check, c.attempts + 1).await;
+                    let result = match verify::forced_failure(plan, cs, check, now) {
+                        Some(why) => Attempt::Failed(why),
+                        None => verify::attempt(ctx, plan, cs, check, c.attempts + 1).await,
+                    };
                     let past_deadline = c
                         .started_at
                         .as_ref()

@@ -30,6 +30,30 @@ pub enum Attempt {
     Pending,
 }
 
+/// Why `check` of `system` fails on purpose at `now`, if the plan was created by a drill
+/// with a `failCheck` fault for it that is still in force.
+pub fn forced_failure(
+    plan: &RecoveryPlan,
+    system: &ClinicalSystem,
+    check: &Check,
+    now: k8s_openapi::jiff::Timestamp,
+) -> Option<String> {
+    let drill = plan.spec.drill.as_ref()?;
+    let name = system.name_any();
+    drill
+        .fail_checks
+        .iter()
+        .find(|f| {
+            f.system == name && f.check == check.name && f.until.as_ref().is_none_or(|u| now < u.0)
+        })
+        .map(|_| {
+            format!(
+                "failed on purpose by drill {} (failCheck fault)",
+                drill.name
+            )
+        })
+}
+
 /// Runs one attempt of `check`. `attempt` is the 1-based number of this attempt (it
 /// names a Job check's Job).
 pub async fn attempt(

@@ -51,6 +51,70 @@ impl WorkloadState {
     }
 }
 
+/// Sets a workload's replicas through its scale subresource.
+pub async fn set_replicas(
+    client: &Client,
+    namespace: &str,
+    kind: WorkloadKind,
+    name: &str,
+    replicas: i32,
+) -> Result<(), Error> {
+    use kube::api::{Patch, PatchParams};
+    let patch = Patch::Merge(serde_json::json!({ "spec": { "replicas": replicas } }));
+    let pp = PatchParams::default();
+    let what = || format!("scale {kind} {namespace}/{name} to {replicas}");
+    match kind {
+        WorkloadKind::Deployment => {
+            Api::<Deployment>::namespaced(client.clone(), namespace)
+                .patch_scale(name, &pp, &patch)
+                .await
+                .during(what)?;
+        }
+        WorkloadKind::StatefulSet => {
+            Api::<StatefulSet>::namespaced(client.clone(), namespace)
+                .patch_scale(name, &pp, &patch)
+                .await
+                .during(what)?;
+        }
+    }
+    Ok(())
+}
+
+/// The label selector of a workload's pods (`spec.selector.matchLabels`), or `None` when
+/// it does not exist.
+pub async fn pod_labels(
+    client: &Client,
+    namespace: &str,
+    kind: WorkloadKind,
+    name: &str,
+) -> Result<Option<std::collections::BTreeMap<String, String>>, Error> {
+    let what = || format!("read {kind} {namespace}/{name}");
+    Ok(match kind {
+        WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .during(what)?
+            .map(|d| {
+                d.spec
+                    .unwrap_or_default()
+                    .selector
+                    .match_labels
+                    .unwrap_or_default()
+            }),
+        WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .during(what)?
+            .map(|s| {
+                s.spec
+                    .unwrap_or_default()
+                    .selector
+                    .match_labels
+                    .unwrap_or_default()
+            }),
+    })
+}
+
 /// The state of a workload, or `None` when it does not exist.
 pub async fn state(
     client: &Client,

@@ -28,6 +28,9 @@ pub struct ApprovalRecord {
     /// The approver's comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// When the Approval was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 }
 
 /// The gate of each stage and the record of every stage Approval for `plan`.
@@ -118,6 +121,7 @@ pub fn evaluate(
                     Err(r) => r,
                 },
                 comment: a.spec.comment.clone(),
+                at: a.metadata.creation_timestamp.clone(),
             });
         }
         gates.push(match rejected {

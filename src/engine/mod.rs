@@ -10,6 +10,7 @@
 
 pub mod approvals;
 pub mod decide;
+pub mod drill;
 pub mod planner;
 
 pub use decide::{

@@ -79,7 +79,8 @@ pub struct RecoveryDrillSpec {
     #[schemars(length(min = 1, max = 100))]
     pub schedule: Option<String>,
 
-    /// How many past runs to keep in `status.history` (and their RecoveryPlans). Default 5.
+    /// How many past runs to keep in `status.history`. Default 5. (A run's RecoveryPlan is
+    /// deleted when the run ends; its measurements are kept in the drill's status.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 50))]
     pub history_limit: Option<u32>,
@@ -352,6 +353,9 @@ pub struct RecordedState {
     pub replicas: Option<i32>,
     /// Whether it existed (a NetworkPolicy the drill creates did not).
     pub existed: bool,
+    /// For a NetworkPolicy that existed, its spec as JSON, to put back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_spec: Option<String>,
 }
 
 /// One injected fault.

@@ -1,0 +1,534 @@
+//! The pure side of a drill: what a run measured (from its faults and its plan's status),
+//! how it ended, its one-line summary, and when its schedule fires. No clock, no I/O: the
+//! controller passes the time in.
+
+use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+
+use crate::api::v1alpha1::{
+    DrillApprovalRecord, DrillOutcome, DrillRun, DrillRunSummary, DrillSystemResult, FailedCheck,
+    PlanPhase, RecoveryPlanStatus, Stage, SystemPhase,
+};
+
+/// Who a drill's own approvals are recorded as.
+pub const AUTO_APPROVER: &str = "drill auto-approval";
+
+/// The short name of a plan's system key ("namespace/name" → "name").
+fn short(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
+/// Whole seconds from `from` to `to` (0 when `to` is earlier).
+pub fn seconds_between(from: &Time, to: &Time) -> u64 {
+    let d = to.0.as_second() - from.0.as_second();
+    u64::try_from(d).unwrap_or(0)
+}
+
+/// When the run broke `system`: its first fault's injection, or the run's start for a
+/// system the drill did not break itself.
+pub fn fault_time(run: &DrillRun, system: &str) -> Option<Time> {
+    run.faults
+        .iter()
+        .filter(|f| f.system == system)
+        .filter_map(|f| f.injected_at.clone())
+        .min_by_key(|t| t.0)
+        .or_else(|| run.started_at.clone())
+}
+
+/// Each system's measured recovery, from the run's faults and its plan's status. The
+/// checks in `forced` ("system", "check") failed on purpose (failCheck faults).
+pub fn measure(
+    run: &DrillRun,
+    plan: Option<&RecoveryPlanStatus>,
+    forced: &[(String, String)],
+) -> Vec<DrillSystemResult> {
+    let Some(plan) = plan else {
+        // No plan yet: the systems the drill broke, with when.
+        let mut names: Vec<&str> = run.faults.iter().map(|f| f.system.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        return names
+            .into_iter()
+            .map(|n| DrillSystemResult {
+                name: n.to_string(),
+                fault_at: fault_time(run, n),
+                ..Default::default()
+            })
+            .collect();
+    };
+    plan.systems
+        .iter()
+        .map(|s| {
+            let name = short(&s.name).to_string();
+            let fault_at = fault_time(run, &name);
+            let since = |t: &Option<Time>| match (&fault_at, t) {
+                (Some(f), Some(t)) => Some(seconds_between(f, t)),
+                _ => None,
+            };
+            let released_at = s.releases.first().map(|r| r.at.clone());
+            let recovery_seconds = since(&s.verified_at);
+            let objective_met = match (recovery_seconds, s.objective_seconds) {
+                (Some(took), Some(objective)) => Some(took <= objective),
+                (Some(_), None) => Some(true),
+                (None, _) => matches!(
+                    s.phase,
+                    SystemPhase::Failed | SystemPhase::Blocked | SystemPhase::Cancelled
+                )
+                .then_some(false),
+            };
+            let failed_checks = s
+                .checks
+                .iter()
+                .filter_map(|c| {
+                    let passed = c.phase == crate::api::v1alpha1::ActionPhase::Succeeded;
+                    let failures = c.attempts.saturating_sub(u32::from(passed));
+                    (failures > 0).then(|| FailedCheck {
+                        check: c.name.clone(),
+                        message: c.last_error.clone().unwrap_or_default(),
+                        failures,
+                        passed_in_the_end: passed,
+                        injected: forced
+                            .iter()
+                            .any(|(sys, chk)| *sys == name && *chk == c.name),
+                    })
+                })
+                .collect();
+            DrillSystemResult {
+                tier: s.tier,
+                phase: Some(s.phase.to_string()),
+                objective_seconds: s.objective_seconds,
+                restore_started_at: s.restore_started_at.clone(),
+                verified_at: s.verified_at.clone(),
+                release_seconds: since(&released_at),
+                released_at,
+                fully_released_at: s.releases.last().map(|r| r.at.clone()),
+                failed_at: s.failed_at.clone(),
+                recovery_seconds,
+                objective_met,
+                failed_checks,
+                fault_at,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// The release approvals of a run: the people's (every Approval the plan recorded, with
+/// whether it counted), and, with `automatic` approvals, one drill auto-approval per stage
+/// at the moment the stage first released a system.
+pub fn approvals(
+    plan: Option<&RecoveryPlanStatus>,
+    stages: &[Stage],
+    automatic: bool,
+) -> Vec<DrillApprovalRecord> {
+    let Some(plan) = plan else {
+        return Vec::new();
+    };
+    let mut out: Vec<DrillApprovalRecord> = plan
+        .approvals
+        .iter()
+        .map(|a| DrillApprovalRecord {
+            stage: a.stage.clone(),
+            by: a.approver.clone(),
+            at: a.at.clone(),
+            comment: match (&a.comment, a.accepted) {
+                (c, true) => c.clone(),
+                (Some(c), false) => Some(format!("{c} ({})", a.reason)),
+                (None, false) => Some(a.reason.clone()),
+            },
+            accepted: a.accepted,
+            automatic: false,
+        })
+        .collect();
+    if automatic {
+        for stage in stages {
+            let first = plan
+                .systems
+                .iter()
+                .flat_map(|s| &s.releases)
+                .filter(|r| r.stage == stage.name)
+                .map(|r| r.at.clone())
+                .min_by_key(|t| t.0);
+            if let Some(at) = first {
+                out.push(DrillApprovalRecord {
+                    stage: stage.name.clone(),
+                    by: AUTO_APPROVER.to_string(),
+                    at: Some(at),
+                    comment: Some("approved by the drill itself (approvals: automatic)".into()),
+                    accepted: true,
+                    automatic: true,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|a| a.at.as_ref().map(|t| t.0));
+    out
+}
+
+/// How a run whose plan ended in `phase` went, and why, in words.
+pub fn outcome(phase: PlanPhase, systems: &[DrillSystemResult]) -> (DrillOutcome, String) {
+    let names = |pred: &dyn Fn(&DrillSystemResult) -> bool| -> Vec<&str> {
+        systems
+            .iter()
+            .filter(|s| pred(s))
+            .map(|s| s.name.as_str())
+            .collect()
+    };
+    match phase {
+        PlanPhase::Aborted => (
+            DrillOutcome::Aborted,
+            "the recovery plan was aborted".into(),
+        ),
+        PlanPhase::Failed => {
+            let failed = names(&|s| s.phase.as_deref() == Some("Failed"));
+            (
+                DrillOutcome::Failed,
+                format!("the recovery failed: {}", failed.join(", ")),
+            )
+        }
+        _ => {
+            let missed = names(&|s| s.objective_met == Some(false));
+            if missed.is_empty() {
+                (
+                    DrillOutcome::Passed,
+                    format!(
+                        "all {} systems recovered within their objectives",
+                        systems.len()
+                    ),
+                )
+            } else {
+                (
+                    DrillOutcome::ObjectivesMissed,
+                    format!(
+                        "{} of {} objectives missed: {}",
+                        missed.len(),
+                        systems.len(),
+                        missed.join(", ")
+                    ),
+                )
+            }
+        }
+    }
+}
+
+/// A finished run in one line, for `status.history`.
+pub fn summary(run: &DrillRun) -> DrillRunSummary {
+    let total = run.systems.len();
+    let verified = run
+        .systems
+        .iter()
+        .filter(|s| s.verified_at.is_some())
+        .count();
+    let measured: Vec<&DrillSystemResult> = run
+        .systems
+        .iter()
+        .filter(|s| s.objective_met.is_some())
+        .collect();
+    let met = measured
+        .iter()
+        .filter(|s| s.objective_met == Some(true))
+        .count();
+    DrillRunSummary {
+        number: run.number,
+        trigger: run.trigger.clone(),
+        started_at: run.started_at.clone(),
+        finished_at: run.finished_at.clone(),
+        outcome: run.outcome.unwrap_or(DrillOutcome::Aborted),
+        verified: format!("{verified}/{total}"),
+        objectives_met: format!("{met}/{}", measured.len()),
+        longest_recovery_seconds: run.systems.iter().filter_map(|s| s.recovery_seconds).max(),
+        reason: run.reason.clone(),
+    }
+}
+
+/// A parsed `spec.schedule`.
+pub struct Schedule(croner::Cron);
+
+impl Schedule {
+    /// Parses a cron expression: five fields, or six with leading seconds. The error says
+    /// what is wrong with it.
+    pub fn parse(expr: &str) -> Result<Self, String> {
+        croner::parser::CronParser::builder()
+            .seconds(croner::parser::Seconds::Optional)
+            .build()
+            .parse(expr)
+            .map(Self)
+            .map_err(|e| format!("spec.schedule: '{expr}' is not a cron expression: {e}"))
+    }
+
+    /// The first time it fires strictly after `after` (UTC).
+    pub fn next_after(&self, after: Timestamp) -> Option<Timestamp> {
+        let zoned = after.to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC);
+        self.0
+            .find_next_occurrence(&zoned, false)
+            .ok()
+            .map(|z| z.timestamp())
+    }
+
+    /// Whether it has fired since `last` (exclusive) up to `now` (inclusive), and when it
+    /// fires next after `now`. Many missed firings make one run, as a CronJob does.
+    pub fn due(&self, last: Timestamp, now: Timestamp) -> (bool, Option<Timestamp>) {
+        let due = self.next_after(last).is_some_and(|t| t <= now);
+        (due, self.next_after(now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::v1alpha1::{
+        ActionPhase, CheckStatus, FaultRecord, StageRelease, SystemStatus, Tier,
+    };
+
+    fn t(s: &str) -> Time {
+        Time(s.parse().expect("a timestamp"))
+    }
+
+    fn fault(system: &str, at: &str) -> FaultRecord {
+        FaultRecord {
+            system: system.into(),
+            kind: "scaleToZero".into(),
+            target: format!("Deployment/{system}"),
+            injected_at: Some(t(at)),
+            proven_at: Some(t(at)),
+            proof: None,
+            lifted_at: None,
+            pod_uids: vec![],
+        }
+    }
+
+    fn run() -> DrillRun {
+        DrillRun {
+            number: 1,
+            trigger: "manual".into(),
+            started_at: Some(t("2026-11-21T03:00:00Z")),
+            faults: vec![
+                fault("lims", "2026-11-21T03:00:10Z"),
+                fault("lims", "2026-11-21T03:00:05Z"),
+                fault("pacs", "2026-11-21T03:00:20Z"),
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn system(
+        name: &str,
+        phase: SystemPhase,
+        verified: Option<&str>,
+        objective: u64,
+    ) -> SystemStatus {
+        SystemStatus {
+            name: format!("staging/{name}"),
+            tier: Some(Tier::Critical),
+            phase,
+            verified_at: verified.map(t),
+            objective_seconds: Some(objective),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn recovery_is_measured_from_the_first_fault_of_each_system() {
+        let mut lims = system(
+            "lims",
+            SystemPhase::Released,
+            Some("2026-11-21T03:10:05Z"),
+            900,
+        );
+        lims.releases = vec![
+            StageRelease {
+                stage: "it".into(),
+                at: t("2026-11-21T03:10:06Z"),
+            },
+            StageRelease {
+                stage: "all".into(),
+                at: t("2026-11-21T03:20:05Z"),
+            },
+        ];
+        let pacs = system(
+            "pacs",
+            SystemPhase::Verified,
+            Some("2026-11-21T03:30:20Z"),
+            900,
+        );
+        let epr = system("epr", SystemPhase::Failed, None, 900);
+        let plan = RecoveryPlanStatus {
+            systems: vec![lims, pacs, epr],
+            ..Default::default()
+        };
+        let m = measure(&run(), Some(&plan), &[]);
+        assert_eq!(m[0].name, "lims");
+        assert_eq!(
+            m[0].fault_at,
+            Some(t("2026-11-21T03:00:05Z")),
+            "the earliest fault"
+        );
+        assert_eq!(m[0].recovery_seconds, Some(600));
+        assert_eq!(m[0].release_seconds, Some(601));
+        assert_eq!(m[0].fully_released_at, Some(t("2026-11-21T03:20:05Z")));
+        assert_eq!(m[0].objective_met, Some(true));
+        assert_eq!(m[1].recovery_seconds, Some(1800));
+        assert_eq!(m[1].objective_met, Some(false), "30 min against 15");
+        assert_eq!(
+            m[2].fault_at,
+            Some(t("2026-11-21T03:00:00Z")),
+            "not broken: from the start"
+        );
+        assert_eq!(m[2].objective_met, Some(false), "failed: missed");
+        let (outcome, why) = outcome(PlanPhase::Failed, &m);
+        assert_eq!(outcome, DrillOutcome::Failed);
+        assert_eq!(why, "the recovery failed: epr");
+    }
+
+    #[test]
+    fn failed_checks_say_whether_the_drill_failed_them_on_purpose() {
+        let mut lims = system(
+            "lims",
+            SystemPhase::Verified,
+            Some("2026-11-21T03:10:05Z"),
+            900,
+        );
+        lims.checks = vec![
+            CheckStatus {
+                name: "api".into(),
+                phase: ActionPhase::Succeeded,
+                attempts: 4,
+                last_error: Some("failed on purpose by drill weekly".into()),
+                ..Default::default()
+            },
+            CheckStatus {
+                name: "db".into(),
+                phase: ActionPhase::Succeeded,
+                attempts: 1,
+                ..Default::default()
+            },
+            CheckStatus {
+                name: "hl7".into(),
+                phase: ActionPhase::Succeeded,
+                attempts: 2,
+                last_error: Some("connection refused".into()),
+                ..Default::default()
+            },
+        ];
+        let plan = RecoveryPlanStatus {
+            systems: vec![lims],
+            ..Default::default()
+        };
+        let m = measure(&run(), Some(&plan), &[("lims".into(), "api".into())]);
+        let checks: Vec<(&str, u32, bool, bool)> = m[0]
+            .failed_checks
+            .iter()
+            .map(|c| {
+                (
+                    c.check.as_str(),
+                    c.failures,
+                    c.passed_in_the_end,
+                    c.injected,
+                )
+            })
+            .collect();
+        assert_eq!(checks, [("api", 3, true, true), ("hl7", 1, true, false)]);
+    }
+
+    #[test]
+    fn outcomes_and_summary() {
+        let plan = RecoveryPlanStatus {
+            systems: vec![
+                system(
+                    "lims",
+                    SystemPhase::Verified,
+                    Some("2026-11-21T03:10:05Z"),
+                    900,
+                ),
+                system(
+                    "pacs",
+                    SystemPhase::Verified,
+                    Some("2026-11-21T03:30:20Z"),
+                    900,
+                ),
+            ],
+            ..Default::default()
+        };
+        let mut r = run();
+        r.systems = measure(&r, Some(&plan), &[]);
+        let (o, why) = outcome(PlanPhase::Succeeded, &r.systems);
+        assert_eq!(o, DrillOutcome::ObjectivesMissed);
+        assert_eq!(why, "1 of 2 objectives missed: pacs");
+        r.outcome = Some(o);
+        let s = summary(&r);
+        assert_eq!(
+            (s.verified.as_str(), s.objectives_met.as_str()),
+            ("2/2", "1/2")
+        );
+        assert_eq!(s.longest_recovery_seconds, Some(1800));
+        r.systems.truncate(1);
+        assert_eq!(
+            outcome(PlanPhase::Succeeded, &r.systems).0,
+            DrillOutcome::Passed
+        );
+    }
+
+    #[test]
+    fn automatic_approvals_are_recorded_per_stage_at_its_first_release() {
+        let mut a = system(
+            "a",
+            SystemPhase::Released,
+            Some("2026-11-21T03:01:00Z"),
+            900,
+        );
+        a.releases = vec![StageRelease {
+            stage: "it".into(),
+            at: t("2026-11-21T03:02:00Z"),
+        }];
+        let mut b = system(
+            "b",
+            SystemPhase::Released,
+            Some("2026-11-21T03:01:00Z"),
+            900,
+        );
+        b.releases = vec![StageRelease {
+            stage: "it".into(),
+            at: t("2026-11-21T03:01:30Z"),
+        }];
+        let plan = RecoveryPlanStatus {
+            systems: vec![a, b],
+            ..Default::default()
+        };
+        let stages: Vec<Stage> = serde_json::from_value(serde_json::json!([
+            { "name": "it" }, { "name": "wards" }
+        ]))
+        .expect("stages");
+        let got = approvals(Some(&plan), &stages, true);
+        assert_eq!(got.len(), 1, "wards released nothing");
+        assert_eq!(got[0].by, AUTO_APPROVER);
+        assert_eq!(got[0].at, Some(t("2026-11-21T03:01:30Z")));
+        assert!(approvals(Some(&plan), &stages, false).is_empty());
+    }
+
+    #[test]
+    fn schedules_fire_once_for_missed_times_and_name_the_next() {
+        let s = Schedule::parse("0 3 * * 6").expect("weekly");
+        let fri: Timestamp = "2026-11-20T12:00:00Z".parse().expect("ts");
+        let sat = s.next_after(fri).expect("next");
+        assert_eq!(sat.to_string(), "2026-11-21T03:00:00Z");
+        let (due, next) = s.due(fri, "2026-11-21T03:00:00Z".parse().expect("ts"));
+        assert!(due);
+        assert_eq!(
+            next.map(|n| n.to_string()).as_deref(),
+            Some("2026-11-28T03:00:00Z")
+        );
+        assert!(!s.due(sat, "2026-11-25T00:00:00Z".parse().expect("ts")).0);
+        let every5s = Schedule::parse("*/5 * * * * *").expect("seconds field");
+        assert_eq!(
+            every5s
+                .next_after("2026-11-21T03:00:01Z".parse().expect("ts"))
+                .map(|n| n.to_string())
+                .as_deref(),
+            Some("2026-11-21T03:00:05Z")
+        );
+        let err = Schedule::parse("every saturday").err().expect("refused");
+        assert!(
+            err.starts_with("spec.schedule: 'every saturday' is not a cron expression"),
+            "{err}"
+        );
+    }
+}
