@@ -60,7 +60,11 @@ pub enum DrillCtlError {
     },
 }
 
-async fn get(api: &Api<RecoveryDrill>, ns: &str, name: &str) -> Result<RecoveryDrill, DrillCtlError> {
+async fn get(
+    api: &Api<RecoveryDrill>,
+    ns: &str,
+    name: &str,
+) -> Result<RecoveryDrill, DrillCtlError> {
     api.get_opt(name)
         .await
         .map_err(|source| DrillCtlError::Kube {
@@ -85,7 +89,11 @@ pub async fn request_run(client: Client, ns: &str, name: &str) -> Result<String,
     }
     let token = Timestamp::now().to_string();
     let patch = json!({ "metadata": { "annotations": { RUN_ANNOTATION: token } } });
-    api.patch(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Merge(&patch))
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..Default::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch))
         .await
         .map_err(|source| DrillCtlError::Kube {
             drill: format!("{ns}/{name}"),
@@ -136,9 +144,9 @@ fn at(t: &Option<Time>, start: Option<&Time>) -> String {
     match (t, start) {
         (Some(t), Some(s)) => format!(
             "+{}",
-            format_duration(Duration::from_secs(
-                crate::engine::drill::seconds_between(s, t)
-            ))
+            format_duration(Duration::from_secs(crate::engine::drill::seconds_between(
+                s, t
+            )))
         ),
         (Some(t), None) => t.0.to_string(),
         (None, _) => "-".into(),
@@ -190,7 +198,10 @@ pub fn render(drill: &RecoveryDrill) -> String {
         let _ = writeln!(out, "Recovery plan: {p}");
     }
     if !run.faults.is_empty() {
-        let _ = writeln!(out, "\nFAULT        SYSTEM                   TARGET                                   INJECTED  PROVEN    PROOF");
+        let _ = writeln!(
+            out,
+            "\nFAULT        SYSTEM                   TARGET                                   INJECTED  PROVEN    PROOF"
+        );
         for f in &run.faults {
             let _ = writeln!(
                 out,
@@ -205,7 +216,10 @@ pub fn render(drill: &RecoveryDrill) -> String {
         }
     }
     if !run.systems.is_empty() {
-        let _ = writeln!(out, "\nSYSTEM                   PHASE       RECOVERY   OBJECTIVE  MET     RELEASED");
+        let _ = writeln!(
+            out,
+            "\nSYSTEM                   PHASE       RECOVERY   OBJECTIVE  MET     RELEASED"
+        );
         for s in &run.systems {
             let _ = writeln!(
                 out,
@@ -247,7 +261,10 @@ pub fn render(drill: &RecoveryDrill) -> String {
         }
     }
     if !status.history.is_empty() {
-        let _ = writeln!(out, "\nRUN  TRIGGER   STARTED                OUTCOME           VERIFIED  OBJECTIVES  LONGEST");
+        let _ = writeln!(
+            out,
+            "\nRUN  TRIGGER   STARTED                OUTCOME           VERIFIED  OBJECTIVES  LONGEST"
+        );
         for h in &status.history {
             let _ = writeln!(
                 out,
@@ -299,7 +316,10 @@ mod tests {
         let out = render(&drill);
         assert!(out.starts_with("Drill staging/weekly: Finished"), "{out}");
         assert!(out.contains("Run 2 (manual)"), "{out}");
-        assert!(out.contains("ObjectivesMissed (1 of 1 objectives missed: lims)"), "{out}");
+        assert!(
+            out.contains("ObjectivesMissed (1 of 1 objectives missed: lims)"),
+            "{out}"
+        );
         assert!(out.contains("+1s"), "injected a second in: {out}");
         assert!(out.contains("MISSED"), "{out}");
         assert!(out.contains("20m"), "{out}");

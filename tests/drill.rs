@@ -1,0 +1,606 @@
+//! RecoveryDrills on the real API server with the operator running: admission admits them
+//! only in staging namespaces, the operator refuses systems outside the namespace, a run
+//! injects and proves its faults, recovers with an owned plan, measures each system and
+//! reverts; deleting a drill mid-outage reverts it; overlapping drills wait; a schedule
+//! fires; and the northern-care playbook runs as a drill to completion.
+
+mod support;
+
+use std::time::Duration;
+
+use k8s_openapi::api::{
+    admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
+    apps::v1::Deployment,
+    core::v1::Namespace,
+    networking::v1::NetworkPolicy,
+};
+use kube::{
+    Api,
+    api::{DeleteParams, Patch, PatchParams, PostParams},
+};
+use lifeline::{
+    api::v1alpha1::{
+        ClinicalSystem, DrillOutcome, DrillPhase, HELD_BY_ANNOTATION, RecoveryDrill, RecoveryPlan,
+    },
+    controller::{
+        RunOptions,
+        drill::{isolation_policy_name, plan_name},
+        run,
+    },
+    drillctl,
+    engine::drill::seconds_between,
+};
+use serde_json::{Value, json};
+use support::{
+    TestNamespace, admin_client, ensure_crds, eventually, object, repo_root, wait_for,
+    with_namespace,
+};
+
+const WAIT: Duration = Duration::from_secs(90);
+
+/// Labels the test namespace `lifeline.dev/environment=staging`.
+async fn make_staging(ns: &TestNamespace) {
+    let namespaces: Api<Namespace> = Api::all(ns.client.clone());
+    namespaces
+        .patch(
+            &ns.name,
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({ "metadata": { "labels": { "lifeline.dev/environment": "staging" } } }),
+            ),
+        )
+        .await
+        .expect("label the namespace staging");
+}
+
+/// A Deployment "name" with `replicas` (kwok makes its pods Ready) and a ClinicalSystem
+/// that scales it back to `replicas` and checks it is ready; released by `app=name`.
+async fn web_system(ns: &TestNamespace, name: &str, replicas: i32, extra_checks: Vec<Value>) {
+    let pp = PostParams::default();
+    ns.api::<Deployment>()
+        .create(&pp, &support::fake_deployment(name, replicas))
+        .await
+        .expect("deployment");
+    let mut checks =
+        vec![json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": name } })];
+    checks.extend(extra_checks);
+    let mut system = support::clinical_system(
+        name,
+        &[],
+        vec![
+            json!({ "name": "start", "scale": { "kind": "Deployment", "name": name, "replicas": replicas } }),
+        ],
+        checks,
+    );
+    system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": name } } });
+    ns.api::<ClinicalSystem>()
+        .create(&pp, &object(system))
+        .await
+        .expect("system");
+    let deployments: Api<Deployment> = ns.api();
+    wait_for(&deployments, name, "all replicas ready", WAIT, |d| {
+        d.status.as_ref().and_then(|s| s.ready_replicas) == Some(replicas)
+    })
+    .await;
+}
+
+fn drill(name: &str, systems: &[&str], faults: Value) -> RecoveryDrill {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryDrill",
+        "metadata": { "name": name },
+        "spec": {
+            "systems": { "names": systems },
+            "faults": faults,
+            "recovery": { "stages": [
+                { "name": "it-validation", "audience": { "namespaceSelector": { "matchLabels": { "team": "it" } } } },
+                { "name": "wards", "audience": { "ipBlocks": ["10.20.0.0/16"] }, "approval": { "required": 1 } }
+            ] },
+            "timeout": "10m"
+        }
+    }))
+}
+
+fn operator(ns: &TestNamespace) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+    let opts = RunOptions::local(&ns.name, "drill-test");
+    tokio::spawn(async move { run(admin_client().await, opts).await })
+}
+
+/// Deletes every drill in the namespace and waits until the operator has reverted them
+/// and let them go (their finalizers would otherwise hold the namespace), then stops it.
+async fn stop(ns: &TestNamespace, op: tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let drills: Api<RecoveryDrill> = ns.api();
+    let _ = drills
+        .delete_collection(&DeleteParams::default(), &Default::default())
+        .await;
+    eventually("every drill to be reverted and gone", WAIT, || {
+        let drills = drills.clone();
+        async move {
+            let left = drills
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if left.items.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} left", left.items.len()))
+            }
+        }
+    })
+    .await;
+    op.abort();
+}
+
+async fn waiting_run(drills: &Api<RecoveryDrill>, name: &str) -> lifeline::api::v1alpha1::DrillRun {
+    drills
+        .get(name)
+        .await
+        .expect("drill")
+        .status
+        .and_then(|s| s.run)
+        .expect("a pending run")
+}
+
+async fn replicas(ns: &TestNamespace, name: &str) -> i32 {
+    ns.api::<Deployment>()
+        .get(name)
+        .await
+        .expect("deployment")
+        .spec
+        .and_then(|s| s.replicas)
+        .unwrap_or(1)
+}
+
+async fn finished(drills: &Api<RecoveryDrill>, name: &str, runs: usize) -> RecoveryDrill {
+    wait_for(
+        drills,
+        name,
+        &format!("{runs} finished run(s)"),
+        WAIT,
+        |d| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.phase == DrillPhase::Finished && s.history.len() >= runs)
+        },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_drill_injects_proves_recovers_measures_and_reverts() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-run", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "lims", 2, vec![]).await;
+        web_system(
+            &ns,
+            "pacs",
+            1,
+            vec![json!({ "name": "viewer", "workloadReady": { "kind": "Deployment", "name": "pacs" } })],
+        )
+        .await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        let d = drill(
+            "weekly",
+            &["lims", "pacs"],
+            json!([
+                { "system": "lims", "scaleToZero": {} },
+                { "system": "lims", "isolate": { "duration": "2s" } },
+                { "system": "pacs", "deletePods": {} },
+                { "system": "pacs", "failCheck": { "check": "viewer", "duration": "3s" } }
+            ]),
+        );
+        drills.create(&PostParams::default(), &d).await.expect("drill");
+        let op = operator(&ns);
+
+        // Nothing happens until a run is asked for.
+        wait_for(&drills, "weekly", "Idle with the finalizer", WAIT, |d| {
+            d.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == "lifeline.dev/drill-revert"))
+                && d.status.as_ref().is_some_and(|s| s.phase == DrillPhase::Idle)
+        })
+        .await;
+        assert_eq!(replicas(&ns, "lims").await, 2, "untouched before a run");
+
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "weekly").await.expect("run");
+        // The isolation policy exists while the fault holds.
+        let policies: Api<NetworkPolicy> = ns.api();
+        let isolation = isolation_policy_name("weekly", "lims");
+        let seen = wait_for(&drills, "weekly", "the isolation to be proven", WAIT, |d| {
+            d.status.as_ref().and_then(|s| s.run.as_ref()).is_some_and(|r| {
+                r.faults.iter().any(|f| f.kind == "isolate" && f.proven_at.is_some())
+            })
+        })
+        .await;
+        let run = seen.status.and_then(|s| s.run).expect("run");
+        assert_eq!(run.trigger, "manual");
+        let pre: Vec<(String, String, Option<i32>, bool)> = run
+            .pre_state
+            .iter()
+            .map(|r| (r.kind.clone(), r.name.clone(), r.replicas, r.existed))
+            .collect();
+        assert!(pre.contains(&("Deployment".into(), "lims".into(), Some(2), true)), "{pre:?}");
+        assert!(pre.contains(&("NetworkPolicy".into(), isolation.clone(), None, false)), "{pre:?}");
+
+        let done = drillctl::wait_run(ns.client.clone(), &ns.name, "weekly", &token, WAIT)
+            .await
+            .expect("the run finishes");
+        let status = done.status.expect("status");
+        let run = status.run.expect("run");
+        assert_eq!(run.outcome, Some(DrillOutcome::Passed), "{:?}: {:?}", run.reason, run);
+
+        // Every fault was injected, then proven, with what was seen.
+        for f in &run.faults {
+            let injected = f.injected_at.clone().unwrap_or_else(|| panic!("{f:?} injected"));
+            let proven = f.proven_at.clone().unwrap_or_else(|| panic!("{f:?} proven"));
+            assert!(proven.0 >= injected.0, "{f:?}");
+        }
+        let proof = |kind: &str| run.faults.iter().find(|f| f.kind == kind).and_then(|f| f.proof.clone()).unwrap_or_default();
+        assert_eq!(proof("scaleToZero"), "Deployment/lims scaled from 2 to 0 replicas; no pod left");
+        assert!(proof("deletePods").starts_with("1 pods deleted, none of them left"), "{}", proof("deletePods"));
+        assert!(proof("isolate").starts_with(&format!("deny-all NetworkPolicy {isolation} in place")), "{}", proof("isolate"));
+        assert!(proof("failCheck").contains("failed on purpose by drill weekly"), "{}", proof("failCheck"));
+        assert!(run.faults.iter().filter(|f| f.kind == "isolate").all(|f| f.lifted_at.is_some()));
+
+        // Each system measured from its first fault, to verified and released.
+        assert_eq!(run.systems.len(), 2);
+        for s in &run.systems {
+            let fault = s.fault_at.clone().expect("fault time");
+            let verified = s.verified_at.clone().expect("verified");
+            assert_eq!(s.recovery_seconds, Some(seconds_between(&fault, &verified)), "{s:?}");
+            assert!(s.released_at.is_some() && s.fully_released_at.is_some(), "{s:?}");
+            assert_eq!(s.objective_met, Some(true), "{s:?}");
+        }
+        let pacs = run.systems.iter().find(|s| s.name == "pacs").expect("pacs");
+        assert!(pacs.failed_checks.iter().any(|c| c.check == "viewer" && c.injected && c.passed_in_the_end), "{pacs:?}");
+        // Automatic approvals, one per stage, recorded as the drill's own.
+        let stages: Vec<(&str, &str)> = run.approvals.iter().map(|a| (a.stage.as_str(), a.by.as_str())).collect();
+        assert_eq!(stages, [("it-validation", "drill auto-approval"), ("wards", "drill auto-approval")]);
+
+        // Reverted: the plan is gone, the replicas are as before, no isolation, no claims.
+        let plans: Api<RecoveryPlan> = ns.api();
+        assert!(plans.get_opt(&plan_name("weekly", 1)).await.expect("get").is_none());
+        assert_eq!(replicas(&ns, "lims").await, 2);
+        assert!(policies.get_opt(&isolation).await.expect("get").is_none());
+        for s in ns.api::<ClinicalSystem>().list(&Default::default()).await.expect("list").items {
+            assert!(s.metadata.annotations.unwrap_or_default().get(HELD_BY_ANNOTATION).is_none());
+        }
+        assert_eq!(status.history.len(), 1);
+        assert_eq!(status.history[0].outcome, DrillOutcome::Passed);
+        assert_eq!(status.history[0].verified, "2/2");
+        stop(&ns, op).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-delete", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "epr", 3, vec![]).await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        // The check fails for good: the recovery cannot finish, the outage lasts.
+        let mut d = drill(
+            "stuck",
+            &["epr"],
+            json!([
+                { "system": "epr", "scaleToZero": {} },
+                { "system": "epr", "isolate": {} },
+            ]),
+        );
+        d.spec.faults.push(object(
+            json!({ "system": "epr", "failCheck": { "check": "ready" } }),
+        ));
+        drills
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("drill");
+        let op = operator(&ns);
+        wait_for(&drills, "stuck", "the finalizer", WAIT, |d| {
+            d.metadata.finalizers.is_some()
+        })
+        .await;
+        drillctl::request_run(ns.client.clone(), &ns.name, "stuck")
+            .await
+            .expect("run");
+        wait_for(&drills, "stuck", "Recovering", WAIT, |d| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.phase == DrillPhase::Recovering)
+        })
+        .await;
+        let policies: Api<NetworkPolicy> = ns.api();
+        let isolation = isolation_policy_name("stuck", "epr");
+        assert!(
+            policies.get_opt(&isolation).await.expect("get").is_some(),
+            "isolated"
+        );
+
+        drills
+            .delete("stuck", &DeleteParams::default())
+            .await
+            .expect("delete");
+        eventually("the drill to be gone", WAIT, || {
+            let drills = drills.clone();
+            async move {
+                match drills.get_opt("stuck").await {
+                    Ok(None) => Ok(()),
+                    Ok(Some(d)) => Err(format!("still there: {:?}", d.status.map(|s| s.message))),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await;
+        assert_eq!(
+            replicas(&ns, "epr").await,
+            3,
+            "the recorded replicas are back"
+        );
+        assert!(
+            policies.get_opt(&isolation).await.expect("get").is_none(),
+            "isolation removed"
+        );
+        let plans: Api<RecoveryPlan> = ns.api();
+        assert!(
+            plans
+                .get_opt(&plan_name("stuck", 1))
+                .await
+                .expect("get")
+                .is_none()
+        );
+        let epr = ns.api::<ClinicalSystem>().get("epr").await.expect("system");
+        assert!(
+            epr.metadata
+                .annotations
+                .unwrap_or_default()
+                .get(HELD_BY_ANNOTATION)
+                .is_none(),
+            "claim released"
+        );
+        stop(&ns, op).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_second_drill_on_the_same_system_waits_for_the_first_and_says_why() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-overlap", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "lims", 1, vec![]).await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        let mut first = drill("first", &["lims"], json!([{ "system": "lims", "scaleToZero": {} }]));
+        first.spec.faults.push(object(json!({ "system": "lims", "failCheck": { "check": "ready" } })));
+        drills.create(&PostParams::default(), &first).await.expect("first");
+        drills
+            .create(&PostParams::default(), &drill("second", &["lims"], json!([{ "system": "lims", "deletePods": {} }])))
+            .await
+            .expect("second");
+        let op = operator(&ns);
+        for n in ["first", "second"] {
+            wait_for(&drills, n, "the finalizer", WAIT, |d| d.metadata.finalizers.is_some()).await;
+        }
+        drillctl::request_run(ns.client.clone(), &ns.name, "first").await.expect("run first");
+        wait_for(&drills, "first", "Recovering", WAIT, |d| {
+            d.status.as_ref().is_some_and(|s| s.phase == DrillPhase::Recovering)
+        })
+        .await;
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "second").await.expect("run second");
+        let waiting = wait_for(&drills, "second", "Waiting", WAIT, |d| {
+            d.status.as_ref().is_some_and(|s| s.phase == DrillPhase::Waiting)
+        })
+        .await;
+        let message = waiting.status.and_then(|s| s.message).unwrap_or_default();
+        assert_eq!(
+            message,
+            format!("waiting: ClinicalSystem lims is held by drill {}/first; this run starts when it is free", ns.name)
+        );
+        let pending = waiting_run(&drills, "second").await;
+        assert!(pending.started_at.is_none() && pending.faults.is_empty(), "nothing injected: {pending:?}");
+
+        // Stopping the first lets the second run.
+        drills
+            .patch("first", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "abort": true } })))
+            .await
+            .expect("abort first");
+        let first_done = finished(&drills, "first", 1).await;
+        assert_eq!(first_done.status.and_then(|s| s.run).and_then(|r| r.outcome), Some(DrillOutcome::Aborted));
+        let second = drillctl::wait_run(ns.client.clone(), &ns.name, "second", &token, WAIT)
+            .await
+            .expect("the second run finishes");
+        let run = second.status.and_then(|s| s.run).expect("run");
+        assert_eq!(run.outcome, Some(DrillOutcome::Passed), "{:?}", run.reason);
+        assert_eq!(replicas(&ns, "lims").await, 1);
+        stop(&ns, op).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_scheduled_drill_fires_on_schedule() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-schedule", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "lims", 1, vec![]).await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        let mut d = drill(
+            "nightly",
+            &["lims"],
+            json!([{ "system": "lims", "scaleToZero": {} }]),
+        );
+        // Every 5 seconds (a leading seconds field).
+        d.spec.schedule = Some("*/5 * * * * *".into());
+        drills
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("drill");
+        let op = operator(&ns);
+        let done = finished(&drills, "nightly", 1).await;
+        let status = done.status.expect("status");
+        assert_eq!(status.history[0].trigger, "schedule");
+        assert_eq!(status.history[0].outcome, DrillOutcome::Passed);
+        let fired = status.last_schedule_time.expect("last schedule time");
+        assert_eq!(
+            fired.0.as_second() % 5,
+            0,
+            "fired on a 5-second boundary: {fired:?}"
+        );
+        let next = status.next_schedule_time.expect("next schedule time");
+        assert!(next.0 > fired.0);
+        // Stop it before it fires again during namespace teardown.
+        drills
+            .patch(
+                "nightly",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "schedule": null } })),
+            )
+            .await
+            .expect("unschedule");
+        stop(&ns, op).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_operator_refuses_systems_and_dependencies_outside_the_drills_namespace() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-other", |other: TestNamespace| async move {
+        web_system(&other, "pas", 1, vec![]).await;
+        with_namespace("drill-refuse", |ns: TestNamespace| async move {
+            make_staging(&ns).await;
+            let drills: Api<RecoveryDrill> = ns.api();
+            let op = operator(&ns);
+            // pas lives in the other namespace only.
+            drills
+                .create(&PostParams::default(), &drill("elsewhere", &["pas"], json!([{ "system": "pas", "scaleToZero": {} }])))
+                .await
+                .expect("admitted: the operator decides");
+            drillctl::request_run(ns.client.clone(), &ns.name, "elsewhere").await.expect("ask");
+            let refused = wait_for(&drills, "elsewhere", "refused", WAIT, |d| {
+                d.status.as_ref().is_some_and(|s| s.message.as_deref().is_some_and(|m| m.contains("not a ClinicalSystem")))
+            })
+            .await;
+            let status = refused.status.expect("status");
+            assert_eq!(
+                status.message.as_deref(),
+                Some(format!("spec.systems: pas is not a ClinicalSystem in namespace {}: a drill touches nothing outside its namespace", ns.name).as_str())
+            );
+            let ready = status.conditions.iter().find(|c| c.type_ == "Ready").expect("Ready");
+            assert_eq!((ready.status.as_str(), ready.reason.as_str()), ("False", "Invalid"));
+            assert!(status.run.is_none(), "no run started");
+            assert_eq!(replicas(&other, "pas").await, 1, "the other namespace is untouched");
+
+            // A system here that depends on one there is refused too.
+            let mut lims = support::clinical_system("lims", &[], vec![], vec![]);
+            lims["spec"]["dependsOn"] = json!([{ "name": "pas", "namespace": other.name }]);
+            ns.api::<ClinicalSystem>().create(&PostParams::default(), &object(lims)).await.expect("system");
+            drills
+                .create(&PostParams::default(), &drill("crossing", &["lims"], json!([{ "system": "lims", "failCheck": { "check": "none" } }])))
+                .await
+                .expect("drill");
+            let refused = wait_for(&drills, "crossing", "refused", WAIT, |d| {
+                d.status.as_ref().is_some_and(|s| s.message.as_deref().is_some_and(|m| m.contains("outside the drill's namespace")))
+            })
+            .await;
+            assert_eq!(
+                refused.status.and_then(|s| s.message).as_deref(),
+                Some(format!("ClinicalSystem {}/lims depends on {}/pas, outside the drill's namespace: a drill touches nothing outside its namespace", ns.name, other.name).as_str())
+            );
+            stop(&ns, op).await;
+        })
+        .await;
+    })
+    .await;
+}
+
+/// The drill policy of manifests/admission.yaml, copied and bound to `namespaces` only
+/// (the shipped binding applies cluster-wide, which would affect other tests).
+async fn install_drill_policy(client: &kube::Client, suffix: &str, namespaces: &[&str]) -> String {
+    let text = std::fs::read_to_string(repo_root().join("manifests/admission.yaml"))
+        .expect("admission.yaml");
+    let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .map(|d| {
+            serde_json::to_value(
+                <serde_yaml::Value as serde::Deserialize>::deserialize(d).expect("yaml"),
+            )
+            .expect("json")
+        })
+        .collect();
+    let name = format!("lifeline-drill-staging-only-{suffix}");
+    let mut policy = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "ValidatingAdmissionPolicy"
+                && d["metadata"]["name"] == "lifeline-drill-staging-only"
+        })
+        .cloned()
+        .expect("the shipped drill policy");
+    policy["metadata"]["name"] = json!(name);
+    let mut binding = docs
+        .iter()
+        .find(|d| {
+            d["kind"] == "ValidatingAdmissionPolicyBinding"
+                && d["spec"]["policyName"] == "lifeline-drill-staging-only"
+        })
+        .cloned()
+        .expect("the shipped drill binding");
+    binding["metadata"]["name"] = json!(name);
+    binding["spec"]["policyName"] = json!(name);
+    binding["spec"]["matchResources"] = json!({ "namespaceSelector": { "matchExpressions": [
+        { "key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces }
+    ] } });
+    let pp = PostParams::default();
+    Api::<ValidatingAdmissionPolicy>::all(client.clone())
+        .create(&pp, &object(policy))
+        .await
+        .expect("policy");
+    Api::<ValidatingAdmissionPolicyBinding>::all(client.clone())
+        .create(&pp, &object(binding))
+        .await
+        .expect("binding");
+    name
+}
+
+#[tokio::test]
+async fn admission_admits_drills_only_in_staging_namespaces() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-prod", |prod: TestNamespace| async move {
+        with_namespace("drill-staging", |staging: TestNamespace| async move {
+            make_staging(&staging).await;
+            let admin = admin_client().await;
+            let policy = install_drill_policy(&admin, &prod.name, &[&prod.name, &staging.name]).await;
+            let d = drill("try", &["lims"], json!([{ "system": "lims", "scaleToZero": {} }]));
+            // The policy takes a moment to reach admission: retry until the denial shows.
+            let message = eventually("the unlabelled namespace to be refused", WAIT, || {
+                let api: Api<RecoveryDrill> = prod.api();
+                let d = d.clone();
+                async move {
+                    match api.create(&PostParams::default(), &d).await {
+                        Err(kube::Error::Api(e)) if e.code == 403 => Ok(e.message),
+                        Err(e) => Err(e.to_string()),
+                        Ok(_) => {
+                            let _ = api.delete("try", &DeleteParams::default()).await;
+                            Err("admitted".to_string())
+                        }
+                    }
+                }
+            })
+            .await;
+            assert!(
+                message.contains(&format!(
+                    "metadata.namespace: a RecoveryDrill is admitted only in a namespace labelled lifeline.dev/environment=staging, and namespace {} is not",
+                    prod.name
+                )),
+                "{message}"
+            );
+            staging
+                .api::<RecoveryDrill>()
+                .create(&PostParams::default(), &d)
+                .await
+                .expect("admitted in staging");
+            let _ = Api::<ValidatingAdmissionPolicyBinding>::all(admin.clone()).delete(&policy, &DeleteParams::default()).await;
+            let _ = Api::<ValidatingAdmissionPolicy>::all(admin).delete(&policy, &DeleteParams::default()).await;
+        })
+        .await;
+    })
+    .await;
+}
