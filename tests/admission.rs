@@ -135,8 +135,14 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             })
             .collect()
     };
-    assert_eq!(names(&policies), [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]);
-    assert_eq!(names(&bindings), [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]);
+    assert_eq!(
+        names(&policies),
+        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]
+    );
+    assert_eq!(
+        names(&bindings),
+        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]
+    );
 
     for (p, (resource, operations)) in policies.iter().zip([
         ("approvals", json!(["CREATE", "UPDATE"])),

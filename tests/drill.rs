@@ -261,7 +261,7 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         assert_eq!(replicas(&ns, "lims").await, 2);
         assert!(policies.get_opt(&isolation).await.expect("get").is_none());
         for s in ns.api::<ClinicalSystem>().list(&Default::default()).await.expect("list").items {
-            assert!(s.metadata.annotations.unwrap_or_default().get(HELD_BY_ANNOTATION).is_none());
+            assert!(!s.metadata.annotations.unwrap_or_default().contains_key(HELD_BY_ANNOTATION));
         }
         assert_eq!(status.history.len(), 1);
         assert_eq!(status.history[0].outcome, DrillOutcome::Passed);
@@ -349,11 +349,10 @@ async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
         );
         let epr = ns.api::<ClinicalSystem>().get("epr").await.expect("system");
         assert!(
-            epr.metadata
+            !epr.metadata
                 .annotations
                 .unwrap_or_default()
-                .get(HELD_BY_ANNOTATION)
-                .is_none(),
+                .contains_key(HELD_BY_ANNOTATION),
             "claim released"
         );
         stop(&ns, op).await;
