@@ -113,6 +113,43 @@ async fn northern_care_playbook_is_admitted() {
 }
 
 #[tokio::test]
+async fn drills_playbook_is_admitted_and_names_only_northern_care_systems() {
+    with_namespace("playbook-drills", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        let applied = apply_playbook(&ns, "drills").await;
+        let names: Vec<&str> = applied
+            .get("RecoveryDrill")
+            .map(|n| n.iter().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(names, ["pathology-weekly", "total-outage"]);
+        let drills = ns
+            .api::<lifeline::api::v1alpha1::RecoveryDrill>()
+            .list(&ListParams::default())
+            .await
+            .expect("list RecoveryDrills as the lifeline type")
+            .items;
+        // Every system a drill breaks or names is one of the estate's.
+        let estate: BTreeSet<String> = support::playbook::playbook("northern-care")
+            .iter()
+            .filter(|d| d.kind() == "ClinicalSystem")
+            .map(|d| d.name().to_string())
+            .collect();
+        for d in &drills {
+            for f in &d.spec.faults {
+                assert!(estate.contains(&f.system), "{:?}: {}", d.metadata.name, f.system);
+            }
+            for n in d.spec.systems.names.iter().flatten() {
+                assert!(estate.contains(n), "{:?}: {n}", d.metadata.name);
+            }
+            if let Some(s) = &d.spec.schedule {
+                lifeline::engine::drill::Schedule::parse(s).expect("the schedule parses");
+            }
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn crd_kustomization_passes_a_server_side_dry_run() {
     // With the CRDs installed first, the dry run is an update whatever else runs on the
     // cluster; were they missing, a test installing them at the same moment could turn
