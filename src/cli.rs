@@ -1,16 +1,22 @@
 //! The `lifeline` command line.
 
-use std::{fmt::Write as _, io::IsTerminal, path::PathBuf, time::Duration};
+use std::{
+    fmt::Write as _,
+    io::{IsTerminal, Write as _},
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use anyhow::{Context, bail};
+use anyhow::{Context, anyhow, bail};
 use clap::{Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
 use serde_json::json;
 
 use crate::{
-    api::v1alpha1::{SystemPhase, format_duration},
+    api::v1alpha1::{RecoveryDrill, SystemPhase, format_duration},
     engine::{self, PlanModel},
     manifest,
-    report::gantt,
+    report::{self, gantt},
     sim,
 };
 
@@ -63,6 +69,12 @@ pub enum Command {
         #[command(flatten)]
         target: PlanTarget,
     },
+    /// Write a drill's report: what was broken, how long each system took against its
+    /// objective, who approved the release, and what needs fixing.
+    Report(ReportArgs),
+    /// Chaos drills in staging: start a run, see its status.
+    #[command(subcommand)]
+    Drill(DrillCommand),
 }
 
 /// A RecoveryPlan on the cluster.
@@ -73,6 +85,55 @@ pub struct PlanTarget {
     /// Its namespace (default: the kubeconfig context's).
     #[arg(short = 'n', long)]
     namespace: Option<String>,
+}
+
+/// `lifeline drill ...`.
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Start a run of a drill now (the operator injects its faults, recovers, measures and
+    /// reverts).
+    Run {
+        #[command(flatten)]
+        target: DrillTarget,
+        /// Wait for the run to finish and print its status.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait, how long to wait (e.g. 30m, 2h).
+        #[arg(long, default_value = "2h", value_parser = parse_cli_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Show a drill: its phase, the current or last run (faults with proof, each system's
+    /// recovery against its objective, approvals) and its history.
+    Status {
+        #[command(flatten)]
+        target: DrillTarget,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: DrillOutput,
+    },
+}
+
+/// How `lifeline drill status` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DrillOutput {
+    /// For people.
+    Table,
+    /// The drill object as JSON.
+    Json,
+}
+
+/// A drill on the command line.
+#[derive(Debug, clap::Args)]
+pub struct DrillTarget {
+    /// The RecoveryDrill's name.
+    drill: String,
+    /// Its namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+}
+
+fn parse_cli_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::api::v1alpha1::parse_duration(s).map_err(|e| e.to_string())
 }
 
 /// `lifeline approve` and `lifeline reject`.
@@ -108,6 +169,38 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = crate::ctl::StatusOutput::Table)]
     output: crate::ctl::StatusOutput,
+}
+
+/// `lifeline report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The RecoveryDrill's name (with --from-file, needed only when the file holds several).
+    #[arg(required_unless_present = "from_file")]
+    drill: Option<String>,
+    /// Its namespace (default: the kubeconfig context's; with --from-file, any).
+    #[arg(short = 'n', long)]
+    namespace: Option<String>,
+    /// The report's format (default: html when FILE ends in .html or .htm, else md).
+    #[arg(long, value_enum)]
+    format: Option<ReportFormat>,
+    /// Write the report to FILE instead of stdout. In Markdown, the Gantt chart is also
+    /// written beside it as SVG (report.md: report.svg) and linked from the report.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Read the drill from a YAML or JSON file (e.g. `kubectl get rdrill NAME -o yaml`)
+    /// instead of the cluster.
+    #[arg(long, value_name = "FILE")]
+    from_file: Option<PathBuf>,
+}
+
+/// Formats for `lifeline report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown, for engineers and wikis.
+    #[value(alias = "markdown")]
+    Md,
+    /// One self-contained HTML page (inline style and chart, no scripts), for the board.
+    Html,
 }
 
 /// `lifeline run`.
@@ -299,7 +392,42 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{ns}/{plan} aborted: unfinished systems are Cancelled");
             Ok(())
         }),
+        Some(Command::Report(args)) => report_cmd(args),
+        Some(Command::Drill(cmd)) => drill_cmd(cmd),
     }
+}
+
+fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
+    let target = match &cmd {
+        DrillCommand::Run { target, .. } | DrillCommand::Status { target, .. } => PlanTarget {
+            plan: target.drill.clone(),
+            namespace: target.namespace.clone(),
+        },
+    };
+    with_plan(&target, |client, ns, drill| async move {
+        match cmd {
+            DrillCommand::Run { wait, timeout, .. } => {
+                let token = crate::drillctl::request_run(client.clone(), &ns, &drill).await?;
+                println!("run of drill {ns}/{drill} requested ({token})");
+                if wait {
+                    let done =
+                        crate::drillctl::wait_run(client, &ns, &drill, &token, timeout).await?;
+                    print!("{}", crate::drillctl::render(&done));
+                }
+            }
+            DrillCommand::Status { output, .. } => {
+                let d = crate::drillctl::fetch(client, &ns, &drill).await?;
+                match output {
+                    DrillOutput::Table => print!("{}", crate::drillctl::render(&d)),
+                    DrillOutput::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&d).context("encode the drill")?
+                    ),
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -325,6 +453,183 @@ where
         let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
         f(client, ns, plan).await
     })
+}
+
+fn report_cmd(args: ReportArgs) -> anyhow::Result<()> {
+    let drill = match (&args.from_file, &args.drill) {
+        (Some(path), name) => drill_from_file(path, name.as_deref(), args.namespace.as_deref())?,
+        (None, Some(name)) => {
+            let name = name.clone();
+            let namespace = args.namespace.clone();
+            runtime()?.block_on(async move {
+                let client = kube::Client::try_default()
+                    .await
+                    .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
+                let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+                Ok::<_, anyhow::Error>(crate::drillctl::fetch(client, &ns, &name).await?)
+            })?
+        }
+        (None, None) => bail!("name the drill: lifeline report DRILL, or --from-file FILE"),
+    };
+    let format = args.format.unwrap_or_else(|| {
+        let ext = args
+            .output
+            .as_deref()
+            .and_then(Path::extension)
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("html" | "htm") => ReportFormat::Html,
+            _ => ReportFormat::Md,
+        }
+    });
+    let Some(path) = &args.output else {
+        let text = match format {
+            ReportFormat::Md => report::drill::markdown(&drill),
+            ReportFormat::Html => report::drill::html(&drill),
+        };
+        return std::io::stdout()
+            .lock()
+            .write_all(text.as_bytes())
+            .context("write the report to stdout");
+    };
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+    };
+    match format {
+        ReportFormat::Html => {
+            write(path, &report::drill::html(&drill))?;
+            println!("drill report written to {}", path.display());
+        }
+        ReportFormat::Md => {
+            let svg_path = svg_beside(path);
+            let chart =
+                report::drill::gantt_svg(&drill).zip(svg_path.file_name().and_then(|n| n.to_str()));
+            match chart {
+                Some((svg, file)) => {
+                    let text = report::drill::markdown_linking(
+                        &drill,
+                        report::drill::ChartLink::File(file),
+                    );
+                    write(&svg_path, &svg)?;
+                    write(path, &text)?;
+                    println!(
+                        "drill report written to {}, its Gantt chart to {}",
+                        path.display(),
+                        svg_path.display()
+                    );
+                }
+                None => {
+                    write(path, &report::drill::markdown(&drill))?;
+                    println!("drill report written to {}", path.display());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where the Markdown report at `path` keeps its Gantt chart: the same name with `.svg`
+/// (`report.md`: `report.svg`), or `.gantt.svg` when the report itself ends in `.svg`.
+fn svg_beside(path: &Path) -> PathBuf {
+    let svg = path.with_extension("svg");
+    if svg == path {
+        path.with_extension("gantt.svg")
+    } else {
+        svg
+    }
+}
+
+/// Reads a RecoveryDrill from a YAML or JSON file: one object, several YAML documents, or
+/// a `kind: List` (what `kubectl get -o yaml` prints). Other objects are skipped. With
+/// several drills, `name` (and `namespace`) choose one. Errors name the file, the
+/// document, the drill and the field.
+fn drill_from_file(
+    path: &Path,
+    name: Option<&str>,
+    namespace: Option<&str>,
+) -> anyhow::Result<RecoveryDrill> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    let mut drills = Vec::new();
+    for (i, doc) in serde_yaml::Deserializer::from_str(&text).enumerate() {
+        let origin = format!("{} (document {})", path.display(), i + 1);
+        let value = serde_yaml::Value::deserialize(doc)
+            .map_err(|e| anyhow!("{origin}: not valid YAML or JSON: {e}"))?;
+        let field = |v: &serde_yaml::Value, key: &str| {
+            v.get(key)
+                .and_then(serde_yaml::Value::as_str)
+                .map(str::to_string)
+        };
+        let items = if field(&value, "kind").as_deref() == Some("List") {
+            value
+                .get("items")
+                .and_then(serde_yaml::Value::as_sequence)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            vec![value]
+        };
+        for item in items {
+            if field(&item, "kind").as_deref() != Some("RecoveryDrill")
+                || field(&item, "apiVersion").as_deref() != Some("lifeline.dev/v1alpha1")
+            {
+                continue;
+            }
+            let meta = item.get("metadata");
+            let key = format!(
+                "{}/{}",
+                meta.and_then(|m| field(m, "namespace"))
+                    .unwrap_or_else(|| "default".to_string()),
+                meta.and_then(|m| field(m, "name"))
+                    .unwrap_or_else(|| "(unnamed)".to_string()),
+            );
+            let drill: RecoveryDrill = serde_path_to_error::deserialize(item).map_err(|e| {
+                let at = e.path().to_string();
+                anyhow!("{origin}: RecoveryDrill {key}: {at}: {}", e.into_inner())
+            })?;
+            drills.push(drill);
+        }
+    }
+    let key = |d: &RecoveryDrill| {
+        format!(
+            "{}/{}",
+            d.metadata.namespace.as_deref().unwrap_or("default"),
+            d.metadata.name.as_deref().unwrap_or("(unnamed)")
+        )
+    };
+    let all: Vec<String> = drills.iter().map(key).collect();
+    drills.retain(|d| {
+        name.is_none_or(|n| d.metadata.name.as_deref() == Some(n))
+            && namespace.is_none_or(|ns| d.metadata.namespace.as_deref().unwrap_or("default") == ns)
+    });
+    let wanted = match (namespace, name) {
+        (Some(ns), Some(n)) => format!(" {ns}/{n}"),
+        (None, Some(n)) => format!(" {n}"),
+        (Some(ns), None) => format!(" in namespace {ns}"),
+        (None, None) => String::new(),
+    };
+    match (drills.pop(), drills.is_empty()) {
+        (Some(drill), true) => Ok(drill),
+        (None, _) if all.is_empty() => bail!(
+            "{}: no RecoveryDrill (lifeline.dev/v1alpha1) in the file",
+            path.display()
+        ),
+        (None, _) => bail!(
+            "{}: no RecoveryDrill{wanted} in the file (it holds {})",
+            path.display(),
+            all.join(", ")
+        ),
+        (Some(last), false) => {
+            drills.push(last);
+            bail!(
+                "{}: {} RecoveryDrills{wanted}; name one: {}",
+                path.display(),
+                drills.len(),
+                drills.iter().map(key).collect::<Vec<_>>().join(", ")
+            )
+        }
+    }
 }
 
 fn decide_cmd(args: DecideArgs, decision: crate::api::v1alpha1::Decision) -> anyhow::Result<()> {

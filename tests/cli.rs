@@ -1,5 +1,5 @@
-//! The `lifeline` binary as a user runs it: `crd`, `plan` and `simulate` on the
-//! playbooks and on broken input.
+//! The `lifeline` binary as a user runs it: `crd`, `plan`, `simulate` and `report` on the
+//! playbooks, on a recorded drill and on broken input.
 
 use std::{path::Path, process::Command};
 
@@ -327,5 +327,88 @@ fn simulate_writes_a_gantt_chart() {
     assert!(
         chart.contains("data-system=\"northern-care/epr\""),
         "a row per system"
+    );
+}
+
+const DRILL_FIXTURE: &str = "tests/fixtures/drill-northern-care.json";
+
+#[test]
+fn report_writes_markdown_with_its_gantt_chart_beside_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let md = dir.path().join("drill.md");
+    let out = lifeline(&[
+        "report",
+        "--from-file",
+        DRILL_FIXTURE,
+        "-o",
+        md.to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&md).expect("report written");
+    assert!(
+        text.starts_with("# Drill report: northern-care-staging/weekend-core, run 7\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n![Gantt chart](drill.svg)\n"), "{text}");
+    let chart = std::fs::read_to_string(dir.path().join("drill.svg")).expect("svg written");
+    assert!(chart.starts_with("<svg"), "an SVG document");
+    assert_eq!(
+        chart.matches("<g class=\"row\"").count(),
+        10,
+        "a row per system"
+    );
+
+    // On stdout, a note instead of the chart; with an .html file, the page.
+    let out = lifeline(&["report", "weekend-core", "--from-file", DRILL_FIXTURE]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .contains("\nGantt chart: use --format html, or -o FILE to also write the SVG\n")
+    );
+    let html = dir.path().join("drill.html");
+    let out = lifeline(&[
+        "report",
+        "--from-file",
+        DRILL_FIXTURE,
+        "-o",
+        html.to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(&html).expect("page written");
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<figure id=\"gantt\">\n<svg "));
+}
+
+#[test]
+fn report_errors_name_the_file_drill_and_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(DRILL_FIXTURE).expect("fixture");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        text.replacen(
+            "\"objectiveSeconds\": 1800,",
+            "\"objectiveSeconds\": \"half an hour\",",
+            1,
+        ),
+    )
+    .expect("write");
+    let out = lifeline(&["report", "--from-file", bad.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "bad.json (document 1): RecoveryDrill northern-care-staging/weekend-core: \
+             status.run.systems[0].objectiveSeconds: invalid type: string \"half an hour\""
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = lifeline(&["report", "nightly", "--from-file", DRILL_FIXTURE]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "no RecoveryDrill nightly in the file (it holds northern-care-staging/weekend-core)"
+        ),
+        "{}",
+        stderr(&out)
     );
 }

@@ -6,7 +6,7 @@
 
 mod support;
 
-use std::time::Duration;
+use std::{collections::BTreeSet, time::Duration};
 
 use k8s_openapi::api::{
     admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
@@ -600,6 +600,243 @@ async fn admission_admits_drills_only_in_staging_namespaces() {
             let _ = Api::<ValidatingAdmissionPolicy>::all(admin).delete(&policy, &DeleteParams::default()).await;
         })
         .await;
+    })
+    .await;
+}
+
+/// The workloads the estate's scale steps name, with the replicas they restore to: the
+/// estate as it runs before the drill breaks it.
+fn running_estate() -> Vec<(String, String, i64)> {
+    let mut out: Vec<(String, String, i64)> = Vec::new();
+    for d in support::playbook::playbook("northern-care")
+        .iter()
+        .filter(|d| d.kind() == "ClinicalSystem")
+    {
+        for step in d.object["spec"]["restore"]["steps"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let s = &step["scale"];
+            if let (Some(kind), Some(name), Some(n)) = (
+                s["kind"].as_str(),
+                s["name"].as_str(),
+                s["replicas"].as_i64(),
+            ) && !out.iter().any(|(k, w, _)| k == kind && w == name)
+            {
+                out.push((kind.to_string(), name.to_string(), n));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_approving() {
+    use lifeline::api::v1alpha1::{Approval, DrillApprovals};
+    use support::playbook::{ServiceStandIn, apply_playbook_where, confirm_manual_steps, playbook};
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-northern-care", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        apply_playbook_where(&ns, "northern-care", |d| d.kind() != "RecoveryPlan").await;
+        // Bring the estate up as it runs before the outage.
+        let estate = running_estate();
+        assert!(estate.len() >= 24, "{estate:?}");
+        for (kind, name, n) in &estate {
+            let patch = Patch::Merge(json!({ "spec": { "replicas": n } }));
+            let pp = PatchParams::default();
+            match kind.as_str() {
+                "Deployment" => {
+                    ns.api::<Deployment>()
+                        .patch(name, &pp, &patch)
+                        .await
+                        .expect("scale up");
+                }
+                _ => {
+                    ns.api::<k8s_openapi::api::apps::v1::StatefulSet>()
+                        .patch(name, &pp, &patch)
+                        .await
+                        .expect("scale up");
+                }
+            }
+        }
+        eventually("the estate to be running", Duration::from_secs(120), || {
+            let ns = &ns;
+            let estate = &estate;
+            async move {
+                for (kind, name, n) in estate {
+                    let ready = match kind.as_str() {
+                        "Deployment" => ns
+                            .api::<Deployment>()
+                            .get(name)
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .status
+                            .and_then(|s| s.ready_replicas),
+                        _ => ns
+                            .api::<k8s_openapi::api::apps::v1::StatefulSet>()
+                            .get(name)
+                            .await
+                            .map_err(|e| e.to_string())?
+                            .status
+                            .and_then(|s| s.ready_replicas),
+                    };
+                    if i64::from(ready.unwrap_or(0)) != *n {
+                        return Err(format!("{kind}/{name}: {ready:?} of {n} ready"));
+                    }
+                }
+                Ok(())
+            }
+        })
+        .await;
+
+        // The drill as the playbook ships it.
+        let doc = playbook("drills")
+            .into_iter()
+            .find(|d| d.kind() == "RecoveryDrill" && d.name() == "total-outage")
+            .expect("playbooks/drills/total-outage.yaml");
+        let mut drill_doc = doc.object.clone();
+        drill_doc["metadata"]["namespace"] = json!(ns.name);
+        let drill: RecoveryDrill = object(drill_doc);
+        assert_eq!(drill.spec.approvals, DrillApprovals::Real);
+        let plan = plan_name("total-outage", 1);
+        confirm_manual_steps(&ns, &plan).await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        drills
+            .create(&PostParams::default(), &drill)
+            .await
+            .expect("drill");
+
+        let standin = ServiceStandIn::start("northern-care").await;
+        let mut opts = RunOptions::local(&ns.name, "drill-northern-care");
+        opts.resolve = standin.resolve.clone();
+        let op = tokio::spawn(async move { run(admin_client().await, opts).await });
+        wait_for(&drills, "total-outage", "the finalizer", WAIT, |d| {
+            d.metadata.finalizers.is_some()
+        })
+        .await;
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "total-outage")
+            .await
+            .expect("run");
+        wait_for(&drills, "total-outage", "Recovering", WAIT, |d| {
+            d.status
+                .as_ref()
+                .is_some_and(|s| s.phase == DrillPhase::Recovering)
+        })
+        .await;
+
+        // The people approve each stage, as on the day.
+        let approvals: Api<Approval> = ns.api();
+        for stage in &drill.spec.recovery.stages {
+            let required = stage.approval.required as usize;
+            let people = [
+                ("alice", "clinical-safety-officers"),
+                ("dana", "incident-commanders"),
+            ];
+            for (who, group) in people.iter().take(required) {
+                let a: Approval = object(json!({
+                    "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+                    "metadata": { "name": format!("{}-{who}", stage.name) },
+                    "spec": {
+                        "plan": plan, "stage": stage.name, "decision": "approve",
+                        "comment": format!("{who}: results checked for {}", stage.name),
+                        "acknowledged": stage.checklist,
+                        "approver": { "username": who, "groups": [group] }
+                    }
+                }));
+                approvals
+                    .create(&PostParams::default(), &a)
+                    .await
+                    .expect("approval");
+            }
+        }
+
+        let done = drillctl::wait_run(
+            ns.client.clone(),
+            &ns.name,
+            "total-outage",
+            &token,
+            Duration::from_secs(300),
+        )
+        .await
+        .expect("the drill finishes");
+        let status = done.status.clone().expect("status");
+        let run_record = status.run.clone().expect("run");
+        assert_eq!(
+            run_record.outcome,
+            Some(DrillOutcome::Passed),
+            "{:?}",
+            run_record.reason
+        );
+        assert_eq!(run_record.systems.len(), 24);
+        assert!(
+            run_record.faults.iter().all(|f| f.proven_at.is_some()),
+            "every fault proven"
+        );
+        assert_eq!(
+            run_record
+                .faults
+                .iter()
+                .filter(|f| f.kind == "scaleToZero")
+                .count(),
+            estate.len(),
+            "one fault per workload the estate scales"
+        );
+        // The approvals are the people's, with their comments.
+        let by: BTreeSet<&str> = run_record
+            .approvals
+            .iter()
+            .filter(|a| a.accepted)
+            .map(|a| a.by.as_str())
+            .collect();
+        assert_eq!(by, BTreeSet::from(["alice", "dana"]));
+        assert!(
+            run_record
+                .approvals
+                .iter()
+                .all(|a| !a.automatic && a.at.is_some())
+        );
+
+        // The report's figures are the recorded timestamps.
+        let figures = lifeline::report::drill::system_figures(&done);
+        assert_eq!(figures.len(), 24);
+        for s in &run_record.systems {
+            let f = figures
+                .iter()
+                .find(|f| f.name == s.name)
+                .expect("a row per system");
+            let fault = s.fault_at.clone().expect("fault time");
+            let verified = s.verified_at.clone().expect("verified");
+            let released = s.released_at.clone().expect("released");
+            assert_eq!(
+                f.recovery_seconds,
+                Some(seconds_between(&fault, &verified)),
+                "{}",
+                s.name
+            );
+            assert_eq!(
+                f.release_seconds,
+                Some(seconds_between(&fault, &released)),
+                "{}",
+                s.name
+            );
+            assert_eq!(f.objective_seconds, s.objective_seconds, "{}", s.name);
+        }
+        let md = lifeline::report::drill::markdown(&done);
+        for s in &run_record.systems {
+            assert!(md.contains(&s.name), "the report names {}", s.name);
+        }
+
+        // Reverted: every workload at its recorded replicas.
+        for r in run_record
+            .pre_state
+            .iter()
+            .filter(|r| r.kind == "Deployment")
+        {
+            assert_eq!(Some(replicas(&ns, &r.name).await), r.replicas, "{}", r.name);
+        }
+        stop(&ns, op).await;
+        drop(standin);
     })
     .await;
 }

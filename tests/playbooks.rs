@@ -136,7 +136,12 @@ async fn drills_playbook_is_admitted_and_names_only_northern_care_systems() {
             .collect();
         for d in &drills {
             for f in &d.spec.faults {
-                assert!(estate.contains(&f.system), "{:?}: {}", d.metadata.name, f.system);
+                assert!(
+                    estate.contains(&f.system),
+                    "{:?}: {}",
+                    d.metadata.name,
+                    f.system
+                );
             }
             for n in d.spec.systems.names.iter().flatten() {
                 assert!(estate.contains(n), "{:?}: {n}", d.metadata.name);

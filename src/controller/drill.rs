@@ -432,7 +432,7 @@ impl Drill<'_> {
                 && scale_targets(system).is_empty()
             {
                 return Ok(Some(format!(
-                    "spec.faults[{i}].scaleToZero: ClinicalSystem {} has no scale or rolloutRestart step; name the workloads",
+                    "spec.faults[{i}].scaleToZero: ClinicalSystem {} has no scale step; name the workloads",
                     f.system
                 )));
             }
@@ -1581,13 +1581,12 @@ fn parse_target(target: &str) -> Option<(WorkloadKind, &str)> {
     }
 }
 
-/// The workloads a system's `scale` and `rolloutRestart` steps name.
+/// The workloads a system's `scale` steps name: what its recovery scales back up.
 fn scale_targets(system: &ClinicalSystem) -> Vec<(WorkloadKind, String)> {
     let mut out: Vec<(WorkloadKind, String)> = Vec::new();
     for step in system.spec.steps() {
         let target = match step.action() {
             Some(StepAction::Scale(s)) => Some((s.kind, s.name.clone())),
-            Some(StepAction::RolloutRestart(w)) => Some((w.kind, w.name.clone())),
             _ => None,
         };
         if let Some(t) = target

@@ -1,4 +1,5 @@
 //! Reports: renderings of a recovery run for people, such as the SVG Gantt chart that
-//! `lifeline simulate --gantt` writes and the drill report embeds.
+//! `lifeline simulate --gantt` writes and the drill report (`lifeline report`) that embeds it.
 
+pub mod drill;
 pub mod gantt;

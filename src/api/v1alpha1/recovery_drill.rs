@@ -147,8 +147,8 @@ pub struct Fault {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScaleToZeroFault {
-    /// The workloads. Empty: every Deployment and StatefulSet the system's `scale` and
-    /// `rolloutRestart` restore steps name.
+    /// The workloads. Empty: every Deployment and StatefulSet the system's `scale` restore
+    /// steps name (what its recovery scales back up).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub workloads: Vec<WorkloadRef>,
