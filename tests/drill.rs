@@ -361,6 +361,62 @@ async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
 }
 
 #[tokio::test]
+async fn a_run_past_its_timeout_is_stopped_and_reverted() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-timeout", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "ris", 2, vec![]).await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        let mut d = drill(
+            "slow",
+            &["ris"],
+            json!([{ "system": "ris", "scaleToZero": {} }]),
+        );
+        d.spec.faults.push(object(
+            json!({ "system": "ris", "failCheck": { "check": "ready" } }),
+        ));
+        d.spec.timeout = Some(lifeline::api::v1alpha1::DurationString::new("6s"));
+        drills
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("drill");
+        let op = operator(&ns);
+        wait_for(&drills, "slow", "the finalizer", WAIT, |d| {
+            d.metadata.finalizers.is_some()
+        })
+        .await;
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "slow")
+            .await
+            .expect("run");
+        let done = drillctl::wait_run(ns.client.clone(), &ns.name, "slow", &token, WAIT)
+            .await
+            .expect("stopped by its timeout");
+        let run = done.status.and_then(|s| s.run).expect("run");
+        assert_eq!(run.outcome, Some(DrillOutcome::TimedOut));
+        assert_eq!(
+            run.reason.as_deref(),
+            Some("the run took longer than its timeout of 6s")
+        );
+        let took = seconds_between(
+            run.started_at.as_ref().expect("started"),
+            run.finished_at.as_ref().expect("finished"),
+        );
+        assert!((6..60).contains(&took), "stopped soon after 6s: {took}s");
+        assert_eq!(replicas(&ns, "ris").await, 2, "reverted");
+        let plans: Api<RecoveryPlan> = ns.api();
+        assert!(
+            plans
+                .get_opt(&plan_name("slow", 1))
+                .await
+                .expect("get")
+                .is_none()
+        );
+        stop(&ns, op).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_second_drill_on_the_same_system_waits_for_the_first_and_says_why() {
     ensure_crds(&admin_client().await).await;
     with_namespace("drill-overlap", |ns: TestNamespace| async move {

@@ -99,7 +99,20 @@ fn plus(t: &Time, d: Duration) -> Time {
 /// Reconciles one drill.
 pub async fn reconcile(drill: Arc<RecoveryDrill>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = std::time::Instant::now();
-    let result = reconcile_inner(&drill, &ctx).await;
+    // Read the drill from the API server, not the watch cache: a run's record must be the
+    // one last written (a stale copy could start a run twice or record the pre-drill state
+    // after the faults).
+    let ns = drill.namespace().unwrap_or_default();
+    let api: Api<RecoveryDrill> = Api::namespaced(ctx.client.clone(), &ns);
+    let fresh = api
+        .get_opt(&drill.name_any())
+        .await
+        .during(|| format!("read RecoveryDrill {ns}/{}", drill.name_any()));
+    let result = match fresh {
+        Ok(Some(d)) => reconcile_inner(&d, &ctx).await,
+        Ok(None) => Ok(Action::await_change()),
+        Err(e) => Err(e),
+    };
     ctx.metrics
         .observe_reconcile(started.elapsed(), result.as_ref().err());
     result
