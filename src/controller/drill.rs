@@ -45,9 +45,9 @@ use super::{Context, FIELD_MANAGER, list_parsed, names, status as plan_status, w
 use crate::{
     api::v1alpha1::{
         ClinicalSystem, DRILL_FINALIZER, DrillApprovals, DrillOutcome, DrillPhase, DrillRun,
-        ENVIRONMENT_LABEL, FaultRecord, ForcedCheckFailure, HELD_BY_ANNOTATION, PlanDrill,
-        PlanPhase, RUN_ANNOTATION, RecordedState, RecoveryDrill, RecoveryDrillStatus, RecoveryPlan,
-        RecoveryPlanSpec, STAGING, StepAction, WorkloadKind,
+        ENVIRONMENT_LABEL, FaultRecord, ForcedCheckFailure, PlanDrill, PlanPhase, RUN_ANNOTATION,
+        RecordedState, RecoveryDrill, RecoveryDrillStatus, RecoveryPlan, RecoveryPlanSpec, STAGING,
+        StepAction, WorkloadKind,
     },
     engine::drill::{self as measure, Schedule},
     error::{Error, KubeContext},
@@ -73,15 +73,6 @@ pub fn isolation_policy_name(drill: &str, system: &str) -> String {
 /// The RecoveryPlan of run `number` of `drill`.
 pub fn plan_name(drill: &str, number: u32) -> String {
     names::object_name(&[drill, "run", &number.to_string()])
-}
-
-/// This drill as the claim value: "namespace/name".
-fn claim_value(drill: &RecoveryDrill) -> String {
-    format!(
-        "{}/{}",
-        drill.namespace().unwrap_or_default(),
-        drill.name_any()
-    )
 }
 
 fn duration_of(d: Option<&crate::api::v1alpha1::DurationString>) -> Option<Duration> {
@@ -193,6 +184,13 @@ async fn reconcile_inner(drill: &RecoveryDrill, ctx: &Context) -> Result<Action,
         }
     }
 
+    // Runs start one at a time, so that two drills never take the same system.
+    let _starting = match status.phase {
+        DrillPhase::Idle | DrillPhase::Finished | DrillPhase::Waiting => {
+            Some(ctx.drill_starts.lock().await)
+        }
+        _ => None,
+    };
     let requeue = match status.phase {
         DrillPhase::Idle | DrillPhase::Finished | DrillPhase::Waiting => {
             d.maybe_start(&mut status).await?
@@ -540,8 +538,8 @@ impl Drill<'_> {
                 return Ok(Action::await_change());
             }
         };
-        // Claim every system, or wait for the drill that holds one.
-        if let Some(holder) = self.claim(&systems).await? {
+        // Hold every system, or wait for the drill that holds one.
+        if let Some(holder) = self.holder(&systems).await? {
             if !waiting {
                 self.event(EventType::Normal, "DrillWaiting", &holder).await;
             }
@@ -565,6 +563,7 @@ impl Drill<'_> {
         // The previous run goes to history (it is there already once finished).
         let pre_state = self.record_pre_state(&systems).await?;
         let faults = self.fault_records(&systems);
+        status.held = systems.iter().map(|s| s.name_any()).collect();
         status.run = Some(DrillRun {
             number,
             trigger: trigger.clone(),
@@ -593,87 +592,34 @@ impl Drill<'_> {
             .unwrap_or(DEFAULT_HISTORY)
     }
 
-    /// Claims `systems` for this drill. Returns who holds one, if another drill does.
-    async fn claim(&self, systems: &[ClinicalSystem]) -> Result<Option<String>, Error> {
-        let me = claim_value(self.drill);
-        let api: Api<ClinicalSystem> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        for s in systems {
-            let holder = s.annotations().get(HELD_BY_ANNOTATION).cloned();
-            match holder {
-                Some(h) if h == me => continue,
-                Some(h) if self.holder_active(&h).await? => {
-                    return Ok(Some(format!(
-                        "ClinicalSystem {} is held by drill {h}",
-                        s.name_any()
-                    )));
-                }
-                _ => {}
+    /// Who holds one of `systems`, if another drill in a run does. Drills hold their
+    /// systems in `status.held`; the operator starts runs one at a time (under
+    /// `Context::drill_starts`) and reads the other drills from the API server, so two
+    /// runs never take the same system.
+    async fn holder(&self, systems: &[ClinicalSystem]) -> Result<Option<String>, Error> {
+        let others = self
+            .drills()
+            .list(&ListParams::default())
+            .await
+            .during(|| format!("list RecoveryDrills in {}", self.ns))?;
+        for other in others.items.iter().filter(|o| o.name_any() != self.name) {
+            let st = other.status.clone().unwrap_or_default();
+            if !matches!(
+                st.phase,
+                DrillPhase::Injecting | DrillPhase::Recovering | DrillPhase::Reverting
+            ) {
+                continue;
             }
-            let patch = json!({ "metadata": {
-                "resourceVersion": s.resource_version(),
-                "annotations": { HELD_BY_ANNOTATION: me },
-            }});
-            match api
-                .patch(
-                    &s.name_any(),
-                    &PatchParams::default(),
-                    &Patch::Merge(&patch),
-                )
-                .await
-            {
-                Ok(_) => {}
-                // Someone else wrote it first: look again.
-                Err(kube::Error::Api(e)) if e.code == 409 => {
-                    return Ok(Some(format!(
-                        "ClinicalSystem {} changed while being claimed",
-                        s.name_any()
-                    )));
-                }
-                Err(e) => {
-                    return Err(e).during(|| format!("claim ClinicalSystem {}", s.name_any()));
-                }
+            if let Some(s) = systems.iter().find(|s| st.held.contains(&s.name_any())) {
+                return Ok(Some(format!(
+                    "ClinicalSystem {} is held by drill {}/{}",
+                    s.name_any(),
+                    self.ns,
+                    other.name_any()
+                )));
             }
         }
         Ok(None)
-    }
-
-    /// Whether the drill "namespace/name" exists and is in a run (a claim left behind by a
-    /// deleted or finished drill does not count).
-    async fn holder_active(&self, holder: &str) -> Result<bool, Error> {
-        let Some((ns, name)) = holder.split_once('/') else {
-            return Ok(false);
-        };
-        let api: Api<RecoveryDrill> = Api::namespaced(self.ctx.client.clone(), ns);
-        let other = api
-            .get_opt(name)
-            .await
-            .during(|| format!("read RecoveryDrill {holder}"))?;
-        Ok(other.is_some_and(|o| {
-            matches!(
-                o.status.unwrap_or_default().phase,
-                DrillPhase::Injecting | DrillPhase::Recovering | DrillPhase::Reverting
-            )
-        }))
-    }
-
-    async fn release_claims(&self) -> Result<(), Error> {
-        let me = claim_value(self.drill);
-        let api: Api<ClinicalSystem> = Api::namespaced(self.ctx.client.clone(), &self.ns);
-        let (systems, _) = list_parsed::<ClinicalSystem>(&self.ctx.client, &self.ns).await?;
-        for s in systems
-            .iter()
-            .filter(|s| s.annotations().get(HELD_BY_ANNOTATION) == Some(&me))
-        {
-            let patch = json!({ "metadata": { "annotations": { HELD_BY_ANNOTATION: null } } });
-            api.patch(
-                &s.name_any(),
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-            .during(|| format!("release the claim on ClinicalSystem {}", s.name_any()))?;
-        }
-        Ok(())
     }
 
     /// The workloads and policies the run will change, as they are now.
@@ -1347,21 +1293,7 @@ impl Drill<'_> {
         else {
             return Ok(true);
         };
-        if !plan.spec.abort
-            && !matches!(
-                plan.status.as_ref().map(|s| s.phase),
-                Some(PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted)
-            )
-        {
-            self.plans()
-                .patch(
-                    name,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({ "spec": { "abort": true } })),
-                )
-                .await
-                .during(|| format!("abort RecoveryPlan {}/{name}", self.ns))?;
-        }
+        // Deleting is enough: the plan controller does nothing for a plan being deleted.
         if plan.metadata.deletion_timestamp.is_none() {
             let dp = DeleteParams::foreground();
             match self.plans().delete(name, &dp).await {
@@ -1495,7 +1427,7 @@ impl Drill<'_> {
                 f.lifted_at = Some(now.clone());
             }
         }
-        self.release_claims().await?;
+        status.held.clear();
         run.finished_at = Some(now);
         if run.outcome.is_none() {
             run.outcome = Some(DrillOutcome::Aborted);
@@ -1543,7 +1475,6 @@ impl Drill<'_> {
                 return Ok(action);
             }
         }
-        self.release_claims().await?;
         let finalizers: Vec<String> = self
             .drill
             .finalizers()

@@ -81,6 +81,8 @@ pub struct Context {
     /// The operator's own username (from a SelfSubjectReview): the requester of the plans
     /// that drills create.
     pub username: String,
+    /// Held while a drill decides whether to start a run (see [`drill`]).
+    pub drill_starts: tokio::sync::Mutex<()>,
 }
 
 impl Context {
@@ -113,6 +115,7 @@ impl Context {
             gates_synced: Default::default(),
             notifier: None,
             username: String::new(),
+            drill_starts: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -20,9 +20,6 @@ pub const STAGING: &str = "staging";
 /// The drill's annotation that asks for a run: set to a new token (any string; `lifeline
 /// drill run` uses a timestamp) and the operator starts one run for it.
 pub const RUN_ANNOTATION: &str = "lifeline.dev/run-requested";
-/// The ClinicalSystem annotation naming the drill that holds it ("namespace/name"), so two
-/// drills never break the same system at once.
-pub const HELD_BY_ANNOTATION: &str = "lifeline.dev/held-by-drill";
 /// The finalizer that reverts a drill's faults before it is deleted.
 pub const DRILL_FINALIZER: &str = "lifeline.dev/drill-revert";
 
@@ -273,6 +270,10 @@ pub struct RecoveryDrillStatus {
     /// Why, for people (what it waits for, why it was refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The systems this drill holds while a run is in progress: no other drill's run may
+    /// take them until it ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<String>,
     /// The current run, or the last one: everything the report is made from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<DrillRun>,
