@@ -100,6 +100,7 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: events.k8s.io/events: create",
     "lifeline-operator: events.k8s.io/events: patch",
     // Release gates and the released-stage label.
+    "lifeline-operator: networking.k8s.io/networkpolicies: create",
     "lifeline-operator: networking.k8s.io/networkpolicies: patch",
     "lifeline-operator: networking.k8s.io/ingresses: patch",
     "lifeline-operator: /services: patch",
@@ -380,6 +381,84 @@ async fn operator_restores_a_plan_as_its_service_account() {
 }
 
 /// Asserts that `result` is the API server's 403.
+#[tokio::test]
+async fn operator_runs_a_drill_as_its_service_account() {
+    use lifeline::api::v1alpha1::{DrillOutcome, DrillPhase, RecoveryDrill};
+    with_namespace("rbac-drill", |ns: TestNamespace| async move {
+        install_operator_rbac(&ns).await;
+        let admin = admin_client().await;
+        Api::<k8s_openapi::api::core::v1::Namespace>::all(admin)
+            .patch(
+                &ns.name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "metadata": { "labels": { "lifeline.dev/environment": "staging" } } })),
+            )
+            .await
+            .expect("label staging");
+        let pp = PostParams::default();
+        let deployments: Api<Deployment> = ns.api();
+        deployments
+            .create(&pp, &support::fake_deployment("lab-db", 2))
+            .await
+            .expect("create lab-db");
+        let mut system = support::clinical_system(
+            "laboratory",
+            &[],
+            vec![json!({ "name": "scale-up", "scale": { "kind": "Deployment", "name": "lab-db", "replicas": 2 } })],
+            vec![json!({ "name": "db-ready", "workloadReady": { "kind": "Deployment", "name": "lab-db" } })],
+        );
+        system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "lab-db" } } });
+        ns.api::<ClinicalSystem>().create(&pp, &object(system)).await.expect("system");
+        wait_for(&deployments, "lab-db", "ready", PLAN_DONE, |d| {
+            d.status.as_ref().and_then(|s| s.ready_replicas) == Some(2)
+        })
+        .await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        let drill: RecoveryDrill = object(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryDrill",
+            "metadata": { "name": "as-sa" },
+            "spec": {
+                "systems": { "names": ["laboratory"] },
+                "faults": [
+                    { "system": "laboratory", "deletePods": {} },
+                    { "system": "laboratory", "scaleToZero": {} },
+                    { "system": "laboratory", "isolate": { "duration": "1s" } },
+                    { "system": "laboratory", "failCheck": { "check": "db-ready", "duration": "8s" } }
+                ],
+                "recovery": { "stages": [{ "name": "it", "audience": { "ipBlocks": ["10.0.0.0/8"] } }] }
+            }
+        }));
+        drills.create(&pp, &drill).await.expect("drill");
+        with_operator(&ns.name, false, "rbac-drill", async {
+            wait_for(&drills, "as-sa", "the finalizer", PLAN_DONE, |d| d.metadata.finalizers.is_some()).await;
+            let token = lifeline::drillctl::request_run(ns.client.clone(), &ns.name, "as-sa")
+                .await
+                .expect("request a run");
+            let done = lifeline::drillctl::wait_run(ns.client.clone(), &ns.name, "as-sa", &token, PLAN_DONE)
+                .await
+                .expect("the run finishes as the ServiceAccount");
+            let run = done.status.and_then(|s| s.run).expect("run");
+            assert_eq!(run.outcome, Some(DrillOutcome::Passed), "{:?}", run.reason);
+            assert!(run.faults.iter().all(|f| f.proven_at.is_some()), "{:?}", run.faults);
+            // Deleting it goes through the finalizer, as the ServiceAccount too.
+            drills.delete("as-sa", &DeleteParams::default()).await.expect("delete");
+            eventually("the drill to be gone", PLAN_DONE, || {
+                let drills = drills.clone();
+                async move {
+                    match drills.get_opt("as-sa").await {
+                        Ok(None) => Ok(()),
+                        Ok(Some(d)) => Err(format!("{:?}", d.status.map(|s| s.phase == DrillPhase::Finished))),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+            })
+            .await;
+        })
+        .await;
+    })
+    .await;
+}
+
 fn assert_forbidden<T: std::fmt::Debug>(what: &str, result: Result<T, kube::Error>) {
     match result {
         Err(kube::Error::Api(s)) if s.code == 403 => {}
