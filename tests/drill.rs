@@ -138,6 +138,16 @@ async fn waiting_run(drills: &Api<RecoveryDrill>, name: &str) -> lifeline::api::
         .expect("a pending run")
 }
 
+/// The RecoveryPlan of run `number` of `drill` is gone (a run deletes it when it ends).
+async fn assert_plan_gone(ns: &TestNamespace, drill: &str, number: u32) {
+    let plans: Api<RecoveryPlan> = ns.api();
+    let name = plan_name(drill, number);
+    assert!(
+        plans.get_opt(&name).await.expect("get the plan").is_none(),
+        "RecoveryPlan {name} is deleted when the run ends"
+    );
+}
+
 async fn replicas(ns: &TestNamespace, name: &str) -> i32 {
     ns.api::<Deployment>()
         .get(name)
@@ -254,8 +264,7 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         assert_eq!(stages, [("it-validation", "drill auto-approval"), ("wards", "drill auto-approval")]);
 
         // Reverted: the plan is gone, the replicas are as before, no isolation, no claims.
-        let plans: Api<RecoveryPlan> = ns.api();
-        assert!(plans.get_opt(&plan_name("weekly", 1)).await.expect("get").is_none());
+        assert_plan_gone(&ns, "weekly", 1).await;
         assert_eq!(replicas(&ns, "lims").await, 2);
         assert!(policies.get_opt(&isolation).await.expect("get").is_none());
         assert!(status.held.is_empty(), "the systems are free again: {:?}", status.held);
@@ -335,14 +344,7 @@ async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
             policies.get_opt(&isolation).await.expect("get").is_none(),
             "isolation removed"
         );
-        let plans: Api<RecoveryPlan> = ns.api();
-        assert!(
-            plans
-                .get_opt(&plan_name("stuck", 1))
-                .await
-                .expect("get")
-                .is_none()
-        );
+        assert_plan_gone(&ns, "stuck", 1).await;
         stop(&ns, op).await;
     })
     .await;
@@ -391,14 +393,7 @@ async fn a_run_past_its_timeout_is_stopped_and_reverted() {
         );
         assert!((6..60).contains(&took), "stopped soon after 6s: {took}s");
         assert_eq!(replicas(&ns, "ris").await, 2, "reverted");
-        let plans: Api<RecoveryPlan> = ns.api();
-        assert!(
-            plans
-                .get_opt(&plan_name("slow", 1))
-                .await
-                .expect("get")
-                .is_none()
-        );
+        assert_plan_gone(&ns, "slow", 1).await;
         stop(&ns, op).await;
     })
     .await;

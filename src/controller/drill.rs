@@ -1166,17 +1166,6 @@ impl Drill<'_> {
             return Ok(Action::requeue(Duration::from_millis(100)));
         };
         let plan_status = plan.status.clone().unwrap_or_default();
-        let forced: Vec<(String, String)> = plan
-            .spec
-            .drill
-            .as_ref()
-            .map(|d| {
-                d.fail_checks
-                    .iter()
-                    .map(|f| (f.system.clone(), f.check.clone()))
-                    .collect()
-            })
-            .unwrap_or_default();
         let mut next = POLL * 2;
         let now = Time(self.now);
         // Faults with a duration are lifted when it is over; failCheck faults are proven by
@@ -1238,12 +1227,7 @@ impl Drill<'_> {
                 }
             }
         }
-        run.systems = measure::measure(run, Some(&plan_status), &forced);
-        run.approvals = measure::approvals(
-            Some(&plan_status),
-            &self.drill.spec.recovery.stages,
-            self.drill.spec.approvals == DrillApprovals::Automatic,
-        );
+        self.record_measurements(run, &plan);
         let done = matches!(
             plan_status.phase,
             PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted
@@ -1262,6 +1246,28 @@ impl Drill<'_> {
             plan_status.progress.clone().unwrap_or_else(|| "0/0".into())
         ));
         Ok(Action::requeue(next.max(Duration::from_millis(200))))
+    }
+
+    /// Each system's measurements and the approvals, from the plan's status.
+    fn record_measurements(&self, run: &mut DrillRun, plan: &RecoveryPlan) {
+        let forced: Vec<(String, String)> = plan
+            .spec
+            .drill
+            .as_ref()
+            .map(|d| {
+                d.fail_checks
+                    .iter()
+                    .map(|f| (f.system.clone(), f.check.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let status = plan.status.clone().unwrap_or_default();
+        run.systems = measure::measure(run, Some(&status), &forced);
+        run.approvals = measure::approvals(
+            Some(&status),
+            &self.drill.spec.recovery.stages,
+            self.drill.spec.approvals == DrillApprovals::Automatic,
+        );
     }
 
     // ----- reverting -----
@@ -1396,24 +1402,7 @@ impl Drill<'_> {
                 .during(|| format!("read RecoveryPlan {}/{name}", self.ns))?
             && plan.metadata.deletion_timestamp.is_none()
         {
-            let forced: Vec<(String, String)> = plan
-                .spec
-                .drill
-                .as_ref()
-                .map(|d| {
-                    d.fail_checks
-                        .iter()
-                        .map(|f| (f.system.clone(), f.check.clone()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let ps = plan.status.clone().unwrap_or_default();
-            run.systems = measure::measure(&run, Some(&ps), &forced);
-            run.approvals = measure::approvals(
-                Some(&ps),
-                &self.drill.spec.recovery.stages,
-                self.drill.spec.approvals == DrillApprovals::Automatic,
-            );
+            self.record_measurements(&mut run, &plan);
         }
         if !self.plan_gone(&run).await? {
             status.run = Some(run);

@@ -1799,27 +1799,9 @@ fn origin(run: &DrillRun) -> Option<Timestamp> {
 // ---------------------------------------------------------------------------------------
 // Escaping.
 
-/// Text escaped for HTML text and attribute values. Control characters other than tab
-/// and line breaks become U+FFFD.
-struct Esc<'a>(&'a str);
-
-impl fmt::Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&#39;")?,
-                '\t' | '\n' | '\r' => f.write_char(c)?,
-                c if c.is_control() => f.write_char('\u{fffd}')?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
+// HTML text and attribute values are escaped as in the SVG ([`super::gantt::Esc`]):
+// XML escaping is also valid HTML.
+use super::gantt::Esc;
 
 /// Text for Markdown: on one line, with what Markdown (or a table) would read as syntax
 /// escaped, and `<`, `>` and `&` as entities so no HTML passes through.
@@ -2268,7 +2250,7 @@ mod tests {
         assert!(!page.contains("<img"));
         assert!(!page.contains("<b>"));
         assert!(!page.contains("\" onmouseover"));
-        assert!(page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"));
+        assert!(page.contains("&lt;script&gt;alert(&apos;x&apos;)&lt;/script&gt;"));
         assert!(page.contains("<tr data-system=\"lims&quot; onmouseover=&quot;alert(1)\""));
         assert!(page.contains("&amp; &lt;b&gt;bold&lt;/b&gt;"));
         // Markdown passes no HTML either.

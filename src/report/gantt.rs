@@ -447,7 +447,7 @@ fn tooltip(row: &GanttRow, missed: Option<f64>) -> String {
 
 /// Text escaped for XML character data and attribute values. Characters XML 1.0 forbids
 /// (most control characters) become U+FFFD so the document stays well-formed.
-struct Esc<'a>(&'a str);
+pub(crate) struct Esc<'a>(pub(crate) &'a str);
 
 impl fmt::Display for Esc<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -596,6 +596,21 @@ impl Drop for Operator {
     }
 }
 
+/// Reads an HTTP request up to the end of its headers; `None` if the connection closes
+/// first.
+pub async fn read_request_head(conn: &mut tokio::net::TcpStream) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
+
 /// A tiny HTTP server on 127.0.0.1 for `http` checks: answers every request with the
 /// current status (default 200), except that a path can be told to fail its first N
 /// requests with 500. Records every request it answered. Stops when dropped.
@@ -616,7 +631,7 @@ struct StubHttpState {
 impl StubHttp {
     /// Starts the server, answering `status` to everything.
     pub async fn start(status: u16) -> Self {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the stub HTTP server");
@@ -631,15 +646,9 @@ impl StubHttp {
                 };
                 let state = shared.clone();
                 tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match conn.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let head = String::from_utf8_lossy(&buf);
+                    let Some(head) = read_request_head(&mut conn).await else {
+                        return;
+                    };
                     let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
                     let code = {
                         let mut fail = state.fail_first.lock().expect("stub state");

@@ -300,7 +300,7 @@ impl ServiceStandIn {
     /// Starts listening for every port `playbook_name`'s checks use.
     pub async fn start(playbook_name: &str) -> Self {
         use std::sync::atomic::{AtomicU32, Ordering};
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
         static NEXT: AtomicU32 = AtomicU32::new(1);
         let targets = check_targets(playbook_name);
         let body = format!("lifeline test stand-in: {}\n", targets.needles.join(" "));
@@ -348,13 +348,8 @@ impl ServiceStandIn {
                     }
                     let body = body.clone();
                     tokio::spawn(async move {
-                        let mut buf = Vec::new();
-                        let mut chunk = [0u8; 1024];
-                        while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                            match conn.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                            }
+                        if super::read_request_head(&mut conn).await.is_none() {
+                            return;
                         }
                         let response = format!(
                             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
