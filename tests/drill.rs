@@ -545,6 +545,28 @@ async fn the_operator_refuses_systems_and_dependencies_outside_the_drills_namesp
                 refused.status.and_then(|s| s.message).as_deref(),
                 Some(format!("ClinicalSystem {}/lims depends on {}/pas, outside the drill's namespace: a drill touches nothing outside its namespace", ns.name, other.name).as_str())
             );
+            // A workload to break that does not exist: the run is not started.
+            let ward = support::clinical_system("ward", &[], vec![], vec![]);
+            ns.api::<ClinicalSystem>().create(&PostParams::default(), &object(ward)).await.expect("system");
+            drills
+                .create(
+                    &PostParams::default(),
+                    &drill("ghost", &["ward"], json!([{ "system": "ward", "scaleToZero": { "workloads": [{ "kind": "Deployment", "name": "ghost" }] } }])),
+                )
+                .await
+                .expect("drill");
+            wait_for(&drills, "ghost", "the finalizer", WAIT, |d| d.metadata.finalizers.is_some()).await;
+            drillctl::request_run(ns.client.clone(), &ns.name, "ghost").await.expect("ask");
+            let refused = wait_for(&drills, "ghost", "refused", WAIT, |d| {
+                d.status.as_ref().is_some_and(|s| s.message.as_deref().is_some_and(|m| m.contains("does not exist")))
+            })
+            .await;
+            let status = refused.status.expect("status");
+            assert_eq!(
+                status.message.as_deref(),
+                Some(format!("spec.faults: Deployment/ghost does not exist in namespace {}; the run was not started", ns.name).as_str())
+            );
+            assert!(status.run.is_none() && status.held.is_empty(), "nothing started or held");
             stop(&ns, op).await;
         })
         .await;

@@ -560,8 +560,24 @@ impl Drill<'_> {
             }
             return Ok(Action::requeue(WAIT_POLL));
         }
-        // The previous run goes to history (it is there already once finished).
         let pre_state = self.record_pre_state(&systems).await?;
+        // A workload to scale that is not there: nothing to break, nothing to measure.
+        if let Some(missing) = pre_state
+            .iter()
+            .find(|r| r.replicas.is_none() && !r.existed && r.kind != "NetworkPolicy")
+        {
+            let why = format!(
+                "spec.faults: {}/{} does not exist in namespace {}; the run was not started",
+                missing.kind, missing.name, self.ns
+            );
+            self.event(EventType::Warning, "DrillRefused", &why).await;
+            status.message = Some(why);
+            if waiting {
+                status.phase = DrillPhase::Idle;
+                status.run = None;
+            }
+            return Ok(Action::await_change());
+        }
         let faults = self.fault_records(&systems);
         status.held = systems.iter().map(|s| s.name_any()).collect();
         status.run = Some(DrillRun {
@@ -1424,6 +1440,7 @@ impl Drill<'_> {
         let outcome = run.outcome.unwrap_or(DrillOutcome::Aborted);
         let reason = run.reason.clone().unwrap_or_default();
         push_history(status, &run, self.history_limit());
+        self.ctx.metrics.drill_finished(&run);
         status.message = Some(format!("run {} {outcome}: {reason}", run.number));
         status.run = Some(run);
         status.phase = DrillPhase::Finished;

@@ -52,6 +52,8 @@ pub struct Metrics {
     reconcile: Histogram,
     errors: Family<CategoryLabel, Counter>,
     notifications: Family<OutcomeLabel, Counter>,
+    drill_runs: Family<OutcomeLabel, Counter>,
+    drill_recovery: Family<TierLabel, Histogram>,
     phases: Mutex<HashMap<String, PlanPhase>>,
 }
 
@@ -101,9 +103,27 @@ impl Default for Metrics {
             "Webhook notifications, by outcome (delivered, failed, dropped)",
             notifications.clone(),
         );
+        let drill_runs = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "drill_runs",
+            "Finished drill runs, by outcome (Passed, ObjectivesMissed, Failed, TimedOut, Aborted, Refused)",
+            drill_runs.clone(),
+        );
+        let drill_recovery = Family::<TierLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+            ])
+        });
+        registry.register(
+            "drill_system_recovery_seconds",
+            "Seconds from a drill's fault to the system verified, by tier",
+            drill_recovery.clone(),
+        );
         Self {
             registry,
             notifications,
+            drill_runs,
+            drill_recovery,
             plans,
             recovery,
             step_failures,
@@ -144,6 +164,26 @@ impl Metrics {
                 outcome: outcome.into(),
             })
             .inc();
+    }
+
+    /// A drill run finished: its outcome, and each system's measured recovery.
+    pub fn drill_finished(&self, run: &crate::api::v1alpha1::DrillRun) {
+        let outcome = run
+            .outcome
+            .map(|o| o.to_string())
+            .unwrap_or_else(|| "Aborted".into());
+        self.drill_runs
+            .get_or_create(&OutcomeLabel { outcome })
+            .inc();
+        for s in &run.systems {
+            if let (Some(secs), Some(tier)) = (s.recovery_seconds, s.tier) {
+                self.drill_recovery
+                    .get_or_create(&TierLabel {
+                        tier: tier.to_string(),
+                    })
+                    .observe(secs as f64);
+            }
+        }
     }
 
     /// Records a plan's phase (for the by-phase gauge).
@@ -231,5 +271,33 @@ impl Metrics {
         self.check_failures
             .get_or_create(&KindLabel { kind: kind.into() })
             .inc();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finished_drill_counts_its_outcome_and_each_measured_recovery() {
+        let m = Metrics::default();
+        let run: crate::api::v1alpha1::DrillRun = serde_json::from_value(serde_json::json!({
+            "number": 1, "trigger": "manual", "outcome": "ObjectivesMissed",
+            "systems": [
+                { "name": "lims", "tier": "critical", "recoverySeconds": 1200 },
+                { "name": "pacs", "tier": "critical" }
+            ]
+        }))
+        .expect("a run");
+        m.drill_finished(&run);
+        let text = m.encode();
+        assert!(
+            text.contains("lifeline_drill_runs_total{outcome=\"ObjectivesMissed\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("lifeline_drill_system_recovery_seconds_count{tier=\"critical\"} 1"),
+            "{text}"
+        );
     }
 }
