@@ -319,6 +319,23 @@ async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
             policies.get_opt(&isolation).await.expect("get").is_some(),
             "isolated"
         );
+        // The recovery plan is the drill's: owned by it, requested by the operator.
+        let owned = ns
+            .api::<RecoveryPlan>()
+            .get(&plan_name("stuck", 1))
+            .await
+            .expect("the run's plan");
+        let owner = owned.metadata.owner_references.unwrap_or_default();
+        assert_eq!(owner.len(), 1);
+        assert_eq!(
+            (
+                owner[0].kind.as_str(),
+                owner[0].name.as_str(),
+                owner[0].controller
+            ),
+            ("RecoveryDrill", "stuck", Some(true))
+        );
+        assert_eq!(owned.spec.drill.map(|d| d.name).as_deref(), Some("stuck"));
 
         drills
             .delete("stuck", &DeleteParams::default())
@@ -889,6 +906,52 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
         for s in &run_record.systems {
             assert!(md.contains(&s.name), "the report names {}", s.name);
         }
+        // The CLI, as a person runs it against the cluster.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let html = dir.path().join("total-outage.html");
+        let cli = |args: &[&str]| {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+                .args(args)
+                .env("KUBECONFIG", &support::cluster().kubeconfig)
+                .output()
+                .expect("run lifeline");
+            assert!(
+                out.status.success(),
+                "lifeline {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let shown = cli(&["drill", "status", "total-outage", "-n", &ns.name]);
+        assert!(
+            shown.starts_with(&format!("Drill {}/total-outage: Finished", ns.name)),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("Run 1 (manual)") && shown.contains("Passed"),
+            "{shown}"
+        );
+        cli(&[
+            "report",
+            "total-outage",
+            "-n",
+            &ns.name,
+            "--format",
+            "html",
+            "-o",
+            html.to_str().expect("utf-8 path"),
+        ]);
+        let page = std::fs::read_to_string(&html).expect("the HTML report");
+        let table = page
+            .split("<table id=\"systems\"")
+            .nth(1)
+            .and_then(|t| t.split("</table>").next())
+            .expect("a systems table");
+        assert_eq!(
+            table.matches("<tr data-system=").count(),
+            24,
+            "a row per system"
+        );
 
         // Reverted: every workload at its recorded replicas.
         for r in run_record
