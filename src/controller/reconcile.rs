@@ -19,7 +19,7 @@ use crate::{
         SystemPhase,
     },
     engine::{self, Action, Inputs, Observation, PlanModel, StageGate, SystemSource},
-    error::Error,
+    error::{Error, KubeContext},
     manifest::settings_of,
     selector,
 };
@@ -63,7 +63,20 @@ fn seconds_since(
 /// Reconciles one plan.
 pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Requeue, Error> {
     let started = std::time::Instant::now();
-    let result = reconcile_inner(&plan, &ctx).await;
+    // Read the plan from the API server, not the watch cache: a requeue can come before
+    // the watch delivers this operator's own last status write, and deciding from that
+    // older status would repeat a transition (and its Event).
+    let ns = plan.namespace().unwrap_or_default();
+    let api: kube::Api<RecoveryPlan> = kube::Api::namespaced(ctx.client.clone(), &ns);
+    let result = match api
+        .get_opt(&plan.name_any())
+        .await
+        .during(|| format!("read RecoveryPlan {ns}/{}", plan.name_any()))
+    {
+        Ok(Some(fresh)) => reconcile_inner(&fresh, &ctx).await,
+        Ok(None) => Ok(Requeue::await_change()),
+        Err(e) => Err(e),
+    };
     ctx.metrics
         .observe_reconcile(started.elapsed(), result.as_ref().err());
     result
