@@ -1249,7 +1249,14 @@ impl Drill<'_> {
             PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted
         ) && plan_status.observed_generation == plan.metadata.generation;
         if done {
-            let (outcome, reason) = measure::outcome(plan_status.phase, &run.systems);
+            let (outcome, mut reason) = measure::outcome(plan_status.phase, &run.systems);
+            let unproven = measure::unproven(run);
+            if !unproven.is_empty() {
+                reason.push_str(&format!(
+                    "; faults never seen to take effect: {}",
+                    unproven.join(", ")
+                ));
+            }
             run.outcome = Some(outcome);
             run.reason = Some(reason.clone());
             status.message = Some(format!("run {}: {reason}; reverting", run.number));

@@ -210,6 +210,16 @@ pub fn outcome(phase: PlanPhase, systems: &[DrillSystemResult]) -> (DrillOutcome
     }
 }
 
+/// The faults of a run never seen to take effect ("lims failCheck check api"): a
+/// `failCheck` whose duration ended before the check's first attempt, for one.
+pub fn unproven(run: &DrillRun) -> Vec<String> {
+    run.faults
+        .iter()
+        .filter(|f| f.proven_at.is_none())
+        .map(|f| format!("{} {} {}", f.system, f.kind, f.target))
+        .collect()
+}
+
 /// A finished run in one line, for `status.history`.
 pub fn summary(run: &DrillRun) -> DrillRunSummary {
     let total = run.systems.len();
