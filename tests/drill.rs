@@ -387,7 +387,13 @@ async fn a_run_past_its_timeout_is_stopped_and_reverted() {
             .create(&PostParams::default(), &d)
             .await
             .expect("drill");
-        let op = operator(&ns);
+        // Notifications go to a webhook: the stop and the end of the run are posted.
+        let (hook, addr) = support::Webhook::start(0).await;
+        let mut opts = RunOptions::local(&ns.name, "drill-timeout");
+        opts.notify = Some(lifeline::controller::notify::NotifyOptions::new(
+            format!("http://{addr}/hook").parse().expect("url"),
+        ));
+        let op = tokio::spawn(async move { run(admin_client().await, opts).await });
         wait_for(&drills, "slow", "the finalizer", WAIT, |d| {
             d.metadata.finalizers.is_some()
         })
@@ -411,6 +417,30 @@ async fn a_run_past_its_timeout_is_stopped_and_reverted() {
         assert!((6..60).contains(&took), "stopped soon after 6s: {took}s");
         assert_eq!(replicas(&ns, "ris").await, 2, "reverted");
         assert_plan_gone(&ns, "slow", 1).await;
+        let posted = eventually("the drill's stop and end to be posted", WAIT, || {
+            let hook = hook.clone();
+            async move {
+                let got = hook.received();
+                let reasons: Vec<String> = got
+                    .iter()
+                    .filter_map(|n| n["reason"].as_str().map(str::to_string))
+                    .collect();
+                if reasons.contains(&"DrillFinished".to_string()) {
+                    Ok(got)
+                } else {
+                    Err(format!("{reasons:?}"))
+                }
+            }
+        })
+        .await;
+        let reasons: Vec<&str> = posted.iter().filter_map(|n| n["reason"].as_str()).collect();
+        assert_eq!(reasons, ["DrillStopped", "DrillFinished"], "{posted:?}");
+        assert_eq!(posted[1]["drill"]["name"], "slow");
+        assert_eq!(posted[1]["severity"], "Warning");
+        assert_eq!(
+            posted[1]["message"],
+            "TimedOut: the run took longer than its timeout of 6s"
+        );
         stop(&ns, op).await;
     })
     .await;

@@ -566,67 +566,13 @@ async fn an_approval_that_arrives_before_the_system_is_verified_releases_nothing
     .await;
 }
 
-/// What a webhook receiver got: each POST's JSON body, in order.
-#[derive(Clone, Default)]
-struct Webhook {
-    received: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-    /// Requests still to answer 500, each once `release` is notified.
-    fail: std::sync::Arc<std::sync::atomic::AtomicU32>,
-    release: std::sync::Arc<tokio::sync::Notify>,
-}
-
-impl Webhook {
-    async fn start(fail_first: u32) -> (Self, std::net::SocketAddr) {
-        use axum::{Router, body::Bytes, http::StatusCode, routing::post};
-        let hook = Webhook::default();
-        hook.fail
-            .store(fail_first, std::sync::atomic::Ordering::SeqCst);
-        let state = hook.clone();
-        let app = Router::new().route(
-            "/hook",
-            post(move |body: Bytes| {
-                let state = state.clone();
-                async move {
-                    let body: serde_json::Value = serde_json::from_slice(&body)
-                        .unwrap_or_else(|e| json!({ "invalid": e.to_string() }));
-                    let failing = state
-                        .fail
-                        .fetch_update(
-                            std::sync::atomic::Ordering::SeqCst,
-                            std::sync::atomic::Ordering::SeqCst,
-                            |n| n.checked_sub(1),
-                        )
-                        .is_ok();
-                    state.received.lock().expect("webhook state").push(body);
-                    if failing {
-                        state.release.notified().await;
-                        StatusCode::INTERNAL_SERVER_ERROR
-                    } else {
-                        StatusCode::NO_CONTENT
-                    }
-                }
-            }),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind webhook");
-        let addr = listener.local_addr().expect("webhook address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (hook, addr)
-    }
-
-    fn received(&self) -> Vec<serde_json::Value> {
-        self.received.lock().expect("webhook state").clone()
-    }
-}
-
 #[tokio::test]
 async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_blocks_the_plan() {
     ensure_crds(&admin_client().await).await;
     with_namespace("release-webhook", |ns: TestNamespace| async move {
         // The webhook holds its first answer until told, and then fails it: the plan must go
         // on meanwhile, and the notification must be retried.
-        let (hook, addr) = Webhook::start(1).await;
+        let (hook, addr) = support::Webhook::start(1).await;
         let stub = support::StubHttp::start(200).await;
         let plans = one_stage_release(&ns, &stub.url("/web")).await;
         let mut opts = RunOptions::local(&ns.name, "release-webhook");

@@ -239,6 +239,17 @@ impl Drill<'_> {
             action: "Drill".into(),
             secondary: None,
         };
+        if let Some(notifier) = &self.ctx.notifier {
+            let phase = match reason {
+                "DrillWaiting" => "Waiting",
+                "DrillStopped" => "Reverting",
+                "DrillFinished" => "Finished",
+                _ => "Idle",
+            };
+            if let Some(n) = super::notify::for_drill_event(self.drill, phase, &ev) {
+                notifier.send(n);
+            }
+        }
         if let Err(e) = self
             .ctx
             .recorder

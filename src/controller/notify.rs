@@ -1,5 +1,6 @@
-//! Webhook notifications: the plan-level transitions people act on (a stage awaits
-//! approval, a system failed, the plan finished) sent as a JSON POST to a configured URL.
+//! Webhook notifications: the transitions people act on (a stage awaits approval, a system
+//! failed, a plan finished; a drill waits, is refused, stopped or finished) sent as a JSON
+//! POST to a configured URL.
 //!
 //! The reconcile never waits for a webhook: it queues the notification and moves on. A
 //! background task delivers the queue in order, retrying each notification with
@@ -47,12 +48,12 @@ impl NotifyOptions {
     }
 }
 
-/// The plan a notification is about.
+/// The object a notification is about: its namespace and name.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct PlanRef {
-    /// The plan's namespace.
+pub struct NamedRef {
+    /// The namespace.
     pub namespace: String,
-    /// The plan's name.
+    /// The name.
     pub name: String,
 }
 
@@ -68,9 +69,13 @@ pub struct Notification {
     pub severity: String,
     /// What happened, in words (the Event's note).
     pub message: String,
-    /// The plan.
-    pub plan: PlanRef,
-    /// The plan's phase after the transition.
+    /// The plan, for a plan's transition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<NamedRef>,
+    /// The drill, for a drill's transition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<NamedRef>,
+    /// The plan's (or drill's) phase after the transition.
     pub phase: String,
     /// The system it is about, "namespace/name", if any.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -122,14 +127,55 @@ pub fn for_event(
             kube::runtime::events::EventType::Normal => "Normal".into(),
         },
         message: event.note.clone().unwrap_or_default(),
-        plan: PlanRef {
+        plan: Some(NamedRef {
             namespace: plan.namespace().unwrap_or_default(),
             name: plan.name_any(),
-        },
+        }),
+        drill: None,
         phase: status.phase.to_string(),
         system,
         awaiting: status.awaiting.clone(),
         progress: status.progress.clone().unwrap_or_else(|| "0/0".into()),
+    })
+}
+
+/// The drill Event reasons that are also sent to the webhook.
+pub const NOTIFIED_DRILL: &[&str] = &[
+    "DrillWaiting",
+    "DrillRefused",
+    "DrillStopped",
+    "DrillFinished",
+];
+
+/// The notification for a drill's Event, if its reason is one that is notified. `phase`
+/// is the drill's phase after it.
+pub fn for_drill_event(
+    drill: &crate::api::v1alpha1::RecoveryDrill,
+    phase: &str,
+    event: &kube::runtime::events::Event,
+) -> Option<Notification> {
+    if !NOTIFIED_DRILL.contains(&event.reason.as_str()) {
+        return None;
+    }
+    let uid = drill.meta().uid.clone().unwrap_or_else(|| drill.name_any());
+    let message = event.note.clone().unwrap_or_default();
+    Some(Notification {
+        id: format!("{uid}/{}/{message}", event.reason),
+        reason: event.reason.clone(),
+        severity: match event.type_ {
+            kube::runtime::events::EventType::Warning => "Warning".into(),
+            kube::runtime::events::EventType::Normal => "Normal".into(),
+        },
+        message,
+        plan: None,
+        drill: Some(NamedRef {
+            namespace: drill.namespace().unwrap_or_default(),
+            name: drill.name_any(),
+        }),
+        phase: phase.to_string(),
+        system: None,
+        awaiting: Vec::new(),
+        progress: String::new(),
     })
 }
 
@@ -254,7 +300,10 @@ mod tests {
             "u-1/AwaitingApproval/stage pilot-ward awaits 1 more approval (of 1)"
         );
         assert_eq!(n.phase, "AwaitingApproval");
-        assert_eq!(n.plan.name, "northern-care-recovery");
+        assert_eq!(
+            n.plan.as_ref().map(|p| p.name.as_str()),
+            Some("northern-care-recovery")
+        );
         assert_eq!(n.progress, "12/24");
         let json = serde_json::to_value(&n).expect("json");
         assert_eq!(
@@ -262,6 +311,33 @@ mod tests {
             "stage pilot-ward awaits 1 more approval (of 1)"
         );
         assert!(json.get("system").is_none());
+        assert!(json.get("drill").is_none());
+    }
+
+    #[test]
+    fn a_finished_drill_is_notified_and_a_started_one_is_not() {
+        let drill: crate::api::v1alpha1::RecoveryDrill =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryDrill",
+                "metadata": { "name": "weekly", "namespace": "staging", "uid": "d-1" },
+                "spec": { "systems": { "names": ["lims"] },
+                          "faults": [{ "system": "lims", "scaleToZero": {} }] }
+            }))
+            .expect("a drill");
+        let mut ev = event("DrillFinished");
+        ev.note = Some("Passed: all 1 systems recovered within their objectives".into());
+        let n = for_drill_event(&drill, "Finished", &ev).expect("notified");
+        assert_eq!(
+            n.id,
+            "d-1/DrillFinished/Passed: all 1 systems recovered within their objectives"
+        );
+        let json = serde_json::to_value(&n).expect("json");
+        assert_eq!(json["drill"]["name"], "weekly");
+        assert!(json.get("plan").is_none());
+        assert_eq!(
+            for_drill_event(&drill, "Injecting", &event("DrillStarted")),
+            None
+        );
     }
 
     #[test]

@@ -1102,3 +1102,59 @@ pub mod plan_status {
             .map_or(0, |c| c.attempts)
     }
 }
+
+/// A webhook receiver on 127.0.0.1 (path `/hook`) recording each POST's JSON body, in
+/// order; its first `fail_first` requests are held until `release` is notified and then
+/// answered 500.
+#[derive(Clone, Default)]
+pub struct Webhook {
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+    /// Requests still to answer 500, each once `release` is notified.
+    pub fail: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    pub release: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl Webhook {
+    pub async fn start(fail_first: u32) -> (Self, std::net::SocketAddr) {
+        use axum::{Router, body::Bytes, http::StatusCode, routing::post};
+        let hook = Webhook::default();
+        hook.fail
+            .store(fail_first, std::sync::atomic::Ordering::SeqCst);
+        let state = hook.clone();
+        let app = Router::new().route(
+            "/hook",
+            post(move |body: Bytes| {
+                let state = state.clone();
+                async move {
+                    let body: serde_json::Value = serde_json::from_slice(&body)
+                        .unwrap_or_else(|e| serde_json::json!({ "invalid": e.to_string() }));
+                    let failing = state
+                        .fail
+                        .fetch_update(
+                            std::sync::atomic::Ordering::SeqCst,
+                            std::sync::atomic::Ordering::SeqCst,
+                            |n| n.checked_sub(1),
+                        )
+                        .is_ok();
+                    state.received.lock().expect("webhook state").push(body);
+                    if failing {
+                        state.release.notified().await;
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::NO_CONTENT
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind webhook");
+        let addr = listener.local_addr().expect("webhook address");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (hook, addr)
+    }
+
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        self.received.lock().expect("webhook state").clone()
+    }
+}
