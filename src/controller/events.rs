@@ -98,7 +98,39 @@ pub fn transitions(
             secondary: system_ref(&s.name),
         });
     }
-    if next.phase != prev.phase {
+    // Each stage that newly awaits approval, or newly halts on a rejection: stage after
+    // stage, whatever the plan's phase (systems still restoring keep it Running).
+    for line in &next.awaiting {
+        let Some((stage, halted)) = stage_of(line) else {
+            continue;
+        };
+        let before = prev
+            .awaiting
+            .iter()
+            .filter_map(|l| stage_of(l))
+            .any(|(s, h)| s == stage && h == halted);
+        if before {
+            continue;
+        }
+        out.push(Event {
+            type_: if halted {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: if halted {
+                "StageRejected"
+            } else {
+                "AwaitingApproval"
+            }
+            .into(),
+            note: Some(line.clone()),
+            action: "Release".into(),
+            secondary: None,
+        });
+    }
+    // The plan's phase; AwaitingApproval is told stage by stage above.
+    if next.phase != prev.phase && next.phase != PlanPhase::AwaitingApproval {
         let (type_, reason) = match next.phase {
             PlanPhase::Succeeded => (EventType::Normal, "PlanSucceeded"),
             PlanPhase::Failed => (EventType::Warning, "PlanFailed"),
@@ -122,6 +154,20 @@ pub fn transitions(
     out
 }
 
+/// The stage a line of `status.awaiting` is about, and whether it is halted by a
+/// rejection ("stage S halted: ...") rather than awaiting approval ("stage S awaits ...").
+pub fn stage_of(line: &str) -> Option<(&str, bool)> {
+    let rest = line.strip_prefix("stage ")?;
+    let (stage, what) = rest.split_once(' ')?;
+    if what.starts_with("awaits ") {
+        Some((stage, false))
+    } else if what.starts_with("halted: ") {
+        Some((stage, true))
+    } else {
+        None
+    }
+}
+
 /// Publishes the Events for the changes from `prev` to `next`. Best effort: an Event
 /// that cannot be written is logged, never fails the reconcile.
 pub async fn publish_transitions(
@@ -132,7 +178,18 @@ pub async fn publish_transitions(
     next: &RecoveryPlanStatus,
 ) {
     let reference = plan.object_ref(&());
-    for ev in transitions(model, prev, next) {
+    for mut ev in transitions(model, prev, next) {
+        // A stage's Event relates to the plan's stage: Events with the same reason and
+        // related object are one series, so without it the second stage's would only
+        // count up the first's.
+        if ev.secondary.is_none()
+            && let Some((stage, _)) = ev.note.as_deref().and_then(stage_of)
+        {
+            ev.secondary = Some(ObjectReference {
+                field_path: Some(format!("spec.stages{{{stage}}}")),
+                ..reference.clone()
+            });
+        }
         if let Some(notifier) = &ctx.notifier
             && let Some(n) = super::notify::for_event(plan, next, &ev)
         {
@@ -141,5 +198,87 @@ pub async fn publish_transitions(
         if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
             warn!(reason = %ev.reason, error = %e, "could not publish an Event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(phase: PlanPhase, awaiting: &[&str]) -> RecoveryPlanStatus {
+        RecoveryPlanStatus {
+            phase,
+            awaiting: awaiting.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn model() -> PlanModel {
+        PlanModel {
+            systems: vec![],
+            index: Default::default(),
+            waves: vec![],
+            critical_path: Default::default(),
+            settings: Default::default(),
+        }
+    }
+
+    fn reasons(prev: &RecoveryPlanStatus, next: &RecoveryPlanStatus) -> Vec<(String, String)> {
+        transitions(&model(), prev, next)
+            .into_iter()
+            .map(|e| (e.reason, e.note.unwrap_or_default()))
+            .collect()
+    }
+
+    const PILOT: &str = "stage pilot-ward awaits 1 more approval (of 1) from clinical-safety";
+    const ED: &str = "stage emergency-departments awaits 2 more approvals (of 2) from anyone";
+
+    #[test]
+    fn each_stage_that_comes_to_await_approval_is_an_event_whatever_the_phase() {
+        let none = status(PlanPhase::Running, &[]);
+        // Systems still restoring keep the plan Running; the stage awaits all the same.
+        let pilot = status(PlanPhase::Running, &[PILOT]);
+        assert_eq!(
+            reasons(&none, &pilot),
+            [("AwaitingApproval".to_string(), PILOT.to_string())]
+        );
+        // Once the plan's phase is AwaitingApproval, no second Event for the same stage.
+        let waiting = status(PlanPhase::AwaitingApproval, &[PILOT]);
+        assert_eq!(reasons(&pilot, &waiting), []);
+        // The pilot ward approved, the next stage awaits: a new Event, the phase unchanged.
+        let ed = status(PlanPhase::AwaitingApproval, &[ED]);
+        assert_eq!(
+            reasons(&waiting, &ed),
+            [("AwaitingApproval".to_string(), ED.to_string())]
+        );
+        // One approval of two: the same stage still awaits, no new Event.
+        let one_more = status(
+            PlanPhase::AwaitingApproval,
+            &["stage emergency-departments awaits 1 more approval (of 2) from anyone"],
+        );
+        assert_eq!(reasons(&ed, &one_more), []);
+    }
+
+    #[test]
+    fn a_stage_halted_by_a_rejection_is_a_warning() {
+        let pilot = status(PlanPhase::AwaitingApproval, &[PILOT]);
+        let halted = status(
+            PlanPhase::AwaitingApproval,
+            &["stage pilot-ward halted: rejected by carol: ward printers not back"],
+        );
+        let events = transitions(&model(), &pilot, &halted);
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].reason, "StageRejected");
+        assert_eq!(events[0].type_, EventType::Warning);
+    }
+
+    #[test]
+    fn stage_lines_parse_and_others_do_not() {
+        assert_eq!(stage_of(PILOT), Some(("pilot-ward", false)));
+        assert_eq!(
+            stage_of("stage all-sites halted: rejected by dana: no"),
+            Some(("all-sites", true))
+        );
+        assert_eq!(stage_of("something else"), None);
     }
 }

@@ -1,5 +1,5 @@
-//! Webhook notifications: the transitions people act on (a stage awaits approval, a system
-//! failed, a plan finished; a drill waits, is refused, stopped or finished) sent as a JSON
+//! Webhook notifications: the transitions people act on (a stage awaits approval or is
+//! halted by a rejection, a system failed, a plan finished; a drill waits, is refused, stopped or finished) sent as a JSON
 //! POST to a configured URL.
 //!
 //! The reconcile never waits for a webhook: it queues the notification and moves on. A
@@ -89,6 +89,7 @@ pub struct Notification {
 /// The Event reasons that are also sent to the webhook.
 pub const NOTIFIED: &[&str] = &[
     "AwaitingApproval",
+    "StageRejected",
     "SystemFailed",
     "SystemBlocked",
     "PlanSucceeded",
@@ -106,6 +107,9 @@ pub fn for_event(
         return None;
     }
     let system = event.secondary.as_ref().and_then(|r| {
+        if r.kind.as_deref() != Some("ClinicalSystem") {
+            return None;
+        }
         Some(format!(
             "{}/{}",
             r.namespace.as_deref()?,
@@ -113,11 +117,15 @@ pub fn for_event(
         ))
     });
     let uid = plan.meta().uid.clone().unwrap_or_else(|| plan.name_any());
-    // AwaitingApproval can recur (stage after stage): what is awaited tells them apart.
-    let about = match (&system, event.reason.as_str()) {
-        (Some(s), _) => s.clone(),
-        (None, "AwaitingApproval") => status.awaiting.join("; "),
-        (None, _) => String::new(),
+    // A stage awaits approval (or halts) stage after stage: the stage tells them apart.
+    let about = match &system {
+        Some(s) => s.clone(),
+        None => event
+            .note
+            .as_deref()
+            .and_then(super::events::stage_of)
+            .map(|(stage, _)| format!("stage/{stage}"))
+            .unwrap_or_default(),
     };
     Some(Notification {
         id: format!("{uid}/{}/{about}", event.reason),
@@ -294,11 +302,10 @@ mod tests {
             progress: Some("12/24".into()),
             ..Default::default()
         };
-        let n = for_event(&plan(), &status, &event("AwaitingApproval")).expect("notified");
-        assert_eq!(
-            n.id,
-            "u-1/AwaitingApproval/stage pilot-ward awaits 1 more approval (of 1)"
-        );
+        let mut ev = event("AwaitingApproval");
+        ev.note = Some("stage pilot-ward awaits 1 more approval (of 1)".into());
+        let n = for_event(&plan(), &status, &ev).expect("notified");
+        assert_eq!(n.id, "u-1/AwaitingApproval/stage/pilot-ward");
         assert_eq!(n.phase, "AwaitingApproval");
         assert_eq!(
             n.plan.as_ref().map(|p| p.name.as_str()),
