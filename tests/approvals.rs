@@ -2,6 +2,7 @@
 //! (separation of duties, quorum of distinct people, approver groups, the checklist,
 //! rejections), and every Approval is recorded with its reason.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use lifeline::{
     api::v1alpha1::{Approval, ApprovalRule},
     engine::{PlanSettings, StageGate, StageModel, approvals::evaluate},
@@ -56,6 +57,11 @@ fn approval(
 
 const CSO: &[&str] = &["clinical-safety-officers"];
 
+/// When the plan "recovery" was created: its run starts at 2026-01-01T00:00:00Z.
+fn created() -> Time {
+    Time("2026-01-01T00:00:00Z".parse().expect("a timestamp"))
+}
+
 /// A clinical safety officer's approval of pilot-ward with the checklist acknowledged,
 /// `minute` minutes into the run.
 fn ok(name: &str, who: &str, minute: u32) -> Approval {
@@ -74,6 +80,7 @@ const ACK: &[&str] = &["Paper records back-entered"];
 fn gate(approvals: &[Approval]) -> (StageGate, Vec<(String, bool, String)>) {
     let (gates, records) = evaluate(
         "recovery",
+        Some(&created()),
         Some("incident-commander"),
         &settings(),
         approvals,
@@ -113,6 +120,35 @@ fn the_requester_approving_their_own_plan_is_ignored_with_the_reason() {
             "ignored: approver is the plan's requester".into()
         )]
     );
+}
+
+#[test]
+fn an_approval_made_before_the_plan_was_created_is_ignored() {
+    // A plan deleted and applied again under the same name: last incident's decision
+    // does not open this one's stage.
+    let (g, r) = gate(&[
+        approval(
+            "old",
+            "recovery",
+            "alice",
+            CSO,
+            "approve",
+            ACK,
+            "2025-12-31T23:59:59Z",
+        ),
+        ok("a2", "bob", 1),
+    ]);
+    assert_eq!(g, StageGate::Awaiting, "one of two counts");
+    assert_eq!(
+        r[0],
+        (
+            "old".into(),
+            false,
+            "ignored: made before this plan was created (it decided an earlier plan of the same name)"
+                .into()
+        )
+    );
+    assert_eq!(r[1].2, "accepted");
 }
 
 #[test]

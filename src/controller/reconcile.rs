@@ -161,6 +161,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     };
     let (gates, records) = engine::approvals::evaluate(
         &name,
+        plan.metadata.creation_timestamp.as_ref(),
         plan.spec.requested_by.as_deref(),
         &model.settings,
         &approvals,

@@ -4,6 +4,7 @@
 //! groups, the checklist, and rejections. Every Approval considered is recorded with the
 //! reason it was accepted or ignored.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde::{Deserialize, Serialize};
 
 use super::{PlanSettings, StageGate};
@@ -30,14 +31,16 @@ pub struct ApprovalRecord {
     pub comment: Option<String>,
     /// When the Approval was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    pub at: Option<Time>,
 }
 
-/// The gate of each stage and the record of every stage Approval for `plan`.
-/// `approvals` may hold Approvals of other plans and manual-step confirmations; they are
-/// skipped. Approvals count in creation order.
+/// The gate of each stage and the record of every stage Approval for `plan`, created at
+/// `created`. `approvals` may hold Approvals of other plans and manual-step
+/// confirmations; they are skipped. Approvals count in creation order; one made before
+/// the plan was created decided an earlier plan of the same name, and is ignored.
 pub fn evaluate(
     plan: &str,
+    created: Option<&Time>,
     requested_by: Option<&str>,
     settings: &PlanSettings,
     approvals: &[Approval],
@@ -72,7 +75,13 @@ pub fn evaluate(
                 .filter(|item| !a.spec.acknowledged.iter().any(|ack| ack == *item))
                 .map(String::as_str)
                 .collect();
-            let verdict: Result<&str, String> = if requested_by == Some(who) {
+            let earlier = matches!(
+                (a.metadata.creation_timestamp.as_ref(), created),
+                (Some(at), Some(plan_at)) if at.0 < plan_at.0
+            );
+            let verdict: Result<&str, String> = if earlier {
+                Err("ignored: made before this plan was created (it decided an earlier plan of the same name)".into())
+            } else if requested_by == Some(who) {
                 Err("ignored: approver is the plan's requester".into())
             } else if !rule.approver_groups.is_empty()
                 && !a
