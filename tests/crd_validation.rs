@@ -663,3 +663,57 @@ async fn an_approval_is_immutable_but_its_labels_are_not() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_plans_stages_are_immutable_but_pause_is_not() {
+    with_namespace("crd-plan-stages", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        let api = dynamic_api::<RecoveryPlan>(&ns);
+        api.create(
+            &PostParams::default(),
+            &patched(&valid_recovery_plan(), "recovery".to_string(), &json!({})),
+        )
+        .await
+        .expect("create the plan");
+        let pp = PatchParams::default();
+        const STAGES: &str = "stages are immutable once the plan exists";
+        let loosened = [
+            (
+                "no approval needed for all-staff",
+                json!({ "spec": { "stages": [
+                    { "name": "it-validation", "approval": { "required": 0 } },
+                    { "name": "all-staff", "audience": { "ipBlocks": ["10.0.0.0/8"] } }
+                ] } }),
+            ),
+            (
+                "a stage added",
+                json!({ "spec": { "stages": [
+                    { "name": "it-validation", "approval": { "required": 0 } },
+                    { "name": "everyone", "audience": { "ipBlocks": ["0.0.0.0/0"] } }
+                ] } }),
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (what, patch) in loosened {
+            let result = api.patch("recovery", &pp, &Patch::Merge(&patch)).await;
+            if let Err(e) = check_rejection(result, "spec.stages", STAGES) {
+                failures.push(format!("{what}: {e}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+        let paused = api
+            .patch(
+                "recovery",
+                &pp,
+                &Patch::Merge(json!({ "spec": { "paused": true } })),
+            )
+            .await
+            .expect("pausing is allowed");
+        assert_eq!(paused.data["spec"]["paused"], true);
+        assert_eq!(
+            paused.data["spec"]["stages"][1]["approval"]["required"], 2,
+            "the approval rule is unchanged"
+        );
+    })
+    .await;
+}

@@ -69,8 +69,10 @@ pub struct RecoveryPlanSpec {
     pub abort: bool,
 
     /// Stages in which verified systems are released to staff, in order (for example:
-    /// IT validation, a pilot ward, the emergency departments, all sites).
+    /// IT validation, a pilot ward, the emergency departments, all sites). Immutable:
+    /// the approval rules people decide under cannot be loosened during the recovery.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("stages are immutable once the plan exists: the approval rules cannot change during a recovery; create a new plan"))]
     #[schemars(length(max = 20))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub stages: Vec<Stage>,
@@ -431,7 +433,7 @@ pub struct CheckStatus {
     /// When it passed or finally failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
-    /// The last error seen.
+    /// The last error seen; kept once the check passes, as the record of its failures.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     /// When the last attempt finished; the next is due a retry interval later.
