@@ -134,6 +134,9 @@ pub async fn decide(
     acknowledged: Vec<String>,
     confirm: impl FnOnce(&str, &Me) -> anyhow::Result<bool>,
 ) -> anyhow::Result<String> {
+    if decision == Decision::Reject && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        bail!("a rejection needs a reason: --comment \"...\"");
+    }
     let me = whoami(&client).await?;
     let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
     let found = plans
@@ -176,7 +179,8 @@ pub async fn decide(
             }
         })
         .collect();
-    let name = object_name(&[plan, stage, user.trim_matches('-'), &stamp]);
+    let verb = decision.to_string().to_ascii_lowercase();
+    let name = object_name(&[plan, stage, user.trim_matches('-'), &verb, &stamp]);
     let approval: Approval = serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1",
         "kind": "Approval",

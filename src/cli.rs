@@ -633,9 +633,6 @@ fn drill_from_file(
 }
 
 fn decide_cmd(args: DecideArgs, decision: crate::api::v1alpha1::Decision) -> anyhow::Result<()> {
-    if decision == crate::api::v1alpha1::Decision::Reject && args.comment.is_none() {
-        bail!("a rejection needs a reason: --comment \"...\"");
-    }
     let DecideArgs {
         target,
         stage,

@@ -53,6 +53,14 @@ const BOB: &str = "bob";
 /// lifeline-operator-admin in the test namespace: creates the plans.
 const CAROL: &str = "carol";
 const CAROL_GROUPS: &[&str] = &["lifeline-ops"];
+/// Another clinical safety officer: lifeline-approver in the test namespace.
+const DANA: &str = "dana";
+/// An approver outside the clinical safety officers: lifeline-approver, a porter.
+const EVE: &str = "eve";
+const EVE_GROUPS: &[&str] = &["porters"];
+/// The incident commander: lifeline-operator-admin and lifeline-approver, so admission
+/// lets them approve the plan they requested; only the operator can refuse it.
+const IC: &str = "ic";
 /// The plans the approvals name.
 const WARD_A: &str = "ward-a";
 const WARD_B: &str = "ward-b";
@@ -318,6 +326,10 @@ async fn grant_roles(ns: &TestNamespace) {
     }
     for (user, kind, role) in [
         (ALICE, "ClusterRole", "lifeline-approver"),
+        (DANA, "ClusterRole", "lifeline-approver"),
+        (EVE, "ClusterRole", "lifeline-approver"),
+        (IC, "ClusterRole", "lifeline-approver"),
+        (IC, "ClusterRole", "lifeline-operator-admin"),
         (CAROL, "ClusterRole", "lifeline-operator-admin"),
         (MALLORY, "Role", "approval-creator"),
         (BOB, "Role", "approve-ward-b"),
@@ -614,6 +626,263 @@ async fn plans_name_their_requester_and_status_writes_pass() {
             .await
             .expect("a status write is not checked by the policy");
         assert_eq!(written.status.map(|s| s.phase), Some(PlanPhase::Paused));
+    })
+    .await;
+}
+
+/// A decision on `stage` of `plan` by `who` (in `groups`), acknowledging `acks`.
+fn decision(
+    name: &str,
+    plan: &str,
+    stage: &str,
+    (who, groups): (&str, &[&str]),
+    decision: &str,
+    acks: &[&str],
+    comment: &str,
+) -> Approval {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Approval",
+        "metadata": { "name": name },
+        "spec": {
+            "plan": plan, "stage": stage, "decision": decision, "comment": comment,
+            "acknowledged": acks,
+            "approver": { "username": who, "groups": groups }
+        }
+    }))
+}
+
+/// Creates `approval` as `who` (in `groups`), through the shipped policy.
+async fn decide(ns: &TestNamespace, (who, groups): (&str, &[&str]), approval: &Approval) {
+    let api = ns.api_with::<Approval>(&client_as(who, groups).await);
+    create_settled(&api, approval, false)
+        .await
+        .unwrap_or_else(|e| panic!("{who} creates Approval {}: {e}", approval.name_any()));
+}
+
+/// The plan's status once `ready` holds for it.
+async fn plan_until(
+    ns: &TestNamespace,
+    plan: &str,
+    what: &str,
+    ready: impl Fn(&lifeline::api::v1alpha1::RecoveryPlanStatus) -> bool,
+) -> lifeline::api::v1alpha1::RecoveryPlanStatus {
+    support::wait_for(&ns.api::<RecoveryPlan>(), plan, what, SETTLED, |p| {
+        p.status.as_ref().is_some_and(&ready)
+    })
+    .await
+    .status
+    .unwrap_or_default()
+}
+
+/// The Events of the plan with `reason`, by note.
+async fn event_notes(ns: &TestNamespace, reason: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::events::v1::Event> = ns.api();
+    let mut notes: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("list Events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter_map(|e| e.note)
+        .collect();
+    notes.sort();
+    notes
+}
+
+/// The adversarial cases that admission lets through and the operator decides, with the
+/// shipped policies in force and every person acting as themselves (impersonated): the
+/// requester approving their own plan, an approver outside `approverGroups`, a missing
+/// checklist item, the same person twice against a quorum of two, two people meeting it,
+/// and a rejection halting the next stage, each with its exact record in the plan's
+/// status, and an Event for each stage that comes to await approval.
+#[tokio::test]
+async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
+    with_policies("people-decide", |ns| async move {
+        const PLAN: &str = "ward-c";
+        const ACK: &str = "Paper records back-entered";
+        let cso: &[&str] = &["clinical-safety-officers"];
+        let pp = PostParams::default();
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        let mut system = support::clinical_system(
+            "web",
+            &[],
+            vec![json!({ "name": "start", "scale": { "kind": "Deployment", "name": "web", "replicas": 1 } })],
+            vec![json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": "web" } })],
+        );
+        system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "web" } } });
+        ns.api::<lifeline::api::v1alpha1::ClinicalSystem>()
+            .create(&pp, &object(system))
+            .await
+            .expect("system");
+
+        // The incident commander declares the recovery (the policy checks requestedBy).
+        let plans = ns.api_with::<RecoveryPlan>(&client_as(IC, cso).await);
+        let mut p = support::recovery_plan(PLAN, &["web"]);
+        p["spec"]["requestedBy"] = json!(IC);
+        p["spec"]["stages"] = json!([
+            { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+            { "name": "pilot-ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+              "approval": { "required": 2, "approverGroups": ["clinical-safety-officers"] },
+              "checklist": [ACK] },
+            { "name": "all-sites", "audience": { "ipBlocks": ["10.10.0.0/16"] },
+              "approval": { "required": 1 } }
+        ]);
+        let plan: RecoveryPlan = object(p);
+        eventually("the RecoveryPlan policy to take effect", SETTLED, || {
+            let (plans, plan) = (plans.clone(), plan.clone());
+            async move {
+                let mut forged = plan;
+                forged.metadata.name = Some("forged".into());
+                forged.spec.requested_by = Some(ALICE.into());
+                denied(create_settled(&plans, &forged, true).await, 403, "spec.requestedBy")
+            }
+        })
+        .await;
+        create_settled(&plans, &plan, false)
+            .await
+            .expect("the incident commander creates the plan");
+        // The Approval policy is in force before anyone decides.
+        let as_eve = ns.api_with::<Approval>(&client_as(EVE, EVE_GROUPS).await);
+        eventually("the Approval policy to take effect", SETTLED, || {
+            let as_eve = as_eve.clone();
+            let forged = decision("forged", PLAN, "pilot-ward", (ALICE, cso), "approve", &[ACK], "");
+            async move {
+                denied(create_settled(&as_eve, &forged, true).await, 403, "spec.approver.username")
+            }
+        })
+        .await;
+
+        let operator = tokio::spawn(lifeline::controller::run(
+            admin_client().await,
+            lifeline::controller::RunOptions::local(&ns.name, "people-decide"),
+        ));
+        let released = |s: &lifeline::api::v1alpha1::RecoveryPlanStatus| {
+            s.systems.first().and_then(|x| x.released_stage.clone())
+        };
+        plan_until(&ns, PLAN, "released at it-validation", |s| {
+            released(s).as_deref() == Some("it-validation")
+        })
+        .await;
+
+        // Admitted by the policy (each names themselves and holds `approve`), ignored by
+        // the operator.
+        for (who, approval) in [
+            (
+                (IC, cso),
+                decision("p1-ic", PLAN, "pilot-ward", (IC, cso), "approve", &[ACK], "all good"),
+            ),
+            (
+                (EVE, EVE_GROUPS),
+                decision("p2-eve", PLAN, "pilot-ward", (EVE, EVE_GROUPS), "approve", &[ACK], "fine by me"),
+            ),
+            (
+                (ALICE, cso),
+                decision("p3-alice-no-ack", PLAN, "pilot-ward", (ALICE, cso), "approve", &[], "looks fine"),
+            ),
+            (
+                (ALICE, cso),
+                decision("p4-alice", PLAN, "pilot-ward", (ALICE, cso), "approve", &[ACK], "results checked"),
+            ),
+            (
+                (ALICE, cso),
+                decision("p5-alice-again", PLAN, "pilot-ward", (ALICE, cso), "approve", &[ACK], "really sure"),
+            ),
+        ] {
+            decide(&ns, who, &approval).await;
+        }
+        let status = plan_until(&ns, PLAN, "five approvals recorded", |s| s.approvals.len() == 5).await;
+        let records: Vec<(&str, &str, bool, &str)> = status
+            .approvals
+            .iter()
+            .map(|r| (r.name.as_str(), r.approver.as_str(), r.accepted, r.reason.as_str()))
+            .collect();
+        assert_eq!(
+            records,
+            [
+                ("p1-ic", IC, false, "ignored: approver is the plan's requester"),
+                ("p2-eve", EVE, false, "ignored: approver is in none of the groups clinical-safety-officers"),
+                ("p3-alice-no-ack", ALICE, false, "ignored: checklist not acknowledged: Paper records back-entered"),
+                ("p4-alice", ALICE, true, "accepted"),
+                ("p5-alice-again", ALICE, false, "ignored: this person has already approved this stage"),
+            ]
+        );
+        // The same person twice is not a quorum of two: nothing released, in the same
+        // status that recorded the approvals.
+        assert_eq!(released(&status).as_deref(), Some("it-validation"));
+        assert_eq!(
+            status.awaiting,
+            ["stage pilot-ward awaits 1 more approval (of 2) from clinical-safety-officers"]
+        );
+
+        // A second person meets the quorum; all-sites then awaits, and is rejected.
+        decide(
+            &ns,
+            (DANA, cso),
+            &decision("p6-dana", PLAN, "pilot-ward", (DANA, cso), "approve", &[ACK], "ward 7 ready"),
+        )
+        .await;
+        plan_until(&ns, PLAN, "released at pilot-ward", |s| {
+            released(s).as_deref() == Some("pilot-ward")
+        })
+        .await;
+        decide(
+            &ns,
+            (DANA, cso),
+            &decision("s1-dana", PLAN, "all-sites", (DANA, cso), "reject", &[], "Oldham's interface queue is not drained"),
+        )
+        .await;
+        decide(
+            &ns,
+            (ALICE, cso),
+            &decision("s2-alice", PLAN, "all-sites", (ALICE, cso), "approve", &[], "go"),
+        )
+        .await;
+        let status = plan_until(&ns, PLAN, "all-sites halted", |s| {
+            s.approvals.iter().any(|a| a.name == "s2-alice")
+        })
+        .await;
+        assert_eq!(
+            status.awaiting,
+            ["stage all-sites halted: rejected by dana: Oldham's interface queue is not drained"]
+        );
+        assert_eq!(released(&status).as_deref(), Some("pilot-ward"), "a reject holds the stage even with an approval");
+        let halted = status.approvals.iter().find(|a| a.name == "s1-dana").expect("recorded");
+        assert_eq!((halted.accepted, halted.reason.as_str()), (true, "rejected: the stage halts"));
+
+        // One Event per stage that came to await approval, and one for the rejection.
+        let awaited = eventually("an Event for each stage awaiting approval", SETTLED, || {
+            let ns = &ns;
+            async move {
+                let notes = event_notes(ns, "AwaitingApproval").await;
+                if notes.len() >= 2 { Ok(notes) } else { Err(format!("{notes:?}")) }
+            }
+        })
+        .await;
+        assert_eq!(
+            awaited,
+            [
+                "stage all-sites awaits 1 more approval (of 1) from anyone with the approve verb but the requester",
+                "stage pilot-ward awaits 2 more approvals (of 2) from clinical-safety-officers",
+            ]
+        );
+        let rejected = eventually("the StageRejected Event", SETTLED, || {
+            let ns = &ns;
+            async move {
+                let notes = event_notes(ns, "StageRejected").await;
+                if notes.is_empty() { Err("none yet".to_string()) } else { Ok(notes) }
+            }
+        })
+        .await;
+        assert_eq!(
+            rejected,
+            ["stage all-sites halted: rejected by dana: Oldham's interface queue is not drained"]
+        );
+        operator.abort();
     })
     .await;
 }

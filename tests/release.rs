@@ -6,7 +6,10 @@ mod support;
 
 use std::time::Duration;
 
-use k8s_openapi::api::{core::v1::Service, networking::v1::NetworkPolicy};
+use k8s_openapi::api::{
+    core::v1::Service,
+    networking::v1::{Ingress, NetworkPolicy},
+};
 use kube::{
     Api,
     api::{DeleteParams, PostParams},
@@ -103,13 +106,23 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             )
             .await
             .expect("service");
+        ns.api::<Ingress>()
+            .create(
+                &pp,
+                &object(json!({
+                    "apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": { "name": "web" },
+                    "spec": { "defaultBackend": { "service": { "name": "web", "port": { "number": 8080 } } } }
+                })),
+            )
+            .await
+            .expect("ingress");
         let mut system = support::clinical_system(
             "web",
             &[],
             vec![json!({ "name": "start", "scale": { "kind": "Deployment", "name": "web", "replicas": 1 } })],
             vec![json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": "web" } })],
         );
-        system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "web" } }, "service": "web" });
+        system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "web" } }, "service": "web", "ingress": "web" });
         ns.api::<ClinicalSystem>()
             .create(&pp, &object(system))
             .await
@@ -189,9 +202,15 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             p.status.as_ref().is_some_and(|s| s.approvals.len() == 3)
         })
         .await;
+        let ignored = ignored.status.expect("status");
+        // No early release, in the very status that recorded the approvals (the gate
+        // follows the status a moment later).
+        assert_eq!(
+            ignored.systems[0].released_stage.as_deref(),
+            Some("it-validation"),
+            "no release on ignored approvals"
+        );
         let reasons: Vec<(String, bool, String)> = ignored
-            .status
-            .expect("status")
             .approvals
             .into_iter()
             .map(|r| (r.name, r.accepted, r.reason))
@@ -206,7 +225,7 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             .create(&pp, &approval("sites-early", "all-sites", "bob", &[], &[]))
             .await
             .expect("approval");
-        eventually("the early all-sites approval to be recorded", WAIT, || {
+        let early = eventually("the early all-sites approval to be recorded", WAIT, || {
             let plans = plans.clone();
             async move {
                 let p = plans.get("release").await.map_err(|e| e.to_string())?;
@@ -219,6 +238,11 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             }
         })
         .await;
+        assert_eq!(
+            early.systems[0].released_stage.as_deref(),
+            Some("it-validation"),
+            "all-sites not before pilot-ward"
+        );
         assert_eq!(peers(&policies, &gate).await, [operator_ns, same_ns, it], "all-sites not before pilot-ward");
 
         // A genuine approval opens pilot-ward, and all-sites (already approved) follows.
@@ -232,6 +256,21 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::Succeeded)
         })
         .await;
+        // The Service, the Ingress and the workload carry the stage, for ingress
+        // controllers and applications to key off.
+        let stage_label = |labels: Option<std::collections::BTreeMap<String, String>>| {
+            labels.and_then(|l| l.get("lifeline.dev/released-stage").cloned())
+        };
+        let svc = ns.api::<Service>().get("web").await.expect("service");
+        assert_eq!(stage_label(svc.metadata.labels).as_deref(), Some("all-sites"));
+        let ing = ns.api::<Ingress>().get("web").await.expect("ingress");
+        assert_eq!(stage_label(ing.metadata.labels).as_deref(), Some("all-sites"));
+        let dep = ns
+            .api::<k8s_openapi::api::apps::v1::Deployment>()
+            .get("web")
+            .await
+            .expect("deployment");
+        assert_eq!(stage_label(dep.metadata.labels).as_deref(), Some("all-sites"));
 
         // Deleting the plan leaves the last released state in place.
         plans.delete("release", &DeleteParams::default()).await.expect("delete plan");
@@ -247,6 +286,15 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
         })
         .await;
         assert_eq!(peers(&policies, &gate).await, [operator_ns, same_ns, it, ward, site_a, site_b]);
+        let kept = policies.get(&gate).await.expect("the gate stays");
+        assert_eq!(
+            kept.metadata.owner_references, None,
+            "no owner: the garbage collector never removes a gate"
+        );
+        assert_eq!(
+            kept.metadata.labels.and_then(|l| l.get("app.kubernetes.io/managed-by").cloned()),
+            Some("lifeline".to_string())
+        );
         operator.abort();
     })
     .await;
@@ -268,6 +316,26 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
             }
         }));
         ns.api::<RecoveryPlan>().create(&pp, &plan).await.expect("plan");
+        // What the operator recorded: web verified (its API check passed on the second
+        // attempt), his still restoring.
+        let status = json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+            "status": { "phase": "AwaitingApproval", "systems": [
+                { "name": format!("{}/web", ns.name), "phase": "Verified", "checks": [
+                    { "name": "ready", "phase": "Succeeded", "attempts": 1 },
+                    { "name": "api", "phase": "Succeeded", "attempts": 2, "lastError": "HTTP 503" }
+                ] },
+                { "name": format!("{}/his", ns.name), "phase": "Restoring" }
+            ] }
+        });
+        ns.api::<RecoveryPlan>()
+            .patch_status(
+                "release",
+                &kube::api::PatchParams::apply("lifeline-test").force(),
+                &kube::api::Patch::Apply(&status),
+            )
+            .await
+            .expect("status");
         let role: k8s_openapi::api::rbac::v1::Role = object(json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": { "name": "approver" },
@@ -317,18 +385,64 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
                 )
                 .await
                 .map_err(|e| format!("{e:#}"))?;
-                assert!(shown.contains("Stage pilot-ward of"), "{shown}");
-                assert!(shown.contains("Downtime procedures stood down"), "{shown}");
                 assert_eq!(who, "alice");
-                Ok(name)
+                Ok((name, shown))
             }
         })
         .await;
+        let (name, shown) = name;
+        assert_eq!(
+            shown,
+            format!(
+                "Stage pilot-ward of {ns}/release (stage 1 of 1):\n\
+                 \x20 checklist to acknowledge (--ack):\n\
+                 \x20   - Downtime procedures stood down\n\
+                 \x20 {ns}/web (Verified):\n\
+                 \x20   check ready: passed (1 attempts)\n\
+                 \x20   check api: passed (2 attempts)\n",
+                ns = ns.name
+            ),
+            "each verified system at the stage, its checks and results; not the one restoring"
+        );
         let recorded = ns.api::<Approval>().get(&name).await.expect("approval recorded");
         assert_eq!(recorded.spec.approver.username, "alice", "the API server said who");
         assert!(recorded.spec.approver.groups.contains(&"clinical-safety-officers".to_string()));
         assert_eq!(recorded.spec.decision, Decision::Approve);
         assert_eq!(recorded.spec.acknowledged, ["Downtime procedures stood down"]);
+
+        // A rejection needs a reason, and is recorded as alice's, with it.
+        let err = lifeline::approve::decide(
+            alice.clone(), &ns.name, "release", "pilot-ward", Decision::Reject, None, vec![],
+            |_, _| Ok(true),
+        )
+        .await
+        .expect_err("no reason");
+        assert_eq!(err.to_string(), "a rejection needs a reason: --comment \"...\"");
+        let rejected = lifeline::approve::decide(
+            alice.clone(), &ns.name, "release", "pilot-ward", Decision::Reject,
+            Some("ward printers are still down".into()), vec![],
+            |_, _| Ok(true),
+        )
+        .await
+        .expect("reject recorded");
+        assert_ne!(rejected, name, "a second decision is a second Approval");
+        let recorded = ns.api::<Approval>().get(&rejected).await.expect("rejection recorded");
+        assert_eq!(recorded.spec.decision, Decision::Reject);
+        assert_eq!(recorded.spec.approver.username, "alice");
+        assert_eq!(recorded.spec.comment.as_deref(), Some("ward printers are still down"));
+
+        // Not confirmed: nothing recorded.
+        let before = ns.api::<Approval>().list(&Default::default()).await.expect("list").items.len();
+        let err = lifeline::approve::decide(
+            alice, &ns.name, "release", "pilot-ward", Decision::Approve, None,
+            vec!["Downtime procedures stood down".into()],
+            |_, _| Ok(false),
+        )
+        .await
+        .expect_err("not confirmed");
+        assert_eq!(err.to_string(), "not recorded: you did not confirm");
+        let after = ns.api::<Approval>().list(&Default::default()).await.expect("list").items.len();
+        assert_eq!(after, before);
     })
     .await;
 }
