@@ -1020,3 +1020,97 @@ async fn kustomization_installs_the_operator_in_a_server_side_dry_run() {
         );
     }
 }
+
+/// What each person's ClusterRole of manifests/people-rbac.yaml lets them do in a
+/// namespace where it is bound, asked of the API server's authorizer
+/// (SubjectAccessReview): what they need, and not what belongs to someone else (an
+/// operator admin cannot approve, an approver cannot edit or delete an Approval or change
+/// a plan, a viewer changes nothing).
+#[tokio::test]
+async fn people_roles_grant_what_each_needs_and_no_more() {
+    use k8s_openapi::api::authorization::v1::SubjectAccessReview;
+    ensure_crds(&admin_client().await).await;
+    apply_manifests(&["people-rbac.yaml"]).await;
+    with_namespace("people-roles", |ns: TestNamespace| async move {
+        let people = [
+            ("val", "lifeline-viewer"),
+            ("alice", "lifeline-approver"),
+            ("carol", "lifeline-operator-admin"),
+            ("rita", "lifeline-resilience-lead"),
+        ];
+        for (user, role) in people {
+            let binding: RoleBinding = object(json!({
+                "metadata": { "name": format!("{user}-{role}") },
+                "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role },
+                "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user }]
+            }));
+            ns.api::<RoleBinding>()
+                .create(&PostParams::default(), &binding)
+                .await
+                .expect("RoleBinding");
+        }
+        // (user, verb, resource, allowed)
+        let reads = ["clinicalsystems", "recoveryplans", "approvals", "recoverydrills"];
+        let mut expected: Vec<(&str, &str, &str, bool)> = Vec::new();
+        for r in reads {
+            expected.push(("val", "list", r, true));
+            expected.push(("val", "watch", r, true));
+        }
+        expected.extend([
+            ("val", "create", "approvals", false),
+            ("val", "approve", "recoveryplans", false),
+            ("val", "patch", "recoveryplans", false),
+            ("val", "create", "recoverydrills", false),
+            ("alice", "get", "recoveryplans", true),
+            ("alice", "create", "approvals", true),
+            ("alice", "approve", "recoveryplans", true),
+            ("alice", "update", "approvals", false),
+            ("alice", "patch", "approvals", false),
+            ("alice", "delete", "approvals", false),
+            ("alice", "patch", "recoveryplans", false),
+            ("alice", "create", "recoveryplans", false),
+            ("alice", "create", "recoverydrills", false),
+            ("carol", "create", "recoveryplans", true),
+            ("carol", "patch", "recoveryplans", true),
+            ("carol", "create", "clinicalsystems", true),
+            ("carol", "list", "approvals", true),
+            ("carol", "approve", "recoveryplans", false),
+            ("carol", "create", "approvals", false),
+            ("carol", "delete", "approvals", false),
+            ("carol", "create", "recoverydrills", false),
+            ("rita", "create", "recoverydrills", true),
+            ("rita", "patch", "recoverydrills", true),
+            ("rita", "delete", "recoverydrills", true),
+            ("rita", "get", "recoveryplans", true),
+            ("rita", "create", "recoveryplans", false),
+            ("rita", "approve", "recoveryplans", false),
+            ("rita", "create", "approvals", false),
+        ]);
+        let reviews: Api<SubjectAccessReview> = Api::all(ns.client.clone());
+        eventually("every person's access to be as the roles say", RBAC_SETTLED, || {
+            let (reviews, expected, ns) = (reviews.clone(), expected.clone(), ns.name.clone());
+            async move {
+                let mut wrong = Vec::new();
+                for (user, verb, resource, allowed) in expected {
+                    let review: SubjectAccessReview = object(json!({
+                        "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
+                        "spec": { "user": user, "groups": ["system:authenticated"],
+                                  "resourceAttributes": { "namespace": ns, "group": "lifeline.dev",
+                                                          "resource": resource, "verb": verb } }
+                    }));
+                    let answer = reviews
+                        .create(&PostParams::default(), &review)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let got = answer.status.map(|s| s.allowed).unwrap_or(false);
+                    if got != allowed {
+                        wrong.push(format!("{user} {verb} {resource}: {got}, want {allowed}"));
+                    }
+                }
+                if wrong.is_empty() { Ok(()) } else { Err(wrong.join("; ")) }
+            }
+        })
+        .await;
+    })
+    .await;
+}
