@@ -631,7 +631,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
             if *passed {
                 c.phase = ActionPhase::Succeeded;
                 c.finished_at = Some(now);
-                c.last_error = None;
+                // The last error stays: the record of a check that failed before it passed.
             } else {
                 c.last_error = error.clone();
                 if *last {
