@@ -47,6 +47,14 @@ pub enum DrillCtlError {
         /// Its message then.
         message: String,
     },
+    /// The operator took the request but started no run (the drill was refused).
+    #[error("recoverydrill {drill}: the run was not started: {reason}")]
+    NotStarted {
+        /// "namespace/name".
+        drill: String,
+        /// The drill's message: why.
+        reason: String,
+    },
     /// The API call failed.
     #[error("recoverydrill {drill}: {action}: {source}")]
     Kube {
@@ -120,7 +128,17 @@ pub async fn wait_run(
         if st.run_token.as_deref() == Some(token)
             && matches!(st.phase, DrillPhase::Finished | DrillPhase::Idle)
         {
-            return Ok(drill);
+            // Taken, but did a run start for it? A refused request leaves the last run.
+            return if started_since(&st, token) {
+                Ok(drill)
+            } else {
+                Err(DrillCtlError::NotStarted {
+                    drill: format!("{ns}/{name}"),
+                    reason: st
+                        .message
+                        .unwrap_or_else(|| "the operator gave no reason".into()),
+                })
+            };
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(DrillCtlError::Timeout {
@@ -132,6 +150,19 @@ pub async fn wait_run(
         }
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
+}
+
+/// Whether the drill's current run started at or after the request `token` (the time it
+/// was asked for; status times are whole seconds).
+fn started_since(status: &RecoveryDrillStatus, token: &str) -> bool {
+    let Ok(asked) = token.parse::<Timestamp>() else {
+        return true;
+    };
+    status
+        .run
+        .as_ref()
+        .and_then(|r| r.started_at.as_ref())
+        .is_some_and(|t| t.0.as_second() >= asked.as_second())
 }
 
 /// Reads the drill.
@@ -288,6 +319,23 @@ pub fn render(drill: &RecoveryDrill) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_counts_for_a_request_only_if_it_started_after_it() {
+        let status = |started: &str| -> RecoveryDrillStatus {
+            serde_json::from_value(json!({
+                "phase": "Finished",
+                "run": { "number": 1, "trigger": "manual", "startedAt": started }
+            }))
+            .expect("status")
+        };
+        let token = "2026-11-21T03:00:00.250Z";
+        // Status times are whole seconds: the same second counts.
+        assert!(started_since(&status("2026-11-21T03:00:00Z"), token));
+        assert!(started_since(&status("2026-11-21T03:00:05Z"), token));
+        assert!(!started_since(&status("2026-11-21T02:59:59Z"), token));
+        assert!(!started_since(&RecoveryDrillStatus::default(), token));
+    }
 
     #[test]
     fn renders_a_finished_run_and_a_drill_without_one() {

@@ -82,6 +82,21 @@ async fn web_system(ns: &TestNamespace, name: &str, replicas: i32, extra_checks:
     .await;
 }
 
+/// Makes the recovery of system `name` scale its Deployment to `replicas`, not to the
+/// count it runs at: the revert then has to put the recorded count back itself.
+async fn recover_to(ns: &TestNamespace, name: &str, replicas: i32) {
+    ns.api::<ClinicalSystem>()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "restore": { "steps": [
+                { "name": "start", "scale": { "kind": "Deployment", "name": name, "replicas": replicas } }
+            ] } } })),
+        )
+        .await
+        .expect("change the recovery's replicas");
+}
+
 fn drill(name: &str, systems: &[&str], faults: Value) -> RecoveryDrill {
     object(json!({
         "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryDrill",
@@ -271,6 +286,28 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         assert_eq!(status.history.len(), 1);
         assert_eq!(status.history[0].outcome, DrillOutcome::Passed);
         assert_eq!(status.history[0].verified, "2/2");
+        // The failCheck's error stays on record though the check passed in the end.
+        let viewer = pacs.failed_checks.iter().find(|c| c.check == "viewer").expect("viewer");
+        assert!(viewer.message.contains("failed on purpose by drill weekly"), "{viewer:?}");
+
+        // A second run, as a resilience lead starts it: `lifeline drill run --wait`.
+        let (kubeconfig, name) = (support::cluster().kubeconfig.clone(), ns.name.clone());
+        let out = tokio::task::spawn_blocking(move || {
+            std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+                .args(["drill", "run", "weekly", "-n", &name, "--wait", "--timeout", "90s"])
+                .env("KUBECONFIG", kubeconfig)
+                .output()
+                .expect("run lifeline")
+        })
+        .await
+        .expect("join");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(stdout.starts_with(&format!("run of drill {}/weekly requested (", ns.name)), "{stdout}");
+        assert!(stdout.contains("Run 2 (manual)") && stdout.contains("Passed"), "{stdout}");
+        let status = drills.get("weekly").await.expect("drill").status.expect("status");
+        assert_eq!(status.history.len(), 2);
+        assert_eq!(replicas(&ns, "lims").await, 2);
         stop(&ns, op).await;
     })
     .await;
@@ -282,6 +319,7 @@ async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
     with_namespace("drill-delete", |ns: TestNamespace| async move {
         make_staging(&ns).await;
         web_system(&ns, "epr", 3, vec![]).await;
+        recover_to(&ns, "epr", 1).await;
         let drills: Api<RecoveryDrill> = ns.api();
         // The check fails for good: the recovery cannot finish, the outage lasts.
         let mut d = drill(
@@ -336,6 +374,10 @@ async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
             ("RecoveryDrill", "stuck", Some(true))
         );
         assert_eq!(owned.spec.drill.map(|d| d.name).as_deref(), Some("stuck"));
+        // Mid-outage: scaled to zero, or to the recovery's one replica, not the three
+        // recorded before the drill.
+        let during = replicas(&ns, "epr").await;
+        assert!(during < 3, "epr runs {during} replicas mid-outage");
 
         drills
             .delete("stuck", &DeleteParams::default())
@@ -373,11 +415,15 @@ async fn a_run_past_its_timeout_is_stopped_and_reverted() {
     with_namespace("drill-timeout", |ns: TestNamespace| async move {
         make_staging(&ns).await;
         web_system(&ns, "ris", 2, vec![]).await;
+        recover_to(&ns, "ris", 1).await;
         let drills: Api<RecoveryDrill> = ns.api();
         let mut d = drill(
             "slow",
             &["ris"],
-            json!([{ "system": "ris", "scaleToZero": {} }]),
+            json!([
+                { "system": "ris", "scaleToZero": {} },
+                { "system": "ris", "isolate": {} },
+            ]),
         );
         d.spec.faults.push(object(
             json!({ "system": "ris", "failCheck": { "check": "ready" } }),
@@ -415,7 +461,30 @@ async fn a_run_past_its_timeout_is_stopped_and_reverted() {
             run.finished_at.as_ref().expect("finished"),
         );
         assert!((6..60).contains(&took), "stopped soon after 6s: {took}s");
+        // The revert itself put back the two recorded replicas (the recovery would have
+        // left one) and deleted the isolation policy; the drill is still there, so the
+        // garbage collector had no part in it.
         assert_eq!(replicas(&ns, "ris").await, 2, "reverted");
+        let isolation = isolation_policy_name("slow", "ris");
+        assert!(
+            ns.api::<NetworkPolicy>()
+                .get_opt(&isolation)
+                .await
+                .expect("get")
+                .is_none(),
+            "isolation removed"
+        );
+        let scaled_back = run.reverted.iter().any(|r| {
+            r.starts_with("Deployment/ris: replicas ") && r.ends_with("-> 2, as before the drill")
+        });
+        assert!(scaled_back, "{:?}", run.reverted);
+        assert!(
+            run.reverted.contains(&format!(
+                "NetworkPolicy/{isolation}: deleted (it did not exist before the drill)"
+            )),
+            "{:?}",
+            run.reverted
+        );
         assert_plan_gone(&ns, "slow", 1).await;
         let posted = eventually("the drill's stop and end to be posted", WAIT, || {
             let hook = hook.clone();
@@ -603,7 +672,7 @@ async fn the_operator_refuses_systems_and_dependencies_outside_the_drills_namesp
                 .await
                 .expect("drill");
             wait_for(&drills, "ghost", "the finalizer", WAIT, |d| d.metadata.finalizers.is_some()).await;
-            drillctl::request_run(ns.client.clone(), &ns.name, "ghost").await.expect("ask");
+            let token = drillctl::request_run(ns.client.clone(), &ns.name, "ghost").await.expect("ask");
             let refused = wait_for(&drills, "ghost", "refused", WAIT, |d| {
                 d.status.as_ref().is_some_and(|s| s.message.as_deref().is_some_and(|m| m.contains("does not exist")))
             })
@@ -614,6 +683,17 @@ async fn the_operator_refuses_systems_and_dependencies_outside_the_drills_namesp
                 Some(format!("spec.faults: Deployment/ghost does not exist in namespace {}; the run was not started", ns.name).as_str())
             );
             assert!(status.run.is_none() && status.held.is_empty(), "nothing started or held");
+            // `lifeline drill run --wait` says so, rather than show an earlier run.
+            let err = drillctl::wait_run(ns.client.clone(), &ns.name, "ghost", &token, WAIT)
+                .await
+                .expect_err("not started");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "recoverydrill {ns}/ghost: the run was not started: spec.faults: Deployment/ghost does not exist in namespace {ns}; the run was not started",
+                    ns = ns.name
+                )
+            );
             stop(&ns, op).await;
         })
         .await;

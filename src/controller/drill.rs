@@ -2,12 +2,14 @@
 //! `Idle -> (Waiting) -> Injecting -> Recovering -> Reverting -> Finished`:
 //!
 //! - **Start**: on a new `lifeline.dev/run-requested` token or when the schedule fires.
-//!   The drill claims its systems (the `lifeline.dev/held-by-drill` annotation, written
-//!   with optimistic concurrency, so two drills never hold one system); a system held by
-//!   another drill makes this one wait, saying which. Then it records the state of
-//!   everything it will change, in status, before touching anything.
+//!   The drill claims its systems in its own `status.held`; runs start one at a time
+//!   (a lock in the operator, which runs as one leader), so two drills never hold one
+//!   system; a system held by another drill makes this one wait, saying which. Then it
+//!   records the state of everything it will change, in status, before touching
+//!   anything.
 //! - **Injecting**: each fault is injected, then proven (pods gone, policy in place) and
-//!   the times recorded. Once every fault is proven it creates the RecoveryPlan, owned by
+//!   the times recorded. Once every fault is proven, and the proofs are written, it
+//!   creates the RecoveryPlan, owned by
 //!   the drill, with the drill's `failCheck` faults in `spec.drill`.
 //! - **Recovering**: measures each system from its fault to verified and released, lifts
 //!   faults whose duration is over, and ends on the plan's end, the timeout or
@@ -483,6 +485,7 @@ impl Drill<'_> {
         let manual = token.is_some() && token != status.run_token;
         let mut scheduled = false;
         let mut next_fire = None;
+        let mut fired_at = None;
         if let Some(expr) = &self.drill.spec.schedule
             && let Ok(schedule) = Schedule::parse(expr)
         {
@@ -492,8 +495,9 @@ impl Drill<'_> {
                 .or(self.drill.metadata.creation_timestamp.as_ref())
                 .map(|t| t.0)
                 .unwrap_or(self.now);
-            let (due, next) = schedule.due(last, self.now);
-            scheduled = due;
+            let (fired, next) = schedule.due(last, self.now);
+            scheduled = fired.is_some();
+            fired_at = fired;
             next_fire = next;
             status.next_schedule_time = next.map(Time);
         }
@@ -508,8 +512,8 @@ impl Drill<'_> {
         if manual {
             status.run_token = token;
         }
-        if scheduled {
-            status.last_schedule_time = Some(Time(self.now));
+        if let Some(at) = fired_at {
+            status.last_schedule_time = Some(Time(at));
         }
         if self.drill.spec.abort {
             status.phase = if status.run.is_some() {
@@ -702,6 +706,27 @@ impl Drill<'_> {
                 }
             }
         }
+        // The recovery scales workloads of systems that were not broken too: record
+        // them, to put back what it changed. One that does not exist is left alone.
+        for system in systems {
+            for (kind, name) in scale_targets(system) {
+                if out
+                    .iter()
+                    .any(|r| r.kind == kind.to_string() && r.name == name)
+                {
+                    continue;
+                }
+                if let Some(st) = workload::state(&self.ctx.client, &self.ns, kind, &name).await? {
+                    out.push(RecordedState {
+                        kind: kind.to_string(),
+                        name,
+                        replicas: Some(st.desired),
+                        existed: true,
+                        policy_spec: None,
+                    });
+                }
+            }
+        }
         // The recovery applies release gates: record them to put back as they were.
         for s in systems.iter().filter(|s| s.spec.release.is_some()) {
             let name = super::release::policy_name(&s.name_any());
@@ -814,6 +839,7 @@ impl Drill<'_> {
             return Ok(Action::await_change());
         };
         let now = Time(self.now);
+        let before = run.faults.clone();
         for i in 0..run.faults.len() {
             let fault = run.faults[i].clone();
             let Some(system) = systems.iter().find(|s| s.name_any() == fault.system) else {
@@ -971,7 +997,12 @@ impl Drill<'_> {
         if !ready {
             return Ok(Action::requeue(POLL));
         }
-        // Every fault has taken effect: start the recovery.
+        if run.faults != before {
+            // The proofs go into status before the plan exists: once the plan scales a
+            // workload back up, its scaleToZero could never be proven again.
+            return Ok(Action::requeue(Duration::from_millis(100)));
+        }
+        // Every fault has taken effect, as recorded: start the recovery.
         let number = run.number;
         let plan = self.plan_object(run, &systems)?;
         match self.plans().create(&PostParams::default(), &plan).await {
@@ -1314,7 +1345,7 @@ impl Drill<'_> {
         }
     }
 
-    /// Deletes the run's plan (aborting it first); true once it is gone.
+    /// Deletes the run's plan; true once it is gone.
     async fn plan_gone(&self, run: &DrillRun) -> Result<bool, Error> {
         let Some(name) = run.plan.clone() else {
             // No plan recorded; one may exist if the operator stopped right after creating it.

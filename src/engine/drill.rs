@@ -274,11 +274,23 @@ impl Schedule {
             .map(|z| z.timestamp())
     }
 
-    /// Whether it has fired since `last` (exclusive) up to `now` (inclusive), and when it
-    /// fires next after `now`. Many missed firings make one run, as a CronJob does.
-    pub fn due(&self, last: Timestamp, now: Timestamp) -> (bool, Option<Timestamp>) {
-        let due = self.next_after(last).is_some_and(|t| t <= now);
-        (due, self.next_after(now))
+    /// The latest time it fired after `last` (exclusive) up to `now` (inclusive), if it
+    /// did, and when it fires next after `now`. Many missed firings make one run, as a
+    /// CronJob does; the run is recorded at its scheduled time, not when it was noticed.
+    pub fn due(&self, last: Timestamp, now: Timestamp) -> (Option<Timestamp>, Option<Timestamp>) {
+        /// Enough for a per-second schedule missed for over an hour; past that, `now`.
+        const MAX_MISSED: usize = 4096;
+        let next = self.next_after(now);
+        let Some(mut fired) = self.next_after(last).filter(|t| *t <= now) else {
+            return (None, next);
+        };
+        for _ in 0..MAX_MISSED {
+            match self.next_after(fired) {
+                Some(t) if t <= now => fired = t,
+                _ => return (Some(fired), next),
+            }
+        }
+        (Some(now), next)
     }
 }
 
@@ -520,13 +532,22 @@ mod tests {
         let fri: Timestamp = "2026-11-20T12:00:00Z".parse().expect("ts");
         let sat = s.next_after(fri).expect("next");
         assert_eq!(sat.to_string(), "2026-11-21T03:00:00Z");
-        let (due, next) = s.due(fri, "2026-11-21T03:00:00Z".parse().expect("ts"));
-        assert!(due);
+        let (fired, next) = s.due(fri, "2026-11-21T03:00:00Z".parse().expect("ts"));
+        assert_eq!(fired, Some(sat));
         assert_eq!(
             next.map(|n| n.to_string()).as_deref(),
             Some("2026-11-28T03:00:00Z")
         );
-        assert!(!s.due(sat, "2026-11-25T00:00:00Z".parse().expect("ts")).0);
+        assert_eq!(
+            s.due(sat, "2026-11-25T00:00:00Z".parse().expect("ts")).0,
+            None
+        );
+        // Three missed Saturdays make one run, at the latest of them.
+        let (fired, _) = s.due(fri, "2026-12-08T00:00:00Z".parse().expect("ts"));
+        assert_eq!(
+            fired.map(|t| t.to_string()).as_deref(),
+            Some("2026-12-05T03:00:00Z")
+        );
         let every5s = Schedule::parse("*/5 * * * * *").expect("seconds field");
         assert_eq!(
             every5s
