@@ -152,6 +152,23 @@ fn an_approval_made_before_the_plan_was_created_is_ignored() {
 }
 
 #[test]
+fn an_approval_of_a_stage_the_plan_does_not_have_is_recorded_as_ignored() {
+    let mut typo = ok("a1", "alice", 0);
+    typo.spec.stage = Some("pilot-wards".into());
+    let (g, r) = gate(&[typo]);
+    assert_eq!(g, StageGate::Awaiting);
+    assert_eq!(
+        r,
+        vec![(
+            "a1".into(),
+            false,
+            "ignored: the plan has no stage pilot-wards (its stages: it-validation, pilot-ward)"
+                .into()
+        )]
+    );
+}
+
+#[test]
 fn a_quorum_of_two_needs_two_distinct_people() {
     let twice = [ok("a1", "alice", 0), ok("a2", "alice", 1)];
     let (g, r) = gate(&twice);

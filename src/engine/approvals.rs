@@ -139,5 +139,31 @@ pub fn evaluate(
             None => StageGate::Awaiting,
         });
     }
+    // A decision on a stage the plan does not have (a typo, a stage of another plan):
+    // recorded, so the person sees it did not count.
+    for a in mine.iter().filter(|a| {
+        let stage = a.spec.stage.as_deref().unwrap_or_default();
+        !settings.stages.iter().any(|s| s.name == stage)
+    }) {
+        let stage = a.spec.stage.clone().unwrap_or_default();
+        records.push(ApprovalRecord {
+            name: a.metadata.name.clone().unwrap_or_default(),
+            reason: format!(
+                "ignored: the plan has no stage {stage} (its stages: {})",
+                settings
+                    .stages
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            stage,
+            approver: a.spec.approver.username.clone(),
+            decision: a.spec.decision.to_string(),
+            accepted: false,
+            comment: a.spec.comment.clone(),
+            at: a.metadata.creation_timestamp.clone(),
+        });
+    }
     (gates, records)
 }
