@@ -13,7 +13,7 @@ use kube::{
     Api, Resource,
     api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
 };
-use lifeline::api::v1alpha1::{Approval, ClinicalSystem, RecoveryPlan};
+use lifeline::api::v1alpha1::{Approval, ClinicalSystem, RecoveryDrill, RecoveryPlan};
 use serde_json::{Value, json};
 use support::{TestNamespace, ensure_crds, with_namespace};
 
@@ -714,6 +714,103 @@ async fn a_plans_stages_are_immutable_but_pause_is_not() {
             paused.data["spec"]["stages"][1]["approval"]["required"], 2,
             "the approval rule is unchanged"
         );
+    })
+    .await;
+}
+
+fn valid_recovery_drill() -> Value {
+    json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "RecoveryDrill",
+        "metadata": { "name": "set-per-case" },
+        "spec": {
+            "systems": { "names": ["lims", "pacs"] },
+            "faults": [
+                { "system": "lims", "scaleToZero": {} },
+                { "system": "lims", "isolate": { "duration": "2m" } },
+                { "system": "pacs", "deletePods": {} },
+                { "system": "pacs", "failCheck": { "check": "viewer", "duration": "90s" } }
+            ],
+            "recovery": { "stages": [{ "name": "it-validation" }] },
+            "approvals": "automatic",
+            "timeout": "1h",
+            "schedule": "0 3 * * 6",
+            "historyLimit": 5
+        }
+    })
+}
+
+#[tokio::test]
+async fn recovery_drill_schema_rules() {
+    with_namespace("crd-recoverydrill", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        const ONE_FAULT: &str =
+            "a fault must set exactly one of scaleToZero, deletePods, isolate or failCheck";
+        let admitted = [
+            admit(
+                "real approvals, no schedule, the edge history limits",
+                json!({ "spec": { "approvals": "real", "schedule": null, "historyLimit": 50 } }),
+            ),
+            admit("history limit 1", json!({ "spec": { "historyLimit": 1 } })),
+        ];
+        let rejected = [
+            reject(
+                "a fault with two kinds",
+                json!({ "spec": { "faults": [{ "system": "lims", "scaleToZero": {}, "deletePods": {} }] } }),
+                "spec.faults[0]",
+                ONE_FAULT,
+            ),
+            reject(
+                "a fault with no kind",
+                json!({ "spec": { "faults": [{ "system": "lims" }] } }),
+                "spec.faults[0]",
+                ONE_FAULT,
+            ),
+            reject(
+                "no fault at all",
+                json!({ "spec": { "faults": [] } }),
+                "spec.faults",
+                "should have at least 1 items",
+            ),
+            reject(
+                "a fault's system not a DNS-1123 label",
+                json!({ "spec": { "faults": [{ "system": "LIMS", "deletePods": {} }] } }),
+                "spec.faults[0].system",
+                "must be the name of a ClinicalSystem in the drill's namespace",
+            ),
+            reject(
+                "a timeout that is no duration",
+                json!({ "spec": { "timeout": "an hour" } }),
+                "spec.timeout",
+                DURATION,
+            ),
+            reject(
+                "an isolation duration that is no duration",
+                json!({ "spec": { "faults": [{ "system": "lims", "isolate": { "duration": "2 minutes" } }] } }),
+                "spec.faults[0].isolate.duration",
+                DURATION,
+            ),
+            reject(
+                "history limit 0",
+                json!({ "spec": { "historyLimit": 0 } }),
+                "spec.historyLimit",
+                "should be greater than or equal to 1",
+            ),
+            reject(
+                "history limit 51",
+                json!({ "spec": { "historyLimit": 51 } }),
+                "spec.historyLimit",
+                "should be less than or equal to 50",
+            ),
+            reject(
+                "an unknown approvals mode",
+                json!({ "spec": { "approvals": "sometimes" } }),
+                "spec.approvals",
+                "Unsupported value: \"sometimes\"",
+            ),
+        ];
+        let api = dynamic_api::<RecoveryDrill>(&ns);
+        run_cases(&api, "RecoveryDrill", &valid_recovery_drill(), &admitted, &rejected).await;
     })
     .await;
 }
