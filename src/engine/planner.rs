@@ -3,10 +3,14 @@
 //! hard dependencies left out of the plan, malformed specs), the restore waves and the
 //! critical path.
 
-use std::{collections::HashMap, fmt, time::Duration};
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    fmt,
+    time::Duration,
+};
 
 use petgraph::{
-    algo::{tarjan_scc, toposort},
+    algo::tarjan_scc,
     graph::{DiGraph, NodeIndex},
 };
 use serde::Serialize;
@@ -287,6 +291,62 @@ fn check_spec(src: &SystemSource<'_>, problems: &mut Vec<PlanProblem>) -> (Durat
     (objective, expected)
 }
 
+/// Every known system's "namespace/name", in one buffer: one allocation for all of them
+/// instead of one each, and lookups and sorting that compare neighbouring memory.
+struct Keys {
+    text: String,
+    /// Where each key ends in `text`; key `i` starts where key `i - 1` ends.
+    ends: Vec<usize>,
+}
+
+impl Keys {
+    fn new(all: &[SystemSource<'_>]) -> Self {
+        let len = all
+            .iter()
+            .map(|s| s.namespace.len() + 1 + s.name.len())
+            .sum();
+        let mut text = String::with_capacity(len);
+        let mut ends = Vec::with_capacity(all.len());
+        for s in all {
+            text.push_str(s.namespace);
+            text.push('/');
+            text.push_str(s.name);
+            ends.push(text.len());
+        }
+        Self { text, ends }
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.text[start..self.ends[i]]
+    }
+}
+
+/// Lists of indices stored end to end: list `i` is `items[ends[i - 1]..ends[i]]`.
+struct Lists {
+    items: Vec<usize>,
+    ends: Vec<usize>,
+}
+
+impl Lists {
+    fn with_capacity(lists: usize, items: usize) -> Self {
+        Self {
+            items: Vec::with_capacity(items),
+            ends: Vec::with_capacity(lists),
+        }
+    }
+
+    fn push(&mut self, list: &[usize]) {
+        self.items.extend_from_slice(list);
+        self.ends.push(self.items.len());
+    }
+
+    fn get(&self, i: usize) -> &[usize] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.items[start..self.ends[i]]
+    }
+}
+
 /// Builds and validates a plan from every known system (`all`) and the keys the plan
 /// selects (`selected`, "namespace/name"). Returns every problem found, not just the first.
 pub fn plan(
@@ -296,86 +356,104 @@ pub fn plan(
 ) -> Result<PlanModel, PlanErrors> {
     let mut problems = Vec::new();
 
-    // Every known system, by key; duplicates reported.
-    let keys: Vec<String> = all.iter().map(|s| key(s.namespace, s.name)).collect();
-    let mut known: HashMap<&str, &SystemSource<'_>> = HashMap::with_capacity(all.len());
-    for (src, k) in all.iter().zip(&keys) {
-        if let Some(first) = known.get(k.as_str()) {
-            problems.push(PlanProblem::Duplicate {
-                system: k.clone(),
-                first: first.origin.to_string(),
+    // Every known system, by key, to its position in `all`; duplicates reported.
+    let keys = Keys::new(all);
+    let mut known: HashMap<&str, usize> = HashMap::with_capacity(all.len());
+    for (i, src) in all.iter().enumerate() {
+        match known.entry(keys.get(i)) {
+            Entry::Occupied(first) => problems.push(PlanProblem::Duplicate {
+                system: first.key().to_string(),
+                first: all[*first.get()].origin.to_string(),
                 second: src.origin.to_string(),
-            });
-        } else {
-            known.insert(k, src);
+            }),
+            Entry::Vacant(slot) => {
+                slot.insert(i);
+            }
         }
     }
 
-    // The selected systems, deduplicated, in a stable order.
-    let mut chosen: Vec<&str> = Vec::with_capacity(selected.len());
-    let mut chosen_set: HashMap<&str, ()> = HashMap::with_capacity(selected.len());
+    // The selected systems (positions in `all`), deduplicated, in key order.
+    let mut chosen: Vec<usize> = Vec::with_capacity(selected.len());
+    let mut picked = vec![false; all.len()];
     for k in selected {
-        if !known.contains_key(k.as_str()) {
-            problems.push(PlanProblem::UnknownSelected { system: k.clone() });
-        } else if chosen_set.insert(k.as_str(), ()).is_none() {
-            chosen.push(k.as_str());
+        match known.get(k.as_str()) {
+            None => problems.push(PlanProblem::UnknownSelected { system: k.clone() }),
+            Some(&i) if !picked[i] => {
+                picked[i] = true;
+                chosen.push(i);
+            }
+            Some(_) => {}
         }
     }
     if chosen.is_empty() && problems.is_empty() {
         problems.push(PlanProblem::Empty);
     }
-    chosen.sort_unstable();
-    // Every known key with its position in the plan if selected, so a dependency is
-    // resolved with one lookup.
-    let mut resolve: HashMap<&str, Option<usize>> = known.keys().map(|k| (*k, None)).collect();
-    for (i, k) in chosen.iter().enumerate() {
-        if let Some(at) = resolve.get_mut(k) {
-            *at = Some(i);
-        }
+    // Keys are unique, so the order is total.
+    chosen.sort_unstable_by(|&a, &b| keys.get(a).cmp(keys.get(b)));
+    // Each known system's position in the plan, if selected, so a dependency is resolved
+    // with one lookup.
+    let mut in_plan: Vec<Option<usize>> = vec![None; all.len()];
+    for (i, &c) in chosen.iter().enumerate() {
+        in_plan[c] = Some(i);
     }
+    // The selected systems are read in the order they were given, usually the order they
+    // sit in memory, rather than key order: reading them in key order was dominated by
+    // cache misses. `at[p]` is where the system at key-order position `p` is in
+    // `systems`, and dependencies are key-order positions.
+    let n = chosen.len();
+    let mut systems: Vec<SystemModel> = Vec::with_capacity(n);
+    let mut at = vec![0usize; n];
+    // Each system's tier and hard dependencies, by where it is in `systems`, for the
+    // passes over the graph: small arrays rather than the systems themselves.
+    let mut tiers: Vec<Tier> = Vec::with_capacity(n);
+    let mut hard = Lists::with_capacity(n, n * 4);
+    // Problems found here, with the key-order position of their system: they are
+    // reported in key order.
+    let mut found: Vec<(usize, PlanProblem)> = Vec::new();
     // Dependency keys are built here rather than allocated one by one.
     let mut dep_key = String::new();
-
-    // Nodes and edges (dependency -> dependent) over hard dependencies.
-    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(chosen.len(), chosen.len() * 4);
-    let nodes: Vec<NodeIndex> = (0..chosen.len()).map(|i| graph.add_node(i)).collect();
-    let mut systems: Vec<SystemModel> = Vec::with_capacity(chosen.len());
-    for (i, k) in chosen.iter().enumerate() {
-        let src = known[k];
+    for (c, src) in all.iter().enumerate() {
+        let Some(pos) = in_plan[c] else {
+            continue;
+        };
+        at[pos] = systems.len();
+        let first_problem = problems.len();
         let (objective, expected) = check_spec(src, &mut problems);
-        let mut hard_deps = Vec::new();
+        let mut hard_deps = Vec::with_capacity(src.spec.depends_on.len());
         let mut optional_deps = Vec::new();
         for dep in &src.spec.depends_on {
             dep_key.clear();
             dep_key.push_str(dep.namespace.as_deref().unwrap_or(src.namespace));
             dep_key.push('/');
             dep_key.push_str(&dep.name);
-            let Some(&at) = resolve.get(dep_key.as_str()) else {
+            let Some(&known_at) = known.get(dep_key.as_str()) else {
                 problems.push(PlanProblem::UnknownDependency {
-                    system: k.to_string(),
+                    system: keys.get(c).to_string(),
                     origin: src.origin.to_string(),
                     missing: dep_key.clone(),
                 });
                 continue;
             };
-            match at {
+            match in_plan[known_at] {
                 Some(j) if dep.optional => optional_deps.push(j),
                 Some(j) => {
                     if !hard_deps.contains(&j) {
                         hard_deps.push(j);
-                        graph.add_edge(nodes[j], nodes[i], ());
                     }
                 }
                 None if dep.optional => {}
                 None => problems.push(PlanProblem::DependencyNotSelected {
-                    system: k.to_string(),
+                    system: keys.get(c).to_string(),
                     dependency: dep_key.clone(),
                 }),
             }
         }
+        found.extend(problems.drain(first_problem..).map(|p| (pos, p)));
+        tiers.push(src.spec.tier);
+        hard.push(&hard_deps);
         let steps = src.spec.steps();
         systems.push(SystemModel {
-            key: k.to_string(),
+            key: keys.get(c).to_string(),
             display_name: src.spec.display_name.clone(),
             tier: src.spec.tier,
             objective,
@@ -388,50 +466,44 @@ pub fn plan(
             has_release_gate: src.spec.release.is_some(),
         });
     }
+    // A stable sort: each system's problems stay in the order they were found.
+    found.sort_by_key(|(pos, _)| *pos);
+    problems.extend(found.into_iter().map(|(_, p)| p));
 
+    // Topological levels over hard dependencies; they cover every system only if there
+    // is no cycle among them.
+    let mut waves = levels(n, |p| hard.get(at[p]).iter().copied());
     // Cycles over hard and optional dependencies alike: an optional dependency in a cycle
     // still makes the order meaningless. Self-loops included.
-    // The copy with optional edges is only made when there are any.
-    let with_optional;
-    let cycle_graph = if systems.iter().any(|s| !s.optional_deps.is_empty()) {
-        let mut g = graph.clone();
-        for (i, s) in systems.iter().enumerate() {
-            for &j in &s.optional_deps {
-                g.add_edge(nodes[j], nodes[i], ());
-            }
-        }
-        with_optional = g;
-        &with_optional
-    } else {
-        &graph
-    };
-    if toposort(cycle_graph, None).is_err() {
-        for scc in tarjan_scc(cycle_graph) {
-            let cyclic = scc.len() > 1 || cycle_graph.contains_edge(scc[0], scc[0]);
-            if cyclic {
-                let cycle = find_cycle(cycle_graph, &scc);
-                let mut names: Vec<String> = cycle
-                    .iter()
-                    .map(|n| systems[cycle_graph[*n]].key.clone())
-                    .collect();
-                if let Some(first) = names.first().cloned() {
-                    names.push(first);
-                }
-                problems.push(PlanProblem::Cycle(names));
-            }
-        }
+    let has_optional = systems.iter().any(|s| !s.optional_deps.is_empty());
+    let acyclic = waves.iter().map(Vec::len).sum::<usize>() == n
+        && (!has_optional
+            || levels(n, |p| {
+                let i = at[p];
+                hard.get(i).iter().chain(&systems[i].optional_deps).copied()
+            })
+            .iter()
+            .map(Vec::len)
+            .sum::<usize>()
+                == n);
+    if !acyclic {
+        report_cycles(&systems, &at, has_optional, &mut problems);
     }
 
     if !problems.is_empty() {
         return Err(PlanErrors(problems));
     }
 
-    let (systems, waves) = order_by_waves(systems);
-    let index = systems
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.key.clone(), i))
-        .collect();
+    for wave in &mut waves {
+        // Positions are in key order and keys are unique, so the position orders like the
+        // key without comparing strings.
+        wave.sort_unstable_by_key(|&p| (tiers[at[p]], p));
+    }
+    let (systems, waves) = order_by_waves(systems, &at, waves);
+    let mut index = HashMap::with_capacity(systems.len());
+    for (i, s) in systems.iter().enumerate() {
+        index.insert(s.key.clone(), i);
+    }
     let critical_path = critical_path(&systems);
     Ok(PlanModel {
         systems,
@@ -440,6 +512,91 @@ pub fn plan(
         critical_path,
         settings,
     })
+}
+
+/// Kahn's algorithm over `n` systems whose dependencies are `deps(i)`: the topological
+/// levels (level 0 has no dependencies), each in the order found. The levels hold fewer
+/// than `n` systems in all when there is a cycle.
+fn levels<I: Iterator<Item = usize>>(n: usize, deps: impl Fn(usize) -> I) -> Vec<Vec<usize>> {
+    // Dependents of each system, flattened: those of `d` are
+    // `dependents[start[d]..start[d + 1]]`.
+    let mut pending = vec![0usize; n];
+    let mut start = vec![0usize; n + 1];
+    for (i, waiting) in pending.iter_mut().enumerate() {
+        for d in deps(i) {
+            *waiting += 1;
+            start[d + 1] += 1;
+        }
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut dependents = vec![0usize; start[n]];
+    for i in 0..n {
+        for d in deps(i) {
+            dependents[fill[d]] = i;
+            fill[d] += 1;
+        }
+    }
+    let mut frontier: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
+    let mut out = Vec::new();
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for &i in &frontier {
+            for &d in &dependents[start[i]..start[i + 1]] {
+                pending[d] -= 1;
+                if pending[d] == 0 {
+                    next.push(d);
+                }
+            }
+        }
+        out.push(std::mem::replace(&mut frontier, next));
+    }
+    out
+}
+
+/// Reports every cycle among `systems` (`at[p]` is the system at key-order position
+/// `p`), over hard dependencies and, if `with_optional`, optional ones. Only called when
+/// there is one, so the graph library's strongly connected components are only paid for
+/// then.
+fn report_cycles(
+    systems: &[SystemModel],
+    at: &[usize],
+    with_optional: bool,
+    problems: &mut Vec<PlanProblem>,
+) {
+    // Nodes in key order and edges (dependency -> dependent) in the order that fixes the
+    // order the cycles are reported in.
+    let n = at.len();
+    let mut graph: DiGraph<usize, ()> = DiGraph::with_capacity(n, n * 4);
+    let nodes: Vec<NodeIndex> = (0..n).map(|p| graph.add_node(p)).collect();
+    for (p, &i) in at.iter().enumerate() {
+        for &j in &systems[i].hard_deps {
+            graph.add_edge(nodes[j], nodes[p], ());
+        }
+    }
+    if with_optional {
+        for (p, &i) in at.iter().enumerate() {
+            for &j in &systems[i].optional_deps {
+                graph.add_edge(nodes[j], nodes[p], ());
+            }
+        }
+    }
+    for scc in tarjan_scc(&graph) {
+        let cyclic = scc.len() > 1 || graph.contains_edge(scc[0], scc[0]);
+        if cyclic {
+            let cycle = find_cycle(&graph, &scc);
+            let mut names: Vec<String> = cycle
+                .iter()
+                .map(|n| systems[at[graph[*n]]].key.clone())
+                .collect();
+            if let Some(first) = names.first().cloned() {
+                names.push(first);
+            }
+            problems.push(PlanProblem::Cycle(names));
+        }
+    }
 }
 
 /// A cycle through the strongly connected component `scc`, as nodes in dependency order
@@ -472,42 +629,18 @@ fn find_cycle(graph: &DiGraph<usize, ()>, scc: &[NodeIndex]) -> Vec<NodeIndex> {
     }
 }
 
-/// Sorts systems into restore order (wave, then tier, then key) and returns them with the
-/// waves as indices into the new order. Assumes no cycles and `systems` sorted by key.
-fn order_by_waves(systems: Vec<SystemModel>) -> (Vec<SystemModel>, Vec<Vec<usize>>) {
+/// Puts systems into restore order (`waves` of key-order positions, each already sorted
+/// by tier then key; `at[p]` is the system at position `p`) and returns them with the
+/// waves as indices into the new order.
+fn order_by_waves(
+    systems: Vec<SystemModel>,
+    at: &[usize],
+    waves: Vec<Vec<usize>>,
+) -> (Vec<SystemModel>, Vec<Vec<usize>>) {
     let n = systems.len();
-    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let mut pending: Vec<usize> = vec![0; n];
-    for (i, s) in systems.iter().enumerate() {
-        pending[i] = s.hard_deps.len();
-        for &d in &s.hard_deps {
-            dependents[d].push(i);
-        }
-    }
-    let mut level = vec![0usize; n];
-    let mut frontier: Vec<usize> = (0..n).filter(|&i| pending[i] == 0).collect();
-    let mut waves_old: Vec<Vec<usize>> = Vec::new();
-    while !frontier.is_empty() {
-        let mut next = Vec::new();
-        for &i in &frontier {
-            for &d in &dependents[i] {
-                pending[d] -= 1;
-                if pending[d] == 0 {
-                    level[d] = waves_old.len() + 1;
-                    next.push(d);
-                }
-            }
-        }
-        let mut wave = std::mem::replace(&mut frontier, next);
-        // `systems` is in key order here and keys are unique, so the index orders like the
-        // key without comparing strings.
-        wave.sort_by_key(|&i| (systems[i].tier, i));
-        waves_old.push(wave);
-    }
-    // Renumber.
     let mut new_index = vec![0usize; n];
     let mut order = Vec::with_capacity(n);
-    for wave in &waves_old {
+    for wave in &waves {
         for &i in wave {
             new_index[i] = order.len();
             order.push(i);
@@ -515,15 +648,15 @@ fn order_by_waves(systems: Vec<SystemModel>) -> (Vec<SystemModel>, Vec<Vec<usize
     }
     let mut slots: Vec<Option<SystemModel>> = systems.into_iter().map(Some).collect();
     let mut out = Vec::with_capacity(n);
-    for &i in &order {
-        if let Some(mut s) = slots[i].take() {
+    for &p in &order {
+        if let Some(mut s) = slots[at[p]].take() {
             for d in s.hard_deps.iter_mut().chain(s.optional_deps.iter_mut()) {
                 *d = new_index[*d];
             }
             out.push(s);
         }
     }
-    let waves = waves_old
+    let waves = waves
         .iter()
         .map(|w| w.iter().map(|&i| new_index[i]).collect())
         .collect();
