@@ -22,6 +22,7 @@ fn settings() -> PlanSettings {
                 approval: ApprovalRule {
                     required: 2,
                     approver_groups: vec!["clinical-safety-officers".into()],
+                    allow_requester: false,
                 },
                 checklist: vec!["Paper records back-entered".into()],
             },
@@ -165,6 +166,38 @@ fn an_approval_of_a_stage_the_plan_does_not_have_is_recorded_as_ignored() {
             "ignored: the plan has no stage pilot-wards (its stages: it-validation, pilot-ward)"
                 .into()
         )]
+    );
+}
+
+#[test]
+fn the_requester_counts_where_the_stage_allows_it() {
+    let mut lenient = settings();
+    lenient.stages[1].approval.allow_requester = true;
+    lenient.stages[1].approval.required = 1;
+    let (gates, records) = evaluate(
+        "recovery",
+        Some(&created()),
+        Some("incident-commander"),
+        &lenient,
+        &[ok("a1", "incident-commander", 0)],
+    );
+    assert_eq!(gates[1], StageGate::Open);
+    assert_eq!(records[0].reason, "accepted");
+}
+
+#[test]
+fn without_a_requester_an_approval_counts_and_says_separation_of_duties_was_not_checked() {
+    let (gates, records) = evaluate(
+        "recovery",
+        Some(&created()),
+        None,
+        &settings(),
+        &[ok("a1", "alice", 0), ok("a2", "bob", 1)],
+    );
+    assert_eq!(gates[1], StageGate::Open);
+    assert_eq!(
+        records[0].reason,
+        "accepted; the plan names no requester (spec.requestedBy), so separation of duties was not checked"
     );
 }
 

@@ -296,7 +296,11 @@ fn awaiting(model: &PlanModel, status: &RecoveryPlanStatus, gates: &[StageGate])
                     .filter(|a| a.stage == stage.name && a.accepted && a.decision == "approve")
                     .count();
                 let from = if stage.approval.approver_groups.is_empty() {
-                    "anyone with the approve verb but the requester".to_string()
+                    if stage.approval.allow_requester {
+                        "anyone with the approve verb".to_string()
+                    } else {
+                        "anyone with the approve verb but the requester".to_string()
+                    }
                 } else {
                     stage.approval.approver_groups.join(" or ")
                 };

@@ -81,7 +81,7 @@ pub fn evaluate(
             );
             let verdict: Result<&str, String> = if earlier {
                 Err("ignored: made before this plan was created (it decided an earlier plan of the same name)".into())
-            } else if requested_by == Some(who) {
+            } else if requested_by == Some(who) && !stage.approval.allow_requester {
                 Err("ignored: approver is the plan's requester".into())
             } else if !rule.approver_groups.is_empty()
                 && !a
@@ -104,6 +104,10 @@ pub fn evaluate(
                 Err("ignored: this person has already approved this stage".into())
             } else if a.spec.decision == Decision::Reject {
                 Ok("rejected: the stage halts")
+            } else if requested_by.is_none() && !stage.approval.allow_requester {
+                Ok(
+                    "accepted; the plan names no requester (spec.requestedBy), so separation of duties was not checked",
+                )
             } else {
                 Ok("accepted")
             };

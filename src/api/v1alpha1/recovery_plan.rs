@@ -176,6 +176,11 @@ pub struct ApprovalRule {
     /// If set, approvers must belong to one of these groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approver_groups: Vec<String>,
+    /// Separation of duties is on by default: the plan's requester (`spec.requestedBy`)
+    /// may not approve its stages. Set true to let the requester's approval count for
+    /// this stage (a small site with one person on call).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_requester: bool,
 }
 
 /// The plan's phase.
