@@ -1076,3 +1076,87 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
     })
     .await;
 }
+
+/// The operator stopped dead (its task aborted between two API calls) as soon as a run
+/// has started, again once the recovery plan is recorded, and again once a system is
+/// verified: each time a new operator resumes from the drill's status, and the run ends
+/// as an uninterrupted one would, with one plan, every fault proven and everything put
+/// back.
+#[tokio::test]
+async fn a_drill_resumes_after_the_operator_stops_in_every_phase() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-restart", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "lims", 2, vec![]).await;
+        recover_to(&ns, "lims", 1).await;
+        web_system(
+            &ns,
+            "pacs",
+            1,
+            vec![json!({ "name": "viewer", "workloadReady": { "kind": "Deployment", "name": "pacs" } })],
+        )
+        .await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        let d = drill(
+            "restarted",
+            &["lims", "pacs"],
+            json!([
+                { "system": "lims", "scaleToZero": {} },
+                { "system": "lims", "isolate": { "duration": "2s" } },
+                { "system": "pacs", "deletePods": {} },
+                { "system": "pacs", "failCheck": { "check": "viewer", "duration": "3s" } }
+            ]),
+        );
+        drills.create(&PostParams::default(), &d).await.expect("drill");
+        let mut op = operator(&ns);
+        wait_for(&drills, "restarted", "the finalizer", WAIT, |d| d.metadata.finalizers.is_some()).await;
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "restarted").await.expect("run");
+
+        type Point = fn(&lifeline::api::v1alpha1::RecoveryDrillStatus) -> bool;
+        let points: [(&str, Point); 3] = [
+            ("started", |s| s.run.as_ref().is_some_and(|r| r.started_at.is_some())),
+            ("recovering", |s| s.run.as_ref().is_some_and(|r| r.plan.is_some())),
+            ("a system verified", |s| {
+                s.run.as_ref().is_some_and(|r| r.systems.iter().any(|x| x.verified_at.is_some()))
+                    || s.phase == DrillPhase::Finished
+            }),
+        ];
+        for (what, reached) in points {
+            wait_for(&drills, "restarted", what, WAIT, |d| d.status.as_ref().is_some_and(reached)).await;
+            op.abort();
+            let _ = op.await;
+            op = operator(&ns);
+        }
+
+        let done = drillctl::wait_run(ns.client.clone(), &ns.name, "restarted", &token, WAIT)
+            .await
+            .expect("the run finishes");
+        let status = done.status.expect("status");
+        let run = status.run.expect("run");
+        assert_eq!(run.outcome, Some(DrillOutcome::Passed), "{:?}: {:?}", run.reason, run);
+        assert_eq!(run.number, 1, "one run, resumed, not a second one");
+        assert_eq!(run.plan.as_deref(), Some(plan_name("restarted", 1).as_str()));
+        for f in &run.faults {
+            let injected = f.injected_at.clone().unwrap_or_else(|| panic!("{f:?} injected"));
+            let proven = f.proven_at.clone().unwrap_or_else(|| panic!("{f:?} proven"));
+            assert!(proven.0 >= injected.0, "{f:?}");
+        }
+        assert_eq!(run.systems.len(), 2);
+        assert!(run.systems.iter().all(|s| s.verified_at.is_some() && s.objective_met == Some(true)), "{:?}", run.systems);
+        // Put back: the recorded replicas (the recovery scaled lims to one), no isolation,
+        // no plan, no claims.
+        assert_eq!(replicas(&ns, "lims").await, 2);
+        assert!(
+            ns.api::<NetworkPolicy>()
+                .get_opt(&isolation_policy_name("restarted", "lims"))
+                .await
+                .expect("get")
+                .is_none()
+        );
+        assert_plan_gone(&ns, "restarted", 1).await;
+        assert!(status.held.is_empty());
+        assert_eq!(status.history.len(), 1);
+        stop(&ns, op).await;
+    })
+    .await;
+}
