@@ -820,16 +820,32 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
         );
 
         // A second person meets the quorum; all-sites then awaits, and is rejected.
-        decide(
-            &ns,
-            (DANA, cso),
-            &decision("p6-dana", PLAN, "pilot-ward", (DANA, cso), "approve", &[ACK], "ward 7 ready"),
-        )
+        // Dana approves with `lifeline approve`, which asks the API server who she is
+        // (her groups include system:authenticated, which the policy allows).
+        let dana = client_as(DANA, cso).await;
+        let recorded = eventually("dana's approval through the CLI", SETTLED, || {
+            let (dana, ns) = (dana.clone(), ns.name.clone());
+            async move {
+                lifeline::approve::decide(
+                    dana, &ns, PLAN, "pilot-ward", lifeline::api::v1alpha1::Decision::Approve,
+                    Some("ward 7 ready".into()), vec![ACK.into()],
+                    |summary, me| {
+                        assert!(summary.contains("/web (Released):"), "{summary}");
+                        assert_eq!(me.username, DANA);
+                        Ok(true)
+                    },
+                )
+                .await
+                .map_err(|e| format!("{e:#}"))
+            }
+        })
         .await;
-        plan_until(&ns, PLAN, "released at pilot-ward", |s| {
+        let status = plan_until(&ns, PLAN, "released at pilot-ward", |s| {
             released(s).as_deref() == Some("pilot-ward")
         })
         .await;
+        let counted = status.approvals.iter().find(|a| a.name == recorded).expect("recorded");
+        assert_eq!((counted.approver.as_str(), counted.accepted, counted.reason.as_str()), (DANA, true, "accepted"));
         decide(
             &ns,
             (DANA, cso),
