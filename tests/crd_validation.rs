@@ -692,6 +692,7 @@ async fn a_plans_stages_are_immutable_but_pause_is_not() {
                     { "name": "everyone", "audience": { "ipBlocks": ["0.0.0.0/0"] } }
                 ] } }),
             ),
+            ("every stage removed", json!({ "spec": { "stages": null } })),
         ];
         let mut failures = Vec::new();
         for (what, patch) in loosened {
@@ -714,6 +715,27 @@ async fn a_plans_stages_are_immutable_but_pause_is_not() {
             paused.data["spec"]["stages"][1]["approval"]["required"], 2,
             "the approval rule is unchanged"
         );
+        // A plan created without stages cannot have them added either.
+        api.create(
+            &PostParams::default(),
+            &patched(
+                &valid_recovery_plan(),
+                "no-stages".to_string(),
+                &json!({ "spec": { "stages": null } }),
+            ),
+        )
+        .await
+        .expect("create a plan without stages");
+        let added = api
+            .patch(
+                "no-stages",
+                &pp,
+                &Patch::Merge(json!({ "spec": { "stages": [{ "name": "everyone" }] } })),
+            )
+            .await;
+        if let Err(e) = check_rejection(added, "spec.stages", STAGES) {
+            panic!("adding stages to a plan without any: {e}");
+        }
     })
     .await;
 }

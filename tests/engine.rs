@@ -875,6 +875,11 @@ fn a_check_that_passes_after_failed_attempts_keeps_its_last_error_for_the_record
     assert_eq!(c.phase, ActionPhase::Succeeded);
     assert_eq!(c.attempts, 3);
     assert_eq!(c.last_error.as_deref(), Some("503"));
+    assert!(
+        c.last_failed_at.is_some()
+            && c.last_failed_at.as_ref().map(|t| t.0) <= c.last_attempt_at.as_ref().map(|t| t.0),
+        "{c:?}"
+    );
     assert_eq!(run.phase("a"), SystemPhase::Verified);
 }
 

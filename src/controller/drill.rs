@@ -237,7 +237,7 @@ impl Drill<'_> {
         let ev = Event {
             type_,
             reason: reason.into(),
-            note: Some(note.chars().take(1000).collect()),
+            note: Some(super::events::fit_note(note)),
             action: "Drill".into(),
             secondary: None,
         };
@@ -509,6 +509,14 @@ impl Drill<'_> {
                 None => Action::await_change(),
             });
         }
+        // The request this run answers: a new one, or the one a waiting run was for.
+        let request = if manual {
+            token.clone()
+        } else if waiting {
+            status.run.as_ref().and_then(|r| r.token.clone())
+        } else {
+            None
+        };
         if manual {
             status.run_token = token;
         }
@@ -570,6 +578,7 @@ impl Drill<'_> {
                 status.run = Some(DrillRun {
                     number,
                     trigger,
+                    token: request,
                     ..Default::default()
                 });
             }
@@ -598,6 +607,7 @@ impl Drill<'_> {
         status.run = Some(DrillRun {
             number,
             trigger: trigger.clone(),
+            token: request,
             started_at: Some(Time(self.now)),
             pre_state,
             faults,
@@ -1259,7 +1269,11 @@ impl Drill<'_> {
                             .is_some_and(|e| e.contains("failed on purpose"))
                     });
                 if let Some(c) = seen {
-                    run.faults[i].proven_at = c.last_attempt_at.clone().or(Some(now.clone()));
+                    run.faults[i].proven_at = c
+                        .last_failed_at
+                        .clone()
+                        .or_else(|| c.last_attempt_at.clone())
+                        .or(Some(now.clone()));
                     run.faults[i].proof = Some(format!(
                         "check {check} failed: {}",
                         c.last_error.clone().unwrap_or_default()

@@ -168,6 +168,22 @@ pub fn stage_of(line: &str) -> Option<(&str, bool)> {
     }
 }
 
+/// The most an Event's note may hold: events.k8s.io/v1 refuses a longer one.
+pub const NOTE_LIMIT: usize = 1024;
+
+/// `note` cut to [`NOTE_LIMIT`] bytes at a character boundary, ending in "…" when cut (a
+/// rejection's reason can be longer than an Event may carry; status keeps it whole).
+pub fn fit_note(note: &str) -> String {
+    if note.len() <= NOTE_LIMIT {
+        return note.to_string();
+    }
+    let mut end = NOTE_LIMIT - '…'.len_utf8();
+    while !note.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &note[..end])
+}
+
 /// Publishes the Events for the changes from `prev` to `next`. Best effort: an Event
 /// that cannot be written is logged, never fails the reconcile.
 pub async fn publish_transitions(
@@ -195,6 +211,7 @@ pub async fn publish_transitions(
         {
             notifier.send(n);
         }
+        ev.note = ev.note.as_deref().map(fit_note);
         if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
             warn!(reason = %ev.reason, error = %e, "could not publish an Event");
         }
@@ -270,6 +287,21 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].reason, "StageRejected");
         assert_eq!(events[0].type_, EventType::Warning);
+    }
+
+    #[test]
+    fn long_notes_are_cut_to_what_an_event_may_carry_at_a_character_boundary() {
+        assert_eq!(fit_note("short"), "short");
+        let long = format!(
+            "stage all-sites halted: rejected by dana: {}",
+            "é".repeat(800)
+        );
+        let cut = fit_note(&long);
+        assert!(cut.len() <= NOTE_LIMIT, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        assert!(long.starts_with(cut.trim_end_matches('…')));
+        let exact = "x".repeat(NOTE_LIMIT);
+        assert_eq!(fit_note(&exact), exact);
     }
 
     #[test]

@@ -634,6 +634,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
                 // The last error stays: the record of a check that failed before it passed.
             } else {
                 c.last_error = error.clone();
+                c.last_failed_at = Some(now.clone());
                 if *last {
                     c.phase = ActionPhase::Failed;
                     c.finished_at = Some(now);

@@ -306,6 +306,10 @@ pub struct DrillRun {
     pub number: u32,
     /// `manual` (`lifeline drill run`) or `schedule`.
     pub trigger: String,
+    /// For a manual run, the `lifeline.dev/run-requested` token that started it, so the
+    /// person who asked can tell their run from an earlier one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
     /// When the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,

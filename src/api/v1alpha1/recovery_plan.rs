@@ -42,6 +42,9 @@ pub const RETRY_ANNOTATION_PREFIX: &str = "retry.lifeline.dev/";
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.stages) == has(oldSelf.stages) && (!has(self.stages) || self.stages == oldSelf.stages)")
+    .message("stages are immutable once the plan exists: the approval rules cannot change during a recovery; create a new plan")
+    .field_path(".stages"))]
 pub struct RecoveryPlanSpec {
     /// Which ClinicalSystems this plan restores: by label selector or by name, in the
     /// plan's namespace.
@@ -72,7 +75,6 @@ pub struct RecoveryPlanSpec {
     /// IT validation, a pilot ward, the emergency departments, all sites). Immutable:
     /// the approval rules people decide under cannot be loosened during the recovery.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("stages are immutable once the plan exists: the approval rules cannot change during a recovery; create a new plan"))]
     #[schemars(length(max = 20))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub stages: Vec<Stage>,
@@ -444,4 +446,7 @@ pub struct CheckStatus {
     /// When the last attempt finished; the next is due a retry interval later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_attempt_at: Option<Time>,
+    /// When the last failed attempt finished (the time of `lastError`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_failed_at: Option<Time>,
 }
