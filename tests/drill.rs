@@ -97,6 +97,39 @@ async fn recover_to(ns: &TestNamespace, name: &str, replicas: i32) {
         .expect("change the recovery's replicas");
 }
 
+/// A staging namespace with lims (2 replicas) and pacs (1, with a `viewer` check), and
+/// drill `name` over both with every kind of fault: lims scaled to zero and isolated for
+/// 2s, pacs's pods deleted and its viewer check failed for 3s. Returns the drills' API.
+async fn every_kind_of_fault(ns: &TestNamespace, name: &str) -> Api<RecoveryDrill> {
+    make_staging(ns).await;
+    web_system(ns, "lims", 2, vec![]).await;
+    web_system(
+        ns,
+        "pacs",
+        1,
+        vec![
+            json!({ "name": "viewer", "workloadReady": { "kind": "Deployment", "name": "pacs" } }),
+        ],
+    )
+    .await;
+    let drills: Api<RecoveryDrill> = ns.api();
+    let d = drill(
+        name,
+        &["lims", "pacs"],
+        json!([
+            { "system": "lims", "scaleToZero": {} },
+            { "system": "lims", "isolate": { "duration": "2s" } },
+            { "system": "pacs", "deletePods": {} },
+            { "system": "pacs", "failCheck": { "check": "viewer", "duration": "3s" } }
+        ]),
+    );
+    drills
+        .create(&PostParams::default(), &d)
+        .await
+        .expect("drill");
+    drills
+}
+
 fn drill(name: &str, systems: &[&str], faults: Value) -> RecoveryDrill {
     object(json!({
         "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryDrill",
@@ -192,45 +225,37 @@ async fn finished(drills: &Api<RecoveryDrill>, name: &str, runs: usize) -> Recov
 async fn a_drill_injects_proves_recovers_measures_and_reverts() {
     ensure_crds(&admin_client().await).await;
     with_namespace("drill-run", |ns: TestNamespace| async move {
-        make_staging(&ns).await;
-        web_system(&ns, "lims", 2, vec![]).await;
-        web_system(
-            &ns,
-            "pacs",
-            1,
-            vec![json!({ "name": "viewer", "workloadReady": { "kind": "Deployment", "name": "pacs" } })],
-        )
-        .await;
-        let drills: Api<RecoveryDrill> = ns.api();
-        let d = drill(
-            "weekly",
-            &["lims", "pacs"],
-            json!([
-                { "system": "lims", "scaleToZero": {} },
-                { "system": "lims", "isolate": { "duration": "2s" } },
-                { "system": "pacs", "deletePods": {} },
-                { "system": "pacs", "failCheck": { "check": "viewer", "duration": "3s" } }
-            ]),
-        );
-        drills.create(&PostParams::default(), &d).await.expect("drill");
+        let drills = every_kind_of_fault(&ns, "weekly").await;
         let op = operator(&ns);
 
         // Nothing happens until a run is asked for.
         wait_for(&drills, "weekly", "Idle with the finalizer", WAIT, |d| {
-            d.metadata.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == "lifeline.dev/drill-revert"))
-                && d.status.as_ref().is_some_and(|s| s.phase == DrillPhase::Idle)
+            d.metadata
+                .finalizers
+                .as_ref()
+                .is_some_and(|f| f.iter().any(|f| f == "lifeline.dev/drill-revert"))
+                && d.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == DrillPhase::Idle)
         })
         .await;
         assert_eq!(replicas(&ns, "lims").await, 2, "untouched before a run");
 
-        let token = drillctl::request_run(ns.client.clone(), &ns.name, "weekly").await.expect("run");
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "weekly")
+            .await
+            .expect("run");
         // The isolation policy exists while the fault holds.
         let policies: Api<NetworkPolicy> = ns.api();
         let isolation = isolation_policy_name("weekly", "lims");
         let seen = wait_for(&drills, "weekly", "the isolation to be proven", WAIT, |d| {
-            d.status.as_ref().and_then(|s| s.run.as_ref()).is_some_and(|r| {
-                r.faults.iter().any(|f| f.kind == "isolate" && f.proven_at.is_some())
-            })
+            d.status
+                .as_ref()
+                .and_then(|s| s.run.as_ref())
+                .is_some_and(|r| {
+                    r.faults
+                        .iter()
+                        .any(|f| f.kind == "isolate" && f.proven_at.is_some())
+                })
         })
         .await;
         let run = seen.status.and_then(|s| s.run).expect("run");
@@ -240,61 +265,147 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
             .iter()
             .map(|r| (r.kind.clone(), r.name.clone(), r.replicas, r.existed))
             .collect();
-        assert!(pre.contains(&("Deployment".into(), "lims".into(), Some(2), true)), "{pre:?}");
-        assert!(pre.contains(&("NetworkPolicy".into(), isolation.clone(), None, false)), "{pre:?}");
+        assert!(
+            pre.contains(&("Deployment".into(), "lims".into(), Some(2), true)),
+            "{pre:?}"
+        );
+        assert!(
+            pre.contains(&("NetworkPolicy".into(), isolation.clone(), None, false)),
+            "{pre:?}"
+        );
 
         let done = drillctl::wait_run(ns.client.clone(), &ns.name, "weekly", &token, WAIT)
             .await
             .expect("the run finishes");
         let status = done.status.expect("status");
         let run = status.run.expect("run");
-        assert_eq!(run.outcome, Some(DrillOutcome::Passed), "{:?}: {:?}", run.reason, run);
+        assert_eq!(
+            run.outcome,
+            Some(DrillOutcome::Passed),
+            "{:?}: {:?}",
+            run.reason,
+            run
+        );
 
         // Every fault was injected, then proven, with what was seen.
         for f in &run.faults {
-            let injected = f.injected_at.clone().unwrap_or_else(|| panic!("{f:?} injected"));
-            let proven = f.proven_at.clone().unwrap_or_else(|| panic!("{f:?} proven"));
+            let injected = f
+                .injected_at
+                .clone()
+                .unwrap_or_else(|| panic!("{f:?} injected"));
+            let proven = f
+                .proven_at
+                .clone()
+                .unwrap_or_else(|| panic!("{f:?} proven"));
             assert!(proven.0 >= injected.0, "{f:?}");
         }
-        let proof = |kind: &str| run.faults.iter().find(|f| f.kind == kind).and_then(|f| f.proof.clone()).unwrap_or_default();
-        assert_eq!(proof("scaleToZero"), "Deployment/lims scaled from 2 to 0 replicas; no pod left");
-        assert!(proof("deletePods").starts_with("1 pods deleted, none of them left"), "{}", proof("deletePods"));
-        assert!(proof("isolate").starts_with(&format!("deny-all NetworkPolicy {isolation} in place")), "{}", proof("isolate"));
-        assert!(proof("failCheck").contains("failed on purpose by drill weekly"), "{}", proof("failCheck"));
-        assert!(run.faults.iter().filter(|f| f.kind == "isolate").all(|f| f.lifted_at.is_some()));
+        let proof = |kind: &str| {
+            run.faults
+                .iter()
+                .find(|f| f.kind == kind)
+                .and_then(|f| f.proof.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            proof("scaleToZero"),
+            "Deployment/lims scaled from 2 to 0 replicas; no pod left"
+        );
+        assert!(
+            proof("deletePods").starts_with("1 pods deleted, none of them left"),
+            "{}",
+            proof("deletePods")
+        );
+        assert!(
+            proof("isolate").starts_with(&format!("deny-all NetworkPolicy {isolation} in place")),
+            "{}",
+            proof("isolate")
+        );
+        assert!(
+            proof("failCheck").contains("failed on purpose by drill weekly"),
+            "{}",
+            proof("failCheck")
+        );
+        assert!(
+            run.faults
+                .iter()
+                .filter(|f| f.kind == "isolate")
+                .all(|f| f.lifted_at.is_some())
+        );
 
         // Each system measured from its first fault, to verified and released.
         assert_eq!(run.systems.len(), 2);
         for s in &run.systems {
             let fault = s.fault_at.clone().expect("fault time");
             let verified = s.verified_at.clone().expect("verified");
-            assert_eq!(s.recovery_seconds, Some(seconds_between(&fault, &verified)), "{s:?}");
-            assert!(s.released_at.is_some() && s.fully_released_at.is_some(), "{s:?}");
+            assert_eq!(
+                s.recovery_seconds,
+                Some(seconds_between(&fault, &verified)),
+                "{s:?}"
+            );
+            assert!(
+                s.released_at.is_some() && s.fully_released_at.is_some(),
+                "{s:?}"
+            );
             assert_eq!(s.objective_met, Some(true), "{s:?}");
         }
         let pacs = run.systems.iter().find(|s| s.name == "pacs").expect("pacs");
-        assert!(pacs.failed_checks.iter().any(|c| c.check == "viewer" && c.injected && c.passed_in_the_end), "{pacs:?}");
+        assert!(
+            pacs.failed_checks
+                .iter()
+                .any(|c| c.check == "viewer" && c.injected && c.passed_in_the_end),
+            "{pacs:?}"
+        );
         // Automatic approvals, one per stage, recorded as the drill's own.
-        let stages: Vec<(&str, &str)> = run.approvals.iter().map(|a| (a.stage.as_str(), a.by.as_str())).collect();
-        assert_eq!(stages, [("it-validation", "drill auto-approval"), ("wards", "drill auto-approval")]);
+        let stages: Vec<(&str, &str)> = run
+            .approvals
+            .iter()
+            .map(|a| (a.stage.as_str(), a.by.as_str()))
+            .collect();
+        assert_eq!(
+            stages,
+            [
+                ("it-validation", "drill auto-approval"),
+                ("wards", "drill auto-approval")
+            ]
+        );
 
         // Reverted: the plan is gone, the replicas are as before, no isolation, no claims.
         assert_plan_gone(&ns, "weekly", 1).await;
         assert_eq!(replicas(&ns, "lims").await, 2);
         assert!(policies.get_opt(&isolation).await.expect("get").is_none());
-        assert!(status.held.is_empty(), "the systems are free again: {:?}", status.held);
+        assert!(
+            status.held.is_empty(),
+            "the systems are free again: {:?}",
+            status.held
+        );
         assert_eq!(status.history.len(), 1);
         assert_eq!(status.history[0].outcome, DrillOutcome::Passed);
         assert_eq!(status.history[0].verified, "2/2");
         // The failCheck's error stays on record though the check passed in the end.
-        let viewer = pacs.failed_checks.iter().find(|c| c.check == "viewer").expect("viewer");
-        assert!(viewer.message.contains("failed on purpose by drill weekly"), "{viewer:?}");
+        let viewer = pacs
+            .failed_checks
+            .iter()
+            .find(|c| c.check == "viewer")
+            .expect("viewer");
+        assert!(
+            viewer.message.contains("failed on purpose by drill weekly"),
+            "{viewer:?}"
+        );
 
         // A second run, as a resilience lead starts it: `lifeline drill run --wait`.
         let (kubeconfig, name) = (support::cluster().kubeconfig.clone(), ns.name.clone());
         let out = tokio::task::spawn_blocking(move || {
             std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
-                .args(["drill", "run", "weekly", "-n", &name, "--wait", "--timeout", "90s"])
+                .args([
+                    "drill",
+                    "run",
+                    "weekly",
+                    "-n",
+                    &name,
+                    "--wait",
+                    "--timeout",
+                    "90s",
+                ])
                 .env("KUBECONFIG", kubeconfig)
                 .output()
                 .expect("run lifeline")
@@ -302,10 +413,25 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         .await
         .expect("join");
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-        assert!(stdout.starts_with(&format!("run of drill {}/weekly requested (", ns.name)), "{stdout}");
-        assert!(stdout.contains("Run 2 (manual)") && stdout.contains("Passed"), "{stdout}");
-        let status = drills.get("weekly").await.expect("drill").status.expect("status");
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.starts_with(&format!("run of drill {}/weekly requested (", ns.name)),
+            "{stdout}"
+        );
+        assert!(
+            stdout.contains("Run 2 (manual)") && stdout.contains("Passed"),
+            "{stdout}"
+        );
+        let status = drills
+            .get("weekly")
+            .await
+            .expect("drill")
+            .status
+            .expect("status");
         assert_eq!(status.history.len(), 2);
         assert_eq!(replicas(&ns, "lims").await, 2);
         stop(&ns, op).await;
@@ -1086,43 +1212,37 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
 async fn a_drill_resumes_after_the_operator_stops_in_every_phase() {
     ensure_crds(&admin_client().await).await;
     with_namespace("drill-restart", |ns: TestNamespace| async move {
-        make_staging(&ns).await;
-        web_system(&ns, "lims", 2, vec![]).await;
+        let drills = every_kind_of_fault(&ns, "restarted").await;
         recover_to(&ns, "lims", 1).await;
-        web_system(
-            &ns,
-            "pacs",
-            1,
-            vec![json!({ "name": "viewer", "workloadReady": { "kind": "Deployment", "name": "pacs" } })],
-        )
-        .await;
-        let drills: Api<RecoveryDrill> = ns.api();
-        let d = drill(
-            "restarted",
-            &["lims", "pacs"],
-            json!([
-                { "system": "lims", "scaleToZero": {} },
-                { "system": "lims", "isolate": { "duration": "2s" } },
-                { "system": "pacs", "deletePods": {} },
-                { "system": "pacs", "failCheck": { "check": "viewer", "duration": "3s" } }
-            ]),
-        );
-        drills.create(&PostParams::default(), &d).await.expect("drill");
         let mut op = operator(&ns);
-        wait_for(&drills, "restarted", "the finalizer", WAIT, |d| d.metadata.finalizers.is_some()).await;
-        let token = drillctl::request_run(ns.client.clone(), &ns.name, "restarted").await.expect("run");
+        wait_for(&drills, "restarted", "the finalizer", WAIT, |d| {
+            d.metadata.finalizers.is_some()
+        })
+        .await;
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "restarted")
+            .await
+            .expect("run");
 
         type Point = fn(&lifeline::api::v1alpha1::RecoveryDrillStatus) -> bool;
         let points: [(&str, Point); 3] = [
-            ("started", |s| s.run.as_ref().is_some_and(|r| r.started_at.is_some())),
-            ("recovering", |s| s.run.as_ref().is_some_and(|r| r.plan.is_some())),
+            ("started", |s| {
+                s.run.as_ref().is_some_and(|r| r.started_at.is_some())
+            }),
+            ("recovering", |s| {
+                s.run.as_ref().is_some_and(|r| r.plan.is_some())
+            }),
             ("a system verified", |s| {
-                s.run.as_ref().is_some_and(|r| r.systems.iter().any(|x| x.verified_at.is_some()))
+                s.run
+                    .as_ref()
+                    .is_some_and(|r| r.systems.iter().any(|x| x.verified_at.is_some()))
                     || s.phase == DrillPhase::Finished
             }),
         ];
         for (what, reached) in points {
-            wait_for(&drills, "restarted", what, WAIT, |d| d.status.as_ref().is_some_and(reached)).await;
+            wait_for(&drills, "restarted", what, WAIT, |d| {
+                d.status.as_ref().is_some_and(reached)
+            })
+            .await;
             op.abort();
             let _ = op.await;
             op = operator(&ns);
@@ -1133,16 +1253,37 @@ async fn a_drill_resumes_after_the_operator_stops_in_every_phase() {
             .expect("the run finishes");
         let status = done.status.expect("status");
         let run = status.run.expect("run");
-        assert_eq!(run.outcome, Some(DrillOutcome::Passed), "{:?}: {:?}", run.reason, run);
+        assert_eq!(
+            run.outcome,
+            Some(DrillOutcome::Passed),
+            "{:?}: {:?}",
+            run.reason,
+            run
+        );
         assert_eq!(run.number, 1, "one run, resumed, not a second one");
-        assert_eq!(run.plan.as_deref(), Some(plan_name("restarted", 1).as_str()));
+        assert_eq!(
+            run.plan.as_deref(),
+            Some(plan_name("restarted", 1).as_str())
+        );
         for f in &run.faults {
-            let injected = f.injected_at.clone().unwrap_or_else(|| panic!("{f:?} injected"));
-            let proven = f.proven_at.clone().unwrap_or_else(|| panic!("{f:?} proven"));
+            let injected = f
+                .injected_at
+                .clone()
+                .unwrap_or_else(|| panic!("{f:?} injected"));
+            let proven = f
+                .proven_at
+                .clone()
+                .unwrap_or_else(|| panic!("{f:?} proven"));
             assert!(proven.0 >= injected.0, "{f:?}");
         }
         assert_eq!(run.systems.len(), 2);
-        assert!(run.systems.iter().all(|s| s.verified_at.is_some() && s.objective_met == Some(true)), "{:?}", run.systems);
+        assert!(
+            run.systems
+                .iter()
+                .all(|s| s.verified_at.is_some() && s.objective_met == Some(true)),
+            "{:?}",
+            run.systems
+        );
         // Put back: the recorded replicas (the recovery scaled lims to one), no isolation,
         // no plan, no claims.
         assert_eq!(replicas(&ns, "lims").await, 2);
