@@ -130,6 +130,47 @@ async fn every_kind_of_fault(ns: &TestNamespace, name: &str) -> Api<RecoveryDril
     drills
 }
 
+/// Waits for the run requested with `token` to finish, asserts it Passed, and returns the
+/// drill's status and the run.
+async fn passed(
+    ns: &TestNamespace,
+    name: &str,
+    token: &str,
+) -> (
+    lifeline::api::v1alpha1::RecoveryDrillStatus,
+    lifeline::api::v1alpha1::DrillRun,
+) {
+    let done = drillctl::wait_run(ns.client.clone(), &ns.name, name, token, WAIT)
+        .await
+        .expect("the run finishes");
+    let mut status = done.status.expect("status");
+    let run = status.run.take().expect("run");
+    assert_eq!(
+        run.outcome,
+        Some(DrillOutcome::Passed),
+        "{:?}: {:?}",
+        run.reason,
+        run
+    );
+    status.run = Some(run.clone());
+    (status, run)
+}
+
+/// Every fault of `run` was injected, then proven no earlier.
+fn assert_every_fault_proven(run: &lifeline::api::v1alpha1::DrillRun) {
+    for f in &run.faults {
+        let injected = f
+            .injected_at
+            .clone()
+            .unwrap_or_else(|| panic!("{f:?} injected"));
+        let proven = f
+            .proven_at
+            .clone()
+            .unwrap_or_else(|| panic!("{f:?} proven"));
+        assert!(proven.0 >= injected.0, "{f:?}");
+    }
+}
+
 fn drill(name: &str, systems: &[&str], faults: Value) -> RecoveryDrill {
     object(json!({
         "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryDrill",
@@ -274,31 +315,10 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
             "{pre:?}"
         );
 
-        let done = drillctl::wait_run(ns.client.clone(), &ns.name, "weekly", &token, WAIT)
-            .await
-            .expect("the run finishes");
-        let status = done.status.expect("status");
-        let run = status.run.expect("run");
-        assert_eq!(
-            run.outcome,
-            Some(DrillOutcome::Passed),
-            "{:?}: {:?}",
-            run.reason,
-            run
-        );
+        let (status, run) = passed(&ns, "weekly", &token).await;
 
         // Every fault was injected, then proven, with what was seen.
-        for f in &run.faults {
-            let injected = f
-                .injected_at
-                .clone()
-                .unwrap_or_else(|| panic!("{f:?} injected"));
-            let proven = f
-                .proven_at
-                .clone()
-                .unwrap_or_else(|| panic!("{f:?} proven"));
-            assert!(proven.0 >= injected.0, "{f:?}");
-        }
+        assert_every_fault_proven(&run);
         let proof = |kind: &str| {
             run.faults
                 .iter()
@@ -1248,34 +1268,13 @@ async fn a_drill_resumes_after_the_operator_stops_in_every_phase() {
             op = operator(&ns);
         }
 
-        let done = drillctl::wait_run(ns.client.clone(), &ns.name, "restarted", &token, WAIT)
-            .await
-            .expect("the run finishes");
-        let status = done.status.expect("status");
-        let run = status.run.expect("run");
-        assert_eq!(
-            run.outcome,
-            Some(DrillOutcome::Passed),
-            "{:?}: {:?}",
-            run.reason,
-            run
-        );
+        let (status, run) = passed(&ns, "restarted", &token).await;
         assert_eq!(run.number, 1, "one run, resumed, not a second one");
         assert_eq!(
             run.plan.as_deref(),
             Some(plan_name("restarted", 1).as_str())
         );
-        for f in &run.faults {
-            let injected = f
-                .injected_at
-                .clone()
-                .unwrap_or_else(|| panic!("{f:?} injected"));
-            let proven = f
-                .proven_at
-                .clone()
-                .unwrap_or_else(|| panic!("{f:?} proven"));
-            assert!(proven.0 >= injected.0, "{f:?}");
-        }
+        assert_every_fault_proven(&run);
         assert_eq!(run.systems.len(), 2);
         assert!(
             run.systems
