@@ -179,7 +179,7 @@ pub async fn decide(
             }
         })
         .collect();
-    let verb = decision.to_string().to_ascii_lowercase();
+    let verb = decision.to_string();
     let name = object_name(&[plan, stage, user.trim_matches('-'), &verb, &stamp]);
     let approval: Approval = serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1",

@@ -669,73 +669,78 @@ impl Drill<'_> {
         systems: &[ClinicalSystem],
     ) -> Result<Vec<RecordedState>, Error> {
         let mut out: Vec<RecordedState> = Vec::new();
+        // Workloads: those the faults scale to zero (recorded even when missing: the run
+        // is refused then), then those the recovery scales (recorded where they exist, to
+        // put back what it changed), each once.
+        let mut workloads: Vec<(WorkloadKind, String, bool)> = Vec::new();
         for f in &self.drill.spec.faults {
-            let Some(system) = systems.iter().find(|s| s.name_any() == f.system) else {
-                continue;
-            };
-            if let Some(sz) = &f.scale_to_zero {
-                for (kind, name) in workload_targets(sz, system) {
-                    if out
-                        .iter()
-                        .any(|r| r.kind == kind.to_string() && r.name == name)
-                    {
-                        continue;
-                    }
-                    let st = workload::state(&self.ctx.client, &self.ns, kind, &name).await?;
-                    out.push(RecordedState {
-                        kind: kind.to_string(),
-                        name,
-                        replicas: st.as_ref().map(|s| s.desired),
-                        existed: st.is_some(),
-                        policy_spec: None,
-                    });
-                }
-            }
-            if f.isolate.is_some() {
-                let name = isolation_policy_name(&self.name, &f.system);
-                if !out
-                    .iter()
-                    .any(|r| r.kind == "NetworkPolicy" && r.name == name)
-                {
-                    let existing = self
-                        .policies()
-                        .get_opt(&name)
-                        .await
-                        .during(|| format!("read NetworkPolicy {}/{name}", self.ns))?;
-                    // A policy left by an earlier run of this drill is the drill's own.
-                    let ours = existing
-                        .as_ref()
-                        .is_some_and(|p| p.labels().get(DRILL_LABEL) == Some(&self.name));
-                    out.push(RecordedState {
-                        kind: "NetworkPolicy".into(),
-                        existed: existing.is_some() && !ours,
-                        policy_spec: None,
-                        replicas: None,
-                        name,
-                    });
-                }
+            let system = systems.iter().find(|s| s.name_any() == f.system);
+            if let (Some(sz), Some(system)) = (&f.scale_to_zero, system) {
+                workloads.extend(
+                    workload_targets(sz, system)
+                        .into_iter()
+                        .map(|(k, n)| (k, n, true)),
+                );
             }
         }
-        // The recovery scales workloads of systems that were not broken too: record
-        // them, to put back what it changed. One that does not exist is left alone.
-        for system in systems {
-            for (kind, name) in scale_targets(system) {
-                if out
-                    .iter()
-                    .any(|r| r.kind == kind.to_string() && r.name == name)
-                {
-                    continue;
-                }
-                if let Some(st) = workload::state(&self.ctx.client, &self.ns, kind, &name).await? {
-                    out.push(RecordedState {
-                        kind: kind.to_string(),
-                        name,
-                        replicas: Some(st.desired),
-                        existed: true,
-                        policy_spec: None,
-                    });
-                }
+        workloads.extend(
+            systems
+                .iter()
+                .flat_map(scale_targets)
+                .map(|(k, n)| (k, n, false)),
+        );
+        for (i, (kind, name, broken)) in workloads.iter().enumerate() {
+            if workloads[..i]
+                .iter()
+                .any(|(k, n, _)| k == kind && n == name)
+            {
+                continue;
             }
+            let st = workload::state(&self.ctx.client, &self.ns, *kind, name).await?;
+            if st.is_none() && !broken {
+                continue;
+            }
+            out.push(RecordedState {
+                kind: kind.to_string(),
+                name: name.clone(),
+                replicas: st.as_ref().map(|s| s.desired),
+                existed: st.is_some(),
+                policy_spec: None,
+            });
+        }
+        for f in self
+            .drill
+            .spec
+            .faults
+            .iter()
+            .filter(|f| f.isolate.is_some())
+        {
+            if !systems.iter().any(|s| s.name_any() == f.system) {
+                continue;
+            }
+            let name = isolation_policy_name(&self.name, &f.system);
+            if out
+                .iter()
+                .any(|r| r.kind == "NetworkPolicy" && r.name == name)
+            {
+                continue;
+            }
+            let existing = self
+                .policies()
+                .get_opt(&name)
+                .await
+                .during(|| format!("read NetworkPolicy {}/{name}", self.ns))?;
+            // A policy left by an earlier run of this drill is the drill's own.
+            let ours = existing
+                .as_ref()
+                .is_some_and(|p| p.labels().get(DRILL_LABEL) == Some(&self.name));
+            out.push(RecordedState {
+                kind: "NetworkPolicy".into(),
+                existed: existing.is_some() && !ours,
+                policy_spec: None,
+                replicas: None,
+                name,
+            });
         }
         // The recovery applies release gates: record them to put back as they were.
         for s in systems.iter().filter(|s| s.spec.release.is_some()) {

@@ -29,9 +29,10 @@ fn system_ref(key: &str) -> Option<ObjectReference> {
     })
 }
 
-/// The Events for the changes from `prev` to `next`.
+/// The Events for the changes from `prev` to `next` of the plan `plan` refers to.
 pub fn transitions(
     model: &PlanModel,
+    plan: &ObjectReference,
     prev: &RecoveryPlanStatus,
     next: &RecoveryPlanStatus,
 ) -> Vec<Event> {
@@ -126,7 +127,12 @@ pub fn transitions(
             .into(),
             note: Some(line.clone()),
             action: "Release".into(),
-            secondary: None,
+            // Related to the plan's stage: Events with the same reason and related object
+            // are one series, and the second stage's would only count up the first's.
+            secondary: Some(ObjectReference {
+                field_path: Some(format!("spec.stages{{{stage}}}")),
+                ..plan.clone()
+            }),
         });
     }
     // The plan's phase; AwaitingApproval is told stage by stage above.
@@ -154,8 +160,20 @@ pub fn transitions(
     out
 }
 
+/// The line of `status.awaiting` for a stage that awaits `more` approvals of `required`
+/// from `from`; [`stage_of`] reads it back.
+pub fn awaits_line(stage: &str, more: usize, required: usize, from: &str) -> String {
+    let plural = if more == 1 { "" } else { "s" };
+    format!("stage {stage} awaits {more} more approval{plural} (of {required}) from {from}")
+}
+
+/// The line of `status.awaiting` for a stage halted by a rejection, for `reason`.
+pub fn halted_line(stage: &str, reason: &str) -> String {
+    format!("stage {stage} halted: {reason}")
+}
+
 /// The stage a line of `status.awaiting` is about, and whether it is halted by a
-/// rejection ("stage S halted: ...") rather than awaiting approval ("stage S awaits ...").
+/// rejection ([`halted_line`]) rather than awaiting approval ([`awaits_line`]).
 pub fn stage_of(line: &str) -> Option<(&str, bool)> {
     let rest = line.strip_prefix("stage ")?;
     let (stage, what) = rest.split_once(' ')?;
@@ -194,18 +212,7 @@ pub async fn publish_transitions(
     next: &RecoveryPlanStatus,
 ) {
     let reference = plan.object_ref(&());
-    for mut ev in transitions(model, prev, next) {
-        // A stage's Event relates to the plan's stage: Events with the same reason and
-        // related object are one series, so without it the second stage's would only
-        // count up the first's.
-        if ev.secondary.is_none()
-            && let Some((stage, _)) = ev.note.as_deref().and_then(stage_of)
-        {
-            ev.secondary = Some(ObjectReference {
-                field_path: Some(format!("spec.stages{{{stage}}}")),
-                ..reference.clone()
-            });
-        }
+    for mut ev in transitions(model, &reference, prev, next) {
         if let Some(notifier) = &ctx.notifier
             && let Some(n) = super::notify::for_event(plan, next, &ev)
         {
@@ -241,7 +248,7 @@ mod tests {
     }
 
     fn reasons(prev: &RecoveryPlanStatus, next: &RecoveryPlanStatus) -> Vec<(String, String)> {
-        transitions(&model(), prev, next)
+        transitions(&model(), &ObjectReference::default(), prev, next)
             .into_iter()
             .map(|e| (e.reason, e.note.unwrap_or_default()))
             .collect()
@@ -283,7 +290,7 @@ mod tests {
             PlanPhase::AwaitingApproval,
             &["stage pilot-ward halted: rejected by carol: ward printers not back"],
         );
-        let events = transitions(&model(), &pilot, &halted);
+        let events = transitions(&model(), &ObjectReference::default(), &pilot, &halted);
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].reason, "StageRejected");
         assert_eq!(events[0].type_, EventType::Warning);
@@ -305,8 +312,20 @@ mod tests {
     }
 
     #[test]
-    fn stage_lines_parse_and_others_do_not() {
+    fn stage_lines_read_back_and_others_do_not() {
         assert_eq!(stage_of(PILOT), Some(("pilot-ward", false)));
+        let line = awaits_line("pilot-ward", 1, 1, "clinical-safety-officers");
+        assert_eq!(
+            line,
+            "stage pilot-ward awaits 1 more approval (of 1) from clinical-safety-officers"
+        );
+        assert_eq!(stage_of(&line), Some(("pilot-ward", false)));
+        assert_eq!(
+            awaits_line("all-sites", 2, 2, "anyone"),
+            "stage all-sites awaits 2 more approvals (of 2) from anyone"
+        );
+        let halted = halted_line("all-sites", "rejected by dana: stage 2 halted: no");
+        assert_eq!(stage_of(&halted), Some(("all-sites", true)));
         assert_eq!(
             stage_of("stage all-sites halted: rejected by dana: no"),
             Some(("all-sites", true))

@@ -1,6 +1,6 @@
 //! Webhook notifications: the transitions people act on (a stage awaits approval or is
-//! halted by a rejection, a system failed, a plan finished; a drill waits, is refused, stopped or finished) sent as a JSON
-//! POST to a configured URL.
+//! halted by a rejection, a system failed, a plan finished; a drill waits, is refused,
+//! stopped or finished) sent as a JSON POST to a configured URL.
 //!
 //! The reconcile never waits for a webhook: it queues the notification and moves on. A
 //! background task delivers the queue in order, retrying each notification with
@@ -117,14 +117,14 @@ pub fn for_event(
         ))
     });
     let uid = plan.meta().uid.clone().unwrap_or_else(|| plan.name_any());
-    // A stage awaits approval (or halts) stage after stage: the stage tells them apart.
+    // A stage awaits approval (or halts) stage after stage: its field path in the plan
+    // ("spec.stages{pilot-ward}") tells them apart.
     let about = match &system {
         Some(s) => s.clone(),
         None => event
-            .note
-            .as_deref()
-            .and_then(super::events::stage_of)
-            .map(|(stage, _)| format!("stage/{stage}"))
+            .secondary
+            .as_ref()
+            .and_then(|r| r.field_path.clone())
             .unwrap_or_default(),
     };
     Some(Notification {
@@ -304,8 +304,15 @@ mod tests {
         };
         let mut ev = event("AwaitingApproval");
         ev.note = Some("stage pilot-ward awaits 1 more approval (of 1)".into());
+        ev.secondary = Some(k8s_openapi::api::core::v1::ObjectReference {
+            kind: Some("RecoveryPlan".into()),
+            name: Some("northern-care-recovery".into()),
+            field_path: Some("spec.stages{pilot-ward}".into()),
+            ..Default::default()
+        });
         let n = for_event(&plan(), &status, &ev).expect("notified");
-        assert_eq!(n.id, "u-1/AwaitingApproval/stage/pilot-ward");
+        assert_eq!(n.id, "u-1/AwaitingApproval/spec.stages{pilot-ward}");
+        assert_eq!(n.system, None, "a stage's Event is about no system");
         assert_eq!(n.phase, "AwaitingApproval");
         assert_eq!(
             n.plan.as_ref().map(|p| p.name.as_str()),

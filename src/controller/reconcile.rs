@@ -295,25 +295,22 @@ fn awaiting(model: &PlanModel, status: &RecoveryPlanStatus, gates: &[StageGate])
                     .iter()
                     .filter(|a| a.stage == stage.name && a.accepted && a.decision == "approve")
                     .count();
-                let from = if stage.approval.approver_groups.is_empty() {
-                    if stage.approval.allow_requester {
-                        "anyone with the approve verb".to_string()
-                    } else {
-                        "anyone with the approve verb but the requester".to_string()
-                    }
-                } else {
-                    stage.approval.approver_groups.join(" or ")
+                let rule = &stage.approval;
+                let from = match (rule.approver_groups.is_empty(), rule.allow_requester) {
+                    (false, _) => rule.approver_groups.join(" or "),
+                    (true, true) => "anyone with the approve verb".to_string(),
+                    (true, false) => "anyone with the approve verb but the requester".to_string(),
                 };
                 let required = stage.approval.required as usize;
-                let more = required.saturating_sub(got);
-                out.push(format!(
-                    "stage {} awaits {more} more approval{} (of {required}) from {from}",
-                    stage.name,
-                    if more == 1 { "" } else { "s" },
+                out.push(events::awaits_line(
+                    &stage.name,
+                    required.saturating_sub(got),
+                    required,
+                    &from,
                 ));
             }
             Some(StageGate::Rejected(reason)) => {
-                out.push(format!("stage {} halted: {reason}", stage.name));
+                out.push(events::halted_line(&stage.name, reason));
             }
             Some(StageGate::Open) => {}
         }

@@ -123,19 +123,7 @@ pub fn evaluate(
                 Ok(_) => approvers.push(who),
                 Err(_) => {}
             }
-            records.push(ApprovalRecord {
-                name: a.metadata.name.clone().unwrap_or_default(),
-                stage: stage.name.clone(),
-                approver: who.to_string(),
-                decision: a.spec.decision.to_string(),
-                accepted: verdict.is_ok(),
-                reason: match verdict {
-                    Ok(r) => r.to_string(),
-                    Err(r) => r,
-                },
-                comment: a.spec.comment.clone(),
-                at: a.metadata.creation_timestamp.clone(),
-            });
+            records.push(record(a, verdict.map(str::to_string)));
         }
         gates.push(match rejected {
             Some(reason) => StageGate::Rejected(reason),
@@ -149,25 +137,30 @@ pub fn evaluate(
         let stage = a.spec.stage.as_deref().unwrap_or_default();
         !settings.stages.iter().any(|s| s.name == stage)
     }) {
-        let stage = a.spec.stage.clone().unwrap_or_default();
-        records.push(ApprovalRecord {
-            name: a.metadata.name.clone().unwrap_or_default(),
-            reason: format!(
-                "ignored: the plan has no stage {stage} (its stages: {})",
-                settings
-                    .stages
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            stage,
-            approver: a.spec.approver.username.clone(),
-            decision: a.spec.decision.to_string(),
-            accepted: false,
-            comment: a.spec.comment.clone(),
-            at: a.metadata.creation_timestamp.clone(),
-        });
+        let names: Vec<&str> = settings.stages.iter().map(|s| s.name.as_str()).collect();
+        records.push(record(
+            a,
+            Err(format!(
+                "ignored: the plan has no stage {} (its stages: {})",
+                a.spec.stage.as_deref().unwrap_or_default(),
+                names.join(", ")
+            )),
+        ));
     }
     (gates, records)
+}
+
+/// The record of Approval `a`: accepted (`Ok`) or ignored (`Err`), with the reason.
+fn record(a: &Approval, verdict: Result<String, String>) -> ApprovalRecord {
+    let accepted = verdict.is_ok();
+    ApprovalRecord {
+        name: a.metadata.name.clone().unwrap_or_default(),
+        stage: a.spec.stage.clone().unwrap_or_default(),
+        approver: a.spec.approver.username.clone(),
+        decision: a.spec.decision.to_string(),
+        accepted,
+        reason: verdict.unwrap_or_else(|r| r),
+        comment: a.spec.comment.clone(),
+        at: a.metadata.creation_timestamp.clone(),
+    }
 }
