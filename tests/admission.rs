@@ -708,15 +708,8 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
             .create(&pp, &support::fake_deployment("web", 0))
             .await
             .expect("deployment");
-        let mut system = support::clinical_system(
-            "web",
-            &[],
-            vec![json!({ "name": "start", "scale": { "kind": "Deployment", "name": "web", "replicas": 1 } })],
-            vec![json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": "web" } })],
-        );
-        system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "web" } } });
         ns.api::<lifeline::api::v1alpha1::ClinicalSystem>()
-            .create(&pp, &object(system))
+            .create(&pp, &object(support::gated_system("web", "web", 1)))
             .await
             .expect("system");
 

@@ -59,18 +59,10 @@ async fn web_system(ns: &TestNamespace, name: &str, replicas: i32, extra_checks:
         .create(&pp, &support::fake_deployment(name, replicas))
         .await
         .expect("deployment");
-    let mut checks =
-        vec![json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": name } })];
-    checks.extend(extra_checks);
-    let mut system = support::clinical_system(
-        name,
-        &[],
-        vec![
-            json!({ "name": "start", "scale": { "kind": "Deployment", "name": name, "replicas": replicas } }),
-        ],
-        checks,
-    );
-    system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": name } } });
+    let mut system = support::gated_system(name, name, replicas);
+    if let Some(checks) = system["spec"]["verify"]["checks"].as_array_mut() {
+        checks.extend(extra_checks);
+    }
     ns.api::<ClinicalSystem>()
         .create(&pp, &object(system))
         .await
@@ -143,8 +135,8 @@ async fn passed(
     let done = drillctl::wait_run(ns.client.clone(), &ns.name, name, token, WAIT)
         .await
         .expect("the run finishes");
-    let mut status = done.status.expect("status");
-    let run = status.run.take().expect("run");
+    let status = done.status.expect("status");
+    let run = status.run.clone().expect("run");
     assert_eq!(
         run.outcome,
         Some(DrillOutcome::Passed),
@@ -152,7 +144,6 @@ async fn passed(
         run.reason,
         run
     );
-    status.run = Some(run.clone());
     (status, run)
 }
 

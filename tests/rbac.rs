@@ -401,13 +401,7 @@ async fn operator_runs_a_drill_as_its_service_account() {
             .create(&pp, &support::fake_deployment("lab-db", 2))
             .await
             .expect("create lab-db");
-        let mut system = support::clinical_system(
-            "laboratory",
-            &[],
-            vec![json!({ "name": "scale-up", "scale": { "kind": "Deployment", "name": "lab-db", "replicas": 2 } })],
-            vec![json!({ "name": "db-ready", "workloadReady": { "kind": "Deployment", "name": "lab-db" } })],
-        );
-        system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "lab-db" } } });
+        let system = support::gated_system("laboratory", "lab-db", 2);
         ns.api::<ClinicalSystem>().create(&pp, &object(system)).await.expect("system");
         wait_for(&deployments, "lab-db", "ready", PLAN_DONE, |d| {
             d.status.as_ref().and_then(|s| s.ready_replicas) == Some(2)
@@ -423,7 +417,7 @@ async fn operator_runs_a_drill_as_its_service_account() {
                     { "system": "laboratory", "deletePods": {} },
                     { "system": "laboratory", "scaleToZero": {} },
                     { "system": "laboratory", "isolate": { "duration": "1s" } },
-                    { "system": "laboratory", "failCheck": { "check": "db-ready", "duration": "8s" } }
+                    { "system": "laboratory", "failCheck": { "check": "ready", "duration": "8s" } }
                 ],
                 "recovery": { "stages": [{ "name": "it", "audience": { "ipBlocks": ["10.0.0.0/8"] } }] }
             }

@@ -116,13 +116,9 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             )
             .await
             .expect("ingress");
-        let mut system = support::clinical_system(
-            "web",
-            &[],
-            vec![json!({ "name": "start", "scale": { "kind": "Deployment", "name": "web", "replicas": 1 } })],
-            vec![json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": "web" } })],
-        );
-        system["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "web" } }, "service": "web", "ingress": "web" });
+        let mut system = support::gated_system("web", "web", 1);
+        system["spec"]["release"]["service"] = json!("web");
+        system["spec"]["release"]["ingress"] = json!("web");
         ns.api::<ClinicalSystem>()
             .create(&pp, &object(system))
             .await

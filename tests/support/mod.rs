@@ -934,6 +934,25 @@ pub fn clinical_system(
     })
 }
 
+/// A ClinicalSystem `name` for the Deployment `workload` (made by [`fake_deployment`]): its
+/// restore scales it to `replicas`, its check `ready` waits for it, and its release gate
+/// selects its pods (`app=<workload>`).
+pub fn gated_system(name: &str, workload: &str, replicas: i32) -> serde_json::Value {
+    let mut system = clinical_system(
+        name,
+        &[],
+        vec![
+            serde_json::json!({ "name": "start", "scale": { "kind": "Deployment", "name": workload, "replicas": replicas } }),
+        ],
+        vec![
+            serde_json::json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": workload } }),
+        ],
+    );
+    system["spec"]["release"] =
+        serde_json::json!({ "podSelector": { "matchLabels": { "app": workload } } });
+    system
+}
+
 /// A RecoveryPlan `name` selecting `systems` by name, no release stages.
 pub fn recovery_plan(name: &str, systems: &[&str]) -> serde_json::Value {
     serde_json::json!({
