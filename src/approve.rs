@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::{
     api::v1alpha1::{ActionPhase, Approval, Decision, RecoveryPlan},
-    controller::names::object_name,
+    engine::names::object_name,
 };
 
 /// Who the API server says the current user is.

@@ -162,9 +162,9 @@ fn at(t: &Option<Time>, start: Option<&Time>) -> String {
     match (t, start) {
         (Some(t), Some(s)) => format!(
             "+{}",
-            format_duration(Duration::from_secs(crate::engine::drill::seconds_between(
-                s, t
-            )))
+            format_duration(Duration::from_secs(
+                crate::engine::time::seconds_between(s.0, t.0).unwrap_or(0)
+            ))
         ),
         (Some(t), None) => t.0.to_string(),
         (None, _) => "-".into(),
@@ -243,7 +243,7 @@ pub fn render(drill: &RecoveryDrill) -> String {
                 out,
                 "{:<24} {:<11} {:<10} {:<10} {:<7} {}",
                 s.name,
-                s.phase.as_deref().unwrap_or("-"),
+                s.phase.map_or("-".to_string(), |p| p.to_string()),
                 secs(s.recovery_seconds),
                 secs(s.objective_seconds),
                 match s.objective_met {

@@ -807,8 +807,9 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
         // The same person twice is not a quorum of two: nothing released, in the same
         // status that recorded the approvals.
         assert_eq!(released(&status).as_deref(), Some("it-validation"));
+        let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
         assert_eq!(
-            status.awaiting,
+            awaiting,
             ["stage pilot-ward awaits 1 more approval (of 2) from clinical-safety-officers"]
         );
 
@@ -855,8 +856,9 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
             s.approvals.iter().any(|a| a.name == "s2-alice")
         })
         .await;
+        let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
         assert_eq!(
-            status.awaiting,
+            awaiting,
             ["stage all-sites halted: rejected by dana: Oldham's interface queue is not drained"]
         );
         assert_eq!(released(&status).as_deref(), Some("pilot-ward"), "a reject holds the stage even with an approval");

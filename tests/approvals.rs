@@ -329,7 +329,8 @@ fn status_shows_the_stages_what_they_await_and_every_approval_with_its_reason() 
         },
         "status": {
             "phase": "AwaitingApproval",
-            "awaiting": ["stage pilot-ward awaits 1 more approval (of 2) from anyone with the approve verb but the requester"],
+            "awaiting": [{ "stage": "pilot-ward", "systems": ["ward/a"], "needed": 1, "required": 2,
+                           "from": "anyone with the approve verb but the requester" }],
             "approvals": [
                 { "name": "a1", "stage": "pilot-ward", "approver": "alice", "decision": "approve",
                   "accepted": true, "reason": "accepted", "comment": "looked fine" },

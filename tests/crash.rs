@@ -21,7 +21,7 @@ use k8s_openapi::api::{
 use kube::{Api, ResourceExt, api::ListParams};
 use lifeline::{
     api::v1alpha1::{ActionPhase, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase},
-    controller::names,
+    engine::names,
 };
 use serde_json::{Value, json};
 use support::{

@@ -19,16 +19,27 @@ use kube::{
     api::{DeleteParams, Patch, PatchParams, PostParams},
 };
 use lifeline::{
-    api::v1alpha1::{ClinicalSystem, DrillOutcome, DrillPhase, RecoveryDrill, RecoveryPlan},
+    api::v1alpha1::{
+        ClinicalSystem, DrillOutcome, DrillPhase, DrillTrigger, FaultKind, RecordedKind,
+        RecoveryDrill, RecoveryPlan,
+    },
     controller::{
         RunOptions,
         drill::{isolation_policy_name, plan_name},
         run,
     },
     drillctl,
-    engine::drill::seconds_between,
+    engine::time,
 };
 use serde_json::{Value, json};
+/// Whole seconds between two recorded moments, as the report and the engine count them.
+fn seconds_between(
+    from: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    to: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+) -> u64 {
+    time::seconds_between(from.0, to.0).unwrap_or(0)
+}
+
 use support::{
     TestNamespace, admin_client, ensure_crds, eventually, object, repo_root, wait_for,
     with_namespace,
@@ -286,16 +297,16 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
                 .is_some_and(|r| {
                     r.faults
                         .iter()
-                        .any(|f| f.kind == "isolate" && f.proven_at.is_some())
+                        .any(|f| f.kind == FaultKind::Isolate && f.proven_at.is_some())
                 })
         })
         .await;
         let run = seen.status.and_then(|s| s.run).expect("run");
-        assert_eq!(run.trigger, "manual");
+        assert_eq!(run.trigger, DrillTrigger::Manual);
         let pre: Vec<(String, String, Option<i32>, bool)> = run
             .pre_state
             .iter()
-            .map(|r| (r.kind.clone(), r.name.clone(), r.replicas, r.existed))
+            .map(|r| (r.kind.to_string(), r.name.clone(), r.replicas, r.existed))
             .collect();
         assert!(
             pre.contains(&("Deployment".into(), "lims".into(), Some(2), true)),
@@ -313,7 +324,7 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         let proof = |kind: &str| {
             run.faults
                 .iter()
-                .find(|f| f.kind == kind)
+                .find(|f| f.kind.as_str() == kind)
                 .and_then(|f| f.proof.clone())
                 .unwrap_or_default()
         };
@@ -339,7 +350,7 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         assert!(
             run.faults
                 .iter()
-                .filter(|f| f.kind == "isolate")
+                .filter(|f| f.kind == FaultKind::Isolate)
                 .all(|f| f.lifted_at.is_some())
         );
 
@@ -729,7 +740,7 @@ async fn a_scheduled_drill_fires_on_schedule() {
         let op = operator(&ns);
         let done = finished(&drills, "nightly", 1).await;
         let status = done.status.expect("status");
-        assert_eq!(status.history[0].trigger, "schedule");
+        assert_eq!(status.history[0].trigger, DrillTrigger::Schedule);
         assert_eq!(status.history[0].outcome, DrillOutcome::Passed);
         let fired = status.last_schedule_time.expect("last schedule time");
         assert_eq!(
@@ -1104,7 +1115,7 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
             run_record
                 .faults
                 .iter()
-                .filter(|f| f.kind == "scaleToZero")
+                .filter(|f| f.kind == FaultKind::ScaleToZero)
                 .count(),
             estate.len(),
             "one fault per workload the estate scales"
@@ -1204,7 +1215,7 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
         for r in run_record
             .pre_state
             .iter()
-            .filter(|r| r.kind == "Deployment")
+            .filter(|r| r.kind == RecordedKind::Deployment)
         {
             assert_eq!(Some(replicas(&ns, &r.name).await), r.replicas, "{}", r.name);
         }

@@ -30,7 +30,7 @@ use kube::{
 };
 use lifeline::{
     api::v1alpha1::{Approval, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase},
-    controller::{FIELD_MANAGER, LEASE_NAME, RunOptions, restore::RESTART_ANNOTATION},
+    controller::{FIELD_MANAGER, LEASE_NAME, RunOptions, steps::restore::RESTART_ANNOTATION},
 };
 use serde_json::json;
 use support::{

@@ -16,7 +16,7 @@ use kube::{
 };
 use lifeline::{
     api::v1alpha1::{Approval, ClinicalSystem, PlanPhase, RecoveryPlan},
-    controller::{RunOptions, release::policy_name, run},
+    controller::{RunOptions, plan::release::policy_name, run},
 };
 use serde_json::json;
 use support::{
@@ -173,10 +173,12 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
         })
         .await;
         let status = awaiting.status.expect("status");
+        let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
         assert_eq!(
-            status.awaiting,
+            awaiting,
             ["stage pilot-ward awaits 1 more approval (of 1) from clinical-safety-officers"]
         );
+        assert_eq!(status.awaiting[0].systems, [format!("{}/web", ns.name)]);
         drop(p);
         let svc = ns.api::<Service>().get("web").await.expect("service");
         assert_eq!(
@@ -695,30 +697,50 @@ async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_bl
         let operator = tokio::spawn(run(admin_client().await, opts));
 
         wait_for(&plans, "release", "AwaitingApproval", WAIT, |p| {
-            p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::AwaitingApproval)
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.phase == PlanPhase::AwaitingApproval)
         })
         .await;
         let first = eventually("the webhook to be called", WAIT, || {
             let hook = hook.clone();
-            async move { hook.received().first().cloned().ok_or("not yet".to_string()) }
+            async move {
+                hook.received()
+                    .first()
+                    .cloned()
+                    .ok_or("not yet".to_string())
+            }
         })
         .await;
         assert_eq!(first["reason"], "AwaitingApproval", "{first}");
         assert_eq!(first["plan"]["name"], "release");
         assert_eq!(first["plan"]["namespace"], ns.name.as_str());
+        assert_eq!(first["awaiting"][0]["stage"], "pilot-ward", "{first}");
+        assert_eq!(first["awaiting"][0]["needed"], 1, "{first}");
         assert_eq!(
-            first["awaiting"][0],
-            "stage pilot-ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester"
+            first["awaiting"][0]["from"],
+            "anyone with the approve verb but the requester"
         );
 
         // While the webhook holds its answer, the approval is acted on.
         ns.api::<Approval>()
-            .create(&PostParams::default(), &approval("go", "pilot-ward", "alice", &[], &[]))
+            .create(
+                &PostParams::default(),
+                &approval("go", "pilot-ward", "alice", &[], &[]),
+            )
             .await
             .expect("approval");
-        wait_for(&plans, "release", "Succeeded while the webhook hangs", WAIT, |p| {
-            p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::Succeeded)
-        })
+        wait_for(
+            &plans,
+            "release",
+            "Succeeded while the webhook hangs",
+            WAIT,
+            |p| {
+                p.status
+                    .as_ref()
+                    .is_some_and(|s| s.phase == PlanPhase::Succeeded)
+            },
+        )
         .await;
         assert_eq!(hook.received().len(), 1, "still holding the first answer");
         hook.release.notify_one();
@@ -728,13 +750,23 @@ async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_bl
             let hook = hook.clone();
             async move {
                 let got = hook.received();
-                if got.iter().any(|n| n["reason"] == "PlanSucceeded") { Ok(got) } else { Err(format!("{got:?}")) }
+                if got.iter().any(|n| n["reason"] == "PlanSucceeded") {
+                    Ok(got)
+                } else {
+                    Err(format!("{got:?}"))
+                }
             }
         })
         .await;
-        assert_eq!(all[1]["id"], first["id"], "the retry is the same notification: {all:?}");
+        assert_eq!(
+            all[1]["id"], first["id"],
+            "the retry is the same notification: {all:?}"
+        );
         let reasons: Vec<&str> = all.iter().filter_map(|n| n["reason"].as_str()).collect();
-        assert_eq!(reasons, ["AwaitingApproval", "AwaitingApproval", "PlanSucceeded"]);
+        assert_eq!(
+            reasons,
+            ["AwaitingApproval", "AwaitingApproval", "PlanSucceeded"]
+        );
         operator.abort();
     })
     .await;

@@ -1,21 +1,20 @@
 //! The operator: watches RecoveryPlans (and the ClinicalSystems, Jobs, workloads and
 //! Approvals they use) and drives the pure engine against the cluster.
 //!
-//! - [`reconcile`](mod@reconcile): load, plan, observe, decide, record, act.
-//! - [`restore`]: restore steps; [`verify`]: checks; [`status`]: status writes;
-//!   [`events`]: Kubernetes Events; [`metrics`]: Prometheus metrics.
+//! - [`plan`]: a RecoveryPlan's reconcile (load, plan, observe, decide, record, act), its
+//!   status, Events and release gates.
+//! - [`steps`]: restore steps and checks against the cluster, and the workloads they act on.
+//! - [`drill`]: a RecoveryDrill's reconcile (observe, decide, record, act), with each
+//!   kind of fault carried out in [`drill::faults`].
+//! - [`cluster`]: what the reconcilers share in talking to the API server.
+//! - [`metrics`]: Prometheus metrics; [`notify`]: the notification webhook.
 
+pub mod cluster;
 pub mod drill;
-pub mod events;
 pub mod metrics;
-pub mod names;
 pub mod notify;
-pub mod reconcile;
-pub mod release;
-pub mod restore;
-pub mod status;
-pub mod verify;
-pub mod workload;
+pub mod plan;
+pub mod steps;
 
 use std::{
     net::SocketAddr,
@@ -46,7 +45,7 @@ use tracing::{error, info, warn};
 
 use crate::{
     api::v1alpha1::{Approval, ClinicalSystem, RecoveryDrill, RecoveryPlan},
-    error::{Error, KubeContext},
+    error::Error,
 };
 
 /// The field manager for everything the operator writes.
@@ -129,40 +128,7 @@ impl Context {
     }
 }
 
-/// Lists a lifeline kind in `namespace` and parses each object on its own: the well-formed
-/// ones, and the names of the malformed ones with why (the field path included).
-pub async fn list_parsed<K>(
-    client: &Client,
-    namespace: &str,
-) -> Result<(Vec<K>, Vec<(String, String)>), Error>
-where
-    K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned,
-{
-    let resource = ApiResource::erase::<K>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
-    let list = api
-        .list(&Default::default())
-        .await
-        .during(|| format!("list {} in {namespace}", resource.plural))?;
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
-    for obj in list.items {
-        let name = obj.name_any();
-        let parsed = serde_json::to_value(&obj)
-            .map_err(|e| e.to_string())
-            .and_then(|v| {
-                serde_path_to_error::deserialize::<_, K>(v).map_err(|e| {
-                    let path = e.path().to_string();
-                    format!("{path}: {}", e.into_inner())
-                })
-            });
-        match parsed {
-            Ok(k) => good.push(k),
-            Err(e) => bad.push((name, e)),
-        }
-    }
-    Ok((good, bad))
-}
+pub use cluster::list_parsed;
 
 /// How to run the operator.
 #[derive(Clone, Debug)]
@@ -397,7 +363,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let running = controller
         .owns(
             scoped::<Job>(&client, ns),
-            wc.clone().labels(restore::PLAN_LABEL),
+            wc.clone().labels(steps::restore::PLAN_LABEL),
         )
         .watches_with(
             dynamic_scoped(&client, ns, &system_resource),
@@ -418,7 +384,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             on_approval,
         )
         .shutdown_on_signal()
-        .run(reconcile::reconcile, reconcile::error_policy, ctx)
+        .run(plan::reconcile, plan::error_policy, ctx)
         .for_each(move |result| {
             let first_result = first_result.clone();
             async move {

@@ -81,7 +81,7 @@ pub struct Notification {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
     /// What the plan awaits and from whom (the plan's `status.awaiting`).
-    pub awaiting: Vec<String>,
+    pub awaiting: Vec<crate::api::v1alpha1::AwaitingStage>,
     /// Systems verified of all, "12/24".
     pub progress: String,
 }
@@ -298,7 +298,14 @@ mod tests {
     fn awaiting_approval_is_notified_with_what_is_awaited() {
         let status = RecoveryPlanStatus {
             phase: PlanPhase::AwaitingApproval,
-            awaiting: vec!["stage pilot-ward awaits 1 more approval (of 1)".into()],
+            awaiting: vec![crate::api::v1alpha1::AwaitingStage {
+                stage: "pilot-ward".into(),
+                systems: vec!["northern-care/epr".into()],
+                needed: 1,
+                required: 1,
+                from: "clinical-safety".into(),
+                halted: None,
+            }],
             progress: Some("12/24".into()),
             ..Default::default()
         };
@@ -320,10 +327,9 @@ mod tests {
         );
         assert_eq!(n.progress, "12/24");
         let json = serde_json::to_value(&n).expect("json");
-        assert_eq!(
-            json["awaiting"][0],
-            "stage pilot-ward awaits 1 more approval (of 1)"
-        );
+        assert_eq!(json["awaiting"][0]["stage"], "pilot-ward");
+        assert_eq!(json["awaiting"][0]["needed"], 1);
+        assert_eq!(json["awaiting"][0]["systems"][0], "northern-care/epr");
         assert!(json.get("system").is_none());
         assert!(json.get("drill").is_none());
     }

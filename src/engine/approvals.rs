@@ -5,34 +5,9 @@
 //! reason it was accepted or ignored.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use serde::{Deserialize, Serialize};
 
 use super::{PlanSettings, StageGate};
-use crate::api::v1alpha1::{Approval, Decision};
-
-/// What the operator made of one Approval, kept in the plan's status.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ApprovalRecord {
-    /// The Approval object's name.
-    pub name: String,
-    /// The stage it decides.
-    pub stage: String,
-    /// Who decided.
-    pub approver: String,
-    /// `approve` or `reject`.
-    pub decision: String,
-    /// Whether it counts.
-    pub accepted: bool,
-    /// Why it counts or not, for people ("ignored: approver is the plan's requester").
-    pub reason: String,
-    /// The approver's comment.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub comment: Option<String>,
-    /// When the Approval was created.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<Time>,
-}
+use crate::api::v1alpha1::{Approval, ApprovalRecord, AwaitingStage, Decision, RecoveryPlanStatus};
 
 /// The gate of each stage and the record of every stage Approval for `plan`, created at
 /// `created`. `approvals` may hold Approvals of other plans and manual-step
@@ -151,13 +126,66 @@ pub fn evaluate(
 }
 
 /// The record of Approval `a`: accepted (`Ok`) or ignored (`Err`), with the reason.
+/// Each stage that verified systems wait at, and what it waits for: how many more
+/// approvals from whom, or the rejection that halts it.
+pub fn awaiting(
+    settings: &PlanSettings,
+    status: &RecoveryPlanStatus,
+    gates: &[StageGate],
+) -> Vec<AwaitingStage> {
+    let mut out = Vec::new();
+    for (k, stage) in settings.stages.iter().enumerate() {
+        let systems: Vec<String> = status
+            .systems
+            .iter()
+            .filter(|s| {
+                s.phase.is_verified() && settings.next_stage(s.released_stage.as_deref()) == k
+            })
+            .map(|s| s.name.clone())
+            .collect();
+        if systems.is_empty() {
+            continue;
+        }
+        let rule = &stage.approval;
+        let from = match (rule.approver_groups.is_empty(), rule.allow_requester) {
+            (false, _) => rule.approver_groups.join(" or "),
+            (true, true) => "anyone with the approve verb".to_string(),
+            (true, false) => "anyone with the approve verb but the requester".to_string(),
+        };
+        let entry = |needed: u32, halted: Option<String>| AwaitingStage {
+            stage: stage.name.clone(),
+            systems: systems.clone(),
+            needed,
+            required: rule.required,
+            from: from.clone(),
+            halted,
+        };
+        match gates.get(k) {
+            Some(StageGate::Awaiting) | None => {
+                let got = status
+                    .approvals
+                    .iter()
+                    .filter(|a| {
+                        a.stage == stage.name && a.accepted && a.decision == Decision::Approve
+                    })
+                    .count();
+                let got = u32::try_from(got).unwrap_or(u32::MAX);
+                out.push(entry(rule.required.saturating_sub(got), None));
+            }
+            Some(StageGate::Rejected(reason)) => out.push(entry(0, Some(reason.clone()))),
+            Some(StageGate::Open) => {}
+        }
+    }
+    out
+}
+
 fn record(a: &Approval, verdict: Result<String, String>) -> ApprovalRecord {
     let accepted = verdict.is_ok();
     ApprovalRecord {
         name: a.metadata.name.clone().unwrap_or_default(),
         stage: a.spec.stage.clone().unwrap_or_default(),
         approver: a.spec.approver.username.clone(),
-        decision: a.spec.decision.to_string(),
+        decision: a.spec.decision,
         accepted,
         reason: verdict.unwrap_or_else(|r| r),
         comment: a.spec.comment.clone(),

@@ -1,22 +1,29 @@
-//! The pure recovery engine: no Kubernetes client, no clock, no I/O.
+//! The pure engine: no Kubernetes client, no clock, no I/O. Everything here is a function
+//! of its inputs, so the controller, the simulator and the tests drive the same code.
 //!
-//! - [`planner`] validates the dependency graph and computes restore waves and the
-//!   critical path.
-//! - [`decide`](mod@decide) is the state machine: given the plan, the status so far and
-//!   the time, it returns the next actions and the new status.
-//!
-//! The controller drives it against a cluster, the simulator against an in-memory world
-//! in virtual time, and the tests feed it observations directly.
+//! - [`plan`]: the restore order. Validates the dependency graph and computes restore
+//!   waves and the critical path.
+//! - [`run`]: one recovery run's next move. Given the plan, the status so far, what was
+//!   observed and the time, returns the new status and the next actions.
+//! - [`approvals`]: which release stages may proceed, from the Approvals people recorded.
+//! - [`drill`]: one drill run's next move (claim, record, inject, prove, recover, revert),
+//!   its measurements against the objectives, and its schedule.
+//! - [`names`]: deterministic names for everything the operator creates.
+//! - [`conditions`]: status conditions, kept stable across writes.
+//! - [`time`]: seconds between timestamps and objectives met, one rule each.
 
 pub mod approvals;
-pub mod decide;
+pub mod conditions;
 pub mod drill;
-pub mod planner;
+pub mod names;
+pub mod plan;
+pub mod run;
+pub mod time;
 
-pub use decide::{
-    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
-};
-pub use planner::{
+pub use plan::{
     CriticalPath, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageModel, SystemModel,
-    SystemSource, plan,
+    SystemSource, plan, stage_index,
+};
+pub use run::{
+    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
 };

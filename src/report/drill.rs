@@ -123,7 +123,8 @@ fn figures(run: &DrillRun, s: &DrillSystemResult, finished: bool) -> SystemFigur
         (None, Some(_)) => recorded,
         (_, None) => None,
     };
-    let phase = s.phase.as_deref();
+    let phase_name = s.phase.map(|p| p.to_string());
+    let phase = phase_name.as_deref();
     let verified = s.verified_at.is_some() || matches!(phase, Some("Verified" | "Released"));
     let recovery_seconds = match (fault, &s.verified_at) {
         (Some(fault), Some(at)) => seconds_between(fault, at.0),
@@ -148,7 +149,7 @@ fn figures(run: &DrillRun, s: &DrillSystemResult, finished: bool) -> SystemFigur
     SystemFigures {
         name: s.name.clone(),
         tier: s.tier,
-        phase: s.phase.clone(),
+        phase: s.phase.map(|p| p.to_string()),
         objective_seconds: s.objective_seconds,
         recovery_seconds,
         release_seconds: measure(s.released_at.as_ref(), s.release_seconds),
@@ -310,7 +311,7 @@ pub fn action_items(drill: &RecoveryDrill) -> Vec<ActionItem> {
             }),
             SystemResult::NotVerified => items.push(ActionItem::NeverVerified {
                 system: s.name.clone(),
-                phase: s.phase.clone(),
+                phase: s.phase.map(|p| p.to_string()),
             }),
             SystemResult::Met | SystemResult::Unmeasured | SystemResult::InProgress => {}
         }
@@ -427,7 +428,9 @@ pub fn gantt_chart(drill: &RecoveryDrill) -> Option<GanttChart> {
                     Outcome::Verified
                 }
                 SystemResult::Failed => Outcome::Failed,
-                SystemResult::NotVerified if s.phase.as_deref() == Some("Blocked") => {
+                SystemResult::NotVerified
+                    if s.phase == Some(crate::api::v1alpha1::SystemPhase::Blocked) =>
+                {
                     Outcome::Blocked
                 }
                 SystemResult::NotVerified | SystemResult::InProgress => Outcome::NotFinished,
@@ -1064,7 +1067,7 @@ fn facts(
         return facts;
     };
     facts.push(("Run number", run.number.to_string()));
-    facts.push(("Triggered", trigger_words(&run.trigger)));
+    facts.push(("Triggered", trigger_words(&run.trigger.to_string())));
     if let Some(plan) = &run.plan {
         facts.push(("Recovery plan", plan.clone()));
     }
@@ -1139,7 +1142,7 @@ fn faults_section(run: Option<&DrillRun>) -> TableSection {
                     result: None,
                     cells: vec![
                         Cell::text(&f.system),
-                        Cell::text(fault_words(&f.kind)),
+                        Cell::text(fault_words(f.kind.as_str())),
                         Cell::text(&f.target),
                         Cell::at(f.injected_at.as_ref()),
                         Cell::at(f.proven_at.as_ref()),
@@ -1377,7 +1380,7 @@ fn timeline(run: &DrillRun, figures: &[SystemFigures]) -> Vec<Event> {
         format!(
             "Run {} started ({})",
             run.number,
-            trigger_words(&run.trigger)
+            trigger_words(&run.trigger.to_string())
         ),
     );
     for f in &run.faults {
@@ -1386,7 +1389,7 @@ fn timeline(run: &DrillRun, figures: &[SystemFigures]) -> Vec<Event> {
             format!(
                 "{}: fault injected: {} ({})",
                 f.system,
-                fault_words(&f.kind).to_lowercase(),
+                fault_words(f.kind.as_str()).to_lowercase(),
                 f.target
             ),
         );
@@ -1473,7 +1476,7 @@ fn history_section(drill: &RecoveryDrill) -> TableSection {
             let when = |t: &Option<Time>| t.as_ref().map(|t| full_utc(t.0)).unwrap_or_default();
             Row::new(vec![
                 Cell::text(h.number.to_string()),
-                Cell::text(trigger_words(&h.trigger)),
+                Cell::text(trigger_words(&h.trigger.to_string())),
                 Cell::text(when(&h.started_at)),
                 Cell::text(when(&h.finished_at)),
                 if h.outcome == DrillOutcome::Passed {
@@ -2418,7 +2421,7 @@ mod tests {
             "kind": "RecoveryDrill",
             "metadata": {},
             "spec": { "systems": {}, "faults": [] },
-            "status": { "run": { "number": 0, "trigger": "" } }
+            "status": { "run": { "number": 0, "trigger": "manual" } }
         }));
         assert!(markdown(&empty).contains("# Drill report: default/(unnamed), run 0"));
         assert!(html(&empty).contains("no systems were measured"));

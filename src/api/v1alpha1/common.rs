@@ -133,7 +133,9 @@ pub fn format_duration(d: std::time::Duration) -> String {
 }
 
 /// The kinds of workload a restore step or check can act on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 pub enum WorkloadKind {
     /// An `apps/v1` Deployment.
     Deployment,

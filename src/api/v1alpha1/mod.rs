@@ -3,6 +3,7 @@
 mod approval;
 mod clinical_system;
 mod common;
+pub mod conditions;
 mod recovery_drill;
 mod recovery_plan;
 

@@ -140,6 +140,32 @@ pub struct Fault {
     pub fail_check: Option<FailCheckFault>,
 }
 
+impl Fault {
+    /// Which kind of fault this is (the schema admits exactly one).
+    pub fn kind(&self) -> Option<FaultKind> {
+        if self.scale_to_zero.is_some() {
+            Some(FaultKind::ScaleToZero)
+        } else if self.delete_pods.is_some() {
+            Some(FaultKind::DeletePods)
+        } else if self.isolate.is_some() {
+            Some(FaultKind::Isolate)
+        } else if self.fail_check.is_some() {
+            Some(FaultKind::FailCheck)
+        } else {
+            None
+        }
+    }
+
+    /// How long the fault lasts, for the kinds that can end on their own (`isolate` and
+    /// `failCheck` with a `duration`), as written.
+    pub fn duration(&self) -> Option<&DurationString> {
+        self.isolate
+            .as_ref()
+            .and_then(|i| i.duration.as_ref())
+            .or_else(|| self.fail_check.as_ref().and_then(|f| f.duration.as_ref()))
+    }
+}
+
 /// Scale workloads to zero.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -231,6 +257,21 @@ pub enum DrillPhase {
     Finished,
 }
 
+impl DrillPhase {
+    /// True while a run holds its systems: injecting, recovering or reverting.
+    pub fn is_active(self) -> bool {
+        matches!(
+            self,
+            DrillPhase::Injecting | DrillPhase::Recovering | DrillPhase::Reverting
+        )
+    }
+
+    /// True unless the drill is idle or its last run has finished (a waiting run counts).
+    pub fn is_running(self) -> bool {
+        !matches!(self, DrillPhase::Idle | DrillPhase::Finished)
+    }
+}
+
 impl std::fmt::Display for DrillPhase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self, f)
@@ -305,7 +346,7 @@ pub struct DrillRun {
     /// 1 for the first run of this drill, then 2, ...
     pub number: u32,
     /// `manual` (`lifeline drill run`) or `schedule`.
-    pub trigger: String,
+    pub trigger: DrillTrigger,
     /// For a manual run, the `lifeline.dev/run-requested` token that started it, so the
     /// person who asked can tell their run from an earlier one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -350,7 +391,7 @@ pub struct DrillRun {
 #[serde(rename_all = "camelCase")]
 pub struct RecordedState {
     /// `Deployment`, `StatefulSet` or `NetworkPolicy`.
-    pub kind: String,
+    pub kind: RecordedKind,
     /// Its name, in the drill's namespace.
     pub name: String,
     /// For a workload, its replicas.
@@ -370,9 +411,16 @@ pub struct FaultRecord {
     /// The system.
     pub system: String,
     /// `scaleToZero`, `deletePods`, `isolate` or `failCheck`.
-    pub kind: String,
-    /// What it acts on: "Deployment/lims", "NetworkPolicy/lifeline-drill-...", "check api".
+    pub kind: FaultKind,
+    /// What it acts on, for people: "Deployment/lims", "NetworkPolicy/lifeline-drill-...",
+    /// "check api".
     pub target: String,
+    /// The workload a `scaleToZero` fault scales.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<FaultWorkload>,
+    /// The check a `failCheck` fault fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<String>,
     /// When it was injected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub injected_at: Option<Time>,
@@ -390,6 +438,35 @@ pub struct FaultRecord {
     pub pod_uids: Vec<String>,
 }
 
+/// The workload a `scaleToZero` fault scales, as recorded (the spec's `WorkloadRef`,
+/// without its admission rules: status is written by the operator only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FaultWorkload {
+    /// `Deployment` or `StatefulSet`.
+    pub kind: super::WorkloadKind,
+    /// Its name, in the drill's namespace.
+    pub name: String,
+}
+
+impl From<WorkloadRef> for FaultWorkload {
+    fn from(w: WorkloadRef) -> Self {
+        Self {
+            kind: w.kind,
+            name: w.name,
+        }
+    }
+}
+
+impl From<FaultWorkload> for WorkloadRef {
+    fn from(w: FaultWorkload) -> Self {
+        Self {
+            kind: w.kind,
+            name: w.name,
+        }
+    }
+}
+
 /// One system's measured recovery in a drill.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -401,7 +478,7 @@ pub struct DrillSystemResult {
     pub tier: Option<super::Tier>,
     /// Its phase in the recovery plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phase: Option<String>,
+    pub phase: Option<super::SystemPhase>,
     /// The recovery-time objective, in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objective_seconds: Option<u64>,
@@ -480,7 +557,7 @@ pub struct DrillRunSummary {
     /// The run's number.
     pub number: u32,
     /// `manual` or `schedule`.
-    pub trigger: String,
+    pub trigger: DrillTrigger,
     /// When it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
@@ -499,4 +576,105 @@ pub struct DrillRunSummary {
     /// Why it ended so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// What started a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DrillTrigger {
+    /// `lifeline drill run` (the `lifeline.dev/run-requested` annotation).
+    #[default]
+    Manual,
+    /// The drill's `schedule`.
+    Schedule,
+}
+
+impl std::fmt::Display for DrillTrigger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DrillTrigger::Manual => "manual",
+            DrillTrigger::Schedule => "schedule",
+        })
+    }
+}
+
+/// The kind of a fault a drill injects.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+#[serde(rename_all = "camelCase")]
+pub enum FaultKind {
+    /// Scale a workload to zero replicas.
+    ScaleToZero,
+    /// Delete a system's pods.
+    DeletePods,
+    /// Cut a system's pods off the network with a deny-all NetworkPolicy.
+    Isolate,
+    /// Make one of a system's checks fail.
+    FailCheck,
+}
+
+impl FaultKind {
+    /// Every kind, in the order a report lists them.
+    pub const ALL: [FaultKind; 4] = [
+        FaultKind::ScaleToZero,
+        FaultKind::DeletePods,
+        FaultKind::Isolate,
+        FaultKind::FailCheck,
+    ];
+
+    /// The name the API uses: `scaleToZero`, `deletePods`, `isolate`, `failCheck`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FaultKind::ScaleToZero => "scaleToZero",
+            FaultKind::DeletePods => "deletePods",
+            FaultKind::Isolate => "isolate",
+            FaultKind::FailCheck => "failCheck",
+        }
+    }
+}
+
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kind of an object whose pre-drill state a run records.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
+pub enum RecordedKind {
+    /// An `apps/v1` Deployment.
+    Deployment,
+    /// An `apps/v1` StatefulSet.
+    StatefulSet,
+    /// A `networking.k8s.io/v1` NetworkPolicy.
+    NetworkPolicy,
+}
+
+impl RecordedKind {
+    /// The workload kind, for a Deployment or StatefulSet.
+    pub fn workload(self) -> Option<super::WorkloadKind> {
+        match self {
+            RecordedKind::Deployment => Some(super::WorkloadKind::Deployment),
+            RecordedKind::StatefulSet => Some(super::WorkloadKind::StatefulSet),
+            RecordedKind::NetworkPolicy => None,
+        }
+    }
+}
+
+impl From<super::WorkloadKind> for RecordedKind {
+    fn from(k: super::WorkloadKind) -> Self {
+        match k {
+            super::WorkloadKind::Deployment => RecordedKind::Deployment,
+            super::WorkloadKind::StatefulSet => RecordedKind::StatefulSet,
+        }
+    }
+}
+
+impl std::fmt::Display for RecordedKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
 }

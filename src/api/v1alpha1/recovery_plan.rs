@@ -307,10 +307,11 @@ pub struct RecoveryPlanStatus {
     /// Every release-stage Approval the operator considered, in the order they count, with
     /// whether it was accepted and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub approvals: Vec<crate::engine::approvals::ApprovalRecord>,
-    /// Stages waiting for approval, and from whom, for people.
+    pub approvals: Vec<ApprovalRecord>,
+    /// Each stage that verified systems wait at: for how many more approvals and from
+    /// whom, or the rejection that halts it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub awaiting: Vec<String>,
+    pub awaiting: Vec<AwaitingStage>,
     /// Conditions: `Ready` (the plan is valid and running) and `Progressing`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
@@ -449,4 +450,66 @@ pub struct CheckStatus {
     /// When the last failed attempt finished (the time of `lastError`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failed_at: Option<Time>,
+}
+
+/// What the operator made of one Approval, kept in the plan's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecord {
+    /// The Approval object's name.
+    pub name: String,
+    /// The stage it decides.
+    pub stage: String,
+    /// Who decided.
+    pub approver: String,
+    /// `approve` or `reject`.
+    pub decision: super::Decision,
+    /// Whether it counts.
+    pub accepted: bool,
+    /// Why it counts or not, for people ("ignored: approver is the plan's requester").
+    pub reason: String,
+    /// The approver's comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// When the Approval was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Time>,
+}
+
+/// A release stage that verified systems wait at.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwaitingStage {
+    /// The stage.
+    pub stage: String,
+    /// The verified systems waiting at it ("namespace/name").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub systems: Vec<String>,
+    /// How many more approvals it needs (0 when a rejection halts it).
+    pub needed: u32,
+    /// How many approvals it needs in all (`approval.required`).
+    pub required: u32,
+    /// Who may approve it, for people ("clinical-safety or duty-managers").
+    pub from: String,
+    /// When a rejection halts the stage: the rejection's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halted: Option<String>,
+}
+
+impl std::fmt::Display for AwaitingStage {
+    /// "stage S awaits 1 more approval (of 2) from G", or "stage S halted: REASON".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.halted {
+            Some(reason) => write!(f, "stage {} halted: {reason}", self.stage),
+            None => write!(
+                f,
+                "stage {} awaits {} more approval{} (of {}) from {}",
+                self.stage,
+                self.needed,
+                if self.needed == 1 { "" } else { "s" },
+                self.required,
+                self.from
+            ),
+        }
+    }
 }

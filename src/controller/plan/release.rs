@@ -23,7 +23,7 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{Context, FIELD_MANAGER};
+use crate::controller::{Context, FIELD_MANAGER};
 use crate::{
     api::v1alpha1::{ClinicalSystem, RecoveryPlan, Stage, StepAction, WorkloadKind},
     error::{Error, KubeContext},
@@ -35,9 +35,7 @@ pub const RELEASED_STAGE_LABEL: &str = "lifeline.dev/released-stage";
 pub const OPERATOR_NAMESPACE: &str = "lifeline-system";
 
 /// The gate's name for a system.
-pub fn policy_name(system: &str) -> String {
-    super::names::object_name(&["lifeline-release", system])
-}
+pub use crate::engine::names::release_policy as policy_name;
 
 fn namespace_peer(name: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {

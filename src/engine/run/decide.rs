@@ -6,14 +6,15 @@
 //! `Running` with its start time and attempt number), so an executor that crashes and
 //! comes back finds the step in status and resumes it rather than starting another.
 
-use std::time::Duration;
-
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
-use super::planner::PlanModel;
 use crate::api::v1alpha1::{
     ActionPhase, CheckStatus, FailurePolicy, PlanPhase, RecoveryPlanStatus, StepStatus,
     SystemPhase, SystemStatus,
+};
+use crate::engine::{
+    plan::PlanModel,
+    time::{objective_met, seconds_between},
 };
 
 /// Whether a release stage may proceed.
@@ -130,12 +131,6 @@ fn time(t: Timestamp) -> Time {
     Time(t)
 }
 
-/// Seconds from `from` to `to`, never negative.
-fn seconds_between(from: &Time, to: &Time) -> u64 {
-    let d = to.0.as_millisecond() - from.0.as_millisecond();
-    u64::try_from(d.max(0)).unwrap_or(0) / 1000
-}
-
 /// Makes `status.systems` hold exactly one entry per system of the model, in restore
 /// order, keeping what was recorded for systems already there.
 fn align(model: &PlanModel, status: &mut RecoveryPlanStatus) {
@@ -227,9 +222,9 @@ impl Ctx<'_> {
         s.phase = SystemPhase::Verified;
         s.verified_at = Some(self.now.clone());
         s.message = None;
-        let secs = seconds_between(plan_started, &self.now);
+        let secs = seconds_between(plan_started.0, self.now.0).unwrap_or(0);
         s.recovery_seconds = Some(secs);
-        s.objective_met = Some(Duration::from_secs(secs) <= self.model.systems[i].objective);
+        s.objective_met = objective_met(secs, Some(self.model.systems[i].objective.as_secs()));
     }
 
     /// Moves a Restoring system on: fail it, start its next step, or start verifying.
@@ -304,8 +299,7 @@ impl Ctx<'_> {
 
 /// The stage index a system is released at, if any.
 fn released_index(model: &PlanModel, s: &SystemStatus) -> Option<usize> {
-    let name = s.released_stage.as_deref()?;
-    model.settings.stages.iter().position(|st| st.name == name)
+    model.settings.stage_index(s.released_stage.as_deref()?)
 }
 
 /// Decides what happens next. Pure: the same plan, status and inputs always give the same

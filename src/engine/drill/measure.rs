@@ -1,13 +1,13 @@
-//! The pure side of a drill: what a run measured (from its faults and its plan's status),
-//! how it ended, its one-line summary, and when its schedule fires. No clock, no I/O: the
-//! controller passes the time in.
+//! What a drill run measured (from its faults and its plan's status), how it ended, and
+//! its one-line summary.
 
-use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::v1alpha1::{
     DrillApprovalRecord, DrillOutcome, DrillRun, DrillRunSummary, DrillSystemResult, FailedCheck,
     PlanPhase, RecoveryPlanStatus, Stage, SystemPhase,
 };
+use crate::engine::time::{objective_met, seconds_between};
 
 /// Who a drill's own approvals are recorded as.
 pub const AUTO_APPROVER: &str = "drill auto-approval";
@@ -15,12 +15,6 @@ pub const AUTO_APPROVER: &str = "drill auto-approval";
 /// The short name of a plan's system key ("namespace/name" → "name").
 fn short(key: &str) -> &str {
     key.rsplit('/').next().unwrap_or(key)
-}
-
-/// Whole seconds from `from` to `to` (0 when `to` is earlier).
-pub fn seconds_between(from: &Time, to: &Time) -> u64 {
-    let d = to.0.as_second() - from.0.as_second();
-    u64::try_from(d).unwrap_or(0)
 }
 
 /// When the run broke `system`: its first fault's injection, or the run's start for a
@@ -61,15 +55,14 @@ pub fn measure(
             let name = short(&s.name).to_string();
             let fault_at = fault_time(run, &name);
             let since = |t: &Option<Time>| match (&fault_at, t) {
-                (Some(f), Some(t)) => Some(seconds_between(f, t)),
+                (Some(f), Some(t)) => seconds_between(f.0, t.0),
                 _ => None,
             };
             let released_at = s.releases.first().map(|r| r.at.clone());
             let recovery_seconds = since(&s.verified_at);
-            let objective_met = match (recovery_seconds, s.objective_seconds) {
-                (Some(took), Some(objective)) => Some(took <= objective),
-                (Some(_), None) => Some(true),
-                (None, _) => matches!(
+            let objective_met = match recovery_seconds {
+                Some(took) => objective_met(took, s.objective_seconds),
+                None => matches!(
                     s.phase,
                     SystemPhase::Failed | SystemPhase::Blocked | SystemPhase::Cancelled
                 )
@@ -94,7 +87,7 @@ pub fn measure(
                 .collect();
             DrillSystemResult {
                 tier: s.tier,
-                phase: Some(s.phase.to_string()),
+                phase: Some(s.phase),
                 objective_seconds: s.objective_seconds,
                 restore_started_at: s.restore_started_at.clone(),
                 verified_at: s.verified_at.clone(),
@@ -179,7 +172,7 @@ pub fn outcome(phase: PlanPhase, systems: &[DrillSystemResult]) -> (DrillOutcome
             "the recovery plan was aborted".into(),
         ),
         PlanPhase::Failed => {
-            let failed = names(&|s| s.phase.as_deref() == Some("Failed"));
+            let failed = names(&|s| s.phase == Some(SystemPhase::Failed));
             (
                 DrillOutcome::Failed,
                 format!("the recovery failed: {}", failed.join(", ")),
@@ -239,7 +232,7 @@ pub fn summary(run: &DrillRun) -> DrillRunSummary {
         .count();
     DrillRunSummary {
         number: run.number,
-        trigger: run.trigger.clone(),
+        trigger: run.trigger,
         started_at: run.started_at.clone(),
         finished_at: run.finished_at.clone(),
         outcome: run.outcome.unwrap_or(DrillOutcome::Aborted),
@@ -250,55 +243,12 @@ pub fn summary(run: &DrillRun) -> DrillRunSummary {
     }
 }
 
-/// A parsed `spec.schedule`.
-pub struct Schedule(croner::Cron);
-
-impl Schedule {
-    /// Parses a cron expression: five fields, or six with leading seconds. The error says
-    /// what is wrong with it.
-    pub fn parse(expr: &str) -> Result<Self, String> {
-        croner::parser::CronParser::builder()
-            .seconds(croner::parser::Seconds::Optional)
-            .build()
-            .parse(expr)
-            .map(Self)
-            .map_err(|e| format!("spec.schedule: '{expr}' is not a cron expression: {e}"))
-    }
-
-    /// The first time it fires strictly after `after` (UTC).
-    pub fn next_after(&self, after: Timestamp) -> Option<Timestamp> {
-        let zoned = after.to_zoned(k8s_openapi::jiff::tz::TimeZone::UTC);
-        self.0
-            .find_next_occurrence(&zoned, false)
-            .ok()
-            .map(|z| z.timestamp())
-    }
-
-    /// The latest time it fired after `last` (exclusive) up to `now` (inclusive), if it
-    /// did, and when it fires next after `now`. Many missed firings make one run, as a
-    /// CronJob does; the run is recorded at its scheduled time, not when it was noticed.
-    pub fn due(&self, last: Timestamp, now: Timestamp) -> (Option<Timestamp>, Option<Timestamp>) {
-        /// Enough for a per-second schedule missed for over an hour; past that, `now`.
-        const MAX_MISSED: usize = 4096;
-        let next = self.next_after(now);
-        let Some(mut fired) = self.next_after(last).filter(|t| *t <= now) else {
-            return (None, next);
-        };
-        for _ in 0..MAX_MISSED {
-            match self.next_after(fired) {
-                Some(t) if t <= now => fired = t,
-                _ => return (Some(fired), next),
-            }
-        }
-        (Some(now), next)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::api::v1alpha1::{
-        ActionPhase, CheckStatus, FaultRecord, StageRelease, SystemStatus, Tier,
+        ActionPhase, CheckStatus, DrillTrigger, FaultKind, FaultRecord, StageRelease, SystemStatus,
+        Tier,
     };
 
     fn t(s: &str) -> Time {
@@ -308,20 +258,22 @@ mod tests {
     fn fault(system: &str, at: &str) -> FaultRecord {
         FaultRecord {
             system: system.into(),
-            kind: "scaleToZero".into(),
+            kind: FaultKind::ScaleToZero,
             target: format!("Deployment/{system}"),
             injected_at: Some(t(at)),
             proven_at: Some(t(at)),
             proof: None,
             lifted_at: None,
             pod_uids: vec![],
+            workload: None,
+            check: None,
         }
     }
 
     fn run() -> DrillRun {
         DrillRun {
             number: 1,
-            trigger: "manual".into(),
+            trigger: DrillTrigger::Manual,
             started_at: Some(t("2026-11-21T03:00:00Z")),
             faults: vec![
                 fault("lims", "2026-11-21T03:00:10Z"),
@@ -524,42 +476,5 @@ mod tests {
         assert_eq!(got[0].by, AUTO_APPROVER);
         assert_eq!(got[0].at, Some(t("2026-11-21T03:01:30Z")));
         assert!(approvals(Some(&plan), &stages, false).is_empty());
-    }
-
-    #[test]
-    fn schedules_fire_once_for_missed_times_and_name_the_next() {
-        let s = Schedule::parse("0 3 * * 6").expect("weekly");
-        let fri: Timestamp = "2026-11-20T12:00:00Z".parse().expect("ts");
-        let sat = s.next_after(fri).expect("next");
-        assert_eq!(sat.to_string(), "2026-11-21T03:00:00Z");
-        let (fired, next) = s.due(fri, "2026-11-21T03:00:00Z".parse().expect("ts"));
-        assert_eq!(fired, Some(sat));
-        assert_eq!(
-            next.map(|n| n.to_string()).as_deref(),
-            Some("2026-11-28T03:00:00Z")
-        );
-        assert_eq!(
-            s.due(sat, "2026-11-25T00:00:00Z".parse().expect("ts")).0,
-            None
-        );
-        // Three missed Saturdays make one run, at the latest of them.
-        let (fired, _) = s.due(fri, "2026-12-08T00:00:00Z".parse().expect("ts"));
-        assert_eq!(
-            fired.map(|t| t.to_string()).as_deref(),
-            Some("2026-12-05T03:00:00Z")
-        );
-        let every5s = Schedule::parse("*/5 * * * * *").expect("seconds field");
-        assert_eq!(
-            every5s
-                .next_after("2026-11-21T03:00:01Z".parse().expect("ts"))
-                .map(|n| n.to_string())
-                .as_deref(),
-            Some("2026-11-21T03:00:05Z")
-        );
-        let err = Schedule::parse("every saturday").err().expect("refused");
-        assert!(
-            err.starts_with("spec.schedule: 'every saturday' is not a cron expression"),
-            "{err}"
-        );
     }
 }

@@ -8,11 +8,11 @@ use std::time::Duration;
 use kube::ResourceExt;
 
 use super::{
-    Context, names,
     restore::{StepProgress, run_job},
     workload,
 };
 use crate::api::v1alpha1::{Check, CheckAction, ClinicalSystem, RecoveryPlan};
+use crate::{controller::Context, engine::names};
 
 /// Default time one HTTP attempt may take.
 pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,30 +28,6 @@ pub enum Attempt {
     Failed(String),
     /// Still running (a Job check): nothing to record yet.
     Pending,
-}
-
-/// Why `check` of `system` fails on purpose at `now`, if the plan was created by a drill
-/// with a `failCheck` fault for it that is still in force.
-pub fn forced_failure(
-    plan: &RecoveryPlan,
-    system: &ClinicalSystem,
-    check: &Check,
-    now: k8s_openapi::jiff::Timestamp,
-) -> Option<String> {
-    let drill = plan.spec.drill.as_ref()?;
-    let name = system.name_any();
-    drill
-        .fail_checks
-        .iter()
-        .find(|f| {
-            f.system == name && f.check == check.name && f.until.as_ref().is_none_or(|u| now < u.0)
-        })
-        .map(|_| {
-            format!(
-                "failed on purpose by drill {} (failCheck fault)",
-                drill.name
-            )
-        })
 }
 
 /// Runs one attempt of `check`. `attempt` is the 1-based number of this attempt (it

@@ -1,7 +1,7 @@
 //! Kubernetes Events for the transitions a person cares about: a system starts restoring,
 //! is verified (with its recovery time against the objective), fails, is blocked, is
 //! released; the plan finishes or awaits approval. The ones people act on also go to the
-//! webhook, if one is configured ([`super::notify`]).
+//! webhook, if one is configured ([`crate::controller::notify`]).
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::{
@@ -10,7 +10,7 @@ use kube::{
 };
 use tracing::warn;
 
-use super::Context;
+use crate::controller::Context;
 use crate::{
     api::v1alpha1::{PlanPhase, RecoveryPlan, RecoveryPlanStatus, SystemPhase, format_duration},
     engine::PlanModel,
@@ -101,18 +101,16 @@ pub fn transitions(
     }
     // Each stage that newly awaits approval, or newly halts on a rejection: stage after
     // stage, whatever the plan's phase (systems still restoring keep it Running).
-    for line in &next.awaiting {
-        let Some((stage, halted)) = stage_of(line) else {
-            continue;
-        };
+    for entry in &next.awaiting {
+        let halted = entry.halted.is_some();
         let before = prev
             .awaiting
             .iter()
-            .filter_map(|l| stage_of(l))
-            .any(|(s, h)| s == stage && h == halted);
+            .any(|p| p.stage == entry.stage && p.halted.is_some() == halted);
         if before {
             continue;
         }
+        let stage = &entry.stage;
         out.push(Event {
             type_: if halted {
                 EventType::Warning
@@ -125,7 +123,7 @@ pub fn transitions(
                 "AwaitingApproval"
             }
             .into(),
-            note: Some(line.clone()),
+            note: Some(entry.to_string()),
             action: "Release".into(),
             // Related to the plan's stage: Events with the same reason and related object
             // are one series, and the second stage's would only count up the first's.
@@ -160,32 +158,6 @@ pub fn transitions(
     out
 }
 
-/// The line of `status.awaiting` for a stage that awaits `more` approvals of `required`
-/// from `from`; [`stage_of`] reads it back.
-pub fn awaits_line(stage: &str, more: usize, required: usize, from: &str) -> String {
-    let plural = if more == 1 { "" } else { "s" };
-    format!("stage {stage} awaits {more} more approval{plural} (of {required}) from {from}")
-}
-
-/// The line of `status.awaiting` for a stage halted by a rejection, for `reason`.
-pub fn halted_line(stage: &str, reason: &str) -> String {
-    format!("stage {stage} halted: {reason}")
-}
-
-/// The stage a line of `status.awaiting` is about, and whether it is halted by a
-/// rejection ([`halted_line`]) rather than awaiting approval ([`awaits_line`]).
-pub fn stage_of(line: &str) -> Option<(&str, bool)> {
-    let rest = line.strip_prefix("stage ")?;
-    let (stage, what) = rest.split_once(' ')?;
-    if what.starts_with("awaits ") {
-        Some((stage, false))
-    } else if what.starts_with("halted: ") {
-        Some((stage, true))
-    } else {
-        None
-    }
-}
-
 /// The most an Event's note may hold: events.k8s.io/v1 refuses a longer one.
 pub const NOTE_LIMIT: usize = 1024;
 
@@ -214,7 +186,7 @@ pub async fn publish_transitions(
     let reference = plan.object_ref(&());
     for mut ev in transitions(model, &reference, prev, next) {
         if let Some(notifier) = &ctx.notifier
-            && let Some(n) = super::notify::for_event(plan, next, &ev)
+            && let Some(n) = crate::controller::notify::for_event(plan, next, &ev)
         {
             notifier.send(n);
         }
@@ -228,12 +200,24 @@ pub async fn publish_transitions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::v1alpha1::AwaitingStage;
 
-    fn status(phase: PlanPhase, awaiting: &[&str]) -> RecoveryPlanStatus {
+    fn status(phase: PlanPhase, awaiting: &[AwaitingStage]) -> RecoveryPlanStatus {
         RecoveryPlanStatus {
             phase,
-            awaiting: awaiting.iter().map(|s| s.to_string()).collect(),
+            awaiting: awaiting.to_vec(),
             ..Default::default()
+        }
+    }
+
+    fn awaits(stage: &str, needed: u32, required: u32, from: &str) -> AwaitingStage {
+        AwaitingStage {
+            stage: stage.into(),
+            systems: vec!["northern-care/epr".into()],
+            needed,
+            required,
+            from: from.into(),
+            halted: None,
         }
     }
 
@@ -257,20 +241,28 @@ mod tests {
     const PILOT: &str = "stage pilot-ward awaits 1 more approval (of 1) from clinical-safety";
     const ED: &str = "stage emergency-departments awaits 2 more approvals (of 2) from anyone";
 
+    fn pilot_ward() -> AwaitingStage {
+        awaits("pilot-ward", 1, 1, "clinical-safety")
+    }
+
+    fn emergency() -> AwaitingStage {
+        awaits("emergency-departments", 2, 2, "anyone")
+    }
+
     #[test]
     fn each_stage_that_comes_to_await_approval_is_an_event_whatever_the_phase() {
         let none = status(PlanPhase::Running, &[]);
         // Systems still restoring keep the plan Running; the stage awaits all the same.
-        let pilot = status(PlanPhase::Running, &[PILOT]);
+        let pilot = status(PlanPhase::Running, &[pilot_ward()]);
         assert_eq!(
             reasons(&none, &pilot),
             [("AwaitingApproval".to_string(), PILOT.to_string())]
         );
         // Once the plan's phase is AwaitingApproval, no second Event for the same stage.
-        let waiting = status(PlanPhase::AwaitingApproval, &[PILOT]);
+        let waiting = status(PlanPhase::AwaitingApproval, &[pilot_ward()]);
         assert_eq!(reasons(&pilot, &waiting), []);
         // The pilot ward approved, the next stage awaits: a new Event, the phase unchanged.
-        let ed = status(PlanPhase::AwaitingApproval, &[ED]);
+        let ed = status(PlanPhase::AwaitingApproval, &[emergency()]);
         assert_eq!(
             reasons(&waiting, &ed),
             [("AwaitingApproval".to_string(), ED.to_string())]
@@ -278,17 +270,21 @@ mod tests {
         // One approval of two: the same stage still awaits, no new Event.
         let one_more = status(
             PlanPhase::AwaitingApproval,
-            &["stage emergency-departments awaits 1 more approval (of 2) from anyone"],
+            &[awaits("emergency-departments", 1, 2, "anyone")],
         );
         assert_eq!(reasons(&ed, &one_more), []);
     }
 
     #[test]
     fn a_stage_halted_by_a_rejection_is_a_warning() {
-        let pilot = status(PlanPhase::AwaitingApproval, &[PILOT]);
+        let pilot = status(PlanPhase::AwaitingApproval, &[pilot_ward()]);
         let halted = status(
             PlanPhase::AwaitingApproval,
-            &["stage pilot-ward halted: rejected by carol: ward printers not back"],
+            &[AwaitingStage {
+                halted: Some("rejected by carol: ward printers not back".into()),
+                needed: 0,
+                ..pilot_ward()
+            }],
         );
         let events = transitions(&model(), &ObjectReference::default(), &pilot, &halted);
         assert_eq!(events.len(), 1);
@@ -312,24 +308,16 @@ mod tests {
     }
 
     #[test]
-    fn stage_lines_read_back_and_others_do_not() {
-        assert_eq!(stage_of(PILOT), Some(("pilot-ward", false)));
-        let line = awaits_line("pilot-ward", 1, 1, "clinical-safety-officers");
+    fn awaiting_entries_read_as_sentences() {
+        assert_eq!(pilot_ward().to_string(), PILOT);
+        assert_eq!(emergency().to_string(), ED);
+        let halted = AwaitingStage {
+            halted: Some("rejected by dana: stage 2 halted: no".into()),
+            ..awaits("all-sites", 0, 2, "anyone")
+        };
         assert_eq!(
-            line,
-            "stage pilot-ward awaits 1 more approval (of 1) from clinical-safety-officers"
+            halted.to_string(),
+            "stage all-sites halted: rejected by dana: stage 2 halted: no"
         );
-        assert_eq!(stage_of(&line), Some(("pilot-ward", false)));
-        assert_eq!(
-            awaits_line("all-sites", 2, 2, "anyone"),
-            "stage all-sites awaits 2 more approvals (of 2) from anyone"
-        );
-        let halted = halted_line("all-sites", "rejected by dana: stage 2 halted: no");
-        assert_eq!(stage_of(&halted), Some(("all-sites", true)));
-        assert_eq!(
-            stage_of("stage all-sites halted: rejected by dana: no"),
-            Some(("all-sites", true))
-        );
-        assert_eq!(stage_of("something else"), None);
     }
 }

@@ -23,6 +23,21 @@ pub fn object_name(parts: &[&str]) -> String {
     format!("{}-{suffix}", head.trim_end_matches('-'))
 }
 
+/// The NetworkPolicy that is `system`'s release gate.
+pub fn release_policy(system: &str) -> String {
+    object_name(&["lifeline-release", system])
+}
+
+/// The deny-all NetworkPolicy with which drill `drill` isolates `system`.
+pub fn isolation_policy(drill: &str, system: &str) -> String {
+    object_name(&["lifeline-drill", drill, system])
+}
+
+/// The RecoveryPlan of run `number` of drill `drill`.
+pub fn drill_plan(drill: &str, number: u32) -> String {
+    object_name(&[drill, "run", &number.to_string()])
+}
+
 /// The Job for attempt `attempt` of restore step `step` of `system` in `plan`.
 pub fn step_job(plan: &str, system: &str, step: &str, attempt: u32) -> String {
     object_name(&[plan, system, step, &attempt.to_string()])

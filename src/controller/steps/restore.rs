@@ -18,7 +18,7 @@ use kube::{
 };
 use serde_json::json;
 
-use super::{Context, names, workload};
+use super::workload;
 use crate::{
     api::v1alpha1::{
         ClinicalSystem, Decision as ApprovalDecision, JobStep, RecoveryPlan, StepAction,
@@ -26,6 +26,7 @@ use crate::{
     },
     error::{Error, KubeContext},
 };
+use crate::{controller::Context, engine::names};
 
 /// The annotation a rollout-restart step writes into the pod template.
 pub const RESTART_ANNOTATION: &str = "lifeline.dev/restart-token";

@@ -45,6 +45,27 @@ pub struct PlanSettings {
     pub stages: Vec<StageModel>,
 }
 
+impl PlanSettings {
+    /// The position of stage `name` among the plan's stages, if it is one of them.
+    pub fn stage_index(&self, name: &str) -> Option<usize> {
+        stage_index(self.stages.iter().map(|s| s.name.as_str()), name)
+    }
+
+    /// The position of the stage a system released at `released` waits for next: 0 for a
+    /// system not released yet, `stages.len()` for one released at every stage.
+    pub fn next_stage(&self, released: Option<&str>) -> usize {
+        released
+            .and_then(|r| self.stage_index(r))
+            .map_or(0, |i| i + 1)
+    }
+}
+
+/// The position of stage `name` among `stages`, in order: the one lookup every part of
+/// lifeline uses to place a stage.
+pub fn stage_index<'a>(mut stages: impl Iterator<Item = &'a str>, name: &str) -> Option<usize> {
+    stages.position(|s| s == name)
+}
+
 /// A release stage as the engine needs it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StageModel {

@@ -7,19 +7,21 @@ use k8s_openapi::jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action as Requeue};
 use tracing::{info, warn};
 
-use super::{
-    Context, events,
-    restore::{self, StepProgress},
-    status,
-    verify::{self, Attempt},
+use super::{events, status};
+use crate::controller::{
+    Context,
+    steps::{
+        restore::{self, StepProgress},
+        verify::{self, Attempt},
+    },
 };
 use crate::{
     api::v1alpha1::{
         ActionPhase, ClinicalSystem, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus,
         SystemPhase,
     },
-    engine::{self, Action, Inputs, Observation, PlanModel, StageGate, SystemSource},
-    error::{Error, KubeContext},
+    engine::{self, Action, Inputs, Observation, PlanModel, SystemSource},
+    error::Error,
     manifest::settings_of,
     selector,
 };
@@ -60,26 +62,12 @@ fn seconds_since(
     Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0))
 }
 
-/// Reconciles one plan.
+/// Reconciles one plan, from a fresh read of it.
 pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    let started = std::time::Instant::now();
-    // Read the plan from the API server, not the watch cache: a requeue can come before
-    // the watch delivers this operator's own last status write, and deciding from that
-    // older status would repeat a transition (and its Event).
-    let ns = plan.namespace().unwrap_or_default();
-    let api: kube::Api<RecoveryPlan> = kube::Api::namespaced(ctx.client.clone(), &ns);
-    let result = match api
-        .get_opt(&plan.name_any())
-        .await
-        .during(|| format!("read RecoveryPlan {ns}/{}", plan.name_any()))
-    {
-        Ok(Some(fresh)) => reconcile_inner(&fresh, &ctx).await,
-        Ok(None) => Ok(Requeue::await_change()),
-        Err(e) => Err(e),
-    };
-    ctx.metrics
-        .observe_reconcile(started.elapsed(), result.as_ref().err());
-    result
+    crate::controller::cluster::reconcile_fresh(plan, ctx, |plan, ctx| async move {
+        reconcile_inner(&plan, &ctx).await
+    })
+    .await
 }
 
 async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, Error> {
@@ -92,7 +80,8 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let now = Timestamp::now();
 
     // Load.
-    let (systems, malformed) = super::list_parsed::<ClinicalSystem>(&ctx.client, &ns).await?;
+    let (systems, malformed) =
+        crate::controller::list_parsed::<ClinicalSystem>(&ctx.client, &ns).await?;
     let by_key: HashMap<String, &ClinicalSystem> = systems
         .iter()
         .map(|s| (format!("{ns}/{}", s.name_any()), s))
@@ -175,7 +164,8 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let mut decision = engine::decide(&model, &current, &inputs);
     decision.status.observed_generation = plan.metadata.generation;
     decision.status.approvals = records;
-    decision.status.awaiting = awaiting(&model, &decision.status, &gates);
+    decision.status.awaiting =
+        engine::approvals::awaiting(&model.settings, &decision.status, &gates);
 
     // Record before acting, so a crash after this point finds the work in status.
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
@@ -219,7 +209,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             let stage = s
                 .released_stage
                 .as_deref()
-                .and_then(|r| model.settings.stages.iter().position(|x| x.name == r));
+                .and_then(|r| model.settings.stage_index(r));
             super::release::apply(ctx, plan, cs, stage).await?;
         }
     }
@@ -272,50 +262,6 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         Some(d) if !decision.status.phase_is_final() => Requeue::requeue(d),
         _ => Requeue::await_change(),
     })
-}
-
-/// For people: each stage that verified systems wait on, and what it waits for.
-fn awaiting(model: &PlanModel, status: &RecoveryPlanStatus, gates: &[StageGate]) -> Vec<String> {
-    let stages = &model.settings.stages;
-    let mut out = Vec::new();
-    for (k, stage) in stages.iter().enumerate() {
-        let waiting = status.systems.iter().any(|s| {
-            s.phase.is_verified()
-                && s.released_stage.as_deref().map_or(0, |r| {
-                    stages.iter().position(|x| x.name == r).map_or(0, |i| i + 1)
-                }) == k
-        });
-        if !waiting {
-            continue;
-        }
-        match gates.get(k) {
-            Some(StageGate::Awaiting) | None => {
-                let got = status
-                    .approvals
-                    .iter()
-                    .filter(|a| a.stage == stage.name && a.accepted && a.decision == "approve")
-                    .count();
-                let rule = &stage.approval;
-                let from = match (rule.approver_groups.is_empty(), rule.allow_requester) {
-                    (false, _) => rule.approver_groups.join(" or "),
-                    (true, true) => "anyone with the approve verb".to_string(),
-                    (true, false) => "anyone with the approve verb but the requester".to_string(),
-                };
-                let required = stage.approval.required as usize;
-                out.push(events::awaits_line(
-                    &stage.name,
-                    required.saturating_sub(got),
-                    required,
-                    &from,
-                ));
-            }
-            Some(StageGate::Rejected(reason)) => {
-                out.push(events::halted_line(&stage.name, reason));
-            }
-            Some(StageGate::Open) => {}
-        }
-    }
-    out
 }
 
 /// Carries out `lifeline retry` requests: the plan's `retry.lifeline.dev/<system>`
@@ -450,7 +396,9 @@ async fn observe(
                     let Some(check) = cs.spec.checks().get(k) else {
                         continue;
                     };
-                    let result = match verify::forced_failure(plan, cs, check, now) {
+                    let result = match crate::controller::drill::faults::fail_check::forced(
+                        plan, cs, check, now,
+                    ) {
                         Some(why) => Attempt::Failed(why),
                         None => verify::attempt(ctx, plan, cs, check, c.attempts + 1).await,
                     };

@@ -1,0 +1,37 @@
+//! The condition types and reasons lifeline writes, in one place: `kubectl wait
+//! --for=condition=...`, alerts and dashboards match on these strings.
+
+/// Condition type: the object is valid and the operator acts on it.
+pub const READY: &str = "Ready";
+/// Condition type (RecoveryPlan): systems are being restored or verified.
+pub const PROGRESSING: &str = "Progressing";
+/// Condition type (RecoveryDrill): a run is in progress.
+pub const RUNNING: &str = "Running";
+
+/// The reasons of the conditions, CamelCase as Kubernetes has them.
+pub mod reason {
+    /// Ready (plan): the plan's graph is valid and its systems are in restore order.
+    pub const PLANNED: &str = "Planned";
+    /// Ready and Progressing (plan): the plan or one of its systems is invalid.
+    pub const INVALID_PLAN: &str = "InvalidPlan";
+    /// Progressing (plan): systems are being restored or verified.
+    pub const RESTORING: &str = "Restoring";
+    /// Progressing (plan): the run is starting.
+    pub const STARTING: &str = "Starting";
+    /// Progressing (plan): a release stage awaits approval.
+    pub const AWAITING_APPROVAL: &str = "AwaitingApproval";
+    /// Progressing (plan): `spec.paused` is set.
+    pub const PAUSED: &str = "Paused";
+    /// Progressing (plan): every system verified and released.
+    pub const SUCCEEDED: &str = "Succeeded";
+    /// Progressing (plan): a system failed.
+    pub const FAILED: &str = "Failed";
+    /// Progressing (plan): `spec.abort` is set.
+    pub const ABORTED: &str = "Aborted";
+    /// Ready (drill): the drill can run.
+    pub const VALID: &str = "Valid";
+    /// Ready (drill): the drill cannot run (its message says why).
+    pub const INVALID: &str = "Invalid";
+    /// Running (drill): no run in progress.
+    pub const NOT_RUNNING: &str = "NotRunning";
+}

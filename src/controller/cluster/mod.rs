@@ -1,0 +1,122 @@
+//! What the controller's reconcilers share in talking to the API server: reading an
+//! object fresh before deciding, listing lifeline objects one by one, and writing status.
+
+use std::{future::Future, sync::Arc};
+
+use k8s_openapi::NamespaceResourceScope;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{ApiResource, DynamicObject, Patch, PatchParams},
+    runtime::controller::Action as Requeue,
+};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::json;
+
+use super::{Context, FIELD_MANAGER};
+use crate::error::{Error, KubeContext};
+
+/// Reconciles `obj` from a fresh read of it, not the watch cache: a requeue can come
+/// before the watch delivers this operator's own last status write, and deciding from
+/// that older status would repeat a transition (start a drill run twice, record a
+/// pre-drill state after the faults, repeat an Event). An object gone by then needs
+/// nothing. Each reconcile's duration and error go to the metrics.
+pub async fn reconcile_fresh<K, F, Fut>(
+    obj: Arc<K>,
+    ctx: Arc<Context>,
+    inner: F,
+) -> Result<Requeue, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    F: FnOnce(K, Arc<Context>) -> Fut,
+    Fut: Future<Output = Result<Requeue, Error>>,
+{
+    let started = std::time::Instant::now();
+    let ns = obj.namespace().unwrap_or_default();
+    let name = obj.name_any();
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+    let fresh = api
+        .get_opt(&name)
+        .await
+        .during(|| format!("read {} {ns}/{name}", K::kind(&())));
+    let metrics = ctx.metrics.clone();
+    let result = match fresh {
+        Ok(Some(fresh)) => inner(fresh, ctx).await,
+        Ok(None) => Ok(Requeue::await_change()),
+        Err(e) => Err(e),
+    };
+    metrics.observe_reconcile(started.elapsed(), result.as_ref().err());
+    result
+}
+
+/// Writes `status` to `K`'s status subresource by server-side apply with the operator's
+/// field manager, unless it equals `prev`: the one way plans and drills record status.
+pub async fn apply_status<K, S>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    prev: &S,
+    status: &S,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    S: Serialize + PartialEq,
+{
+    if prev == status {
+        return Ok(());
+    }
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let body = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await
+    .during(|| format!("write the status of {} {namespace}/{name}", K::kind(&())))?;
+    Ok(())
+}
+
+/// Lists a lifeline kind in `namespace` and parses each object on its own: the well-formed
+/// ones, and the names of the malformed ones with why (the field path included).
+pub async fn list_parsed<K>(
+    client: &Client,
+    namespace: &str,
+) -> Result<(Vec<K>, Vec<(String, String)>), Error>
+where
+    K: Resource<DynamicType = ()> + DeserializeOwned,
+{
+    let resource = ApiResource::erase::<K>(&());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let list = api
+        .list(&Default::default())
+        .await
+        .during(|| format!("list {} in {namespace}", resource.plural))?;
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for obj in list.items {
+        let name = obj.name_any();
+        let parsed = serde_json::to_value(&obj)
+            .map_err(|e| e.to_string())
+            .and_then(|v| {
+                serde_path_to_error::deserialize::<_, K>(v).map_err(|e| {
+                    let path = e.path().to_string();
+                    format!("{path}: {}", e.into_inner())
+                })
+            });
+        match parsed {
+            Ok(k) => good.push(k),
+            Err(e) => bad.push((name, e)),
+        }
+    }
+    Ok((good, bad))
+}

@@ -1,0 +1,101 @@
+//! Reads what the drill engine needs to decide: always the namespace and the drill's
+//! systems, then whatever [`crate::engine::drill::wants`] names (other drills' claims,
+//! workloads, policies, pods, the run's plan).
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{Api, ResourceExt, api::ListParams};
+
+use super::faults::{delete_pods, isolate, scale_to_zero};
+use crate::{
+    api::v1alpha1::{ClinicalSystem, RecoveryDrill, RecoveryPlan},
+    controller::{Context, list_parsed},
+    engine::drill::{Facts, Observed, PlanSeen, validate, wants},
+    error::{Error, KubeContext},
+};
+
+/// What the cluster shows for the drill in `f`.
+pub async fn observe(ctx: &Context, f: &Facts<'_>) -> Result<Observed, Error> {
+    let ns = f.namespace;
+    let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+    let namespace = namespaces
+        .get(ns)
+        .await
+        .during(|| format!("read Namespace {ns}"))?;
+    let (all, malformed) = list_parsed::<ClinicalSystem>(&ctx.client, ns).await?;
+    let systems = validate::select(ns, f.spec, &all, &malformed);
+    let want = wants(f, systems.as_deref().unwrap_or_default());
+    let mut o = Observed {
+        namespace_labels: namespace.labels().clone(),
+        holder: None,
+        ..Default::default()
+    };
+    if want.holder
+        && let Ok(systems) = &systems
+    {
+        o.holder = holder(ctx, f, systems).await?;
+    }
+    for w in &want.workloads {
+        let seen = scale_to_zero::observe(ctx, ns, w).await?;
+        o.workloads.insert((w.kind, w.name.clone()), seen);
+    }
+    for name in &want.policies {
+        o.policies
+            .insert(name.clone(), isolate::observe(ctx, ns, name).await?);
+    }
+    for (system, sel) in &want.pods {
+        o.pods.insert(
+            system.clone(),
+            delete_pods::pods_matching(ctx, ns, sel).await?,
+        );
+    }
+    if let Some(name) = &want.plan {
+        let plans: Api<RecoveryPlan> = Api::namespaced(ctx.client.clone(), ns);
+        o.plan = Some(
+            match plans
+                .get_opt(name)
+                .await
+                .during(|| format!("read RecoveryPlan {ns}/{name}"))?
+            {
+                None => PlanSeen::Missing,
+                Some(p) => PlanSeen::Present {
+                    deleting: p.metadata.deletion_timestamp.is_some(),
+                    generation: p.metadata.generation,
+                    drill: p.spec.drill.clone(),
+                    status: Box::new(p.status.unwrap_or_default()),
+                },
+            },
+        );
+    }
+    o.systems = systems;
+    Ok(o)
+}
+
+/// Who holds one of `systems`, if another drill's run does. Drills claim their systems in
+/// `status.held`; runs start one at a time (under `Context::drill_starts`) and the other
+/// drills are read from the API server, so two runs never take the same system.
+async fn holder(
+    ctx: &Context,
+    f: &Facts<'_>,
+    systems: &[ClinicalSystem],
+) -> Result<Option<String>, Error> {
+    let drills: Api<RecoveryDrill> = Api::namespaced(ctx.client.clone(), f.namespace);
+    let others = drills
+        .list(&ListParams::default())
+        .await
+        .during(|| format!("list RecoveryDrills in {}", f.namespace))?;
+    for other in others.items.iter().filter(|o| o.name_any() != f.name) {
+        let st = other.status.clone().unwrap_or_default();
+        if !st.phase.is_active() {
+            continue;
+        }
+        if let Some(s) = systems.iter().find(|s| st.held.contains(&s.name_any())) {
+            return Ok(Some(format!(
+                "ClinicalSystem {} is held by drill {}/{}",
+                s.name_any(),
+                f.namespace,
+                other.name_any()
+            )));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,10 @@
+//! A RecoveryPlan's reconcile: [`reconcile`](mod@reconcile) loads, plans, observes,
+//! decides (the pure engine), records and acts; [`status`] writes the status;
+//! [`events`] tells people; [`release`] applies the release gates.
+
+pub mod events;
+pub mod reconcile;
+pub mod release;
+pub mod status;
+
+pub use reconcile::{error_policy, reconcile};

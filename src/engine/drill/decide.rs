@@ -1,0 +1,889 @@
+//! The drill's state machine: [`wants`] says what to observe, [`decide`] the next move.
+
+use std::time::Duration;
+
+use k8s_openapi::{
+    apimachinery::pkg::apis::meta::v1::Time,
+    jiff::{SignedDuration, Timestamp},
+};
+use kube::ResourceExt;
+
+use super::{
+    Action, DEFAULT_HISTORY, DEFAULT_TIMEOUT, Decision, Facts, NEXT_MOVE, Notice, NoticeKind,
+    Observed, POLL, PlanSeen, WAIT_POLL, Wants,
+    faults::{self, fault_selector, scale_targets, spec_of, workload_targets},
+    measure,
+    schedule::Schedule,
+    validate,
+};
+use crate::{
+    api::v1alpha1::{
+        ClinicalSystem, DrillApprovals, DrillOutcome, DrillPhase, DrillRun, DrillTrigger,
+        DurationString, FaultKind, ForcedCheckFailure, PlanDrill, RecordedKind, RecordedState,
+        RecoveryDrillStatus, RecoveryPlanSpec, RecoveryPlanStatus, SystemSelection, WorkloadRef,
+        format_duration,
+    },
+    engine::{conditions, names},
+};
+
+fn duration_of(d: Option<&DurationString>) -> Option<Duration> {
+    d.and_then(|d| d.parse().ok())
+}
+
+fn plus(t: &Time, d: Duration) -> Time {
+    let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
+    Time(
+        t.0.checked_add(SignedDuration::from_secs(secs))
+            .unwrap_or(t.0),
+    )
+}
+
+/// The time from `now` to `t`, at least a little.
+fn until(now: Timestamp, t: Timestamp) -> Duration {
+    let ms = t.as_millisecond() - now.as_millisecond();
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(100))
+}
+
+/// Whether a run is due to start now: asked for with a new token, fired by the schedule,
+/// or waiting for another drill. With the schedule's firing and next time.
+struct Due {
+    manual: bool,
+    fired: Option<Timestamp>,
+    next: Option<Timestamp>,
+    waiting: bool,
+}
+
+impl Due {
+    fn of(f: &Facts<'_>) -> Due {
+        let manual = f.requested.is_some() && f.requested != f.status.run_token.as_deref();
+        let (mut fired, mut next) = (None, None);
+        if let Some(expr) = &f.spec.schedule
+            && let Ok(schedule) = Schedule::parse(expr)
+        {
+            let last = f
+                .status
+                .last_schedule_time
+                .as_ref()
+                .map(|t| t.0)
+                .or(f.created)
+                .unwrap_or(f.now);
+            (fired, next) = schedule.due(last, f.now);
+        }
+        Due {
+            manual,
+            fired,
+            next,
+            waiting: f.status.phase == DrillPhase::Waiting,
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.manual || self.fired.is_some() || self.waiting
+    }
+}
+
+/// What [`decide`] needs observed for the drill in `f`, whose systems are `systems`.
+pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
+    let mut w = Wants::default();
+    let run = f.status.run.as_ref();
+    let active_run = run.is_some_and(|r| r.started_at.is_some() && r.finished_at.is_none());
+    let phase = if f.deleting && active_run {
+        DrillPhase::Reverting
+    } else {
+        f.status.phase
+    };
+    match phase {
+        DrillPhase::Idle | DrillPhase::Finished | DrillPhase::Waiting => {
+            if f.deleting || f.spec.abort || !Due::of(f).any() {
+                return w;
+            }
+            w.holder = true;
+            for (target, _) in pre_state_workloads(f, systems) {
+                w.workloads.push(target);
+            }
+            w.policies = pre_state_policies(f, systems);
+        }
+        DrillPhase::Injecting => {
+            let Some(run) = run else { return w };
+            for rec in run.faults.iter().filter(|r| r.proven_at.is_none()) {
+                match rec.kind {
+                    FaultKind::ScaleToZero => {
+                        w.workloads.extend(rec.workload.clone().map(Into::into))
+                    }
+                    FaultKind::DeletePods | FaultKind::Isolate => {
+                        let system = systems.iter().find(|s| s.name_any() == rec.system);
+                        if let (Some(spec), Some(system)) = (spec_of(&f.spec.faults, rec), system)
+                            && let Some(sel) = fault_selector(spec, system)
+                        {
+                            w.pods.push((rec.system.clone(), sel));
+                        }
+                        if rec.kind == FaultKind::Isolate {
+                            w.policies
+                                .push(names::isolation_policy(f.name, &rec.system));
+                        }
+                    }
+                    FaultKind::FailCheck => {}
+                }
+            }
+            w.plan = run.plan.clone();
+        }
+        DrillPhase::Recovering => {
+            let Some(run) = run else { return w };
+            w.policies = run
+                .faults
+                .iter()
+                .filter(|r| r.kind == FaultKind::Isolate)
+                .map(|r| names::isolation_policy(f.name, &r.system))
+                .collect();
+            w.plan = Some(plan_of(f, run));
+        }
+        DrillPhase::Reverting => {
+            let Some(run) = run else { return w };
+            for r in &run.pre_state {
+                match faults::workload_of(r) {
+                    Some(wl) => w.workloads.push(wl),
+                    None => w.policies.push(r.name.clone()),
+                }
+            }
+            w.plan = Some(plan_of(f, run));
+        }
+    }
+    w.workloads.dedup();
+    w.policies.sort();
+    w.policies.dedup();
+    w
+}
+
+/// The name of the run's plan.
+fn plan_of(f: &Facts<'_>, run: &DrillRun) -> String {
+    run.plan
+        .clone()
+        .unwrap_or_else(|| names::drill_plan(f.name, run.number))
+}
+
+/// One move of the drill in `f`, given what was observed.
+pub fn decide(f: &Facts<'_>, o: &Observed) -> Decision {
+    let mut d = Decision {
+        status: f.status.clone(),
+        actions: Vec::new(),
+        notices: Vec::new(),
+        requeue: None,
+    };
+    if f.deleting {
+        finalize(f, o, &mut d);
+        return d;
+    }
+    if !f.has_finalizer {
+        d.actions.push(Action::AddFinalizer);
+        return d;
+    }
+    d.status.observed_generation = f.generation;
+    let problem =
+        validate::staging_problem(f.namespace, &o.namespace_labels).or_else(|| match &o.systems {
+            Err(e) => Some(e.clone()),
+            Ok(systems) => validate::problem(f.namespace, f.spec, systems),
+        });
+    if let Some(problem) = &problem {
+        let st = &mut d.status;
+        if st.phase.is_active() {
+            // A run in progress that becomes invalid is stopped and reverted.
+            if st.phase != DrillPhase::Reverting
+                && let Some(run) = st.run.as_mut()
+            {
+                run.outcome = Some(DrillOutcome::Refused);
+                run.reason = Some(problem.clone());
+                st.phase = DrillPhase::Reverting;
+            }
+        } else {
+            if st.message.as_deref() != Some(problem.as_str()) {
+                d.notices.push(Notice {
+                    kind: NoticeKind::Refused,
+                    note: problem.clone(),
+                });
+            }
+            st.message = Some(problem.clone());
+            if st.phase == DrillPhase::Waiting {
+                st.phase = DrillPhase::Idle;
+                st.run = st.run.take().filter(|r| r.started_at.is_some());
+            }
+            // Consume the request: a refused run is not started later by surprise.
+            st.run_token = f.requested.map(str::to_string).or(st.run_token.take());
+            conditions::drill(f.status, &mut d.status, Some(problem), f.generation, f.now);
+            return d;
+        }
+    }
+    let systems = o.systems.as_deref().unwrap_or_default();
+    match d.status.phase {
+        DrillPhase::Idle | DrillPhase::Finished | DrillPhase::Waiting => {
+            start(f, o, systems, &mut d)
+        }
+        DrillPhase::Injecting => inject(f, o, systems, &mut d),
+        DrillPhase::Recovering => recover(f, o, &mut d),
+        DrillPhase::Reverting => revert(f, o, &mut d),
+    }
+    conditions::drill(
+        f.status,
+        &mut d.status,
+        problem.as_deref(),
+        f.generation,
+        f.now,
+    );
+    d
+}
+
+fn history_limit(f: &Facts<'_>) -> usize {
+    f.spec
+        .history_limit
+        .map(|n| n as usize)
+        .unwrap_or(DEFAULT_HISTORY)
+}
+
+/// Moves a finished run into the history (newest first, at most `limit`).
+fn push_history(status: &mut RecoveryDrillStatus, run: &DrillRun, limit: usize) {
+    if run.finished_at.is_none() || status.history.iter().any(|h| h.number == run.number) {
+        return;
+    }
+    status.history.insert(0, measure::summary(run));
+    status.history.truncate(limit);
+}
+
+// ----- starting a run -----
+
+/// The workloads a run records before it starts: those its faults scale to zero (true:
+/// recorded even when missing, and the run is refused then), then those its recovery
+/// scales (recorded where they exist, to put back what it changed), each once.
+fn pre_state_workloads(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Vec<(WorkloadRef, bool)> {
+    let mut out: Vec<(WorkloadRef, bool)> = Vec::new();
+    let mut add = |w: WorkloadRef, broken: bool| {
+        if !out.iter().any(|(x, _)| *x == w) {
+            out.push((w, broken));
+        }
+    };
+    for fault in &f.spec.faults {
+        let system = systems.iter().find(|s| s.name_any() == fault.system);
+        if let (Some(sz), Some(system)) = (&fault.scale_to_zero, system) {
+            for w in workload_targets(sz, system) {
+                add(w, true);
+            }
+        }
+    }
+    for w in systems.iter().flat_map(scale_targets) {
+        add(w, false);
+    }
+    out
+}
+
+/// The NetworkPolicies a run records before it starts: its isolation policies and the
+/// release gates its recovery applies.
+fn pre_state_policies(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Vec<String> {
+    let mut out: Vec<String> = f
+        .spec
+        .faults
+        .iter()
+        .filter(|x| x.isolate.is_some() && systems.iter().any(|s| s.name_any() == x.system))
+        .map(|x| names::isolation_policy(f.name, &x.system))
+        .collect();
+    out.extend(
+        systems
+            .iter()
+            .filter(|s| s.spec.release.is_some())
+            .map(|s| names::release_policy(&s.name_any())),
+    );
+    out
+}
+
+/// Everything the run will change, as observed before it changes anything.
+fn record_pre_state(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem]) -> Vec<RecordedState> {
+    let mut out: Vec<RecordedState> = Vec::new();
+    for (w, broken) in pre_state_workloads(f, systems) {
+        let seen = o.workload(w.kind, &w.name);
+        if seen.is_none() && !broken {
+            continue;
+        }
+        out.push(RecordedState {
+            kind: RecordedKind::from(w.kind),
+            name: w.name,
+            replicas: seen.map(|s| s.desired),
+            existed: seen.is_some(),
+            policy_spec: None,
+        });
+    }
+    let isolations: Vec<String> = f
+        .spec
+        .faults
+        .iter()
+        .filter(|x| x.isolate.is_some() && systems.iter().any(|s| s.name_any() == x.system))
+        .map(|x| names::isolation_policy(f.name, &x.system))
+        .collect();
+    for name in isolations {
+        if out
+            .iter()
+            .any(|r| r.kind == RecordedKind::NetworkPolicy && r.name == name)
+        {
+            continue;
+        }
+        let existing = o.policy(&name);
+        // A policy left by an earlier run of this drill is the drill's own.
+        let ours = existing.is_some_and(|p| p.drill.as_deref() == Some(f.name));
+        out.push(RecordedState {
+            kind: RecordedKind::NetworkPolicy,
+            existed: existing.is_some() && !ours,
+            policy_spec: None,
+            replicas: None,
+            name,
+        });
+    }
+    // The recovery applies release gates: record them to put back as they were.
+    for s in systems.iter().filter(|s| s.spec.release.is_some()) {
+        let name = names::release_policy(&s.name_any());
+        let existing = o.policy(&name);
+        out.push(RecordedState {
+            kind: RecordedKind::NetworkPolicy,
+            existed: existing.is_some(),
+            policy_spec: existing
+                .and_then(|p| p.spec.as_ref())
+                .map(|spec| spec.to_string()),
+            replicas: None,
+            name,
+        });
+    }
+    out
+}
+
+fn start(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decision) {
+    let due = Due::of(f);
+    let st = &mut d.status;
+    if f.spec.schedule.is_some() {
+        st.next_schedule_time = due.next.map(Time);
+    }
+    if !due.any() {
+        st.message = None;
+        d.requeue = due.next.map(|t| until(f.now, t));
+        return;
+    }
+    // The request this run answers: a new one, or the one a waiting run was for.
+    let request = if due.manual {
+        f.requested.map(str::to_string)
+    } else if due.waiting {
+        st.run.as_ref().and_then(|r| r.token.clone())
+    } else {
+        None
+    };
+    if due.manual {
+        st.run_token = f.requested.map(str::to_string);
+    }
+    if let Some(at) = due.fired {
+        st.last_schedule_time = Some(Time(at));
+    }
+    if f.spec.abort {
+        st.phase = if st.run.is_some() {
+            DrillPhase::Finished
+        } else {
+            DrillPhase::Idle
+        };
+        st.run = st.run.take().filter(|r| r.started_at.is_some());
+        st.message = Some("spec.abort is set: no run starts until it is cleared".into());
+        return;
+    }
+    let trigger = if due.waiting {
+        st.run.as_ref().map(|r| r.trigger).unwrap_or_default()
+    } else if due.manual {
+        DrillTrigger::Manual
+    } else {
+        DrillTrigger::Schedule
+    };
+    let number = st
+        .run
+        .as_ref()
+        .filter(|r| r.started_at.is_some())
+        .map(|r| r.number)
+        .into_iter()
+        .chain(st.history.iter().map(|h| h.number))
+        .max()
+        .unwrap_or(0)
+        + 1;
+    // Claim every system, or wait for the drill that holds one.
+    if let Some(holder) = &o.holder {
+        if !due.waiting {
+            d.notices.push(Notice {
+                kind: NoticeKind::Waiting,
+                note: holder.clone(),
+            });
+            // The runs before this one stay in history; this one is pending.
+            if let Some(done) = st.run.take().filter(|r| r.started_at.is_some()) {
+                push_history(st, &done, history_limit(f));
+            }
+            st.run = Some(DrillRun {
+                number,
+                trigger,
+                token: request,
+                ..Default::default()
+            });
+        }
+        st.phase = DrillPhase::Waiting;
+        st.message = Some(format!(
+            "waiting: {holder}; this run starts when it is free"
+        ));
+        d.requeue = Some(WAIT_POLL);
+        return;
+    }
+    let pre_state = record_pre_state(f, o, systems);
+    // A workload to scale that is not there: nothing to break, nothing to measure.
+    if let Some(missing) = pre_state
+        .iter()
+        .find(|r| r.replicas.is_none() && !r.existed && r.kind != RecordedKind::NetworkPolicy)
+    {
+        let why = format!(
+            "spec.faults: {}/{} does not exist in namespace {}; the run was not started",
+            missing.kind, missing.name, f.namespace
+        );
+        d.notices.push(Notice {
+            kind: NoticeKind::Refused,
+            note: why.clone(),
+        });
+        st.message = Some(why);
+        if due.waiting {
+            st.phase = DrillPhase::Idle;
+            st.run = None;
+        }
+        return;
+    }
+    st.held = systems.iter().map(|s| s.name_any()).collect();
+    st.run = Some(DrillRun {
+        number,
+        trigger,
+        token: request,
+        started_at: Some(Time(f.now)),
+        pre_state,
+        faults: faults::records(f.name, &f.spec.faults, systems),
+        ..Default::default()
+    });
+    st.phase = DrillPhase::Injecting;
+    st.message = Some(format!("run {number} ({trigger}): injecting faults"));
+    d.notices.push(Notice {
+        kind: NoticeKind::Started,
+        note: format!("run {number} started ({trigger}); pre-drill state recorded"),
+    });
+    d.requeue = Some(NEXT_MOVE);
+}
+
+// ----- injecting -----
+
+/// Ends the run on `spec.abort` or the timeout: records why and goes to Reverting.
+fn stop(f: &Facts<'_>, d: &mut Decision) -> bool {
+    let timeout = duration_of(f.spec.timeout.as_ref()).unwrap_or(DEFAULT_TIMEOUT);
+    let st = &mut d.status;
+    let Some(run) = st.run.as_mut() else {
+        return false;
+    };
+    let (outcome, reason) = if f.spec.abort {
+        (DrillOutcome::Aborted, "spec.abort was set".to_string())
+    } else if run
+        .started_at
+        .as_ref()
+        .is_some_and(|t| f.now >= plus(t, timeout).0)
+    {
+        (
+            DrillOutcome::TimedOut,
+            format!(
+                "the run took longer than its timeout of {}",
+                format_duration(timeout)
+            ),
+        )
+    } else {
+        return false;
+    };
+    run.outcome = Some(outcome);
+    run.reason = Some(reason.clone());
+    st.phase = DrillPhase::Reverting;
+    st.message = Some(format!("run {}: {reason}; reverting", run.number));
+    d.notices.push(Notice {
+        kind: NoticeKind::Stopped,
+        note: reason,
+    });
+    d.requeue = Some(NEXT_MOVE);
+    true
+}
+
+fn inject(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decision) {
+    if stop(f, d) {
+        return;
+    }
+    let now = Time(f.now);
+    let st = &mut d.status;
+    let Some(run) = st.run.as_mut() else {
+        st.phase = DrillPhase::Idle;
+        return;
+    };
+    let before = run.faults.clone();
+    for rec in run.faults.iter_mut() {
+        let system = systems.iter().find(|s| s.name_any() == rec.system);
+        let selector = spec_of(&f.spec.faults, rec)
+            .zip(system)
+            .and_then(|(spec, system)| fault_selector(spec, system));
+        if let Some(a) = faults::inject(f.name, rec, selector.as_ref(), &run.pre_state, o, &now) {
+            d.actions.push(a);
+        }
+    }
+    let ready = run
+        .faults
+        .iter()
+        .all(|x| x.kind == FaultKind::FailCheck || x.proven_at.is_some());
+    if !ready {
+        d.requeue = Some(POLL);
+        return;
+    }
+    if run.faults != before {
+        // The proofs go into status before the plan exists: once the plan scales a
+        // workload back up, its scaleToZero could never be proven again.
+        d.requeue = Some(NEXT_MOVE);
+        return;
+    }
+    // Every fault has taken effect, as recorded: start the recovery.
+    let name = plan_of(f, run);
+    let number = run.number;
+    let created = matches!(o.plan, Some(PlanSeen::Present { .. }));
+    if run.plan.is_some() && created {
+        run.systems = measure::measure(run, None, &[]);
+        st.phase = DrillPhase::Recovering;
+        st.message = Some(format!(
+            "run {number}: every fault proven; recovering with RecoveryPlan {name}"
+        ));
+        d.notices.push(Notice {
+            kind: NoticeKind::RecoveryStarted,
+            note: format!("run {number}: faults proven; RecoveryPlan {name} created"),
+        });
+        d.requeue = Some(POLL);
+        return;
+    }
+    if run.plan.is_none() {
+        run.plan = Some(name.clone());
+        run.recovery_started_at = Some(now);
+    }
+    d.actions.push(Action::CreatePlan {
+        spec: Box::new(plan_spec(f, run, systems)),
+        name,
+        run: number,
+    });
+    d.requeue = Some(NEXT_MOVE);
+}
+
+/// The spec of the run's RecoveryPlan.
+fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> RecoveryPlanSpec {
+    let spec = f.spec;
+    let mut stages = spec.recovery.stages.clone();
+    if spec.approvals == DrillApprovals::Automatic {
+        for s in &mut stages {
+            s.approval = Default::default();
+            s.checklist.clear();
+        }
+    }
+    let fail_checks = run
+        .faults
+        .iter()
+        .filter(|r| r.kind == FaultKind::FailCheck)
+        .filter_map(|r| {
+            let fault = spec_of(&spec.faults, r)?;
+            let duration = duration_of(fault.duration());
+            Some(ForcedCheckFailure {
+                system: r.system.clone(),
+                check: r.check.clone().unwrap_or_default(),
+                until: match (&r.injected_at, duration) {
+                    (Some(t), Some(d)) => Some(plus(t, d)),
+                    _ => None,
+                },
+            })
+        })
+        .collect();
+    RecoveryPlanSpec {
+        systems: SystemSelection {
+            selector: None,
+            names: Some(systems.iter().map(|s| s.name_any()).collect()),
+        },
+        parallelism: spec.recovery.parallelism,
+        failure_policy: spec.recovery.failure_policy,
+        paused: false,
+        abort: false,
+        stages,
+        requested_by: f.operator.filter(|u| !u.is_empty()).map(str::to_string),
+        drill: Some(PlanDrill {
+            name: f.name.to_string(),
+            fail_checks,
+        }),
+    }
+}
+
+// ----- recovering -----
+
+/// Each system's measurements and the approvals, from the plan's status.
+fn record_measurements(
+    f: &Facts<'_>,
+    run: &mut DrillRun,
+    drill: Option<&PlanDrill>,
+    status: &RecoveryPlanStatus,
+) {
+    let forced: Vec<(String, String)> = drill
+        .map(|d| {
+            d.fail_checks
+                .iter()
+                .map(|x| (x.system.clone(), x.check.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    run.systems = measure::measure(run, Some(status), &forced);
+    run.approvals = measure::approvals(
+        Some(status),
+        &f.spec.recovery.stages,
+        f.spec.approvals == DrillApprovals::Automatic,
+    );
+}
+
+fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
+    if stop(f, d) {
+        return;
+    }
+    let now = Time(f.now);
+    let st = &mut d.status;
+    let Some(run) = st.run.as_mut() else {
+        st.phase = DrillPhase::Idle;
+        return;
+    };
+    let name = plan_of(f, run);
+    let Some(PlanSeen::Present {
+        generation,
+        drill,
+        status: plan,
+        ..
+    }) = &o.plan
+    else {
+        run.outcome = Some(DrillOutcome::Aborted);
+        run.reason = Some(format!("RecoveryPlan {name} was deleted"));
+        st.phase = DrillPhase::Reverting;
+        d.requeue = Some(NEXT_MOVE);
+        return;
+    };
+    let mut next = POLL * 2;
+    let forced_error = faults::forced_failure_error(f.name);
+    // Faults with a duration are lifted when it is over; failCheck faults are proven by
+    // the plan's record of the failure.
+    for rec in run.faults.iter_mut() {
+        let duration = spec_of(&f.spec.faults, rec).and_then(|x| duration_of(x.duration()));
+        if rec.kind == FaultKind::FailCheck && rec.proven_at.is_none() {
+            let check = rec.check.clone().unwrap_or_default();
+            let seen = plan
+                .systems
+                .iter()
+                .find(|s| s.name.rsplit('/').next() == Some(rec.system.as_str()))
+                .and_then(|s| s.checks.iter().find(|c| c.name == check))
+                .filter(|c| c.last_error.as_deref() == Some(forced_error.as_str()));
+            if let Some(c) = seen {
+                rec.proven_at = c
+                    .last_failed_at
+                    .clone()
+                    .or_else(|| c.last_attempt_at.clone())
+                    .or(Some(now.clone()));
+                rec.proof = Some(format!(
+                    "check {check} failed: {}",
+                    c.last_error.clone().unwrap_or_default()
+                ));
+            }
+        }
+        let policy = names::isolation_policy(f.name, &rec.system);
+        if let (Some(dur), Some(at), None) =
+            (duration, rec.injected_at.as_ref(), rec.lifted_at.as_ref())
+        {
+            let due = plus(at, dur);
+            if f.now >= due.0 {
+                if rec.kind == FaultKind::Isolate {
+                    d.actions.push(Action::DeletePolicy { name: policy });
+                }
+                rec.lifted_at = Some(if rec.kind == FaultKind::FailCheck {
+                    due
+                } else {
+                    now.clone()
+                });
+            } else {
+                next = next.min(until(f.now, due.0));
+            }
+        } else if rec.kind == FaultKind::Isolate
+            && rec.lifted_at.is_some()
+            && o.policy_exists(&policy)
+        {
+            // Lifted in status, still in place: the deletion did not happen yet.
+            d.actions.push(Action::DeletePolicy { name: policy });
+        }
+    }
+    record_measurements(f, run, drill.as_ref(), plan);
+    let done = plan.phase_is_final() && plan.observed_generation == *generation;
+    if done {
+        let (outcome, mut reason) = measure::outcome(plan.phase, &run.systems);
+        let unproven = measure::unproven(run);
+        if !unproven.is_empty() {
+            reason.push_str(&format!(
+                "; faults never seen to take effect: {}",
+                unproven.join(", ")
+            ));
+        }
+        run.outcome = Some(outcome);
+        run.reason = Some(reason.clone());
+        st.message = Some(format!("run {}: {reason}; reverting", run.number));
+        st.phase = DrillPhase::Reverting;
+        d.requeue = Some(NEXT_MOVE);
+        return;
+    }
+    st.message = Some(format!(
+        "run {}: recovering, {} systems verified",
+        run.number,
+        plan.progress.clone().unwrap_or_else(|| "0/0".into())
+    ));
+    d.requeue = Some(next.max(Duration::from_millis(200)));
+}
+
+// ----- reverting -----
+
+/// What putting `run`'s record back takes, as observed: the actions, and a line each for
+/// the record of what was put back.
+fn put_back(run: &DrillRun, o: &Observed) -> Vec<(Action, String)> {
+    let mut out = Vec::new();
+    for r in &run.pre_state {
+        if let Some(w) = faults::workload_of(r) {
+            let (Some(want), true) = (r.replicas, r.existed) else {
+                continue;
+            };
+            if let Some(seen) = o.workload(w.kind, &w.name)
+                && seen.desired != want
+            {
+                out.push((
+                    Action::SetReplicas {
+                        workload: w,
+                        replicas: want,
+                    },
+                    format!(
+                        "{}/{}: replicas {} -> {want}, as before the drill",
+                        r.kind, r.name, seen.desired
+                    ),
+                ));
+            }
+            continue;
+        }
+        if !r.existed {
+            if o.policy_exists(&r.name) {
+                out.push((
+                    Action::DeletePolicy {
+                        name: r.name.clone(),
+                    },
+                    format!(
+                        "NetworkPolicy/{}: deleted (it did not exist before the drill)",
+                        r.name
+                    ),
+                ));
+            }
+        } else if let Some(spec) = r
+            .policy_spec
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
+        {
+            let current = o.policy(&r.name).and_then(|p| p.spec.as_ref());
+            if current != Some(&spec) {
+                out.push((
+                    Action::RestorePolicy {
+                        name: r.name.clone(),
+                        spec,
+                    },
+                    format!("NetworkPolicy/{}: restored as before the drill", r.name),
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn revert(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
+    let now = Time(f.now);
+    let limit = history_limit(f);
+    let st = &mut d.status;
+    let Some(mut run) = st.run.clone() else {
+        st.phase = DrillPhase::Idle;
+        return;
+    };
+    // Measure once more from the plan's last status, then the plan goes first, so it
+    // cannot undo the revert.
+    match &o.plan {
+        Some(PlanSeen::Present {
+            deleting: false,
+            drill,
+            status,
+            ..
+        }) => {
+            if run.plan.is_some() {
+                record_measurements(f, &mut run, drill.as_ref(), status);
+            }
+            d.actions.push(Action::DeletePlan {
+                name: plan_of(f, &run),
+            });
+            st.run = Some(run);
+            d.requeue = Some(POLL);
+            return;
+        }
+        Some(PlanSeen::Present { deleting: true, .. }) => {
+            d.requeue = Some(POLL);
+            return;
+        }
+        Some(PlanSeen::Missing) | None => {}
+    }
+    let todo = put_back(&run, o);
+    if !todo.is_empty() {
+        // Put back, and finish only once the cluster is seen to match the record.
+        for (action, line) in todo {
+            if !run.reverted.contains(&line) {
+                run.reverted.push(line);
+            }
+            d.actions.push(action);
+        }
+        st.run = Some(run);
+        d.requeue = Some(NEXT_MOVE);
+        return;
+    }
+    for x in run.faults.iter_mut() {
+        if x.kind == FaultKind::Isolate && x.lifted_at.is_none() && x.injected_at.is_some() {
+            x.lifted_at = Some(now.clone());
+        }
+    }
+    st.held.clear();
+    run.finished_at = Some(now);
+    let outcome = *run.outcome.get_or_insert(DrillOutcome::Aborted);
+    let reason = run.reason.clone().unwrap_or_default();
+    push_history(st, &run, limit);
+    st.message = Some(format!("run {} {outcome}: {reason}", run.number));
+    st.run = Some(run);
+    st.phase = DrillPhase::Finished;
+    d.notices.push(Notice {
+        kind: NoticeKind::Finished(outcome),
+        note: format!("{outcome}: {reason}"),
+    });
+    d.requeue = Some(NEXT_MOVE);
+}
+
+/// The drill is being deleted: stop the run, put everything back, then let it go.
+fn finalize(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
+    if !f.has_finalizer {
+        return;
+    }
+    let st = &mut d.status;
+    if let Some(run) = st.run.as_mut()
+        && run.finished_at.is_none()
+        && run.started_at.is_some()
+    {
+        if run.outcome.is_none() {
+            run.outcome = Some(DrillOutcome::Aborted);
+            run.reason = Some("the drill was deleted".into());
+        }
+        st.phase = DrillPhase::Reverting;
+        revert(f, o, d);
+        if d.status.phase == DrillPhase::Reverting {
+            return;
+        }
+    }
+    d.actions.push(Action::RemoveFinalizer);
+    d.requeue = None;
+}

@@ -1,0 +1,10 @@
+//! Where the restore order is decided: the dependency graph validated (unknown
+//! dependencies, cycles, duplicates, hard dependencies left out of the plan), restore
+//! waves, the critical path, and systems that cannot meet their objective.
+
+pub mod planner;
+
+pub use planner::{
+    CriticalPath, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageModel, SystemModel,
+    SystemSource, plan, stage_index,
+};

@@ -1,0 +1,9 @@
+//! One recovery run's next move: given the plan, the status so far, what was observed and
+//! the time, [`decide`] returns the new status and the actions to take (start step k of
+//! system X, run check C, release X to stage S, mark Y blocked).
+
+pub mod decide;
+
+pub use decide::{
+    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
+};

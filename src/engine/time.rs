@@ -1,0 +1,50 @@
+//! The two rules every figure of a recovery rests on, written once: how many seconds lie
+//! between two recorded moments, and whether a recovery met its objective. The engine,
+//! the drill measurements, `lifeline status` and the report all use these, so a board
+//! reading the report sees the figure the operator recorded.
+
+use k8s_openapi::jiff::Timestamp;
+
+/// Whole seconds from `from` to `to`, counted between the two moments' whole seconds, as
+/// Kubernetes stores a timestamp (RFC 3339, to the second): a figure anyone can work out
+/// again from the recorded timestamps. `None` when `to` is earlier than `from`.
+pub fn seconds_between(from: Timestamp, to: Timestamp) -> Option<u64> {
+    u64::try_from(to.as_second() - from.as_second()).ok()
+}
+
+/// Whether a recovery that took `took` seconds met an objective of `objective` seconds:
+/// met when it took no longer. `None` when there is no objective to judge it by.
+pub fn objective_met(took: u64, objective: Option<u64>) -> Option<bool> {
+    objective.map(|objective| took <= objective)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().expect("a timestamp")
+    }
+
+    #[test]
+    fn seconds_are_counted_between_whole_seconds() {
+        let from = at("2026-05-01T10:00:00.900Z");
+        assert_eq!(
+            seconds_between(from, at("2026-05-01T10:00:01.100Z")),
+            Some(1)
+        );
+        assert_eq!(
+            seconds_between(from, at("2026-05-01T10:00:00.950Z")),
+            Some(0)
+        );
+        assert_eq!(seconds_between(from, at("2026-05-01T10:15:00Z")), Some(900));
+        assert_eq!(seconds_between(from, at("2026-05-01T09:59:59Z")), None);
+    }
+
+    #[test]
+    fn an_objective_is_met_on_the_second_and_missed_after_it() {
+        assert_eq!(objective_met(900, Some(900)), Some(true));
+        assert_eq!(objective_met(901, Some(900)), Some(false));
+        assert_eq!(objective_met(5, None), None);
+    }
+}
