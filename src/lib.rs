@@ -13,6 +13,5 @@ pub mod engine;
 pub mod error;
 pub mod manifest;
 pub mod report;
-pub mod selector;
 pub mod sim;
 pub mod telemetry;

@@ -13,8 +13,7 @@ use serde::Deserialize;
 
 use crate::{
     api::v1alpha1::{ClinicalSystem, RecoveryPlan},
-    engine::{PlanSettings, StageModel, SystemSource},
-    selector,
+    engine::{PlanSettings, StageModel, SystemSource, selection},
 };
 
 /// Where an object came from.
@@ -258,7 +257,7 @@ impl Bundle {
             });
         };
         let spec = &plan.object.spec;
-        let selected = selector::select_systems(
+        let selected = selection::select_systems(
             &plan.namespace,
             &spec.systems,
             self.systems

@@ -52,8 +52,8 @@ use crate::{
         StepAction, WorkloadKind,
     },
     engine::drill::{self as measure, Schedule},
+    engine::selection as selector,
     error::{Error, KubeContext},
-    selector,
 };
 
 /// The default `spec.timeout`.

@@ -18,10 +18,10 @@ use crate::{
         ActionPhase, ClinicalSystem, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus,
         SystemPhase,
     },
+    engine::selection as selector,
     engine::{self, Action, Inputs, Observation, PlanModel, StageGate, SystemSource},
     error::{Error, KubeContext},
     manifest::settings_of,
-    selector,
 };
 
 /// Default pause between attempts of a failing check.

@@ -12,6 +12,7 @@ pub mod approvals;
 pub mod decide;
 pub mod drill;
 pub mod planner;
+pub mod selection;
 
 pub use decide::{
     Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
