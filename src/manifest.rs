@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use crate::{
     api::v1alpha1::{ClinicalSystem, RecoveryPlan},
-    engine::{PlanSettings, StageModel, SystemSource, selection},
+    engine::{PlanSettings, SystemSource, selection, settings::settings_of},
 };
 
 /// Where an object came from.
@@ -288,23 +288,5 @@ impl Bundle {
             .map(|p| format!("{}/{}", p.namespace, p.name))
             .collect::<Vec<_>>()
             .join(", ")
-    }
-}
-
-/// The engine's view of a RecoveryPlan's settings.
-pub fn settings_of(plan: &RecoveryPlan) -> PlanSettings {
-    PlanSettings {
-        parallelism: plan.spec.parallelism,
-        failure_policy: plan.spec.failure_policy,
-        stages: plan
-            .spec
-            .stages
-            .iter()
-            .map(|s| StageModel {
-                name: s.name.clone(),
-                approval: s.approval.clone(),
-                checklist: s.checklist.clone(),
-            })
-            .collect(),
     }
 }

@@ -19,9 +19,9 @@ use crate::{
         SystemPhase,
     },
     engine::selection as selector,
+    engine::settings::settings_of,
     engine::{self, Action, Inputs, Observation, PlanModel, StageGate, SystemSource},
     error::{Error, KubeContext},
-    manifest::settings_of,
 };
 
 /// Default pause between attempts of a failing check.

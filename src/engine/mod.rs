@@ -13,6 +13,7 @@ pub mod decide;
 pub mod drill;
 pub mod planner;
 pub mod selection;
+pub mod settings;
 
 pub use decide::{
     Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
