@@ -6,44 +6,16 @@
 use std::{fmt::Write as _, io::IsTerminal};
 
 use anyhow::{Context as _, bail};
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::{Api, Client, ResourceExt, api::PostParams};
 use serde_json::json;
 
 use crate::{
     api::v1alpha1::{ActionPhase, Approval, Decision, RecoveryPlan},
-    controller::names::object_name,
+    controller::{
+        identity::{Me, whoami},
+        names::object_name,
+    },
 };
-
-/// Who the API server says the current user is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Me {
-    /// Username.
-    pub username: String,
-    /// Groups.
-    pub groups: Vec<String>,
-}
-
-/// Asks the API server who the current user is.
-pub async fn whoami(client: &Client) -> anyhow::Result<Me> {
-    let review: SelfSubjectReview = serde_json::from_value(json!({
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "SelfSubjectReview"
-    }))?;
-    let answer = Api::<SelfSubjectReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
-        .await
-        .context("ask the API server who you are (SelfSubjectReview)")?;
-    let user = answer.status.and_then(|s| s.user_info).unwrap_or_default();
-    let username = user
-        .username
-        .filter(|u| !u.is_empty())
-        .context("the API server did not say who you are")?;
-    Ok(Me {
-        username,
-        groups: user.groups.unwrap_or_default(),
-    })
-}
 
 /// What was tested for the systems a stage would release: each system waiting for it, with
 /// its checks and their results.

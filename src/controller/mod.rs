@@ -7,6 +7,7 @@
 
 pub mod drill;
 pub mod events;
+pub mod identity;
 pub mod metrics;
 pub mod names;
 pub mod notify;
@@ -336,7 +337,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         info!(url = %notify.url, "notifications go to a webhook");
         ctx.notifier = Some(notify::Notifier::spawn(notify, metrics)?);
     }
-    match crate::approve::whoami(&client).await {
+    match identity::whoami(&client).await {
         Ok(me) => ctx.username = me.username,
         Err(e) => {
             warn!(error = %format!("{e:#}"), "cannot tell the operator's own username; drills create plans without requestedBy")
