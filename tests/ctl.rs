@@ -18,7 +18,7 @@ use kube::{
 };
 use lifeline::{
     api::v1alpha1::{PlanPhase, RETRY_ANNOTATION_PREFIX, RecoveryPlan, SystemPhase},
-    ctl::{self, CtlError, StatusOutput, human_duration, render_table},
+    cli::status::{self as ctl, CtlError, StatusOutput, human_duration, render_table},
 };
 use serde_json::{Value, json};
 use support::{TestNamespace, ensure_crds, object, with_namespace};

@@ -20,12 +20,12 @@ use kube::{
 };
 use lifeline::{
     api::v1alpha1::{ClinicalSystem, DrillOutcome, DrillPhase, RecoveryDrill, RecoveryPlan},
+    cli::drill as drillctl,
     controller::{
         RunOptions,
         drill::{isolation_policy_name, plan_name},
         run,
     },
-    drillctl,
     engine::drill::seconds_between,
 };
 use serde_json::{Value, json};

@@ -1,5 +1,10 @@
 //! The `lifeline` command line.
 
+pub mod approve;
+pub mod drill;
+pub mod manifest;
+pub mod status;
+
 use std::{
     fmt::Write as _,
     io::{IsTerminal, Write as _},
@@ -15,7 +20,6 @@ use serde_json::json;
 use crate::{
     api::v1alpha1::{RecoveryDrill, SystemPhase, format_duration},
     engine::{self, PlanModel},
-    manifest,
     report::{self, gantt},
     sim,
 };
@@ -167,8 +171,8 @@ pub struct StatusArgs {
     #[arg(long, requires = "watch")]
     until_settled: bool,
     /// Output format.
-    #[arg(short, long, value_enum, default_value_t = crate::ctl::StatusOutput::Table)]
-    output: crate::ctl::StatusOutput,
+    #[arg(short, long, value_enum, default_value_t = status::StatusOutput::Table)]
+    output: status::StatusOutput,
 }
 
 /// `lifeline report`.
@@ -356,7 +360,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Simulate(args)) => simulate_cmd(args),
         Some(Command::Run(args)) => run_cmd(args),
         Some(Command::Status(args)) => with_plan(&args.target, |client, ns, plan| async move {
-            crate::ctl::status_until(
+            status::status_until(
                 client,
                 &ns,
                 &plan,
@@ -370,7 +374,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Retry { target, system }) => {
             with_plan(&target, |client, ns, plan| async move {
-                let token = crate::ctl::retry(client, &ns, &plan, &system).await?;
+                let token = status::retry(client, &ns, &plan, &system).await?;
                 println!("retry of {system} in {ns}/{plan} requested (token {token})");
                 Ok(())
             })
@@ -378,17 +382,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Approve(args)) => decide_cmd(args, crate::api::v1alpha1::Decision::Approve),
         Some(Command::Reject(args)) => decide_cmd(args, crate::api::v1alpha1::Decision::Reject),
         Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {
-            crate::ctl::pause(client, &ns, &plan).await?;
+            status::pause(client, &ns, &plan).await?;
             println!("{ns}/{plan} paused: nothing new starts; what is running finishes");
             Ok(())
         }),
         Some(Command::Resume { target }) => with_plan(&target, |client, ns, plan| async move {
-            crate::ctl::resume(client, &ns, &plan).await?;
+            status::resume(client, &ns, &plan).await?;
             println!("{ns}/{plan} resumed");
             Ok(())
         }),
         Some(Command::Abort { target }) => with_plan(&target, |client, ns, plan| async move {
-            crate::ctl::abort(client, &ns, &plan).await?;
+            status::abort(client, &ns, &plan).await?;
             println!("{ns}/{plan} aborted: unfinished systems are Cancelled");
             Ok(())
         }),
@@ -407,18 +411,17 @@ fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
     with_plan(&target, |client, ns, drill| async move {
         match cmd {
             DrillCommand::Run { wait, timeout, .. } => {
-                let token = crate::drillctl::request_run(client.clone(), &ns, &drill).await?;
+                let token = drill::request_run(client.clone(), &ns, &drill).await?;
                 println!("run of drill {ns}/{drill} requested ({token})");
                 if wait {
-                    let done =
-                        crate::drillctl::wait_run(client, &ns, &drill, &token, timeout).await?;
-                    print!("{}", crate::drillctl::render(&done));
+                    let done = drill::wait_run(client, &ns, &drill, &token, timeout).await?;
+                    print!("{}", drill::render(&done));
                 }
             }
             DrillCommand::Status { output, .. } => {
-                let d = crate::drillctl::fetch(client, &ns, &drill).await?;
+                let d = drill::fetch(client, &ns, &drill).await?;
                 match output {
-                    DrillOutput::Table => print!("{}", crate::drillctl::render(&d)),
+                    DrillOutput::Table => print!("{}", drill::render(&d)),
                     DrillOutput::Json => println!(
                         "{}",
                         serde_json::to_string_pretty(&d).context("encode the drill")?
@@ -466,7 +469,7 @@ fn report_cmd(args: ReportArgs) -> anyhow::Result<()> {
                     .await
                     .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
                 let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
-                Ok::<_, anyhow::Error>(crate::drillctl::fetch(client, &ns, &name).await?)
+                Ok::<_, anyhow::Error>(drill::fetch(client, &ns, &name).await?)
             })?
         }
         (None, None) => bail!("name the drill: lifeline report DRILL, or --from-file FILE"),
@@ -642,7 +645,7 @@ fn decide_cmd(args: DecideArgs, decision: crate::api::v1alpha1::Decision) -> any
     } = args;
     with_plan(&target, |client, ns, plan| async move {
         let stage_name = stage.clone();
-        let name = crate::approve::decide(
+        let name = approve::decide(
             client,
             &ns,
             &plan,
@@ -650,7 +653,7 @@ fn decide_cmd(args: DecideArgs, decision: crate::api::v1alpha1::Decision) -> any
             decision,
             comment,
             acks,
-            |summary, me| crate::approve::ask(summary, me, decision, &stage_name, yes),
+            |summary, me| approve::ask(summary, me, decision, &stage_name, yes),
         )
         .await?;
         println!("{decision} of stage {stage} of {ns}/{plan} recorded as Approval {name}");

@@ -15,7 +15,7 @@ use crate::{
     api::v1alpha1::{
         DrillPhase, RUN_ANNOTATION, RecoveryDrill, RecoveryDrillStatus, format_duration,
     },
-    ctl::FIELD_MANAGER,
+    cli::status::FIELD_MANAGER,
 };
 
 /// What went wrong in a drill command. Every message names the drill.
