@@ -9,6 +9,7 @@ use anyhow::{Context as _, bail};
 use kube::{Api, Client, ResourceExt, api::PostParams};
 use serde_json::json;
 
+use super::{DecideArgs, with_plan};
 use crate::{
     api::v1alpha1::{ActionPhase, Approval, Decision, RecoveryPlan},
     controller::{
@@ -192,4 +193,31 @@ pub fn ask(
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// `lifeline approve` (`decision` Approve) and `lifeline reject`: asks, then records.
+pub(super) fn decide_cmd(args: DecideArgs, decision: Decision) -> anyhow::Result<()> {
+    let DecideArgs {
+        target,
+        stage,
+        comment,
+        acks,
+        yes,
+    } = args;
+    with_plan(&target, |client, ns, plan| async move {
+        let stage_name = stage.clone();
+        let name = decide(
+            client,
+            &ns,
+            &plan,
+            &stage,
+            decision,
+            comment,
+            acks,
+            |summary, me| ask(summary, me, decision, &stage_name, yes),
+        )
+        .await?;
+        println!("{decision} of stage {stage} of {ns}/{plan} recorded as Approval {name}");
+        Ok(())
+    })
 }
