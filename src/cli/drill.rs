@@ -17,7 +17,7 @@ use crate::{
     api::v1alpha1::{
         DrillPhase, RUN_ANNOTATION, RecoveryDrill, RecoveryDrillStatus, format_duration,
     },
-    cli::status::FIELD_MANAGER,
+    cli::control::FIELD_MANAGER,
 };
 
 /// What went wrong in a drill command. Every message names the drill.

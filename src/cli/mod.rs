@@ -1,9 +1,13 @@
 //! The `lifeline` command line (also `kubectl lifeline`): [`main`] and the dispatch to one
 //! module per command; the arguments clap parses are in `args.rs` ([`Cli`], [`Command`]).
+//! [`status`] shows a plan; [`control`] holds `retry`, `pause`, `resume` and `abort`,
+//! which change one; both report a [`CtlError`](error::CtlError).
 
 pub mod approve;
 mod args;
+pub mod control;
 pub mod drill;
+pub mod error;
 pub mod manifest;
 pub mod operator;
 pub mod plan;
@@ -69,7 +73,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Retry { target, system }) => {
             with_plan(&target, |client, ns, plan| async move {
-                let token = status::retry(client, &ns, &plan, &system).await?;
+                let token = control::retry(client, &ns, &plan, &system).await?;
                 println!("retry of {system} in {ns}/{plan} requested (token {token})");
                 Ok(())
             })
@@ -77,17 +81,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Approve(args)) => approve::decide_cmd(args, Decision::Approve),
         Some(Command::Reject(args)) => approve::decide_cmd(args, Decision::Reject),
         Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {
-            status::pause(client, &ns, &plan).await?;
+            control::pause(client, &ns, &plan).await?;
             println!("{ns}/{plan} paused: nothing new starts; what is running finishes");
             Ok(())
         }),
         Some(Command::Resume { target }) => with_plan(&target, |client, ns, plan| async move {
-            status::resume(client, &ns, &plan).await?;
+            control::resume(client, &ns, &plan).await?;
             println!("{ns}/{plan} resumed");
             Ok(())
         }),
         Some(Command::Abort { target }) => with_plan(&target, |client, ns, plan| async move {
-            status::abort(client, &ns, &plan).await?;
+            control::abort(client, &ns, &plan).await?;
             println!("{ns}/{plan} aborted: unfinished systems are Cancelled");
             Ok(())
         }),
