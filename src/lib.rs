@@ -4,15 +4,10 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod approve;
 pub mod cli;
 pub mod controller;
-pub mod ctl;
-pub mod drillctl;
 pub mod engine;
 pub mod error;
-pub mod manifest;
 pub mod report;
-pub mod selector;
 pub mod sim;
 pub mod telemetry;

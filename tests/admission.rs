@@ -820,7 +820,7 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
         let recorded = eventually("dana's approval through the CLI", SETTLED, || {
             let (dana, ns) = (dana.clone(), ns.name.clone());
             async move {
-                lifeline::approve::decide(
+                lifeline::cli::approve::decide(
                     dana, &ns, PLAN, "pilot-ward", lifeline::api::v1alpha1::Decision::Approve,
                     Some("ward 7 ready".into()), vec![ACK.into()],
                     |summary, me| {

@@ -340,7 +340,7 @@ fn status_shows_the_stages_what_they_await_and_every_approval_with_its_reason() 
         }
     }))
     .expect("plan");
-    let text = lifeline::ctl::render_release(&plan);
+    let text = lifeline::cli::status::render_release(&plan);
     assert_eq!(
         text,
         "\nStages: it-validation (automatic) -> pilot-ward (2 approvals)\n\

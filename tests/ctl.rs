@@ -1,4 +1,4 @@
-//! The client-side commands (`lifeline::ctl`): the status table rendered from
+//! The client-side commands (`lifeline::cli::{status, control}`): the status table rendered from
 //! hand-built plans (no cluster), and `status`, `retry`, `pause`, `resume` and `abort`
 //! against the real local control plane, on plans whose status the test writes as
 //! admin (no operator runs here, so nothing else touches them).
@@ -18,7 +18,11 @@ use kube::{
 };
 use lifeline::{
     api::v1alpha1::{PlanPhase, RETRY_ANNOTATION_PREFIX, RecoveryPlan, SystemPhase},
-    ctl::{self, CtlError, StatusOutput, human_duration, render_table},
+    cli::{
+        control,
+        error::CtlError,
+        status::{self, StatusOutput, human_duration, render_table},
+    },
 };
 use serde_json::{Value, json};
 use support::{TestNamespace, ensure_crds, object, with_namespace};
@@ -507,7 +511,7 @@ async fn retry_annotates_the_plan_for_a_failed_system() {
         ensure_crds(&ns.client).await;
         let api = create_plan(&ns, failed_status(&ns.name)).await;
 
-        let token = ctl::retry(ns.client.clone(), &ns.name, PLAN, "lims")
+        let token = control::retry(ns.client.clone(), &ns.name, PLAN, "lims")
             .await
             .unwrap_or_else(|e| panic!("retry lims: {e}"));
         let plan = get(&api).await;
@@ -517,7 +521,7 @@ async fn retry_annotates_the_plan_for_a_failed_system() {
         );
 
         // Again, by namespace/name: a new token, so the operator retries once more.
-        let again = ctl::retry(
+        let again = control::retry(
             ns.client.clone(),
             &ns.name,
             PLAN,
@@ -544,7 +548,7 @@ async fn retry_refuses_what_cannot_be_retried() {
         ensure_crds(&ns.client).await;
         let plan_name = format!("{}/{PLAN}", ns.name);
 
-        let err = ctl::retry(ns.client.clone(), &ns.name, PLAN, "lims")
+        let err = control::retry(ns.client.clone(), &ns.name, PLAN, "lims")
             .await
             .expect_err("no plan yet");
         assert!(matches!(err, CtlError::PlanNotFound { .. }), "{err:?}");
@@ -557,7 +561,7 @@ async fn retry_refuses_what_cannot_be_retried() {
         );
 
         let api = create_plan(&ns, Value::Null).await;
-        let err = ctl::retry(ns.client.clone(), &ns.name, PLAN, "lims")
+        let err = control::retry(ns.client.clone(), &ns.name, PLAN, "lims")
             .await
             .expect_err("no status yet");
         assert!(
@@ -566,7 +570,7 @@ async fn retry_refuses_what_cannot_be_retried() {
         );
 
         set_status(&api, failed_status(&ns.name)).await;
-        let err = ctl::retry(ns.client.clone(), &ns.name, PLAN, "results-viewer")
+        let err = control::retry(ns.client.clone(), &ns.name, PLAN, "results-viewer")
             .await
             .expect_err("a blocked system");
         assert!(
@@ -587,7 +591,7 @@ async fn retry_refuses_what_cannot_be_retried() {
             )
         );
 
-        let err = ctl::retry(ns.client.clone(), &ns.name, PLAN, "pas")
+        let err = control::retry(ns.client.clone(), &ns.name, PLAN, "pas")
             .await
             .expect_err("not in the plan");
         assert_eq!(
@@ -597,7 +601,7 @@ async fn retry_refuses_what_cannot_be_retried() {
                  results-viewer)"
             )
         );
-        let err = ctl::retry(ns.client.clone(), &ns.name, PLAN, "elsewhere/lims")
+        let err = control::retry(ns.client.clone(), &ns.name, PLAN, "elsewhere/lims")
             .await
             .expect_err("same name, other namespace");
         assert!(matches!(err, CtlError::UnknownSystem { .. }), "{err:?}");
@@ -611,7 +615,7 @@ async fn retry_refuses_what_cannot_be_retried() {
         )
         .await
         .unwrap_or_else(|e| panic!("set abort: {e}"));
-        let err = ctl::retry(ns.client.clone(), &ns.name, PLAN, "lims")
+        let err = control::retry(ns.client.clone(), &ns.name, PLAN, "lims")
             .await
             .expect_err("aborted");
         assert!(matches!(err, CtlError::Aborted { .. }), "{err:?}");
@@ -626,7 +630,7 @@ async fn retry_refuses_what_cannot_be_retried() {
 async fn pause_resume_and_abort_set_the_spec() {
     with_namespace("ctl-pause", |ns: TestNamespace| async move {
         ensure_crds(&ns.client).await;
-        let err = ctl::pause(ns.client.clone(), &ns.name, PLAN)
+        let err = control::pause(ns.client.clone(), &ns.name, PLAN)
             .await
             .expect_err("no plan yet");
         assert!(matches!(err, CtlError::PlanNotFound { .. }), "{err:?}");
@@ -634,22 +638,22 @@ async fn pause_resume_and_abort_set_the_spec() {
         let api = create_plan(&ns, json!({ "phase": "Running", "startedAt": at(0) })).await;
         let spec = |p: &RecoveryPlan| (p.spec.paused, p.spec.abort);
 
-        ctl::pause(ns.client.clone(), &ns.name, PLAN)
+        control::pause(ns.client.clone(), &ns.name, PLAN)
             .await
             .unwrap_or_else(|e| panic!("pause: {e}"));
         assert_eq!(spec(&get(&api).await), (true, false));
         // Idempotent.
-        ctl::pause(ns.client.clone(), &ns.name, PLAN)
+        control::pause(ns.client.clone(), &ns.name, PLAN)
             .await
             .unwrap_or_else(|e| panic!("pause again: {e}"));
         assert_eq!(spec(&get(&api).await), (true, false));
 
-        ctl::resume(ns.client.clone(), &ns.name, PLAN)
+        control::resume(ns.client.clone(), &ns.name, PLAN)
             .await
             .unwrap_or_else(|e| panic!("resume: {e}"));
         assert_eq!(spec(&get(&api).await), (false, false));
 
-        ctl::abort(ns.client.clone(), &ns.name, PLAN)
+        control::abort(ns.client.clone(), &ns.name, PLAN)
             .await
             .unwrap_or_else(|e| panic!("abort: {e}"));
         let plan = get(&api).await;
@@ -661,7 +665,7 @@ async fn pause_resume_and_abort_set_the_spec() {
             .filter_map(|m| m.manager.clone())
             .collect();
         assert!(
-            managers.iter().any(|m| m == ctl::FIELD_MANAGER),
+            managers.iter().any(|m| m == control::FIELD_MANAGER),
             "{managers:?}"
         );
     })
@@ -677,7 +681,7 @@ async fn abort_refuses_a_finished_plan() {
             json!({ "phase": "Succeeded", "startedAt": at(0), "finishedAt": at(30) }),
         )
         .await;
-        let err = ctl::abort(ns.client.clone(), &ns.name, PLAN)
+        let err = control::abort(ns.client.clone(), &ns.name, PLAN)
             .await
             .expect_err("finished");
         assert_eq!(
@@ -698,7 +702,7 @@ async fn status_prints_a_table_or_the_status_as_json() {
     with_namespace("ctl-status", |ns: TestNamespace| async move {
         ensure_crds(&ns.client).await;
         let mut out = Vec::new();
-        let err = ctl::status(
+        let err = status::status(
             ns.client.clone(),
             &ns.name,
             PLAN,
@@ -712,7 +716,7 @@ async fn status_prints_a_table_or_the_status_as_json() {
         assert!(out.is_empty());
 
         let api = create_plan(&ns, failed_status(&ns.name)).await;
-        ctl::status(
+        status::status(
             ns.client.clone(),
             &ns.name,
             PLAN,
@@ -738,7 +742,7 @@ async fn status_prints_a_table_or_the_status_as_json() {
         );
 
         let mut out = Vec::new();
-        ctl::status(
+        status::status(
             ns.client.clone(),
             &ns.name,
             PLAN,
@@ -810,7 +814,7 @@ async fn status_watch_redraws_on_change_and_stops_when_the_plan_finishes() {
 
         let out = SharedOut::default();
         let mut writer = out.clone();
-        let watch = ctl::status(
+        let watch = status::status(
             ns.client.clone(),
             &ns.name,
             PLAN,
@@ -877,7 +881,7 @@ async fn status_watch_fails_when_the_plan_is_deleted() {
         let api = create_plan(&ns, json!({ "phase": "Running", "startedAt": at(0) })).await;
         let out = SharedOut::default();
         let mut writer = out.clone();
-        let watch = ctl::status(
+        let watch = status::status(
             ns.client.clone(),
             &ns.name,
             PLAN,

@@ -23,12 +23,12 @@ use lifeline::{
         ClinicalSystem, DrillOutcome, DrillPhase, DrillTrigger, FaultKind, RecordedKind,
         RecoveryDrill, RecoveryPlan,
     },
+    cli::drill as drillctl,
     controller::{
         RunOptions,
         drill::{isolation_policy_name, plan_name},
         run,
     },
-    drillctl,
     engine::time,
 };
 use serde_json::{Value, json};

@@ -425,10 +425,10 @@ async fn operator_runs_a_drill_as_its_service_account() {
         drills.create(&pp, &drill).await.expect("drill");
         with_operator(&ns.name, false, "rbac-drill", async {
             wait_for(&drills, "as-sa", "the finalizer", PLAN_DONE, |d| d.metadata.finalizers.is_some()).await;
-            let token = lifeline::drillctl::request_run(ns.client.clone(), &ns.name, "as-sa")
+            let token = lifeline::cli::drill::request_run(ns.client.clone(), &ns.name, "as-sa")
                 .await
                 .expect("request a run");
-            let done = lifeline::drillctl::wait_run(ns.client.clone(), &ns.name, "as-sa", &token, PLAN_DONE)
+            let done = lifeline::cli::drill::wait_run(ns.client.clone(), &ns.name, "as-sa", &token, PLAN_DONE)
                 .await
                 .expect("the run finishes as the ServiceAccount");
             let run = done.status.and_then(|s| s.run).expect("run");

@@ -356,7 +356,7 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
         let alice = support::client_as("alice", &["clinical-safety-officers"]).await;
 
         // A missing checklist item is refused before anything is recorded.
-        let err = lifeline::approve::decide(
+        let err = lifeline::cli::approve::decide(
             alice.clone(), &ns.name, "release", "pilot-ward", Decision::Approve, None, vec![],
             |_, _| Ok(true),
         )
@@ -371,7 +371,7 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
             async move {
                 let mut shown = String::new();
                 let mut who = String::new();
-                let name = lifeline::approve::decide(
+                let name = lifeline::cli::approve::decide(
                     alice, &ns, "release", "pilot-ward", Decision::Approve,
                     Some("results checked on the ward".into()),
                     vec!["Downtime procedures stood down".into()],
@@ -409,14 +409,14 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
         assert_eq!(recorded.spec.acknowledged, ["Downtime procedures stood down"]);
 
         // A rejection needs a reason, and is recorded as alice's, with it.
-        let err = lifeline::approve::decide(
+        let err = lifeline::cli::approve::decide(
             alice.clone(), &ns.name, "release", "pilot-ward", Decision::Reject, None, vec![],
             |_, _| Ok(true),
         )
         .await
         .expect_err("no reason");
         assert_eq!(err.to_string(), "a rejection needs a reason: --comment \"...\"");
-        let rejected = lifeline::approve::decide(
+        let rejected = lifeline::cli::approve::decide(
             alice.clone(), &ns.name, "release", "pilot-ward", Decision::Reject,
             Some("ward printers are still down".into()), vec![],
             |_, _| Ok(true),
@@ -431,7 +431,7 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
 
         // Not confirmed: nothing recorded.
         let before = ns.api::<Approval>().list(&Default::default()).await.expect("list").items.len();
-        let err = lifeline::approve::decide(
+        let err = lifeline::cli::approve::decide(
             alice, &ns.name, "release", "pilot-ward", Decision::Approve, None,
             vec!["Downtime procedures stood down".into()],
             |_, _| Ok(false),

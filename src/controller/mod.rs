@@ -302,7 +302,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         info!(url = %notify.url, "notifications go to a webhook");
         ctx.notifier = Some(notify::Notifier::spawn(notify, metrics)?);
     }
-    match crate::approve::whoami(&client).await {
+    match cluster::identity::whoami(&client).await {
         Ok(me) => ctx.username = me.username,
         Err(e) => {
             warn!(error = %format!("{e:#}"), "cannot tell the operator's own username; drills create plans without requestedBy")

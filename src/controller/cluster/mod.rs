@@ -1,5 +1,8 @@
 //! What the controller's reconcilers share in talking to the API server: reading an
-//! object fresh before deciding, listing lifeline objects one by one, and writing status.
+//! object fresh before deciding, listing lifeline objects one by one, writing status, and
+//! who the operator is ([`identity`]).
+
+pub mod identity;
 
 use std::{future::Future, sync::Arc};
 

@@ -20,10 +20,11 @@ use crate::{
         ActionPhase, ClinicalSystem, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus,
         SystemPhase,
     },
-    engine::{self, Action, Inputs, Observation, PlanModel, SystemSource},
+    engine::{
+        self, Action, Inputs, Observation, PlanModel, SystemSource,
+        plan::{selection as selector, settings::settings_of},
+    },
     error::Error,
-    manifest::settings_of,
-    selector,
 };
 
 /// Default pause between attempts of a failing check.

@@ -10,8 +10,7 @@ use kube::ResourceExt;
 use super::faults::{fault_selector, scale_targets};
 use crate::{
     api::v1alpha1::{ClinicalSystem, ENVIRONMENT_LABEL, RecoveryDrillSpec, STAGING},
-    engine::drill::schedule::Schedule,
-    selector,
+    engine::{drill::schedule::Schedule, plan::selection as selector},
 };
 
 /// Why namespace `ns`, with `labels`, does not allow drills, if it does not.

@@ -1,8 +1,12 @@
 //! Where the restore order is decided: the dependency graph validated (unknown
 //! dependencies, cycles, duplicates, hard dependencies left out of the plan), restore
-//! waves, the critical path, and systems that cannot meet their objective.
+//! waves, the critical path, and systems that cannot meet their objective
+//! ([`planner`]); which systems a plan or drill selects ([`selection`]); a plan's
+//! settings as the engine reads them ([`settings`]).
 
 pub mod planner;
+pub mod selection;
+pub mod settings;
 
 pub use planner::{
     CriticalPath, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageModel, SystemModel,

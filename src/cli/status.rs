@@ -1,33 +1,22 @@
-//! Client-side commands on a running RecoveryPlan: `status` (optionally watching),
-//! `retry` of a failed system, `pause`, `resume` and `abort`.
-//!
-//! These only read the plan and write requests into it (an annotation, a spec field);
-//! the operator acts on them. Rendering is a pure function ([`render_table`]) so it can
-//! be tested without a cluster.
+//! `lifeline status` (optionally watching) of a RecoveryPlan. It only reads the plan;
+//! rendering is a pure function ([`render_table`]) so it can be tested without a cluster.
 
 use std::{fmt::Write as _, io::IsTerminal, time::Duration};
 
 use futures::StreamExt;
-
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, Client, ResourceExt,
-    api::{Patch, PatchParams},
     runtime::{
         WatchStreamExt,
         watcher::{self, Event},
     },
 };
-use serde_json::json;
 
+use super::error::{CtlError, kube_error};
 use crate::api::v1alpha1::{
-    ActionPhase, PlanPhase, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus, SystemPhase,
-    SystemStatus,
+    ActionPhase, PlanPhase, RecoveryPlan, RecoveryPlanStatus, SystemPhase, SystemStatus,
 };
-
-/// The field manager of every write these commands make, so `managedFields` shows that
-/// a person asked for it through the CLI.
-pub const FIELD_MANAGER: &str = "lifeline-cli";
 
 /// How often `status --watch` redraws a terminal even when the plan has not changed, so
 /// the elapsed times keep moving (the operator does not write timestamp-only updates).
@@ -38,122 +27,6 @@ const CHECK_ERROR_WIDTH: usize = 48;
 
 /// Moves the cursor home and clears the screen.
 const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
-
-/// What went wrong in a client-side command. Every message names the plan.
-#[derive(Debug, thiserror::Error)]
-pub enum CtlError {
-    /// No such plan.
-    #[error("recoveryplan {namespace}/{name} not found in namespace {namespace}")]
-    PlanNotFound {
-        /// The namespace looked in.
-        namespace: String,
-        /// The plan's name.
-        name: String,
-    },
-    /// The cluster does not serve the RecoveryPlan API at all.
-    #[error(
-        "recoveryplan {plan}: this cluster does not serve recoveryplans.lifeline.dev/v1alpha1; \
-         install lifeline first (kubectl apply -k manifests/)"
-    )]
-    ApiNotInstalled {
-        /// "namespace/name".
-        plan: String,
-    },
-    /// The named system is not one of the plan's.
-    #[error("recoveryplan {plan}: {system} is not in this plan (its systems: {known})")]
-    UnknownSystem {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// The system as given.
-        system: String,
-        /// The plan's systems, for the reader, or "none yet".
-        known: String,
-    },
-    /// Only a Failed system can be retried.
-    #[error(
-        "recoveryplan {plan}: {system} is {phase}, not Failed: only a failed system can be retried"
-    )]
-    NotFailed {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// The system as given.
-        system: String,
-        /// Its phase.
-        phase: SystemPhase,
-    },
-    /// The system's name cannot be the name part of an annotation key.
-    #[error(
-        "recoveryplan {plan}: cannot request a retry of {system}: \
-         '{RETRY_ANNOTATION_PREFIX}{system}' is not a valid annotation key \
-         (the name part is limited to 63 characters)"
-    )]
-    SystemNameTooLong {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// The system's name.
-        system: String,
-    },
-    /// Aborted plans are final.
-    #[error("recoveryplan {plan} is aborted: {what}")]
-    Aborted {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// What cannot be done, e.g. "its systems can no longer be retried".
-        what: &'static str,
-    },
-    /// Abort on a plan that already reached a final phase.
-    #[error("recoveryplan {plan} has already finished ({phase}): there is nothing to abort")]
-    AlreadyFinished {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// Its final phase.
-        phase: PlanPhase,
-    },
-    /// The plan disappeared while it was being watched.
-    #[error("recoveryplan {plan} was deleted")]
-    Deleted {
-        /// "namespace/name" of the plan.
-        plan: String,
-    },
-    /// The API server refused or failed a request.
-    #[error("{action} recoveryplan {plan}: {source}")]
-    Kube {
-        /// What was being done: "get", "patch", ...
-        action: &'static str,
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// The client error.
-        #[source]
-        source: kube::Error,
-    },
-    /// The watch failed in a way retrying will not fix (forbidden, not found).
-    #[error("watch recoveryplan {plan}: {source}")]
-    Watch {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// The watcher's error.
-        #[source]
-        source: watcher::Error,
-    },
-    /// Writing the output failed (e.g. a closed pipe).
-    #[error("write status of recoveryplan {plan}: {source}")]
-    Output {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The status could not be serialised as JSON.
-    #[error("serialize status of recoveryplan {plan}: {source}")]
-    Serialize {
-        /// "namespace/name" of the plan.
-        plan: String,
-        /// The serde error.
-        #[source]
-        source: serde_json::Error,
-    },
-}
 
 /// Output formats of [`status`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -347,109 +220,8 @@ fn print_status(
         })
 }
 
-/// Requests a retry of `system` (its name, or "namespace/name"), which must be a Failed
-/// system of the plan, by setting the plan's `retry.lifeline.dev/<system name>`
-/// annotation to a fresh token. The operator carries out each token once. Returns the
-/// token.
-///
-/// Errors: the plan does not exist, is aborted, the system is not in the plan
-/// ([`CtlError::UnknownSystem`]) or not Failed ([`CtlError::NotFailed`]), or the API
-/// refuses the patch.
-pub async fn retry(
-    client: Client,
-    namespace: &str,
-    plan: &str,
-    system: &str,
-) -> Result<String, CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
-    let current = get_plan(&api, namespace, plan).await?;
-    let full_name = plan_name(&current);
-    let status = current.status.clone().unwrap_or_default();
-    if current.spec.abort || status.phase == PlanPhase::Aborted {
-        return Err(CtlError::Aborted {
-            plan: full_name,
-            what: "its systems can no longer be retried",
-        });
-    }
-    let found = find_system(&status, namespace, system).ok_or_else(|| CtlError::UnknownSystem {
-        plan: full_name.clone(),
-        system: system.to_string(),
-        known: known_systems(&status, namespace),
-    })?;
-    if found.phase != SystemPhase::Failed {
-        return Err(CtlError::NotFailed {
-            plan: full_name,
-            system: system.to_string(),
-            phase: found.phase,
-        });
-    }
-    let short = short_name(&found.name);
-    if short.len() > 63 {
-        return Err(CtlError::SystemNameTooLong {
-            plan: full_name,
-            system: short.to_string(),
-        });
-    }
-    let token = retry_token(Timestamp::now());
-    let key = format!("{RETRY_ANNOTATION_PREFIX}{short}");
-    let patch = json!({ "metadata": { "annotations": { key: token } } });
-    patch_plan(&api, namespace, plan, &patch).await?;
-    Ok(token)
-}
-
-/// Sets `spec.paused`: nothing new starts; what is running finishes.
-///
-/// Errors: the plan does not exist, or the API refuses the patch.
-pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
-    patch_plan(
-        &api,
-        namespace,
-        plan,
-        &json!({ "spec": { "paused": true } }),
-    )
-    .await
-}
-
-/// Clears `spec.paused`, so the plan goes on.
-///
-/// Errors: the plan does not exist, or the API refuses the patch.
-pub async fn resume(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
-    patch_plan(
-        &api,
-        namespace,
-        plan,
-        &json!({ "spec": { "paused": false } }),
-    )
-    .await
-}
-
-/// Sets `spec.abort`: the operator stops the plan for good and cancels every system not
-/// yet finished.
-///
-/// Errors: the plan does not exist, already finished (Succeeded, Failed or Aborted:
-/// [`CtlError::AlreadyFinished`]), or the API refuses the patch. Aborting a plan whose
-/// abort was already requested succeeds and changes nothing.
-pub async fn abort(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
-    let current = get_plan(&api, namespace, plan).await?;
-    if let Some(phase) = current.status.as_ref().map(|s| s.phase)
-        && matches!(
-            phase,
-            PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted
-        )
-    {
-        return Err(CtlError::AlreadyFinished {
-            plan: plan_name(&current),
-            phase,
-        });
-    }
-    patch_plan(&api, namespace, plan, &json!({ "spec": { "abort": true } })).await
-}
-
 /// Reads the plan, turning a 404 into an error that names it.
-async fn get_plan(
+pub(super) async fn get_plan(
     api: &Api<RecoveryPlan>,
     namespace: &str,
     plan: &str,
@@ -459,98 +231,13 @@ async fn get_plan(
         .map_err(|e| kube_error("get", namespace, plan, e))
 }
 
-/// Merge-patches the plan (not its status) as [`FIELD_MANAGER`].
-async fn patch_plan(
-    api: &Api<RecoveryPlan>,
-    namespace: &str,
-    plan: &str,
-    patch: &serde_json::Value,
-) -> Result<(), CtlError> {
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.to_string()),
-        ..PatchParams::default()
-    };
-    api.patch(plan, &params, &Patch::Merge(patch))
-        .await
-        .map(|_| ())
-        .map_err(|e| kube_error("patch", namespace, plan, e))
-}
-
-/// Names a not-found plan, or a missing API, instead of passing the API server's words on.
-fn kube_error(action: &'static str, namespace: &str, plan: &str, e: kube::Error) -> CtlError {
-    match &e {
-        kube::Error::Api(s) if s.code == 404 => {
-            // A missing object comes with its name in the details; a missing resource
-            // type (the CRD is not installed) does not.
-            if s.details.as_ref().is_some_and(|d| d.name == plan) {
-                CtlError::PlanNotFound {
-                    namespace: namespace.to_string(),
-                    name: plan.to_string(),
-                }
-            } else {
-                CtlError::ApiNotInstalled {
-                    plan: format!("{namespace}/{plan}"),
-                }
-            }
-        }
-        _ => CtlError::Kube {
-            action,
-            plan: format!("{namespace}/{plan}"),
-            source: e,
-        },
-    }
-}
-
 /// "namespace/name" of a plan.
-fn plan_name(plan: &RecoveryPlan) -> String {
+pub(super) fn plan_name(plan: &RecoveryPlan) -> String {
     format!(
         "{}/{}",
         plan.namespace().unwrap_or_default(),
         plan.name_any()
     )
-}
-
-/// The part of "namespace/name" after the slash.
-fn short_name(name: &str) -> &str {
-    name.rsplit_once('/').map_or(name, |(_, n)| n)
-}
-
-/// The system a user named: "name" means "<plan namespace>/name".
-fn find_system<'a>(
-    status: &'a RecoveryPlanStatus,
-    namespace: &str,
-    system: &str,
-) -> Option<&'a SystemStatus> {
-    let wanted = if system.contains('/') {
-        system.to_string()
-    } else {
-        format!("{namespace}/{system}")
-    };
-    status
-        .systems
-        .iter()
-        .find(|s| s.name == wanted || s.name == system)
-}
-
-/// The plan's systems as a reader would type them, for an error message.
-fn known_systems(status: &RecoveryPlanStatus, namespace: &str) -> String {
-    if status.systems.is_empty() {
-        return "none yet; the operator has not started the plan".to_string();
-    }
-    status
-        .systems
-        .iter()
-        .map(|s| display_name(&s.name, namespace))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A fresh retry token: the time to the second, and a suffix from the nanoseconds and
-/// the process id so two requests within a second differ.
-fn retry_token(now: Timestamp) -> String {
-    let nanos = now.subsec_nanosecond().unsigned_abs();
-    let suffix = nanos ^ std::process::id().rotate_left(17);
-    format!("{}-{suffix:08x}", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
 }
 
 /// The plan's status for people, as of `now`: a summary line (phase, verified/total,
@@ -814,7 +501,7 @@ fn message_cell(s: &SystemStatus) -> String {
 }
 
 /// The name without the namespace when it is `namespace`.
-fn display_name(name: &str, namespace: &str) -> String {
+pub(super) fn display_name(name: &str, namespace: &str) -> String {
     match name.split_once('/') {
         Some((ns, short)) if ns == namespace => short.to_string(),
         _ => name.to_string(),

@@ -6,44 +6,15 @@
 use std::{fmt::Write as _, io::IsTerminal};
 
 use anyhow::{Context as _, bail};
-use k8s_openapi::api::authentication::v1::SelfSubjectReview;
 use kube::{Api, Client, ResourceExt, api::PostParams};
 use serde_json::json;
 
+use super::{DecideArgs, with_plan};
 use crate::{
     api::v1alpha1::{ActionPhase, Approval, Decision, RecoveryPlan},
+    controller::cluster::identity::{Me, whoami},
     engine::names::object_name,
 };
-
-/// Who the API server says the current user is.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Me {
-    /// Username.
-    pub username: String,
-    /// Groups.
-    pub groups: Vec<String>,
-}
-
-/// Asks the API server who the current user is.
-pub async fn whoami(client: &Client) -> anyhow::Result<Me> {
-    let review: SelfSubjectReview = serde_json::from_value(json!({
-        "apiVersion": "authentication.k8s.io/v1",
-        "kind": "SelfSubjectReview"
-    }))?;
-    let answer = Api::<SelfSubjectReview>::all(client.clone())
-        .create(&PostParams::default(), &review)
-        .await
-        .context("ask the API server who you are (SelfSubjectReview)")?;
-    let user = answer.status.and_then(|s| s.user_info).unwrap_or_default();
-    let username = user
-        .username
-        .filter(|u| !u.is_empty())
-        .context("the API server did not say who you are")?;
-    Ok(Me {
-        username,
-        groups: user.groups.unwrap_or_default(),
-    })
-}
 
 /// What was tested for the systems a stage would release: each system waiting for it, with
 /// its checks and their results.
@@ -220,4 +191,31 @@ pub fn ask(
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// `lifeline approve` (`decision` Approve) and `lifeline reject`: asks, then records.
+pub(super) fn decide_cmd(args: DecideArgs, decision: Decision) -> anyhow::Result<()> {
+    let DecideArgs {
+        target,
+        stage,
+        comment,
+        acks,
+        yes,
+    } = args;
+    with_plan(&target, |client, ns, plan| async move {
+        let stage_name = stage.clone();
+        let name = decide(
+            client,
+            &ns,
+            &plan,
+            &stage,
+            decision,
+            comment,
+            acks,
+            |summary, me| ask(summary, me, decision, &stage_name, yes),
+        )
+        .await?;
+        println!("{decision} of stage {stage} of {ns}/{plan} recorded as Approval {name}");
+        Ok(())
+    })
 }

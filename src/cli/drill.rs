@@ -4,6 +4,7 @@
 
 use std::{fmt::Write as _, time::Duration};
 
+use anyhow::Context as _;
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{
     Api, Client,
@@ -11,11 +12,12 @@ use kube::{
 };
 use serde_json::json;
 
+use super::{DrillCommand, DrillOutput, PlanTarget, with_plan};
 use crate::{
     api::v1alpha1::{
         DrillPhase, RUN_ANNOTATION, RecoveryDrill, RecoveryDrillStatus, format_duration,
     },
-    ctl::FIELD_MANAGER,
+    cli::control::FIELD_MANAGER,
 };
 
 /// What went wrong in a drill command. Every message names the drill.
@@ -301,6 +303,39 @@ pub fn render(drill: &RecoveryDrill) -> String {
         }
     }
     out
+}
+
+/// `lifeline drill run` and `lifeline drill status`.
+pub(super) fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
+    let target = match &cmd {
+        DrillCommand::Run { target, .. } | DrillCommand::Status { target, .. } => PlanTarget {
+            plan: target.drill.clone(),
+            namespace: target.namespace.clone(),
+        },
+    };
+    with_plan(&target, |client, ns, drill| async move {
+        match cmd {
+            DrillCommand::Run { wait, timeout, .. } => {
+                let token = request_run(client.clone(), &ns, &drill).await?;
+                println!("run of drill {ns}/{drill} requested ({token})");
+                if wait {
+                    let done = wait_run(client, &ns, &drill, &token, timeout).await?;
+                    print!("{}", render(&done));
+                }
+            }
+            DrillCommand::Status { output, .. } => {
+                let d = fetch(client, &ns, &drill).await?;
+                match output {
+                    DrillOutput::Table => print!("{}", render(&d)),
+                    DrillOutput::Json => println!(
+                        "{}",
+                        serde_json::to_string_pretty(&d).context("encode the drill")?
+                    ),
+                }
+            }
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]

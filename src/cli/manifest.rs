@@ -13,8 +13,10 @@ use serde::Deserialize;
 
 use crate::{
     api::v1alpha1::{ClinicalSystem, RecoveryPlan},
-    engine::{PlanSettings, StageModel, SystemSource},
-    selector,
+    engine::{
+        PlanSettings, SystemSource,
+        plan::{selection, settings::settings_of},
+    },
 };
 
 /// Where an object came from.
@@ -258,7 +260,7 @@ impl Bundle {
             });
         };
         let spec = &plan.object.spec;
-        let selected = selector::select_systems(
+        let selected = selection::select_systems(
             &plan.namespace,
             &spec.systems,
             self.systems
@@ -289,23 +291,5 @@ impl Bundle {
             .map(|p| format!("{}/{}", p.namespace, p.name))
             .collect::<Vec<_>>()
             .join(", ")
-    }
-}
-
-/// The engine's view of a RecoveryPlan's settings.
-pub fn settings_of(plan: &RecoveryPlan) -> PlanSettings {
-    PlanSettings {
-        parallelism: plan.spec.parallelism,
-        failure_policy: plan.spec.failure_policy,
-        stages: plan
-            .spec
-            .stages
-            .iter()
-            .map(|s| StageModel {
-                name: s.name.clone(),
-                approval: s.approval.clone(),
-                checklist: s.checklist.clone(),
-            })
-            .collect(),
     }
 }

@@ -1,0 +1,309 @@
+//! The command line's arguments: [`Cli`], its [`Command`]s and their options, as clap
+//! parses them. What each command does lives in its own module beside this one.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use super::status::StatusOutput;
+
+/// lifeline: restore clinical systems in dependency order, verify them, release them
+/// to staff stage by stage, and rehearse it in drills.
+#[derive(Debug, Parser)]
+#[command(name = "lifeline", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print every lifeline CustomResourceDefinition as YAML (what manifests/crds.yaml holds).
+    Crd,
+    /// Validate ClinicalSystems and a RecoveryPlan from files, and print the restore order.
+    Plan(PlanArgs),
+    /// Run a plan against an in-memory cluster in virtual time: a tabletop exercise.
+    Simulate(SimulateArgs),
+    /// Run the operator: restore, verify and record the systems of every RecoveryPlan.
+    Run(RunArgs),
+    /// Show a plan's progress: each system's phase, step, time against its objective and checks.
+    Status(StatusArgs),
+    /// Retry a failed system from its failed step (the operator carries it out).
+    Retry {
+        #[command(flatten)]
+        target: PlanTarget,
+        /// The failed system ("name" or "namespace/name").
+        system: String,
+    },
+    /// Approve a release stage as yourself, after seeing what was tested.
+    Approve(DecideArgs),
+    /// Reject a release stage as yourself: the stage halts with your reason.
+    Reject(DecideArgs),
+    /// Pause a plan: nothing new starts; what is running finishes.
+    Pause {
+        #[command(flatten)]
+        target: PlanTarget,
+    },
+    /// Resume a paused plan.
+    Resume {
+        #[command(flatten)]
+        target: PlanTarget,
+    },
+    /// Abort a plan: nothing new starts and every unfinished system is Cancelled.
+    Abort {
+        #[command(flatten)]
+        target: PlanTarget,
+    },
+    /// Write a drill's report: what was broken, how long each system took against its
+    /// objective, who approved the release, and what needs fixing.
+    Report(ReportArgs),
+    /// Chaos drills in staging: start a run, see its status.
+    #[command(subcommand)]
+    Drill(DrillCommand),
+}
+
+/// A RecoveryPlan on the cluster.
+#[derive(Debug, clap::Args)]
+pub struct PlanTarget {
+    /// The RecoveryPlan's name.
+    pub(super) plan: String,
+    /// Its namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub(super) namespace: Option<String>,
+}
+
+/// `lifeline drill ...`.
+#[derive(Debug, Subcommand)]
+pub enum DrillCommand {
+    /// Start a run of a drill now (the operator injects its faults, recovers, measures and
+    /// reverts).
+    Run {
+        #[command(flatten)]
+        target: DrillTarget,
+        /// Wait for the run to finish and print its status.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait, how long to wait (e.g. 30m, 2h).
+        #[arg(long, default_value = "2h", value_parser = parse_cli_duration)]
+        timeout: std::time::Duration,
+    },
+    /// Show a drill: its phase, the current or last run (faults with proof, each system's
+    /// recovery against its objective, approvals) and its history.
+    Status {
+        #[command(flatten)]
+        target: DrillTarget,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: DrillOutput,
+    },
+}
+
+/// How `lifeline drill status` prints.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DrillOutput {
+    /// For people.
+    Table,
+    /// The drill object as JSON.
+    Json,
+}
+
+/// A drill on the command line.
+#[derive(Debug, clap::Args)]
+pub struct DrillTarget {
+    /// The RecoveryDrill's name.
+    pub(super) drill: String,
+    /// Its namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long)]
+    pub(super) namespace: Option<String>,
+}
+
+fn parse_cli_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::api::v1alpha1::parse_duration(s).map_err(|e| e.to_string())
+}
+
+/// `lifeline approve` and `lifeline reject`.
+#[derive(Debug, clap::Args)]
+pub struct DecideArgs {
+    #[command(flatten)]
+    pub(super) target: PlanTarget,
+    /// The release stage.
+    #[arg(long)]
+    pub(super) stage: String,
+    /// Why (required to reject).
+    #[arg(long)]
+    pub(super) comment: Option<String>,
+    /// A checklist item you acknowledge, verbatim. Repeat for each.
+    #[arg(long = "ack", value_name = "ITEM")]
+    pub(super) acks: Vec<String>,
+    /// Record without asking for confirmation.
+    #[arg(short, long)]
+    pub(super) yes: bool,
+}
+
+/// `lifeline status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub(super) target: PlanTarget,
+    /// Keep showing the plan as it changes, until it finishes.
+    #[arg(short, long)]
+    pub(super) watch: bool,
+    /// With --watch, also stop when the plan awaits approval.
+    #[arg(long, requires = "watch")]
+    pub(super) until_settled: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = StatusOutput::Table)]
+    pub(super) output: StatusOutput,
+}
+
+/// `lifeline report`.
+#[derive(Debug, clap::Args)]
+pub struct ReportArgs {
+    /// The RecoveryDrill's name (with --from-file, needed only when the file holds several).
+    #[arg(required_unless_present = "from_file")]
+    pub(super) drill: Option<String>,
+    /// Its namespace (default: the kubeconfig context's; with --from-file, any).
+    #[arg(short = 'n', long)]
+    pub(super) namespace: Option<String>,
+    /// The report's format (default: html when FILE ends in .html or .htm, else md).
+    #[arg(long, value_enum)]
+    pub(super) format: Option<ReportFormat>,
+    /// Write the report to FILE instead of stdout. In Markdown, the Gantt chart is also
+    /// written beside it as SVG (report.md: report.svg) and linked from the report.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    pub(super) output: Option<PathBuf>,
+    /// Read the drill from a YAML or JSON file (e.g. `kubectl get rdrill NAME -o yaml`)
+    /// instead of the cluster.
+    #[arg(long, value_name = "FILE")]
+    pub(super) from_file: Option<PathBuf>,
+}
+
+/// Formats for `lifeline report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Markdown, for engineers and wikis.
+    #[value(alias = "markdown")]
+    Md,
+    /// One self-contained HTML page (inline style and chart, no scripts), for the board.
+    Html,
+}
+
+/// `lifeline run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Where to serve /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "LIFELINE_METRICS_ADDR")]
+    pub(super) metrics_addr: std::net::SocketAddr,
+    /// Elect a leader through a Lease so that only one replica acts.
+    #[arg(long, env = "LIFELINE_LEADER_ELECT")]
+    pub(super) leader_elect: bool,
+    /// The namespace of the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "lifeline-system")]
+    pub(super) lease_namespace: String,
+    /// This replica's identity in the Lease and in Events (default: POD_NAME, or the
+    /// host name and process id).
+    #[arg(long, env = "POD_NAME")]
+    pub(super) identity: Option<String>,
+    /// Act only on RecoveryPlans in this namespace (default: every namespace).
+    #[arg(long, env = "LIFELINE_WATCH_NAMESPACE")]
+    pub(super) namespace: Option<String>,
+    /// Reach HOST at IP for http and tcp checks instead of through DNS, like curl's
+    /// --resolve (for an operator run outside the cluster). Repeatable: HOST=IP.
+    #[arg(long, value_name = "HOST=IP", value_parser = parse_resolve)]
+    pub(super) resolve: Vec<(String, std::net::IpAddr)>,
+    /// POST a JSON notification here when a stage awaits approval, a system fails or is
+    /// blocked, or a plan finishes. Never blocks a reconcile; retried with backoff.
+    #[arg(long, env = "LIFELINE_NOTIFY_URL", value_name = "URL")]
+    pub(super) notify_url: Option<reqwest::Url>,
+    /// Attempts per notification before it is given up (backoff 1 s, doubling).
+    #[arg(long, default_value_t = 6, env = "LIFELINE_NOTIFY_ATTEMPTS")]
+    pub(super) notify_attempts: u32,
+}
+
+fn parse_resolve(s: &str) -> Result<(String, std::net::IpAddr), String> {
+    let (host, ip) = s
+        .split_once('=')
+        .ok_or_else(|| format!("'{s}' is not HOST=IP"))?;
+    let ip = ip
+        .parse()
+        .map_err(|e| format!("'{ip}' is not an IP address: {e}"))?;
+    if host.is_empty() {
+        return Err(format!("'{s}' has no host name"));
+    }
+    Ok((host.to_string(), ip))
+}
+
+/// Where the objects come from.
+#[derive(Debug, clap::Args)]
+pub struct Source {
+    /// Files or directories of YAML (multi-document files are fine; non-lifeline objects
+    /// are skipped).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The RecoveryPlan to use when the files hold several ("name" or "namespace/name").
+    /// Without a plan in the files, every ClinicalSystem is planned.
+    #[arg(long)]
+    pub plan: Option<String>,
+    /// Namespace for objects that do not name one.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+}
+
+/// `lifeline plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub(super) source: Source,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = PlanOutput::Text)]
+    pub(super) output: PlanOutput,
+}
+
+/// Formats for `lifeline plan`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanOutput {
+    /// Waves and the critical path, for people.
+    Text,
+    /// `{"waves": [[...]], "criticalPath": {"systems": [...], "seconds": N}}`.
+    Json,
+    /// Graphviz.
+    Dot,
+    /// A Mermaid flowchart (renders in GitHub and GitLab).
+    Mermaid,
+}
+
+/// `lifeline simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    #[command(flatten)]
+    pub(super) source: Source,
+    /// Override the plan's parallelism (0: unlimited).
+    #[arg(long)]
+    pub(super) parallelism: Option<u32>,
+    /// Make this system's restore fail ("namespace/name", or "name" in the plan's namespace).
+    #[arg(long, value_name = "SYSTEM")]
+    pub(super) fail: Vec<String>,
+    /// Seed for --jitter.
+    #[arg(long, default_value_t = 0)]
+    pub(super) seed: u64,
+    /// Vary each system's duration by up to this many percent either way.
+    #[arg(long, value_name = "PCT", default_value_t = 0.0)]
+    pub(super) jitter: f64,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = SimOutput::Text)]
+    pub(super) output: SimOutput,
+    /// Write an SVG Gantt chart of the run to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub(super) gantt: Option<PathBuf>,
+}
+
+/// Formats for `lifeline simulate`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SimOutput {
+    /// A timeline and a summary, for people.
+    Text,
+    /// `{"finishedAt": S, "systems": [{"name", "phase", "startedAt", "verifiedAt"}]}`.
+    Json,
+}

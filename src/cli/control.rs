@@ -1,0 +1,182 @@
+//! `lifeline retry`, `pause`, `resume` and `abort`: they only write requests into a
+//! RecoveryPlan (an annotation, a spec field); the operator acts on them.
+
+use k8s_openapi::jiff::Timestamp;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use serde_json::json;
+
+use super::{
+    error::{CtlError, kube_error},
+    status::{display_name, get_plan, plan_name},
+};
+use crate::api::v1alpha1::{
+    PlanPhase, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus, SystemPhase, SystemStatus,
+};
+
+/// The field manager of every write these commands make, so `managedFields` shows that
+/// a person asked for it through the CLI.
+pub const FIELD_MANAGER: &str = "lifeline-cli";
+
+/// Requests a retry of `system` (its name, or "namespace/name"), which must be a Failed
+/// system of the plan, by setting the plan's `retry.lifeline.dev/<system name>`
+/// annotation to a fresh token. The operator carries out each token once. Returns the
+/// token.
+///
+/// Errors: the plan does not exist, is aborted, the system is not in the plan
+/// ([`CtlError::UnknownSystem`]) or not Failed ([`CtlError::NotFailed`]), or the API
+/// refuses the patch.
+pub async fn retry(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    system: &str,
+) -> Result<String, CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    let full_name = plan_name(&current);
+    let status = current.status.clone().unwrap_or_default();
+    if current.spec.abort || status.phase == PlanPhase::Aborted {
+        return Err(CtlError::Aborted {
+            plan: full_name,
+            what: "its systems can no longer be retried",
+        });
+    }
+    let found = find_system(&status, namespace, system).ok_or_else(|| CtlError::UnknownSystem {
+        plan: full_name.clone(),
+        system: system.to_string(),
+        known: known_systems(&status, namespace),
+    })?;
+    if found.phase != SystemPhase::Failed {
+        return Err(CtlError::NotFailed {
+            plan: full_name,
+            system: system.to_string(),
+            phase: found.phase,
+        });
+    }
+    let short = short_name(&found.name);
+    if short.len() > 63 {
+        return Err(CtlError::SystemNameTooLong {
+            plan: full_name,
+            system: short.to_string(),
+        });
+    }
+    let token = retry_token(Timestamp::now());
+    let key = format!("{RETRY_ANNOTATION_PREFIX}{short}");
+    let patch = json!({ "metadata": { "annotations": { key: token } } });
+    patch_plan(&api, namespace, plan, &patch).await?;
+    Ok(token)
+}
+
+/// Sets `spec.paused`: nothing new starts; what is running finishes.
+///
+/// Errors: the plan does not exist, or the API refuses the patch.
+pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    patch_plan(
+        &api,
+        namespace,
+        plan,
+        &json!({ "spec": { "paused": true } }),
+    )
+    .await
+}
+
+/// Clears `spec.paused`, so the plan goes on.
+///
+/// Errors: the plan does not exist, or the API refuses the patch.
+pub async fn resume(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    patch_plan(
+        &api,
+        namespace,
+        plan,
+        &json!({ "spec": { "paused": false } }),
+    )
+    .await
+}
+
+/// Sets `spec.abort`: the operator stops the plan for good and cancels every system not
+/// yet finished.
+///
+/// Errors: the plan does not exist, already finished (Succeeded, Failed or Aborted:
+/// [`CtlError::AlreadyFinished`]), or the API refuses the patch. Aborting a plan whose
+/// abort was already requested succeeds and changes nothing.
+pub async fn abort(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    if let Some(phase) = current.status.as_ref().map(|s| s.phase)
+        && matches!(
+            phase,
+            PlanPhase::Succeeded | PlanPhase::Failed | PlanPhase::Aborted
+        )
+    {
+        return Err(CtlError::AlreadyFinished {
+            plan: plan_name(&current),
+            phase,
+        });
+    }
+    patch_plan(&api, namespace, plan, &json!({ "spec": { "abort": true } })).await
+}
+
+/// Merge-patches the plan (not its status) as [`FIELD_MANAGER`].
+async fn patch_plan(
+    api: &Api<RecoveryPlan>,
+    namespace: &str,
+    plan: &str,
+    patch: &serde_json::Value,
+) -> Result<(), CtlError> {
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    api.patch(plan, &params, &Patch::Merge(patch))
+        .await
+        .map(|_| ())
+        .map_err(|e| kube_error("patch", namespace, plan, e))
+}
+
+/// The part of "namespace/name" after the slash.
+fn short_name(name: &str) -> &str {
+    name.rsplit_once('/').map_or(name, |(_, n)| n)
+}
+
+/// The system a user named: "name" means "<plan namespace>/name".
+fn find_system<'a>(
+    status: &'a RecoveryPlanStatus,
+    namespace: &str,
+    system: &str,
+) -> Option<&'a SystemStatus> {
+    let wanted = if system.contains('/') {
+        system.to_string()
+    } else {
+        format!("{namespace}/{system}")
+    };
+    status
+        .systems
+        .iter()
+        .find(|s| s.name == wanted || s.name == system)
+}
+
+/// The plan's systems as a reader would type them, for an error message.
+fn known_systems(status: &RecoveryPlanStatus, namespace: &str) -> String {
+    if status.systems.is_empty() {
+        return "none yet; the operator has not started the plan".to_string();
+    }
+    status
+        .systems
+        .iter()
+        .map(|s| display_name(&s.name, namespace))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A fresh retry token: the time to the second, and a suffix from the nanoseconds and
+/// the process id so two requests within a second differ.
+fn retry_token(now: Timestamp) -> String {
+    let nanos = now.subsec_nanosecond().unsigned_abs();
+    let suffix = nanos ^ std::process::id().rotate_left(17);
+    format!("{}-{suffix:08x}", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+}

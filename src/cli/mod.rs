@@ -1,0 +1,126 @@
+//! The `lifeline` command line (also `kubectl lifeline`): [`main`] and the dispatch to one
+//! module per command; the arguments clap parses are in `args.rs` ([`Cli`], [`Command`]).
+//! [`status`] shows a plan; [`control`] holds `retry`, `pause`, `resume` and `abort`,
+//! which change one; both report a [`CtlError`](error::CtlError).
+
+pub mod approve;
+mod args;
+pub mod control;
+pub mod drill;
+pub mod error;
+pub mod manifest;
+pub mod operator;
+pub mod plan;
+pub mod report;
+pub mod simulate;
+pub mod status;
+
+use anyhow::Context as _;
+
+use crate::api::v1alpha1::Decision;
+
+pub use args::{
+    Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, PlanArgs, PlanOutput,
+    PlanTarget, ReportArgs, ReportFormat, RunArgs, SimOutput, SimulateArgs, Source, StatusArgs,
+};
+
+/// The whole program: parse arguments as `bin_name`, set up logging, run, and turn an
+/// error into a message and a non-zero exit.
+pub fn main(bin_name: &'static str) -> std::process::ExitCode {
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().bin_name(bin_name).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    crate::telemetry::init();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(())
+        }
+        Some(Command::Crd) => {
+            print!("{}", operator::crds_yaml()?);
+            Ok(())
+        }
+        Some(Command::Plan(args)) => plan::plan_cmd(args),
+        Some(Command::Simulate(args)) => simulate::simulate_cmd(args),
+        Some(Command::Run(args)) => operator::run_cmd(args),
+        Some(Command::Status(args)) => with_plan(&args.target, |client, ns, plan| async move {
+            status::status_until(
+                client,
+                &ns,
+                &plan,
+                args.watch,
+                args.until_settled,
+                args.output,
+                &mut std::io::stdout(),
+            )
+            .await?;
+            Ok(())
+        }),
+        Some(Command::Retry { target, system }) => {
+            with_plan(&target, |client, ns, plan| async move {
+                let token = control::retry(client, &ns, &plan, &system).await?;
+                println!("retry of {system} in {ns}/{plan} requested (token {token})");
+                Ok(())
+            })
+        }
+        Some(Command::Approve(args)) => approve::decide_cmd(args, Decision::Approve),
+        Some(Command::Reject(args)) => approve::decide_cmd(args, Decision::Reject),
+        Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {
+            control::pause(client, &ns, &plan).await?;
+            println!("{ns}/{plan} paused: nothing new starts; what is running finishes");
+            Ok(())
+        }),
+        Some(Command::Resume { target }) => with_plan(&target, |client, ns, plan| async move {
+            control::resume(client, &ns, &plan).await?;
+            println!("{ns}/{plan} resumed");
+            Ok(())
+        }),
+        Some(Command::Abort { target }) => with_plan(&target, |client, ns, plan| async move {
+            control::abort(client, &ns, &plan).await?;
+            println!("{ns}/{plan} aborted: unfinished systems are Cancelled");
+            Ok(())
+        }),
+        Some(Command::Report(args)) => report::report_cmd(args),
+        Some(Command::Drill(cmd)) => drill::drill_cmd(cmd),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the async runtime")
+}
+
+/// Runs `f` with a client, the plan's namespace (the flag, or the kubeconfig context's)
+/// and its name.
+fn with_plan<F, Fut>(target: &PlanTarget, f: F) -> anyhow::Result<()>
+where
+    F: FnOnce(kube::Client, String, String) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let plan = target.plan.clone();
+    let namespace = target.namespace.clone();
+    runtime()?.block_on(async move {
+        let client = kube::Client::try_default()
+            .await
+            .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
+        let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+        f(client, ns, plan).await
+    })
+}
