@@ -19,9 +19,13 @@ use std::fmt::{self, Write as _};
 
 use k8s_openapi::{
     apimachinery::pkg::apis::meta::v1::{LabelSelector, Time},
-    jiff::{Timestamp, tz::TimeZone},
+    jiff::Timestamp,
 };
 
+pub use super::fmt::format_since;
+use super::fmt::{
+    Esc, full_utc, human, iso, long_date, md, plural, same_day, time_of_day, url_path,
+};
 use super::gantt::{GanttChart, GanttRow, Outcome};
 use crate::api::v1alpha1::{
     DrillApprovals, DrillOutcome, DrillRun, DrillSystemResult, FailurePolicy, Fault, RecoveryDrill,
@@ -1613,122 +1617,6 @@ fn selector_text(sel: &LabelSelector) -> String {
     }
 }
 
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// A duration for people: "45 s", "41 min", "1 h 5 min", "30 min 20 s"; exact, never
-/// rounded, so a missed objective never reads as met.
-fn human(seconds: u64) -> String {
-    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
-    let mut parts = Vec::new();
-    if h > 0 {
-        parts.push(format!("{h} h"));
-    }
-    if m > 0 {
-        parts.push(format!("{m} min"));
-    }
-    if s > 0 || parts.is_empty() {
-        parts.push(format!("{s} s"));
-    }
-    parts.join(" ")
-}
-
-/// Seconds since the run started, like a stopwatch: "+0:42", "+12:05", "+1:02:03"; a
-/// moment recorded before the start reads "-0:05".
-pub fn format_since(seconds: i64) -> String {
-    let sign = if seconds < 0 { '-' } else { '+' };
-    let total = seconds.unsigned_abs();
-    let (h, m, s) = (total / 3600, total % 3600 / 60, total % 60);
-    if h > 0 {
-        format!("{sign}{h}:{m:02}:{s:02}")
-    } else {
-        format!("{sign}{m}:{s:02}")
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Times.
-
-/// The calendar parts of a timestamp in UTC.
-struct Utc {
-    year: i16,
-    month: i8,
-    day: i8,
-    hour: i8,
-    minute: i8,
-    second: i8,
-}
-
-fn utc(t: Timestamp) -> Utc {
-    let z = t.to_zoned(TimeZone::UTC);
-    Utc {
-        year: z.year(),
-        month: z.month(),
-        day: z.day(),
-        hour: z.hour(),
-        minute: z.minute(),
-        second: z.second(),
-    }
-}
-
-fn same_day(a: Timestamp, b: Timestamp) -> bool {
-    let (a, b) = (utc(a), utc(b));
-    (a.year, a.month, a.day) == (b.year, b.month, b.day)
-}
-
-/// "03:00:42".
-fn time_of_day(t: Timestamp) -> String {
-    let u = utc(t);
-    format!("{:02}:{:02}:{:02}", u.hour, u.minute, u.second)
-}
-
-/// "2025-03-15 03:00:42 UTC".
-fn full_utc(t: Timestamp) -> String {
-    let u = utc(t);
-    format!(
-        "{:04}-{:02}-{:02} {} UTC",
-        u.year,
-        u.month,
-        u.day,
-        time_of_day(t)
-    )
-}
-
-/// "2025-03-15T03:00:42Z", for `<time datetime>`.
-fn iso(t: Timestamp) -> String {
-    let u = utc(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        u.year, u.month, u.day, u.hour, u.minute, u.second
-    )
-}
-
-/// "15 March 2025".
-fn long_date(t: Timestamp) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
-    let u = utc(t);
-    let month = usize::try_from(u.month - 1)
-        .ok()
-        .and_then(|i| MONTHS.get(i))
-        .copied()
-        .unwrap_or("?");
-    format!("{} {month} {}", u.day, u.year)
-}
-
 // ---------------------------------------------------------------------------------------
 // The drill.
 
@@ -1794,48 +1682,6 @@ fn origin(run: &DrillRun) -> Option<Timestamp> {
         .as_ref()
         .map(|t| t.0)
         .or_else(|| all_times(run).into_iter().min())
-}
-
-// ---------------------------------------------------------------------------------------
-// Escaping.
-
-// HTML text and attribute values are escaped as in the SVG ([`super::gantt::Esc`]):
-// XML escaping is also valid HTML.
-use super::gantt::Esc;
-
-/// Text for Markdown: on one line, with what Markdown (or a table) would read as syntax
-/// escaped, and `<`, `>` and `&` as entities so no HTML passes through.
-fn md(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\t' | '\n' | '\r' => out.push(' '),
-            c if c.is_control() => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A file name as a Markdown link target: every byte other than letters, digits and
-/// `-._~` percent-encoded.
-fn url_path(file: &str) -> String {
-    let mut out = String::with_capacity(file.len());
-    for b in file.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
 }
 
 #[cfg(test)]

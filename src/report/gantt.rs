@@ -14,6 +14,8 @@
 
 use std::fmt::{self, Write as _};
 
+use super::fmt::Esc;
+pub use super::fmt::format_offset;
 use crate::api::v1alpha1::Tier;
 
 /// One bar of the chart: one clinical system in one run.
@@ -92,30 +94,6 @@ impl GanttChart {
         let _ = renderer.write(&mut out);
         out
     }
-}
-
-/// Formats seconds from the start of a run the way the axis labels read: `0`, `45s`, `15m`,
-/// `1h`, `1h30m`, `2h5s`. Rounds to whole seconds; NaN and negative values format as `0`,
-/// positive infinity as `∞`. Apart from `0`, the output is a duration that
-/// [`crate::api::v1alpha1::parse_duration`] reads back.
-pub fn format_offset(seconds: f64) -> String {
-    if seconds == f64::INFINITY {
-        return "∞".to_string();
-    }
-    if seconds.is_nan() || seconds < 0.5 {
-        return "0".to_string();
-    }
-    // `as` saturates, so an absurdly large value cannot overflow.
-    let total = seconds.round() as u64;
-    let (hours, minutes, secs) = (total / 3600, total % 3600 / 60, total % 60);
-    let mut out = String::new();
-    for (value, unit) in [(hours, "h"), (minutes, "m"), (secs, "s")] {
-        if value > 0 {
-            out.push_str(&value.to_string());
-            out.push_str(unit);
-        }
-    }
-    out
 }
 
 // ---------------------------------------------------------------------------------------
@@ -444,28 +422,6 @@ fn tooltip(row: &GanttRow, missed: Option<f64>) -> String {
 
 // ---------------------------------------------------------------------------------------
 // Writing.
-
-/// Text escaped for XML character data and attribute values. Characters XML 1.0 forbids
-/// (most control characters) become U+FFFD so the document stays well-formed.
-pub(crate) struct Esc<'a>(pub(crate) &'a str);
-
-impl fmt::Display for Esc<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            match c {
-                '&' => f.write_str("&amp;")?,
-                '<' => f.write_str("&lt;")?,
-                '>' => f.write_str("&gt;")?,
-                '"' => f.write_str("&quot;")?,
-                '\'' => f.write_str("&apos;")?,
-                '\t' | '\n' | '\r' => f.write_char(c)?,
-                c if c < ' ' || c == '\u{fffe}' || c == '\u{ffff}' => f.write_char('\u{fffd}')?,
-                c => f.write_char(c)?,
-            }
-        }
-        Ok(())
-    }
-}
 
 /// A coordinate, written with at most one decimal (`12`, `12.5`); never NaN.
 struct Num(f64);
@@ -1061,27 +1017,6 @@ mod tests {
                 ["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].contains(&entity),
                 "bad entity {entity:?}"
             );
-        }
-    }
-
-    #[test]
-    fn formats_offsets_like_durations() {
-        assert_eq!(format_offset(0.0), "0");
-        assert_eq!(format_offset(0.4), "0");
-        assert_eq!(format_offset(45.0), "45s");
-        assert_eq!(format_offset(15.0 * MINUTE), "15m");
-        assert_eq!(format_offset(HOUR), "1h");
-        assert_eq!(format_offset(HOUR + 30.0 * MINUTE), "1h30m");
-        assert_eq!(format_offset(2.0 * HOUR + 5.0), "2h5s");
-        assert_eq!(format_offset(48.0 * HOUR), "48h");
-        assert_eq!(format_offset(89.6), "1m30s");
-        assert_eq!(format_offset(-5.0), "0");
-        assert_eq!(format_offset(f64::NAN), "0");
-        assert_eq!(format_offset(f64::INFINITY), "∞");
-        assert!(format_offset(1e300).ends_with('s'));
-        for seconds in [45.0, 900.0, 5400.0, 7205.0] {
-            let parsed = crate::api::v1alpha1::parse_duration(&format_offset(seconds));
-            assert_eq!(parsed.map(|d| d.as_secs_f64()), Ok(seconds));
         }
     }
 

@@ -2,4 +2,5 @@
 //! `lifeline simulate --gantt` writes and the drill report (`lifeline report`) that embeds it.
 
 pub mod drill;
+mod fmt;
 pub mod gantt;
