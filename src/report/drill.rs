@@ -24,7 +24,7 @@ use k8s_openapi::{
 
 pub use super::fmt::format_since;
 use super::fmt::{
-    Esc, full_utc, human, iso, long_date, md, plural, same_day, time_of_day, url_path,
+    Esc, full_utc, human, iso, long_date, md, plural, same_day, their, time_of_day, url_path,
 };
 use super::gantt::{GanttChart, GanttRow, Outcome};
 use crate::api::v1alpha1::{
@@ -260,7 +260,7 @@ impl fmt::Display for ActionItem {
                     f,
                     "{system}: the check \"{check}\" failed {failures} time{} without the drill \
                      causing it{}",
-                    if *failures == 1 { "" } else { "s" },
+                    plural(*failures as usize),
                     if *passed_in_the_end {
                         ", and passed in the end"
                     } else {
@@ -358,7 +358,7 @@ fn headline_of(figures: &[SystemFigures], finished: bool) -> String {
             out,
             "{met} of {total} system{} recovered within {} objective",
             plural(total),
-            if total == 1 { "its" } else { "their" },
+            their(total),
         );
     }
     let longest = figures

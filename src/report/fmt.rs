@@ -11,11 +11,15 @@
 //!   something happened, counted from the run's start, next to its UTC time.
 //! - [`format_offset`]: the compact duration notation of the API ("45s", "1h30m"), which
 //!   [`crate::api::v1alpha1::parse_duration`] reads back; the chart's axis, notes and
-//!   tooltips.
+//!   tooltips. It is [`crate::api::v1alpha1::format_duration`] for a chart's `f64` seconds,
+//!   with the chart's own readings of zero, NaN and infinity.
 
 use std::fmt::{self, Write as _};
+use std::time::Duration;
 
 use k8s_openapi::jiff::{Timestamp, tz::TimeZone};
+
+use crate::api::v1alpha1::format_duration;
 
 // ---------------------------------------------------------------------------------------
 // Durations and counts.
@@ -53,7 +57,8 @@ pub fn format_since(seconds: i64) -> String {
 /// Formats seconds from the start of a run the way the axis labels read: `0`, `45s`, `15m`,
 /// `1h`, `1h30m`, `2h5s`. Rounds to whole seconds; NaN and negative values format as `0`,
 /// positive infinity as `∞`. Apart from `0`, the output is a duration that
-/// [`crate::api::v1alpha1::parse_duration`] reads back.
+/// [`crate::api::v1alpha1::parse_duration`] reads back: it is
+/// [`crate::api::v1alpha1::format_duration`] of the rounded seconds.
 pub fn format_offset(seconds: f64) -> String {
     if seconds == f64::INFINITY {
         return "∞".to_string();
@@ -61,22 +66,20 @@ pub fn format_offset(seconds: f64) -> String {
     if seconds.is_nan() || seconds < 0.5 {
         return "0".to_string();
     }
-    // `as` saturates, so an absurdly large value cannot overflow.
-    let total = seconds.round() as u64;
-    let (hours, minutes, secs) = (total / 3600, total % 3600 / 60, total % 60);
-    let mut out = String::new();
-    for (value, unit) in [(hours, "h"), (minutes, "m"), (secs, "s")] {
-        if value > 0 {
-            out.push_str(&value.to_string());
-            out.push_str(unit);
-        }
-    }
-    out
+    // `as` saturates, so an absurdly large value cannot overflow. Whole seconds of at least
+    // one never reach `format_duration`'s "0s" or "ms".
+    format_duration(Duration::from_secs(seconds.round() as u64))
 }
 
 /// The plural ending of a count: "" for 1, otherwise "s" ("1 system", "2 systems").
 pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// The possessive for a count: "its" for 1, otherwise "their" ("1 system met its
+/// objective", "2 systems met their objective").
+pub(crate) fn their(n: usize) -> &'static str {
+    if n == 1 { "its" } else { "their" }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,8 +14,8 @@
 
 use std::fmt::{self, Write as _};
 
-use super::fmt::Esc;
 pub use super::fmt::format_offset;
+use super::fmt::{Esc, plural, their};
 use crate::api::v1alpha1::Tier;
 
 /// One bar of the chart: one clinical system in one run.
@@ -558,7 +558,6 @@ impl<'a> Renderer<'a> {
     fn summary(&self) -> String {
         let rows = &self.chart.rows;
         let count = |outcome: Outcome| rows.iter().filter(|row| row.outcome == outcome).count();
-        let plural = |n: usize| if n == 1 { "" } else { "s" };
         let parts: Vec<String> = [
             (Outcome::Verified, "verified"),
             (Outcome::Failed, "failed"),
@@ -582,7 +581,7 @@ impl<'a> Renderer<'a> {
             .count();
         summary.push_str(&format!(
             " · {missed} missed {} recovery-time objective",
-            if missed == 1 { "its" } else { "their" }
+            their(missed)
         ));
         summary.push_str(&format!(
             " · run ended at {} · times from the start of the run",
@@ -802,10 +801,7 @@ impl<'a> Renderer<'a> {
         } else if hidden > 0 {
             (
                 self.shown,
-                format!(
-                    "… and {hidden} more system{} not shown",
-                    if hidden == 1 { "" } else { "s" }
-                ),
+                format!("… and {hidden} more system{} not shown", plural(hidden)),
             )
         } else {
             return Ok(());
