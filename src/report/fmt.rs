@@ -234,6 +234,16 @@ mod tests {
     const HOUR: f64 = 3600.0;
 
     #[test]
+    fn formats_time_since_the_start_like_a_stopwatch() {
+        assert_eq!(format_since(0), "+0:00");
+        assert_eq!(format_since(42), "+0:42");
+        assert_eq!(format_since(12 * 60 + 5), "+12:05");
+        assert_eq!(format_since(3723), "+1:02:03");
+        assert_eq!(format_since(-5), "-0:05");
+        assert_eq!(format_since(i64::MIN), "-2562047788015215:30:08");
+    }
+
+    #[test]
     fn formats_offsets_like_durations() {
         assert_eq!(format_offset(0.0), "0");
         assert_eq!(format_offset(0.4), "0");
