@@ -1,0 +1,106 @@
+//! An SVG Gantt chart of a recovery run: one row per clinical system, a bar from the moment
+//! its restore started to the moment it was verified (or failed), coloured by tier, with the
+//! system's recovery-time objective (RTO) marked and missed objectives flagged in red.
+//!
+//! The renderer is pure (no I/O, nothing beyond `std`) and never panics. Times that are NaN
+//! or infinite are ignored, negative times are clamped to the start of the run and times
+//! beyond a year are clamped to a year. The output is a standalone SVG 1.1 document that also
+//! works inline in an HTML page: it styles with presentation attributes rather than a
+//! `<style>` sheet, so embedding it cannot restyle the page around it.
+//!
+//! Layout, left to right: a margin, the label column, the plot, a gutter for the "failed" and
+//! "missed RTO" notes, a margin. Top to bottom: the title and summary line, the time-axis
+//! labels, the rows, the legend. The constants in `layout.rs` name every dimension.
+//!
+//! Where things are: the types a caller fills in are here; `layout.rs` has the chart's
+//! dimensions, colours and time scale and decides what each row shows; `svg.rs` writes it.
+//! Durations are formatted and text escaped by `src/report/fmt.rs`, shared with the drill
+//! report.
+
+mod layout;
+mod svg;
+
+#[cfg(test)]
+mod fixture;
+
+pub use super::fmt::format_offset;
+use crate::api::v1alpha1::Tier;
+use svg::Renderer;
+
+/// One bar of the chart: one clinical system in one run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GanttRow {
+    /// The system as `namespace/name`; becomes the row's `data-system` attribute.
+    pub name: String,
+    /// Display name shown left of the plot, e.g. "Laboratory Information System". Long
+    /// labels are truncated with an ellipsis (the full text is in the tooltip); an empty
+    /// label falls back to `name`.
+    pub label: String,
+    /// How much the hospital depends on the system; sets the bar colour.
+    pub tier: Tier,
+    /// Seconds from the start of the run when the restore started; `None` if it never did.
+    pub start: Option<f64>,
+    /// Seconds from the start of the run when the system was verified; `None` if it was not.
+    pub verified: Option<f64>,
+    /// Seconds from the start of the run when the restore stopped without being verified
+    /// (the failure time of an [`Outcome::Failed`] row).
+    pub end: Option<f64>,
+    /// The recovery-time objective, in seconds from the start of the run (the RTO mark).
+    pub objective: f64,
+    /// How the system's restore ended.
+    pub outcome: Outcome,
+}
+
+/// How a system's restore ended, which decides how its row is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Restored and verified: a solid bar from `start` to `verified`.
+    Verified,
+    /// The restore failed: a red-outlined, hatched bar from `start` to `end`.
+    Failed,
+    /// Never started because something it depends on did not come back: no bar, a grey
+    /// "blocked" note.
+    Blocked,
+    /// Still in progress when the run ended: a dashed bar from `start` to the end of the run.
+    NotFinished,
+}
+
+impl Outcome {
+    /// The outcome as written in the row's `data-outcome` attribute and in tooltips.
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Verified => "verified",
+            Outcome::Failed => "failed",
+            Outcome::Blocked => "blocked",
+            Outcome::NotFinished => "not-finished",
+        }
+    }
+}
+
+/// A Gantt chart of one recovery run or drill.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GanttChart {
+    /// Shown at the top, e.g. "Drill 2025-03-14: pathology".
+    pub title: String,
+    /// One row per system, drawn top to bottom in this order.
+    pub rows: Vec<GanttRow>,
+    /// Seconds from the start of the run when the run ended.
+    pub finished_at: f64,
+}
+
+impl GanttChart {
+    /// Renders the chart as a standalone SVG 1.1 document, starting with `<svg`.
+    ///
+    /// Every row is a `<g class="row" data-system="namespace/name" data-tier=".."
+    /// data-outcome="..">` group (plus `data-missed="true"` when the system missed its
+    /// objective), holding at most one `<rect class="bar">` with a `<title>` tooltip. The time
+    /// axis runs from 0 to the first tick at or after the latest time in the chart, so every
+    /// bar and RTO mark is visible. At most 5000 rows are drawn; a note counts the rest.
+    pub fn to_svg(&self) -> String {
+        let renderer = Renderer::new(self);
+        let mut out = String::with_capacity(4096 + renderer.shown * 1024);
+        // Writing to a String cannot fail; fmt::Error only ever comes from the writer.
+        let _ = renderer.write(&mut out);
+        out
+    }
+}
