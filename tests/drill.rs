@@ -159,7 +159,21 @@ async fn passed(
 }
 
 /// Every fault of `run` was injected, then proven no earlier.
-fn assert_every_fault_proven(run: &lifeline::api::v1alpha1::DrillRun) {
+/// Every fault of `drill`'s spec has its record in `run`, and every record was injected,
+/// then proven: a run whose records were lost (an empty list) fails this.
+fn assert_every_fault_proven(drill: &RecoveryDrill, run: &lifeline::api::v1alpha1::DrillRun) {
+    assert!(!drill.spec.faults.is_empty(), "the drill has faults");
+    for spec in &drill.spec.faults {
+        let kind = spec.kind().expect("a fault of one kind");
+        assert!(
+            run.faults
+                .iter()
+                .any(|f| f.system == spec.system && f.kind == kind),
+            "no record of the {kind} fault of {} in {:?}",
+            spec.system,
+            run.faults
+        );
+    }
     for f in &run.faults {
         let injected = f
             .injected_at
@@ -171,6 +185,17 @@ fn assert_every_fault_proven(run: &lifeline::api::v1alpha1::DrillRun) {
             .unwrap_or_else(|| panic!("{f:?} proven"));
         assert!(proven.0 >= injected.0, "{f:?}");
     }
+}
+
+#[test]
+#[should_panic(expected = "no record of the scaleToZero fault of lims")]
+fn the_proof_assertion_fails_when_a_run_lost_its_fault_records() {
+    let drill = drill(
+        "weekly",
+        &["lims"],
+        json!([{ "system": "lims", "scaleToZero": {} }]),
+    );
+    assert_every_fault_proven(&drill, &lifeline::api::v1alpha1::DrillRun::default());
 }
 
 fn drill(name: &str, systems: &[&str], faults: Value) -> RecoveryDrill {
@@ -301,7 +326,7 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
                 })
         })
         .await;
-        let run = seen.status.and_then(|s| s.run).expect("run");
+        let run = seen.status.clone().and_then(|s| s.run).expect("run");
         assert_eq!(run.trigger, DrillTrigger::Manual);
         let pre: Vec<(String, String, Option<i32>, bool)> = run
             .pre_state
@@ -320,7 +345,7 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         let (status, run) = passed(&ns, "weekly", &token).await;
 
         // Every fault was injected, then proven, with what was seen.
-        assert_every_fault_proven(&run);
+        assert_every_fault_proven(&seen, &run);
         let proof = |kind: &str| {
             run.faults
                 .iter()
@@ -1276,7 +1301,8 @@ async fn a_drill_resumes_after_the_operator_stops_in_every_phase() {
             run.plan.as_deref(),
             Some(plan_name("restarted", 1).as_str())
         );
-        assert_every_fault_proven(&run);
+        let drill = drills.get("restarted").await.expect("the drill");
+        assert_every_fault_proven(&drill, &run);
         assert_eq!(run.systems.len(), 2);
         assert!(
             run.systems

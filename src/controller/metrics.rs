@@ -192,6 +192,11 @@ impl Metrics {
             return;
         };
         phases.insert(format!("{namespace}/{name}"), phase);
+        self.count_phases(&phases);
+    }
+
+    /// Sets the by-phase gauge from the phases of the plans there are.
+    fn count_phases(&self, phases: &HashMap<String, PlanPhase>) {
         let mut counts: HashMap<PlanPhase, i64> = HashMap::new();
         for p in phases.values() {
             *counts.entry(*p).or_default() += 1;
@@ -213,10 +218,12 @@ impl Metrics {
         }
     }
 
-    /// Forgets a deleted plan.
+    /// Forgets a deleted plan: it no longer counts in the by-phase gauge.
     pub fn forget(&self, namespace: &str, name: &str) {
-        if let Ok(mut phases) = self.phases.lock() {
-            phases.remove(&format!("{namespace}/{name}"));
+        if let Ok(mut phases) = self.phases.lock()
+            && phases.remove(&format!("{namespace}/{name}")).is_some()
+        {
+            self.count_phases(&phases);
         }
     }
 
@@ -277,6 +284,27 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deleted_plan_no_longer_counts_in_the_phase_gauge() {
+        let m = Metrics::default();
+        m.set_phase("ward", "a", PlanPhase::Running);
+        m.set_phase("ward", "b", PlanPhase::Running);
+        assert!(m.encode().contains("lifeline_plans{phase=\"Running\"} 2"));
+        m.forget("ward", "a");
+        let text = m.encode();
+        assert!(
+            text.contains("lifeline_plans{phase=\"Running\"} 1"),
+            "{text}"
+        );
+        m.forget("ward", "b");
+        m.forget("ward", "never-there");
+        let text = m.encode();
+        assert!(
+            text.contains("lifeline_plans{phase=\"Running\"} 0"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn a_finished_drill_counts_its_outcome_and_each_measured_recovery() {

@@ -90,4 +90,25 @@ mod tests {
         );
         assert!(!long.contains("--"));
     }
+
+    #[test]
+    fn a_drills_objects_are_named_after_it_within_63_characters() {
+        assert_eq!(
+            isolation_policy("weekly", "lims"),
+            "lifeline-drill-weekly-lims"
+        );
+        assert_eq!(drill_plan("weekly", 3), "weekly-run-3");
+        assert_eq!(release_policy("epr"), "lifeline-release-epr");
+        // A long drill name is shortened with a hash of the whole name, so two drills
+        // whose names share the first 63 characters still get different policies.
+        let a = isolation_policy(&"d".repeat(60), "pathology-lims");
+        let b = isolation_policy(&"d".repeat(60), "pathology-pacs");
+        assert!(a.len() <= 63 && b.len() <= 63, "{a} {b}");
+        assert_ne!(a, b);
+        assert!(a.starts_with("lifeline-drill-ddd"), "{a}");
+        let run_10 = drill_plan(&"d".repeat(60), 10);
+        let run_11 = drill_plan(&"d".repeat(60), 11);
+        assert_ne!(run_10, run_11);
+        assert!(run_10.len() <= 63, "{run_10}");
+    }
 }

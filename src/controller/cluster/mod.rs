@@ -22,10 +22,12 @@ use crate::error::{Error, KubeContext};
 /// before the watch delivers this operator's own last status write, and deciding from
 /// that older status would repeat a transition (start a drill run twice, record a
 /// pre-drill state after the faults, repeat an Event). An object gone by then needs
-/// nothing. Each reconcile's duration and error go to the metrics.
+/// nothing but `gone` (forgetting it). Each reconcile's duration and error go to the
+/// metrics.
 pub async fn reconcile_fresh<K, F, Fut>(
     obj: Arc<K>,
     ctx: Arc<Context>,
+    gone: impl FnOnce(&Context, &str, &str),
     inner: F,
 ) -> Result<Requeue, Error>
 where
@@ -47,7 +49,10 @@ where
     let metrics = ctx.metrics.clone();
     let result = match fresh {
         Ok(Some(fresh)) => inner(fresh, ctx).await,
-        Ok(None) => Ok(Requeue::await_change()),
+        Ok(None) => {
+            gone(&ctx, &ns, &name);
+            Ok(Requeue::await_change())
+        }
         Err(e) => Err(e),
     };
     metrics.observe_reconcile(started.elapsed(), result.as_ref().err());

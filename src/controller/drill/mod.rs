@@ -49,9 +49,12 @@ pub fn plan_name(drill: &str, number: u32) -> String {
 /// written (a stale copy could start a run twice or record the pre-drill state after the
 /// faults).
 pub async fn reconcile(drill: Arc<RecoveryDrill>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    cluster::reconcile_fresh(drill, ctx, |drill, ctx| async move {
-        reconcile_inner(&drill, &ctx).await
-    })
+    cluster::reconcile_fresh(
+        drill,
+        ctx,
+        |_, _, _| {},
+        |drill, ctx| async move { reconcile_inner(&drill, &ctx).await },
+    )
     .await
 }
 

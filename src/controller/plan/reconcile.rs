@@ -65,15 +65,20 @@ fn seconds_since(
 
 /// Reconciles one plan, from a fresh read of it.
 pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Requeue, Error> {
-    crate::controller::cluster::reconcile_fresh(plan, ctx, |plan, ctx| async move {
-        reconcile_inner(&plan, &ctx).await
-    })
+    crate::controller::cluster::reconcile_fresh(
+        plan,
+        ctx,
+        |ctx, ns, name| ctx.metrics.forget(ns, name),
+        |plan, ctx| async move { reconcile_inner(&plan, &ctx).await },
+    )
     .await
 }
 
 async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, Error> {
     if plan.metadata.deletion_timestamp.is_some() {
         // Jobs are owned by the plan and go with it; nothing else to undo.
+        ctx.metrics
+            .forget(&plan.namespace().unwrap_or_default(), &plan.name_any());
         return Ok(Requeue::await_change());
     }
     let ns = plan.namespace().unwrap_or_default();
