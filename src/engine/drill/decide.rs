@@ -10,27 +10,26 @@ use kube::ResourceExt;
 
 use super::{
     Action, DEFAULT_HISTORY, DEFAULT_TIMEOUT, Decision, Facts, NEXT_MOVE, Notice, NoticeKind,
-    Observed, POLL, PlanSeen, WAIT_POLL, Wants,
-    faults::{self, fault_selector, scale_targets, spec_of, workload_targets},
+    Observed, POLL, PlanSeen, Wants,
+    faults::{self, fault_selector, spec_of},
     measure,
     schedule::Schedule,
     validate,
 };
 use crate::{
     api::v1alpha1::{
-        ClinicalSystem, DrillApprovals, DrillOutcome, DrillPhase, DrillRun, DrillTrigger,
-        DurationString, FaultKind, ForcedCheckFailure, PlanDrill, RecordedKind, RecordedState,
-        RecoveryDrillStatus, RecoveryPlanSpec, RecoveryPlanStatus, SystemSelection, WorkloadRef,
-        format_duration,
+        ClinicalSystem, DrillApprovals, DrillOutcome, DrillPhase, DrillRun, DurationString,
+        FaultKind, ForcedCheckFailure, PlanDrill, RecoveryDrillStatus, RecoveryPlanSpec,
+        RecoveryPlanStatus, SystemSelection, format_duration,
     },
     engine::{conditions, names},
 };
 
-fn duration_of(d: Option<&DurationString>) -> Option<Duration> {
+pub(super) fn duration_of(d: Option<&DurationString>) -> Option<Duration> {
     d.and_then(|d| d.parse().ok())
 }
 
-fn plus(t: &Time, d: Duration) -> Time {
+pub(super) fn plus(t: &Time, d: Duration) -> Time {
     let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2);
     Time(
         t.0.checked_add(SignedDuration::from_secs(secs))
@@ -39,22 +38,22 @@ fn plus(t: &Time, d: Duration) -> Time {
 }
 
 /// The time from `now` to `t`, at least a little.
-fn until(now: Timestamp, t: Timestamp) -> Duration {
+pub(super) fn until(now: Timestamp, t: Timestamp) -> Duration {
     let ms = t.as_millisecond() - now.as_millisecond();
     Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(100))
 }
 
 /// Whether a run is due to start now: asked for with a new token, fired by the schedule,
 /// or waiting for another drill. With the schedule's firing and next time.
-struct Due {
-    manual: bool,
-    fired: Option<Timestamp>,
-    next: Option<Timestamp>,
-    waiting: bool,
+pub(super) struct Due {
+    pub(super) manual: bool,
+    pub(super) fired: Option<Timestamp>,
+    pub(super) next: Option<Timestamp>,
+    pub(super) waiting: bool,
 }
 
 impl Due {
-    fn of(f: &Facts<'_>) -> Due {
+    pub(super) fn of(f: &Facts<'_>) -> Due {
         let manual = f.requested.is_some() && f.requested != f.status.run_token.as_deref();
         let (mut fired, mut next) = (None, None);
         if let Some(expr) = &f.spec.schedule
@@ -77,7 +76,7 @@ impl Due {
         }
     }
 
-    fn any(&self) -> bool {
+    pub(super) fn any(&self) -> bool {
         self.manual || self.fired.is_some() || self.waiting
     }
 }
@@ -98,10 +97,10 @@ pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
                 return w;
             }
             w.holder = true;
-            for (target, _) in pre_state_workloads(f, systems) {
+            for (target, _) in super::start::pre_state_workloads(f, systems) {
                 w.workloads.push(target);
             }
-            w.policies = pre_state_policies(f, systems);
+            w.policies = super::start::pre_state_policies(f, systems);
         }
         DrillPhase::Injecting => {
             let Some(run) = run else { return w };
@@ -155,7 +154,7 @@ pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
 }
 
 /// The name of the run's plan.
-fn plan_of(f: &Facts<'_>, run: &DrillRun) -> String {
+pub(super) fn plan_of(f: &Facts<'_>, run: &DrillRun) -> String {
     run.plan
         .clone()
         .unwrap_or_else(|| names::drill_plan(f.name, run.number))
@@ -170,7 +169,7 @@ pub fn decide(f: &Facts<'_>, o: &Observed) -> Decision {
         requeue: None,
     };
     if f.deleting {
-        finalize(f, o, &mut d);
+        super::revert::finalize(f, o, &mut d);
         return d;
     }
     if !f.has_finalizer {
@@ -215,11 +214,11 @@ pub fn decide(f: &Facts<'_>, o: &Observed) -> Decision {
     let systems = o.systems.as_deref().unwrap_or_default();
     match d.status.phase {
         DrillPhase::Idle | DrillPhase::Finished | DrillPhase::Waiting => {
-            start(f, o, systems, &mut d)
+            super::start::start(f, o, systems, &mut d)
         }
         DrillPhase::Injecting => inject(f, o, systems, &mut d),
         DrillPhase::Recovering => recover(f, o, &mut d),
-        DrillPhase::Reverting => revert(f, o, &mut d),
+        DrillPhase::Reverting => super::revert::revert(f, o, &mut d),
     }
     conditions::drill(
         f.status,
@@ -231,7 +230,7 @@ pub fn decide(f: &Facts<'_>, o: &Observed) -> Decision {
     d
 }
 
-fn history_limit(f: &Facts<'_>) -> usize {
+pub(super) fn history_limit(f: &Facts<'_>) -> usize {
     f.spec
         .history_limit
         .map(|n| n as usize)
@@ -239,232 +238,12 @@ fn history_limit(f: &Facts<'_>) -> usize {
 }
 
 /// Moves a finished run into the history (newest first, at most `limit`).
-fn push_history(status: &mut RecoveryDrillStatus, run: &DrillRun, limit: usize) {
+pub(super) fn push_history(status: &mut RecoveryDrillStatus, run: &DrillRun, limit: usize) {
     if run.finished_at.is_none() || status.history.iter().any(|h| h.number == run.number) {
         return;
     }
     status.history.insert(0, measure::summary(run));
     status.history.truncate(limit);
-}
-
-// ----- starting a run -----
-
-/// The workloads a run records before it starts: those its faults scale to zero (true:
-/// recorded even when missing, and the run is refused then), then those its recovery
-/// scales (recorded where they exist, to put back what it changed), each once.
-fn pre_state_workloads(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Vec<(WorkloadRef, bool)> {
-    let mut out: Vec<(WorkloadRef, bool)> = Vec::new();
-    let mut add = |w: WorkloadRef, broken: bool| {
-        if !out.iter().any(|(x, _)| *x == w) {
-            out.push((w, broken));
-        }
-    };
-    for fault in &f.spec.faults {
-        let system = systems.iter().find(|s| s.name_any() == fault.system);
-        if let (Some(sz), Some(system)) = (&fault.scale_to_zero, system) {
-            for w in workload_targets(sz, system) {
-                add(w, true);
-            }
-        }
-    }
-    for w in systems.iter().flat_map(scale_targets) {
-        add(w, false);
-    }
-    out
-}
-
-/// The NetworkPolicies a run records before it starts: its isolation policies and the
-/// release gates its recovery applies.
-fn pre_state_policies(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Vec<String> {
-    let mut out: Vec<String> = f
-        .spec
-        .faults
-        .iter()
-        .filter(|x| x.isolate.is_some() && systems.iter().any(|s| s.name_any() == x.system))
-        .map(|x| names::isolation_policy(f.name, &x.system))
-        .collect();
-    out.extend(
-        systems
-            .iter()
-            .filter(|s| s.spec.release.is_some())
-            .map(|s| names::release_policy(&s.name_any())),
-    );
-    out
-}
-
-/// Everything the run will change, as observed before it changes anything.
-fn record_pre_state(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem]) -> Vec<RecordedState> {
-    let mut out: Vec<RecordedState> = Vec::new();
-    for (w, broken) in pre_state_workloads(f, systems) {
-        let seen = o.workload(w.kind, &w.name);
-        if seen.is_none() && !broken {
-            continue;
-        }
-        out.push(RecordedState {
-            kind: RecordedKind::from(w.kind),
-            name: w.name,
-            replicas: seen.map(|s| s.desired),
-            existed: seen.is_some(),
-            policy_spec: None,
-        });
-    }
-    let isolations: Vec<String> = f
-        .spec
-        .faults
-        .iter()
-        .filter(|x| x.isolate.is_some() && systems.iter().any(|s| s.name_any() == x.system))
-        .map(|x| names::isolation_policy(f.name, &x.system))
-        .collect();
-    for name in isolations {
-        if out
-            .iter()
-            .any(|r| r.kind == RecordedKind::NetworkPolicy && r.name == name)
-        {
-            continue;
-        }
-        let existing = o.policy(&name);
-        // A policy left by an earlier run of this drill is the drill's own.
-        let ours = existing.is_some_and(|p| p.drill.as_deref() == Some(f.name));
-        out.push(RecordedState {
-            kind: RecordedKind::NetworkPolicy,
-            existed: existing.is_some() && !ours,
-            policy_spec: None,
-            replicas: None,
-            name,
-        });
-    }
-    // The recovery applies release gates: record them to put back as they were.
-    for s in systems.iter().filter(|s| s.spec.release.is_some()) {
-        let name = names::release_policy(&s.name_any());
-        let existing = o.policy(&name);
-        out.push(RecordedState {
-            kind: RecordedKind::NetworkPolicy,
-            existed: existing.is_some(),
-            policy_spec: existing
-                .and_then(|p| p.spec.as_ref())
-                .map(|spec| spec.to_string()),
-            replicas: None,
-            name,
-        });
-    }
-    out
-}
-
-fn start(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decision) {
-    let due = Due::of(f);
-    let st = &mut d.status;
-    if f.spec.schedule.is_some() {
-        st.next_schedule_time = due.next.map(Time);
-    }
-    if !due.any() {
-        st.message = None;
-        d.requeue = due.next.map(|t| until(f.now, t));
-        return;
-    }
-    // The request this run answers: a new one, or the one a waiting run was for.
-    let request = if due.manual {
-        f.requested.map(str::to_string)
-    } else if due.waiting {
-        st.run.as_ref().and_then(|r| r.token.clone())
-    } else {
-        None
-    };
-    if due.manual {
-        st.run_token = f.requested.map(str::to_string);
-    }
-    if let Some(at) = due.fired {
-        st.last_schedule_time = Some(Time(at));
-    }
-    if f.spec.abort {
-        st.phase = if st.run.is_some() {
-            DrillPhase::Finished
-        } else {
-            DrillPhase::Idle
-        };
-        st.run = st.run.take().filter(|r| r.started_at.is_some());
-        st.message = Some("spec.abort is set: no run starts until it is cleared".into());
-        return;
-    }
-    let trigger = if due.waiting {
-        st.run.as_ref().map(|r| r.trigger).unwrap_or_default()
-    } else if due.manual {
-        DrillTrigger::Manual
-    } else {
-        DrillTrigger::Schedule
-    };
-    let number = st
-        .run
-        .as_ref()
-        .filter(|r| r.started_at.is_some())
-        .map(|r| r.number)
-        .into_iter()
-        .chain(st.history.iter().map(|h| h.number))
-        .max()
-        .unwrap_or(0)
-        + 1;
-    // Claim every system, or wait for the drill that holds one.
-    if let Some(holder) = &o.holder {
-        if !due.waiting {
-            d.notices.push(Notice {
-                kind: NoticeKind::Waiting,
-                note: holder.clone(),
-            });
-            // The runs before this one stay in history; this one is pending.
-            if let Some(done) = st.run.take().filter(|r| r.started_at.is_some()) {
-                push_history(st, &done, history_limit(f));
-            }
-            st.run = Some(DrillRun {
-                number,
-                trigger,
-                token: request,
-                ..Default::default()
-            });
-        }
-        st.phase = DrillPhase::Waiting;
-        st.message = Some(format!(
-            "waiting: {holder}; this run starts when it is free"
-        ));
-        d.requeue = Some(WAIT_POLL);
-        return;
-    }
-    let pre_state = record_pre_state(f, o, systems);
-    // A workload to scale that is not there: nothing to break, nothing to measure.
-    if let Some(missing) = pre_state
-        .iter()
-        .find(|r| r.replicas.is_none() && !r.existed && r.kind != RecordedKind::NetworkPolicy)
-    {
-        let why = format!(
-            "spec.faults: {}/{} does not exist in namespace {}; the run was not started",
-            missing.kind, missing.name, f.namespace
-        );
-        d.notices.push(Notice {
-            kind: NoticeKind::Refused,
-            note: why.clone(),
-        });
-        st.message = Some(why);
-        if due.waiting {
-            st.phase = DrillPhase::Idle;
-            st.run = None;
-        }
-        return;
-    }
-    st.held = systems.iter().map(|s| s.name_any()).collect();
-    st.run = Some(DrillRun {
-        number,
-        trigger,
-        token: request,
-        started_at: Some(Time(f.now)),
-        pre_state,
-        faults: faults::records(f.name, &f.spec.faults, systems),
-        ..Default::default()
-    });
-    st.phase = DrillPhase::Injecting;
-    st.message = Some(format!("run {number} ({trigger}): injecting faults"));
-    d.notices.push(Notice {
-        kind: NoticeKind::Started,
-        note: format!("run {number} started ({trigger}); pre-drill state recorded"),
-    });
-    d.requeue = Some(NEXT_MOVE);
 }
 
 // ----- injecting -----
@@ -616,7 +395,7 @@ fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> Recov
 // ----- recovering -----
 
 /// Each system's measurements and the approvals, from the plan's status.
-fn record_measurements(
+pub(super) fn record_measurements(
     f: &Facts<'_>,
     run: &mut DrillRun,
     drill: Option<&PlanDrill>,
@@ -737,153 +516,4 @@ fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
         plan.progress.clone().unwrap_or_else(|| "0/0".into())
     ));
     d.requeue = Some(next.max(Duration::from_millis(200)));
-}
-
-// ----- reverting -----
-
-/// What putting `run`'s record back takes, as observed: the actions, and a line each for
-/// the record of what was put back.
-fn put_back(run: &DrillRun, o: &Observed) -> Vec<(Action, String)> {
-    let mut out = Vec::new();
-    for r in &run.pre_state {
-        if let Some(w) = faults::workload_of(r) {
-            let (Some(want), true) = (r.replicas, r.existed) else {
-                continue;
-            };
-            if let Some(seen) = o.workload(w.kind, &w.name)
-                && seen.desired != want
-            {
-                out.push((
-                    Action::SetReplicas {
-                        workload: w,
-                        replicas: want,
-                    },
-                    format!(
-                        "{}/{}: replicas {} -> {want}, as before the drill",
-                        r.kind, r.name, seen.desired
-                    ),
-                ));
-            }
-            continue;
-        }
-        if !r.existed {
-            if o.policy_exists(&r.name) {
-                out.push((
-                    Action::DeletePolicy {
-                        name: r.name.clone(),
-                    },
-                    format!(
-                        "NetworkPolicy/{}: deleted (it did not exist before the drill)",
-                        r.name
-                    ),
-                ));
-            }
-        } else if let Some(spec) = r
-            .policy_spec
-            .as_deref()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok())
-        {
-            let current = o.policy(&r.name).and_then(|p| p.spec.as_ref());
-            if current != Some(&spec) {
-                out.push((
-                    Action::RestorePolicy {
-                        name: r.name.clone(),
-                        spec,
-                    },
-                    format!("NetworkPolicy/{}: restored as before the drill", r.name),
-                ));
-            }
-        }
-    }
-    out
-}
-
-fn revert(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
-    let now = Time(f.now);
-    let limit = history_limit(f);
-    let st = &mut d.status;
-    let Some(mut run) = st.run.clone() else {
-        st.phase = DrillPhase::Idle;
-        return;
-    };
-    // Measure once more from the plan's last status, then the plan goes first, so it
-    // cannot undo the revert.
-    match &o.plan {
-        Some(PlanSeen::Present {
-            deleting: false,
-            drill,
-            status,
-            ..
-        }) => {
-            if run.plan.is_some() {
-                record_measurements(f, &mut run, drill.as_ref(), status);
-            }
-            d.actions.push(Action::DeletePlan {
-                name: plan_of(f, &run),
-            });
-            st.run = Some(run);
-            d.requeue = Some(POLL);
-            return;
-        }
-        Some(PlanSeen::Present { deleting: true, .. }) => {
-            d.requeue = Some(POLL);
-            return;
-        }
-        Some(PlanSeen::Missing) | None => {}
-    }
-    let todo = put_back(&run, o);
-    if !todo.is_empty() {
-        // Put back, and finish only once the cluster is seen to match the record.
-        for (action, line) in todo {
-            if !run.reverted.contains(&line) {
-                run.reverted.push(line);
-            }
-            d.actions.push(action);
-        }
-        st.run = Some(run);
-        d.requeue = Some(NEXT_MOVE);
-        return;
-    }
-    for x in run.faults.iter_mut() {
-        if x.kind == FaultKind::Isolate && x.lifted_at.is_none() && x.injected_at.is_some() {
-            x.lifted_at = Some(now.clone());
-        }
-    }
-    st.held.clear();
-    run.finished_at = Some(now);
-    let outcome = *run.outcome.get_or_insert(DrillOutcome::Aborted);
-    let reason = run.reason.clone().unwrap_or_default();
-    push_history(st, &run, limit);
-    st.message = Some(format!("run {} {outcome}: {reason}", run.number));
-    st.run = Some(run);
-    st.phase = DrillPhase::Finished;
-    d.notices.push(Notice {
-        kind: NoticeKind::Finished(outcome),
-        note: format!("{outcome}: {reason}"),
-    });
-    d.requeue = Some(NEXT_MOVE);
-}
-
-/// The drill is being deleted: stop the run, put everything back, then let it go.
-fn finalize(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
-    if !f.has_finalizer {
-        return;
-    }
-    let st = &mut d.status;
-    if let Some(run) = st.run.as_mut()
-        && run.finished_at.is_none()
-        && run.started_at.is_some()
-    {
-        if run.outcome.is_none() {
-            run.outcome = Some(DrillOutcome::Aborted);
-            run.reason = Some("the drill was deleted".into());
-        }
-        st.phase = DrillPhase::Reverting;
-        revert(f, o, d);
-        if d.status.phase == DrillPhase::Reverting {
-            return;
-        }
-    }
-    d.actions.push(Action::RemoveFinalizer);
-    d.requeue = None;
 }

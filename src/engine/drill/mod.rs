@@ -29,6 +29,10 @@ pub mod schedule;
 pub mod validate;
 
 mod decide;
+mod revert;
+mod start;
+#[cfg(test)]
+mod tests;
 
 use std::{collections::BTreeMap, time::Duration};
 
