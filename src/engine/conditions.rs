@@ -56,10 +56,24 @@ pub fn set_condition(
     conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
 }
 
+/// `previous` with each of `new` set ([`set_condition`]).
+fn with(
+    previous: &[Condition],
+    new: [NewCondition<'_>; 2],
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let mut conditions = previous.to_vec();
+    for c in new {
+        set_condition(&mut conditions, previous, c, generation, now);
+    }
+    conditions
+}
+
 /// The `Progressing` condition of a plan in `status`: whether, why, and what.
-fn progressing(status: &RecoveryPlanStatus) -> (bool, &'static str, String) {
+fn progressing(status: &RecoveryPlanStatus) -> NewCondition<'static> {
     let progress = status.progress.clone().unwrap_or_default();
-    match status.phase {
+    let (status_, reason, message) = match status.phase {
         PlanPhase::Running => (
             true,
             reason::RESTORING,
@@ -87,6 +101,12 @@ fn progressing(status: &RecoveryPlanStatus) -> (bool, &'static str, String) {
             format!("failed: {}", failed.join(", "))
         }),
         PlanPhase::Aborted => (false, reason::ABORTED, "spec.abort is set".to_string()),
+    };
+    NewCondition {
+        type_: PROGRESSING,
+        status: status_,
+        reason,
+        message,
     }
 }
 
@@ -98,33 +118,18 @@ pub fn plan_valid(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let mut conditions = prev.conditions.clone();
-    set_condition(
-        &mut conditions,
+    let ready = NewCondition {
+        type_: READY,
+        status: true,
+        reason: reason::PLANNED,
+        message: format!("{} systems in restore order", next.systems.len()),
+    };
+    next.conditions = with(
         &prev.conditions,
-        NewCondition {
-            type_: READY,
-            status: true,
-            reason: reason::PLANNED,
-            message: format!("{} systems in restore order", next.systems.len()),
-        },
+        [ready, progressing(next)],
         generation,
         now,
     );
-    let (on, why, message) = progressing(next);
-    set_condition(
-        &mut conditions,
-        &prev.conditions,
-        NewCondition {
-            type_: PROGRESSING,
-            status: on,
-            reason: why,
-            message,
-        },
-        generation,
-        now,
-    );
-    next.conditions = conditions;
 }
 
 /// Fills in the conditions of a plan that cannot run, for `message`.
@@ -135,32 +140,19 @@ pub fn plan_invalid(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let mut conditions = prev.conditions.clone();
-    set_condition(
-        &mut conditions,
-        &prev.conditions,
-        NewCondition {
-            type_: READY,
-            status: false,
-            reason: reason::INVALID_PLAN,
-            message: message.to_string(),
-        },
-        generation,
-        now,
-    );
-    set_condition(
-        &mut conditions,
-        &prev.conditions,
-        NewCondition {
-            type_: PROGRESSING,
-            status: false,
-            reason: reason::INVALID_PLAN,
-            message: "fix the plan or its ClinicalSystems; nothing runs until then".to_string(),
-        },
-        generation,
-        now,
-    );
-    next.conditions = conditions;
+    let ready = NewCondition {
+        type_: READY,
+        status: false,
+        reason: reason::INVALID_PLAN,
+        message: message.to_string(),
+    };
+    let progressing = NewCondition {
+        type_: PROGRESSING,
+        status: false,
+        reason: reason::INVALID_PLAN,
+        message: "fix the plan or its ClinicalSystems; nothing runs until then".to_string(),
+    };
+    next.conditions = with(&prev.conditions, [ready, progressing], generation, now);
 }
 
 /// Fills in a drill's conditions: `Ready` (valid, or why not: `problem`) and `Running`
@@ -172,48 +164,35 @@ pub fn drill(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    let mut conditions = prev.conditions.clone();
-    set_condition(
-        &mut conditions,
-        &prev.conditions,
-        NewCondition {
-            type_: READY,
-            status: problem.is_none(),
-            reason: if problem.is_none() {
-                reason::VALID
-            } else {
-                reason::INVALID
-            },
-            message: match problem {
-                Some(p) => p.to_string(),
-                None => next
-                    .message
-                    .clone()
-                    .unwrap_or_else(|| "the drill is valid".into()),
-            },
+    let ready = NewCondition {
+        type_: READY,
+        status: problem.is_none(),
+        reason: if problem.is_none() {
+            reason::VALID
+        } else {
+            reason::INVALID
         },
-        generation,
-        now,
-    );
+        message: match problem {
+            Some(p) => p.to_string(),
+            None => next
+                .message
+                .clone()
+                .unwrap_or_else(|| "the drill is valid".into()),
+        },
+    };
     let running = next.phase.is_running();
     let phase = next.phase.to_string();
-    set_condition(
-        &mut conditions,
-        &prev.conditions,
-        NewCondition {
-            type_: RUNNING,
-            status: running,
-            reason: if running {
-                phase.as_str()
-            } else {
-                reason::NOT_RUNNING
-            },
-            message: format!("phase {}", next.phase),
+    let running = NewCondition {
+        type_: RUNNING,
+        status: running,
+        reason: if running {
+            phase.as_str()
+        } else {
+            reason::NOT_RUNNING
         },
-        generation,
-        now,
-    );
-    next.conditions = conditions;
+        message: format!("phase {}", next.phase),
+    };
+    next.conditions = with(&prev.conditions, [ready, running], generation, now);
 }
 
 #[cfg(test)]

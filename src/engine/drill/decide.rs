@@ -216,8 +216,17 @@ pub fn decide(f: &Facts<'_>, o: &Observed) -> Decision {
         DrillPhase::Idle | DrillPhase::Finished | DrillPhase::Waiting => {
             super::start::start(f, o, systems, &mut d)
         }
-        DrillPhase::Injecting => inject(f, o, systems, &mut d),
-        DrillPhase::Recovering => recover(f, o, &mut d),
+        phase @ (DrillPhase::Injecting | DrillPhase::Recovering) => {
+            if d.status.run.is_none() {
+                d.status.phase = DrillPhase::Idle;
+            } else if !stop(f, &mut d) {
+                if phase == DrillPhase::Injecting {
+                    inject(f, o, systems, &mut d);
+                } else {
+                    recover(f, o, &mut d);
+                }
+            }
+        }
         DrillPhase::Reverting => super::revert::revert(f, o, &mut d),
     }
     conditions::drill(
@@ -285,15 +294,9 @@ fn stop(f: &Facts<'_>, d: &mut Decision) -> bool {
 }
 
 fn inject(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decision) {
-    if stop(f, d) {
-        return;
-    }
     let now = Time(f.now);
     let st = &mut d.status;
-    let Some(run) = st.run.as_mut() else {
-        st.phase = DrillPhase::Idle;
-        return;
-    };
+    let Some(run) = st.run.as_mut() else { return };
     let before = run.faults.clone();
     for rec in run.faults.iter_mut() {
         let system = systems.iter().find(|s| s.name_any() == rec.system);
@@ -418,15 +421,9 @@ pub(super) fn record_measurements(
 }
 
 fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
-    if stop(f, d) {
-        return;
-    }
     let now = Time(f.now);
     let st = &mut d.status;
-    let Some(run) = st.run.as_mut() else {
-        st.phase = DrillPhase::Idle;
-        return;
-    };
+    let Some(run) = st.run.as_mut() else { return };
     let name = plan_of(f, run);
     let Some(PlanSeen::Present {
         generation,

@@ -44,16 +44,20 @@ pub(super) fn pre_state_workloads(
     out
 }
 
-/// The NetworkPolicies a run records before it starts: its isolation policies and the
-/// release gates its recovery applies.
-pub(super) fn pre_state_policies(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Vec<String> {
-    let mut out: Vec<String> = f
-        .spec
+/// The deny-all policies of the drill's `isolate` faults on its systems.
+fn isolation_policies(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Vec<String> {
+    f.spec
         .faults
         .iter()
         .filter(|x| x.isolate.is_some() && systems.iter().any(|s| s.name_any() == x.system))
         .map(|x| names::isolation_policy(f.name, &x.system))
-        .collect();
+        .collect()
+}
+
+/// The NetworkPolicies a run records before it starts: its isolation policies and the
+/// release gates its recovery applies.
+pub(super) fn pre_state_policies(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Vec<String> {
+    let mut out = isolation_policies(f, systems);
     out.extend(
         systems
             .iter()
@@ -79,14 +83,7 @@ fn record_pre_state(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem]) -> 
             policy_spec: None,
         });
     }
-    let isolations: Vec<String> = f
-        .spec
-        .faults
-        .iter()
-        .filter(|x| x.isolate.is_some() && systems.iter().any(|s| s.name_any() == x.system))
-        .map(|x| names::isolation_policy(f.name, &x.system))
-        .collect();
-    for name in isolations {
+    for name in isolation_policies(f, systems) {
         if out
             .iter()
             .any(|r| r.kind == RecordedKind::NetworkPolicy && r.name == name)

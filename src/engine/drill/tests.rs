@@ -663,6 +663,28 @@ fn a_clean_run_records_injects_proves_recovers_and_reverts_in_that_order() {
     assert_put_back(&t).expect("put back");
 }
 
+/// A drill asked to run (token "t") a second after its creation.
+fn facts<'a>(
+    spec: &'a RecoveryDrillSpec,
+    status: &'a RecoveryDrillStatus,
+    namespace: &'a str,
+    has_finalizer: bool,
+) -> Facts<'a> {
+    Facts {
+        name: DRILL,
+        namespace,
+        spec,
+        status,
+        generation: Some(1),
+        created: Some(at(0)),
+        requested: Some("t"),
+        deleting: false,
+        has_finalizer,
+        operator: None,
+        now: at(1),
+    }
+}
+
 #[test]
 fn a_new_drill_gets_its_finalizer_before_anything_else() {
     let spec = spec(
@@ -674,19 +696,7 @@ fn a_new_drill_gets_its_finalizer_before_anything_else() {
         false,
     );
     let status = RecoveryDrillStatus::default();
-    let f = Facts {
-        name: DRILL,
-        namespace: NS,
-        spec: &spec,
-        status: &status,
-        generation: Some(1),
-        created: Some(at(0)),
-        requested: Some("t"),
-        deleting: false,
-        has_finalizer: false,
-        operator: None,
-        now: at(1),
-    };
+    let f = facts(&spec, &status, NS, false);
     let d = decide(&f, &World::new().observe(&f));
     assert_eq!(d.actions, [Action::AddFinalizer]);
     assert_eq!(d.status, status);
@@ -703,19 +713,7 @@ fn a_drill_outside_staging_is_refused_and_its_request_consumed() {
         false,
     );
     let status = RecoveryDrillStatus::default();
-    let f = Facts {
-        name: DRILL,
-        namespace: "wards",
-        spec: &spec,
-        status: &status,
-        generation: Some(1),
-        created: Some(at(0)),
-        requested: Some("t"),
-        deleting: false,
-        has_finalizer: true,
-        operator: None,
-        now: at(1),
-    };
+    let f = facts(&spec, &status, "wards", true);
     let mut o = World::new().observe(&f);
     o.namespace_labels.clear();
     let d = decide(&f, &o);
@@ -752,19 +750,7 @@ fn a_run_held_by_another_drill_waits_and_says_which() {
         false,
     );
     let status = RecoveryDrillStatus::default();
-    let f = Facts {
-        name: DRILL,
-        namespace: NS,
-        spec: &spec,
-        status: &status,
-        generation: Some(1),
-        created: Some(at(0)),
-        requested: Some("t"),
-        deleting: false,
-        has_finalizer: true,
-        operator: None,
-        now: at(1),
-    };
+    let f = facts(&spec, &status, NS, true);
     assert!(
         wants(&f, &systems()).holder,
         "a run due to start looks for claims"

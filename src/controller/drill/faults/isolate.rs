@@ -60,14 +60,25 @@ pub async fn apply(
     })?;
     body["apiVersion"] = json!("networking.k8s.io/v1");
     body["kind"] = json!("NetworkPolicy");
+    server_side_apply(ctx, ns, name, &body, "create").await
+}
+
+/// Applies `body` as policy `name` with the operator's field manager.
+async fn server_side_apply(
+    ctx: &Context,
+    ns: &str,
+    name: &str,
+    body: &serde_json::Value,
+    what: &str,
+) -> Result<(), Error> {
     api(ctx, ns)
         .patch(
             name,
             &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
+            &Patch::Apply(body),
         )
         .await
-        .during(|| format!("create NetworkPolicy {ns}/{name}"))?;
+        .during(|| format!("{what} NetworkPolicy {ns}/{name}"))?;
     Ok(())
 }
 
@@ -97,15 +108,7 @@ pub async fn restore(
         "metadata": { "name": name },
         "spec": spec,
     });
-    api(ctx, ns)
-        .patch(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(&body),
-        )
-        .await
-        .during(|| format!("restore NetworkPolicy {ns}/{name}"))?;
-    Ok(())
+    server_side_apply(ctx, ns, name, &body, "restore").await
 }
 
 /// Policy `name` as it is, `None` when it does not exist.
