@@ -263,7 +263,7 @@ fn table_of_a_running_plan() {
             "important",
             "Failed",
             "scale-up",
-            "8m/60m",
+            "8m/1h",
             "analyser-http failed: connection refused",
             "check analyser-http failed after 5 attempts",
         ],
@@ -410,21 +410,21 @@ fn cells_stay_on_one_line_and_long_check_errors_are_cut() {
 }
 
 #[test]
-fn durations_read_like_kubectl_ages() {
+fn durations_read_as_everywhere_else_to_the_minute_past_ten() {
     let cases = [
         (0, "0s"),
         (45, "45s"),
-        (119, "119s"),
+        (119, "1m59s"),
         (125, "2m5s"),
         (300, "5m"),
         (754, "12m"),
         (1800, "30m"),
-        (5400, "90m"),
-        (3 * 3600 + 5 * 60, "3h5m"),
+        (5400, "1h30m"),
+        (3 * 3600 + 5 * 60 + 7, "3h5m"),
         (4 * 3600, "4h"),
-        (30 * 3600, "30h"),
-        (3 * 86400 + 3600, "3d1h"),
-        (30 * 86400, "30d"),
+        (30 * 3600 + 59, "30h"),
+        (3 * 86400 + 3600 + 125, "73h"),
+        (30 * 86400, "720h"),
     ];
     for (seconds, want) in cases {
         assert_eq!(human_duration(seconds), want, "{seconds}s");

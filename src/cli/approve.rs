@@ -20,9 +20,7 @@ use crate::{
 /// its checks and their results.
 pub fn tested_summary(plan: &RecoveryPlan, stage: &str) -> anyhow::Result<String> {
     let stages = &plan.spec.stages;
-    let k = stages
-        .iter()
-        .position(|s| s.name == stage)
+    let k = crate::engine::stage_index(stages.iter().map(|s| s.name.as_str()), stage)
         .with_context(|| {
             format!(
                 "recoveryplan {}/{} has no stage '{stage}' (stages: {})",
@@ -60,7 +58,7 @@ pub fn tested_summary(plan: &RecoveryPlan, stage: &str) -> anyhow::Result<String
         let released = s
             .released_stage
             .as_deref()
-            .and_then(|r| stages.iter().position(|x| x.name == r));
+            .and_then(|r| crate::engine::stage_index(stages.iter().map(|s| s.name.as_str()), r));
         if !s.phase.is_verified() || released.is_some_and(|r| r >= k) {
             continue;
         }

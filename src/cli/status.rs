@@ -16,6 +16,7 @@ use kube::{
 use super::error::{CtlError, kube_error};
 use crate::api::v1alpha1::{
     ActionPhase, PlanPhase, RecoveryPlan, RecoveryPlanStatus, SystemPhase, SystemStatus,
+    format_duration,
 };
 
 /// How often `status --watch` redraws a terminal even when the plan has not changed, so
@@ -510,7 +511,7 @@ pub(super) fn display_name(name: &str, namespace: &str) -> String {
 
 /// Whole seconds from `from` to `to`, never negative.
 fn seconds_between(from: Timestamp, to: Timestamp) -> u64 {
-    u64::try_from(to.as_second() - from.as_second()).unwrap_or(0)
+    crate::engine::time::seconds_between(from, to).unwrap_or(0)
 }
 
 /// Keeps a table cell on one line.
@@ -528,37 +529,16 @@ fn truncate(s: &str, max: usize) -> String {
     cut
 }
 
-/// A duration the way kubectl shows ages: "45s", "3m20s", "12m", "2h30m", "3d4h".
+/// A duration for the status table, written as everywhere else in lifeline
+/// ([`format_duration`]: "45s", "3m20s", "1h30m") and, past ten minutes, to the minute
+/// and past two days to the hour, as the table has no room for what does not matter then.
 pub fn human_duration(seconds: u64) -> String {
-    const MINUTE: u64 = 60;
-    const HOUR: u64 = 60 * MINUTE;
-    const DAY: u64 = 24 * HOUR;
-    const YEAR: u64 = 365 * DAY;
-    let (minutes, hours, days) = (seconds / MINUTE, seconds / HOUR, seconds / DAY);
-    let with = |big: u64, big_unit: &str, small: u64, small_unit: &str| {
-        if small == 0 {
-            format!("{big}{big_unit}")
-        } else {
-            format!("{big}{big_unit}{small}{small_unit}")
-        }
+    const TEN_MINUTES: u64 = 600;
+    const TWO_DAYS: u64 = 48 * 3600;
+    let shown = match seconds {
+        s if s >= TWO_DAYS => s - s % 3600,
+        s if s >= TEN_MINUTES => s - s % 60,
+        s => s,
     };
-    if seconds < 2 * MINUTE {
-        format!("{seconds}s")
-    } else if minutes < 10 {
-        with(minutes, "m", seconds % MINUTE, "s")
-    } else if minutes < 3 * 60 {
-        format!("{minutes}m")
-    } else if hours < 8 {
-        with(hours, "h", minutes % 60, "m")
-    } else if hours < 48 {
-        format!("{hours}h")
-    } else if days < 8 {
-        with(days, "d", hours % 24, "h")
-    } else if seconds < 2 * YEAR {
-        format!("{days}d")
-    } else if seconds < 8 * YEAR {
-        with(seconds / YEAR, "y", days % 365, "d")
-    } else {
-        format!("{}y", seconds / YEAR)
-    }
+    format_duration(Duration::from_secs(shown))
 }

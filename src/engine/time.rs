@@ -12,6 +12,19 @@ pub fn seconds_between(from: Timestamp, to: Timestamp) -> Option<u64> {
     u64::try_from(to.as_second() - from.as_second()).ok()
 }
 
+/// Whole seconds from `origin` to `t`, negative when `t` is earlier: where a moment lies
+/// on a run's clock (the report's timeline and chart).
+pub fn offset_seconds(origin: Timestamp, t: Timestamp) -> i64 {
+    t.as_second() - origin.as_second()
+}
+
+/// The time from `from` to `to`, to the millisecond, zero when `to` is earlier: for
+/// timers (the next check attempt, a fault's end), not for recorded figures.
+pub fn elapsed(from: Timestamp, to: Timestamp) -> std::time::Duration {
+    let ms = to.as_millisecond() - from.as_millisecond();
+    std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
 /// Whether a recovery that took `took` seconds met an objective of `objective` seconds:
 /// met when it took no longer. `None` when there is no objective to judge it by.
 pub fn objective_met(took: u64, objective: Option<u64>) -> Option<bool> {
@@ -39,6 +52,15 @@ mod tests {
         );
         assert_eq!(seconds_between(from, at("2026-05-01T10:15:00Z")), Some(900));
         assert_eq!(seconds_between(from, at("2026-05-01T09:59:59Z")), None);
+        assert_eq!(offset_seconds(from, at("2026-05-01T09:59:59Z")), -1);
+        assert_eq!(
+            elapsed(from, at("2026-05-01T10:00:01.100Z")),
+            std::time::Duration::from_millis(200)
+        );
+        assert_eq!(
+            elapsed(from, at("2026-05-01T09:00:00Z")),
+            std::time::Duration::ZERO
+        );
     }
 
     #[test]

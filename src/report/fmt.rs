@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::{Timestamp, tz::TimeZone};
 
-use crate::api::v1alpha1::format_duration;
+use crate::api::v1alpha1::{duration_units, format_duration};
 
 // ---------------------------------------------------------------------------------------
 // Durations and counts.
@@ -27,16 +27,15 @@ use crate::api::v1alpha1::format_duration;
 /// A duration for people: "45 s", "41 min", "1 h 5 min", "30 min 20 s"; exact, never
 /// rounded, so a missed objective never reads as met.
 pub(crate) fn human(seconds: u64) -> String {
-    let (h, m, s) = (seconds / 3600, seconds % 3600 / 60, seconds % 60);
-    let mut parts = Vec::new();
-    if h > 0 {
-        parts.push(format!("{h} h"));
-    }
-    if m > 0 {
-        parts.push(format!("{m} min"));
-    }
-    if s > 0 || parts.is_empty() {
-        parts.push(format!("{s} s"));
+    let parts: Vec<String> = duration_units(std::time::Duration::from_secs(seconds))
+        .into_iter()
+        .map(|(n, unit)| match unit {
+            "m" => format!("{n} min"),
+            unit => format!("{n} {unit}"),
+        })
+        .collect();
+    if parts.is_empty() {
+        return "0 s".to_string();
     }
     parts.join(" ")
 }

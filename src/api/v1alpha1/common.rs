@@ -115,21 +115,29 @@ pub fn parse_duration(input: &str) -> Result<std::time::Duration, DurationError>
     Ok(std::time::Duration::from_millis(total_ms))
 }
 
-/// Formats a duration the way [`parse_duration`] reads it, largest units first
-/// (`1h30m`, `45s`, `0s`). Sub-second parts are kept as `ms`.
-pub fn format_duration(d: std::time::Duration) -> String {
+/// A duration in whole units, largest first, leaving out the units it has none of:
+/// `[(1, "h"), (30, "m")]` for an hour and a half. Units are `h`, `m`, `s` and `ms`; no
+/// unit at all for zero. Every duration lifeline shows is written from these.
+pub fn duration_units(d: std::time::Duration) -> Vec<(u128, &'static str)> {
     let mut ms = d.as_millis();
-    if ms == 0 {
-        return "0s".to_string();
-    }
-    let mut out = String::new();
+    let mut out = Vec::new();
     for (unit, size) in [("h", 3_600_000u128), ("m", 60_000), ("s", 1_000), ("ms", 1)] {
         if ms >= size {
-            out.push_str(&format!("{}{unit}", ms / size));
+            out.push((ms / size, unit));
             ms %= size;
         }
     }
     out
+}
+
+/// Formats a duration the way [`parse_duration`] reads it, largest units first
+/// (`1h30m`, `45s`, `0s`). Sub-second parts are kept as `ms`.
+pub fn format_duration(d: std::time::Duration) -> String {
+    let units = duration_units(d);
+    if units.is_empty() {
+        return "0s".to_string();
+    }
+    units.iter().map(|(n, unit)| format!("{n}{unit}")).collect()
 }
 
 /// The kinds of workload a restore step or check can act on.

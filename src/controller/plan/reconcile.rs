@@ -59,8 +59,7 @@ fn seconds_since(
     t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
     now: Timestamp,
 ) -> Duration {
-    let ms = now.as_millisecond() - t.0.as_millisecond();
-    Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0))
+    engine::time::elapsed(t.0, now)
 }
 
 /// Reconciles one plan, from a fresh read of it.

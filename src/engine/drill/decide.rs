@@ -39,8 +39,7 @@ pub(super) fn plus(t: &Time, d: Duration) -> Time {
 
 /// The time from `now` to `t`, at least a little.
 pub(super) fn until(now: Timestamp, t: Timestamp) -> Duration {
-    let ms = t.as_millisecond() - now.as_millisecond();
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0).max(100))
+    crate::engine::time::elapsed(now, t).max(Duration::from_millis(100))
 }
 
 /// Whether a run is due to start now: asked for with a new token, fired by the schedule,

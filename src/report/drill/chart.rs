@@ -6,6 +6,7 @@ use super::figures::{SystemResult, figures};
 use super::run::{all_times, is_finished, name_of, namespace_of, origin, run_of};
 use crate::api::v1alpha1::SystemPhase;
 use crate::api::v1alpha1::{RecoveryDrill, Tier};
+use crate::engine::time::offset_seconds;
 use crate::report::gantt::{GanttChart, GanttRow, Outcome};
 
 /// The run as a Gantt chart; `None` before the first run.
@@ -25,7 +26,7 @@ pub fn gantt_chart(drill: &RecoveryDrill) -> Option<GanttChart> {
     let origin = origin(run);
     let offset = |t: Option<&Time>| -> Option<f64> {
         let (origin, t) = (origin?, t?);
-        Some((t.0.as_second() - origin.as_second()) as f64)
+        Some(offset_seconds(origin, t.0) as f64)
     };
     let finished = is_finished(run);
     let rows = run
@@ -63,10 +64,10 @@ pub fn gantt_chart(drill: &RecoveryDrill) -> Option<GanttChart> {
         })
         .collect();
     let end = match (&run.finished_at, origin) {
-        (Some(finished), Some(origin)) => (finished.0.as_second() - origin.as_second()) as f64,
+        (Some(finished), Some(origin)) => offset_seconds(origin, finished.0) as f64,
         (None, Some(origin)) => all_times(run)
             .into_iter()
-            .map(|t| (t.as_second() - origin.as_second()) as f64)
+            .map(|t| offset_seconds(origin, t) as f64)
             .fold(0.0, f64::max),
         _ => 0.0,
     };

@@ -13,6 +13,7 @@ use super::figures::{SystemFigures, SystemResult, headline, seconds_between, sys
 use super::run::{is_finished, name_of, namespace_of, origin, run_of};
 use super::words::{fault_words, outcome_words, planned_fault, selection_text, trigger_words};
 use crate::api::v1alpha1::{DrillApprovals, DrillOutcome, DrillRun, FailurePolicy, RecoveryDrill};
+use crate::engine::time::offset_seconds;
 use crate::report::fmt::{format_since, full_utc, human, long_date, same_day, time_of_day};
 use crate::report::gantt::GanttChart;
 
@@ -197,7 +198,7 @@ impl Report {
         };
         let since = self
             .origin
-            .map(|origin| format_since(t.as_second() - origin.as_second()));
+            .map(|origin| format_since(offset_seconds(origin, t)));
         (clock, since)
     }
 }
@@ -546,7 +547,7 @@ fn timeline_section(
                 _ => full_utc(e.at),
             };
             let since = origin
-                .map(|origin| format_since(e.at.as_second() - origin.as_second()))
+                .map(|origin| format_since(offset_seconds(origin, e.at)))
                 .unwrap_or_default();
             Row::new(vec![
                 Cell::Text(clock),
