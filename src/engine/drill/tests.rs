@@ -663,6 +663,15 @@ fn a_clean_run_records_injects_proves_recovers_and_reverts_in_that_order() {
     assert_put_back(&t).expect("put back");
 }
 
+/// A drill that scales lims to zero, and nothing else.
+fn lims_off() -> RecoveryDrillSpec {
+    let lims = Faults {
+        scale_lims: true,
+        ..Default::default()
+    };
+    spec(lims, None, false)
+}
+
 /// A drill asked to run (token "t") a second after its creation.
 fn facts<'a>(
     spec: &'a RecoveryDrillSpec,
@@ -687,14 +696,7 @@ fn facts<'a>(
 
 #[test]
 fn a_new_drill_gets_its_finalizer_before_anything_else() {
-    let spec = spec(
-        Faults {
-            scale_lims: true,
-            ..Default::default()
-        },
-        None,
-        false,
-    );
+    let spec = lims_off();
     let status = RecoveryDrillStatus::default();
     let f = facts(&spec, &status, NS, false);
     let d = decide(&f, &World::new().observe(&f));
@@ -704,14 +706,7 @@ fn a_new_drill_gets_its_finalizer_before_anything_else() {
 
 #[test]
 fn a_drill_outside_staging_is_refused_and_its_request_consumed() {
-    let spec = spec(
-        Faults {
-            scale_lims: true,
-            ..Default::default()
-        },
-        None,
-        false,
-    );
+    let spec = lims_off();
     let status = RecoveryDrillStatus::default();
     let f = facts(&spec, &status, "wards", true);
     let mut o = World::new().observe(&f);
@@ -741,14 +736,7 @@ fn a_drill_outside_staging_is_refused_and_its_request_consumed() {
 
 #[test]
 fn a_run_held_by_another_drill_waits_and_says_which() {
-    let spec = spec(
-        Faults {
-            scale_lims: true,
-            ..Default::default()
-        },
-        None,
-        false,
-    );
+    let spec = lims_off();
     let status = RecoveryDrillStatus::default();
     let f = facts(&spec, &status, NS, true);
     assert!(
