@@ -255,7 +255,7 @@ pub fn render_table(plan: &RecoveryPlan, now: Timestamp) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary_line(plan, status, now));
     for c in &status.conditions {
-        if c.type_ == "Ready" && c.status == "False" {
+        if c.type_ == crate::api::v1alpha1::conditions::READY && c.status == "False" {
             let _ = writeln!(out, "Not ready ({}): {}", c.reason, one_line(&c.message));
         }
     }

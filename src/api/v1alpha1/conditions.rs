@@ -5,7 +5,9 @@
 pub const READY: &str = "Ready";
 /// Condition type (RecoveryPlan): systems are being restored or verified.
 pub const PROGRESSING: &str = "Progressing";
-/// Condition type (RecoveryDrill): a run is in progress.
+/// Condition type (RecoveryDrill): a run is in progress. Its reason is the drill's phase
+/// (`Waiting`, `Injecting`, `Recovering`, `Reverting`) while one is, [`reason::NOT_RUNNING`]
+/// otherwise.
 pub const RUNNING: &str = "Running";
 
 /// The reasons of the conditions, CamelCase as Kubernetes has them.
