@@ -9,10 +9,12 @@
 //! the shipped rules. People get the ClusterRoles of `manifests/people-rbac.yaml` through
 //! RoleBindings in the test namespace, and act through impersonation.
 
-mod support;
-
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
+use crate::support::{
+    self, TEST_FIELD_MANAGER, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds,
+    eventually, object, repo_root, with_namespace,
+};
 use futures::FutureExt;
 use k8s_openapi::api::{
     admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
@@ -27,10 +29,6 @@ use lifeline::{
     controller::FIELD_MANAGER,
 };
 use serde_json::{Value, json};
-use support::{
-    TEST_FIELD_MANAGER, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds,
-    eventually, object, repo_root, with_namespace,
-};
 
 /// The Approval policy (and its binding) in manifests/admission.yaml.
 const APPROVAL_POLICY: &str = "lifeline-approval-identity";

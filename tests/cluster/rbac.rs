@@ -11,10 +11,12 @@
 //!   has no wildcard, never names Secrets, and grants exactly the permissions listed in
 //!   [`GRANTED`], each of which is an API call the operator makes.
 
-mod support;
-
 use std::{collections::BTreeSet, future::Future, time::Duration};
 
+use crate::support::{
+    self, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds, eventually, object,
+    repo_root, wait_for, with_namespace,
+};
 use futures::FutureExt;
 use k8s_openapi::api::{
     apps::v1::Deployment,
@@ -33,10 +35,6 @@ use lifeline::{
     controller::{FIELD_MANAGER, LEASE_NAME, RunOptions, steps::restore::RESTART_ANNOTATION},
 };
 use serde_json::json;
-use support::{
-    TestNamespace, admin_client, apply_manifests, client_as, ensure_crds, eventually, object,
-    repo_root, wait_for, with_namespace,
-};
 
 /// The operator's namespace (manifests/namespace.yaml).
 const OPERATOR_NAMESPACE: &str = "lifeline-system";

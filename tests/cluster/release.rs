@@ -2,10 +2,11 @@
 //! stage, the released-stage label, approvals that count and ones that are ignored with
 //! their reason, and a deleted plan leaving the last released state in place.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{
+    self, TestNamespace, admin_client, ensure_crds, eventually, object, wait_for, with_namespace,
+};
 use k8s_openapi::api::{
     core::v1::Service,
     networking::v1::{Ingress, NetworkPolicy},
@@ -19,9 +20,6 @@ use lifeline::{
     controller::{RunOptions, plan::release::policy_name, run},
 };
 use serde_json::json;
-use support::{
-    TestNamespace, admin_client, ensure_crds, eventually, object, wait_for, with_namespace,
-};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -473,7 +471,9 @@ fn expected_peers(stages: &[serde_json::Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_every_stage() {
-    use support::playbook::{ServiceStandIn, apply_playbook, confirm_manual_steps, playbook};
+    use crate::support::playbook::{
+        ServiceStandIn, apply_playbook, confirm_manual_steps, playbook,
+    };
     ensure_crds(&admin_client().await).await;
     with_namespace("release-northern-care", |ns: TestNamespace| async move {
         let docs = playbook("northern-care");

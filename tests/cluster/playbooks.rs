@@ -6,15 +6,13 @@
 //! Each playbook is applied into a fresh test namespace instead of its own
 //! (`support::playbook`), so tests sharing a cluster do not touch each other's objects.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::{
+    self, TestNamespace, cluster, ensure_crds, playbook::apply_playbook, repo_root, with_namespace,
+};
 use kube::api::ListParams;
 use lifeline::api::v1alpha1::{ClinicalSystem, RecoveryPlan};
-use support::{
-    TestNamespace, cluster, ensure_crds, playbook::apply_playbook, repo_root, with_namespace,
-};
 
 /// Lists the ClinicalSystems and RecoveryPlans as the lifeline types (so every stored
 /// object also deserializes into them) and compares their names with what was applied.

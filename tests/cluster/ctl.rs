@@ -3,14 +3,13 @@
 //! against the real local control plane, on plans whose status the test writes as
 //! admin (no operator runs here, so nothing else touches them).
 
-mod support;
-
 use std::{
     io::Write,
     sync::{Arc, Mutex},
     time::Duration,
 };
 
+use crate::support::{TestNamespace, ensure_crds, object, with_namespace};
 use k8s_openapi::jiff::Timestamp;
 use kube::{
     Api, ResourceExt,
@@ -25,7 +24,6 @@ use lifeline::{
     },
 };
 use serde_json::{Value, json};
-use support::{TestNamespace, ensure_crds, object, with_namespace};
 
 // ---------------------------------------------------------------------------------
 // render_table: pure, on hand-built plans.

@@ -1,0 +1,20 @@
+//! The tests that talk to the local control plane, in one test binary
+//! (`cargo test --test cluster`), one module per area; [`support`] is what they share
+//! (the cluster, a namespace per test, clients, waiting, builders, the operator as a
+//! process). The cluster is the one `LIFELINE_TEST_KUBECONFIG` names, or else one started
+//! for this process on first use.
+
+mod support;
+
+mod admission;
+mod cluster_script;
+mod controlplane;
+mod crash;
+mod crd_validation;
+mod ctl;
+mod drill;
+mod malformed;
+mod operator;
+mod playbooks;
+mod rbac;
+mod release;
