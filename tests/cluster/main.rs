@@ -18,3 +18,7 @@ mod operator;
 mod playbooks;
 mod rbac;
 mod release;
+
+// Reading the status table, shared with the `pure` binary.
+#[path = "../shared/table.rs"]
+mod table;

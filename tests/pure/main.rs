@@ -1,9 +1,15 @@
 //! The tests that need no cluster, in one test binary (`cargo test --test pure`), one
-//! module per area: the engine's scenarios and properties, approvals, the `lifeline`
-//! binary as a user runs it, and the drill report drawn by headless Chromium.
+//! module per area: the engine's scenarios and properties, approvals, the status table,
+//! the `lifeline` binary as a user runs it, and the drill report drawn by headless
+//! Chromium.
 
 mod approvals;
 mod cli;
 mod engine;
 mod engine_properties;
 mod report_browser;
+mod status_table;
+
+// Reading the status table, shared with the `cluster` binary.
+#[path = "../shared/table.rs"]
+mod table;
