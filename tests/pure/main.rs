@@ -7,6 +7,7 @@ mod approvals;
 mod cli;
 mod engine;
 mod engine_properties;
+mod fixture;
 mod report_browser;
 mod status_table;
 
