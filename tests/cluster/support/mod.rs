@@ -11,7 +11,6 @@
 //! client as cluster admin and clients as impersonated users ([`client_as`]).
 //! [`wait_for`] waits on a condition with a deadline and, on timeout, fails with the
 //! object's YAML and its recent Events.
-#![allow(dead_code)]
 
 use std::{
     future::Future,
@@ -443,8 +442,8 @@ pub async fn apply_manifests(files: &[&str]) -> String {
 
 // ---------------------------------------------------------------------------------------
 // Running the operator as a subprocess, local stand-ins for the services that checks
-// reach, and builders for ClinicalSystems and RecoveryPlans (tests/operator.rs and
-// tests/crash.rs).
+// reach, and builders for ClinicalSystems and RecoveryPlans (`operator`, `crash`, `drill`,
+// `release` and others).
 // ---------------------------------------------------------------------------------------
 
 /// A free TCP port on 127.0.0.1 (bound and released at once; good enough for a test).
@@ -538,11 +537,6 @@ impl Operator {
             .spawn()
             .expect("start lifeline run");
         self.child = Some(child);
-    }
-
-    /// The process id of the running process.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
     }
 
     /// Kills the process with SIGKILL (no shutdown, no lease release) and reaps it.
