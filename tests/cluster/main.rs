@@ -3,6 +3,11 @@
 //! (the cluster, a namespace per test, clients, waiting, builders, the operator as a
 //! process). The cluster is the one `LIFELINE_TEST_KUBECONFIG` names, or else one started
 //! for this process on first use.
+//!
+//! All of these tests run as threads of this one process, those of different modules at
+//! the same time too: what they share on the cluster (the CRDs, `lifeline-system` and
+//! its RBAC) is applied idempotently, and the operator's Deployment there is held under
+//! [`support::LIFELINE_SYSTEM_DEPLOYMENT`].
 
 mod support;
 

@@ -154,6 +154,9 @@ async fn drills_playbook_is_admitted_and_names_only_northern_care_systems() {
 
 #[tokio::test]
 async fn crd_kustomization_passes_a_server_side_dry_run() {
+    // The dry run reads the operator Deployment and then patches it: not while `rbac`
+    // creates and deletes that Deployment for real.
+    let _only_one = support::LIFELINE_SYSTEM_DEPLOYMENT.lock().await;
     // With the CRDs installed first, the dry run is an update whatever else runs on the
     // cluster; were they missing, a test installing them at the same moment could turn
     // kubectl's create into AlreadyExists.

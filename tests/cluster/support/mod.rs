@@ -391,6 +391,12 @@ fn retryable(code: u16) -> bool {
     code == 409 || code == 429 || code >= 500
 }
 
+/// Held by the tests that create, delete or dry-run the operator's Deployment in
+/// `lifeline-system` (`rbac` and `playbooks`), which would otherwise race: a dry run
+/// reads the Deployment and then patches it, and fails if it is deleted in between.
+/// Both are modules of this one test binary, so a lock in the process keeps them apart.
+pub static LIFELINE_SYSTEM_DEPLOYMENT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long [`apply_manifests`] keeps retrying.
 pub const MANIFESTS_APPLIED: Duration = Duration::from_secs(60);
 
