@@ -5,18 +5,9 @@
 //! kwok makes pods Ready and Jobs Complete by themselves but nothing serves traffic, so
 //! `http` checks reach a stub server the test runs on 127.0.0.1 ([`StubHttp`]).
 
-mod support;
-
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use k8s_openapi::api::{apps::v1::Deployment, batch::v1::Job, events::v1::Event};
-use kube::{
-    Api, ResourceExt,
-    api::{ListParams, Patch, PatchParams},
-};
-use lifeline::api::v1alpha1::{ActionPhase, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase};
-use serde_json::{Value, json};
-use support::{
+use crate::support::{
     Operator, Recording, StubHttp, TestNamespace, clinical_system, create, ensure_crds, eventually,
     fake_deployment, object,
     plan_status::{
@@ -25,6 +16,13 @@ use support::{
     },
     recovery_plan, steps, wait_for, with_namespace,
 };
+use k8s_openapi::api::{apps::v1::Deployment, batch::v1::Job, events::v1::Event};
+use kube::{
+    Api, ResourceExt,
+    api::{ListParams, Patch, PatchParams},
+};
+use lifeline::api::v1alpha1::{ActionPhase, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase};
+use serde_json::{Value, json};
 
 /// How long a small plan may take to finish on the kwok cluster (it takes seconds).
 const RUN: Duration = Duration::from_secs(60);

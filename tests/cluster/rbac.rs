@@ -11,10 +11,12 @@
 //!   has no wildcard, never names Secrets, and grants exactly the permissions listed in
 //!   [`GRANTED`], each of which is an API call the operator makes.
 
-mod support;
-
 use std::{collections::BTreeSet, future::Future, time::Duration};
 
+use crate::support::{
+    self, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds, eventually, object,
+    repo_root, wait_for, with_namespace,
+};
 use futures::FutureExt;
 use k8s_openapi::api::{
     apps::v1::Deployment,
@@ -33,10 +35,6 @@ use lifeline::{
     controller::{FIELD_MANAGER, LEASE_NAME, RunOptions, steps::restore::RESTART_ANNOTATION},
 };
 use serde_json::json;
-use support::{
-    TestNamespace, admin_client, apply_manifests, client_as, ensure_crds, eventually, object,
-    repo_root, wait_for, with_namespace,
-};
 
 /// The operator's namespace (manifests/namespace.yaml).
 const OPERATOR_NAMESPACE: &str = "lifeline-system";
@@ -66,10 +64,6 @@ const IMAGE: &str = concat!("ghcr.io/lifeline-dev/lifeline:", env!("CARGO_PKG_VE
 /// Every permission `manifests/rbac.yaml` grants, as `role: apiGroup/resource[name]: verb`,
 /// each one an API call in `src/controller/` (rbac.yaml's comments say which). A change
 /// to the operator's permissions must change this list too: that is the review.
-/// Held by the tests that create, delete or dry-run the operator Deployment in
-/// lifeline-system, which would otherwise race.
-static LIFELINE_SYSTEM_DEPLOYMENT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 const GRANTED: &[&str] = &[
     // The controller's watch on plans (list + watch) and the readiness list.
     "lifeline-operator: lifeline.dev/recoveryplans: list",
@@ -906,7 +900,7 @@ fn deployment_runs_lifeline_run_with_leader_election() {
 
 #[tokio::test]
 async fn operator_deployment_is_admitted_under_restricted_pod_security() {
-    let _only_one = LIFELINE_SYSTEM_DEPLOYMENT.lock().await;
+    let _only_one = support::LIFELINE_SYSTEM_DEPLOYMENT.lock().await;
     // The namespace enforces Pod Security "restricted", so the ReplicaSet's pods are only
     // created if deployment.yaml meets it; kwok then makes them Ready (nothing really
     // runs: the image need not exist).
@@ -981,8 +975,9 @@ async fn operator_deployment_is_admitted_under_restricted_pod_security() {
 #[tokio::test]
 async fn kustomization_installs_the_operator_in_a_server_side_dry_run() {
     // The dry run reads the operator Deployment and then patches it: it must not run while
-    // the test above creates and deletes that Deployment for real.
-    let _only_one = LIFELINE_SYSTEM_DEPLOYMENT.lock().await;
+    // the test above creates and deletes that Deployment for real (nor does the dry run in
+    // `playbooks`).
+    let _only_one = support::LIFELINE_SYSTEM_DEPLOYMENT.lock().await;
     // A server-side dry run cannot create the namespace the other objects go in, so it
     // is created for real first (as `kubectl apply -k` does in one go on a real install).
     ensure_crds(&admin_client().await).await;

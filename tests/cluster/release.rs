@@ -2,10 +2,11 @@
 //! stage, the released-stage label, approvals that count and ones that are ignored with
 //! their reason, and a deleted plan leaving the last released state in place.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{
+    self, TestNamespace, admin_client, ensure_crds, eventually, object, wait_for, with_namespace,
+};
 use k8s_openapi::api::{
     core::v1::Service,
     networking::v1::{Ingress, NetworkPolicy},
@@ -19,9 +20,6 @@ use lifeline::{
     controller::{RunOptions, plan::release::policy_name, run},
 };
 use serde_json::json;
-use support::{
-    TestNamespace, admin_client, ensure_crds, eventually, object, wait_for, with_namespace,
-};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -36,6 +34,20 @@ fn approval(name: &str, stage: &str, who: &str, groups: &[&str], acks: &[&str]) 
             "acknowledged": acks,
             "approver": { "username": who, "groups": groups }
         }
+    }))
+}
+
+/// The RecoveryPlan "release" of the system "web", released in `stages` (the plan's
+/// `spec.stages`), requested by `requested_by` when given.
+fn staged_plan(requested_by: Option<&str>, stages: serde_json::Value) -> RecoveryPlan {
+    let mut spec = json!({ "systems": { "names": ["web"] }, "stages": stages });
+    if let Some(who) = requested_by {
+        spec["requestedBy"] = json!(who);
+    }
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+        "metadata": { "name": "release" },
+        "spec": spec
     }))
 }
 
@@ -124,25 +136,20 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
             .await
             .expect("system");
         let plans: Api<RecoveryPlan> = ns.api();
-        let plan: RecoveryPlan = object(json!({
-            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
-            "metadata": { "name": "release" },
-            "spec": {
-                "systems": { "names": ["web"] },
-                "requestedBy": "commander",
-                "stages": [
-                    { "name": "it-validation",
-                      "audience": { "namespaceSelector": { "matchLabels": { "team": "it" } } } },
-                    { "name": "pilot-ward",
-                      "audience": { "ipBlocks": ["10.20.7.0/24"] },
-                      "approval": { "required": 1, "approverGroups": ["clinical-safety-officers"] },
-                      "checklist": ["Paper records back-entered"] },
-                    { "name": "all-sites",
-                      "audience": { "ipBlocks": ["10.10.0.0/16", "10.11.0.0/16"] },
-                      "approval": { "required": 1 } }
-                ]
-            }
-        }));
+        let plan = staged_plan(
+            Some("commander"),
+            json!([
+                { "name": "it-validation",
+                  "audience": { "namespaceSelector": { "matchLabels": { "team": "it" } } } },
+                { "name": "pilot-ward",
+                  "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                  "approval": { "required": 1, "approverGroups": ["clinical-safety-officers"] },
+                  "checklist": ["Paper records back-entered"] },
+                { "name": "all-sites",
+                  "audience": { "ipBlocks": ["10.10.0.0/16", "10.11.0.0/16"] },
+                  "approval": { "required": 1 } }
+            ]),
+        );
         plans.create(&pp, &plan).await.expect("plan");
 
         let operator = tokio::spawn(run(
@@ -304,15 +311,11 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
     ensure_crds(&admin_client().await).await;
     with_namespace("approve-cli", |ns: TestNamespace| async move {
         let pp = PostParams::default();
-        let plan: RecoveryPlan = object(json!({
-            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
-            "metadata": { "name": "release" },
-            "spec": {
-                "systems": { "names": ["web"] },
-                "stages": [{ "name": "pilot-ward", "approval": { "required": 1 },
-                             "checklist": ["Downtime procedures stood down"] }]
-            }
-        }));
+        let plan = staged_plan(
+            None,
+            json!([{ "name": "pilot-ward", "approval": { "required": 1 },
+                     "checklist": ["Downtime procedures stood down"] }]),
+        );
         ns.api::<RecoveryPlan>().create(&pp, &plan).await.expect("plan");
         // What the operator recorded: web verified (its API check passed on the second
         // attempt), his still restoring.
@@ -473,7 +476,9 @@ fn expected_peers(stages: &[serde_json::Value]) -> Vec<String> {
 
 #[tokio::test]
 async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_every_stage() {
-    use support::playbook::{ServiceStandIn, apply_playbook, confirm_manual_steps, playbook};
+    use crate::support::playbook::{
+        ServiceStandIn, apply_playbook, confirm_manual_steps, playbook,
+    };
     ensure_crds(&admin_client().await).await;
     with_namespace("release-northern-care", |ns: TestNamespace| async move {
         let docs = playbook("northern-care");
@@ -616,16 +621,11 @@ async fn one_stage_release(ns: &TestNamespace, url: &str) -> Api<RecoveryPlan> {
         .await
         .expect("system");
     let plans: Api<RecoveryPlan> = ns.api();
-    let plan: RecoveryPlan = object(json!({
-        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
-        "metadata": { "name": "release" },
-        "spec": {
-            "systems": { "names": ["web"] },
-            "requestedBy": "commander",
-            "stages": [{ "name": "pilot-ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
-                         "approval": { "required": 1 } }]
-        }
-    }));
+    let plan = staged_plan(
+        Some("commander"),
+        json!([{ "name": "pilot-ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                 "approval": { "required": 1 } }]),
+    );
     plans.create(&pp, &plan).await.expect("plan");
     plans
 }

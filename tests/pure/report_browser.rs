@@ -126,7 +126,7 @@ fn chromium() -> PathBuf {
         }
     }
     panic!(
-        "tests/report_browser.rs needs Chromium to render the drill report, and none was \
+        "tests/pure/report_browser.rs needs Chromium to render the drill report, and none was \
          found: install it (Debian: `apt-get install chromium`; CI's .ci/run does this) or \
          point LIFELINE_CHROMIUM at a Chromium or Chrome binary"
     );

@@ -7,15 +7,13 @@
 //! only come from the rule under test; the API server's other complaints, if any, would
 //! fail the case.
 
-mod support;
-
+use crate::support::{TestNamespace, ensure_crds, with_namespace};
 use kube::{
     Api, Resource,
     api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams},
 };
 use lifeline::api::v1alpha1::{Approval, ClinicalSystem, RecoveryDrill, RecoveryPlan};
 use serde_json::{Value, json};
-use support::{TestNamespace, ensure_crds, with_namespace};
 
 const DURATION: &str = "must be a duration such as 30s, 15m, 4h or 1h30m (units: ms, s, m, h)";
 const DNS_NAME: &str = "must be a DNS-1123 name: lower-case letters, digits, '-' and '.'";

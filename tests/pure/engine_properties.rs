@@ -3,22 +3,18 @@
 //! simulated, checked against answers computed independently here.
 
 mod graphs {
-    //! Random dependency graphs and the ClinicalSystems they stand for.
-    #![allow(dead_code)]
+    //! Random dependency graphs and the ClinicalSystems they stand for (built with the
+    //! engine fixture).
 
     use std::collections::BTreeSet;
 
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
     use lifeline::{
-        api::v1alpha1::{
-            ApprovalRule, Check, ClinicalSystemSpec, Dependency, DurationString, ManualStep,
-            Release, Restore, RestoreStep, TcpCheck, Tier, Verify,
-        },
-        engine::{PlanErrors, PlanModel, PlanSettings, StageModel, SystemSource, plan},
+        api::v1alpha1::Tier,
+        engine::{PlanErrors, PlanModel, PlanSettings},
     };
     use proptest::{prelude::*, sample::Index};
 
-    pub const NS: &str = "er";
+    use crate::fixture::{self, Sys, plan_all, sys};
 
     /// One system of a generated graph.
     #[derive(Clone, Debug)]
@@ -60,7 +56,7 @@ mod graphs {
         }
 
         pub fn key(&self, i: usize) -> String {
-            format!("{NS}/{}", self.names[i])
+            fixture::key(&self.names[i])
         }
 
         /// Hard dependencies of each node.
@@ -85,82 +81,33 @@ mod graphs {
             out
         }
 
-        pub fn specs(&self) -> Vec<ClinicalSystemSpec> {
-            (0..self.len()).map(|i| self.spec(i)).collect()
-        }
-
-        fn spec(&self, i: usize) -> ClinicalSystemSpec {
+        /// Node `i` as a ClinicalSystem: its tier, expected time, steps, checks, gate and
+        /// dependencies (in edge order, hard and optional).
+        fn system(&self, i: usize) -> Sys {
             let n = &self.nodes[i];
-            ClinicalSystemSpec {
-                display_name: self.names[i].clone(),
-                description: None,
-                owner: None,
-                tier: n.tier,
-                recovery_time_objective: DurationString::new("1h"),
-                expected_recovery_time: Some(DurationString::new(format!("{}s", n.expected))),
-                depends_on: self
-                    .edges
-                    .iter()
-                    .filter(|e| e.0 == i)
-                    .map(|&(_, b, optional)| Dependency {
-                        name: self.names[b].clone(),
-                        namespace: None,
-                        optional,
-                    })
-                    .collect(),
-                restore: (n.steps > 0).then(|| Restore {
-                    steps: (0..n.steps)
-                        .map(|k| RestoreStep {
-                            name: format!("step-{k}"),
-                            scale: None,
-                            rollout_restart: None,
-                            job: None,
-                            wait_for: None,
-                            manual: Some(ManualStep {
-                                instructions: "do it".into(),
-                            }),
-                        })
-                        .collect(),
-                    timeout: None,
-                }),
-                verify: (n.checks > 0).then(|| Verify {
-                    checks: (0..n.checks)
-                        .map(|k| Check {
-                            name: format!("check-{k}"),
-                            http: None,
-                            tcp: Some(TcpCheck {
-                                host: "h".into(),
-                                port: 1,
-                            }),
-                            job: None,
-                            workload_ready: None,
-                        })
-                        .collect(),
-                    retry_interval: None,
-                    deadline: None,
-                }),
-                release: n.gate.then(|| Release {
-                    pod_selector: LabelSelector::default(),
-                    service: None,
-                    ingress: None,
-                }),
+            let mut s = sys(&self.names[i])
+                .tier(n.tier)
+                .expected(&format!("{}s", n.expected))
+                .steps(n.steps)
+                .checks(n.checks);
+            for &(_, b, optional) in self.edges.iter().filter(|e| e.0 == i) {
+                let dep = [self.names[b].as_str()];
+                s = if optional {
+                    s.wants(&dep)
+                } else {
+                    s.needs(&dep)
+                };
             }
+            if n.gate {
+                s = s.gate();
+            }
+            s
         }
 
         /// Plans every node.
         pub fn plan(&self, settings: PlanSettings) -> Result<PlanModel, PlanErrors> {
-            let specs = self.specs();
-            let origins: Vec<String> = (0..self.len()).map(|i| format!("node {i}")).collect();
-            let sources: Vec<SystemSource<'_>> = (0..self.len())
-                .map(|i| SystemSource {
-                    namespace: NS,
-                    name: &self.names[i],
-                    spec: &specs[i],
-                    origin: &origins[i],
-                })
-                .collect();
-            let selected: Vec<String> = (0..self.len()).map(|i| self.key(i)).collect();
-            plan(&sources, &selected, settings)
+            let systems: Vec<Sys> = (0..self.len()).map(|i| self.system(i)).collect();
+            plan_all(&systems, settings)
         }
 
         /// For each node, its index in the model.
@@ -263,17 +210,6 @@ mod graphs {
         })
     }
 
-    /// 0 to 2 stages that need no approval.
-    pub fn stages(n: usize) -> Vec<StageModel> {
-        (0..n)
-            .map(|k| StageModel {
-                name: format!("stage-{k}"),
-                approval: ApprovalRule::default(),
-                checklist: Vec::new(),
-            })
-            .collect()
-    }
-
     /// A small fixed generator for timings inside one case.
     pub struct Rng(pub u64);
 
@@ -299,7 +235,6 @@ use std::{
 };
 
 use graphs::*;
-use k8s_openapi::jiff::Timestamp;
 use lifeline::{
     api::v1alpha1::{ActionPhase, FailurePolicy, PlanPhase, RecoveryPlanStatus, SystemPhase},
     engine::{Action, Inputs, Observation, PlanModel, PlanProblem, PlanSettings, decide, observe},
@@ -307,9 +242,7 @@ use lifeline::{
 };
 use proptest::{prelude::*, sample::Index, test_runner::TestCaseError};
 
-fn ts(secs: u64) -> Timestamp {
-    Timestamp::from_second(1_750_000_000 + secs as i64).expect("a valid timestamp")
-}
+use crate::fixture::{self, stages};
 
 /// Every node that transitively hard-depends on `root`.
 fn transitive_dependents(graph: &Graph, root: usize) -> BTreeSet<usize> {
@@ -379,7 +312,7 @@ fn drive(
     let mut now = 0u64;
     for round in 0.. {
         prop_assert!(round < 10_000, "the run does not end");
-        let d = decide(model, &status, &Inputs::at(ts(now), model));
+        let d = decide(model, &status, &Inputs::at(fixture::at(now as i64), model));
         let active = d
             .status
             .systems
@@ -489,7 +422,7 @@ fn drive(
                     last,
                 },
             };
-            observe(&mut status, &obs, ts(now));
+            observe(&mut status, &obs, fixture::at(now as i64));
         }
     }
     Ok(status)
@@ -710,7 +643,7 @@ proptest! {
             .plan(PlanSettings {
                 parallelism,
                 failure_policy: FailurePolicy::Continue,
-                stages: stages(stage_count),
+                stages: stages(&["stage-0", "stage-1"][..stage_count]),
             })
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         // Only a system with a step or a check can fail.

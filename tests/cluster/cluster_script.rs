@@ -1,8 +1,7 @@
 //! `scripts/cluster` itself: two clusters side by side, `down` stops exactly the
 //! processes it started, and a failed start says why and cleans up.
 
-mod support;
-
+use crate::support;
 use std::{path::PathBuf, process::Command};
 
 fn script() -> PathBuf {

@@ -289,9 +289,8 @@ pub fn check_targets(playbook_name: &str) -> CheckTargets {
 /// and accepts its `tcp` checks, on a loopback address no other test uses. Stops when
 /// dropped.
 pub struct ServiceStandIn {
-    /// The address it listens on.
-    pub ip: IpAddr,
-    /// Each host name the checks use, mapped to `ip`: the operator's `resolve`.
+    /// Each host name the checks use, mapped to the address it listens on: the
+    /// operator's `resolve`.
     pub resolve: Vec<(String, IpAddr)>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -362,7 +361,7 @@ impl ServiceStandIn {
             }));
         }
         let resolve = targets.hosts.iter().map(|h| (h.clone(), ip)).collect();
-        Self { ip, resolve, tasks }
+        Self { resolve, tasks }
     }
 }
 

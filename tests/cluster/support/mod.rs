@@ -11,7 +11,6 @@
 //! client as cluster admin and clients as impersonated users ([`client_as`]).
 //! [`wait_for`] waits on a condition with a deadline and, on timeout, fails with the
 //! object's YAML and its recent Events.
-#![allow(dead_code)]
 
 use std::{
     future::Future,
@@ -392,6 +391,12 @@ fn retryable(code: u16) -> bool {
     code == 409 || code == 429 || code >= 500
 }
 
+/// Held by the tests that create, delete or dry-run the operator's Deployment in
+/// `lifeline-system` (`rbac` and `playbooks`), which would otherwise race: a dry run
+/// reads the Deployment and then patches it, and fails if it is deleted in between.
+/// Both are modules of this one test binary, so a lock in the process keeps them apart.
+pub static LIFELINE_SYSTEM_DEPLOYMENT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// How long [`apply_manifests`] keeps retrying.
 pub const MANIFESTS_APPLIED: Duration = Duration::from_secs(60);
 
@@ -443,8 +448,8 @@ pub async fn apply_manifests(files: &[&str]) -> String {
 
 // ---------------------------------------------------------------------------------------
 // Running the operator as a subprocess, local stand-ins for the services that checks
-// reach, and builders for ClinicalSystems and RecoveryPlans (tests/operator.rs and
-// tests/crash.rs).
+// reach, and builders for ClinicalSystems and RecoveryPlans (`operator`, `crash`, `drill`,
+// `release` and others).
 // ---------------------------------------------------------------------------------------
 
 /// A free TCP port on 127.0.0.1 (bound and released at once; good enough for a test).
@@ -538,11 +543,6 @@ impl Operator {
             .spawn()
             .expect("start lifeline run");
         self.child = Some(child);
-    }
-
-    /// The process id of the running process.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(|c| c.id())
     }
 
     /// Kills the process with SIGKILL (no shutdown, no lease release) and reaps it.

@@ -6,15 +6,13 @@
 //! Each playbook is applied into a fresh test namespace instead of its own
 //! (`support::playbook`), so tests sharing a cluster do not touch each other's objects.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::{
+    self, TestNamespace, cluster, ensure_crds, playbook::apply_playbook, repo_root, with_namespace,
+};
 use kube::api::ListParams;
 use lifeline::api::v1alpha1::{ClinicalSystem, RecoveryPlan};
-use support::{
-    TestNamespace, cluster, ensure_crds, playbook::apply_playbook, repo_root, with_namespace,
-};
 
 /// Lists the ClinicalSystems and RecoveryPlans as the lifeline types (so every stored
 /// object also deserializes into them) and compares their names with what was applied.
@@ -156,6 +154,9 @@ async fn drills_playbook_is_admitted_and_names_only_northern_care_systems() {
 
 #[tokio::test]
 async fn crd_kustomization_passes_a_server_side_dry_run() {
+    // The dry run reads the operator Deployment and then patches it: not while `rbac`
+    // creates and deletes that Deployment for real.
+    let _only_one = support::LIFELINE_SYSTEM_DEPLOYMENT.lock().await;
     // With the CRDs installed first, the dry run is an update whatever else runs on the
     // cluster; were they missing, a test installing them at the same moment could turn
     // kubectl's create into AlreadyExists.

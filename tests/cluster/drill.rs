@@ -4,8 +4,6 @@
 //! reverts; deleting a drill mid-outage reverts it; overlapping drills wait; a schedule
 //! fires; and the northern-care playbook runs as a drill to completion.
 
-mod support;
-
 use std::{collections::BTreeSet, time::Duration};
 
 use k8s_openapi::api::{
@@ -40,8 +38,8 @@ fn seconds_between(
     time::seconds_between(from.0, to.0).unwrap_or(0)
 }
 
-use support::{
-    TestNamespace, admin_client, ensure_crds, eventually, object, repo_root, wait_for,
+use crate::support::{
+    self, TestNamespace, admin_client, ensure_crds, eventually, object, repo_root, wait_for,
     with_namespace,
 };
 
@@ -996,8 +994,10 @@ fn running_estate() -> Vec<(String, String, i64)> {
 
 #[tokio::test]
 async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_approving() {
+    use crate::support::playbook::{
+        ServiceStandIn, apply_playbook_where, confirm_manual_steps, playbook,
+    };
     use lifeline::api::v1alpha1::{Approval, DrillApprovals};
-    use support::playbook::{ServiceStandIn, apply_playbook_where, confirm_manual_steps, playbook};
     ensure_crds(&admin_client().await).await;
     with_namespace("drill-northern-care", |ns: TestNamespace| async move {
         make_staging(&ns).await;

@@ -1,6 +1,6 @@
 //! The admission policies of `manifests/admission.yaml`, enforced by a real API server.
 //!
-//! The shipped bindings apply to every namespace, and the other test files share the
+//! The shipped bindings apply to every namespace, and the other modules share the
 //! cluster (creating RecoveryPlans as admin without `spec.requestedBy`), so each live
 //! test installs a copy of the shipped policies and bindings, renamed after its namespace
 //! and with the bindings' `namespaceSelector` narrowed to that namespace, and removes it
@@ -9,10 +9,12 @@
 //! the shipped rules. People get the ClusterRoles of `manifests/people-rbac.yaml` through
 //! RoleBindings in the test namespace, and act through impersonation.
 
-mod support;
-
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
+use crate::support::{
+    self, TEST_FIELD_MANAGER, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds,
+    eventually, object, repo_root, with_namespace,
+};
 use futures::FutureExt;
 use k8s_openapi::api::{
     admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
@@ -27,17 +29,13 @@ use lifeline::{
     controller::FIELD_MANAGER,
 };
 use serde_json::{Value, json};
-use support::{
-    TEST_FIELD_MANAGER, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds,
-    eventually, object, repo_root, with_namespace,
-};
 
 /// The Approval policy (and its binding) in manifests/admission.yaml.
 const APPROVAL_POLICY: &str = "lifeline-approval-identity";
 /// The RecoveryPlan policy (and its binding) in manifests/admission.yaml.
 const PLAN_POLICY: &str = "lifeline-plan-requester";
 /// The RecoveryDrill policy (and its binding) in manifests/admission.yaml (its live tests
-/// are in tests/drill.rs).
+/// are in tests/cluster/drill.rs).
 const DRILL_POLICY: &str = "lifeline-drill-staging-only";
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.

@@ -8,13 +8,20 @@
 //! - Two operators with leader election: only the leader acts; when it is killed, the
 //!   standby takes the Lease over and finishes the plan without repeating work.
 
-mod support;
-
 use std::{
     collections::{BTreeMap, BTreeSet},
     time::{Duration, Instant},
 };
 
+use crate::support::{
+    Operator, Recording, StubHttp, StubTcp, TestNamespace, clinical_system, create, ensure_crds,
+    eventually, fake_deployment, object,
+    plan_status::{
+        Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
+        find, phase, status, sys, sys_phase,
+    },
+    recovery_plan, steps, wait_for, with_namespace,
+};
 use k8s_openapi::api::{
     apps::v1::Deployment, batch::v1::Job, coordination::v1::Lease, events::v1::Event,
 };
@@ -24,15 +31,6 @@ use lifeline::{
     engine::names,
 };
 use serde_json::{Value, json};
-use support::{
-    Operator, Recording, StubHttp, StubTcp, TestNamespace, clinical_system, create, ensure_crds,
-    eventually, fake_deployment, object,
-    plan_status::{
-        Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
-        find, phase, status, sys, sys_phase,
-    },
-    recovery_plan, steps, wait_for, with_namespace,
-};
 
 /// How long the whole plan may take, restarts included.
 const RUN: Duration = Duration::from_secs(90);

@@ -2,10 +2,11 @@
 //! API server kept as-is but that is not a valid Job makes only the plan that selects it
 //! invalid (with a condition naming the object and field); other plans go on.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{
+    self, TestNamespace, admin_client, ensure_crds, object, wait_for, with_namespace,
+};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::{Api, api::PostParams};
 use lifeline::{
@@ -13,7 +14,6 @@ use lifeline::{
     controller::{RunOptions, run},
 };
 use serde_json::json;
-use support::{TestNamespace, admin_client, ensure_crds, object, wait_for, with_namespace};
 
 #[tokio::test]
 async fn a_malformed_system_invalidates_only_the_plan_that_selects_it() {

@@ -2,10 +2,11 @@
 //! nodes, RBAC is enforced for impersonated users, and ValidatingAdmissionPolicies see
 //! the requesting user.
 
-mod support;
-
 use std::time::Duration;
 
+use crate::support::{
+    self, TestNamespace, client_as, cluster, eventually, object, wait_for, with_namespace,
+};
 use k8s_openapi::api::{
     admissionregistration::v1::{ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding},
     apps::v1::{Deployment, StatefulSet},
@@ -18,7 +19,6 @@ use kube::{
     api::{DeleteParams, ListParams, Patch, PatchParams, PostParams},
 };
 use serde_json::json;
-use support::{TestNamespace, client_as, cluster, eventually, object, wait_for, with_namespace};
 
 const READY: Duration = Duration::from_secs(60);
 

@@ -1,0 +1,342 @@
+//! The status table `lifeline status` prints (`lifeline::cli::status::render_table`),
+//! rendered from hand-built plans: no cluster. `status` against the cluster is in the
+//! `cluster` binary (`tests/cluster/ctl.rs`).
+
+use k8s_openapi::jiff::Timestamp;
+use lifeline::{
+    api::v1alpha1::RecoveryPlan,
+    cli::status::{human_duration, render_table},
+};
+use serde_json::{Value, json};
+
+use crate::table::{at, cell, row, table_rows};
+
+/// `T0` plus `minutes`, as a timestamp.
+fn now_at(minutes: i64) -> Timestamp {
+    at(minutes).parse().expect("valid timestamp")
+}
+
+/// Plan `northern-care/major-incident` with `spec` merged over a minimal spec, and
+/// `status` as given (`Value::Null`: no status).
+fn plan_with(spec: Value, status: Value) -> RecoveryPlan {
+    let mut plan = json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "RecoveryPlan",
+        "metadata": { "name": "major-incident", "namespace": "northern-care" },
+        "spec": { "systems": { "names": ["identity", "lims", "results-viewer"] } },
+    });
+    if let (Some(base), Some(extra)) = (plan["spec"].as_object_mut(), spec.as_object()) {
+        base.extend(extra.clone());
+    }
+    if !status.is_null() {
+        plan["status"] = status;
+    }
+    serde_json::from_value(plan).expect("the hand-built plan is a RecoveryPlan")
+}
+
+/// A plan twelve minutes into its run: one system verified, one restoring, one from
+/// another namespace failed on a check, one blocked, one waiting.
+fn running_plan() -> RecoveryPlan {
+    plan_with(
+        json!({}),
+        json!({
+            "phase": "Running",
+            "progress": "1/5",
+            "currentStage": "it-validation",
+            "startedAt": at(0),
+            "systems": [
+                {
+                    "name": "northern-care/identity", "tier": "mission-critical",
+                    "phase": "Released", "releasedStage": "it-validation",
+                    "restoreStartedAt": at(0), "verifiedAt": at(5), "recoverySeconds": 300,
+                    "objectiveSeconds": 1800, "objectiveMet": true,
+                    "steps": [
+                        { "name": "restore-ldap", "phase": "Succeeded", "attempts": 1 },
+                        { "name": "scale-up", "phase": "Succeeded", "attempts": 1 }
+                    ],
+                    "checks": [
+                        { "name": "ldap-bind", "phase": "Succeeded", "attempts": 1 },
+                        { "name": "sso-login", "phase": "Succeeded", "attempts": 2 }
+                    ]
+                },
+                {
+                    "name": "northern-care/lims", "tier": "critical", "phase": "Restoring",
+                    "restoreStartedAt": at(5), "objectiveSeconds": 1800,
+                    "steps": [
+                        { "name": "integrity-check", "phase": "Succeeded", "attempts": 1 },
+                        { "name": "restore-db", "phase": "Running", "attempts": 1 },
+                        { "name": "scale-up", "phase": "Pending", "attempts": 0 }
+                    ],
+                    "checks": [
+                        { "name": "lims-http", "phase": "Pending", "attempts": 0 },
+                        { "name": "lims-db", "phase": "Pending", "attempts": 0 },
+                        { "name": "patient-journey", "phase": "Pending", "attempts": 0 }
+                    ]
+                },
+                {
+                    "name": "pathology/analyser-gateway", "tier": "important", "phase": "Failed",
+                    "message": "check analyser-http failed after 5 attempts",
+                    "restoreStartedAt": at(1), "failedAt": at(8), "objectiveSeconds": 3600,
+                    "steps": [{ "name": "scale-up", "phase": "Succeeded", "attempts": 1 }],
+                    "checks": [
+                        { "name": "analyser-tcp", "phase": "Succeeded", "attempts": 1 },
+                        {
+                            "name": "analyser-http", "phase": "Failed", "attempts": 5,
+                            "lastError": "connection refused"
+                        }
+                    ]
+                },
+                {
+                    "name": "northern-care/results-viewer", "tier": "critical",
+                    "phase": "Blocked", "blockedBy": "pathology/analyser-gateway",
+                    "objectiveSeconds": 2700
+                },
+                {
+                    "name": "northern-care/bed-management", "tier": "deferrable",
+                    "phase": "Waiting", "message": "waiting for a free slot (parallelism 2)",
+                    "objectiveSeconds": 14400
+                }
+            ]
+        }),
+    )
+}
+
+#[test]
+fn table_of_a_running_plan() {
+    let table = render_table(&running_plan(), now_at(12));
+    let first = table.lines().next().unwrap_or_default();
+    assert_eq!(
+        first,
+        "recoveryplan northern-care/major-incident: Running, 1/5 verified, stage it-validation, \
+         elapsed 12m",
+        "\n{table}"
+    );
+    let rows = table_rows(&table);
+    let columns: Vec<&str> = rows[0].iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        columns,
+        [
+            "SYSTEM",
+            "TIER",
+            "PHASE",
+            "STEP",
+            "ELAPSED/OBJECTIVE",
+            "CHECKS",
+            "MESSAGE"
+        ]
+    );
+    assert_eq!(rows.len(), 5, "one row per system:\n{table}");
+
+    let expect = |system: &str, want: [&str; 6]| {
+        let r = row(&rows, system);
+        let got: Vec<&str> = [
+            "TIER",
+            "PHASE",
+            "STEP",
+            "ELAPSED/OBJECTIVE",
+            "CHECKS",
+            "MESSAGE",
+        ]
+        .iter()
+        .map(|c| cell(r, c))
+        .collect();
+        assert_eq!(got, want, "row {system}:\n{table}");
+    };
+    // Verified at 5m: the elapsed time stops there.
+    expect(
+        "identity",
+        [
+            "mission-critical",
+            "Released (it-validation)",
+            "scale-up",
+            "5m/30m",
+            "2/2 passed",
+            "",
+        ],
+    );
+    // Still restoring: counts to now.
+    expect(
+        "lims",
+        [
+            "critical",
+            "Restoring",
+            "restore-db",
+            "12m/30m",
+            "0/3 passed",
+            "",
+        ],
+    );
+    // Another namespace keeps its namespace; failed at 8m: counts to the failure.
+    expect(
+        "pathology/analyser-gateway",
+        [
+            "important",
+            "Failed",
+            "scale-up",
+            "8m/1h",
+            "analyser-http failed: connection refused",
+            "check analyser-http failed after 5 attempts",
+        ],
+    );
+    expect(
+        "results-viewer",
+        [
+            "critical",
+            "Blocked",
+            "-",
+            "12m/45m",
+            "-",
+            "blocked by pathology/analyser-gateway",
+        ],
+    );
+    expect(
+        "bed-management",
+        [
+            "deferrable",
+            "Waiting",
+            "-",
+            "12m/4h",
+            "-",
+            "waiting for a free slot (parallelism 2)",
+        ],
+    );
+    assert!(
+        table.lines().all(|l| l == l.trim_end()),
+        "no trailing spaces:\n{table}"
+    );
+}
+
+#[test]
+fn a_finished_plan_stops_the_clock_at_its_end() {
+    let plan = plan_with(
+        json!({}),
+        json!({
+            "phase": "Succeeded",
+            "progress": "1/1",
+            "currentStage": "all-sites",
+            "startedAt": at(0),
+            "finishedAt": at(40),
+            "systems": [{
+                "name": "northern-care/identity", "tier": "mission-critical",
+                "phase": "Released", "releasedStage": "all-sites",
+                "verifiedAt": at(25), "objectiveSeconds": 1800,
+                "steps": [{ "name": "scale-up", "phase": "Succeeded", "attempts": 1 }]
+            }]
+        }),
+    );
+    // Three hours later, nothing has moved.
+    let table = render_table(&plan, now_at(180));
+    assert!(
+        table.starts_with(
+            "recoveryplan northern-care/major-incident: Succeeded, 1/1 verified, stage all-sites, \
+             elapsed 40m\n"
+        ),
+        "{table}"
+    );
+    // No recoverySeconds: measured from the run's start to verifiedAt.
+    let rows = table_rows(&table);
+    assert_eq!(cell(row(&rows, "identity"), "ELAPSED/OBJECTIVE"), "25m/30m");
+}
+
+#[test]
+fn a_plan_the_operator_has_not_seen_yet() {
+    let table = render_table(&plan_with(json!({}), Value::Null), now_at(0));
+    assert_eq!(
+        table,
+        "recoveryplan northern-care/major-incident: Pending, 0/0 verified, no stage released yet, \
+         not started\n\nNo systems yet: the operator has not looked at this plan.\n"
+    );
+}
+
+#[test]
+fn requests_not_yet_acted_on_show_in_the_summary() {
+    let running = json!({ "phase": "Running", "startedAt": at(0) });
+    let paused = json!({ "phase": "Paused", "startedAt": at(0) });
+    let summary = |spec: Value, status: &Value| {
+        render_table(&plan_with(spec, status.clone()), now_at(3))
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(summary(json!({ "paused": true }), &running).contains(": Running (pause requested),"));
+    assert!(summary(json!({}), &paused).contains(": Paused (resume requested),"));
+    assert!(summary(json!({ "paused": true }), &paused).contains(": Paused,"));
+    assert!(
+        summary(json!({ "paused": true, "abort": true }), &paused)
+            .contains(": Paused (abort requested),")
+    );
+    // Progress is counted when the status does not carry it.
+    assert!(summary(json!({}), &running).contains(", 0/0 verified, no stage released yet,"));
+}
+
+#[test]
+fn cells_stay_on_one_line_and_long_check_errors_are_cut() {
+    let long = "x".repeat(200);
+    let plan = plan_with(
+        json!({}),
+        json!({
+            "phase": "Failed",
+            "startedAt": at(0),
+            "conditions": [{
+                "type": "Ready", "status": "False", "reason": "InvalidPlan",
+                "message": "dependency cycle:\nlims -> pas -> lims",
+                "lastTransitionTime": at(0)
+            }],
+            "systems": [{
+                "name": "northern-care/lims", "phase": "Failed", "failedAt": at(2),
+                "steps": [{
+                    "name": "restore-db", "phase": "Failed", "attempts": 2,
+                    "message": "job restore-db failed:\n  pg_restore: error: could not connect"
+                }],
+                "checks": [
+                    { "name": "lims-http", "phase": "Failed", "attempts": 3, "lastError": long },
+                    { "name": "lims-db", "phase": "Failed", "attempts": 3 }
+                ]
+            }]
+        }),
+    );
+    let table = render_table(&plan, now_at(10));
+    assert!(
+        table.contains("Not ready (InvalidPlan): dependency cycle: lims -> pas -> lims\n"),
+        "{table}"
+    );
+    let rows = table_rows(&table);
+    let lims = row(&rows, "lims");
+    // No system message: the failed step's, on one line.
+    assert_eq!(
+        cell(lims, "MESSAGE"),
+        "job restore-db failed: pg_restore: error: could not connect"
+    );
+    assert_eq!(cell(lims, "STEP"), "restore-db");
+    assert_eq!(cell(lims, "TIER"), "-");
+    assert_eq!(cell(lims, "ELAPSED/OBJECTIVE"), "2m/-");
+    let checks = cell(lims, "CHECKS");
+    assert!(
+        checks.starts_with("lims-http failed: xxxx") && checks.ends_with("x… (+1 more)"),
+        "{checks}"
+    );
+    assert!(checks.chars().count() < 80, "{checks}");
+}
+
+#[test]
+fn durations_read_as_everywhere_else_to_the_minute_past_ten() {
+    let cases = [
+        (0, "0s"),
+        (45, "45s"),
+        (119, "1m59s"),
+        (125, "2m5s"),
+        (300, "5m"),
+        (754, "12m"),
+        (1800, "30m"),
+        (5400, "1h30m"),
+        (3 * 3600 + 5 * 60 + 7, "3h5m"),
+        (4 * 3600, "4h"),
+        (30 * 3600 + 59, "30h"),
+        (3 * 86400 + 3600 + 125, "73h"),
+        (30 * 86400, "720h"),
+    ];
+    for (seconds, want) in cases {
+        assert_eq!(human_duration(seconds), want, "{seconds}s");
+    }
+}
