@@ -4,6 +4,7 @@
 //! Chromium.
 
 mod approvals;
+mod architecture;
 mod cli;
 mod engine;
 mod engine_properties;
