@@ -16,9 +16,56 @@ use crate::{
     engine::names::object_name,
 };
 
-/// What was tested for the systems a stage would release: each system waiting for it, with
-/// its checks and their results.
-pub fn tested_summary(plan: &RecoveryPlan, stage: &str) -> anyhow::Result<String> {
+/// The systems ("namespace/name") verified and waiting at `stage` of `plan`.
+pub fn waiting_for(plan: &RecoveryPlan, stage: &str) -> Vec<String> {
+    let stages = &plan.spec.stages;
+    let Some(k) = crate::engine::stage_index(stages.iter().map(|s| s.name.as_str()), stage) else {
+        return Vec::new();
+    };
+    let status = plan.status.clone().unwrap_or_default();
+    status
+        .systems
+        .iter()
+        .filter(|s| {
+            let next = s
+                .released_stage
+                .as_deref()
+                .and_then(|r| crate::engine::stage_index(stages.iter().map(|x| x.name.as_str()), r))
+                .map_or(0, |i| i + 1);
+            s.phase.is_verified() && next == k
+        })
+        .map(|s| s.name.clone())
+        .collect()
+}
+
+/// Every stage that verified systems of `plan` wait at, and what they wait for.
+pub fn awaiting_summary(plan: &RecoveryPlan) -> String {
+    let status = plan.status.clone().unwrap_or_default();
+    let mut out = String::new();
+    if status.awaiting.is_empty() {
+        let _ = writeln!(
+            out,
+            "no verified system of {}/{} waits for a decision",
+            plan.namespace().unwrap_or_default(),
+            plan.name_any()
+        );
+    }
+    for a in &status.awaiting {
+        let _ = writeln!(out, "{a}");
+        if !a.checklist.is_empty() {
+            let _ = writeln!(out, "  checklist: {}", a.checklist.join("; "));
+        }
+    }
+    out
+}
+
+/// What was tested for `systems` ("namespace/name"), which a decision on `stage` would
+/// cover: each one's checks and their results.
+pub fn tested_summary(
+    plan: &RecoveryPlan,
+    stage: &str,
+    systems: &[String],
+) -> anyhow::Result<String> {
     let stages = &plan.spec.stages;
     let k = crate::engine::stage_index(stages.iter().map(|s| s.name.as_str()), stage)
         .with_context(|| {
@@ -54,14 +101,7 @@ pub fn tested_summary(plan: &RecoveryPlan, stage: &str) -> anyhow::Result<String
         }
     }
     let mut any = false;
-    for s in &status.systems {
-        let released = s
-            .released_stage
-            .as_deref()
-            .and_then(|r| crate::engine::stage_index(stages.iter().map(|s| s.name.as_str()), r));
-        if !s.phase.is_verified() || released.is_some_and(|r| r >= k) {
-            continue;
-        }
+    for s in status.systems.iter().filter(|s| systems.contains(&s.name)) {
         any = true;
         let _ = writeln!(out, "  {} ({}):", s.name, s.phase);
         for c in &s.checks {
@@ -98,10 +138,11 @@ pub async fn decide(
     namespace: &str,
     plan: &str,
     stage: &str,
+    systems: Vec<String>,
     decision: Decision,
     comment: Option<String>,
     acknowledged: Vec<String>,
-    confirm: impl FnOnce(&str, &Me) -> anyhow::Result<bool>,
+    confirm: impl FnOnce(&str, &[String], &Me) -> anyhow::Result<bool>,
 ) -> anyhow::Result<String> {
     if decision == Decision::Reject && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
         bail!("a rejection needs a reason: --comment \"...\"");
@@ -113,7 +154,52 @@ pub async fn decide(
         .await
         .with_context(|| format!("read recoveryplan {namespace}/{plan}"))?
         .with_context(|| format!("recoveryplan {namespace}/{plan} not found"))?;
-    let summary = tested_summary(&found, stage)?;
+    // The systems it covers: those named, or every one verified and waiting at the stage.
+    let waiting = waiting_for(&found, stage);
+    let in_plan: Vec<String> = found
+        .status
+        .as_ref()
+        .map(|st| st.systems.iter().map(|s| s.name.clone()).collect())
+        .unwrap_or_default();
+    let systems: Vec<String> = if systems.is_empty() {
+        waiting.clone()
+    } else {
+        systems
+            .iter()
+            .map(|n| crate::engine::approvals::system_key(namespace, n))
+            .collect()
+    };
+    if systems.is_empty()
+        && crate::engine::stage_index(found.spec.stages.iter().map(|s| s.name.as_str()), stage)
+            .is_some()
+    {
+        bail!(
+            "no verified system of {namespace}/{plan} waits at stage {stage}: nothing to {decision} (name one with --system)"
+        );
+    }
+    for s in &systems {
+        let known = if decision == Decision::Approve {
+            &waiting
+        } else {
+            &in_plan
+        };
+        if !known.contains(s) {
+            bail!(
+                "{s} is not {} stage {stage} of {namespace}/{plan}; waiting there: {}",
+                if decision == Decision::Approve {
+                    "verified and waiting at"
+                } else {
+                    "a system of"
+                },
+                if waiting.is_empty() {
+                    "none".to_string()
+                } else {
+                    waiting.join(", ")
+                }
+            );
+        }
+    }
+    let summary = tested_summary(&found, stage, &systems)?;
     if let Some(s) = found.spec.stages.iter().find(|s| s.name == stage)
         && decision == Decision::Approve
     {
@@ -133,7 +219,7 @@ pub async fn decide(
             );
         }
     }
-    if !confirm(&summary, &me)? {
+    if !confirm(&summary, &systems, &me)? {
         bail!("not recorded: you did not confirm");
     }
     let stamp = k8s_openapi::jiff::Timestamp::now().as_second().to_string();
@@ -157,6 +243,7 @@ pub async fn decide(
         "spec": {
             "plan": plan,
             "stage": stage,
+            "systems": systems,
             "decision": decision,
             "comment": comment,
             "acknowledged": acknowledged,
@@ -173,6 +260,7 @@ pub async fn decide(
 /// Asks on the terminal, or refuses without one unless `yes`.
 pub fn ask(
     summary: &str,
+    systems: &[String],
     me: &Me,
     decision: Decision,
     stage: &str,
@@ -185,7 +273,11 @@ pub fn ask(
     if !std::io::stdin().is_terminal() {
         bail!("no terminal to confirm on: pass --yes to record the decision");
     }
-    eprint!("{decision} stage {stage} as {}? [y/N] ", me.username);
+    eprint!(
+        "{decision} stage {stage} for {} as {}? [y/N] ",
+        systems.join(", "),
+        me.username
+    );
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
@@ -196,21 +288,35 @@ pub(super) fn decide_cmd(args: DecideArgs, decision: Decision) -> anyhow::Result
     let DecideArgs {
         target,
         stage,
+        systems,
         comment,
         acks,
         yes,
     } = args;
     with_plan(&target, |client, ns, plan| async move {
+        let Some(stage) = stage else {
+            if decision == Decision::Reject {
+                bail!("name the stage to reject: --stage S");
+            }
+            let found = Api::<RecoveryPlan>::namespaced(client, &ns)
+                .get_opt(&plan)
+                .await
+                .with_context(|| format!("read recoveryplan {ns}/{plan}"))?
+                .with_context(|| format!("recoveryplan {ns}/{plan} not found"))?;
+            print!("{}", awaiting_summary(&found));
+            return Ok(());
+        };
         let stage_name = stage.clone();
         let name = decide(
             client,
             &ns,
             &plan,
             &stage,
+            systems,
             decision,
             comment,
             acks,
-            |summary, me| ask(summary, me, decision, &stage_name, yes),
+            |summary, systems, me| ask(summary, systems, me, decision, &stage_name, yes),
         )
         .await?;
         println!("{decision} of stage {stage} of {ns}/{plan} recorded as Approval {name}");

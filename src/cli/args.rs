@@ -128,9 +128,14 @@ fn parse_cli_duration(s: &str) -> Result<std::time::Duration, String> {
 pub struct DecideArgs {
     #[command(flatten)]
     pub(super) target: PlanTarget,
-    /// The release stage.
+    /// The release stage. Without it, `lifeline approve` lists every stage that verified
+    /// systems wait at, and what each waits for.
     #[arg(long)]
-    pub(super) stage: String,
+    pub(super) stage: Option<String>,
+    /// A system the decision covers. Repeat for each. Default: every verified system
+    /// waiting at the stage, as shown before you confirm.
+    #[arg(long = "system", value_name = "SYSTEM")]
+    pub(super) systems: Vec<String>,
     /// Why (required to reject).
     #[arg(long)]
     pub(super) comment: Option<String>,

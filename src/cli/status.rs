@@ -285,7 +285,7 @@ pub fn render_table(plan: &RecoveryPlan, now: Timestamp) -> String {
                 step_cell(s),
                 elapsed_cell(s, status, now),
                 checks_cell(s),
-                message_cell(s),
+                message_cell(s, &status.awaiting),
             ]
         })
         .collect();
@@ -346,11 +346,17 @@ pub fn render_release(plan: &RecoveryPlan) -> String {
     if !status.approvals.is_empty() {
         let _ = writeln!(out, "Approvals:");
         for a in &status.approvals {
+            let systems: Vec<&str> = a
+                .systems
+                .iter()
+                .map(|s| s.rsplit('/').next().unwrap_or(s))
+                .collect();
             let _ = writeln!(
                 out,
-                "  {} {} {}: {}{}",
+                "  {} {} {} by {}: {}{}",
                 a.stage,
                 a.decision,
+                systems.join(", "),
                 a.approver,
                 a.reason,
                 a.comment
@@ -483,7 +489,19 @@ fn checks_cell(s: &SystemStatus) -> String {
 }
 
 /// Why a Failed, Blocked or Waiting system is where it is; empty for the others.
-fn message_cell(s: &SystemStatus) -> String {
+fn message_cell(s: &SystemStatus, awaiting: &[crate::api::v1alpha1::AwaitingStage]) -> String {
+    // What a verified system waits for at its next stage, if it waits for people.
+    if let Some(a) = awaiting.iter().find(|a| a.systems.contains(&s.name)) {
+        return match &a.halted {
+            Some(reason) => one_line(&format!("held at {}: {reason}", a.stage)),
+            None => format!(
+                "awaits {} more approval{} for {}",
+                a.needed,
+                if a.needed == 1 { "" } else { "s" },
+                a.stage
+            ),
+        };
+    }
     let message = match s.phase {
         SystemPhase::Failed => s.message.clone().or_else(|| {
             s.steps

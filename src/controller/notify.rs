@@ -304,6 +304,7 @@ mod tests {
                 needed: 1,
                 required: 1,
                 from: "clinical-safety".into(),
+                checklist: vec![],
                 halted: None,
             }],
             progress: Some("12/24".into()),

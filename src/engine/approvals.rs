@@ -1,25 +1,74 @@
-//! Which release stages may proceed, from the Approvals people recorded. Pure: the
-//! Approvals' identities were checked by the API server (admission); this applies what
-//! admission cannot see: separation of duties, the quorum of distinct people, approver
-//! groups, the checklist, and rejections. Every Approval considered is recorded with the
-//! reason it was accepted or ignored.
+//! Which systems may be released at which stage, from the Approvals people recorded. A
+//! stage decision is about the systems it names: a system verified later waits for one
+//! that names it. Pure: the Approvals' identities were checked by the API server
+//! (admission); this applies what admission cannot see, per system: separation of duties,
+//! the quorum of distinct people, approver groups, the checklist, and rejections (which
+//! hold only the systems they name, until the stage's quorum approves them again). Every
+//! Approval considered is recorded with what it decided and why.
+
+use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::{PlanSettings, StageGate};
 use crate::api::v1alpha1::{Approval, ApprovalRecord, AwaitingStage, Decision, RecoveryPlanStatus};
 
-/// The gate of each stage and the record of every stage Approval for `plan`, created at
-/// `created`. `approvals` may hold Approvals of other plans and manual-step
-/// confirmations; they are skipped. Approvals count in creation order; one made before
-/// the plan was created decided an earlier plan of the same name, and is ignored.
+/// What the Approvals of a plan decide.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evaluation {
+    /// Per stage, the gate of a system no Approval names: open for a stage that needs no
+    /// approval, awaiting for one that does.
+    pub gates: Vec<StageGate>,
+    /// Per stage and system ("namespace/name") named by an Approval: its gate.
+    pub system_gates: BTreeMap<(usize, String), StageGate>,
+    /// Per stage and system: who approved it, since its last rejection.
+    pub approvers: BTreeMap<(usize, String), Vec<String>>,
+    /// Every stage Approval of the plan, with what it decided.
+    pub records: Vec<ApprovalRecord>,
+}
+
+impl Evaluation {
+    /// The gate of system `key` at stage `k`.
+    pub fn gate(&self, k: usize, key: &str) -> &StageGate {
+        const AWAITING: &StageGate = &StageGate::Awaiting;
+        self.system_gates
+            .get(&(k, key.to_string()))
+            .or_else(|| self.gates.get(k))
+            .unwrap_or(AWAITING)
+    }
+}
+
+/// The plan's key of a system an Approval in `namespace` names: "namespace/name", or the
+/// name as given when it names a namespace.
+pub fn system_key(namespace: &str, name: &str) -> String {
+    if name.contains('/') {
+        name.to_string()
+    } else {
+        format!("{namespace}/{name}")
+    }
+}
+
+/// Per stage and system, how far its Approvals have got.
+#[derive(Default)]
+struct Tally {
+    approvers: Vec<String>,
+    rejected: Option<String>,
+}
+
+/// What the stage Approvals of `plan` in `namespace` (created at `created`) decide for
+/// its `systems` ("namespace/name"). `approvals` may hold Approvals of other plans and
+/// manual-step confirmations; they are skipped. Approvals count in creation order; one
+/// made before the plan was created decided an earlier plan of the same name, and is
+/// ignored.
 pub fn evaluate(
     plan: &str,
+    namespace: &str,
     created: Option<&Time>,
     requested_by: Option<&str>,
     settings: &PlanSettings,
+    systems: &[String],
     approvals: &[Approval],
-) -> (Vec<StageGate>, Vec<ApprovalRecord>) {
+) -> Evaluation {
     let mut mine: Vec<&Approval> = approvals
         .iter()
         .filter(|a| a.spec.plan == plan && a.spec.stage.is_some())
@@ -33,17 +82,21 @@ pub fn evaluate(
         };
         key(a).cmp(&key(b))
     });
-    let mut records = Vec::new();
-    let mut gates = Vec::with_capacity(settings.stages.len());
-    for stage in &settings.stages {
-        let mut approvers: Vec<&str> = Vec::new();
-        let mut rejected: Option<String> = None;
+    let mut out = Evaluation::default();
+    for (k, stage) in settings.stages.iter().enumerate() {
+        let rule = &stage.approval;
+        let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
         for a in mine
             .iter()
             .filter(|a| a.spec.stage.as_deref() == Some(stage.name.as_str()))
         {
             let who = a.spec.approver.username.as_str();
-            let rule = &stage.approval;
+            let named: Vec<String> = a
+                .spec
+                .systems
+                .iter()
+                .map(|n| system_key(namespace, n))
+                .collect();
             let missing: Vec<&str> = stage
                 .checklist
                 .iter()
@@ -54,10 +107,10 @@ pub fn evaluate(
                 (a.metadata.creation_timestamp.as_ref(), created),
                 (Some(at), Some(plan_at)) if at.0 < plan_at.0
             );
-            let verdict: Result<&str, String> = if earlier {
-                Err("ignored: made before this plan was created (it decided an earlier plan of the same name)".into())
-            } else if requested_by == Some(who) && !stage.approval.allow_requester {
-                Err("ignored: approver is the plan's requester".into())
+            let refused: Option<String> = if earlier {
+                Some("ignored: made before this plan was created (it decided an earlier plan of the same name)".into())
+            } else if requested_by == Some(who) && !rule.allow_requester {
+                Some("ignored: approver is the plan's requester".into())
             } else if !rule.approver_groups.is_empty()
                 && !a
                     .spec
@@ -66,45 +119,93 @@ pub fn evaluate(
                     .iter()
                     .any(|g| rule.approver_groups.contains(g))
             {
-                Err(format!(
+                Some(format!(
                     "ignored: approver is in none of the groups {}",
                     rule.approver_groups.join(", ")
                 ))
             } else if a.spec.decision == Decision::Approve && !missing.is_empty() {
-                Err(format!(
+                Some(format!(
                     "ignored: checklist not acknowledged: {}",
                     missing.join("; ")
                 ))
-            } else if a.spec.decision == Decision::Approve && approvers.contains(&who) {
-                Err("ignored: this person has already approved this stage".into())
-            } else if a.spec.decision == Decision::Reject {
-                Ok("rejected: the stage halts")
-            } else if requested_by.is_none() && !stage.approval.allow_requester {
-                Ok(
-                    "accepted; the plan names no requester (spec.requestedBy), so separation of duties was not checked",
-                )
+            } else if named.is_empty() {
+                Some("ignored: it names no system (spec.systems)".into())
             } else {
-                Ok("accepted")
+                None
             };
-            match &verdict {
-                Ok(_) if a.spec.decision == Decision::Reject => {
-                    rejected.get_or_insert_with(|| {
-                        format!(
+            if let Some(why) = refused {
+                out.records.push(record(a, named, Err(why)));
+                continue;
+            }
+            let mut decided: Vec<&str> = Vec::new();
+            let mut passed_over: Vec<String> = Vec::new();
+            for key in &named {
+                if !systems.contains(key) {
+                    passed_over.push(format!("{key} is not a system of this plan"));
+                    continue;
+                }
+                let tally = tallies.entry(key.clone()).or_default();
+                match a.spec.decision {
+                    Decision::Approve if tally.approvers.iter().any(|p| p == who) => {
+                        passed_over.push(format!("{who} has already approved {key} at this stage"));
+                    }
+                    Decision::Approve => {
+                        tally.approvers.push(who.to_string());
+                        decided.push(key);
+                    }
+                    Decision::Reject => {
+                        tally.rejected = Some(format!(
                             "rejected by {who}: {}",
                             a.spec.comment.as_deref().unwrap_or("no reason given")
-                        )
-                    });
+                        ));
+                        // Lifted only by the quorum again, from decisions made after it.
+                        tally.approvers.clear();
+                        decided.push(key);
+                    }
                 }
-                Ok(_) => approvers.push(who),
-                Err(_) => {}
             }
-            records.push(record(a, verdict.map(str::to_string)));
+            let verdict = if decided.is_empty() {
+                Err(format!("ignored: {}", passed_over.join("; ")))
+            } else {
+                let mut why = match a.spec.decision {
+                    Decision::Reject => {
+                        format!("rejected: holds {} at this stage", decided.join(", "))
+                    }
+                    Decision::Approve if passed_over.is_empty() => "accepted".to_string(),
+                    Decision::Approve => format!("accepted for {}", decided.join(", ")),
+                };
+                if !passed_over.is_empty() {
+                    why.push_str(&format!(
+                        "; ignored for the rest: {}",
+                        passed_over.join("; ")
+                    ));
+                }
+                if requested_by.is_none()
+                    && !rule.allow_requester
+                    && a.spec.decision == Decision::Approve
+                {
+                    why.push_str("; the plan names no requester (spec.requestedBy), so separation of duties was not checked");
+                }
+                Ok(why)
+            };
+            out.records.push(record(a, named, verdict));
         }
-        gates.push(match rejected {
-            Some(reason) => StageGate::Rejected(reason),
-            None if approvers.len() as u32 >= stage.approval.required => StageGate::Open,
-            None => StageGate::Awaiting,
+        out.gates.push(if rule.required == 0 {
+            StageGate::Open
+        } else {
+            StageGate::Awaiting
         });
+        for (key, tally) in tallies {
+            let quorum = tally.approvers.len() as u32 >= rule.required.max(1);
+            let gate = match &tally.rejected {
+                Some(_) if quorum => StageGate::Open,
+                Some(reason) => StageGate::Rejected(reason.clone()),
+                None if tally.approvers.len() as u32 >= rule.required => StageGate::Open,
+                None => StageGate::Awaiting,
+            };
+            out.system_gates.insert((k, key.clone()), gate);
+            out.approvers.insert((k, key), tally.approvers);
+        }
     }
     // A decision on a stage the plan does not have (a typo, a stage of another plan):
     // recorded, so the person sees it did not count.
@@ -113,8 +214,15 @@ pub fn evaluate(
         !settings.stages.iter().any(|s| s.name == stage)
     }) {
         let names: Vec<&str> = settings.stages.iter().map(|s| s.name.as_str()).collect();
-        records.push(record(
+        let named = a
+            .spec
+            .systems
+            .iter()
+            .map(|n| system_key(namespace, n))
+            .collect();
+        out.records.push(record(
             a,
+            named,
             Err(format!(
                 "ignored: the plan has no stage {} (its stages: {})",
                 a.spec.stage.as_deref().unwrap_or_default(),
@@ -122,68 +230,65 @@ pub fn evaluate(
             )),
         ));
     }
-    (gates, records)
+    out
 }
 
-/// The record of Approval `a`: accepted (`Ok`) or ignored (`Err`), with the reason.
-/// Each stage that verified systems wait at, and what it waits for: how many more
-/// approvals from whom, or the rejection that halts it.
+/// Each stage that verified systems wait at, and what they wait for, one entry per stage
+/// and need: how many more approvals from whom, or the rejection that holds them.
 pub fn awaiting(
     settings: &PlanSettings,
     status: &RecoveryPlanStatus,
-    gates: &[StageGate],
+    eval: &Evaluation,
 ) -> Vec<AwaitingStage> {
-    let mut out = Vec::new();
+    let mut out: Vec<AwaitingStage> = Vec::new();
     for (k, stage) in settings.stages.iter().enumerate() {
-        let systems: Vec<String> = status
-            .systems
-            .iter()
-            .filter(|s| {
-                s.phase.is_verified() && settings.next_stage(s.released_stage.as_deref()) == k
-            })
-            .map(|s| s.name.clone())
-            .collect();
-        if systems.is_empty() {
-            continue;
-        }
         let rule = &stage.approval;
         let from = match (rule.approver_groups.is_empty(), rule.allow_requester) {
             (false, _) => rule.approver_groups.join(" or "),
             (true, true) => "anyone with the approve verb".to_string(),
             (true, false) => "anyone with the approve verb but the requester".to_string(),
         };
-        let entry = |needed: u32, halted: Option<String>| AwaitingStage {
-            stage: stage.name.clone(),
-            systems: systems.clone(),
-            needed,
-            required: rule.required,
-            from: from.clone(),
-            halted,
-        };
-        match gates.get(k) {
-            Some(StageGate::Awaiting) | None => {
-                let got = status
-                    .approvals
-                    .iter()
-                    .filter(|a| {
-                        a.stage == stage.name && a.accepted && a.decision == Decision::Approve
-                    })
-                    .count();
-                let got = u32::try_from(got).unwrap_or(u32::MAX);
-                out.push(entry(rule.required.saturating_sub(got), None));
+        let waiting = status.systems.iter().filter(|s| {
+            s.phase.is_verified() && settings.next_stage(s.released_stage.as_deref()) == k
+        });
+        for s in waiting {
+            let (needed, halted) = match eval.gate(k, &s.name) {
+                StageGate::Open => continue,
+                StageGate::Awaiting => {
+                    let got = eval.approvers.get(&(k, s.name.clone())).map_or(0, Vec::len);
+                    let got = u32::try_from(got).unwrap_or(u32::MAX);
+                    (rule.required.saturating_sub(got), None)
+                }
+                StageGate::Rejected(reason) => (0, Some(reason.clone())),
+            };
+            match out
+                .iter_mut()
+                .find(|e| e.stage == stage.name && e.needed == needed && e.halted == halted)
+            {
+                Some(e) => e.systems.push(s.name.clone()),
+                None => out.push(AwaitingStage {
+                    stage: stage.name.clone(),
+                    systems: vec![s.name.clone()],
+                    needed,
+                    required: rule.required,
+                    from: from.clone(),
+                    checklist: stage.checklist.clone(),
+                    halted,
+                }),
             }
-            Some(StageGate::Rejected(reason)) => out.push(entry(0, Some(reason.clone()))),
-            Some(StageGate::Open) => {}
         }
     }
     out
 }
 
-fn record(a: &Approval, verdict: Result<String, String>) -> ApprovalRecord {
+/// The record of Approval `a` naming `systems`: accepted (`Ok`) or ignored (`Err`), with
+/// the reason.
+fn record(a: &Approval, systems: Vec<String>, verdict: Result<String, String>) -> ApprovalRecord {
     let accepted = verdict.is_ok();
     ApprovalRecord {
         name: a.metadata.name.clone().unwrap_or_default(),
         stage: a.spec.stage.clone().unwrap_or_default(),
+        systems,
         approver: a.spec.approver.username.clone(),
         decision: a.spec.decision,
         accepted,

@@ -353,6 +353,7 @@ fn approval(name: &str, plan: &str, username: &str, groups: &[&str]) -> Approval
         "spec": {
             "plan": plan,
             "stage": "release",
+            "systems": ["web"],
             "decision": "approve",
             "approver": { "username": username, "groups": groups }
         }
@@ -643,7 +644,7 @@ fn decision(
         "kind": "Approval",
         "metadata": { "name": name },
         "spec": {
-            "plan": plan, "stage": stage, "decision": decision, "comment": comment,
+            "plan": plan, "stage": stage, "systems": ["web"], "decision": decision, "comment": comment,
             "acknowledged": acks,
             "approver": { "username": who, "groups": groups }
         }
@@ -787,6 +788,7 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
             decide(&ns, who, &approval).await;
         }
         let status = plan_until(&ns, PLAN, "five approvals recorded", |s| s.approvals.len() == 5).await;
+        let again = format!("ignored: alice has already approved {}/web at this stage", ns.name);
         let records: Vec<(&str, &str, bool, &str)> = status
             .approvals
             .iter()
@@ -799,7 +801,7 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
                 ("p2-eve", EVE, false, "ignored: approver is in none of the groups clinical-safety-officers"),
                 ("p3-alice-no-ack", ALICE, false, "ignored: checklist not acknowledged: Paper records back-entered"),
                 ("p4-alice", ALICE, true, "accepted"),
-                ("p5-alice-again", ALICE, false, "ignored: this person has already approved this stage"),
+                ("p5-alice-again", ALICE, false, again.as_str()),
             ]
         );
         // The same person twice is not a quorum of two: nothing released, in the same
@@ -808,7 +810,7 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
         let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
         assert_eq!(
             awaiting,
-            ["stage pilot-ward awaits 1 more approval (of 2) from clinical-safety-officers"]
+            ["stage pilot-ward awaits 1 more approval (of 2) from clinical-safety-officers for web"]
         );
 
         // A second person meets the quorum; all-sites then awaits, and is rejected.
@@ -819,9 +821,9 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
             let (dana, ns) = (dana.clone(), ns.name.clone());
             async move {
                 lifeline::cli::approve::decide(
-                    dana, &ns, PLAN, "pilot-ward", lifeline::api::v1alpha1::Decision::Approve,
+                    dana, &ns, PLAN, "pilot-ward", vec![], lifeline::api::v1alpha1::Decision::Approve,
                     Some("ward 7 ready".into()), vec![ACK.into()],
-                    |summary, me| {
+                    |summary, _, me| {
                         assert!(summary.contains("/web (Released):"), "{summary}");
                         assert_eq!(me.username, DANA);
                         Ok(true)
@@ -844,24 +846,36 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
             &decision("s1-dana", PLAN, "all-sites", (DANA, cso), "reject", &[], "Oldham's interface queue is not drained"),
         )
         .await;
-        decide(
-            &ns,
-            (ALICE, cso),
-            &decision("s2-alice", PLAN, "all-sites", (ALICE, cso), "approve", &[], "go"),
-        )
-        .await;
         let status = plan_until(&ns, PLAN, "all-sites halted", |s| {
-            s.approvals.iter().any(|a| a.name == "s2-alice")
+            s.approvals.iter().any(|a| a.name == "s1-dana")
         })
         .await;
         let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
         assert_eq!(
             awaiting,
-            ["stage all-sites halted: rejected by dana: Oldham's interface queue is not drained"]
+            ["stage all-sites halted for web: rejected by dana: Oldham's interface queue is not drained"]
         );
-        assert_eq!(released(&status).as_deref(), Some("pilot-ward"), "a reject holds the stage even with an approval");
+        assert_eq!(released(&status).as_deref(), Some("pilot-ward"), "a rejection holds the system at the stage");
         let halted = status.approvals.iter().find(|a| a.name == "s1-dana").expect("recorded");
-        assert_eq!((halted.accepted, halted.reason.as_str()), (true, "rejected: the stage halts"));
+        assert_eq!(
+            (halted.accepted, halted.reason.clone()),
+            (true, format!("rejected: holds {}/web at this stage", ns.name))
+        );
+        // An approval made after the rejection, by the stage's quorum (one), lifts it;
+        // both decisions stay in the record.
+        decide(
+            &ns,
+            (ALICE, cso),
+            &decision("s2-alice", PLAN, "all-sites", (ALICE, cso), "approve", &[], "queue drained now"),
+        )
+        .await;
+        let status = plan_until(&ns, PLAN, "all-sites released after the rejection is lifted", |s| {
+            s.systems.first().and_then(|x| x.released_stage.as_deref()) == Some("all-sites")
+        })
+        .await;
+        let lifted = status.approvals.iter().find(|a| a.name == "s2-alice").expect("recorded");
+        assert_eq!((lifted.accepted, lifted.reason.as_str()), (true, "accepted"));
+        assert!(status.approvals.iter().any(|a| a.name == "s1-dana" && a.accepted), "the rejection stays in the record");
 
         // One Event per stage that came to await approval, and one for the rejection.
         let awaited = eventually("an Event for each stage awaiting approval", SETTLED, || {
@@ -875,8 +889,8 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
         assert_eq!(
             awaited,
             [
-                "stage all-sites awaits 1 more approval (of 1) from anyone with the approve verb but the requester",
-                "stage pilot-ward awaits 2 more approvals (of 2) from clinical-safety-officers",
+                "stage all-sites awaits 1 more approval (of 1) from anyone with the approve verb but the requester for web",
+                "stage pilot-ward awaits 2 more approvals (of 2) from clinical-safety-officers for web",
             ]
         );
         let rejected = eventually("the StageRejected Event", SETTLED, || {
@@ -889,7 +903,7 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
         .await;
         assert_eq!(
             rejected,
-            ["stage all-sites halted: rejected by dana: Oldham's interface queue is not drained"]
+            ["stage all-sites halted for web: rejected by dana: Oldham's interface queue is not drained"]
         );
         operator.abort();
     })

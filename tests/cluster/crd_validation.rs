@@ -525,6 +525,9 @@ async fn recovery_plan_schema_rules() {
     .await;
 }
 
+const STAGE_SYSTEMS: &str =
+    "spec.systems: a stage Approval names the systems it decides, and only a stage Approval does";
+
 fn valid_approval() -> Value {
     json!({
         "apiVersion": "lifeline.dev/v1alpha1",
@@ -533,6 +536,7 @@ fn valid_approval() -> Value {
         "spec": {
             "plan": "northern-care-recovery",
             "stage": "pilot-ward",
+            "systems": ["epr"],
             "decision": "approve",
             "comment": "Ward F7 checked",
             "acknowledged": ["Paper records from downtime back-entered for the pilot ward"],
@@ -548,7 +552,7 @@ async fn approval_schema_rules() {
         let admitted = [
             admit(
                 "a manual step confirmed",
-                json!({ "spec": { "stage": null, "system": "pathology/lims", "step": "restart-analysers" } }),
+                json!({ "spec": { "stage": null, "systems": null, "system": "pathology/lims", "step": "restart-analysers" } }),
             ),
             admit("a rejection", json!({ "spec": { "decision": "reject" } })),
         ];
@@ -567,21 +571,39 @@ async fn approval_schema_rules() {
             ),
             reject(
                 "system without step",
-                json!({ "spec": { "stage": null, "system": "lims" } }),
+                json!({ "spec": { "stage": null, "systems": null, "system": "lims" } }),
                 "spec",
                 STAGE_OR_STEP,
             ),
             reject(
                 "step without system",
-                json!({ "spec": { "stage": null, "step": "restart-analysers" } }),
+                json!({ "spec": { "stage": null, "systems": null, "step": "restart-analysers" } }),
                 "spec",
                 STAGE_OR_STEP,
             ),
             reject(
                 "neither stage nor system and step",
-                json!({ "spec": { "stage": null } }),
+                json!({ "spec": { "stage": null, "systems": null } }),
                 "spec",
                 STAGE_OR_STEP,
+            ),
+            reject(
+                "a stage decision naming no system",
+                json!({ "spec": { "systems": null } }),
+                "spec",
+                STAGE_SYSTEMS,
+            ),
+            reject(
+                "a stage decision with an empty list of systems",
+                json!({ "spec": { "systems": [] } }),
+                "spec",
+                STAGE_SYSTEMS,
+            ),
+            reject(
+                "a manual step confirmation naming systems",
+                json!({ "spec": { "stage": null, "system": "pathology/lims", "step": "restart-analysers" } }),
+                "spec",
+                STAGE_SYSTEMS,
             ),
             reject(
                 "unknown decision",

@@ -400,17 +400,22 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
                 .any(|c| c.check == "viewer" && c.injected && c.passed_in_the_end),
             "{pacs:?}"
         );
-        // Automatic approvals, one per stage, recorded as the drill's own.
-        let stages: Vec<(&str, &str)> = run
+        // Automatic approvals, one per system per stage, recorded as the drill's own.
+        let mut stages: Vec<(&str, &str, Vec<String>)> = run
             .approvals
             .iter()
-            .map(|a| (a.stage.as_str(), a.by.as_str()))
+            .map(|a| (a.stage.as_str(), a.by.as_str(), a.systems.clone()))
             .collect();
+        stages.sort();
+        let auto = "drill auto-approval";
+        let one = |s: &str| vec![s.to_string()];
         assert_eq!(
             stages,
             [
-                ("it-validation", "drill auto-approval"),
-                ("wards", "drill auto-approval")
+                ("it-validation", auto, one("lims")),
+                ("it-validation", auto, one("pacs")),
+                ("wards", auto, one("lims")),
+                ("wards", auto, one("pacs")),
             ]
         );
 
@@ -1088,8 +1093,17 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
         })
         .await;
 
-        // The people approve each stage, as on the day.
+        // The people approve each stage for every system, as on the day.
         let approvals: Api<Approval> = ns.api();
+        let every_system: Vec<String> = ns
+            .api::<ClinicalSystem>()
+            .list(&Default::default())
+            .await
+            .expect("systems")
+            .items
+            .iter()
+            .map(|s| s.metadata.name.clone().unwrap_or_default())
+            .collect();
         for stage in &drill.spec.recovery.stages {
             let required = stage.approval.required as usize;
             let people = [
@@ -1101,7 +1115,8 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
                     "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
                     "metadata": { "name": format!("{}-{who}", stage.name) },
                     "spec": {
-                        "plan": plan, "stage": stage.name, "decision": "approve",
+                        "plan": plan, "stage": stage.name, "systems": every_system,
+                        "decision": "approve",
                         "comment": format!("{who}: results checked for {}", stage.name),
                         "acknowledged": stage.checklist,
                         "approver": { "username": who, "groups": [group] }

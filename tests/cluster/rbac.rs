@@ -539,6 +539,7 @@ async fn operator_is_refused_what_it_does_not_need() {
             "spec": {
                 "plan": "restore",
                 "stage": "all-staff",
+                "systems": ["web"],
                 "decision": "approve",
                 "approver": { "username": OPERATOR_USER }
             }

@@ -29,7 +29,7 @@ fn approval(name: &str, stage: &str, who: &str, groups: &[&str], acks: &[&str]) 
         "kind": "Approval",
         "metadata": { "name": name },
         "spec": {
-            "plan": "release", "stage": stage, "decision": "approve",
+            "plan": "release", "stage": stage, "systems": ["web"], "decision": "approve",
             "comment": format!("{who} checked the results"),
             "acknowledged": acks,
             "approver": { "username": who, "groups": groups }
@@ -183,7 +183,7 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
         let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
         assert_eq!(
             awaiting,
-            ["stage pilot-ward awaits 1 more approval (of 1) from clinical-safety-officers"]
+            ["stage pilot-ward awaits 1 more approval (of 1) from clinical-safety-officers for web"]
         );
         assert_eq!(status.awaiting[0].systems, [format!("{}/web", ns.name)]);
         drop(p);
@@ -360,8 +360,8 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
 
         // A missing checklist item is refused before anything is recorded.
         let err = lifeline::cli::approve::decide(
-            alice.clone(), &ns.name, "release", "pilot-ward", Decision::Approve, None, vec![],
-            |_, _| Ok(true),
+            alice.clone(), &ns.name, "release", "pilot-ward", vec![], Decision::Approve, None, vec![],
+            |_, _, _| Ok(true),
         )
         .await
         .expect_err("checklist missing");
@@ -375,10 +375,10 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
                 let mut shown = String::new();
                 let mut who = String::new();
                 let name = lifeline::cli::approve::decide(
-                    alice, &ns, "release", "pilot-ward", Decision::Approve,
+                    alice, &ns, "release", "pilot-ward", vec![], Decision::Approve,
                     Some("results checked on the ward".into()),
                     vec!["Downtime procedures stood down".into()],
-                    |summary, me| {
+                    |summary, _, me| {
                         shown = summary.to_string();
                         who = me.username.clone();
                         Ok(true)
@@ -413,16 +413,16 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
 
         // A rejection needs a reason, and is recorded as alice's, with it.
         let err = lifeline::cli::approve::decide(
-            alice.clone(), &ns.name, "release", "pilot-ward", Decision::Reject, None, vec![],
-            |_, _| Ok(true),
+            alice.clone(), &ns.name, "release", "pilot-ward", vec![], Decision::Reject, None, vec![],
+            |_, _, _| Ok(true),
         )
         .await
         .expect_err("no reason");
         assert_eq!(err.to_string(), "a rejection needs a reason: --comment \"...\"");
         let rejected = lifeline::cli::approve::decide(
-            alice.clone(), &ns.name, "release", "pilot-ward", Decision::Reject,
+            alice.clone(), &ns.name, "release", "pilot-ward", vec![], Decision::Reject,
             Some("ward printers are still down".into()), vec![],
-            |_, _| Ok(true),
+            |_, _, _| Ok(true),
         )
         .await
         .expect("reject recorded");
@@ -435,9 +435,9 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
         // Not confirmed: nothing recorded.
         let before = ns.api::<Approval>().list(&Default::default()).await.expect("list").items.len();
         let err = lifeline::cli::approve::decide(
-            alice, &ns.name, "release", "pilot-ward", Decision::Approve, None,
+            alice, &ns.name, "release", "pilot-ward", vec![], Decision::Approve, None,
             vec!["Downtime procedures stood down".into()],
-            |_, _| Ok(false),
+            |_, _, _| Ok(false),
         )
         .await
         .expect_err("not confirmed");
@@ -505,6 +505,11 @@ async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_eve
             "northern-care gates most of its systems: {}",
             gated.len()
         );
+        let every_system: Vec<String> = docs
+            .iter()
+            .filter(|d| d.kind() == "ClinicalSystem")
+            .map(|d| d.name().to_string())
+            .collect();
 
         apply_playbook(&ns, "northern-care").await;
         assert!(
@@ -532,12 +537,25 @@ async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_eve
                 .filter_map(|c| c.as_str())
                 .collect();
             let group = rule["approverGroups"][0].as_str();
-            // Distinct people, none of them the plan's requester (incident-commander).
-            for who in ["alice", "dana", "eve"].iter().take(required as usize) {
-                let groups: Vec<&str> = group.into_iter().collect();
-                let mut a = approval(&format!("{name}-{who}"), &name, who, &groups, &checklist);
-                a.spec.plan = plan_name.clone();
-                approvals.create(&pp, &a).await.expect("approval");
+            // Distinct people, none of them the plan's requester (incident-commander),
+            // each deciding the systems in three batches, as they come to them.
+            for (b, batch) in every_system
+                .chunks(every_system.len().div_ceil(3))
+                .enumerate()
+            {
+                for who in ["alice", "dana", "eve"].iter().take(required as usize) {
+                    let groups: Vec<&str> = group.into_iter().collect();
+                    let mut a = approval(
+                        &format!("{name}-{who}-{b}"),
+                        &name,
+                        who,
+                        &groups,
+                        &checklist,
+                    );
+                    a.spec.plan = plan_name.clone();
+                    a.spec.systems = batch.to_vec();
+                    approvals.create(&pp, &a).await.expect("approval");
+                }
             }
             let released = wait_for(
                 &plans,
@@ -766,6 +784,144 @@ async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_bl
         assert_eq!(
             reasons,
             ["AwaitingApproval", "AwaitingApproval", "PlanSucceeded"]
+        );
+        operator.abort();
+    })
+    .await;
+}
+
+/// The system's gate admits the `ward` network.
+async fn admits_ward(policies: &Api<NetworkPolicy>, system: &str) -> bool {
+    peers(policies, &policy_name(system))
+        .await
+        .iter()
+        .any(|p| p.contains("10.20.7.0/24"))
+}
+
+#[tokio::test]
+async fn a_system_verified_after_an_approval_waits_for_its_own() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-per-system", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        for name in ["web", "lab"] {
+            ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+                .create(&pp, &support::fake_deployment(name, 0))
+                .await
+                .expect("deployment");
+        }
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(support::gated_system("web", "web", 1)))
+            .await
+            .expect("web");
+        // lab is verified later: a person confirms its manual step when the analysers are
+        // back, after the ward has already approved web.
+        let mut lab = support::gated_system("lab", "lab", 1);
+        lab["spec"]["restore"]["steps"]
+            .as_array_mut()
+            .expect("steps")
+            .push(json!({ "name": "analysers", "manual": { "instructions": "Restart the analysers" } }));
+        ns.api::<ClinicalSystem>().create(&pp, &object(lab)).await.expect("lab");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let mut plan = staged_plan(
+            Some("commander"),
+            json!([
+                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                  "approval": { "required": 1 } }
+            ]),
+        );
+        plan.spec.systems.names = Some(vec!["web".into(), "lab".into()]);
+        plans.create(&pp, &plan).await.expect("plan");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-per-system"),
+        ));
+        let policies: Api<NetworkPolicy> = ns.api();
+        let at = |system: &'static str, stage: &'static str| {
+            move |p: &RecoveryPlan| {
+                p.status.as_ref().is_some_and(|s| {
+                    s.systems.iter().any(|x| {
+                        x.name.ends_with(&format!("/{system}"))
+                            && x.released_stage.as_deref() == Some(stage)
+                    })
+                })
+            }
+        };
+
+        // web verified and waiting at ward; the ward approves web, naming it.
+        wait_for(&plans, "release", "web at it-validation", WAIT, at("web", "it-validation")).await;
+        let approvals: Api<Approval> = ns.api();
+        let mut web_ok = approval("ward-web", "ward", "alice", &[], &[]);
+        web_ok.spec.systems = vec!["web".into()];
+        approvals.create(&pp, &web_ok).await.expect("approval");
+        wait_for(&plans, "release", "web at ward", WAIT, at("web", "ward")).await;
+        eventually("web's gate to admit the ward", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) }
+            }
+        })
+        .await;
+
+        // lab verified later waits at it-validation for its own decision, and its gate
+        // keeps the ward out, however many approvals the stage has had.
+        let confirm: Approval = object(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+            "metadata": { "name": "lab-analysers" },
+            "spec": { "plan": "release", "system": "lab", "step": "analysers", "decision": "approve",
+                      "approver": { "username": "duty-manager" } }
+        }));
+        approvals.create(&pp, &confirm).await.expect("confirm");
+        let waiting = wait_for(&plans, "release", "lab waiting at ward", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.awaiting.iter().any(|a| {
+                    a.stage == "ward" && a.systems.iter().any(|x| x.ends_with("/lab"))
+                })
+            })
+        })
+        .await;
+        let status = waiting.status.expect("status");
+        let lab_status = status.systems.iter().find(|s| s.name.ends_with("/lab")).expect("lab");
+        assert_eq!(lab_status.released_stage.as_deref(), Some("it-validation"));
+        let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
+        assert_eq!(awaiting, ["stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for lab"]);
+        eventually("lab's gate to admit it-validation", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                let got = peers(&policies, &policy_name("lab")).await;
+                if got.iter().any(|p| p.contains("10.1.0.0/16")) { Ok(()) } else { Err(format!("{got:?}")) }
+            }
+        })
+        .await;
+        assert!(!admits_ward(&policies, "lab").await, "nobody approved lab for the ward");
+
+        // Its own approval opens the ward to it.
+        let mut lab_ok = approval("ward-lab", "ward", "bob", &[], &[]);
+        lab_ok.spec.systems = vec!["lab".into()];
+        approvals.create(&pp, &lab_ok).await.expect("approval");
+        wait_for(&plans, "release", "lab at ward", WAIT, at("lab", "ward")).await;
+        eventually("lab's gate to admit the ward", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                if admits_ward(&policies, "lab").await { Ok(()) } else { Err("not yet".to_string()) }
+            }
+        })
+        .await;
+        let done = wait_for(&plans, "release", "Succeeded", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::Succeeded)
+        })
+        .await;
+        let records = done.status.expect("status").approvals;
+        let mut covered: Vec<(String, Vec<String>)> =
+            records.iter().map(|r| (r.name.clone(), r.systems.clone())).collect();
+        covered.sort();
+        assert_eq!(
+            covered,
+            [
+                ("ward-lab".to_string(), vec![format!("{}/lab", ns.name)]),
+                ("ward-web".to_string(), vec![format!("{}/web", ns.name)]),
+            ],
+            "the record says exactly what each person approved"
         );
         operator.abort();
     })

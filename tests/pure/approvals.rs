@@ -1,11 +1,15 @@
-//! Stage gates from Approvals: what admission cannot see is applied by the operator
-//! (separation of duties, quorum of distinct people, approver groups, the checklist,
-//! rejections), and every Approval is recorded with its reason.
+//! Release gates from Approvals, system by system: what admission cannot see is applied
+//! by the operator (separation of duties, quorum of distinct people per system, approver
+//! groups, the checklist, rejections that hold the systems they name), and every Approval
+//! is recorded with what it decided and why.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use lifeline::{
     api::v1alpha1::{Approval, ApprovalRule},
-    engine::{PlanSettings, StageGate, StageModel, approvals::evaluate},
+    engine::{
+        PlanSettings, StageGate, StageModel,
+        approvals::{Evaluation, evaluate},
+    },
 };
 use serde_json::json;
 
@@ -47,6 +51,7 @@ fn approval(
         "spec": {
             "plan": plan,
             "stage": "pilot-ward",
+            "systems": ["a"],
             "decision": decision,
             "comment": format!("{who} says {decision}"),
             "acknowledged": acks,
@@ -78,22 +83,47 @@ fn ok(name: &str, who: &str, minute: u32) -> Approval {
 }
 const ACK: &[&str] = &["Paper records back-entered"];
 
-fn gate(approvals: &[Approval]) -> (StageGate, Vec<(String, bool, String)>) {
-    let (gates, records) = evaluate(
+/// The systems of the plan "recovery".
+const SYSTEMS: [&str; 2] = ["ward/a", "ward/b"];
+
+fn eval_with(
+    settings: &PlanSettings,
+    requester: Option<&str>,
+    approvals: &[Approval],
+) -> Evaluation {
+    let systems: Vec<String> = SYSTEMS.iter().map(|s| s.to_string()).collect();
+    evaluate(
         "recovery",
+        "ward",
         Some(&created()),
-        Some("incident-commander"),
-        &settings(),
+        requester,
+        settings,
+        &systems,
         approvals,
+    )
+}
+
+/// System a's gate at pilot-ward, and each Approval's record.
+fn gate(approvals: &[Approval]) -> (StageGate, Vec<(String, bool, String)>) {
+    let eval = eval_with(&settings(), Some("incident-commander"), approvals);
+    assert_eq!(
+        *eval.gate(0, "ward/a"),
+        StageGate::Open,
+        "required 0 is automatic"
     );
-    assert_eq!(gates[0], StageGate::Open, "required 0 is automatic");
     (
-        gates[1].clone(),
-        records
+        eval.gate(1, "ward/a").clone(),
+        eval.records
             .into_iter()
             .map(|r| (r.name, r.accepted, r.reason))
             .collect(),
     )
+}
+
+/// `a` naming other systems.
+fn naming(mut a: Approval, systems: &[&str]) -> Approval {
+    a.spec.systems = systems.iter().map(|s| s.to_string()).collect();
+    a
 }
 
 #[test]
@@ -174,29 +204,25 @@ fn the_requester_counts_where_the_stage_allows_it() {
     let mut lenient = settings();
     lenient.stages[1].approval.allow_requester = true;
     lenient.stages[1].approval.required = 1;
-    let (gates, records) = evaluate(
-        "recovery",
-        Some(&created()),
-        Some("incident-commander"),
+    let eval = eval_with(
         &lenient,
+        Some("incident-commander"),
         &[ok("a1", "incident-commander", 0)],
     );
-    assert_eq!(gates[1], StageGate::Open);
-    assert_eq!(records[0].reason, "accepted");
+    assert_eq!(*eval.gate(1, "ward/a"), StageGate::Open);
+    assert_eq!(eval.records[0].reason, "accepted");
 }
 
 #[test]
 fn without_a_requester_an_approval_counts_and_says_separation_of_duties_was_not_checked() {
-    let (gates, records) = evaluate(
-        "recovery",
-        Some(&created()),
-        None,
+    let eval = eval_with(
         &settings(),
+        None,
         &[ok("a1", "alice", 0), ok("a2", "bob", 1)],
     );
-    assert_eq!(gates[1], StageGate::Open);
+    assert_eq!(*eval.gate(1, "ward/a"), StageGate::Open);
     assert_eq!(
-        records[0].reason,
+        eval.records[0].reason,
         "accepted; the plan names no requester (spec.requestedBy), so separation of duties was not checked"
     );
 }
@@ -212,7 +238,7 @@ fn a_quorum_of_two_needs_two_distinct_people() {
     );
     assert_eq!(
         r[1].2,
-        "ignored: this person has already approved this stage"
+        "ignored: alice has already approved ward/a at this stage"
     );
 
     let two = [ok("a1", "alice", 0), ok("a2", "bob", 1)];
@@ -291,7 +317,88 @@ fn a_reject_halts_the_stage_with_the_reason_even_after_a_quorum() {
     );
     assert_eq!(
         r[2],
-        ("a3".into(), true, "rejected: the stage halts".into())
+        (
+            "a3".into(),
+            true,
+            "rejected: holds ward/a at this stage".into()
+        )
+    );
+}
+
+#[test]
+fn a_system_no_approval_names_waits_for_its_own_however_many_the_stage_has_had() {
+    // Two people approved a; b was verified later and nobody has looked at it.
+    let eval = eval_with(
+        &settings(),
+        Some("incident-commander"),
+        &[ok("a1", "alice", 0), ok("a2", "bob", 1)],
+    );
+    assert_eq!(*eval.gate(1, "ward/a"), StageGate::Open);
+    assert_eq!(*eval.gate(1, "ward/b"), StageGate::Awaiting);
+    assert_eq!(eval.records[0].systems, ["ward/a"]);
+}
+
+#[test]
+fn the_quorum_counts_distinct_people_per_system() {
+    // One person for a, another for b: neither has two.
+    let split = [ok("a1", "alice", 0), naming(ok("a2", "bob", 1), &["b"])];
+    let eval = eval_with(&settings(), Some("incident-commander"), &split);
+    assert_eq!(*eval.gate(1, "ward/a"), StageGate::Awaiting);
+    assert_eq!(*eval.gate(1, "ward/b"), StageGate::Awaiting);
+    // Both people for both (one Approval each naming the two): both open.
+    let both = [
+        naming(ok("a1", "alice", 0), &["a", "b"]),
+        naming(ok("a2", "bob", 1), &["a", "ward/b"]),
+    ];
+    let eval = eval_with(&settings(), Some("incident-commander"), &both);
+    assert_eq!(*eval.gate(1, "ward/a"), StageGate::Open);
+    assert_eq!(*eval.gate(1, "ward/b"), StageGate::Open);
+}
+
+#[test]
+fn a_rejection_holds_only_the_systems_it_names_until_the_quorum_approves_them_again() {
+    let reject = approval(
+        "r1",
+        "recovery",
+        "carol",
+        CSO,
+        "reject",
+        &[],
+        "2026-01-01T00:02:00Z",
+    );
+    let before = [
+        naming(ok("a1", "alice", 0), &["a", "b"]),
+        naming(ok("a2", "bob", 1), &["a", "b"]),
+        reject,
+    ];
+    let eval = eval_with(&settings(), Some("incident-commander"), &before);
+    assert_eq!(
+        *eval.gate(1, "ward/a"),
+        StageGate::Rejected("rejected by carol: carol says reject".into())
+    );
+    assert_eq!(*eval.gate(1, "ward/b"), StageGate::Open, "b goes on");
+    // One approval after the rejection is not the quorum; two are, and lift it.
+    let mut after = before.to_vec();
+    after.push(ok("a3", "alice", 3));
+    let eval = eval_with(&settings(), Some("incident-commander"), &after);
+    assert!(matches!(eval.gate(1, "ward/a"), StageGate::Rejected(_)));
+    after.push(ok("a4", "dave", 4));
+    let eval = eval_with(&settings(), Some("incident-commander"), &after);
+    assert_eq!(*eval.gate(1, "ward/a"), StageGate::Open, "lifted");
+    assert_eq!(eval.records.len(), 5, "both decisions stay in the record");
+}
+
+#[test]
+fn an_approval_naming_no_system_of_the_plan_counts_for_nothing() {
+    let (g, r) = gate(&[naming(ok("a1", "alice", 0), &["pharmacy"])]);
+    assert_eq!(g, StageGate::Awaiting);
+    assert_eq!(
+        r[0],
+        (
+            "a1".into(),
+            false,
+            "ignored: ward/pharmacy is not a system of this plan".into()
+        )
     );
 }
 
@@ -332,9 +439,10 @@ fn status_shows_the_stages_what_they_await_and_every_approval_with_its_reason() 
             "awaiting": [{ "stage": "pilot-ward", "systems": ["ward/a"], "needed": 1, "required": 2,
                            "from": "anyone with the approve verb but the requester" }],
             "approvals": [
-                { "name": "a1", "stage": "pilot-ward", "approver": "alice", "decision": "approve",
-                  "accepted": true, "reason": "accepted", "comment": "looked fine" },
-                { "name": "a2", "stage": "pilot-ward", "approver": "commander", "decision": "approve",
+                { "name": "a1", "stage": "pilot-ward", "systems": ["ward/a"], "approver": "alice",
+                  "decision": "approve", "accepted": true, "reason": "accepted", "comment": "looked fine" },
+                { "name": "a2", "stage": "pilot-ward", "systems": ["ward/a"], "approver": "commander",
+                  "decision": "approve",
                   "accepted": false, "reason": "ignored: approver is the plan's requester" }
             ]
         }
@@ -344,9 +452,9 @@ fn status_shows_the_stages_what_they_await_and_every_approval_with_its_reason() 
     assert_eq!(
         text,
         "\nStages: it-validation (automatic) -> pilot-ward (2 approvals)\n\
-         Awaiting: stage pilot-ward awaits 1 more approval (of 2) from anyone with the approve verb but the requester\n\
+         Awaiting: stage pilot-ward awaits 1 more approval (of 2) from anyone with the approve verb but the requester for a\n\
          Approvals:\n  \
-         pilot-ward approve alice: accepted (looked fine)\n  \
-         pilot-ward approve commander: ignored: approver is the plan's requester\n"
+         pilot-ward approve a by alice: accepted (looked fine)\n  \
+         pilot-ward approve a by commander: ignored: approver is the plan's requester\n"
     );
 }

@@ -260,6 +260,7 @@ impl Run {
             paused: self.paused,
             aborted: self.aborted,
             gates: self.gates.clone(),
+            system_gates: Default::default(),
         }
     }
 

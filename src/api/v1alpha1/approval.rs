@@ -23,6 +23,7 @@ use super::common::{DNS1123_LABEL_RULE, DNS1123_SUBDOMAIN_RULE};
     doc = "A person's recorded decision: release a plan at a stage, or confirm a manual restore step. Immutable.",
     printcolumn = r#"{"name":"Plan","type":"string","jsonPath":".spec.plan"}"#,
     printcolumn = r#"{"name":"Stage","type":"string","jsonPath":".spec.stage"}"#,
+    printcolumn = r#"{"name":"Systems","type":"string","jsonPath":".spec.systems"}"#,
     printcolumn = r#"{"name":"System","type":"string","jsonPath":".spec.system"}"#,
     printcolumn = r#"{"name":"Decision","type":"string","jsonPath":".spec.decision"}"#,
     printcolumn = r#"{"name":"Approver","type":"string","jsonPath":".spec.approver.username"}"#,
@@ -32,6 +33,8 @@ use super::common::{DNS1123_LABEL_RULE, DNS1123_SUBDOMAIN_RULE};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.stage) ? !has(self.system) && !has(self.step) : has(self.system) && has(self.step)")
     .message("set either spec.stage, or both spec.system and spec.step"))]
+#[x_kube(validation = Rule::new("has(self.stage) == (has(self.systems) && size(self.systems) > 0)")
+    .message("spec.systems: a stage Approval names the systems it decides, and only a stage Approval does"))]
 pub struct ApprovalSpec {
     /// The RecoveryPlan, in the Approval's namespace.
     #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message("must be a DNS-1123 name: lower-case letters, digits, '-' and '.'"))]
@@ -42,6 +45,12 @@ pub struct ApprovalSpec {
     #[x_kube(validation = Rule::new(DNS1123_LABEL_RULE).message("must be a DNS-1123 label: lower-case letters, digits and '-'"))]
     #[schemars(length(min = 1, max = 63))]
     pub stage: Option<String>,
+    /// The systems this stage decision covers ("name", or "namespace/name" for a system in
+    /// another namespace), as `lifeline approve` shows them verified and waiting. A system
+    /// verified later waits for a decision that names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 500), inner(length(min = 1, max = 317)))]
+    pub systems: Vec<String>,
     /// The system ("name" or "namespace/name") whose manual step this confirms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 317))]
@@ -69,9 +78,10 @@ pub struct ApprovalSpec {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Decision {
-    /// Release the stage, or confirm the step.
+    /// Release the systems at the stage, or confirm the step.
     Approve,
-    /// Do not release; halts the stage with the comment as the reason.
+    /// Do not release: holds the systems at the stage, with the comment as the reason,
+    /// until the stage's quorum approves them again.
     Reject,
 }
 

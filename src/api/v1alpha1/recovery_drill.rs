@@ -536,6 +536,9 @@ pub struct FailedCheck {
 pub struct DrillApprovalRecord {
     /// The stage.
     pub stage: String,
+    /// The systems it decided ("namespace/name" for people's, the name for the drill's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub systems: Vec<String>,
     /// Who: a username, or "drill auto-approval".
     pub by: String,
     /// When.

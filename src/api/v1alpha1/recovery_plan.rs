@@ -460,6 +460,9 @@ pub struct ApprovalRecord {
     pub name: String,
     /// The stage it decides.
     pub stage: String,
+    /// The systems it decides ("namespace/name"), as it named them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub systems: Vec<String>,
     /// Who decided.
     pub approver: String,
     /// `approve` or `reject`.
@@ -476,34 +479,44 @@ pub struct ApprovalRecord {
     pub at: Option<Time>,
 }
 
-/// A release stage that verified systems wait at.
+/// Verified systems waiting at a release stage for the same thing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AwaitingStage {
     /// The stage.
     pub stage: String,
-    /// The verified systems waiting at it ("namespace/name").
+    /// The verified systems waiting at it for this ("namespace/name").
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub systems: Vec<String>,
-    /// How many more approvals it needs (0 when a rejection halts it).
+    /// How many more people must approve each of them (0 when a rejection holds them).
     pub needed: u32,
-    /// How many approvals it needs in all (`approval.required`).
+    /// How many approvals a system needs at this stage in all (`approval.required`).
     pub required: u32,
-    /// Who may approve it, for people ("clinical-safety or duty-managers").
+    /// Who may approve, for people ("clinical-safety or duty-managers").
     pub from: String,
-    /// When a rejection halts the stage: the rejection's reason.
+    /// The checklist each approver acknowledges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checklist: Vec<String>,
+    /// When a rejection holds them: the rejection's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub halted: Option<String>,
 }
 
 impl std::fmt::Display for AwaitingStage {
-    /// "stage S awaits 1 more approval (of 2) from G", or "stage S halted: REASON".
+    /// "stage S awaits 1 more approval (of 2) from G for a, b", or "stage S halted for a:
+    /// REASON" (systems by name when they are in one namespace).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self
+            .systems
+            .iter()
+            .map(|s| s.rsplit('/').next().unwrap_or(s))
+            .collect();
+        let names = names.join(", ");
         match &self.halted {
-            Some(reason) => write!(f, "stage {} halted: {reason}", self.stage),
+            Some(reason) => write!(f, "stage {} halted for {names}: {reason}", self.stage),
             None => write!(
                 f,
-                "stage {} awaits {} more approval{} (of {}) from {}",
+                "stage {} awaits {} more approval{} (of {}) from {} for {names}",
                 self.stage,
                 self.needed,
                 if self.needed == 1 { "" } else { "s" },

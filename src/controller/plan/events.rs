@@ -12,7 +12,9 @@ use tracing::warn;
 
 use crate::controller::Context;
 use crate::{
-    api::v1alpha1::{PlanPhase, RecoveryPlan, RecoveryPlanStatus, SystemPhase, format_duration},
+    api::v1alpha1::{
+        AwaitingStage, PlanPhase, RecoveryPlan, RecoveryPlanStatus, SystemPhase, format_duration,
+    },
     engine::PlanModel,
 };
 
@@ -101,16 +103,34 @@ pub fn transitions(
     }
     // Each stage that newly awaits approval, or newly halts on a rejection: stage after
     // stage, whatever the plan's phase (systems still restoring keep it Running).
+    // Each time systems come to wait at a stage (or are held there by a rejection), one
+    // Event names them.
     for entry in &next.awaiting {
         let halted = entry.halted.is_some();
-        let before = prev
-            .awaiting
+        let waited_before = |system: &String| {
+            prev.awaiting.iter().any(|p| {
+                p.stage == entry.stage && p.halted.is_some() == halted && p.systems.contains(system)
+            })
+        };
+        let newly: Vec<String> = entry
+            .systems
             .iter()
-            .any(|p| p.stage == entry.stage && p.halted.is_some() == halted);
-        if before {
+            .filter(|s| !waited_before(s))
+            .cloned()
+            .collect();
+        if newly.is_empty() {
             continue;
         }
+        let entry = AwaitingStage {
+            systems: newly,
+            ..entry.clone()
+        };
         let stage = &entry.stage;
+        let names: Vec<&str> = entry
+            .systems
+            .iter()
+            .map(|s| s.rsplit('/').next().unwrap_or(s))
+            .collect();
         out.push(Event {
             type_: if halted {
                 EventType::Warning
@@ -125,10 +145,14 @@ pub fn transitions(
             .into(),
             note: Some(entry.to_string()),
             action: "Release".into(),
-            // Related to the plan's stage: Events with the same reason and related object
-            // are one series, and the second stage's would only count up the first's.
+            // Related to the plan's stage and the systems: Events with the same reason and
+            // related object are one series, and a second batch would only count up the
+            // first's.
             secondary: Some(ObjectReference {
-                field_path: Some(format!("spec.stages{{{stage}}}")),
+                field_path: Some(format!(
+                    "spec.stages{{{stage}}}.systems{{{}}}",
+                    names.join(",")
+                )),
                 ..plan.clone()
             }),
         });
@@ -217,6 +241,7 @@ mod tests {
             needed,
             required,
             from: from.into(),
+            checklist: vec![],
             halted: None,
         }
     }
@@ -238,8 +263,10 @@ mod tests {
             .collect()
     }
 
-    const PILOT: &str = "stage pilot-ward awaits 1 more approval (of 1) from clinical-safety";
-    const ED: &str = "stage emergency-departments awaits 2 more approvals (of 2) from anyone";
+    const PILOT: &str =
+        "stage pilot-ward awaits 1 more approval (of 1) from clinical-safety for epr";
+    const ED: &str =
+        "stage emergency-departments awaits 2 more approvals (of 2) from anyone for epr";
 
     fn pilot_ward() -> AwaitingStage {
         awaits("pilot-ward", 1, 1, "clinical-safety")
@@ -317,7 +344,7 @@ mod tests {
         };
         assert_eq!(
             halted.to_string(),
-            "stage all-sites halted: rejected by dana: stage 2 halted: no"
+            "stage all-sites halted for epr: rejected by dana: stage 2 halted: no"
         );
     }
 }

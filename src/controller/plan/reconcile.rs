@@ -147,30 +147,34 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         }
     }
 
-    // Decide, with the stage gates the recorded Approvals open.
+    // Decide, with the gates the recorded Approvals open for each system.
     let approvals = if model.settings.stages.is_empty() {
         Vec::new()
     } else {
         ctx.approvals(&ns).await?
     };
-    let (gates, records) = engine::approvals::evaluate(
+    let keys: Vec<String> = model.systems.iter().map(|s| s.key.clone()).collect();
+    let eval = engine::approvals::evaluate(
         &name,
+        &ns,
         plan.metadata.creation_timestamp.as_ref(),
         plan.spec.requested_by.as_deref(),
         &model.settings,
+        &keys,
         &approvals,
     );
     let inputs = Inputs {
         now,
         paused: plan.spec.paused,
         aborted,
-        gates: gates.clone(),
+        gates: eval.gates.clone(),
+        system_gates: eval.system_gates.clone(),
     };
     let mut decision = engine::decide(&model, &current, &inputs);
     decision.status.observed_generation = plan.metadata.generation;
-    decision.status.approvals = records;
+    decision.status.approvals = eval.records.clone();
     decision.status.awaiting =
-        engine::approvals::awaiting(&model.settings, &decision.status, &gates);
+        engine::approvals::awaiting(&model.settings, &decision.status, &eval);
 
     // Record before acting, so a crash after this point finds the work in status.
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;

@@ -106,8 +106,8 @@ pub fn measure(
 }
 
 /// The release approvals of a run: the people's (every Approval the plan recorded, with
-/// whether it counted), and, with `automatic` approvals, one drill auto-approval per stage
-/// at the moment the stage first released a system.
+/// whether it counted), and, with `automatic` approvals, one drill auto-approval per system
+/// per stage, at the moment the stage released it.
 pub fn approvals(
     plan: Option<&RecoveryPlanStatus>,
     stages: &[Stage],
@@ -121,6 +121,7 @@ pub fn approvals(
         .iter()
         .map(|a| DrillApprovalRecord {
             stage: a.stage.clone(),
+            systems: a.systems.clone(),
             by: a.approver.clone(),
             at: a.at.clone(),
             comment: match (&a.comment, a.accepted) {
@@ -134,22 +135,21 @@ pub fn approvals(
         .collect();
     if automatic {
         for stage in stages {
-            let first = plan
-                .systems
-                .iter()
-                .flat_map(|s| &s.releases)
-                .filter(|r| r.stage == stage.name)
-                .map(|r| r.at.clone())
-                .min_by_key(|t| t.0);
-            if let Some(at) = first {
-                out.push(DrillApprovalRecord {
-                    stage: stage.name.clone(),
-                    by: AUTO_APPROVER.to_string(),
-                    at: Some(at),
-                    comment: Some("approved by the drill itself (approvals: automatic)".into()),
-                    accepted: true,
-                    automatic: true,
-                });
+            for s in &plan.systems {
+                if let Some(r) = s.releases.iter().find(|r| r.stage == stage.name) {
+                    let name = short(&s.name);
+                    out.push(DrillApprovalRecord {
+                        stage: stage.name.clone(),
+                        systems: vec![name.to_string()],
+                        by: AUTO_APPROVER.to_string(),
+                        at: Some(r.at.clone()),
+                        comment: Some(format!(
+                            "{name} approved by the drill itself (approvals: automatic)"
+                        )),
+                        accepted: true,
+                        automatic: true,
+                    });
+                }
             }
         }
     }
@@ -442,7 +442,7 @@ mod tests {
     }
 
     #[test]
-    fn automatic_approvals_are_recorded_per_stage_at_its_first_release() {
+    fn automatic_approvals_are_recorded_per_system_per_stage_at_its_release() {
         let mut a = system(
             "a",
             SystemPhase::Released,
@@ -472,9 +472,12 @@ mod tests {
         ]))
         .expect("stages");
         let got = approvals(Some(&plan), &stages, true);
-        assert_eq!(got.len(), 1, "wards released nothing");
-        assert_eq!(got[0].by, AUTO_APPROVER);
+        assert_eq!(got.len(), 2, "one per system at it; wards released nothing");
+        assert!(got.iter().all(|a| a.by == AUTO_APPROVER && a.stage == "it"));
+        assert_eq!(got[0].systems, ["b"]);
         assert_eq!(got[0].at, Some(t("2026-11-21T03:01:30Z")));
+        assert_eq!(got[1].systems, ["a"]);
+        assert_eq!(got[1].at, Some(t("2026-11-21T03:02:00Z")));
         assert!(approvals(Some(&plan), &stages, false).is_empty());
     }
 }

@@ -6,6 +6,8 @@
 //! `Running` with its start time and attempt number), so an executor that crashes and
 //! comes back finds the step in status and resumes it rather than starting another.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
 use crate::api::v1alpha1::{
@@ -37,8 +39,24 @@ pub struct Inputs {
     pub paused: bool,
     /// The plan was aborted: cancel what has not finished.
     pub aborted: bool,
-    /// One gate per stage of the plan, in order. Missing entries count as `Awaiting`.
+    /// One gate per stage of the plan, in order, for every system the stage decides as a
+    /// whole. Missing entries count as `Awaiting`.
     pub gates: Vec<StageGate>,
+    /// The gate of one system at one stage (stage index, "namespace/name"), from the
+    /// Approvals that name it; where present it decides for that system instead of the
+    /// stage's gate.
+    pub system_gates: BTreeMap<(usize, String), StageGate>,
+}
+
+impl Inputs {
+    /// The gate of system `key` at stage `k`.
+    pub fn gate(&self, k: usize, key: &str) -> &StageGate {
+        const AWAITING: &StageGate = &StageGate::Awaiting;
+        self.system_gates
+            .get(&(k, key.to_string()))
+            .or_else(|| self.gates.get(k))
+            .unwrap_or(AWAITING)
+    }
 }
 
 impl Inputs {
@@ -49,6 +67,7 @@ impl Inputs {
             paused: false,
             aborted: false,
             gates: vec![StageGate::Open; model.settings.stages.len()],
+            system_gates: BTreeMap::new(),
         }
     }
 }
@@ -490,7 +509,7 @@ pub fn decide_owned(
                 let Some(stage) = model.settings.stages.get(next) else {
                     break;
                 };
-                if inputs.gates.get(next) != Some(&StageGate::Open) {
+                if *inputs.gate(next, &status.systems[i].name) != StageGate::Open {
                     break;
                 }
                 let deps_released = model.systems[i].hard_deps.iter().all(|&d| {
@@ -511,6 +530,11 @@ pub fn decide_owned(
                     system: i,
                     stage: next,
                 });
+                // One stage that needs people per decision: the next waits for the next
+                // reconcile, so no chain of decisions carries a system on in one go.
+                if stage.approval.required > 0 {
+                    break;
+                }
             }
         }
     }

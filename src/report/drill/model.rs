@@ -493,6 +493,13 @@ fn approvals_section(run: Option<&DrillRun>) -> TableSection {
                 .map(|a| {
                     Row::new(vec![
                         Cell::text(&a.stage),
+                        Cell::text(
+                            a.systems
+                                .iter()
+                                .map(|s| s.rsplit('/').next().unwrap_or(s))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        ),
                         Cell::text(&a.by),
                         Cell::at(a.at.as_ref()),
                         if a.automatic {
@@ -515,12 +522,20 @@ fn approvals_section(run: Option<&DrillRun>) -> TableSection {
         id: "approvals",
         heading: "Who approved the release",
         gloss: "approvals",
-        intro: "Before staff got systems back, each release stage was approved; an ignored \
-                approval did not count (the comment says why)."
+        intro: "Before staff got a system back at a release stage, someone approved that \
+                system for that stage; an ignored approval did not count (the comment says why)."
             .to_string(),
         table: Table {
             id: "approvals-table",
-            headers: &["Stage", "Approved by", "When", "How", "Counted", "Comment"],
+            headers: &[
+                "Stage",
+                "Systems",
+                "Approved by",
+                "When",
+                "How",
+                "Counted",
+                "Comment",
+            ],
             rows,
         },
         empty: "No release approvals were recorded in this run.",
