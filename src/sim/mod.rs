@@ -274,6 +274,12 @@ pub fn simulate(
             }
         }
         status = decision.status;
+        // A system moves one stage that needs people per decision: decide again at the
+        // same moment while releases go on.
+        let released = decision
+            .actions
+            .iter()
+            .any(|a| matches!(a, Action::Release { .. }));
         for action in decision.actions {
             let (at, done) = match action {
                 Action::StartStep { system, step } => {
@@ -296,6 +302,9 @@ pub fn simulate(
             };
             seq += 1;
             queue.push(Reverse((at, seq, done)));
+        }
+        if released {
+            continue;
         }
         let Some(Reverse((next, _, _))) = queue.peek() else {
             break;

@@ -247,6 +247,25 @@ fn simulate_json_reports_seconds_from_the_start() {
 }
 
 #[test]
+fn simulate_releases_every_system_through_every_stage() {
+    // northern-care has four stages, three of them needing people: each system moves one
+    // such stage per decision, and the tabletop still takes every one to the last.
+    let out = stdout(&lifeline(&["simulate", "playbooks/northern-care"]));
+    for stage in [
+        "it-validation",
+        "pilot-ward",
+        "emergency-departments",
+        "all-sites",
+    ] {
+        let released = out
+            .lines()
+            .filter(|l| l.ends_with(&format!("released to stage {stage}")))
+            .count();
+        assert_eq!(released, 24, "24 systems released to {stage}:\n{out}");
+    }
+}
+
+#[test]
 fn simulate_fail_blocks_the_dependents() {
     let v = json(&lifeline(&[
         "simulate",
