@@ -17,6 +17,10 @@ use crate::{
     engine::{Action, Inputs, Observation, PlanModel, decide_owned, observe},
 };
 
+/// The step a system with neither restore steps nor checks takes in a tabletop: its
+/// expected recovery time.
+pub const STAND_IN_STEP: &str = "expected-recovery-time";
+
 /// How to run a simulation.
 #[derive(Clone, Debug, Default)]
 pub struct SimOptions {
@@ -204,6 +208,28 @@ pub fn simulate(
     opts: &SimOptions,
     mut on_event: impl FnMut(&TimelineEvent, &RecoveryPlanStatus),
 ) -> SimReport {
+    // A system with neither restore steps nor checks yet takes its expected time in a
+    // tabletop: one stand-in step of that length.
+    let stand_in;
+    let model = if model
+        .systems
+        .iter()
+        .any(|s| s.steps.is_empty() && s.checks.is_empty())
+    {
+        let mut m = model.clone();
+        for s in m
+            .systems
+            .iter_mut()
+            .filter(|s| s.steps.is_empty() && s.checks.is_empty())
+        {
+            s.steps.push(STAND_IN_STEP.to_string());
+            s.manual_steps.push(false);
+        }
+        stand_in = m;
+        &stand_in
+    } else {
+        model
+    };
     let failing: HashSet<usize> = opts.fail.iter().filter_map(|k| model.find(k)).collect();
     let dur = durations(model, opts);
     let mut status = RecoveryPlanStatus::default();

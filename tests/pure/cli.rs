@@ -175,6 +175,33 @@ fn plan_rejects_an_unknown_dependency_naming_file_object_and_problem() {
 }
 
 #[test]
+fn a_system_with_no_steps_or_checks_yet_takes_its_expected_time_in_plan_and_simulate() {
+    // The tabletop is run before the steps are written: the time the user wrote counts.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bare = "apiVersion: lifeline.dev/v1alpha1\nkind: ClinicalSystem\nmetadata:\n  name: pas\n  \
+                namespace: ward\nspec:\n  displayName: PAS\n  tier: critical\n  \
+                recoveryTimeObjective: 1h\n  expectedRecoveryTime: 45m\n";
+    write(
+        dir.path(),
+        "systems.yaml",
+        &format!("{bare}---\n{}", system("epr", &["pas"])),
+    );
+    let path = dir.path().to_str().expect("utf-8 path");
+    let plan = stdout(&lifeline(&["plan", path]));
+    let pas = plan
+        .lines()
+        .find(|l| l.contains("ward/pas"))
+        .expect("pas in the plan");
+    assert!(pas.contains("expected 45m"), "{plan}");
+    let v = json(&lifeline(&["simulate", path, "--output", "json"]));
+    let systems = v["systems"].as_array().expect("systems");
+    assert_eq!(systems[0]["name"], "ward/pas");
+    assert_eq!(systems[0]["verifiedAt"], 2700.0, "{v}");
+    assert_eq!(systems[1]["startedAt"], 2700.0, "{v}");
+    assert_eq!(v["finishedAt"], 3300.0);
+}
+
+#[test]
 fn plan_prints_a_cycle_as_a_chain() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(

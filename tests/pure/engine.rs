@@ -164,7 +164,8 @@ fn a_system_with_neither_steps_nor_checks_completes_as_soon_as_its_dependencies_
     let marker = model.find(&key("marker")).unwrap();
     assert_eq!(
         model.systems[marker].planned_duration(),
-        std::time::Duration::ZERO
+        model.systems[marker].expected,
+        "a plan counts its expected time even before its steps are written"
     );
     let mut run = Run::new(model);
     assert_eq!(run.decide(), acts(&["start db step-1"]));
@@ -1286,7 +1287,7 @@ fn the_default_expected_time_is_five_minutes_and_waves_order_by_tier_then_name()
     );
     assert_eq!(
         model.systems[pas].planned_duration(),
-        std::time::Duration::ZERO
+        std::time::Duration::from_secs(300)
     );
     assert_eq!(
         wave_names(&model),
@@ -1303,7 +1304,8 @@ fn the_default_expected_time_is_five_minutes_and_waves_order_by_tier_then_name()
             "ward/c"
         ]
     );
-    // Critical path: pas (0s, no work) then c (20m) beats the 10m singletons.
+    // Critical path: pas (5m expected, no work written yet) then c (20m) beats the 10m
+    // singletons.
     let names: Vec<&str> = model
         .critical_path
         .systems
@@ -1313,6 +1315,6 @@ fn the_default_expected_time_is_five_minutes_and_waves_order_by_tier_then_name()
     assert_eq!(names, vec!["ward/pas", "ward/c"]);
     assert_eq!(
         model.critical_path.duration,
-        std::time::Duration::from_secs(1200)
+        std::time::Duration::from_secs(1500)
     );
 }

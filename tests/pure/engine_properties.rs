@@ -28,13 +28,10 @@ mod graphs {
     }
 
     impl Node {
-        /// What the plan should count for it: nothing when it has no work.
+        /// What the plan should count for it: its expected time, with or without work
+        /// written yet.
         pub fn planned(&self) -> u64 {
-            if self.steps == 0 && self.checks == 0 {
-                0
-            } else {
-                self.expected
-            }
+            self.expected
         }
 
         pub fn has_work(&self) -> bool {

@@ -105,14 +105,12 @@ pub struct SystemModel {
 }
 
 impl SystemModel {
-    /// How long the system takes in a plan: its expected time, or zero for a system
-    /// with neither restore steps nor checks (it completes as soon as its dependencies do).
+    /// How long the system takes in a plan and in the simulator: its expected time, also
+    /// for a system with neither restore steps nor checks yet (a tabletop is run before
+    /// they are written). The operator completes such a system as soon as its
+    /// dependencies do, as there is nothing to run.
     pub fn planned_duration(&self) -> Duration {
-        if self.steps.is_empty() && self.checks.is_empty() {
-            Duration::ZERO
-        } else {
-            self.expected
-        }
+        self.expected
     }
 }
 
