@@ -232,6 +232,7 @@ fn settings(parallelism: Option<u32>) -> PlanSettings {
         name: name.to_string(),
         approval: ApprovalRule::default(),
         checklist: vec!["paper records back-entered".to_string()],
+        decision_time: None,
     };
     PlanSettings {
         parallelism,

@@ -296,6 +296,10 @@ pub struct SimulateArgs {
     /// Vary each system's duration by up to this many percent either way.
     #[arg(long, value_name = "PCT", default_value_t = 0.0)]
     pub(super) jitter: f64,
+    /// How long people take to decide each system at a stage that needs approval, once it
+    /// waits there (a stage's `expectedDecisionTime` wins). Default: at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_cli_duration)]
+    pub(super) approval_delay: Option<std::time::Duration>,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = SimOutput::Text)]
     pub(super) output: SimOutput,

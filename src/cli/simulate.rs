@@ -40,6 +40,7 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
         fail,
         seed: args.seed,
         jitter_percent: args.jitter,
+        approval_delay: args.approval_delay,
     };
 
     let text = matches!(args.output, SimOutput::Text);
@@ -128,6 +129,8 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
                     "phase": s.phase,
                     "startedAt": s.started_at,
                     "verifiedAt": s.verified_at,
+                    "fullyReleasedAt": s.fully_released_at,
+                    "waitedForDecisions": s.waited_for_decisions,
                 })).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -220,6 +223,7 @@ pub fn gantt_of(plan: Option<&str>, report: &sim::SimReport) -> gantt::GanttChar
                 start: s.started_at,
                 verified: s.verified_at,
                 end: s.failed_at,
+                released: s.fully_released_at.filter(|_| s.waited_for_decisions > 0.0),
                 objective: s.objective,
                 outcome: match s.phase {
                     SystemPhase::Verified | SystemPhase::Released => gantt::Outcome::Verified,

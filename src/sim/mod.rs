@@ -1,12 +1,14 @@
 //! The tabletop simulator: runs the real engine against an in-memory world in virtual
 //! time. Each system takes its planned duration (its `expectedRecoveryTime`, split evenly
-//! over its restore steps and its checks), exactly or with seeded jitter. Approvals are
-//! assumed to be given as soon as a stage is due. No cluster, no clock: a full estate
-//! runs in milliseconds.
+//! over its restore steps and its checks), exactly or with seeded jitter. People decide
+//! each system at a stage that needs approval after the stage's `expectedDecisionTime` (or
+//! [`SimOptions::approval_delay`]) from when it comes to wait there, or at once. No
+//! cluster, no clock: a full estate runs in milliseconds.
 
 use std::{
     cmp::Reverse,
-    collections::{BinaryHeap, HashSet},
+    collections::{BTreeMap, BinaryHeap, HashSet},
+    time::Duration,
 };
 
 use k8s_openapi::jiff::Timestamp;
@@ -30,6 +32,9 @@ pub struct SimOptions {
     pub seed: u64,
     /// Each system's duration varies uniformly by up to this many percent either way.
     pub jitter_percent: f64,
+    /// How long people take to decide each system at a stage that needs approval, once it
+    /// waits there, where the stage gives no `expectedDecisionTime`. `None`: at once.
+    pub approval_delay: Option<Duration>,
 }
 
 /// Something that happened during the run, for the timeline.
@@ -73,6 +78,10 @@ pub struct SimSystem {
     /// Whether it was verified within its objective.
     #[serde(skip)]
     pub objective_met: Option<bool>,
+    /// Seconds from the start when it was released at the last stage.
+    pub fully_released_at: Option<f64>,
+    /// Seconds it waited, in all, for people to decide it at the stages that need them.
+    pub waited_for_decisions: f64,
     /// Why it ended as it did (failed step, blocking dependency).
     #[serde(skip)]
     pub message: Option<String>,
@@ -96,6 +105,8 @@ pub struct SimReport {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Done {
+    /// People decide some system now: nothing to observe, decide again.
+    Decision,
     Step {
         system: usize,
         step: usize,
@@ -201,6 +212,66 @@ fn describe(
     }
 }
 
+/// How long people take to decide a system at stage `k`, if it needs them and the run
+/// models it.
+fn decision_delay(model: &PlanModel, opts: &SimOptions, k: usize) -> Option<Duration> {
+    let stage = model.settings.stages.get(k)?;
+    (stage.approval.required > 0)
+        .then(|| stage.decision_time.or(opts.approval_delay))
+        .flatten()
+}
+
+/// When system `s` came to wait at stage `k`, in milliseconds: when it was verified, or
+/// released at the stage before.
+fn waiting_since(
+    model: &PlanModel,
+    s: &crate::api::v1alpha1::SystemStatus,
+    k: usize,
+) -> Option<u64> {
+    let at = if k == 0 {
+        s.verified_at.as_ref()?
+    } else {
+        let before = &model.settings.stages[k - 1].name;
+        &s.releases.iter().find(|r| &r.stage == before)?.at
+    };
+    u64::try_from(at.0.as_millisecond()).ok()
+}
+
+/// The engine's gates at `now_ms`: a stage whose decisions take time is open for a
+/// system once that time has passed since it came to wait there. With the moments people
+/// decide next.
+fn decision_gates(
+    model: &PlanModel,
+    opts: &SimOptions,
+    status: &RecoveryPlanStatus,
+    now_ms: u64,
+) -> (Inputs, Vec<u64>) {
+    let mut inputs = Inputs::at(ts(now_ms), model);
+    let mut next = Vec::new();
+    for k in 0..model.settings.stages.len() {
+        if decision_delay(model, opts, k).is_some() {
+            inputs.gates[k] = crate::engine::StageGate::Awaiting;
+        }
+    }
+    let mut open = BTreeMap::new();
+    for s in status.systems.iter().filter(|s| s.phase.is_verified()) {
+        let k = model.settings.next_stage(s.released_stage.as_deref());
+        let (Some(delay), Some(since)) =
+            (decision_delay(model, opts, k), waiting_since(model, s, k))
+        else {
+            continue;
+        };
+        let due = since + u64::try_from(delay.as_millis()).unwrap_or(u64::MAX / 2);
+        if now_ms >= due {
+            open.insert((k, s.name.clone()), crate::engine::StageGate::Open);
+        } else {
+            next.push(due);
+        }
+    }
+    inputs.system_gates = open;
+    (inputs, next)
+}
+
 /// Runs the plan to completion in virtual time. `on_event` sees each timeline event as it
 /// happens (for live progress) with the status at that moment.
 pub fn simulate(
@@ -240,6 +311,9 @@ pub fn simulate(
     // Each system's phase and whether it was verified, before the decision: all that is
     // compared, so the status is handed to the engine instead of being copied per event.
     let mut before: Vec<(SystemPhase, bool)> = Vec::with_capacity(model.systems.len());
+    // The moments people decide, once each.
+    let mut scheduled: HashSet<u64> = HashSet::new();
+    let mut waited = vec![0u64; model.systems.len()];
 
     loop {
         before.clear();
@@ -249,11 +323,15 @@ pub fn simulate(
                 .iter()
                 .map(|s| (s.phase, s.verified_at.is_some())),
         );
-        let decision = decide_owned(
-            model,
-            std::mem::take(&mut status),
-            &Inputs::at(ts(now_ms), model),
-        );
+        let (inputs, _) = decision_gates(model, opts, &status, now_ms);
+        let decision = decide_owned(model, std::mem::take(&mut status), &inputs);
+        // When people decide the systems that now wait for them.
+        for due in decision_gates(model, opts, &decision.status, now_ms).1 {
+            if scheduled.insert(due) {
+                seq += 1;
+                queue.push(Reverse((due, seq, Done::Decision)));
+            }
+        }
         for (i, new) in decision.status.systems.iter().enumerate() {
             let (old_phase, old_verified) = before
                 .get(i)
@@ -289,11 +367,25 @@ pub fn simulate(
         for action in &decision.actions {
             if let Action::Release { system, stage } = action {
                 let s = &decision.status.systems[*system];
+                let name = &model.settings.stages[*stage].name;
+                let wait = decision_delay(model, opts, *stage)
+                    .and_then(|_| waiting_since(model, s, *stage))
+                    .map(|since| now_ms.saturating_sub(since));
+                let text = match wait {
+                    Some(ms) => {
+                        waited[*system] += ms;
+                        format!(
+                            "released to stage {name} after {} waiting for a decision",
+                            crate::api::v1alpha1::format_duration(Duration::from_millis(ms))
+                        )
+                    }
+                    None => format!("released to stage {name}"),
+                };
                 let ev = TimelineEvent {
                     at: now_ms as f64 / 1000.0,
                     system: s.name.clone(),
                     phase: SystemPhase::Released,
-                    text: format!("released to stage {}", model.settings.stages[*stage].name),
+                    text,
                 };
                 on_event(&ev, &decision.status);
                 timeline.push(ev);
@@ -342,6 +434,7 @@ pub fn simulate(
             }
             queue.pop();
             let obs = match done {
+                Done::Decision => continue,
                 Done::Step {
                     system,
                     step,
@@ -372,11 +465,20 @@ pub fn simulate(
         }
     }
 
+    let last_stage = model.settings.stages.last().map(|s| s.name.clone());
     let systems = model
         .systems
         .iter()
         .zip(&status.systems)
-        .map(|(m, s)| SimSystem {
+        .zip(&waited)
+        .map(|((m, s), waited)| SimSystem {
+            fully_released_at: last_stage.as_ref().and_then(|last| {
+                s.releases
+                    .iter()
+                    .find(|r| &r.stage == last)
+                    .map(|r| r.at.0.as_millisecond() as f64 / 1000.0)
+            }),
+            waited_for_decisions: *waited as f64 / 1000.0,
             name: m.key.clone(),
             display_name: m.display_name.clone(),
             tier: m.tier,

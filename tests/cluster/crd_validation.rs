@@ -512,6 +512,12 @@ async fn recovery_plan_schema_rules() {
                 "Duplicate value",
             ),
             reject(
+                "a decision time that is no duration",
+                json!({ "spec": { "stages": [{ "name": "all-sites", "approval": { "required": 1 }, "expectedDecisionTime": "2 hours" }] } }),
+                "spec.stages[0].expectedDecisionTime",
+                DURATION,
+            ),
+            reject(
                 "more than 10 approvers",
                 json!({ "spec": { "stages": [{ "name": "all-sites", "approval": { "required": 11 } }] } }),
                 "spec.stages[0].approval.required",

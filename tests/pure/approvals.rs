@@ -20,6 +20,7 @@ fn settings() -> PlanSettings {
                 name: "it-validation".into(),
                 approval: ApprovalRule::default(),
                 checklist: vec![],
+                decision_time: None,
             },
             StageModel {
                 name: "pilot-ward".into(),
@@ -29,6 +30,7 @@ fn settings() -> PlanSettings {
                     allow_requester: false,
                 },
                 checklist: vec!["Paper records back-entered".into()],
+                decision_time: None,
             },
         ],
         ..Default::default()

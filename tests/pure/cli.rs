@@ -293,6 +293,77 @@ fn simulate_releases_every_system_through_every_stage() {
 }
 
 #[test]
+fn simulate_models_the_time_people_take_to_decide_each_system() {
+    // quickstart's all-staff stage needs one approval: with people taking an hour per
+    // system, each is released there an hour after it came to wait, and the tabletop ends
+    // an hour later than with decisions at once.
+    let at_once = json(&lifeline(&[
+        "simulate",
+        "playbooks/quickstart",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(at_once["finishedAt"], 1200.0);
+    assert_eq!(at_once["systems"][0]["waitedForDecisions"], 0.0);
+    let v = json(&lifeline(&[
+        "simulate",
+        "playbooks/quickstart",
+        "--approval-delay",
+        "1h",
+        "-o",
+        "json",
+    ]));
+    for (i, verified) in [300.0, 900.0, 1200.0].into_iter().enumerate() {
+        let s = &v["systems"][i];
+        assert_eq!(s["verifiedAt"], verified, "{v}");
+        assert_eq!(s["waitedForDecisions"], 3600.0, "{v}");
+        assert_eq!(s["fullyReleasedAt"], verified + 3600.0, "{v}");
+    }
+    assert_eq!(v["finishedAt"], 4800.0);
+    // The timeline says how long each waited, and the chart draws the waits.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let svg = dir.path().join("run.svg");
+    let text = stdout(&lifeline(&[
+        "simulate",
+        "playbooks/quickstart",
+        "--approval-delay",
+        "1h",
+        "--gantt",
+        svg.to_str().expect("utf-8 path"),
+    ]));
+    assert!(
+        text.contains("released to stage all-staff after 1h waiting for a decision"),
+        "{text}"
+    );
+    let chart = std::fs::read_to_string(&svg).expect("the chart");
+    assert_eq!(chart.matches(r#"class="waiting""#).count(), 3, "{chart}");
+}
+
+#[test]
+fn a_stages_expected_decision_time_wins_over_the_default_delay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "systems.yaml", &system("lab", &[]));
+    write(
+        dir.path(),
+        "plan.yaml",
+        "apiVersion: lifeline.dev/v1alpha1\nkind: RecoveryPlan\nmetadata:\n  name: p\n  \
+         namespace: ward\nspec:\n  systems:\n    names: [lab]\n  stages:\n  - name: ward\n    \
+         approval: {required: 1}\n    expectedDecisionTime: 30m\n",
+    );
+    let path = dir.path().to_str().expect("utf-8 path");
+    let v = json(&lifeline(&[
+        "simulate",
+        path,
+        "--approval-delay",
+        "4h",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(v["systems"][0]["verifiedAt"], 600.0, "{v}");
+    assert_eq!(v["systems"][0]["waitedForDecisions"], 1800.0, "{v}");
+}
+
+#[test]
 fn simulate_fail_blocks_the_dependents() {
     let v = json(&lifeline(&[
         "simulate",

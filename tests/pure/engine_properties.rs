@@ -653,6 +653,7 @@ proptest! {
             fail: failed.iter().map(|&i| graph.key(i)).collect(),
             seed,
             jitter_percent: if jitter { 50.0 } else { 0.0 },
+            approval_delay: None,
         };
         let report = simulate(&model, &opts, |_, _| {});
         let blocked = failed.map(|f| transitive_dependents(&graph, f)).unwrap_or_default();

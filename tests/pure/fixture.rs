@@ -206,6 +206,7 @@ pub fn stages(names: &[&str]) -> Vec<StageModel> {
             name: n.to_string(),
             approval: ApprovalRule::default(),
             checklist: Vec::new(),
+            decision_time: None,
         })
         .collect()
 }

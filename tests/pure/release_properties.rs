@@ -52,6 +52,7 @@ fn settings(required: [u32; 2]) -> PlanSettings {
             allow_requester: false,
         },
         checklist: vec![],
+        decision_time: None,
     };
     PlanSettings {
         stages: vec![

@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::DNS1123_LABEL_RULE;
+use super::common::{DNS1123_LABEL_RULE, DURATION_MESSAGE, DURATION_RULE, DurationString};
 
 /// Schema for an embedded Kubernetes object kept as-is (e.g. a Job template): an object
 /// whose fields the API server validates when the object itself is created.
@@ -147,6 +147,12 @@ pub struct Stage {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub checklist: Vec<String>,
+    /// How long people usually take to decide a system at this stage once it waits there,
+    /// e.g. "2h". `lifeline simulate` waits this long for each system's approval (else
+    /// `--approval-delay`, else not at all); the operator does not use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    pub expected_decision_time: Option<DurationString>,
 }
 
 /// Who can reach a released system.

@@ -67,7 +67,7 @@ pub fn stage_index<'a>(mut stages: impl Iterator<Item = &'a str>, name: &str) ->
 }
 
 /// A release stage as the engine needs it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct StageModel {
     /// Stage name.
     pub name: String,
@@ -75,6 +75,8 @@ pub struct StageModel {
     pub approval: ApprovalRule,
     /// Checklist items every approver acknowledges.
     pub checklist: Vec<String>,
+    /// How long people usually take to decide a system here (for the simulator).
+    pub decision_time: Option<Duration>,
 }
 
 /// One system in a validated plan. Dependencies are indices into [`PlanModel::systems`].

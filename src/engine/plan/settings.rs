@@ -17,6 +17,10 @@ pub fn settings_of(plan: &RecoveryPlan) -> PlanSettings {
                 name: s.name.clone(),
                 approval: s.approval.clone(),
                 checklist: s.checklist.clone(),
+                decision_time: s
+                    .expected_decision_time
+                    .as_ref()
+                    .and_then(|d| d.parse().ok()),
             })
             .collect(),
     }

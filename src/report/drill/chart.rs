@@ -58,6 +58,7 @@ pub fn gantt_chart(drill: &RecoveryDrill) -> Option<GanttChart> {
                 start: offset(s.restore_started_at.as_ref().or(fault)),
                 verified: offset(s.verified_at.as_ref()),
                 end: offset(s.failed_at.as_ref()),
+                released: None,
                 objective,
                 outcome,
             }

@@ -12,6 +12,7 @@ pub(super) fn row(name: &str, tier: Tier, outcome: Outcome) -> GanttRow {
         start: None,
         verified: None,
         end: None,
+        released: None,
         objective: 0.0,
         outcome,
     }

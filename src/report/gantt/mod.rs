@@ -45,6 +45,10 @@ pub struct GanttRow {
     /// Seconds from the start of the run when the restore stopped without being verified
     /// (the failure time of an [`Outcome::Failed`] row).
     pub end: Option<f64>,
+    /// Seconds from the start of the run when the system was released at the last stage,
+    /// if that was after it was verified: the time it waited for people's decisions, drawn
+    /// as a thin bar after the restore's.
+    pub released: Option<f64>,
     /// The recovery-time objective, in seconds from the start of the run (the RTO mark).
     pub objective: f64,
     /// How the system's restore ended.

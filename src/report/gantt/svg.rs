@@ -43,7 +43,7 @@ impl<'a> Renderer<'a> {
         let events = chart
             .rows
             .iter()
-            .flat_map(|row| [row.start, row.verified, row.end])
+            .flat_map(|row| [row.start, row.verified, row.end, row.released])
             .filter_map(opt_time)
             .fold(finished_at, f64::max);
         // Objectives far beyond the run (a deferrable system's 24h against a 3h recovery)
@@ -363,6 +363,21 @@ impl<'a> Renderer<'a> {
             Num(BAR_HEIGHT),
             Esc(tooltip),
         )?;
+        if let (BarStyle::Solid, Some(released)) = (bar.style, opt_time(row.released))
+            && released > bar.end
+        {
+            let from = self.axis.x(bar.end);
+            let wait = released - bar.end;
+            write!(
+                out,
+                r#"<rect class="waiting" x="{}" y="{}" width="{}" height="{}" fill="{colour}" fill-opacity="{OPEN_FILL_OPACITY}"><title>waited {} for decisions before its last release</title></rect>"#,
+                Num(from),
+                Num(mid - BAR_HEIGHT / 6.0),
+                Num((self.axis.x(released) - from).max(MIN_BAR_WIDTH)),
+                Num(BAR_HEIGHT / 3.0),
+                Esc(&crate::report::fmt::format_offset(wait)),
+            )?;
+        }
         if bar.style == BarStyle::Failed {
             // Over the bar but transparent to the pointer, so the bar's tooltip still shows.
             write!(
