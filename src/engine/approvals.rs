@@ -59,7 +59,8 @@ struct Tally {
 /// its `systems` ("namespace/name"). `approvals` may hold Approvals of other plans and
 /// manual-step confirmations; they are skipped. Approvals count in creation order; one
 /// made before the plan was created decided an earlier plan of the same name, and is
-/// ignored.
+/// ignored. Kubernetes records creation to the second: within one second a rejection
+/// counts after the approvals, so only an approval made in a later second can lift it.
 pub fn evaluate(
     plan: &str,
     namespace: &str,
@@ -77,6 +78,7 @@ pub fn evaluate(
         let key = |x: &Approval| {
             (
                 x.metadata.creation_timestamp.clone().map(|t| t.0),
+                x.spec.decision == Decision::Reject,
                 x.metadata.name.clone(),
             )
         };

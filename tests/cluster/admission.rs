@@ -862,7 +862,17 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
             (true, format!("rejected: holds {}/web at this stage", ns.name))
         );
         // An approval made after the rejection, by the stage's quorum (one), lifts it;
-        // both decisions stay in the record.
+        // both decisions stay in the record. Creation is recorded to the second: the
+        // approval is made once the rejection's second is over.
+        let rejected_at = halted.at.clone().expect("created").0;
+        eventually("the second of the rejection to pass", SETTLED, || async move {
+            if k8s_openapi::jiff::Timestamp::now().as_second() > rejected_at.as_second() {
+                Ok(())
+            } else {
+                Err("same second".to_string())
+            }
+        })
+        .await;
         decide(
             &ns,
             (ALICE, cso),

@@ -927,3 +927,190 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn quorum_and_rejections_count_per_system() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-quorum", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        for name in ["web", "lab"] {
+            ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+                .create(&pp, &support::fake_deployment(name, 0))
+                .await
+                .expect("deployment");
+            ns.api::<ClinicalSystem>()
+                .create(&pp, &object(support::gated_system(name, name, 1)))
+                .await
+                .expect("system");
+        }
+        let plans: Api<RecoveryPlan> = ns.api();
+        let mut plan = staged_plan(
+            Some("commander"),
+            json!([
+                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                  "approval": { "required": 2 } }
+            ]),
+        );
+        plan.spec.systems.names = Some(vec!["web".into(), "lab".into()]);
+        plans.create(&pp, &plan).await.expect("plan");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-quorum"),
+        ));
+        let approvals: Api<Approval> = ns.api();
+        let decide = |name: &str, who: &str, systems: &[&str], reject: bool| {
+            let mut a = approval(name, "ward", who, &[], &[]);
+            a.spec.systems = systems.iter().map(|s| s.to_string()).collect();
+            if reject {
+                a.spec.decision = lifeline::api::v1alpha1::Decision::Reject;
+                a.spec.comment = Some("lab results not reconciled".into());
+            }
+            a
+        };
+        let both_waiting = |p: &RecoveryPlan| {
+            p.status.as_ref().is_some_and(|s| {
+                s.awaiting
+                    .iter()
+                    .filter(|a| a.stage == "ward")
+                    .map(|a| a.systems.len())
+                    .sum::<usize>()
+                    == 2
+            })
+        };
+        wait_for(
+            &plans,
+            "release",
+            "both systems waiting at ward",
+            WAIT,
+            both_waiting,
+        )
+        .await;
+
+        // One person for web and another for lab: neither has its two.
+        approvals
+            .create(&pp, &decide("alice-web", "alice", &["web"], false))
+            .await
+            .expect("approval");
+        approvals
+            .create(&pp, &decide("bob-lab", "bob", &["lab"], false))
+            .await
+            .expect("approval");
+        let split = wait_for(&plans, "release", "two approvals recorded", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| s.approvals.len() == 2)
+        })
+        .await
+        .status
+        .expect("status");
+        assert!(
+            split
+                .systems
+                .iter()
+                .all(|s| s.released_stage.as_deref() == Some("it-validation")),
+            "one person each is no quorum: {:?}",
+            split.systems
+        );
+        let mut needs: Vec<(String, u32)> = split
+            .awaiting
+            .iter()
+            .flat_map(|a| a.systems.iter().map(move |s| (s.clone(), a.needed)))
+            .collect();
+        needs.sort();
+        assert_eq!(
+            needs,
+            [
+                (format!("{}/lab", ns.name), 1),
+                (format!("{}/web", ns.name), 1)
+            ]
+        );
+
+        // Carol rejects lab; bob approves web: web has its two and goes on, lab is held.
+        let rejection = approvals
+            .create(&pp, &decide("carol-lab", "carol", &["lab"], true))
+            .await
+            .expect("reject");
+        approvals
+            .create(&pp, &decide("bob-web", "bob", &["web"], false))
+            .await
+            .expect("approval");
+        let released = |system: &'static str, stage: &'static str| {
+            move |p: &RecoveryPlan| {
+                p.status.as_ref().is_some_and(|s| {
+                    s.systems.iter().any(|x| {
+                        x.name.ends_with(&format!("/{system}"))
+                            && x.released_stage.as_deref() == Some(stage)
+                    })
+                })
+            }
+        };
+        let p = wait_for(
+            &plans,
+            "release",
+            "web released at ward",
+            WAIT,
+            released("web", "ward"),
+        )
+        .await;
+        let st = p.status.expect("status");
+        let lab = st
+            .systems
+            .iter()
+            .find(|s| s.name.ends_with("/lab"))
+            .expect("lab");
+        assert_eq!(
+            lab.released_stage.as_deref(),
+            Some("it-validation"),
+            "lab is held"
+        );
+        let held: Vec<String> = st.awaiting.iter().map(|a| a.to_string()).collect();
+        assert_eq!(
+            held,
+            ["stage ward halted for lab: rejected by carol: lab results not reconciled"]
+        );
+        assert!(
+            !admits_ward(&ns.api(), "lab").await,
+            "the ward cannot reach lab"
+        );
+
+        // Two approvals of lab made after the rejection lift it (creation is recorded to
+        // the second, so they are made once its second is over).
+        let rejected_at = rejection.metadata.creation_timestamp.expect("created").0;
+        eventually("the second of the rejection to pass", WAIT, || async move {
+            if k8s_openapi::jiff::Timestamp::now().as_second() > rejected_at.as_second() {
+                Ok(())
+            } else {
+                Err("same second".to_string())
+            }
+        })
+        .await;
+        approvals
+            .create(&pp, &decide("alice-lab", "alice", &["lab"], false))
+            .await
+            .expect("approval");
+        approvals
+            .create(&pp, &decide("dana-lab", "dana", &["lab"], false))
+            .await
+            .expect("approval");
+        wait_for(
+            &plans,
+            "release",
+            "lab released at ward",
+            WAIT,
+            released("lab", "ward"),
+        )
+        .await;
+        eventually("lab's gate to admit the ward", WAIT, || {
+            let policies: Api<NetworkPolicy> = ns.api();
+            async move {
+                if admits_ward(&policies, "lab").await {
+                    Ok(())
+                } else {
+                    Err("not yet".to_string())
+                }
+            }
+        })
+        .await;
+        operator.abort();
+    })
+    .await;
+}

@@ -391,6 +391,33 @@ fn a_rejection_holds_only_the_systems_it_names_until_the_quorum_approves_them_ag
 }
 
 #[test]
+fn within_one_second_a_rejection_counts_after_the_approvals() {
+    // Creation is recorded to the second: an approval in the rejection's second may have
+    // been made before it, so it does not lift it.
+    let mut reject = approval(
+        "z-reject",
+        "recovery",
+        "carol",
+        CSO,
+        "reject",
+        &[],
+        "2026-01-01T00:05:00Z",
+    );
+    reject.spec.systems = vec!["a".into()];
+    let same_second = [ok("a1", "alice", 5), ok("a2", "bob", 5), reject];
+    let (g, _) = gate(&same_second);
+    assert_eq!(
+        g,
+        StageGate::Rejected("rejected by carol: carol says reject".into())
+    );
+    let mut later = same_second.to_vec();
+    later.push(ok("a3", "alice", 6));
+    later.push(ok("a4", "bob", 6));
+    let (g, _) = gate(&later);
+    assert_eq!(g, StageGate::Open, "two approvals a second later lift it");
+}
+
+#[test]
 fn an_approval_naming_no_system_of_the_plan_counts_for_nothing() {
     let (g, r) = gate(&[naming(ok("a1", "alice", 0), &["pharmacy"])]);
     assert_eq!(g, StageGate::Awaiting);
@@ -458,5 +485,34 @@ fn status_shows_the_stages_what_they_await_and_every_approval_with_its_reason() 
          Approvals:\n  \
          pilot-ward approve a by alice: accepted (looked fine)\n  \
          pilot-ward approve a by commander: ignored: approver is the plan's requester\n"
+    );
+}
+
+#[test]
+fn approve_without_a_stage_lists_what_waits_per_stage() {
+    let plan: lifeline::api::v1alpha1::RecoveryPlan = serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+        "metadata": { "name": "recovery", "namespace": "ward" },
+        "spec": { "systems": { "names": ["a", "b", "c"] },
+                  "stages": [{ "name": "pilot-ward", "approval": { "required": 2 } }] },
+        "status": { "awaiting": [
+            { "stage": "pilot-ward", "systems": ["ward/a", "ward/b"], "needed": 1, "required": 2,
+              "from": "clinical-safety-officers", "checklist": ["Paper records back-entered"] },
+            { "stage": "pilot-ward", "systems": ["ward/c"], "needed": 0, "required": 2,
+              "from": "clinical-safety-officers", "halted": "rejected by carol: not yet" }
+        ] }
+    }))
+    .expect("plan");
+    assert_eq!(
+        lifeline::cli::approve::awaiting_summary(&plan),
+        "stage pilot-ward awaits 1 more approval (of 2) from clinical-safety-officers for a, b\n  \
+         checklist: Paper records back-entered\n\
+         stage pilot-ward halted for c: rejected by carol: not yet\n"
+    );
+    let mut none = plan.clone();
+    none.status = None;
+    assert_eq!(
+        lifeline::cli::approve::awaiting_summary(&none),
+        "no verified system of ward/recovery waits for a decision\n"
     );
 }
