@@ -38,22 +38,61 @@ pub fn drill_plan(drill: &str, number: u32) -> String {
     object_name(&[drill, "run", &number.to_string()])
 }
 
-/// The Job for attempt `attempt` of restore step `step` of `system` in `plan`.
-pub fn step_job(plan: &str, system: &str, step: &str, attempt: u32) -> String {
-    object_name(&[plan, system, step, &attempt.to_string()])
+/// A name from the readable `parts` (joined with '-', cut to fit) and a hash of the full
+/// `identity`: `<readable>-<12 hex>`, at most 63 characters. The hash is of the identity's
+/// parts each with its length (SHA-256), so two identities never share a name however
+/// their parts are spelled (`x-y` + `z` and `x` + `y-z` differ), and a name cannot be
+/// crafted to match another's.
+pub fn hashed_name(readable: &[&str], identity: &[&str]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in identity {
+        ctx.update(&(part.len() as u64).to_be_bytes());
+        ctx.update(part.as_bytes());
+    }
+    let digest = ctx.finish();
+    let hash: String = digest.as_ref()[..6]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let keep = MAX_NAME - hash.len() - 1;
+    let head: String = readable.join("-").chars().take(keep).collect();
+    let head = head.trim_end_matches(['-', '.']);
+    if head.is_empty() {
+        hash
+    } else {
+        format!("{head}-{hash}")
+    }
 }
 
-/// The Job for attempt `attempt` of check `check` of `system` in `plan`.
-pub fn check_job(plan: &str, system: &str, check: &str, attempt: u32) -> String {
-    object_name(&[plan, system, "check", check, &attempt.to_string()])
+/// The Job for attempt `attempt` of restore step `step` of `system` in the plan `plan`
+/// whose uid is `plan_uid`.
+pub fn step_job(plan: &str, plan_uid: &str, system: &str, step: &str, attempt: u32) -> String {
+    let attempt = attempt.to_string();
+    hashed_name(
+        &[plan, system, step, &attempt],
+        &["step", plan_uid, system, step, &attempt],
+    )
+}
+
+/// The Job for attempt `attempt` of check `check` of `system` in the plan `plan` whose uid
+/// is `plan_uid`; never the name of a step's Job.
+pub fn check_job(plan: &str, plan_uid: &str, system: &str, check: &str, attempt: u32) -> String {
+    let attempt = attempt.to_string();
+    hashed_name(
+        &[plan, system, check, &attempt],
+        &["check", plan_uid, system, check, &attempt],
+    )
 }
 
 /// The token a rollout-restart step writes into the pod template, identifying the plan
 /// run (by its uid), the system, the step and the attempt: the same after a crash, so the
-/// restart is not repeated, and new for a retry.
+/// restart is not repeated, and new for a retry (and never another step's).
 pub fn restart_token(plan_uid: &str, system: &str, step: &str, attempt: u32) -> String {
-    let uid: String = plan_uid.chars().take(8).collect();
-    format!("{uid}-{system}-{step}-{attempt}")
+    let attempt = attempt.to_string();
+    hashed_name(
+        &[system, step, &attempt],
+        &["restart", plan_uid, system, step, &attempt],
+    )
 }
 
 #[cfg(test)]
@@ -61,34 +100,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_are_stable_and_short() {
-        assert_eq!(step_job("p", "lims", "verify-db", 1), "p-lims-verify-db-1");
+    fn job_names_are_stable_short_and_never_shared() {
+        let name = step_job("p", "uid-1", "lims", "verify-db", 1);
+        assert!(name.starts_with("p-lims-verify-db-1-"), "{name}");
+        assert_eq!(name, step_job("p", "uid-1", "lims", "verify-db", 1));
+        // Parts that join to the same text are different identities.
+        assert_ne!(
+            step_job("p", "uid-1", "x-y", "z", 1),
+            step_job("p", "uid-1", "x", "y-z", 1)
+        );
+        assert_ne!(
+            step_job("p", "uid-1", "q-r", "s", 1),
+            step_job("p-q", "uid-1", "r", "s", 1)
+        );
+        // A check's Job and a step's Job of the same name never share one.
+        assert_ne!(
+            step_job("p", "uid-1", "lims", "smoke", 1),
+            check_job("p", "uid-1", "lims", "smoke", 1)
+        );
+        // Another run of a plan with the same name gets other Jobs.
+        assert_ne!(
+            step_job("p", "uid-1", "lims", "verify-db", 1),
+            step_job("p", "uid-2", "lims", "verify-db", 1)
+        );
+        assert_ne!(
+            restart_token("uid-1", "x-y", "z", 1),
+            restart_token("uid-1", "x", "y-z", 1)
+        );
         let long = step_job(
             "northern-care-recovery",
+            "uid-1",
             "laboratory-information-system",
             "restore-from-backup",
             12,
         );
         assert!(long.len() <= 63, "{long}");
-        assert_eq!(
-            long,
-            step_job(
-                "northern-care-recovery",
-                "laboratory-information-system",
-                "restore-from-backup",
-                12
-            )
-        );
+        assert!(!long.contains("--"), "{long}");
         assert_ne!(
             long,
             step_job(
                 "northern-care-recovery",
+                "uid-1",
                 "laboratory-information-system",
                 "restore-from-backup",
                 13
             )
         );
-        assert!(!long.contains("--"));
     }
 
     #[test]

@@ -366,7 +366,7 @@ async fn sigkill_at_six_points_repeats_and_skips_nothing() {
             },
         )
         .await;
-        let job = names::step_job(PLAN, "integration-engine", "replay-queue", 1);
+        let job = names::step_job(PLAN, &uid, "integration-engine", "replay-queue", 1);
         op.kill();
         let existed = jobs_api.get_opt(&job).await.expect("read Job").is_some();
         op.spawn();
@@ -453,12 +453,12 @@ async fn sigkill_at_six_points_repeats_and_skips_nothing() {
         let expected: BTreeSet<String> = estate
             .job_steps
             .iter()
-            .map(|(s, step)| names::step_job(PLAN, s, step, 1))
+            .map(|(s, step)| names::step_job(PLAN, &uid, s, step, 1))
             .chain(
                 estate
                     .job_checks
                     .iter()
-                    .map(|(s, c)| names::check_job(PLAN, s, c, 1)),
+                    .map(|(s, c)| names::check_job(PLAN, &uid, s, c, 1)),
             )
             .collect();
         assert_eq!(expected.len(), 12);
@@ -522,7 +522,7 @@ async fn sigkill_at_six_points_repeats_and_skips_nothing() {
             let step_status = s.steps.iter().find(|x| x.name == *step).expect("step");
             assert_eq!(
                 step_status.token.as_deref(),
-                Some(names::step_job(PLAN, system, step, 1).as_str())
+                Some(names::step_job(PLAN, &uid, system, step, 1).as_str())
             );
         }
 
@@ -870,11 +870,18 @@ async fn standby_takes_over_when_the_leader_is_killed() {
             .await
             .expect("list Jobs");
         let listed: BTreeSet<String> = jobs.items.iter().map(|j| j.name_any()).collect();
+        let uid = ns
+            .api::<RecoveryPlan>()
+            .get("restore")
+            .await
+            .expect("the plan")
+            .uid()
+            .expect("a uid");
         let expected: BTreeSet<String> = [
-            names::step_job("restore", "quick-b", "restore", 1),
-            names::check_job("restore", "quick-b", "smoke", 1),
-            names::step_job("restore", "after-1", "migrate", 1),
-            names::check_job("restore", "after-1", "journey", 1),
+            names::step_job("restore", &uid, "quick-b", "restore", 1),
+            names::check_job("restore", &uid, "quick-b", "smoke", 1),
+            names::step_job("restore", &uid, "after-1", "migrate", 1),
+            names::check_job("restore", &uid, "after-1", "journey", 1),
         ]
         .into();
         assert_eq!(listed, expected);

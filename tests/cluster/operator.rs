@@ -21,7 +21,10 @@ use kube::{
     Api, ResourceExt,
     api::{ListParams, Patch, PatchParams},
 };
-use lifeline::api::v1alpha1::{ActionPhase, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase};
+use lifeline::{
+    api::v1alpha1::{ActionPhase, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase},
+    engine::names,
+};
 use serde_json::{Value, json};
 
 /// How long a small plan may take to finish on the kwok cluster (it takes seconds).
@@ -234,11 +237,11 @@ async fn restores_a_diamond_and_a_chain_in_dependency_order() {
         let mut found: Vec<String> = jobs.items.iter().map(|j| j.name_any()).collect();
         found.sort();
         let mut expected = vec![
-            "restore-network-check-smoke-1",
-            "restore-network-prepare-1",
-            "restore-pharmacy-restore-db-1",
-            "restore-portal-check-journey-1",
-            "restore-portal-warm-cache-1",
+            names::check_job("restore", &uid, "network", "smoke", 1),
+            names::step_job("restore", &uid, "network", "prepare", 1),
+            names::step_job("restore", &uid, "pharmacy", "restore-db", 1),
+            names::check_job("restore", &uid, "portal", "journey", 1),
+            names::step_job("restore", &uid, "portal", "warm-cache", 1),
         ];
         expected.sort();
         assert_eq!(found, expected, "the Jobs in the namespace");
@@ -274,7 +277,10 @@ async fn restores_a_diamond_and_a_chain_in_dependency_order() {
         // A job step's token is its Job; a rolloutRestart step's token is the annotation
         // it wrote into the pod template.
         let prepare = &sys(&st, &ns.name, "network").steps[0];
-        assert_eq!(prepare.token.as_deref(), Some("restore-network-prepare-1"));
+        assert_eq!(
+            prepare.token.as_deref(),
+            Some(names::step_job("restore", &uid, "network", "prepare", 1).as_str())
+        );
         let restart = &sys(&st, &ns.name, "lab").steps[0];
         let lab = ns.api::<Deployment>().get("lab").await.expect("get lab");
         let annotation = lab
@@ -879,6 +885,52 @@ async fn job_forbidden_by_quota_is_created_once_allowed() {
             |p| phase(p) == PlanPhase::Succeeded,
         )
         .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_job_the_plan_did_not_create_never_counts_as_its_step() {
+    with_namespace("operator-foreign-job", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let systems = [clinical_system(
+            "db",
+            &[],
+            vec![steps::job("restore")],
+            vec![],
+        )];
+        install(&ns, &[], &systems).await;
+        // The plan exists before the operator runs; someone creates a Job with the name
+        // its step's Job will have, completed and not owned by the plan.
+        let plan: RecoveryPlan = create(&ns, &object(recovery_plan("restore", &["db"]))).await;
+        let uid = plan.uid().expect("a uid");
+        let name = names::step_job("restore", &uid, "db", "restore", 1);
+        let mut foreign =
+            serde_json::to_value(crate::support::job_body()["template"].clone()).expect("json");
+        foreign["apiVersion"] = json!("batch/v1");
+        foreign["kind"] = json!("Job");
+        foreign["metadata"] = json!({ "name": name });
+        create::<Job>(&ns, &object(foreign)).await;
+        let op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        let failed = wait_for(&plans, "restore", "db Failed", RUN, |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.systems
+                    .first()
+                    .is_some_and(|x| x.phase == SystemPhase::Failed)
+            })
+        })
+        .await;
+        let db = failed.status.expect("status").systems.remove(0);
+        let message = db.message.unwrap_or_default();
+        assert!(
+            message.contains(&format!(
+                "Job {}/{name} exists and is not owned by RecoveryPlan",
+                ns.name
+            )),
+            "{message}"
+        );
+        drop(op);
     })
     .await;
 }

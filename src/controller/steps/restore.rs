@@ -89,7 +89,8 @@ pub async fn drive_step(
             rollout_restart(ctx, &ns, w.kind, &w.name, &token).await
         }
         StepAction::Job(j) => {
-            let name = names::step_job(&plan.name_any(), &sys_name, &spec.name, attempt);
+            let uid = plan.uid().unwrap_or_default();
+            let name = names::step_job(&plan.name_any(), &uid, &sys_name, &spec.name, attempt);
             run_job(ctx, plan, &ns, &sys_name, &name, j).await
         }
         StepAction::WaitFor(w) => wait_for(ctx, &ns, w).await,
@@ -202,7 +203,18 @@ pub fn job_object(plan: &RecoveryPlan, ns: &str, system: &str, name: &str, step:
     }
 }
 
-/// Ensures the Job exists and reports how it went.
+/// Whether `plan` (this run of it, by uid) owns `job`.
+fn owned_by(job: &Job, plan: &RecoveryPlan) -> bool {
+    let uid = plan.uid().unwrap_or_default();
+    !uid.is_empty()
+        && job
+            .owner_references()
+            .iter()
+            .any(|o| o.uid == uid && o.kind == "RecoveryPlan")
+}
+
+/// Ensures the Job exists and reports how it went; a Job of that name the plan does not
+/// own fails the step, naming it.
 pub async fn run_job(
     ctx: &Context,
     plan: &RecoveryPlan,
@@ -217,6 +229,13 @@ pub async fn run_job(
         .await
         .during(|| format!("read Job {ns}/{name}"))?
     {
+        // A Job of this name that the plan did not create is never its step's result.
+        Some(job) if !owned_by(&job, plan) => {
+            return Ok(StepProgress::Failed(format!(
+                "Job {ns}/{name} exists and is not owned by RecoveryPlan {ns}/{}: lifeline never counts a Job it did not create; delete it, then retry",
+                plan.name_any()
+            )));
+        }
         Some(job) => job,
         None => {
             let job = job_object(plan, ns, system, name, step);

@@ -113,7 +113,8 @@ pub async fn attempt(
         }
         Some(CheckAction::Job(j)) => {
             let sys = system.name_any();
-            let name = names::check_job(&plan.name_any(), &sys, &check.name, attempt);
+            let uid = plan.uid().unwrap_or_default();
+            let name = names::check_job(&plan.name_any(), &uid, &sys, &check.name, attempt);
             match run_job(ctx, plan, &ns, &sys, &name, j).await {
                 Ok(StepProgress::Succeeded { .. }) => Attempt::Passed,
                 Ok(StepProgress::Failed(why)) => Attempt::Failed(why),
