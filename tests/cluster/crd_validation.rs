@@ -321,6 +321,18 @@ async fn clinical_system_schema_rules() {
                 DURATION,
             ),
             reject(
+                "verify.retryInterval of zero",
+                json!({ "spec": { "verify": { "retryInterval": "0s" } } }),
+                "spec.verify.retryInterval",
+                "must be at least 1s",
+            ),
+            reject(
+                "verify.retryInterval under a second",
+                json!({ "spec": { "verify": { "retryInterval": "250ms" } } }),
+                "spec.verify.retryInterval",
+                "must be at least 1s",
+            ),
+            reject(
                 "verify.retryInterval with a fraction",
                 json!({ "spec": { "verify": { "retryInterval": "1.5s" } } }),
                 "spec.verify.retryInterval",
@@ -510,6 +522,18 @@ async fn recovery_plan_schema_rules() {
                 json!({ "spec": { "stages": [stage("pilot-ward"), stage("all-sites"), stage("pilot-ward")] } }),
                 "spec.stages[2]",
                 "Duplicate value",
+            ),
+            reject(
+                "an audience network that is no CIDR",
+                json!({ "spec": { "stages": [{ "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24", "not-a-cidr"] } }] } }),
+                "spec.stages[0].audience.ipBlocks",
+                "each must be a CIDR such as 10.20.7.0/24 or fd00::/64",
+            ),
+            reject(
+                "parallelism beyond any estate",
+                json!({ "spec": { "parallelism": 4294967296u64 } }),
+                "spec.parallelism",
+                "should be less than or equal to 10000",
             ),
             reject(
                 "a decision time that is no duration",
@@ -802,6 +826,12 @@ async fn recovery_drill_schema_rules() {
             admit("history limit 1", json!({ "spec": { "historyLimit": 1 } })),
         ];
         let rejected = [
+            reject(
+                "a seven-field schedule",
+                json!({ "spec": { "schedule": "0 0 3 * * 6 2027" } }),
+                "spec.schedule",
+                "must be a cron expression of five fields, or six with leading seconds",
+            ),
             reject(
                 "a fault with two kinds",
                 json!({ "spec": { "faults": [{ "system": "lims", "scaleToZero": {}, "deletePods": {} }] } }),

@@ -311,9 +311,10 @@ pub struct Verify {
     #[schemars(length(max = 50))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub checks: Vec<Check>,
-    /// How long to wait between attempts of a failing check. Default: 10s.
+    /// How long to wait between attempts of a failing check, at least 1s. Default: 10s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    #[x_kube(validation = Rule::new("!self.matches('^(0+(ms|s|m|h))+$') && !self.matches('^[0-9]{1,3}ms$')").message("must be at least 1s"))]
     pub retry_interval: Option<DurationString>,
     /// How long a check may keep failing before the system is marked Failed. Default: 5m.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -74,6 +74,7 @@ pub struct RecoveryDrillSpec {
     /// (`lifeline drill run`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 100))]
+    #[x_kube(validation = Rule::new(r"self.matches('^\\s*\\S+(\\s+\\S+){4,5}\\s*$')").message("must be a cron expression of five fields, or six with leading seconds"))]
     pub schedule: Option<String>,
 
     /// How many past runs to keep in `status.history`. Default 5. (A run's RecoveryPlan is
@@ -93,7 +94,7 @@ pub struct RecoveryDrillSpec {
 pub struct DrillRecovery {
     /// As a RecoveryPlan's `parallelism`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 10000))]
     pub parallelism: Option<u32>,
     /// As a RecoveryPlan's `failurePolicy`.
     #[serde(default)]

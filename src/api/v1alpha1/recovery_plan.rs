@@ -54,7 +54,7 @@ pub struct RecoveryPlanSpec {
     /// graph allows. When the cap bites, ready systems start in tier order
     /// (mission-critical first), then by name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 1))]
+    #[schemars(range(min = 1, max = 10000))]
     pub parallelism: Option<u32>,
 
     /// What happens when a system fails: `continue` (default) lets independent systems go
@@ -156,7 +156,7 @@ pub struct Stage {
 }
 
 /// Who can reach a released system.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Audience {
     /// A description for people, e.g. "Ward 7B staff at Royal Oldham".
@@ -170,6 +170,8 @@ pub struct Audience {
     pub pod_selector: Option<LabelSelector>,
     /// Networks that may connect, as CIDRs: ward and site networks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), inner(length(min = 1, max = 64)))]
+    #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("each must be a CIDR such as 10.20.7.0/24 or fd00::/64"))]
     pub ip_blocks: Vec<String>,
 }
 

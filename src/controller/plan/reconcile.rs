@@ -29,6 +29,8 @@ use crate::{
 
 /// Default pause between attempts of a failing check.
 pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+/// The shortest pause between attempts of a failing check.
+pub const MIN_RETRY_INTERVAL: Duration = Duration::from_secs(1);
 /// Default time a check may keep failing before its system fails.
 pub const DEFAULT_CHECK_DEADLINE: Duration = Duration::from_secs(300);
 /// Requeue after a transient error.
@@ -308,6 +310,9 @@ fn retry_interval(system: Option<&ClinicalSystem>) -> Duration {
         .and_then(|v| v.retry_interval.as_ref())
         .and_then(|d| d.parse().ok())
         .unwrap_or(DEFAULT_RETRY_INTERVAL)
+        // The schema refuses less than a second; an object stored before it did is held
+        // to it here, so one check never retries in a tight loop.
+        .max(MIN_RETRY_INTERVAL)
 }
 
 fn check_deadline(system: Option<&ClinicalSystem>) -> Duration {

@@ -10,6 +10,12 @@ impl Schedule {
     /// Parses a cron expression: five fields, or six with leading seconds. The error says
     /// what is wrong with it.
     pub fn parse(expr: &str) -> Result<Self, String> {
+        let fields = expr.split_whitespace().count();
+        if !(5..=6).contains(&fields) {
+            return Err(format!(
+                "spec.schedule: '{expr}' has {fields} fields: a cron expression has five, or six with leading seconds"
+            ));
+        }
         croner::parser::CronParser::builder()
             .seconds(croner::parser::Seconds::Optional)
             .build()
@@ -81,9 +87,15 @@ mod tests {
                 .as_deref(),
             Some("2026-11-21T03:00:05Z")
         );
-        let err = Schedule::parse("every saturday").err().expect("refused");
+        let err = Schedule::parse("0 0 3 * * 6 2027")
+            .err()
+            .expect("seven fields refused");
+        assert!(err.contains("has 7 fields"), "{err}");
+        let err = Schedule::parse("every saturday at three am")
+            .err()
+            .expect("refused");
         assert!(
-            err.starts_with("spec.schedule: 'every saturday' is not a cron expression"),
+            err.starts_with("spec.schedule: 'every saturday at three am' is not a cron expression"),
             "{err}"
         );
     }
