@@ -30,11 +30,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// The gate of system `key` at stage `k`.
     pub fn gate(&self, k: usize, key: &str) -> &StageGate {
-        const AWAITING: &StageGate = &StageGate::Awaiting;
-        self.system_gates
-            .get(&(k, key.to_string()))
-            .or_else(|| self.gates.get(k))
-            .unwrap_or(AWAITING)
+        super::run::decide::gate_of(&self.gates, &self.system_gates, k, key)
     }
 }
 

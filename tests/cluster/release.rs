@@ -790,6 +790,36 @@ async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_bl
     .await;
 }
 
+/// The plan "release" of web and lab, released to IT validation without people, then to
+/// the ward with `required` approvals per system; and the operator running it.
+async fn web_and_lab_at_the_ward(
+    ns: &TestNamespace,
+    required: u32,
+) -> (
+    Api<RecoveryPlan>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let plans: Api<RecoveryPlan> = ns.api();
+    let mut plan = staged_plan(
+        Some("commander"),
+        json!([
+            { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+            { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+              "approval": { "required": required } }
+        ]),
+    );
+    plan.spec.systems.names = Some(vec!["web".into(), "lab".into()]);
+    plans
+        .create(&PostParams::default(), &plan)
+        .await
+        .expect("plan");
+    let operator = tokio::spawn(run(
+        admin_client().await,
+        RunOptions::local(&ns.name, "release-two"),
+    ));
+    (plans, operator)
+}
+
 /// The system's gate admits the `ward` network.
 async fn admits_ward(policies: &Api<NetworkPolicy>, system: &str) -> bool {
     peers(policies, &policy_name(system))
@@ -821,21 +851,7 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
             .expect("steps")
             .push(json!({ "name": "analysers", "manual": { "instructions": "Restart the analysers" } }));
         ns.api::<ClinicalSystem>().create(&pp, &object(lab)).await.expect("lab");
-        let plans: Api<RecoveryPlan> = ns.api();
-        let mut plan = staged_plan(
-            Some("commander"),
-            json!([
-                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
-                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
-                  "approval": { "required": 1 } }
-            ]),
-        );
-        plan.spec.systems.names = Some(vec!["web".into(), "lab".into()]);
-        plans.create(&pp, &plan).await.expect("plan");
-        let operator = tokio::spawn(run(
-            admin_client().await,
-            RunOptions::local(&ns.name, "release-per-system"),
-        ));
+        let (plans, operator) = web_and_lab_at_the_ward(&ns, 1).await;
         let policies: Api<NetworkPolicy> = ns.api();
         let at = |system: &'static str, stage: &'static str| {
             move |p: &RecoveryPlan| {
@@ -943,21 +959,7 @@ async fn quorum_and_rejections_count_per_system() {
                 .await
                 .expect("system");
         }
-        let plans: Api<RecoveryPlan> = ns.api();
-        let mut plan = staged_plan(
-            Some("commander"),
-            json!([
-                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
-                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
-                  "approval": { "required": 2 } }
-            ]),
-        );
-        plan.spec.systems.names = Some(vec!["web".into(), "lab".into()]);
-        plans.create(&pp, &plan).await.expect("plan");
-        let operator = tokio::spawn(run(
-            admin_client().await,
-            RunOptions::local(&ns.name, "release-quorum"),
-        ));
+        let (plans, operator) = web_and_lab_at_the_ward(&ns, 2).await;
         let approvals: Api<Approval> = ns.api();
         let decide = |name: &str, who: &str, systems: &[&str], reject: bool| {
             let mut a = approval(name, "ward", who, &[], &[]);

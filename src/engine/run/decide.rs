@@ -51,12 +51,23 @@ pub struct Inputs {
 impl Inputs {
     /// The gate of system `key` at stage `k`.
     pub fn gate(&self, k: usize, key: &str) -> &StageGate {
-        const AWAITING: &StageGate = &StageGate::Awaiting;
-        self.system_gates
-            .get(&(k, key.to_string()))
-            .or_else(|| self.gates.get(k))
-            .unwrap_or(AWAITING)
+        gate_of(&self.gates, &self.system_gates, k, key)
     }
+}
+
+/// The gate of system `key` at stage `k`: its own where it has one, else the stage's,
+/// else awaiting.
+pub fn gate_of<'a>(
+    gates: &'a [StageGate],
+    system_gates: &'a BTreeMap<(usize, String), StageGate>,
+    k: usize,
+    key: &str,
+) -> &'a StageGate {
+    const AWAITING: &StageGate = &StageGate::Awaiting;
+    system_gates
+        .get(&(k, key.to_string()))
+        .or_else(|| gates.get(k))
+        .unwrap_or(AWAITING)
 }
 
 impl Inputs {
