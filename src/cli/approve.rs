@@ -242,6 +242,7 @@ pub async fn decide(
         "metadata": { "name": name, "namespace": namespace },
         "spec": {
             "plan": plan,
+            "planUid": found.metadata.uid,
             "stage": stage,
             "systems": systems,
             "decision": decision,

@@ -59,6 +59,7 @@ struct Tally {
 /// counts after the approvals, so only an approval made in a later second can lift it.
 pub fn evaluate(
     plan: &str,
+    plan_uid: Option<&str>,
     namespace: &str,
     created: Option<&Time>,
     requested_by: Option<&str>,
@@ -105,7 +106,13 @@ pub fn evaluate(
                 (a.metadata.creation_timestamp.as_ref(), created),
                 (Some(at), Some(plan_at)) if at.0 < plan_at.0
             );
-            let refused: Option<String> = if earlier {
+            let other_plan = matches!(
+                (a.spec.plan_uid.as_deref(), plan_uid),
+                (Some(named), Some(uid)) if named != uid
+            );
+            let refused: Option<String> = if other_plan {
+                Some("ignored: it names another plan of this name (spec.planUid)".into())
+            } else if earlier {
                 Some("ignored: made before this plan was created (it decided an earlier plan of the same name)".into())
             } else if requested_by == Some(who) && !rule.allow_requester {
                 Some("ignored: approver is the plan's requester".into())

@@ -410,6 +410,10 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
         assert!(recorded.spec.approver.groups.contains(&"clinical-safety-officers".to_string()));
         assert_eq!(recorded.spec.decision, Decision::Approve);
         assert_eq!(recorded.spec.acknowledged, ["Downtime procedures stood down"]);
+        // It names exactly the systems shown, and the very plan they were shown in.
+        assert_eq!(recorded.spec.systems, [format!("{}/web", ns.name)]);
+        let plan_uid = ns.api::<RecoveryPlan>().get("release").await.expect("plan").metadata.uid;
+        assert_eq!(recorded.spec.plan_uid, plan_uid);
 
         // A rejection needs a reason, and is recorded as alice's, with it.
         let err = lifeline::cli::approve::decide(

@@ -96,6 +96,7 @@ fn eval_with(
     let systems: Vec<String> = SYSTEMS.iter().map(|s| s.to_string()).collect();
     evaluate(
         "recovery",
+        Some("plan-uid-1"),
         "ward",
         Some(&created()),
         requester,
@@ -415,6 +416,26 @@ fn within_one_second_a_rejection_counts_after_the_approvals() {
     later.push(ok("a4", "bob", 6));
     let (g, _) = gate(&later);
     assert_eq!(g, StageGate::Open, "two approvals a second later lift it");
+}
+
+#[test]
+fn an_approval_naming_another_plans_uid_counts_for_nothing_whatever_the_clock() {
+    // Made after this plan was created, but for the plan of the same name before it.
+    let mut stale = ok("a1", "alice", 1);
+    stale.spec.plan_uid = Some("plan-uid-0".into());
+    let mut mine = ok("a2", "bob", 1);
+    mine.spec.plan_uid = Some("plan-uid-1".into());
+    let (g, r) = gate(&[stale, mine]);
+    assert_eq!(g, StageGate::Awaiting, "one of two counts");
+    assert_eq!(
+        r[0],
+        (
+            "a1".into(),
+            false,
+            "ignored: it names another plan of this name (spec.planUid)".into()
+        )
+    );
+    assert_eq!(r[1].2, "accepted");
 }
 
 #[test]

@@ -124,7 +124,7 @@ proptest! {
                     }
                 }
             }
-            let eval = evaluate("recovery", "ward", Some(&created), Some("commander"), &settings, &keys, &approvals);
+            let eval = evaluate("recovery", None, "ward", Some(&created), Some("commander"), &settings, &keys, &approvals);
             // Where each system is released, as the decision's releases move it on.
             let mut at_stage: Vec<Option<usize>> = run
                 .status

@@ -40,6 +40,11 @@ pub struct ApprovalSpec {
     #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message("must be a DNS-1123 name: lower-case letters, digits, '-' and '.'"))]
     #[schemars(length(min = 1, max = 253))]
     pub plan: String,
+    /// The uid of the RecoveryPlan it decides, as `lifeline approve` records it: it counts
+    /// for that plan only, never for a later plan of the same name, whatever the clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub plan_uid: Option<String>,
     /// The release stage this decides.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(DNS1123_LABEL_RULE).message("must be a DNS-1123 label: lower-case letters, digits and '-'"))]

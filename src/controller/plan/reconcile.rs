@@ -156,8 +156,10 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         ctx.approvals(&ns).await?
     };
     let keys: Vec<String> = model.systems.iter().map(|s| s.key.clone()).collect();
+    let uid = plan.uid();
     let eval = engine::approvals::evaluate(
         &name,
+        uid.as_deref(),
         &ns,
         plan.metadata.creation_timestamp.as_ref(),
         plan.spec.requested_by.as_deref(),
