@@ -44,6 +44,21 @@ pub fn system_key(namespace: &str, name: &str) -> String {
     }
 }
 
+/// The plan whose Approvals are weighed.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanFacts<'a> {
+    /// Its name.
+    pub name: &'a str,
+    /// Its uid, when it has one.
+    pub uid: Option<&'a str>,
+    /// Its namespace.
+    pub namespace: &'a str,
+    /// When it was created.
+    pub created: Option<&'a Time>,
+    /// `spec.requestedBy`.
+    pub requested_by: Option<&'a str>,
+}
+
 /// Per stage and system, how far its Approvals have got.
 #[derive(Default)]
 struct Tally {
@@ -58,15 +73,18 @@ struct Tally {
 /// ignored. Kubernetes records creation to the second: within one second a rejection
 /// counts after the approvals, so only an approval made in a later second can lift it.
 pub fn evaluate(
-    plan: &str,
-    plan_uid: Option<&str>,
-    namespace: &str,
-    created: Option<&Time>,
-    requested_by: Option<&str>,
+    plan: &PlanFacts<'_>,
     settings: &PlanSettings,
     systems: &[String],
     approvals: &[Approval],
 ) -> Evaluation {
+    let PlanFacts {
+        name: plan,
+        uid: plan_uid,
+        namespace,
+        created,
+        requested_by,
+    } = *plan;
     let mut mine: Vec<&Approval> = approvals
         .iter()
         .filter(|a| a.spec.plan == plan && a.spec.stage.is_some())

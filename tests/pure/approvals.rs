@@ -8,7 +8,7 @@ use lifeline::{
     api::v1alpha1::{Approval, ApprovalRule},
     engine::{
         PlanSettings, StageGate, StageModel,
-        approvals::{Evaluation, evaluate},
+        approvals::{Evaluation, PlanFacts, evaluate},
     },
 };
 use serde_json::json;
@@ -94,16 +94,15 @@ fn eval_with(
     approvals: &[Approval],
 ) -> Evaluation {
     let systems: Vec<String> = SYSTEMS.iter().map(|s| s.to_string()).collect();
-    evaluate(
-        "recovery",
-        Some("plan-uid-1"),
-        "ward",
-        Some(&created()),
-        requester,
-        settings,
-        &systems,
-        approvals,
-    )
+    let created = created();
+    let plan = PlanFacts {
+        name: "recovery",
+        uid: Some("plan-uid-1"),
+        namespace: "ward",
+        created: Some(&created),
+        requested_by: requester,
+    };
+    evaluate(&plan, settings, &systems, approvals)
 }
 
 /// System a's gate at pilot-ward, and each Approval's record.

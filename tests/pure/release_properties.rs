@@ -5,7 +5,11 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use lifeline::{
     api::v1alpha1::{Approval, ApprovalRule, Decision},
-    engine::{Action, Inputs, PlanSettings, StageGate, StageModel, approvals::evaluate, decide},
+    engine::{
+        Action, Inputs, PlanSettings, StageGate, StageModel,
+        approvals::{PlanFacts, evaluate},
+        decide,
+    },
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -124,7 +128,14 @@ proptest! {
                     }
                 }
             }
-            let eval = evaluate("recovery", None, "ward", Some(&created), Some("commander"), &settings, &keys, &approvals);
+            let plan = PlanFacts {
+                name: "recovery",
+                uid: None,
+                namespace: "ward",
+                created: Some(&created),
+                requested_by: Some("commander"),
+            };
+            let eval = evaluate(&plan, &settings, &keys, &approvals);
             // Where each system is released, as the decision's releases move it on.
             let mut at_stage: Vec<Option<usize>> = run
                 .status

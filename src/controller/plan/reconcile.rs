@@ -157,16 +157,14 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     };
     let keys: Vec<String> = model.systems.iter().map(|s| s.key.clone()).collect();
     let uid = plan.uid();
-    let eval = engine::approvals::evaluate(
-        &name,
-        uid.as_deref(),
-        &ns,
-        plan.metadata.creation_timestamp.as_ref(),
-        plan.spec.requested_by.as_deref(),
-        &model.settings,
-        &keys,
-        &approvals,
-    );
+    let facts = engine::approvals::PlanFacts {
+        name: &name,
+        uid: uid.as_deref(),
+        namespace: &ns,
+        created: plan.metadata.creation_timestamp.as_ref(),
+        requested_by: plan.spec.requested_by.as_deref(),
+    };
+    let eval = engine::approvals::evaluate(&facts, &model.settings, &keys, &approvals);
     let inputs = Inputs {
         now,
         paused: plan.spec.paused,
