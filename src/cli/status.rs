@@ -349,7 +349,7 @@ pub fn render_release(plan: &RecoveryPlan) -> String {
             let systems: Vec<&str> = a
                 .systems
                 .iter()
-                .map(|s| s.rsplit('/').next().unwrap_or(s))
+                .map(|s| crate::api::v1alpha1::short_name(s))
                 .collect();
             let _ = writeln!(
                 out,

@@ -248,10 +248,15 @@ fn decision_gates(
 ) -> (Inputs, Vec<u64>) {
     let mut inputs = Inputs::at(ts(now_ms), model);
     let mut next = Vec::new();
-    for k in 0..model.settings.stages.len() {
-        if decision_delay(model, opts, k).is_some() {
-            inputs.gates[k] = crate::engine::StageGate::Awaiting;
-        }
+    let delayed: Vec<usize> = (0..model.settings.stages.len())
+        .filter(|&k| decision_delay(model, opts, k).is_some())
+        .collect();
+    if delayed.is_empty() {
+        // Decisions at once (the usual tabletop): every gate open, nothing to wait for.
+        return (inputs, next);
+    }
+    for &k in &delayed {
+        inputs.gates[k] = crate::engine::StageGate::Awaiting;
     }
     let mut open = BTreeMap::new();
     for s in status.systems.iter().filter(|s| s.phase.is_verified()) {

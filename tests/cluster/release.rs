@@ -824,6 +824,18 @@ async fn web_and_lab_at_the_ward(
     (plans, operator)
 }
 
+/// The plan "release" has `system` released at `stage`.
+fn released_at(system: &'static str, stage: &'static str) -> impl Fn(&RecoveryPlan) -> bool {
+    move |p: &RecoveryPlan| {
+        p.status.as_ref().is_some_and(|s| {
+            s.systems.iter().any(|x| {
+                x.name.ends_with(&format!("/{system}"))
+                    && x.released_stage.as_deref() == Some(stage)
+            })
+        })
+    }
+}
+
 /// The system's gate admits the `ward` network.
 async fn admits_ward(policies: &Api<NetworkPolicy>, system: &str) -> bool {
     peers(policies, &policy_name(system))
@@ -857,24 +869,14 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         ns.api::<ClinicalSystem>().create(&pp, &object(lab)).await.expect("lab");
         let (plans, operator) = web_and_lab_at_the_ward(&ns, 1).await;
         let policies: Api<NetworkPolicy> = ns.api();
-        let at = |system: &'static str, stage: &'static str| {
-            move |p: &RecoveryPlan| {
-                p.status.as_ref().is_some_and(|s| {
-                    s.systems.iter().any(|x| {
-                        x.name.ends_with(&format!("/{system}"))
-                            && x.released_stage.as_deref() == Some(stage)
-                    })
-                })
-            }
-        };
 
         // web verified and waiting at ward; the ward approves web, naming it.
-        wait_for(&plans, "release", "web at it-validation", WAIT, at("web", "it-validation")).await;
+        wait_for(&plans, "release", "web at it-validation", WAIT, released_at("web", "it-validation")).await;
         let approvals: Api<Approval> = ns.api();
         let mut web_ok = approval("ward-web", "ward", "alice", &[], &[]);
         web_ok.spec.systems = vec!["web".into()];
         approvals.create(&pp, &web_ok).await.expect("approval");
-        wait_for(&plans, "release", "web at ward", WAIT, at("web", "ward")).await;
+        wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
         eventually("web's gate to admit the ward", WAIT, || {
             let policies = policies.clone();
             async move {
@@ -919,7 +921,7 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         let mut lab_ok = approval("ward-lab", "ward", "bob", &[], &[]);
         lab_ok.spec.systems = vec!["lab".into()];
         approvals.create(&pp, &lab_ok).await.expect("approval");
-        wait_for(&plans, "release", "lab at ward", WAIT, at("lab", "ward")).await;
+        wait_for(&plans, "release", "lab at ward", WAIT, released_at("lab", "ward")).await;
         eventually("lab's gate to admit the ward", WAIT, || {
             let policies = policies.clone();
             async move {
@@ -1039,22 +1041,12 @@ async fn quorum_and_rejections_count_per_system() {
             .create(&pp, &decide("bob-web", "bob", &["web"], false))
             .await
             .expect("approval");
-        let released = |system: &'static str, stage: &'static str| {
-            move |p: &RecoveryPlan| {
-                p.status.as_ref().is_some_and(|s| {
-                    s.systems.iter().any(|x| {
-                        x.name.ends_with(&format!("/{system}"))
-                            && x.released_stage.as_deref() == Some(stage)
-                    })
-                })
-            }
-        };
         let p = wait_for(
             &plans,
             "release",
             "web released at ward",
             WAIT,
-            released("web", "ward"),
+            released_at("web", "ward"),
         )
         .await;
         let st = p.status.expect("status");
@@ -1102,7 +1094,7 @@ async fn quorum_and_rejections_count_per_system() {
             "release",
             "lab released at ward",
             WAIT,
-            released("lab", "ward"),
+            released_at("lab", "ward"),
         )
         .await;
         eventually("lab's gate to admit the ward", WAIT, || {

@@ -115,6 +115,11 @@ pub fn parse_duration(input: &str) -> Result<std::time::Duration, DurationError>
     Ok(std::time::Duration::from_millis(total_ms))
 }
 
+/// The name in a system's key ("namespace/name" -> "name").
+pub fn short_name(key: &str) -> &str {
+    key.rsplit('/').next().unwrap_or(key)
+}
+
 /// A duration in whole units, largest first, leaving out the units it has none of:
 /// `[(1, "h"), (30, "m")]` for an hour and a half. Units are `h`, `m`, `s` and `ms`; no
 /// unit at all for zero. Every duration lifeline shows is written from these.

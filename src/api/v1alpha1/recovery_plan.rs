@@ -514,11 +514,7 @@ impl std::fmt::Display for AwaitingStage {
     /// "stage S awaits 1 more approval (of 2) from G for a, b", or "stage S halted for a:
     /// REASON" (systems by name when they are in one namespace).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self
-            .systems
-            .iter()
-            .map(|s| s.rsplit('/').next().unwrap_or(s))
-            .collect();
+        let names: Vec<&str> = self.systems.iter().map(|s| super::short_name(s)).collect();
         let names = names.join(", ");
         match &self.halted {
             Some(reason) => write!(f, "stage {} halted for {names}: {reason}", self.stage),

@@ -129,7 +129,7 @@ pub fn transitions(
         let names: Vec<&str> = entry
             .systems
             .iter()
-            .map(|s| s.rsplit('/').next().unwrap_or(s))
+            .map(|s| crate::api::v1alpha1::short_name(s))
             .collect();
         out.push(Event {
             type_: if halted {

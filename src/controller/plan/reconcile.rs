@@ -57,13 +57,6 @@ fn selected_keys(
     .map_err(Error::InvalidPlan)
 }
 
-fn seconds_since(
-    t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
-    now: Timestamp,
-) -> Duration {
-    engine::time::elapsed(t.0, now)
-}
-
 /// Reconciles one plan, from a fresh read of it.
 pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Requeue, Error> {
     crate::controller::cluster::reconcile_fresh(
@@ -264,7 +257,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         {
             soonest(
                 timeout
-                    .saturating_sub(seconds_since(start, now))
+                    .saturating_sub(engine::time::elapsed(start.0, now))
                     .max(Duration::from_secs(1)),
             );
         }
@@ -363,7 +356,7 @@ async fn observe(
                 };
                 if let (Some(timeout), Some(start)) =
                     (restore_timeout(Some(cs)), &s.restore_started_at)
-                    && seconds_since(start, now) > timeout
+                    && engine::time::elapsed(start.0, now) > timeout
                 {
                     out.push(Observation::StepFailed {
                         system: i,
@@ -401,7 +394,7 @@ async fn observe(
                         continue;
                     }
                     if let Some(last) = &c.last_attempt_at {
-                        let since = seconds_since(last, now);
+                        let since = engine::time::elapsed(last.0, now);
                         if since < interval {
                             soonest(interval - since);
                             continue;
@@ -419,7 +412,7 @@ async fn observe(
                     let past_deadline = c
                         .started_at
                         .as_ref()
-                        .is_some_and(|t| seconds_since(t, now) + interval > deadline);
+                        .is_some_and(|t| engine::time::elapsed(t.0, now) + interval > deadline);
                     match result {
                         Attempt::Pending => {}
                         Attempt::Passed => out.push(Observation::CheckAttempt {

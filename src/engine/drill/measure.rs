@@ -3,6 +3,7 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use crate::api::v1alpha1::short_name as short;
 use crate::api::v1alpha1::{
     DrillApprovalRecord, DrillOutcome, DrillRun, DrillRunSummary, DrillSystemResult, FailedCheck,
     PlanPhase, RecoveryPlanStatus, Stage, SystemPhase,
@@ -11,11 +12,6 @@ use crate::engine::time::{objective_met, seconds_between};
 
 /// Who a drill's own approvals are recorded as.
 pub const AUTO_APPROVER: &str = "drill auto-approval";
-
-/// The short name of a plan's system key ("namespace/name" → "name").
-fn short(key: &str) -> &str {
-    key.rsplit('/').next().unwrap_or(key)
-}
 
 /// When the run broke `system`: its first fault's injection, or the run's start for a
 /// system the drill did not break itself.

@@ -491,11 +491,7 @@ fn assert_each_move(t: &Trace) -> Result<(), TestCaseError> {
         let before = written.run.as_ref();
         for a in &d.actions {
             match a {
-                Action::SetReplicas {
-                    workload,
-                    replicas: 0,
-                }
-                | Action::SetReplicas { workload, .. }
+                Action::SetReplicas { workload, .. }
                     if before.is_none_or(|r| r.finished_at.is_some()) =>
                 {
                     prop_assert!(false, "{workload:?} scaled with no run recorded");

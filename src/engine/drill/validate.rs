@@ -43,7 +43,7 @@ pub fn select(
     )?;
     let mut out = Vec::new();
     for key in keys {
-        let name = key.rsplit('/').next().unwrap_or(&key);
+        let name = crate::api::v1alpha1::short_name(&key);
         if let Some((_, why)) = malformed.iter().find(|(n, _)| n == name) {
             return Err(format!("ClinicalSystem {ns}/{name} is malformed: {why}"));
         }

@@ -496,7 +496,7 @@ fn approvals_section(run: Option<&DrillRun>) -> TableSection {
                         Cell::text(
                             a.systems
                                 .iter()
-                                .map(|s| s.rsplit('/').next().unwrap_or(s))
+                                .map(|s| crate::api::v1alpha1::short_name(s))
                                 .collect::<Vec<_>>()
                                 .join(", "),
                         ),
