@@ -132,7 +132,10 @@ pub fn evaluate(
                 Some("ignored: it names another plan of this name (spec.planUid)".into())
             } else if earlier {
                 Some("ignored: made before this plan was created (it decided an earlier plan of the same name)".into())
-            } else if requested_by == Some(who) && !rule.allow_requester {
+            } else if requested_by == Some(who)
+                && !rule.allow_requester
+                && a.spec.decision == Decision::Approve
+            {
                 Some("ignored: approver is the plan's requester".into())
             } else if !rule.approver_groups.is_empty()
                 && !a

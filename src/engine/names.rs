@@ -30,7 +30,10 @@ pub fn release_policy(system: &str) -> String {
 
 /// The deny-all NetworkPolicy with which drill `drill` isolates `system`.
 pub fn isolation_policy(drill: &str, system: &str) -> String {
-    object_name(&["lifeline-drill", drill, system])
+    hashed_name(
+        &["lifeline-drill", drill, system],
+        &["isolation", drill, system],
+    )
 }
 
 /// The RecoveryPlan of run `number` of drill `drill`.
@@ -150,10 +153,13 @@ mod tests {
 
     #[test]
     fn a_drills_objects_are_named_after_it_within_63_characters() {
-        assert_eq!(
-            isolation_policy("weekly", "lims"),
-            "lifeline-drill-weekly-lims"
+        assert!(
+            isolation_policy("weekly", "lims").starts_with("lifeline-drill-weekly-lims-"),
+            "{}",
+            isolation_policy("weekly", "lims")
         );
+        // Drill a-b on system c and drill a on system b-c are different isolations.
+        assert_ne!(isolation_policy("a-b", "c"), isolation_policy("a", "b-c"));
         assert_eq!(drill_plan("weekly", 3), "weekly-run-3");
         assert_eq!(release_policy("epr"), "lifeline-release-epr");
         // A long drill name is shortened with a hash of the whole name, so two drills

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use lifeline::{
     api::v1alpha1::{Approval, ApprovalRule, Decision},
     engine::{
-        Action, Inputs, PlanSettings, StageGate, StageModel,
+        Action, Inputs, PlanSettings, StageModel,
         approvals::{PlanFacts, evaluate},
         decide,
     },
@@ -165,7 +165,6 @@ proptest! {
                         && r.stage == settings.stages[k].name && r.systems.contains(key)
                 });
                 prop_assert!(approved, "{} released at {} with no approval naming it", key, k);
-                prop_assert_eq!(eval.gate(k, key), &StageGate::Open);
                 let people = eval.approvers.get(&(k, key.clone())).map_or(0, Vec::len) as u32;
                 prop_assert!(people >= settings.stages[k].approval.required, "{} released at {} with {} people", key, k, people);
             }

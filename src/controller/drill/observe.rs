@@ -42,9 +42,9 @@ pub async fn observe(ctx: &Context, f: &Facts<'_>) -> Result<Observed, Error> {
         o.policies
             .insert(name.clone(), isolate::observe(ctx, ns, name).await?);
     }
-    for (system, sel) in &want.pods {
+    for (system, kind, sel) in &want.pods {
         o.pods.insert(
-            system.clone(),
+            (system.clone(), *kind),
             delete_pods::pods_matching(ctx, ns, sel).await?,
         );
     }

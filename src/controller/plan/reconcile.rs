@@ -214,7 +214,14 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
                 .released_stage
                 .as_deref()
                 .and_then(|r| model.settings.stage_index(r));
-            super::release::apply(ctx, plan, cs, stage).await?;
+            if let Err(e) = super::release::apply(ctx, plan, cs, stage).await {
+                // The status already says so: apply every gate again next time, rather
+                // than leave this one as it was.
+                if let Ok(mut set) = ctx.gates_synced.lock() {
+                    set.remove(&uid);
+                }
+                return Err(e);
+            }
         }
     }
     if first_time && let Ok(mut set) = ctx.gates_synced.lock() {

@@ -113,7 +113,7 @@ pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
                         if let (Some(spec), Some(system)) = (spec_of(&f.spec.faults, rec), system)
                             && let Some(sel) = fault_selector(spec, system)
                         {
-                            w.pods.push((rec.system.clone(), sel));
+                            w.pods.push((rec.system.clone(), rec.kind, sel));
                         }
                         if rec.kind == FaultKind::Isolate {
                             w.policies
@@ -191,6 +191,10 @@ pub fn decide(f: &Facts<'_>, o: &Observed) -> Decision {
                 run.outcome = Some(DrillOutcome::Refused);
                 run.reason = Some(problem.clone());
                 st.phase = DrillPhase::Reverting;
+                // Revert on the next move, from what a revert observes.
+                d.requeue = Some(NEXT_MOVE);
+                conditions::drill(f.status, &mut d.status, Some(problem), f.generation, f.now);
+                return d;
             }
         } else {
             if st.message.as_deref() != Some(problem.as_str()) {

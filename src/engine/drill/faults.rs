@@ -202,7 +202,7 @@ pub fn inject(
             }
         }
         FaultKind::DeletePods => {
-            let pods = observed.pods.get(&rec.system)?;
+            let pods = observed.pods.get(&(rec.system.clone(), rec.kind))?;
             if rec.injected_at.is_none() {
                 // Which pods, recorded with the moment before any is deleted: the proof
                 // is that none of these is left, whatever replaces them.
@@ -238,7 +238,10 @@ pub fn inject(
             if rec.injected_at.is_none() {
                 rec.injected_at = Some(now.clone());
             } else if observed.policy_exists(&policy) {
-                let pods = observed.pods.get(&rec.system).map_or(0, Vec::len);
+                let pods = observed
+                    .pods
+                    .get(&(rec.system.clone(), rec.kind))
+                    .map_or(0, Vec::len);
                 rec.proven_at = Some(now.clone());
                 rec.proof = Some(format!(
                     "deny-all NetworkPolicy {policy} in place, selecting {pods} pods"

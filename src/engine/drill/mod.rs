@@ -43,7 +43,7 @@ pub use measure::{AUTO_APPROVER, approvals, fault_time, measure, outcome, summar
 pub use schedule::Schedule;
 
 use crate::api::v1alpha1::{
-    ClinicalSystem, DrillOutcome, PlanDrill, RecoveryDrillSpec, RecoveryDrillStatus,
+    ClinicalSystem, DrillOutcome, FaultKind, PlanDrill, RecoveryDrillSpec, RecoveryDrillStatus,
     RecoveryPlanSpec, RecoveryPlanStatus, WorkloadKind, WorkloadRef,
 };
 
@@ -150,8 +150,8 @@ pub struct Observed {
     pub workloads: BTreeMap<(WorkloadKind, String), Option<WorkloadSeen>>,
     /// NetworkPolicies by name, `None` where one does not exist.
     pub policies: BTreeMap<String, Option<PolicySeen>>,
-    /// The pods each `deletePods` or `isolate` fault selects, by system.
-    pub pods: BTreeMap<String, Vec<PodSeen>>,
+    /// The pods each `deletePods` or `isolate` fault selects, by system and kind.
+    pub pods: BTreeMap<(String, FaultKind), Vec<PodSeen>>,
     /// The run's plan, if it was looked at.
     pub plan: Option<PlanSeen>,
 }
@@ -199,7 +199,7 @@ pub struct Wants {
     /// NetworkPolicies to read.
     pub policies: Vec<String>,
     /// The pods of each system's `deletePods` or `isolate` fault, by selector.
-    pub pods: Vec<(String, LabelSelector)>,
+    pub pods: Vec<(String, FaultKind, LabelSelector)>,
     /// The plan to read.
     pub plan: Option<String>,
 }

@@ -101,6 +101,16 @@ pub(super) fn revert(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
         }
         Some(PlanSeen::Missing) | None => {}
     }
+    // Finish only on a full look at what the record names.
+    let unseen = run.pre_state.iter().any(|r| match faults::workload_of(r) {
+        Some(w) => !o.workloads.contains_key(&(w.kind, w.name)),
+        None => !o.policies.contains_key(&r.name),
+    });
+    if unseen {
+        st.run = Some(run);
+        d.requeue = Some(NEXT_MOVE);
+        return;
+    }
     let todo = put_back(&run, o);
     if !todo.is_empty() {
         // Put back, and finish only once the cluster is seen to match the record.

@@ -96,7 +96,11 @@ fn record_pre_state(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem]) -> 
         out.push(RecordedState {
             kind: RecordedKind::NetworkPolicy,
             existed: existing.is_some() && !ours,
-            policy_spec: None,
+            // Someone else's policy of that name is put back as it was.
+            policy_spec: existing
+                .filter(|_| !ours)
+                .and_then(|p| p.spec.as_ref())
+                .map(|spec| spec.to_string()),
             replicas: None,
             name,
         });

@@ -94,6 +94,8 @@ enum Intervention {
     Delete,
     DeletePlan,
     PlanFails,
+    /// The namespace loses its staging label: the run in progress becomes invalid.
+    Unstage,
 }
 
 /// The cluster as the drill sees it, and the plan's progress.
@@ -111,6 +113,7 @@ struct World {
     finalizer: bool,
     deleting: bool,
     gone: bool,
+    staging: bool,
     next_uid: u32,
     plan_fails: bool,
 }
@@ -121,7 +124,8 @@ fn gate(name: &str, stage: &str) -> serde_json::Value {
 }
 
 impl World {
-    fn new() -> World {
+    /// The estate before the drill; `gated`: lims was released to staff already.
+    fn new(gated: bool) -> World {
         let mut w = World {
             workloads: BTreeMap::new(),
             policies: BTreeMap::new(),
@@ -131,6 +135,7 @@ impl World {
             finalizer: false,
             deleting: false,
             gone: false,
+            staging: true,
             next_uid: 0,
             plan_fails: false,
         };
@@ -149,14 +154,16 @@ impl World {
             let pods = (0..3).map(|_| w.pod(name)).collect();
             w.pods.insert(name.to_string(), pods);
         }
-        // lims was released before the drill; pacs has no gate yet.
-        w.policies.insert(
-            names::release_policy("lims"),
-            PolicySeen {
-                drill: None,
-                spec: Some(gate("lims", "all-sites")),
-            },
-        );
+        // lims was released before the drill (or not yet); pacs has no gate yet.
+        if gated {
+            w.policies.insert(
+                names::release_policy("lims"),
+                PolicySeen {
+                    drill: None,
+                    spec: Some(gate("lims", "all-sites")),
+                },
+            );
+        }
         w
     }
 
@@ -172,10 +179,14 @@ impl World {
         let systems = systems();
         let w = wants(f, &systems);
         let mut o = Observed {
-            namespace_labels: BTreeMap::from([(
-                crate::api::v1alpha1::ENVIRONMENT_LABEL.to_string(),
-                crate::api::v1alpha1::STAGING.to_string(),
-            )]),
+            namespace_labels: if self.staging {
+                BTreeMap::from([(
+                    crate::api::v1alpha1::ENVIRONMENT_LABEL.to_string(),
+                    crate::api::v1alpha1::STAGING.to_string(),
+                )])
+            } else {
+                BTreeMap::new()
+            },
             systems: Ok(systems),
             ..Default::default()
         };
@@ -188,9 +199,9 @@ impl World {
         for p in &w.policies {
             o.policies.insert(p.clone(), self.policies.get(p).cloned());
         }
-        for (system, _) in &w.pods {
+        for (system, kind, _) in &w.pods {
             o.pods.insert(
-                system.clone(),
+                (system.clone(), *kind),
                 self.pods.get(system).cloned().unwrap_or_default(),
             );
         }
@@ -371,12 +382,13 @@ struct Trace {
 /// the status), moving the clock `step` seconds a move.
 fn run(
     faults: Faults,
+    gated: bool,
     intervention: Intervention,
     when: usize,
     lost: &[usize],
     step: i64,
 ) -> Trace {
-    let mut world = World::new();
+    let mut world = World::new(gated);
     let mut decisions = Vec::new();
     let mut abort = false;
     for i in 0..400 {
@@ -394,6 +406,7 @@ fn run(
                 Intervention::Delete => world.deleting = true,
                 Intervention::DeletePlan => world.plan = None,
                 Intervention::PlanFails => world.plan_fails = true,
+                Intervention::Unstage => world.staging = false,
             }
         }
         let spec = spec(faults, Some("1h"), abort);
@@ -520,12 +533,14 @@ fn assert_each_move(t: &Trace) -> Result<(), TestCaseError> {
                         prop_assert!(recorded_uids.contains(&&p.uid), "{p:?} recorded first");
                     }
                 }
-                Action::Isolate { .. } => {
+                Action::Isolate { policy, .. } => {
                     let run = before.expect("a run");
                     prop_assert!(
                         run.pre_state
                             .iter()
-                            .any(|r| r.kind == RecordedKind::NetworkPolicy)
+                            .any(|r| r.kind == RecordedKind::NetworkPolicy && r.name == *policy),
+                        "{} applied before it was recorded",
+                        policy
                     );
                 }
                 Action::CreatePlan { .. } => {
@@ -579,6 +594,7 @@ fn intervention_strategy() -> impl Strategy<Value = Intervention> {
         Just(Intervention::Delete),
         Just(Intervention::DeletePlan),
         Just(Intervention::PlanFails),
+        Just(Intervention::Unstage),
     ]
 }
 
@@ -586,19 +602,40 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Every fault injected is put back on every path to the end (a clean run, an abort,
-    /// a deletion, a deleted or failing plan, at any move), even when the operator dies
+    /// a deletion, a deleted or failing plan, the namespace no longer staging, at any
+    /// move, with or without a release gate before the drill), even when the operator dies
     /// after writing a status and before acting on it.
     #[test]
     fn every_path_to_the_end_puts_everything_back(
         faults in faults_strategy(),
         intervention in intervention_strategy(),
+        gated in any::<bool>(),
         when in 0usize..25,
         lost in proptest::collection::vec(0usize..30, 0..6),
         step in 1i64..8,
     ) {
-        let t = run(faults, intervention, when, &lost, step);
+        let t = run(faults, gated, intervention, when, &lost, step);
         assert_each_move(&t)?;
         assert_put_back(&t)?;
+    }
+}
+
+#[test]
+fn a_run_that_becomes_invalid_at_any_move_is_put_back_in_full() {
+    // The namespace stops being staging mid-run: the run is refused and reverted, from a
+    // full look at what it recorded, whatever the move.
+    let faults = Faults {
+        scale_lims: true,
+        delete_pacs: true,
+        isolate_lims: Some(None),
+        fail_pacs: None,
+    };
+    for when in 0..20 {
+        for gated in [false, true] {
+            let t = run(faults, gated, Intervention::Unstage, when, &[], 2);
+            assert_each_move(&t).unwrap_or_else(|e| panic!("move {when}: {e}"));
+            assert_put_back(&t).unwrap_or_else(|e| panic!("move {when}: {e}"));
+        }
     }
 }
 
@@ -610,7 +647,7 @@ fn a_clean_run_records_injects_proves_recovers_and_reverts_in_that_order() {
         isolate_lims: Some(None),
         fail_pacs: None,
     };
-    let t = run(faults, Intervention::None, usize::MAX, &[], 2);
+    let t = run(faults, true, Intervention::None, usize::MAX, &[], 2);
     let phases: Vec<DrillPhase> = t.decisions.iter().map(|d| d.status.phase).collect();
     let mut seen: Vec<DrillPhase> = phases.clone();
     seen.dedup();
@@ -695,7 +732,7 @@ fn a_new_drill_gets_its_finalizer_before_anything_else() {
     let spec = lims_off();
     let status = RecoveryDrillStatus::default();
     let f = facts(&spec, &status, NS, false);
-    let d = decide(&f, &World::new().observe(&f));
+    let d = decide(&f, &World::new(true).observe(&f));
     assert_eq!(d.actions, [Action::AddFinalizer]);
     assert_eq!(d.status, status);
 }
@@ -705,7 +742,7 @@ fn a_drill_outside_staging_is_refused_and_its_request_consumed() {
     let spec = lims_off();
     let status = RecoveryDrillStatus::default();
     let f = facts(&spec, &status, "wards", true);
-    let mut o = World::new().observe(&f);
+    let mut o = World::new(true).observe(&f);
     o.namespace_labels.clear();
     let d = decide(&f, &o);
     assert!(d.actions.is_empty());
@@ -739,7 +776,7 @@ fn a_run_held_by_another_drill_waits_and_says_which() {
         wants(&f, &systems()).holder,
         "a run due to start looks for claims"
     );
-    let mut o = World::new().observe(&f);
+    let mut o = World::new(true).observe(&f);
     o.holder = Some("ClinicalSystem lims is held by drill staging/other".into());
     let d = decide(&f, &o);
     assert!(d.actions.is_empty(), "nothing is touched while waiting");
