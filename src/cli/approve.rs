@@ -18,22 +18,14 @@ use crate::{
 
 /// The systems ("namespace/name") verified and waiting at `stage` of `plan`.
 pub fn waiting_for(plan: &RecoveryPlan, stage: &str) -> Vec<String> {
-    let stages = &plan.spec.stages;
-    let Some(k) = crate::engine::stage_index(stages.iter().map(|s| s.name.as_str()), stage) else {
+    let settings = crate::engine::plan::settings::settings_of(plan);
+    let Some(k) = settings.stage_index(stage) else {
         return Vec::new();
     };
-    let status = plan.status.clone().unwrap_or_default();
-    status
-        .systems
+    plan.status
         .iter()
-        .filter(|s| {
-            let next = s
-                .released_stage
-                .as_deref()
-                .and_then(|r| crate::engine::stage_index(stages.iter().map(|x| x.name.as_str()), r))
-                .map_or(0, |i| i + 1);
-            s.phase.is_verified() && next == k
-        })
+        .flat_map(|st| &st.systems)
+        .filter(|s| s.phase.is_verified() && settings.next_stage(s.released_stage.as_deref()) == k)
         .map(|s| s.name.clone())
         .collect()
 }

@@ -157,7 +157,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         created: plan.metadata.creation_timestamp.as_ref(),
         requested_by: plan.spec.requested_by.as_deref(),
     };
-    let eval = engine::approvals::evaluate(&facts, &model.settings, &keys, &approvals);
+    let mut eval = engine::approvals::evaluate(&facts, &model.settings, &keys, &approvals);
     let inputs = Inputs {
         now,
         paused: plan.spec.paused,
@@ -167,7 +167,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     };
     let mut decision = engine::decide(&model, &current, &inputs);
     decision.status.observed_generation = plan.metadata.generation;
-    decision.status.approvals = eval.records.clone();
+    decision.status.approvals = std::mem::take(&mut eval.records);
     decision.status.awaiting =
         engine::approvals::awaiting(&model.settings, &decision.status, &eval);
 
