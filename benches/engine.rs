@@ -233,6 +233,7 @@ fn settings(parallelism: Option<u32>) -> PlanSettings {
         approval: ApprovalRule::default(),
         checklist: vec!["paper records back-entered".to_string()],
         decision_time: None,
+        soak: None,
     };
     PlanSettings {
         parallelism,

@@ -492,14 +492,28 @@ fn checks_cell(s: &SystemStatus) -> String {
 fn message_cell(s: &SystemStatus, awaiting: &[crate::api::v1alpha1::AwaitingStage]) -> String {
     // What a verified system waits for at its next stage, if it waits for people.
     if let Some(a) = awaiting.iter().find(|a| a.systems.contains(&s.name)) {
-        return match &a.halted {
-            Some(reason) => one_line(&format!("held at {}: {reason}", a.stage)),
-            None => format!(
-                "awaits {} more approval{} for {}",
-                a.needed,
-                if a.needed == 1 { "" } else { "s" },
-                a.stage
-            ),
+        let soak = s.soak.as_ref();
+        let stage_before = soak.map_or("", |k| k.stage.as_str());
+        return match (&a.halted, &a.soak_held, &a.soak_until) {
+            (Some(reason), _, _) => one_line(&format!("held at {}: {reason}", a.stage)),
+            (None, Some(why), _) => one_line(&format!("held at {stage_before}: {why}")),
+            (None, None, until) => {
+                let soaking = until.as_ref().map(|t| {
+                    format!(
+                        "soaking at {stage_before} until {}",
+                        t.0.round(k8s_openapi::jiff::Unit::Second).unwrap_or(t.0)
+                    )
+                });
+                match (a.needed, soaking) {
+                    (0, Some(soaking)) => soaking,
+                    (needed, soaking) => format!(
+                        "awaits {needed} more approval{} for {}{}",
+                        if needed == 1 { "" } else { "s" },
+                        a.stage,
+                        soaking.map(|s| format!("; {s}")).unwrap_or_default()
+                    ),
+                }
+            }
         };
     }
     let message = match s.phase {

@@ -92,6 +92,7 @@ pub const NOTIFIED: &[&str] = &[
     "StageRejected",
     "SystemFailed",
     "SystemBlocked",
+    "SoakHeld",
     "PlanSucceeded",
     "PlanFailed",
     "PlanAborted",
@@ -120,7 +121,15 @@ pub fn for_event(
     // A stage awaits approval (or halts) stage after stage: its field path in the plan
     // ("spec.stages{pilot-ward}") tells them apart.
     let about = match &system {
-        Some(s) => s.clone(),
+        // One system's Events told apart by their field path (each hold of a soak).
+        Some(s) => match event
+            .secondary
+            .as_ref()
+            .and_then(|r| r.field_path.as_deref())
+        {
+            Some(path) => format!("{s}/{path}"),
+            None => s.clone(),
+        },
         None => event
             .secondary
             .as_ref()
@@ -305,7 +314,7 @@ mod tests {
                 required: 1,
                 from: "clinical-safety".into(),
                 checklist: vec![],
-                halted: None,
+                ..Default::default()
             }],
             progress: Some("12/24".into()),
             ..Default::default()

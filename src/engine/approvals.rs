@@ -278,8 +278,17 @@ pub fn awaiting(
             s.phase.is_verified() && settings.next_stage(s.released_stage.as_deref()) == k
         });
         for s in waiting {
+            // Still soaking at the stage before (or held there by a failing check).
+            let soak = s.soak.as_ref().filter(|soak| {
+                soak.completed_at.is_none() && s.released_stage.as_ref() == Some(&soak.stage)
+            });
+            let soak_held = soak.and_then(|k| k.held_by.clone());
+            let soak_until = soak
+                .and_then(|k| k.until.clone())
+                .filter(|_| soak_held.is_none());
             let (needed, halted) = match eval.gate(k, &s.name) {
-                StageGate::Open => continue,
+                StageGate::Open if soak.is_none() => continue,
+                StageGate::Open => (0, None),
                 StageGate::Awaiting => {
                     let got = eval.approvers.get(&(k, s.name.clone())).map_or(0, Vec::len);
                     let got = u32::try_from(got).unwrap_or(u32::MAX);
@@ -287,10 +296,13 @@ pub fn awaiting(
                 }
                 StageGate::Rejected(reason) => (0, Some(reason.clone())),
             };
-            match out
-                .iter_mut()
-                .find(|e| e.stage == stage.name && e.needed == needed && e.halted == halted)
-            {
+            match out.iter_mut().find(|e| {
+                e.stage == stage.name
+                    && e.needed == needed
+                    && e.halted == halted
+                    && e.soak_until == soak_until
+                    && e.soak_held == soak_held
+            }) {
                 Some(e) => e.systems.push(s.name.clone()),
                 None => out.push(AwaitingStage {
                     stage: stage.name.clone(),
@@ -300,6 +312,8 @@ pub fn awaiting(
                     from: from.clone(),
                     checklist: stage.checklist.clone(),
                     halted,
+                    soak_until,
+                    soak_held,
                 }),
             }
         }

@@ -25,5 +25,6 @@ pub use plan::{
     SystemSource, plan, stage_index,
 };
 pub use run::{
-    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
+    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, due_reruns, observe,
+    retry,
 };

@@ -25,6 +25,16 @@ pub fn elapsed(from: Timestamp, to: Timestamp) -> std::time::Duration {
     std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }
 
+/// The moment `d` after `t`, to the whole second as Kubernetes records `t` (the latest
+/// moment there is, for a duration too long to add): when a timer set at `t` ends.
+pub fn after(t: Timestamp, d: std::time::Duration) -> Timestamp {
+    let whole = Timestamp::from_second(t.as_second()).unwrap_or(t);
+    k8s_openapi::jiff::SignedDuration::try_from(d)
+        .ok()
+        .and_then(|d| whole.checked_add(d).ok())
+        .unwrap_or(Timestamp::MAX)
+}
+
 /// Whether a recovery that took `took` seconds met an objective of `objective` seconds:
 /// met when it took no longer. `None` when there is no objective to judge it by.
 pub fn objective_met(took: u64, objective: Option<u64>) -> Option<bool> {

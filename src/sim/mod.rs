@@ -2,7 +2,8 @@
 //! time. Each system takes its planned duration (its `expectedRecoveryTime`, split evenly
 //! over its restore steps and its checks), exactly or with seeded jitter. People decide
 //! each system at a stage that needs approval after the stage's `expectedDecisionTime` (or
-//! [`SimOptions::approval_delay`]) from when it comes to wait there, or at once. No
+//! [`SimOptions::approval_delay`]) from when it comes to wait there, or at once. A
+//! system soaks at a stage for the stage's `soak`, its checks passing throughout. No
 //! cluster, no clock: a full estate runs in milliseconds.
 
 use std::{
@@ -222,7 +223,8 @@ fn decision_delay(model: &PlanModel, opts: &SimOptions, k: usize) -> Option<Dura
 }
 
 /// When system `s` came to wait at stage `k`, in milliseconds: when it was verified, or
-/// released at the stage before.
+/// released at the stage before, or soaked there when that stage has a soak (people
+/// decide on what the soak showed).
 fn waiting_since(
     model: &PlanModel,
     s: &crate::api::v1alpha1::SystemStatus,
@@ -231,8 +233,11 @@ fn waiting_since(
     let at = if k == 0 {
         s.verified_at.as_ref()?
     } else {
-        let before = &model.settings.stages[k - 1].name;
-        &s.releases.iter().find(|r| &r.stage == before)?.at
+        let before = &model.settings.stages[k - 1];
+        match (before.soak, &s.soak) {
+            (Some(_), Some(soak)) if soak.stage == before.name => soak.completed_at.as_ref()?,
+            _ => &s.releases.iter().find(|r| r.stage == before.name)?.at,
+        }
     };
     u64::try_from(at.0.as_millisecond()).ok()
 }
@@ -330,8 +335,15 @@ pub fn simulate(
         );
         let (inputs, _) = decision_gates(model, opts, &status, now_ms);
         let decision = decide_owned(model, std::mem::take(&mut status), &inputs);
-        // When people decide the systems that now wait for them.
-        for due in decision_gates(model, opts, &decision.status, now_ms).1 {
+        // When people decide the systems that now wait for them, and when soaks end.
+        let soak_ends = decision
+            .wake_at
+            .and_then(|w| u64::try_from(w.as_millisecond()).ok());
+        for due in decision_gates(model, opts, &decision.status, now_ms)
+            .1
+            .into_iter()
+            .chain(soak_ends)
+        {
             if scheduled.insert(due) {
                 seq += 1;
                 queue.push(Reverse((due, seq, Done::Decision)));

@@ -13,7 +13,7 @@ use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
 
 use crate::support::{
     self, TEST_FIELD_MANAGER, TestNamespace, admin_client, apply_manifests, client_as, ensure_crds,
-    eventually, object, repo_root, with_namespace,
+    event_notes, eventually, object, repo_root, with_namespace,
 };
 use futures::FutureExt;
 use k8s_openapi::api::{
@@ -672,22 +672,6 @@ async fn plan_until(
     .await
     .status
     .unwrap_or_default()
-}
-
-/// The Events of the plan with `reason`, by note.
-async fn event_notes(ns: &TestNamespace, reason: &str) -> Vec<String> {
-    let events: Api<k8s_openapi::api::events::v1::Event> = ns.api();
-    let mut notes: Vec<String> = events
-        .list(&Default::default())
-        .await
-        .expect("list Events")
-        .items
-        .into_iter()
-        .filter(|e| e.reason.as_deref() == Some(reason))
-        .filter_map(|e| e.note)
-        .collect();
-    notes.sort();
-    notes
 }
 
 /// The adversarial cases that admission lets through and the operator decides, with the

@@ -478,6 +478,12 @@ async fn recovery_plan_schema_rules() {
                 json!({ "spec": { "systems": { "selector": null, "names": ["identity", "lims.v2"] } } }),
             ),
             admit(
+                "a soak before the last stage",
+                json!({ "spec": { "stages": [
+                    { "name": "ward", "soak": "24h" }, { "name": "all-sites" }
+                ]}}),
+            ),
+            admit(
                 "the edge values: parallelism 1, 10 approvers",
                 json!({ "spec": {
                     "parallelism": 1,
@@ -510,6 +516,20 @@ async fn recovery_plan_schema_rules() {
                 json!({ "spec": { "parallelism": 0 } }),
                 "spec.parallelism",
                 "should be greater than or equal to 1",
+            ),
+            reject(
+                "a soak on the last stage",
+                json!({ "spec": { "stages": [
+                    { "name": "ward", "soak": "1h" }, { "name": "all-sites", "soak": "1h" }
+                ]}}),
+                "spec.stages",
+                "the last stage cannot have a soak",
+            ),
+            reject(
+                "a soak that is not a duration",
+                json!({ "spec": { "stages": [{ "name": "ward", "soak": "a day" }, stage("all")] } }),
+                "spec.stages[0].soak",
+                "must be a duration",
             ),
             reject(
                 "stage name not DNS-1123",
@@ -826,6 +846,12 @@ async fn recovery_drill_schema_rules() {
             admit("history limit 1", json!({ "spec": { "historyLimit": 1 } })),
         ];
         let rejected = [
+            reject(
+                "a soak on the recovery's last stage",
+                json!({ "spec": { "recovery": { "stages": [{ "name": "all-sites", "soak": "1h" }] } } }),
+                "spec.recovery.stages",
+                "the last stage cannot have a soak",
+            ),
             reject(
                 "a seven-field schedule",
                 json!({ "spec": { "schedule": "0 0 3 * * 6 2027" } }),

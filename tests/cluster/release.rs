@@ -1112,3 +1112,310 @@ async fn quorum_and_rejections_count_per_system() {
     })
     .await;
 }
+
+/// web's gate admits IT validation's network and not the ward's.
+async fn admits_only_it(policies: &Api<NetworkPolicy>) {
+    eventually(
+        "web's gate to admit IT validation only",
+        WAIT,
+        || async move {
+            let got = peers(policies, &policy_name("web")).await;
+            let it = got.iter().any(|p| p.contains("10.1.0.0/16"));
+            let ward = got.iter().any(|p| p.contains("10.20.7.0/24"));
+            if it && !ward {
+                Ok(())
+            } else {
+                Err(format!("{got:?}"))
+            }
+        },
+    )
+    .await;
+}
+
+/// The status of system `name` in `plan`, once the plan has one.
+fn find_system<'a>(
+    plan: &'a RecoveryPlan,
+    name: &str,
+) -> Option<&'a lifeline::api::v1alpha1::SystemStatus> {
+    plan.status.as_ref().and_then(|s| {
+        s.systems
+            .iter()
+            .find(|x| x.name.ends_with(&format!("/{name}")))
+    })
+}
+
+/// The status of system `name` in `plan`.
+fn system_status<'a>(
+    plan: &'a RecoveryPlan,
+    name: &str,
+) -> &'a lifeline::api::v1alpha1::SystemStatus {
+    find_system(plan, name).unwrap_or_else(|| panic!("{name} in the plan's status"))
+}
+
+#[tokio::test]
+async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there() {
+    const SOAK: i64 = 15;
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-soak", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        let deployments = ns.api::<k8s_openapi::api::apps::v1::Deployment>();
+        deployments
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        let mut web = support::gated_system("web", "web", 1);
+        web["spec"]["verify"]["retryInterval"] = json!("1s");
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(web))
+            .await
+            .expect("web");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let plan = staged_plan(
+            Some("commander"),
+            json!([
+                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] },
+                  "soak": format!("{SOAK}s") },
+                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                  "approval": { "required": 1 } }
+            ]),
+        );
+        plans.create(&pp, &plan).await.expect("plan");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-soak"),
+        ));
+        let policies: Api<NetworkPolicy> = ns.api();
+
+        // Released at IT validation and soaking there: the ward stays out, and the ward's
+        // approvers see how long the soak has left.
+        let soaking = wait_for(
+            &plans,
+            "release",
+            "web soaking at it-validation",
+            WAIT,
+            |p| {
+                released_at("web", "it-validation")(p)
+                    && find_system(p, "web")
+                        .and_then(|w| w.soak.as_ref())
+                        .is_some_and(|k| k.until.is_some())
+            },
+        )
+        .await;
+        let until = system_status(&soaking, "web")
+            .soak
+            .clone()
+            .and_then(|k| k.until)
+            .expect("until");
+        let awaiting: Vec<String> = soaking
+            .status
+            .as_ref()
+            .expect("status")
+            .awaiting
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(awaiting.len(), 1, "{awaiting:?}");
+        assert!(
+            awaiting[0].ends_with(&format!("for web, soaking until {}", until.0)),
+            "{awaiting:?}"
+        );
+        admits_only_it(&policies).await;
+
+        // web fails its check while it soaks: held, with why, an Event; the soak starts
+        // again once the check passes.
+        deployments
+            .patch_scale(
+                "web",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(json!({ "spec": { "replicas": 0 } })),
+            )
+            .await
+            .expect("scale web to 0");
+        let held = wait_for(
+            &plans,
+            "release",
+            "web held by its failing check",
+            WAIT,
+            |p| {
+                find_system(p, "web")
+                    .and_then(|w| w.soak.as_ref())
+                    .is_some_and(|k| k.held_by.is_some())
+            },
+        )
+        .await;
+        let web = system_status(&held, "web");
+        let soak = web.soak.clone().expect("soak");
+        assert_eq!(web.released_stage.as_deref(), Some("it-validation"));
+        assert!(
+            soak.held_by.as_deref().is_some_and(
+                |h| h.contains("check 'ready' failing since") && h.contains("scaled to 0")
+            ),
+            "{soak:?}"
+        );
+        assert_eq!((soak.since, soak.until, soak.holds), (None, None, 1));
+        assert!(
+            web.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("held at stage it-validation")),
+            "{:?}",
+            web.message
+        );
+        assert!(web.checks[0].reruns >= 1);
+        eventually("a SoakHeld Event", WAIT, || {
+            let ns = &ns;
+            async move {
+                let notes = support::event_notes(ns, "SoakHeld").await;
+                if notes
+                    .iter()
+                    .any(|n| n.contains("web held at stage it-validation"))
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{notes:?}"))
+                }
+            }
+        })
+        .await;
+        admits_only_it(&policies).await;
+
+        // The ward approves while web is held: it still waits out a whole soak.
+        let mut ok = approval("ward-web", "ward", "alice", &[], &[]);
+        ok.spec.systems = vec!["web".into()];
+        ns.api::<Approval>()
+            .create(&pp, &ok)
+            .await
+            .expect("approval");
+        deployments
+            .patch_scale(
+                "web",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(json!({ "spec": { "replicas": 1 } })),
+            )
+            .await
+            .expect("scale web back to 1");
+        let again = wait_for(&plans, "release", "web soaking again", WAIT, |p| {
+            find_system(p, "web")
+                .and_then(|w| w.soak.as_ref())
+                .is_some_and(|k| k.since.is_some())
+        })
+        .await;
+        let soak = system_status(&again, "web").soak.clone().expect("soak");
+        let since = soak.since.clone().expect("since").0;
+        assert!(
+            since.as_second() >= until.0.as_second() - SOAK,
+            "the soak started again when the check passed"
+        );
+        let now = k8s_openapi::jiff::Timestamp::now();
+        if now.as_second() < since.as_second() + SOAK - 1 {
+            // Still within the new soak: at it-validation, the ward out.
+            let p = plans.get("release").await.expect("plan");
+            assert_eq!(
+                system_status(&p, "web").released_stage.as_deref(),
+                Some("it-validation")
+            );
+            assert!(
+                !admits_ward(&policies, "web").await,
+                "the ward is out while web soaks"
+            );
+        }
+
+        let released = wait_for(
+            &plans,
+            "release",
+            "web at ward",
+            WAIT,
+            released_at("web", "ward"),
+        )
+        .await;
+        let web = system_status(&released, "web");
+        let at_ward = web
+            .releases
+            .iter()
+            .find(|r| r.stage == "ward")
+            .expect("released at ward")
+            .at
+            .0;
+        assert!(
+            at_ward.as_second() >= since.as_second() + SOAK,
+            "released at {at_ward}, soak from {since}"
+        );
+        let soak = web.soak.clone().expect("the soak's record");
+        assert_eq!((soak.stage.as_str(), soak.holds), ("it-validation", 1));
+        assert!(soak.completed_at.is_some());
+        eventually("web's gate to admit the ward", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                if admits_ward(&policies, "web").await {
+                    Ok(())
+                } else {
+                    Err("not yet".to_string())
+                }
+            }
+        })
+        .await;
+        let notes = support::event_notes(&ns, "SoakCompleted").await;
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("web soaked at stage it-validation for")
+                    && n.contains("after 1 hold")),
+            "{notes:?}"
+        );
+        operator.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn after_its_soak_a_system_still_waits_for_the_next_approval() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-soak-approval", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        let mut web = support::gated_system("web", "web", 1);
+        web["spec"]["verify"]["retryInterval"] = json!("1s");
+        ns.api::<ClinicalSystem>().create(&pp, &object(web)).await.expect("web");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let plan = staged_plan(
+            Some("commander"),
+            json!([
+                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] }, "soak": "3s" },
+                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                  "approval": { "required": 1 } }
+            ]),
+        );
+        plans.create(&pp, &plan).await.expect("plan");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-soak-approval"),
+        ));
+        let soaked = wait_for(&plans, "release", "web soaked at it-validation", WAIT, |p| {
+            find_system(p, "web").and_then(|w| w.soak.as_ref()).is_some_and(|k| k.completed_at.is_some())
+        })
+        .await;
+        let web = system_status(&soaked, "web");
+        assert_eq!(web.released_stage.as_deref(), Some("it-validation"), "nobody approved the ward");
+        assert!(web.checks[0].reruns >= 1, "its check ran again while it soaked");
+        let awaiting: Vec<String> =
+            soaked.status.as_ref().expect("status").awaiting.iter().map(|a| a.to_string()).collect();
+        assert_eq!(awaiting, ["stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for web"]);
+        let policies: Api<NetworkPolicy> = ns.api();
+        assert!(!admits_ward(&policies, "web").await);
+        let mut ok = approval("ward-web", "ward", "alice", &[], &[]);
+        ok.spec.systems = vec!["web".into()];
+        ns.api::<Approval>().create(&pp, &ok).await.expect("approval");
+        wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
+        eventually("web's gate to admit the ward", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) }
+            }
+        })
+        .await;
+        operator.abort();
+    })
+    .await;
+}

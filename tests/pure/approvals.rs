@@ -21,6 +21,7 @@ fn settings() -> PlanSettings {
                 approval: ApprovalRule::default(),
                 checklist: vec![],
                 decision_time: None,
+                soak: None,
             },
             StageModel {
                 name: "pilot-ward".into(),
@@ -31,6 +32,7 @@ fn settings() -> PlanSettings {
                 },
                 checklist: vec!["Paper records back-entered".into()],
                 decision_time: None,
+                soak: None,
             },
         ],
         ..Default::default()

@@ -6,8 +6,9 @@ use crate::fixture::*;
 use lifeline::{
     api::v1alpha1::{ActionPhase, PlanPhase, SystemPhase, Tier},
     engine::{
-        Inputs, Observation, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageGate, decide,
-        retry,
+        Inputs, Observation, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageGate,
+        approvals::{PlanFacts, awaiting, evaluate},
+        decide, due_reruns, retry,
     },
 };
 
@@ -946,6 +947,225 @@ fn nothing_is_released_while_paused() {
     run.paused = false;
     assert_eq!(run.decide(), acts(&["release a it"]));
     assert_eq!(run.status.phase, PlanPhase::Succeeded);
+}
+
+// Soak
+
+/// A plan whose `ward` stage has a soak of 10 minutes, for system `a` with a release gate.
+fn soaking_run() -> Run {
+    let mut st = stages(&["it", "ward", "all"]);
+    st[1].soak = Some(std::time::Duration::from_secs(600));
+    let model = must_plan(
+        &[sys("a").gate()],
+        PlanSettings {
+            stages: st,
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model);
+    run.decide();
+    run.now = 10;
+    run
+}
+
+fn rerun(run: &mut Run, passed: bool) {
+    let system = run.idx("a");
+    run.observe(Observation::CheckRerun {
+        system,
+        check: 0,
+        passed,
+        error: (!passed).then(|| "GET http://epr/health: status 503".to_string()),
+    });
+}
+
+#[test]
+fn a_system_soaks_at_a_stage_before_it_goes_on_and_its_checks_run_again_meanwhile() {
+    let mut run = soaking_run();
+    assert_eq!(
+        run.restore_one("a"),
+        acts(&["check a check-1", "release a it", "release a ward"]),
+        "released at ward, and held there for its soak"
+    );
+    let soak = run.sys("a").soak.clone().expect("a soak at ward");
+    assert_eq!(soak.stage, "ward");
+    assert_eq!(soak.since, Some(time(10)));
+    assert_eq!(soak.until, Some(time(610)));
+    assert_eq!(soak.completed_at, None);
+    assert_eq!(
+        run.message("a")
+            .map(|m| m.starts_with("soaking at stage ward until")),
+        Some(true)
+    );
+    let d = decide(&run.model, &run.status, &run.inputs());
+    assert_eq!(d.wake_at, Some(at(610)), "decide again when the soak ends");
+    assert_eq!(d.actions, vec![]);
+
+    // The check runs again every retry interval (10 s by default) from its last run.
+    assert_eq!(due_reruns(&run.model, &run.status, at(15)).due, vec![]);
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(15)).next,
+        Some(at(20))
+    );
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(20)).due,
+        vec![(0, 0)]
+    );
+    run.now = 20;
+    rerun(&mut run, true);
+    assert_eq!(run.sys("a").checks[0].reruns, 1);
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(25)).next,
+        Some(at(30))
+    );
+
+    run.now = 609;
+    assert_eq!(run.decide(), acts(&[]), "a second short of its soak");
+    run.now = 610;
+    assert_eq!(run.decide(), acts(&["release a all"]));
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(700)),
+        Default::default(),
+        "no reruns once it has soaked and gone on"
+    );
+}
+
+#[test]
+fn a_check_failing_during_soak_holds_the_system_and_its_soak_starts_again_when_it_passes() {
+    let mut run = soaking_run();
+    run.restore_one("a");
+    run.now = 300;
+    rerun(&mut run, false);
+    assert_eq!(run.decide(), acts(&[]));
+    let soak = run.sys("a").soak.clone().expect("a soak");
+    assert_eq!((soak.since, soak.until, soak.holds), (None, None, 1));
+    let held = soak.held_by.expect("what holds it");
+    assert!(held.contains("check 'check-1' failing since"), "{held}");
+    assert!(held.contains("status 503"), "{held}");
+    assert_eq!(
+        run.message("a")
+            .map(|m| m.starts_with("held at stage ward: check 'check-1'")),
+        Some(true)
+    );
+    assert_eq!(run.sys("a").checks[0].failing_since, Some(time(300)));
+    assert_eq!(
+        decide(&run.model, &run.status, &run.inputs()).wake_at,
+        None,
+        "time alone does not free it"
+    );
+    // Failing again changes nothing more; the hold is counted once.
+    run.now = 310;
+    rerun(&mut run, false);
+    run.decide();
+    assert_eq!(run.sys("a").soak.as_ref().map(|s| s.holds), Some(1));
+    assert_eq!(run.sys("a").checks[0].failing_since, Some(time(300)));
+
+    // Passing again starts the soak again from then: 10 more minutes.
+    run.now = 320;
+    rerun(&mut run, true);
+    assert_eq!(run.decide(), acts(&[]));
+    let soak = run.sys("a").soak.clone().expect("a soak");
+    assert_eq!((soak.since, soak.until), (Some(time(320)), Some(time(920))));
+    assert_eq!(soak.held_by, None);
+    assert_eq!(run.sys("a").checks[0].failing_since, None);
+    run.now = 610;
+    assert_eq!(
+        run.decide(),
+        acts(&[]),
+        "the first soak's end is not enough"
+    );
+    run.now = 920;
+    assert_eq!(run.decide(), acts(&["release a all"]));
+}
+
+#[test]
+fn a_soaking_system_is_listed_as_waiting_with_its_soak_and_what_holds_it() {
+    let mut st = stages(&["it", "ward", "all"]);
+    st[1].soak = Some(std::time::Duration::from_secs(600));
+    st[2].approval.required = 1;
+    let settings = PlanSettings {
+        stages: st,
+        ..settings()
+    };
+    let mut run = Run::new(must_plan(&[sys("a").gate()], settings.clone()));
+    run.gates[2] = StageGate::Awaiting;
+    run.decide();
+    run.now = 10;
+    run.restore_one("a");
+    let facts = PlanFacts {
+        name: "recovery",
+        uid: None,
+        namespace: "ward",
+        created: None,
+        requested_by: None,
+    };
+    let eval = evaluate(&facts, &settings, &[key("a")], &[]);
+    let waits = awaiting(&settings, &run.status, &eval);
+    assert_eq!(waits.len(), 1);
+    assert_eq!(waits[0].soak_until, Some(time(610)));
+    assert_eq!(
+        waits[0].to_string(),
+        format!(
+            "stage all awaits 1 more approval (of 1) from anyone with the approve verb but the \
+             requester for a, soaking until {}",
+            at(610)
+        )
+    );
+    run.now = 20;
+    rerun(&mut run, false);
+    run.decide();
+    let waits = awaiting(&settings, &run.status, &eval);
+    assert_eq!(waits[0].soak_until, None);
+    assert!(
+        waits[0]
+            .to_string()
+            .starts_with("stage all waits for a, held at the stage before: check 'check-1'"),
+        "{}",
+        waits[0]
+    );
+}
+
+#[test]
+fn the_simulator_holds_each_system_for_its_soak_and_people_decide_after_it() {
+    let mut st = stages(&["it", "ward", "all"]);
+    st[1].soak = Some(std::time::Duration::from_secs(3600));
+    st[2].approval.required = 1;
+    st[2].decision_time = Some(std::time::Duration::from_secs(1800));
+    let model = must_plan(
+        &[sys("a").gate(), sys("b").gate().needs(&["a"])],
+        PlanSettings {
+            stages: st,
+            ..settings()
+        },
+    );
+    let report = lifeline::sim::simulate(&model, &Default::default(), |_, _| {});
+    let a = &report.systems[0];
+    let b = &report.systems[1];
+    assert_eq!((a.verified_at, b.verified_at), (Some(600.0), Some(1200.0)));
+    // Verified, released at it and ward, an hour of soak, half an hour for a decision.
+    assert_eq!(a.fully_released_at, Some(600.0 + 3600.0 + 1800.0));
+    assert_eq!(b.fully_released_at, Some(1200.0 + 3600.0 + 1800.0));
+    assert_eq!(a.waited_for_decisions, 1800.0);
+    assert_eq!(report.status.phase, PlanPhase::Succeeded);
+    assert_eq!(report.finished_at, 6600.0);
+}
+
+#[test]
+fn without_a_soak_no_check_runs_again() {
+    let mut run = Run::new(must_plan(
+        &[sys("a").gate()],
+        PlanSettings {
+            stages: stages(&["it", "all"]),
+            ..settings()
+        },
+    ));
+    run.decide();
+    run.restore_one("a");
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(3600)),
+        Default::default()
+    );
 }
 
 // ---------------------------------------------------------------------------------------

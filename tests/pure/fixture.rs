@@ -207,6 +207,7 @@ pub fn stages(names: &[&str]) -> Vec<StageModel> {
             approval: ApprovalRule::default(),
             checklist: Vec::new(),
             decision_time: None,
+            soak: None,
         })
         .collect()
 }

@@ -1,12 +1,14 @@
-//! Releases, system by system, over random interleavings of systems being verified and
-//! people approving and rejecting: no system is ever released at a stage that needs people
-//! without an accepted, unrejected approval naming it, and no system skips a stage.
+//! Releases, system by system, over random interleavings of systems being verified,
+//! people approving and rejecting, and checks failing and passing again while systems
+//! soak: no system is ever released at a stage that needs people without an accepted,
+//! unrejected approval naming it, no system skips a stage, and none leaves a stage with a
+//! soak before it has been released there that long with its checks passing.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use lifeline::{
     api::v1alpha1::{Approval, ApprovalRule, Decision},
     engine::{
-        Action, Inputs, PlanSettings, StageModel,
+        Action, Inputs, Observation, PlanSettings, StageGate, StageModel,
         approvals::{PlanFacts, evaluate},
         decide,
     },
@@ -30,6 +32,8 @@ enum Event {
         mask: u8,
         reject: bool,
     },
+    /// System `i`'s check runs again (while it soaks) and passes or fails.
+    Rerun { system: usize, passed: bool },
 }
 
 fn events(systems: usize) -> impl Strategy<Value = Vec<Event>> {
@@ -43,11 +47,16 @@ fn events(systems: usize) -> impl Strategy<Value = Vec<Event>> {
                 reject
             }
         ),
+        ((0..systems), proptest::bool::weighted(0.6))
+            .prop_map(|(system, passed)| Event::Rerun { system, passed }),
     ];
-    proptest::collection::vec(one, 1..40)
+    proptest::collection::vec(one, 1..60)
 }
 
-fn settings(required: [u32; 2]) -> PlanSettings {
+/// The soak at the `ward` stage, in seconds, when the run has one.
+const SOAK: i64 = 30;
+
+fn settings(required: [u32; 2], soak: bool) -> PlanSettings {
     let stage = |name: &str, required: u32| StageModel {
         name: name.into(),
         approval: ApprovalRule {
@@ -57,11 +66,16 @@ fn settings(required: [u32; 2]) -> PlanSettings {
         },
         checklist: vec![],
         decision_time: None,
+        soak: None,
+    };
+    let ward = StageModel {
+        soak: soak.then(|| std::time::Duration::from_secs(SOAK as u64)),
+        ..stage("ward", required[0])
     };
     PlanSettings {
         stages: vec![
             stage("it-validation", 0),
-            stage("ward", required[0]),
+            ward,
             stage("all-sites", required[1]),
         ],
         ..Default::default()
@@ -90,12 +104,20 @@ proptest! {
     fn no_system_is_released_unapproved_or_skips_a_stage(
         n in 2usize..5,
         required in (1u32..3, 0u32..3),
+        soak in proptest::bool::ANY,
         events in events(4),
     ) {
         let names: Vec<String> = (0..n).map(|i| format!("s{i}")).collect();
         let systems: Vec<_> = names.iter().map(|s| sys(s).steps(1).checks(1).gate()).collect();
-        let settings = settings([required.0, required.1]);
+        let settings = settings([required.0, required.1], soak);
         let mut run = Run::new(must_plan(&systems, settings.clone()));
+        // Only the decisions below, with the Approvals' gates, may release anything.
+        run.gates = vec![StageGate::Awaiting; settings.stages.len()];
+        // The test's own account of each system's soak at `ward`: when its current run of
+        // passing checks there began, whether the soak is done, whether a check fails.
+        let mut clean_since: Vec<Option<i64>> = vec![None; n];
+        let mut soaked: Vec<bool> = vec![false; n];
+        let mut failing: Vec<bool> = vec![false; n];
         let keys: Vec<String> = names.iter().map(|s| key(s)).collect();
         let mut approvals: Vec<Approval> = Vec::new();
         let created = Time(at(0));
@@ -112,6 +134,31 @@ proptest! {
                     }
                 }
                 Event::Verify(_) => {}
+                Event::Rerun { system, passed } if *system < n => {
+                    let name = &names[*system];
+                    if !run.sys(name).phase.is_verified() {
+                        continue;
+                    }
+                    run.observe(Observation::CheckRerun {
+                        system: run.idx(name),
+                        check: 0,
+                        passed: *passed,
+                        error: (!passed).then(|| "refused".to_string()),
+                    });
+                    let at_ward = run.sys(name).released_stage.as_deref() == Some("ward");
+                    if !passed {
+                        failing[*system] = true;
+                        if at_ward && !soaked[*system] {
+                            clean_since[*system] = None;
+                        }
+                    } else if failing[*system] {
+                        failing[*system] = false;
+                        if at_ward && !soaked[*system] {
+                            clean_since[*system] = Some(run.now);
+                        }
+                    }
+                }
+                Event::Rerun { .. } => {}
                 Event::Decide { stage, who, mask, reject } => {
                     let covered: Vec<String> = (0..n)
                         .filter(|i| mask & (1 << i) != 0)
@@ -148,6 +195,14 @@ proptest! {
                 system_gates: eval.system_gates.clone(),
                 ..run.inputs()
             });
+            // A soak under way at `ward` is done at this decision when it has lasted.
+            for i in 0..n {
+                if soak && at_stage[i] == Some(1) && !soaked[i] && !failing[i]
+                    && clean_since[i].is_some_and(|t| run.now - t >= SOAK)
+                {
+                    soaked[i] = true;
+                }
+            }
             for a in &d.actions {
                 let Action::Release { system, stage } = a else { continue };
                 let k = *stage;
@@ -156,6 +211,14 @@ proptest! {
                 let was = at_stage[*system];
                 prop_assert_eq!(was.map_or(0, |w| w + 1), k, "{} skipped to stage {}", key, k);
                 at_stage[*system] = Some(k);
+                prop_assert!(!failing[*system], "{} released at {} with a check failing", key, k);
+                if k == 1 {
+                    clean_since[*system] = Some(run.now);
+                    // A soak of 0 s is done at once; ours are longer.
+                }
+                if soak && k == 2 {
+                    prop_assert!(soaked[*system], "{} left ward before soaking there {}s with its checks passing", key, SOAK);
+                }
                 if settings.stages[k].approval.required == 0 {
                     continue;
                 }

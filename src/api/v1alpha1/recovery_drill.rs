@@ -89,8 +89,11 @@ pub struct RecoveryDrillSpec {
 }
 
 /// The recovery a drill runs: the parts of a RecoveryPlan spec the drill does not set.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.stages) || size(self.stages) == 0 || !has(self.stages[size(self.stages) - 1].soak)")
+    .message("the last stage cannot have a soak: soak holds a system before the next stage, and the last has none")
+    .field_path(".stages"))]
 pub struct DrillRecovery {
     /// As a RecoveryPlan's `parallelism`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

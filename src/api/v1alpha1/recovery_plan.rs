@@ -45,6 +45,9 @@ pub const RETRY_ANNOTATION_PREFIX: &str = "retry.lifeline.dev/";
 #[x_kube(validation = Rule::new("has(self.stages) == has(oldSelf.stages) && (!has(self.stages) || self.stages == oldSelf.stages)")
     .message("stages are immutable once the plan exists: the approval rules cannot change during a recovery; create a new plan")
     .field_path(".stages"))]
+#[x_kube(validation = Rule::new("!has(self.stages) || size(self.stages) == 0 || !has(self.stages[size(self.stages) - 1].soak)")
+    .message("the last stage cannot have a soak: soak holds a system before the next stage, and the last has none")
+    .field_path(".stages"))]
 pub struct RecoveryPlanSpec {
     /// Which ClinicalSystems this plan restores: by label selector or by name, in the
     /// plan's namespace.
@@ -153,6 +156,13 @@ pub struct Stage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
     pub expected_decision_time: Option<DurationString>,
+    /// How long a system stays released at this stage, its checks passing, before it may
+    /// go on to the next stage, e.g. "24h". Its checks run again at its retry interval
+    /// all that time; a failing check holds it here and starts the soak again once the
+    /// check passes. Not on the last stage, which has no next.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    pub soak: Option<DurationString>,
 }
 
 /// Who can reach a released system.
@@ -391,6 +401,10 @@ pub struct SystemStatus {
     /// a retry request is carried out once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_token: Option<String>,
+    /// Its latest soak: at the stage it is released at, when that stage has one, else at
+    /// the last stage before it that had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<SoakStatus>,
 }
 
 /// A stage a system was released at, and when.
@@ -431,6 +445,35 @@ pub struct StepStatus {
     pub token: Option<String>,
 }
 
+/// A system's soak at the stage it is released at: how long it has been released there
+/// with its checks passing.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SoakStatus {
+    /// The stage it soaks at.
+    pub stage: String,
+    /// When the current run of passing checks at this stage began: the release, or the
+    /// moment a failing check passed again. Unset while a check fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Time>,
+    /// When the soak ends if the checks keep passing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Time>,
+    /// When the soak was done: the system may go on to the next stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<Time>,
+    /// How many times a failing check held the system and started its soak again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub holds: u32,
+    /// While a check fails: which, since when and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<String>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// One check's result.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -458,6 +501,12 @@ pub struct CheckStatus {
     /// When the last failed attempt finished (the time of `lastError`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_failed_at: Option<Time>,
+    /// Runs after the check passed (while the system soaks at a stage).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reruns: u32,
+    /// Since when the check, having passed, fails again; unset while it passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Time>,
 }
 
 /// What the operator made of one Approval, kept in the plan's status.
@@ -488,7 +537,7 @@ pub struct ApprovalRecord {
 }
 
 /// Verified systems waiting at a release stage for the same thing.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AwaitingStage {
     /// The stage.
@@ -508,6 +557,13 @@ pub struct AwaitingStage {
     /// When a rejection holds them: the rejection's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub halted: Option<String>,
+    /// When they still soak at the stage before: when the soak ends if their checks keep
+    /// passing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak_until: Option<Time>,
+    /// When a failing check holds them at the stage before: which and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak_held: Option<String>,
 }
 
 impl std::fmt::Display for AwaitingStage {
@@ -516,17 +572,42 @@ impl std::fmt::Display for AwaitingStage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.systems.iter().map(|s| super::short_name(s)).collect();
         let names = names.join(", ");
-        match &self.halted {
-            Some(reason) => write!(f, "stage {} halted for {names}: {reason}", self.stage),
-            None => write!(
+        if let Some(reason) = &self.halted {
+            return write!(f, "stage {} halted for {names}: {reason}", self.stage);
+        }
+        if let Some(why) = &self.soak_held {
+            return write!(
                 f,
-                "stage {} awaits {} more approval{} (of {}) from {} for {names}",
-                self.stage,
-                self.needed,
-                if self.needed == 1 { "" } else { "s" },
-                self.required,
-                self.from
+                "stage {} waits for {names}, held at the stage before: {why}",
+                self.stage
+            );
+        }
+        let until = self.soak_until.as_ref().map(|t| {
+            t.0.round(k8s_openapi::jiff::Unit::Second)
+                .unwrap_or(t.0)
+                .to_string()
+        });
+        match (self.needed, until) {
+            (0, Some(until)) => write!(
+                f,
+                "stage {} waits for {names} to soak at the stage before until {until}",
+                self.stage
             ),
+            (needed, until) => {
+                write!(
+                    f,
+                    "stage {} awaits {} more approval{} (of {}) from {} for {names}",
+                    self.stage,
+                    needed,
+                    if needed == 1 { "" } else { "s" },
+                    self.required,
+                    self.from
+                )?;
+                match until {
+                    Some(until) => write!(f, ", soaking until {until}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }

@@ -80,6 +80,60 @@ pub fn transitions(
                 secondary: system_ref(&s.name),
             });
         }
+        let old_soak = was.and_then(|p| p.soak.as_ref());
+        if let Some(soak) = &s.soak {
+            let same_stage = old_soak.is_some_and(|o| o.stage == soak.stage);
+            if let Some(why) = &soak.held_by
+                && (!same_stage || old_soak.is_some_and(|o| o.held_by.is_none()))
+            {
+                out.push(Event {
+                    type_: EventType::Warning,
+                    reason: "SoakHeld".into(),
+                    note: Some(format!(
+                        "{} held at stage {}: {why}; its soak starts again once the check passes",
+                        s.name, soak.stage
+                    )),
+                    action: "Release".into(),
+                    // Each hold its own Event (and notification), not a count on the first.
+                    secondary: system_ref(&s.name).map(|r| ObjectReference {
+                        field_path: Some(format!(
+                            "status.soak{{{}}}.holds{{{}}}",
+                            soak.stage, soak.holds
+                        )),
+                        ..r
+                    }),
+                });
+            }
+            if let Some(done) = &soak.completed_at
+                && (!same_stage || old_soak.is_some_and(|o| o.completed_at.is_none()))
+            {
+                let took = soak.since.as_ref().map(|t| {
+                    std::time::Duration::from_secs(
+                        crate::engine::time::seconds_between(t.0, done.0).unwrap_or(0),
+                    )
+                });
+                out.push(Event {
+                    type_: EventType::Normal,
+                    reason: "SoakCompleted".into(),
+                    note: Some(format!(
+                        "{} soaked at stage {}{}{}",
+                        s.name,
+                        soak.stage,
+                        took.map(|d| format!(" for {}", format_duration(d)))
+                            .unwrap_or_default(),
+                        match soak.holds {
+                            0 => String::new(),
+                            n => format!(
+                                " with its checks passing, after {n} hold{}",
+                                if n == 1 { "" } else { "s" }
+                            ),
+                        }
+                    )),
+                    action: "Release".into(),
+                    secondary: system_ref(&s.name),
+                });
+            }
+        }
         if s.phase == old_phase {
             continue;
         }
@@ -105,10 +159,12 @@ pub fn transitions(
     // stage, whatever the plan's phase (systems still restoring keep it Running).
     // Each time systems come to wait at a stage (or are held there by a rejection), one
     // Event names them.
-    for entry in &next.awaiting {
+    // A system that only soaks waits for nobody: its Events are the soak's, above.
+    let for_people = |e: &AwaitingStage| e.halted.is_some() || e.needed > 0;
+    for entry in next.awaiting.iter().filter(|e| for_people(e)) {
         let halted = entry.halted.is_some();
         let waited_before = |system: &String| {
-            prev.awaiting.iter().any(|p| {
+            prev.awaiting.iter().filter(|p| for_people(p)).any(|p| {
                 p.stage == entry.stage && p.halted.is_some() == halted && p.systems.contains(system)
             })
         };
@@ -242,7 +298,7 @@ mod tests {
             required,
             from: from.into(),
             checklist: vec![],
-            halted: None,
+            ..Default::default()
         }
     }
 
@@ -345,6 +401,112 @@ mod tests {
         assert_eq!(
             halted.to_string(),
             "stage all-sites halted for epr: rejected by dana: stage 2 halted: no"
+        );
+    }
+}
+
+#[cfg(test)]
+mod soak_tests {
+    use super::*;
+    use crate::api::v1alpha1::{SoakStatus, SystemStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn with_soak(soak: SoakStatus) -> RecoveryPlanStatus {
+        RecoveryPlanStatus {
+            systems: vec![SystemStatus {
+                name: "northern-care/epr".into(),
+                phase: SystemPhase::Released,
+                released_stage: Some("ward".into()),
+                soak: Some(soak),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn soaking() -> SoakStatus {
+        SoakStatus {
+            stage: "ward".into(),
+            since: Some(Time("2026-05-01T10:00:00Z".parse().expect("time"))),
+            until: Some(Time("2026-05-02T10:00:00Z".parse().expect("time"))),
+            ..Default::default()
+        }
+    }
+
+    fn held(holds: u32) -> SoakStatus {
+        SoakStatus {
+            stage: "ward".into(),
+            holds,
+            held_by: Some("check 'login' failing since 2026-05-01T11:00:00Z: status 503".into()),
+            ..Default::default()
+        }
+    }
+
+    fn events(prev: &RecoveryPlanStatus, next: &RecoveryPlanStatus) -> Vec<Event> {
+        let model = PlanModel {
+            systems: vec![],
+            index: Default::default(),
+            waves: vec![],
+            critical_path: Default::default(),
+            settings: Default::default(),
+        };
+        transitions(&model, &ObjectReference::default(), prev, next)
+    }
+
+    #[test]
+    fn each_hold_of_a_soak_is_its_own_warning_and_notification() {
+        let first = events(&with_soak(soaking()), &with_soak(held(1)));
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].reason, "SoakHeld");
+        assert_eq!(first[0].type_, EventType::Warning);
+        assert_eq!(
+            first[0].note.as_deref(),
+            Some(
+                "northern-care/epr held at stage ward: check 'login' failing since \
+                 2026-05-01T11:00:00Z: status 503; its soak starts again once the check passes"
+            )
+        );
+        assert!(
+            events(&with_soak(held(1)), &with_soak(held(1))).is_empty(),
+            "a hold is told once"
+        );
+        let second = events(&with_soak(soaking()), &with_soak(held(2)));
+        let plan: RecoveryPlan = serde_json::from_value(serde_json::json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+            "metadata": { "name": "r", "namespace": "northern-care", "uid": "u-1" },
+            "spec": { "systems": { "names": ["epr"] } }
+        }))
+        .expect("a plan");
+        let status = with_soak(held(2));
+        let ids: Vec<String> = [&first[0], &second[0]]
+            .iter()
+            .map(|e| {
+                crate::controller::notify::for_event(&plan, &status, e)
+                    .expect("notified")
+                    .id
+            })
+            .collect();
+        assert_ne!(
+            ids[0], ids[1],
+            "a receiver that deduplicates by id sees both holds"
+        );
+    }
+
+    #[test]
+    fn a_completed_soak_is_told_with_its_length_and_holds() {
+        let done = SoakStatus {
+            completed_at: Some(Time("2026-05-02T10:00:00Z".parse().expect("time"))),
+            holds: 1,
+            ..soaking()
+        };
+        let out = events(&with_soak(soaking()), &with_soak(done));
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].reason, "SoakCompleted");
+        assert_eq!(
+            out[0].note.as_deref(),
+            Some(
+                "northern-care/epr soaked at stage ward for 24h with its checks passing, after 1 hold"
+            )
         );
     }
 }

@@ -27,10 +27,7 @@ use crate::{
     error::Error,
 };
 
-/// Default pause between attempts of a failing check.
-pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(10);
-/// The shortest pause between attempts of a failing check.
-pub const MIN_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+pub use crate::engine::plan::{DEFAULT_RETRY_INTERVAL, MIN_RETRY_INTERVAL};
 /// Default time a check may keep failing before its system fails.
 pub const DEFAULT_CHECK_DEADLINE: Duration = Duration::from_secs(300);
 /// Requeue after a transient error.
@@ -269,6 +266,17 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             );
         }
     }
+    // A soak that ends, a check of a soaking system due again.
+    if let Some(at) = decision.wake_at {
+        soonest(engine::time::elapsed(now, at).max(MIN_RETRY_INTERVAL));
+    }
+    let reruns = engine::due_reruns(&model, &decision.status, now);
+    if let Some(next) = reruns.next {
+        soonest(engine::time::elapsed(now, next).max(MIN_RETRY_INTERVAL));
+    }
+    if !reruns.due.is_empty() {
+        soonest(MIN_RETRY_INTERVAL);
+    }
     Ok(match recheck {
         Some(d) if !decision.status.phase_is_final() => Requeue::requeue(d),
         _ => Requeue::await_change(),
@@ -305,14 +313,9 @@ fn apply_retries(plan: &RecoveryPlan, model: &PlanModel, status: &mut RecoveryPl
 }
 
 fn retry_interval(system: Option<&ClinicalSystem>) -> Duration {
-    system
-        .and_then(|s| s.spec.verify.as_ref())
-        .and_then(|v| v.retry_interval.as_ref())
-        .and_then(|d| d.parse().ok())
-        .unwrap_or(DEFAULT_RETRY_INTERVAL)
-        // The schema refuses less than a second; an object stored before it did is held
-        // to it here, so one check never retries in a tight loop.
-        .max(MIN_RETRY_INTERVAL)
+    system.map_or(DEFAULT_RETRY_INTERVAL, |s| {
+        crate::engine::plan::retry_interval_of(&s.spec)
+    })
 }
 
 fn check_deadline(system: Option<&ClinicalSystem>) -> Duration {
@@ -447,6 +450,42 @@ async fn observe(
             }
             _ => {}
         }
+    }
+    // Checks of released systems that soak, due again.
+    let reruns = engine::due_reruns(model, status, now);
+    if let Some(next) = reruns.next {
+        soonest(engine::time::elapsed(now, next).max(MIN_RETRY_INTERVAL));
+    }
+    for (i, k) in reruns.due {
+        let (Some(cs), Some(c)) = (
+            by_key.get(&model.systems[i].key).copied(),
+            status.systems[i].checks.get(k),
+        ) else {
+            continue;
+        };
+        let Some(check) = cs.spec.checks().get(k) else {
+            continue;
+        };
+        let result =
+            match crate::controller::drill::faults::fail_check::forced(plan, cs, check, now) {
+                Some(why) => Attempt::Failed(why),
+                None => verify::attempt(ctx, plan, cs, check, c.attempts + c.reruns + 1).await,
+            };
+        soonest(model.systems[i].retry_interval);
+        let (passed, error) = match result {
+            Attempt::Pending => continue,
+            Attempt::Passed => (true, None),
+            Attempt::Failed(error) => {
+                ctx.metrics.check_failed(check);
+                (false, Some(error))
+            }
+        };
+        out.push(Observation::CheckRerun {
+            system: i,
+            check: k,
+            passed,
+            error,
+        });
     }
     Ok(out)
 }

@@ -9,6 +9,6 @@ pub mod selection;
 pub mod settings;
 
 pub use planner::{
-    CriticalPath, PlanErrors, PlanModel, PlanProblem, PlanSettings, StageModel, SystemModel,
-    SystemSource, plan, stage_index,
+    CriticalPath, DEFAULT_RETRY_INTERVAL, MIN_RETRY_INTERVAL, PlanErrors, PlanModel, PlanProblem,
+    PlanSettings, StageModel, SystemModel, SystemSource, plan, retry_interval_of, stage_index,
 };

@@ -77,6 +77,8 @@ pub struct StageModel {
     pub checklist: Vec<String>,
     /// How long people usually take to decide a system here (for the simulator).
     pub decision_time: Option<Duration>,
+    /// How long a system stays here, its checks passing, before it may go on.
+    pub soak: Option<Duration>,
 }
 
 /// One system in a validated plan. Dependencies are indices into [`PlanModel::systems`].
@@ -104,6 +106,26 @@ pub struct SystemModel {
     pub checks: Vec<String>,
     /// Whether the system has a release gate (`spec.release`).
     pub has_release_gate: bool,
+    /// The pause between runs of a check: of a failing one while verifying, of every one
+    /// while soaking.
+    pub retry_interval: Duration,
+}
+
+/// Default pause between attempts of a failing check.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(10);
+/// The shortest pause between attempts of a check.
+pub const MIN_RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A ClinicalSystem's retry interval: `verify.retryInterval`, else the default, and never
+/// under a second (the schema refuses less; an object stored before it did is held to it
+/// here, so one check never retries in a tight loop).
+pub fn retry_interval_of(spec: &crate::api::v1alpha1::ClinicalSystemSpec) -> Duration {
+    spec.verify
+        .as_ref()
+        .and_then(|v| v.retry_interval.as_ref())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(DEFAULT_RETRY_INTERVAL)
+        .max(MIN_RETRY_INTERVAL)
 }
 
 impl SystemModel {
@@ -485,6 +507,7 @@ pub fn plan(
             manual_steps: steps.iter().map(|s| s.manual.is_some()).collect(),
             checks: src.spec.checks().iter().map(|c| c.name.clone()).collect(),
             has_release_gate: src.spec.release.is_some(),
+            retry_interval: retry_interval_of(src.spec),
         });
     }
     // A stable sort: each system's problems stay in the order they were found.

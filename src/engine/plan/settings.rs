@@ -21,6 +21,7 @@ pub fn settings_of(plan: &RecoveryPlan) -> PlanSettings {
                     .expected_decision_time
                     .as_ref()
                     .and_then(|d| d.parse().ok()),
+                soak: s.soak.as_ref().and_then(|d| d.parse().ok()),
             })
             .collect(),
     }

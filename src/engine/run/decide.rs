@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
 use crate::api::v1alpha1::{
-    ActionPhase, CheckStatus, FailurePolicy, PlanPhase, RecoveryPlanStatus, StepStatus,
+    ActionPhase, CheckStatus, FailurePolicy, PlanPhase, RecoveryPlanStatus, SoakStatus, StepStatus,
     SystemPhase, SystemStatus,
 };
 use crate::engine::{
     plan::PlanModel,
-    time::{objective_met, seconds_between},
+    time::{after, elapsed, objective_met, seconds_between},
 };
 
 /// Whether a release stage may proceed.
@@ -146,6 +146,17 @@ pub enum Observation {
         /// True when no more attempts will be made (the deadline passed).
         last: bool,
     },
+    /// A check that had passed ran again (see [`due_reruns`]).
+    CheckRerun {
+        /// System index.
+        system: usize,
+        /// Check index.
+        check: usize,
+        /// Whether it passed.
+        passed: bool,
+        /// The error, when it failed.
+        error: Option<String>,
+    },
 }
 
 /// The result of [`decide`].
@@ -155,6 +166,9 @@ pub struct Decision {
     pub status: RecoveryPlanStatus,
     /// What to do now, in order.
     pub actions: Vec<Action>,
+    /// The earliest moment the decision changes by time alone, with nothing new observed
+    /// (a soak ends): decide again then.
+    pub wake_at: Option<Timestamp>,
 }
 
 fn time(t: Timestamp) -> Time {
@@ -239,9 +253,73 @@ struct Ctx<'a> {
     inputs: &'a Inputs,
     now: Time,
     actions: Vec<Action>,
+    wake_at: Option<Timestamp>,
 }
 
 impl Ctx<'_> {
+    fn wake(&mut self, at: Timestamp) {
+        self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+    }
+
+    /// Whether system `s`, released at stage `k`, has soaked there: it has no soak, or
+    /// has been released there that long with its checks passing. Records the soak in
+    /// `s.soak` and says in `s.message` what holds the system.
+    fn soaked(&mut self, s: &mut SystemStatus, k: usize) -> bool {
+        let stage = &self.model.settings.stages[k];
+        let Some(length) = stage
+            .soak
+            .filter(|_| k + 1 < self.model.settings.stages.len())
+        else {
+            // A soak at an earlier stage stays, as the record of it.
+            return true;
+        };
+        let soak = s.soak.get_or_insert_with(SoakStatus::default);
+        if soak.stage != stage.name {
+            *soak = SoakStatus {
+                stage: stage.name.clone(),
+                ..Default::default()
+            };
+        }
+        if soak.completed_at.is_some() {
+            return true;
+        }
+        if let Some(c) = s.checks.iter().find(|c| c.failing_since.is_some()) {
+            let why = format!(
+                "check '{}' failing since {}: {}",
+                c.name,
+                c.failing_since.as_ref().map(|t| t.0).unwrap_or(self.now.0),
+                c.last_error.as_deref().unwrap_or("no error recorded")
+            );
+            if soak.since.take().is_some() {
+                soak.until = None;
+                soak.holds += 1;
+            }
+            let message = format!("held at stage {}: {why}", stage.name);
+            if soak.held_by.as_deref() != Some(why.as_str()) {
+                soak.held_by = Some(why);
+            }
+            if s.message.as_deref() != Some(message.as_str()) {
+                s.message = Some(message);
+            }
+            return false;
+        }
+        soak.held_by = None;
+        let since = soak.since.get_or_insert_with(|| self.now.clone()).0;
+        let until = after(since, length);
+        soak.until = Some(Time(until));
+        if self.now.0 >= until {
+            soak.completed_at = Some(self.now.clone());
+            s.message = None;
+            return true;
+        }
+        let message = format!("soaking at stage {} until {until}", stage.name);
+        if s.message.as_deref() != Some(message.as_str()) {
+            s.message = Some(message);
+        }
+        self.wake(until);
+        false
+    }
+
     fn fail(&self, s: &mut SystemStatus, message: String) {
         s.phase = SystemPhase::Failed;
         s.failed_at = Some(self.now.clone());
@@ -354,6 +432,7 @@ pub fn decide_owned(
         inputs,
         now: now.clone(),
         actions: Vec::new(),
+        wake_at: None,
     };
 
     if inputs.aborted || status.phase == PlanPhase::Aborted {
@@ -369,6 +448,7 @@ pub fn decide_owned(
         return Decision {
             status,
             actions: Vec::new(),
+            wake_at: None,
         };
     }
 
@@ -516,7 +596,22 @@ pub fn decide_owned(
                 continue;
             }
             loop {
-                let next = released_index(model, &status.systems[i]).map_or(0, |k| k + 1);
+                let current = released_index(model, &status.systems[i]);
+                // A system leaves a stage only once it has soaked there, and never while
+                // a check fails.
+                if let Some(k) = current
+                    && !ctx.soaked(&mut status.systems[i], k)
+                {
+                    break;
+                }
+                if status.systems[i]
+                    .checks
+                    .iter()
+                    .any(|c| c.failing_since.is_some())
+                {
+                    break;
+                }
+                let next = current.map_or(0, |k| k + 1);
                 let Some(stage) = model.settings.stages.get(next) else {
                     break;
                 };
@@ -541,6 +636,10 @@ pub fn decide_owned(
                     system: i,
                     stage: next,
                 });
+                // Its soak at the new stage starts now.
+                if !ctx.soaked(s, next) {
+                    break;
+                }
                 // One stage that needs people per decision: the next waits for the next
                 // reconcile, so no chain of decisions carries a system on in one go.
                 if stage.approval.required > 0 {
@@ -588,7 +687,51 @@ pub fn decide_owned(
     Decision {
         status,
         actions: ctx.actions,
+        wake_at: ctx.wake_at,
     }
+}
+
+/// The checks of verified systems that are due to run again now, and when the next one
+/// is due after those. A system's checks run again at its retry interval while it soaks
+/// at a stage.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reruns {
+    /// (system, check) indices, due now.
+    pub due: Vec<(usize, usize)>,
+    /// When the next rerun not yet due falls due.
+    pub next: Option<Timestamp>,
+}
+
+/// The reruns due at `now` (see [`Reruns`]).
+pub fn due_reruns(model: &PlanModel, status: &RecoveryPlanStatus, now: Timestamp) -> Reruns {
+    let mut out = Reruns::default();
+    for (i, s) in status.systems.iter().enumerate() {
+        let Some(m) = model.systems.get(i).filter(|m| m.key == s.name) else {
+            continue;
+        };
+        let soaking = s.phase.is_verified()
+            && s.soak.as_ref().is_some_and(|k| {
+                k.completed_at.is_none() && Some(&k.stage) == s.released_stage.as_ref()
+            });
+        if !soaking {
+            continue;
+        }
+        for (k, c) in s.checks.iter().enumerate() {
+            if c.phase != ActionPhase::Succeeded {
+                continue;
+            }
+            let due_at = c
+                .last_attempt_at
+                .as_ref()
+                .map_or(now, |t| after(t.0, m.retry_interval).max(t.0));
+            if elapsed(now, due_at).is_zero() {
+                out.due.push((i, k));
+            } else {
+                out.next = Some(out.next.map_or(due_at, |n| n.min(due_at)));
+            }
+        }
+    }
+    out
 }
 
 /// Fills `progress` and `currentStage`.
@@ -670,7 +813,39 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
                 }
             }
         }
+        Observation::CheckRerun {
+            system,
+            check,
+            passed,
+            error,
+        } => {
+            let Some(c) = rerun_check(status, *system, *check) else {
+                return;
+            };
+            c.reruns += 1;
+            c.last_attempt_at = Some(now.clone());
+            if *passed {
+                c.failing_since = None;
+            } else {
+                c.last_error = error.clone();
+                c.last_failed_at = Some(now.clone());
+                c.failing_since.get_or_insert(now);
+            }
+        }
     }
+}
+
+fn rerun_check(
+    status: &mut RecoveryPlanStatus,
+    system: usize,
+    check: usize,
+) -> Option<&mut CheckStatus> {
+    status
+        .systems
+        .get_mut(system)
+        .filter(|s| s.phase.is_verified())
+        .and_then(|s| s.checks.get_mut(check))
+        .filter(|c| c.phase == ActionPhase::Succeeded)
 }
 
 fn running_step(

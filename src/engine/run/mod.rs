@@ -5,5 +5,6 @@
 pub mod decide;
 
 pub use decide::{
-    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, observe, retry,
+    Action, Decision, Inputs, Observation, Reruns, StageGate, decide, decide_owned, due_reruns,
+    observe, retry,
 };

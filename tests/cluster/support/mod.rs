@@ -1177,3 +1177,19 @@ impl Webhook {
         self.received.lock().expect("webhook state").clone()
     }
 }
+
+/// The Events in the test namespace with `reason`, by note.
+pub async fn event_notes(ns: &TestNamespace, reason: &str) -> Vec<String> {
+    let events: Api<k8s_openapi::api::events::v1::Event> = ns.api();
+    let mut notes: Vec<String> = events
+        .list(&Default::default())
+        .await
+        .expect("list Events")
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .filter_map(|e| e.note)
+        .collect();
+    notes.sort();
+    notes
+}
