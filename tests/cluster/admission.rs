@@ -37,6 +37,8 @@ const PLAN_POLICY: &str = "lifeline-plan-requester";
 /// The RecoveryDrill policy (and its binding) in manifests/admission.yaml (its live tests
 /// are in tests/cluster/drill.rs).
 const DRILL_POLICY: &str = "lifeline-drill-staging-only";
+/// The ClinicalSystem Job policy (and its binding) in manifests/admission.yaml.
+const JOBS_POLICY: &str = "lifeline-system-jobs";
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.
 const SETTLED: Duration = Duration::from_secs(60);
@@ -59,6 +61,8 @@ const EVE_GROUPS: &[&str] = &["porters"];
 /// The incident commander: lifeline-operator-admin and lifeline-approver, so admission
 /// lets them approve the plan they requested; only the operator can refuse it.
 const IC: &str = "ic";
+/// May write ClinicalSystems and create Jobs in the test namespace (the Role job-author).
+const FRANK: &str = "frank";
 /// The plans the approvals name.
 const WARD_A: &str = "ward-a";
 const WARD_B: &str = "ward-b";
@@ -130,7 +134,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 6, "three policies and three bindings");
+    assert_eq!(shipped().len(), 8, "four policies and four bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -143,11 +147,11 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
     };
     assert_eq!(
         names(&policies),
-        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]
+        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY, JOBS_POLICY]
     );
     assert_eq!(
         names(&bindings),
-        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY]
+        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY, JOBS_POLICY]
     );
 
     for (p, (resource, operations)) in policies.iter().zip([
@@ -156,6 +160,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         // Only creation: a drill stays deletable (its finalizer removable) after the
         // namespace loses its label.
         ("recoverydrills", json!(["CREATE"])),
+        ("clinicalsystems", json!(["CREATE", "UPDATE"])),
     ]) {
         assert_eq!(p["spec"]["failurePolicy"], "Fail", "{p:#}");
         // Only the main resource: the operator's writes to <resource>/status pass.
@@ -312,6 +317,13 @@ async fn grant_roles(ns: &TestNamespace) {
             json!([{ "apiGroups": ["lifeline.dev"], "resources": ["approvals"], "verbs": ["create"] }]),
         ),
         (
+            "job-author",
+            json!([
+                { "apiGroups": ["lifeline.dev"], "resources": ["clinicalsystems"], "verbs": ["create", "update", "patch", "get"] },
+                { "apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"] }
+            ]),
+        ),
+        (
             "approve-ward-b",
             json!([
                 { "apiGroups": ["lifeline.dev"], "resources": ["approvals"], "verbs": ["create"] },
@@ -331,6 +343,7 @@ async fn grant_roles(ns: &TestNamespace) {
         (CAROL, "ClusterRole", "lifeline-operator-admin"),
         (MALLORY, "Role", "approval-creator"),
         (BOB, "Role", "approve-ward-b"),
+        (FRANK, "Role", "job-author"),
     ] {
         let binding: RoleBinding = object(json!({
             "metadata": { "name": format!("{user}-{role}") },
@@ -900,6 +913,179 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
             ["stage all-sites halted for web: rejected by dana: Oldham's interface queue is not drained"]
         );
         operator.abort();
+    })
+    .await;
+}
+
+/// A pod spec that meets Pod Security `restricted`.
+fn restricted_pod() -> Value {
+    json!({
+        "restartPolicy": "Never",
+        "securityContext": { "runAsNonRoot": true, "seccompProfile": { "type": "RuntimeDefault" } },
+        "containers": [{
+            "name": "restore", "image": "registry.example/pg-restore:2.3",
+            "securityContext": { "allowPrivilegeEscalation": false, "capabilities": { "drop": ["ALL"] } }
+        }]
+    })
+}
+
+/// The ClinicalSystem `name` whose restore step `restore` runs a Job with `pod` as its
+/// pod spec.
+fn system_with_job(name: &str, pod: Value) -> lifeline::api::v1alpha1::ClinicalSystem {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+        "metadata": { "name": name },
+        "spec": {
+            "displayName": "PAS", "tier": "critical", "recoveryTimeObjective": "1h",
+            "restore": { "steps": [
+                { "name": "restore", "job": { "template": { "spec": { "template": { "spec": pod } } } } }
+            ]}
+        }
+    }))
+}
+
+/// `restricted_pod()` with `path` (a JSON pointer; its parent exists) set to `value`.
+fn pod_with(path: &str, value: Value) -> Value {
+    let mut pod = restricted_pod();
+    let (parent, key) = path.rsplit_once('/').expect("a pointer");
+    let parent = pod
+        .pointer_mut(parent)
+        .unwrap_or_else(|| panic!("{parent} in the pod"));
+    match parent {
+        Value::Object(map) => {
+            map.insert(key.to_string(), value);
+        }
+        Value::Array(items) => items[key.parse::<usize>().expect("an index")] = value,
+        _ => panic!("{path}: the parent is neither object nor array"),
+    }
+    pod
+}
+
+#[tokio::test]
+async fn a_clinical_system_runs_only_jobs_its_author_could_run_and_pod_security_allows() {
+    with_policies("admission-jobs", |ns| async move {
+        use lifeline::api::v1alpha1::ClinicalSystem;
+        let carol = client_as(CAROL, CAROL_GROUPS).await;
+        let frank = client_as(FRANK, &[]).await;
+        let as_carol = ns.api_with::<ClinicalSystem>(&carol);
+        let as_frank = ns.api_with::<ClinicalSystem>(&frank);
+
+        // The operator admin may write ClinicalSystems but not create Jobs: no Job step
+        // makes the operator create one for them.
+        // (Also the probe that the policy is in effect.)
+        let needle = format!(
+            "spec.restore.steps{{restore}}.job: user {CAROL} may not create Jobs in namespace {}",
+            ns.name
+        );
+        eventually("the ClinicalSystem Job policy to take effect", SETTLED, || {
+            let (as_carol, needle) = (as_carol.clone(), needle.clone());
+            async move {
+                denied(
+                    create_settled(&as_carol, &system_with_job("pas", restricted_pod()), true).await,
+                    403,
+                    &needle,
+                )
+            }
+        })
+        .await;
+        let mut plain = system_with_job("plain", restricted_pod());
+        plain.spec.restore = None;
+        create_settled(&as_carol, &plain, false).await.expect("carol's system without a Job");
+
+        // Someone who may create Jobs still gets only restricted pods, as the default
+        // ServiceAccount.
+        let e = "spec.restore.steps{restore}.job: ";
+        let restricted = [
+            (pod_with("/hostPID", json!(true)), "spec.template.spec may not set hostNetwork, hostPID or hostIPC"),
+            (pod_with("/serviceAccountName", json!("lifeline-operator")), "spec.template.spec.serviceAccountName must be one of [default]"),
+            (
+                pod_with("/volumes", json!([{ "name": "root", "hostPath": { "path": "/" } }])),
+                "spec.template.spec.volumes may be only configMap",
+            ),
+            (pod_with("/containers/0/securityContext/privileged", json!(true)), "containers may not set securityContext.privileged"),
+            (pod_with("/containers/0/securityContext/allowPrivilegeEscalation", json!(true)), "every container must set securityContext.allowPrivilegeEscalation: false"),
+            (pod_with("/containers/0/securityContext/capabilities", json!({ "add": ["SYS_ADMIN"], "drop": ["ALL"] })), "every container must set securityContext.capabilities.drop: [ALL]"),
+            (pod_with("/securityContext/runAsNonRoot", json!(false)), "set securityContext.runAsNonRoot: true"),
+            (pod_with("/securityContext/seccompProfile/type", json!("Unconfined")), "set securityContext.seccompProfile.type: RuntimeDefault"),
+            (pod_with("/containers/0/ports", json!([{ "containerPort": 80, "hostPort": 80 }])), "containers may not set ports[].hostPort"),
+        ];
+        for (pod, needle) in restricted {
+            assert_denied(&as_frank, &system_with_job("pas", pod), 403, &format!("{e}{needle}")).await;
+        }
+        let check: ClinicalSystem = object(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+            "metadata": { "name": "lims" },
+            "spec": {
+                "displayName": "LIMS", "tier": "critical", "recoveryTimeObjective": "1h",
+                "verify": { "checks": [{ "name": "journey", "job": { "template": { "spec": {
+                    "template": { "spec": pod_with("/hostNetwork", json!(true)) } } } } }] }
+            }
+        }));
+        assert_denied(&as_frank, &check, 403, "spec.verify.checks{journey}.job: spec.template.spec may not set hostNetwork").await;
+
+        let created = create_settled(&as_frank, &system_with_job("pas", restricted_pod()), false)
+            .await
+            .expect("a restricted Job as the default ServiceAccount");
+
+        // An edit that leaves the templates alone needs no Job permission; one that
+        // changes them does.
+        let mut renamed = created.clone();
+        renamed.spec.display_name = "Patient administration".into();
+        as_carol.replace("pas", &PostParams::default(), &renamed).await.expect("carol renames pas");
+        let mut retargeted = as_carol.get("pas").await.expect("pas");
+        retargeted.spec.restore.as_mut().expect("restore").steps[0] = object(json!({
+            "name": "restore",
+            "job": { "template": { "spec": { "template": { "spec": pod_with("/containers/0/image", json!("registry.example/anything:1")) } } } }
+        }));
+        let refused = as_carol.replace("pas", &PostParams::default(), &retargeted).await;
+        if let Err(why) = denied(refused, 403, "may not create Jobs in namespace") {
+            panic!("carol changing pas's Job must be denied: {why}");
+        }
+
+        // An administrator lists more ServiceAccounts on the namespace.
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin_client().await);
+        namespaces
+            .patch(&ns.name, &PatchParams::default(), &Patch::Merge(json!({
+                "metadata": { "annotations": { "lifeline.dev/job-service-accounts": "restore-runner, verify-runner" } }
+            })))
+            .await
+            .expect("annotate the namespace");
+        eventually("restore-runner to be allowed", SETTLED, || {
+            let as_frank = as_frank.clone();
+            async move {
+                let sys = system_with_job("ris", pod_with("/serviceAccountName", json!("verify-runner")));
+                create_settled(&as_frank, &sys, true).await.map(|_| ()).map_err(|e| e.to_string())
+            }
+        })
+        .await;
+        assert_denied(
+            &as_frank,
+            &system_with_job("ris", pod_with("/serviceAccountName", json!("lifeline-operator"))),
+            403,
+            "serviceAccountName must be one of [default, restore-runner, verify-runner]",
+        )
+        .await;
+
+        // The shipped playbook's Jobs all meet the policy.
+        let root = repo_root().join("playbooks/northern-care/systems");
+        let mut files: Vec<_> = std::fs::read_dir(&root).expect("systems").map(|e| e.expect("entry").path()).collect();
+        files.sort();
+        let mut with_jobs = 0;
+        for file in files {
+            let text = std::fs::read_to_string(&file).expect("read");
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let v: serde_yaml::Value = serde::Deserialize::deserialize(doc).expect("yaml");
+                let mut sys: ClinicalSystem = serde_json::from_value(serde_json::to_value(v).expect("json")).expect("a ClinicalSystem");
+                sys.metadata.namespace = None;
+                sys.metadata.name = Some(format!("playbook-{}", sys.name_any()));
+                let has_job = serde_json::to_string(&sys.spec).expect("json").contains("\"job\"");
+                with_jobs += usize::from(has_job);
+                create_settled(&as_frank, &sys, true)
+                    .await
+                    .unwrap_or_else(|e| panic!("{} from {}: {e}", sys.name_any(), file.display()));
+            }
+        }
+        assert!(with_jobs >= 8, "the playbook has systems with Jobs: {with_jobs}");
     })
     .await;
 }
