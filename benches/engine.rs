@@ -216,6 +216,7 @@ fn check(namespace: &str, system: &str, k: u64) -> Check {
             url: format!("http://{system}.{namespace}.svc:8080/healthz"),
             expected_status: vec![200],
             body_contains: None,
+            follow_redirects: false,
             timeout: None,
         });
     } else {

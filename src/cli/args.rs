@@ -218,6 +218,11 @@ pub struct RunArgs {
     /// --resolve (for an operator run outside the cluster). Repeatable: HOST=IP.
     #[arg(long, value_name = "HOST=IP", value_parser = parse_resolve)]
     pub(super) resolve: Vec<(String, std::net::IpAddr)>,
+    /// A network `http` and `tcp` checks may reach besides Services and pods by their
+    /// cluster names (*.svc): the pod and Service CIDRs, or another the administrator
+    /// allows. Repeatable. Link-local and metadata addresses are never reached.
+    #[arg(long = "check-network", value_name = "CIDR", value_parser = parse_network)]
+    pub(super) check_networks: Vec<ipnet::IpNet>,
     /// POST a JSON notification here when a stage awaits approval, a system fails or is
     /// blocked, or a plan finishes. Never blocks a reconcile; retried with backoff.
     #[arg(long, env = "LIFELINE_NOTIFY_URL", value_name = "URL")]
@@ -225,6 +230,12 @@ pub struct RunArgs {
     /// Attempts per notification before it is given up (backoff 1 s, doubling).
     #[arg(long, default_value_t = 6, env = "LIFELINE_NOTIFY_ATTEMPTS")]
     pub(super) notify_attempts: u32,
+}
+
+fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {
+    s.parse::<ipnet::IpNet>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{s:?} is not a CIDR such as 10.96.0.0/12 or an IP address"))
 }
 
 fn parse_resolve(s: &str) -> Result<(String, std::net::IpAddr), String> {

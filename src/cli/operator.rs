@@ -26,6 +26,7 @@ pub(super) fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
                 identity,
                 namespace: args.namespace,
                 resolve: args.resolve,
+                check_networks: args.check_networks,
                 notify: args
                     .notify_url
                     .map(|url| crate::controller::notify::NotifyOptions {

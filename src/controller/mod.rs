@@ -67,10 +67,12 @@ pub struct Context {
     pub recorder: Recorder,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
-    /// The HTTP client for `http` checks.
+    /// The HTTP client for `http` checks: it follows no redirect.
     pub http: reqwest::Client,
-    /// Host name overrides for `http` and `tcp` checks.
-    pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// The HTTP client for `http` checks that follow redirects: on the same host only.
+    pub http_same_host: reqwest::Client,
+    /// Where `http` and `tcp` checks may connect.
+    pub reach: Arc<steps::reach::Reach>,
     /// Plans (by uid) whose release gates this process has applied in full once: after a
     /// restart every gate is applied again, so a crash between recording a release and
     /// applying it loses nothing.
@@ -90,15 +92,30 @@ impl Context {
         client: Client,
         identity: &str,
         metrics: Arc<metrics::Metrics>,
-        resolve: Vec<(String, std::net::IpAddr)>,
+        reach: steps::reach::Reach,
     ) -> anyhow::Result<Self> {
-        let mut http =
-            reqwest::Client::builder().user_agent(concat!("lifeline/", env!("CARGO_PKG_VERSION")));
-        for (host, ip) in &resolve {
-            // The port is taken from each URL; only the address is overridden.
-            http = http.resolve(host, std::net::SocketAddr::new(*ip, 0));
-        }
-        let http = http.build().context("build the HTTP client for checks")?;
+        let reach = Arc::new(reach);
+        let client_for = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .user_agent(concat!("lifeline/", env!("CARGO_PKG_VERSION")))
+                // Every name resolves only to addresses checks may reach, redirects too.
+                .dns_resolver(Arc::new(steps::reach::Resolver(reach.clone())))
+                .redirect(redirects)
+                .build()
+                .context("build the HTTP client for checks")
+        };
+        let http = client_for(reqwest::redirect::Policy::none())?;
+        let http_same_host = client_for(reqwest::redirect::Policy::custom(|attempt| {
+            let same = attempt.previous().first().is_some_and(|first| {
+                first.host_str() == attempt.url().host_str()
+                    && first.port_or_known_default() == attempt.url().port_or_known_default()
+            });
+            if same && attempt.previous().len() <= 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))?;
         Ok(Self {
             recorder: Recorder::new(
                 client.clone(),
@@ -110,7 +127,8 @@ impl Context {
             client,
             metrics,
             http,
-            resolve,
+            http_same_host,
+            reach,
             gates_synced: Default::default(),
             notifier: None,
             username: String::new(),
@@ -146,6 +164,9 @@ pub struct RunOptions {
     /// Host names that `http` and `tcp` checks reach at another IP address instead of
     /// through DNS, like curl's `--resolve` (for an operator run outside the cluster).
     pub resolve: Vec<(String, std::net::IpAddr)>,
+    /// Networks `http` and `tcp` checks may reach besides cluster names (`*.svc`): the
+    /// pod and Service networks, and any other the administrator allows.
+    pub check_networks: Vec<ipnet::IpNet>,
     /// Where to POST notifications (a stage awaits approval, a system failed, the plan
     /// finished), if anywhere.
     pub notify: Option<notify::NotifyOptions>,
@@ -162,6 +183,11 @@ impl RunOptions {
             identity: identity.to_string(),
             namespace: Some(namespace.to_string()),
             resolve: Vec::new(),
+            // A local run checks services on this machine.
+            check_networks: ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(127, 0, 0, 0), 8)
+                .map(ipnet::IpNet::V4)
+                .into_iter()
+                .collect(),
             notify: None,
         }
     }
@@ -296,7 +322,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         client.clone(),
         &opts.identity,
         metrics.clone(),
-        opts.resolve.clone(),
+        steps::reach::Reach::new(opts.check_networks.clone(), opts.resolve.clone()),
     )?;
     if let Some(notify) = opts.notify.clone() {
         info!(url = %notify.url, "notifications go to a webhook");

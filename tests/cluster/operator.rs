@@ -934,3 +934,153 @@ async fn a_job_the_plan_did_not_create_never_counts_as_its_step() {
     })
     .await;
 }
+
+/// A server on 127.0.0.1 that redirects `/moved` to `/ok` on itself, `/away` to
+/// 127.0.0.2 on the same port, answers `/ok` with 200 and `/record` with a body holding
+/// what a check must never echo.
+async fn redirecting_server() -> SocketAddr {
+    use axum::{Router, http::StatusCode, http::header::LOCATION, routing::get};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the redirecting server");
+    let addr = listener.local_addr().expect("address");
+    let port = addr.port();
+    let app = Router::new()
+        .route("/ok", get(|| async { "ok" }))
+        .route(
+            "/record",
+            get(|| async { "patient 943 476 5919: allergic to penicillin" }),
+        )
+        .route(
+            "/moved",
+            get(|| async { (StatusCode::FOUND, [(LOCATION, "/ok")]) }),
+        )
+        .route(
+            "/away",
+            get(move || async move {
+                (
+                    StatusCode::FOUND,
+                    [(LOCATION, format!("http://127.0.0.2:{port}/ok"))],
+                )
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+/// The checks a ClinicalSystem's author writes reach only what they should: never a
+/// metadata or link-local address, never a network the operator does not allow, no
+/// redirect unless asked and then on the same host only, and the status never echoes
+/// what the target sent beyond its status code. (Nothing leaves the machine: refused
+/// addresses are refused before any connection.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_reach_only_what_they_should_and_echo_nothing() {
+    with_namespace("operator-reach", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let server = redirecting_server().await;
+        let url = |path: &str| format!("http://{server}{path}");
+        let http = |name: &str, url: String, extra: Value| {
+            let mut check = json!({ "name": name, "http": { "url": url, "timeout": "2s" } });
+            if let (Some(c), Some(extra)) = (check["http"].as_object_mut(), extra.as_object()) {
+                c.extend(extra.clone());
+            }
+            check
+        };
+        let cases: Vec<(&str, Value)> = vec![
+            (
+                "metadata",
+                http(
+                    "probe",
+                    "http://169.254.169.254/latest/meta-data/".into(),
+                    json!({}),
+                ),
+            ),
+            (
+                "metadata-v6",
+                http("probe", "http://[fd00:ec2::254]/latest/".into(), json!({})),
+            ),
+            (
+                "private",
+                json!({ "name": "probe", "tcp": { "host": "10.0.0.1", "port": 5432 } }),
+            ),
+            ("unfollowed", http("probe", url("/moved"), json!({}))),
+            (
+                "elsewhere",
+                http("probe", url("/away"), json!({ "followRedirects": true })),
+            ),
+            (
+                "followed",
+                http("probe", url("/moved"), json!({ "followRedirects": true })),
+            ),
+            (
+                "record",
+                http(
+                    "probe",
+                    url("/record"),
+                    json!({ "bodyContains": "no allergies" }),
+                ),
+            ),
+        ];
+        for (name, check) in &cases {
+            let mut system = clinical_system(name, &[], vec![], vec![check.clone()]);
+            system["spec"]["verify"]["deadline"] = json!("3s");
+            create::<ClinicalSystem>(&ns, &object(system)).await;
+        }
+        let _op = Operator::start("reach", &ns.name, &[]);
+        let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("reach", &names))).await;
+        let plans = ns.api::<RecoveryPlan>();
+        let done = wait_for(&plans, "reach", "every system settled", RUN, |p| {
+            let st = status(p);
+            !st.systems.is_empty() && st.systems.iter().all(|s| s.phase.is_terminal())
+        })
+        .await;
+        let st = status(&done);
+        let outcome = |name: &str| {
+            let s = sys(&st, &ns.name, name);
+            (s.phase, s.checks[0].last_error.clone().unwrap_or_default())
+        };
+        let expect_failed = |name: &str, needle: &str| {
+            let (phase, error) = outcome(name);
+            assert_eq!(phase, SystemPhase::Failed, "{name}: {error}");
+            assert!(error.contains(needle), "{name}: {error}");
+            assert!(error.len() <= 300, "{name}: a bounded error: {error}");
+        };
+        expect_failed(
+            "metadata",
+            "169.254.169.254 is a link-local address (cloud metadata), which checks never reach",
+        );
+        expect_failed(
+            "metadata-v6",
+            "fd00:ec2::254 is a cloud metadata address, which checks never reach",
+        );
+        expect_failed(
+            "private",
+            "connect 10.0.0.1:5432: 10.0.0.1 is outside the networks checks may reach",
+        );
+        expect_failed(
+            "unfollowed",
+            "status 302, a redirect, not followed (set followRedirects",
+        );
+        expect_failed(
+            "elsewhere",
+            "status 302, a redirect to another host, which checks never follow",
+        );
+        expect_failed(
+            "record",
+            "the body does not contain the text the check expects",
+        );
+        let (_, error) = outcome("record");
+        assert!(
+            !error.contains("penicillin") && !error.contains("943"),
+            "nothing of the body: {error}"
+        );
+        assert_eq!(
+            outcome("followed").0,
+            SystemPhase::Verified,
+            "{:?}",
+            outcome("followed")
+        );
+    })
+    .await;
+}

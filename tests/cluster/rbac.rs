@@ -174,6 +174,7 @@ async fn with_operator<Fut: Future<Output = ()>>(
         identity: identity.into(),
         namespace: Some(namespace.into()),
         resolve: vec![],
+        check_networks: vec!["127.0.0.0/8".parse().expect("a CIDR")],
         notify: None,
     };
     let operator = tokio::spawn(lifeline::controller::run(operator_client().await, opts));

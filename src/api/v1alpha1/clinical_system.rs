@@ -383,9 +383,15 @@ pub struct HttpCheck {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub expected_status: Vec<u16>,
-    /// Text the response body must contain.
+    /// Text the response body must contain (at most 1024 characters). The status says
+    /// whether it did, never what the body held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
     pub body_contains: Option<String>,
+    /// Follow redirects, on the same host and port only (at most 5). Default: a redirect
+    /// is the answer, which passes only if its status is expected.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow_redirects: bool,
     /// How long one attempt may take. Default: 5s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]

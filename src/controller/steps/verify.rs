@@ -11,7 +11,7 @@ use super::{
     restore::{StepProgress, run_job},
     workload,
 };
-use crate::api::v1alpha1::{Check, CheckAction, ClinicalSystem, RecoveryPlan};
+use crate::api::v1alpha1::{Check, CheckAction, ClinicalSystem, HttpCheck, RecoveryPlan, TcpCheck};
 use crate::{controller::Context, engine::names};
 
 /// Default time one HTTP attempt may take.
@@ -44,60 +44,8 @@ pub async fn attempt(
         None => Attempt::Failed(
             "the check must set exactly one of http, tcp, job or workloadReady".into(),
         ),
-        Some(CheckAction::Http(h)) => {
-            let timeout = h
-                .timeout
-                .as_ref()
-                .and_then(|t| t.parse().ok())
-                .unwrap_or(DEFAULT_HTTP_TIMEOUT);
-            let expected: &[u16] = if h.expected_status.is_empty() {
-                &[200]
-            } else {
-                &h.expected_status
-            };
-            match ctx.http.get(&h.url).timeout(timeout).send().await {
-                Err(e) => Attempt::Failed(format!("GET {}: {}", h.url, describe_reqwest(&e))),
-                Ok(resp) => {
-                    let code = resp.status().as_u16();
-                    if !expected.contains(&code) {
-                        return Attempt::Failed(format!(
-                            "GET {}: status {code}, expected {expected:?}",
-                            h.url
-                        ));
-                    }
-                    match &h.body_contains {
-                        None => Attempt::Passed,
-                        Some(needle) => match resp.text().await {
-                            Ok(body) if body.contains(needle.as_str()) => Attempt::Passed,
-                            Ok(_) => Attempt::Failed(format!(
-                                "GET {}: the body does not contain {needle:?}",
-                                h.url
-                            )),
-                            Err(e) => Attempt::Failed(format!(
-                                "GET {}: reading the body: {}",
-                                h.url,
-                                describe_reqwest(&e)
-                            )),
-                        },
-                    }
-                }
-            }
-        }
-        Some(CheckAction::Tcp(t)) => {
-            let host = ctx
-                .resolve
-                .iter()
-                .find(|(h, _)| *h == t.host)
-                .map_or(t.host.clone(), |(_, ip)| ip.to_string());
-            let addr = format!("{host}:{}", t.port);
-            match tokio::time::timeout(TCP_TIMEOUT, tokio::net::TcpStream::connect(&addr)).await {
-                Ok(Ok(_)) => Attempt::Passed,
-                Ok(Err(e)) => Attempt::Failed(format!("connect {addr}: {e}")),
-                Err(_) => {
-                    Attempt::Failed(format!("connect {addr}: no answer within {TCP_TIMEOUT:?}"))
-                }
-            }
-        }
+        Some(CheckAction::Http(h)) => bounded(http(ctx, h).await),
+        Some(CheckAction::Tcp(t)) => bounded(tcp(ctx, t).await),
         Some(CheckAction::WorkloadReady(w)) => {
             match workload::state(&ctx.client, &ns, w.kind, &w.name).await {
                 Err(e) => Attempt::Failed(e.to_string()),
@@ -122,6 +70,109 @@ pub async fn attempt(
                 Err(e) => Attempt::Failed(e.to_string()),
             }
         }
+    }
+}
+
+/// The most of an error a check's status keeps.
+pub const ERROR_LIMIT: usize = 300;
+
+/// `a` with its error cut to [`ERROR_LIMIT`] bytes at a character boundary.
+fn bounded(a: Attempt) -> Attempt {
+    match a {
+        Attempt::Failed(why) if why.len() > ERROR_LIMIT => {
+            let mut end = ERROR_LIMIT - '…'.len_utf8();
+            while !why.is_char_boundary(end) {
+                end -= 1;
+            }
+            Attempt::Failed(format!("{}…", &why[..end]))
+        }
+        other => other,
+    }
+}
+
+/// One attempt of an `http` check. The status keeps the status code and whether the body
+/// matched, never the body itself; the URL's host must be one checks may reach, and
+/// redirects are followed only when the check asks, and then on the same host only.
+async fn http(ctx: &Context, h: &HttpCheck) -> Attempt {
+    let timeout = h
+        .timeout
+        .as_ref()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(DEFAULT_HTTP_TIMEOUT);
+    let expected: &[u16] = if h.expected_status.is_empty() {
+        &[200]
+    } else {
+        &h.expected_status
+    };
+    let url = match reqwest::Url::parse(&h.url) {
+        Ok(url) => url,
+        Err(e) => return Attempt::Failed(format!("GET {}: not a URL: {e}", h.url)),
+    };
+    // A name is checked by the client's resolver as it connects; an address here.
+    let literal = url
+        .host_str()
+        .map(|h| h.trim_start_matches('[').trim_end_matches(']'))
+        .and_then(|h| h.parse::<std::net::IpAddr>().ok());
+    if let Some(ip) = literal
+        && let Err(why) = ctx.reach.allows(&ip.to_string(), ip)
+    {
+        return Attempt::Failed(format!("GET {}: {why}", h.url));
+    }
+    let client = if h.follow_redirects {
+        &ctx.http_same_host
+    } else {
+        &ctx.http
+    };
+    let resp = match client.get(url).timeout(timeout).send().await {
+        Err(e) => return Attempt::Failed(format!("GET {}: {}", h.url, describe_reqwest(&e))),
+        Ok(resp) => resp,
+    };
+    let code = resp.status().as_u16();
+    if resp.status().is_redirection() && !expected.contains(&code) {
+        return Attempt::Failed(format!(
+            "GET {}: status {code}, a redirect{}",
+            h.url,
+            if h.follow_redirects {
+                " to another host, which checks never follow"
+            } else {
+                ", not followed (set followRedirects to follow one on the same host)"
+            }
+        ));
+    }
+    if !expected.contains(&code) {
+        return Attempt::Failed(format!(
+            "GET {}: status {code}, expected {expected:?}",
+            h.url
+        ));
+    }
+    let Some(needle) = &h.body_contains else {
+        return Attempt::Passed;
+    };
+    match resp.text().await {
+        Ok(body) if body.contains(needle.as_str()) => Attempt::Passed,
+        Ok(_) => Attempt::Failed(format!(
+            "GET {}: the body does not contain the text the check expects",
+            h.url
+        )),
+        Err(e) => Attempt::Failed(format!(
+            "GET {}: reading the body: {}",
+            h.url,
+            describe_reqwest(&e)
+        )),
+    }
+}
+
+/// One attempt of a `tcp` check, to an address checks may reach.
+async fn tcp(ctx: &Context, t: &TcpCheck) -> Attempt {
+    let addr = format!("{}:{}", t.host, t.port);
+    let addrs = match ctx.reach.resolve(&t.host, t.port).await {
+        Ok(addrs) => addrs,
+        Err(why) => return Attempt::Failed(format!("connect {addr}: {why}")),
+    };
+    match tokio::time::timeout(TCP_TIMEOUT, tokio::net::TcpStream::connect(&addrs[..])).await {
+        Ok(Ok(_)) => Attempt::Passed,
+        Ok(Err(e)) => Attempt::Failed(format!("connect {addr}: {e}")),
+        Err(_) => Attempt::Failed(format!("connect {addr}: no answer within {TCP_TIMEOUT:?}")),
     }
 }
 

@@ -476,8 +476,9 @@ pub struct Operator {
 }
 
 impl Operator {
-    /// Starts `lifeline run --namespace <namespace> --metrics-addr 127.0.0.1:<free port>`
-    /// plus `extra` arguments.
+    /// Starts `lifeline run --namespace <namespace> --metrics-addr 127.0.0.1:<free port>
+    /// --check-network 127.0.0.0/8` (the tests' stubs listen on loopback) plus `extra`
+    /// arguments.
     pub fn start(label: &str, namespace: &str, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir for the operator log");
         let log = dir.path().join(format!("{label}.log"));
@@ -488,6 +489,8 @@ impl Operator {
             namespace.into(),
             "--metrics-addr".into(),
             metrics_addr.to_string(),
+            "--check-network".into(),
+            "127.0.0.0/8".into(),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut op = Self {

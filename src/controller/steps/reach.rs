@@ -1,0 +1,244 @@
+//! Where `http` and `tcp` checks may connect. Whoever writes a ClinicalSystem chooses its
+//! checks' targets, and the operator connects from inside the cluster, so without a limit
+//! a check is a port scanner and a read oracle for its author. A check reaches:
+//! - a Service or pod by its cluster name (`*.svc`, `*.svc.cluster.local`);
+//! - an address in a network the operator allows (`lifeline run --check-network CIDR`:
+//!   the pod and Service networks, and any other the operator's administrator chooses);
+//! - a host the operator maps itself (`lifeline run --resolve HOST=IP`).
+//!
+//! Never a link-local address (169.254.0.0/16, fe80::/10, where cloud metadata services
+//! answer), the AWS IPv6 metadata address, an unspecified, broadcast or multicast address,
+//! whatever the name or the networks allowed. Names are resolved here, and the HTTP
+//! client connects only to the addresses allowed, so a name that resolves elsewhere later
+//! (DNS rebinding) is refused as well.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
+    sync::Arc,
+};
+
+use ipnet::IpNet;
+
+/// The AWS instance metadata service's IPv6 address.
+const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+/// Where checks may connect (see the module documentation).
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    networks: Vec<IpNet>,
+    overrides: Vec<(String, IpAddr)>,
+}
+
+impl Reach {
+    /// Checks may reach cluster names, `networks`, and the hosts of `overrides` at the
+    /// addresses given.
+    pub fn new(networks: Vec<IpNet>, overrides: Vec<(String, IpAddr)>) -> Self {
+        Self {
+            networks,
+            overrides,
+        }
+    }
+
+    /// Whether a check of host `host` may connect to `ip`; if not, why.
+    pub fn allows(&self, host: &str, ip: IpAddr) -> Result<(), String> {
+        let ip = canonical(ip);
+        if let Some(why) = never(ip) {
+            return Err(format!("{ip} is {why}, which checks never reach"));
+        }
+        if self
+            .overrides
+            .iter()
+            .any(|(h, a)| h == host && canonical(*a) == ip)
+            || is_cluster_name(host)
+            || self.networks.iter().any(|n| n.contains(&ip))
+        {
+            return Ok(());
+        }
+        Err(format!(
+            "{ip} is outside the networks checks may reach (Services and pods by their \
+             cluster names, *.svc, and the networks the operator allows with --check-network)"
+        ))
+    }
+
+    /// The addresses a check of `host:port` may connect to, resolved here; an error
+    /// saying why when there are none.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        if let Some((_, ip)) = self.overrides.iter().find(|(h, _)| h == host) {
+            return Ok(vec![SocketAddr::new(*ip, port)]);
+        }
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let found: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::net::lookup_host((bare, port))
+                .await
+                .map_err(|e| format!("resolve {host}: {e}"))?
+                .collect(),
+        };
+        let mut refused = None;
+        let allowed: Vec<SocketAddr> = found
+            .into_iter()
+            .filter(|a| match self.allows(bare, a.ip()) {
+                Ok(()) => true,
+                Err(why) => {
+                    refused.get_or_insert(why);
+                    false
+                }
+            })
+            .collect();
+        match (allowed.is_empty(), refused) {
+            (false, _) => Ok(allowed),
+            (true, Some(why)) => Err(why),
+            (true, None) => Err(format!("{host} has no address")),
+        }
+    }
+}
+
+/// An IPv4 address written as IPv6 (`::ffff:a.b.c.d`) judged as the IPv4 address it is.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Why `ip` is never reached, if it is not.
+fn never(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v4) if v4.is_link_local() => Some("a link-local address (cloud metadata)"),
+        IpAddr::V4(v4) if v4.is_unspecified() || v4 == Ipv4Addr::BROADCAST => {
+            Some("not a host address")
+        }
+        IpAddr::V4(v4) if v4.is_multicast() => Some("a multicast address"),
+        IpAddr::V6(v6) if v6 == AWS_METADATA_V6 => Some("a cloud metadata address"),
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => {
+            Some("a link-local address (cloud metadata)")
+        }
+        IpAddr::V6(v6) if v6.is_unspecified() => Some("not a host address"),
+        IpAddr::V6(v6) if v6.is_multicast() => Some("a multicast address"),
+        _ => None,
+    }
+}
+
+/// A Service's or pod's name in the cluster's DNS.
+fn is_cluster_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host.ends_with(".svc") || host.ends_with(".svc.cluster.local")
+}
+
+/// The HTTP client's resolver: names resolve only to addresses checks may reach.
+#[derive(Clone, Debug)]
+pub struct Resolver(pub Arc<Reach>);
+
+impl reqwest::dns::Resolve for Resolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let reach = self.0.clone();
+        Box::pin(async move {
+            let addrs = reach
+                .resolve(name.as_str(), 0)
+                .await
+                .map_err(|why| -> Box<dyn std::error::Error + Send + Sync> { why.into() })?;
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reach() -> Reach {
+        Reach::new(
+            vec!["10.96.0.0/12".parse().expect("cidr")],
+            vec![("lims.example".into(), "192.168.7.7".parse().expect("ip"))],
+        )
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("an address")
+    }
+
+    #[test]
+    fn metadata_and_link_local_are_never_reached_whatever_the_name_or_networks() {
+        let open = Reach::new(
+            vec![
+                "0.0.0.0/0".parse().expect("cidr"),
+                "::/0".parse().expect("cidr"),
+            ],
+            vec![],
+        );
+        for a in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:169.254.169.254",
+            "0.0.0.0",
+            "255.255.255.255",
+            "224.0.0.1",
+        ] {
+            let why = open.allows("lims.pathology.svc", ip(a)).expect_err(a);
+            assert!(why.contains("which checks never reach"), "{a}: {why}");
+        }
+    }
+
+    #[test]
+    fn cluster_names_allowed_networks_and_the_operators_own_mappings_are_reached() {
+        let r = reach();
+        assert_eq!(r.allows("lims.pathology.svc", ip("10.244.3.9")), Ok(()));
+        assert_eq!(
+            r.allows("lims.pathology.svc.cluster.local.", ip("10.244.3.9")),
+            Ok(())
+        );
+        assert_eq!(
+            r.allows("10.100.0.1", ip("10.100.0.1")),
+            Ok(()),
+            "in --check-network"
+        );
+        assert_eq!(
+            r.allows("lims.example", ip("192.168.7.7")),
+            Ok(()),
+            "--resolve"
+        );
+        let why = r
+            .allows("lims.example", ip("192.168.7.8"))
+            .expect_err("another address");
+        assert!(
+            why.contains("outside the networks checks may reach"),
+            "{why}"
+        );
+        assert!(
+            r.allows("10.0.0.1", ip("10.0.0.1")).is_err(),
+            "a private address not allowed"
+        );
+        assert!(r.allows("db.internal.example", ip("172.16.0.5")).is_err());
+    }
+
+    #[tokio::test]
+    async fn resolving_keeps_only_the_addresses_checks_may_reach() {
+        let r = reach();
+        assert_eq!(
+            r.resolve("lims.example", 8080).await,
+            Ok(vec!["192.168.7.7:8080".parse().expect("addr")])
+        );
+        assert_eq!(
+            r.resolve("10.100.0.1", 80).await,
+            Ok(vec!["10.100.0.1:80".parse().expect("addr")])
+        );
+        assert!(
+            r.resolve("127.0.0.1", 80).await.is_err(),
+            "loopback is not allowed unless the operator says so"
+        );
+        let local = Reach::new(vec!["127.0.0.0/8".parse().expect("cidr")], vec![]);
+        assert_eq!(
+            local
+                .resolve("localhost", 80)
+                .await
+                .map(|a| a.iter().all(|a| a.ip().is_loopback())),
+            Ok(true)
+        );
+        assert!(
+            local.resolve("[::1]", 80).await.is_err(),
+            "::1 is not in 127.0.0.0/8"
+        );
+    }
+}
