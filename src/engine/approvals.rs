@@ -23,8 +23,14 @@ pub struct Evaluation {
     pub system_gates: BTreeMap<(usize, String), StageGate>,
     /// Per stage and system: who approved it, since its last rejection.
     pub approvers: BTreeMap<(usize, String), Vec<String>>,
-    /// Every stage Approval of the plan, with what it decided.
+    /// Per stage and system: how many of those approvals count towards the quorum (all
+    /// of them, or with `distinctGroups` as many as can each stand for another group).
+    pub counted: BTreeMap<(usize, String), u32>,
+    /// Every stage Approval of the plan that counts, and the latest ignored ones (at
+    /// most [`IGNORED_LISTED`]), with what each decided.
     pub records: Vec<ApprovalRecord>,
+    /// Ignored Approvals not in `records`.
+    pub not_listed: u32,
 }
 
 impl Evaluation {
@@ -59,11 +65,65 @@ pub struct PlanFacts<'a> {
     pub requested_by: Option<&'a str>,
 }
 
+/// The most ignored Approvals a plan's status lists; the rest are counted.
+pub const IGNORED_LISTED: usize = 20;
+/// The most of an approver's comment a record in status keeps (the Approval keeps it all).
+pub const COMMENT_LIMIT: usize = 512;
+
+/// `text` cut to `limit` bytes at a character boundary, ending in "…" when cut.
+pub fn truncate(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_string();
+    }
+    let mut end = limit.saturating_sub('…'.len_utf8());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// Per stage and system, how far its Approvals have got.
 #[derive(Default)]
 struct Tally {
     approvers: Vec<String>,
+    /// Each approver's groups that count at the stage, in step with `approvers`.
+    groups: Vec<Vec<String>>,
     rejected: Option<String>,
+}
+
+/// The most approvers that can each stand for a different group: a maximum matching
+/// of approvers to their groups (Kuhn's augmenting paths; a quorum is at most 10).
+pub fn distinct_group_count(groups: &[Vec<String>]) -> u32 {
+    fn assign(
+        i: usize,
+        groups: &[Vec<String>],
+        seen: &mut Vec<String>,
+        owner: &mut BTreeMap<String, usize>,
+    ) -> bool {
+        for g in &groups[i] {
+            if seen.contains(g) {
+                continue;
+            }
+            seen.push(g.clone());
+            let free = match owner.get(g) {
+                None => true,
+                Some(&j) => assign(j, groups, seen, owner),
+            };
+            if free {
+                owner.insert(g.clone(), i);
+                return true;
+            }
+        }
+        false
+    }
+    let mut owner: BTreeMap<String, usize> = BTreeMap::new();
+    let mut count = 0;
+    for i in 0..groups.len() {
+        if assign(i, groups, &mut Vec::new(), &mut owner) {
+            count += 1;
+        }
+    }
+    count
 }
 
 /// What the stage Approvals of `plan` in `namespace` (created at `created`) decide for
@@ -120,18 +180,24 @@ pub fn evaluate(
                 .filter(|item| !a.spec.acknowledged.iter().any(|ack| ack == *item))
                 .map(String::as_str)
                 .collect();
-            let earlier = matches!(
-                (a.metadata.creation_timestamp.as_ref(), created),
-                (Some(at), Some(plan_at)) if at.0 < plan_at.0
-            );
             let other_plan = matches!(
                 (a.spec.plan_uid.as_deref(), plan_uid),
                 (Some(named), Some(uid)) if named != uid
             );
+            // An Approval naming this plan's uid was made for it; without the uid, only one
+            // made in a later second than the plan can be told from a decision about an
+            // earlier plan of the same name (Kubernetes records creation to the second).
+            let names_uid = plan_uid.is_some() && a.spec.plan_uid.as_deref() == plan_uid;
+            let when = match (a.metadata.creation_timestamp.as_ref(), created) {
+                (Some(at), Some(plan_at)) => Some(at.0.as_second().cmp(&plan_at.0.as_second())),
+                _ => None,
+            };
             let refused: Option<String> = if other_plan {
                 Some("ignored: it names another plan of this name (spec.planUid)".into())
-            } else if earlier {
+            } else if !names_uid && when == Some(std::cmp::Ordering::Less) {
                 Some("ignored: made before this plan was created (it decided an earlier plan of the same name)".into())
+            } else if !names_uid && when == Some(std::cmp::Ordering::Equal) {
+                Some("ignored: made in the second this plan was created, without spec.planUid, so it cannot be told from a decision about an earlier plan of the same name; record it again (lifeline approve names the plan's uid)".into())
             } else if requested_by == Some(who)
                 && !rule.allow_requester
                 && a.spec.decision == Decision::Approve
@@ -177,15 +243,32 @@ pub fn evaluate(
                     }
                     Decision::Approve => {
                         tally.approvers.push(who.to_string());
+                        tally.groups.push(
+                            a.spec
+                                .approver
+                                .groups
+                                .iter()
+                                .filter(|g| *g != "system:authenticated")
+                                .filter(|g| {
+                                    rule.approver_groups.is_empty()
+                                        || rule.approver_groups.contains(g)
+                                })
+                                .cloned()
+                                .collect(),
+                        );
                         decided.push(key);
                     }
                     Decision::Reject => {
                         tally.rejected = Some(format!(
                             "rejected by {who}: {}",
-                            a.spec.comment.as_deref().unwrap_or("no reason given")
+                            truncate(
+                                a.spec.comment.as_deref().unwrap_or("no reason given"),
+                                COMMENT_LIMIT
+                            )
                         ));
                         // Lifted only by the quorum again, from decisions made after it.
                         tally.approvers.clear();
+                        tally.groups.clear();
                         decided.push(key);
                     }
                 }
@@ -222,14 +305,20 @@ pub fn evaluate(
             StageGate::Awaiting
         });
         for (key, tally) in tallies {
-            let quorum = tally.approvers.len() as u32 >= rule.required.max(1);
+            let counted = if rule.distinct_groups {
+                distinct_group_count(&tally.groups)
+            } else {
+                u32::try_from(tally.approvers.len()).unwrap_or(u32::MAX)
+            };
+            let quorum = counted >= rule.required.max(1);
             let gate = match &tally.rejected {
                 Some(_) if quorum => StageGate::Open,
                 Some(reason) => StageGate::Rejected(reason.clone()),
-                None if tally.approvers.len() as u32 >= rule.required => StageGate::Open,
+                None if counted >= rule.required => StageGate::Open,
                 None => StageGate::Awaiting,
             };
             out.system_gates.insert((k, key.clone()), gate);
+            out.counted.insert((k, key.clone()), counted);
             out.approvers.insert((k, key), tally.approvers);
         }
     }
@@ -256,7 +345,23 @@ pub fn evaluate(
             )),
         ));
     }
+    bound_records(&mut out);
     out
+}
+
+/// Keeps every record that counts and the latest [`IGNORED_LISTED`] ignored ones, in
+/// order, counting the ignored ones left out.
+fn bound_records(out: &mut Evaluation) {
+    let ignored = out.records.iter().filter(|r| !r.accepted).count();
+    let mut skip = ignored.saturating_sub(IGNORED_LISTED);
+    out.not_listed = u32::try_from(skip).unwrap_or(u32::MAX);
+    out.records.retain(|r| {
+        if !r.accepted && skip > 0 {
+            skip -= 1;
+            return false;
+        }
+        true
+    });
 }
 
 /// Each stage that verified systems wait at, and what they wait for, one entry per stage
@@ -269,11 +374,14 @@ pub fn awaiting(
     let mut out: Vec<AwaitingStage> = Vec::new();
     for (k, stage) in settings.stages.iter().enumerate() {
         let rule = &stage.approval;
-        let from = match (rule.approver_groups.is_empty(), rule.allow_requester) {
+        let mut from = match (rule.approver_groups.is_empty(), rule.allow_requester) {
             (false, _) => rule.approver_groups.join(" or "),
             (true, true) => "anyone with the approve verb".to_string(),
             (true, false) => "anyone with the approve verb but the requester".to_string(),
         };
+        if rule.distinct_groups {
+            from.push_str(", each for a different group");
+        }
         let waiting = status.systems.iter().filter(|s| {
             s.phase.is_verified() && settings.next_stage(s.released_stage.as_deref()) == k
         });
@@ -290,8 +398,7 @@ pub fn awaiting(
                 StageGate::Open if soak.is_none() => continue,
                 StageGate::Open => (0, None),
                 StageGate::Awaiting => {
-                    let got = eval.approvers.get(&(k, s.name.clone())).map_or(0, Vec::len);
-                    let got = u32::try_from(got).unwrap_or(u32::MAX);
+                    let got = eval.counted.get(&(k, s.name.clone())).copied().unwrap_or(0);
                     (rule.required.saturating_sub(got), None)
                 }
                 StageGate::Rejected(reason) => (0, Some(reason.clone())),
@@ -333,7 +440,11 @@ fn record(a: &Approval, systems: Vec<String>, verdict: Result<String, String>) -
         decision: a.spec.decision,
         accepted,
         reason: verdict.unwrap_or_else(|r| r),
-        comment: a.spec.comment.clone(),
+        comment: a
+            .spec
+            .comment
+            .as_deref()
+            .map(|c| truncate(c, COMMENT_LIMIT)),
         at: a.metadata.creation_timestamp.clone(),
     }
 }

@@ -428,6 +428,15 @@ async fn clinical_system_schema_rules() {
                 "spec.verify.checks[0].http.url",
                 "must be an http:// or https:// URL",
             ),
+            reject(
+                "a bodyContains of 600 KB",
+                json!({ "spec": { "verify": { "checks": [{
+                    "name": "front-page",
+                    "http": { "url": "http://lims.pathology.svc/", "bodyContains": "x".repeat(600 * 1024) }
+                }]}}}),
+                "spec.verify.checks[0].http.bodyContains",
+                "Too long",
+            ),
         ];
 
         let api = dynamic_api::<ClinicalSystem>(&ns);

@@ -1419,3 +1419,83 @@ async fn after_its_soak_a_system_still_waits_for_the_next_approval() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn hundreds_of_ignored_approvals_with_long_comments_do_not_freeze_a_plan() {
+    use futures::StreamExt;
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-flood", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(support::gated_system("web", "web", 1)))
+            .await
+            .expect("web");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let plan = staged_plan(
+            Some("commander"),
+            json!([{ "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                     "approval": { "required": 1 } }]),
+        );
+        plans.create(&pp, &plan).await.expect("plan");
+        // 450 Approvals by the plan's requester, each with a 4 KB comment: all ignored.
+        let approvals: Api<Approval> = ns.api();
+        let long = "x".repeat(4096);
+        futures::stream::iter(0..450)
+            .map(|i| {
+                let (approvals, pp) = (approvals.clone(), pp.clone());
+                let mut a = approval(&format!("flood-{i:03}"), "ward", "commander", &[], &[]);
+                a.spec.comment = Some(long.clone());
+                async move {
+                    approvals
+                        .create(&pp, &a)
+                        .await
+                        .expect("an ignored Approval")
+                }
+            })
+            .buffer_unordered(16)
+            .collect::<Vec<_>>()
+            .await;
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-flood"),
+        ));
+        wait_for(&plans, "release", "web waiting at ward", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| !s.awaiting.is_empty())
+        })
+        .await;
+        approvals
+            .create(&pp, &approval("ward-web", "ward", "alice", &[], &[]))
+            .await
+            .expect("the approval that counts");
+        let done = wait_for(&plans, "release", "Succeeded", WAIT, |p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.phase == PlanPhase::Succeeded)
+        })
+        .await;
+        let status = done.status.expect("status");
+        let listed_ignored = status.approvals.iter().filter(|r| !r.accepted).count();
+        assert_eq!(listed_ignored, lifeline::engine::approvals::IGNORED_LISTED);
+        assert_eq!(status.approvals_not_listed, 450 - 20);
+        assert!(
+            status
+                .approvals
+                .iter()
+                .any(|r| r.name == "ward-web" && r.accepted)
+        );
+        assert!(
+            status
+                .approvals
+                .iter()
+                .all(|r| r.comment.as_ref().is_none_or(|c| c.len() <= 512))
+        );
+        let size = serde_json::to_vec(&status).expect("json").len();
+        assert!(size < 64 * 1024, "the status stays small: {size} bytes");
+        operator.abort();
+    })
+    .await;
+}

@@ -29,6 +29,7 @@ fn settings() -> PlanSettings {
                     required: 2,
                     approver_groups: vec!["clinical-safety-officers".into()],
                     allow_requester: false,
+                    distinct_groups: false,
                 },
                 checklist: vec!["Paper records back-entered".into()],
                 decision_time: None,
@@ -82,7 +83,7 @@ fn ok(name: &str, who: &str, minute: u32) -> Approval {
         CSO,
         "approve",
         ACK,
-        &format!("2026-01-01T00:{minute:02}:00Z"),
+        &format!("2026-01-01T00:{minute:02}:30Z"),
     )
 }
 const ACK: &[&str] = &["Paper records back-entered"];
@@ -144,7 +145,7 @@ fn the_requester_approving_their_own_plan_is_ignored_with_the_reason() {
         CSO,
         "approve",
         ACK,
-        "2026-01-01T00:00:00Z",
+        "2026-01-01T00:00:30Z",
     )]);
     assert_eq!(g, StageGate::Awaiting);
     assert_eq!(
@@ -403,7 +404,7 @@ fn within_one_second_a_rejection_counts_after_the_approvals() {
         CSO,
         "reject",
         &[],
-        "2026-01-01T00:05:00Z",
+        "2026-01-01T00:05:30Z",
     );
     reject.spec.systems = vec!["a".into()];
     let same_second = [ok("a1", "alice", 5), ok("a2", "bob", 5), reject];
@@ -417,6 +418,42 @@ fn within_one_second_a_rejection_counts_after_the_approvals() {
     later.push(ok("a4", "bob", 6));
     let (g, _) = gate(&later);
     assert_eq!(g, StageGate::Open, "two approvals a second later lift it");
+}
+
+#[test]
+fn an_approval_in_the_plans_own_second_counts_only_when_it_names_the_plans_uid() {
+    // Creation is recorded to the second: made in the plan's second, an Approval without
+    // the uid may have been made just before the plan, for an earlier one of its name.
+    let at = "2026-01-01T00:00:00Z";
+    let bare = approval("a1", "recovery", "alice", CSO, "approve", ACK, at);
+    let mut named = approval("a2", "recovery", "bob", CSO, "approve", ACK, at);
+    named.spec.plan_uid = Some("plan-uid-1".into());
+    let (_, r) = gate(&[bare, named]);
+    assert_eq!(r[0].0, "a1");
+    assert!(!r[0].1);
+    assert!(
+        r[0].2
+            .starts_with("ignored: made in the second this plan was created, without spec.planUid"),
+        "{}",
+        r[0].2
+    );
+    assert_eq!(
+        (r[1].0.as_str(), r[1].1, r[1].2.as_str()),
+        ("a2", true, "accepted")
+    );
+    // Earlier still, with the uid: it names this plan, so it was made for it.
+    let mut early = approval(
+        "a3",
+        "recovery",
+        "carol",
+        CSO,
+        "approve",
+        ACK,
+        "2025-12-31T23:59:59Z",
+    );
+    early.spec.plan_uid = Some("plan-uid-1".into());
+    let (_, r) = gate(&[early]);
+    assert_eq!(r[0].2, "accepted");
 }
 
 #[test]
@@ -537,4 +574,97 @@ fn approve_without_a_stage_lists_what_waits_per_stage() {
         lifeline::cli::approve::awaiting_summary(&none),
         "no verified system of ward/recovery waits for a decision\n"
     );
+}
+
+#[test]
+fn with_distinct_groups_two_people_of_one_group_do_not_make_a_quorum_of_two() {
+    let mut s = settings();
+    s.stages[1].approval.approver_groups = vec![
+        "clinical-safety-officers".into(),
+        "incident-commanders".into(),
+    ];
+    s.stages[1].approval.distinct_groups = true;
+    let in_groups = |name: &str, who: &str, groups: &[&str], minute: u32| {
+        approval(
+            name,
+            "recovery",
+            who,
+            groups,
+            "approve",
+            ACK,
+            &format!("2026-01-01T00:{minute:02}:30Z"),
+        )
+    };
+    let eval = |approvals: &[Approval]| eval_with(&s, Some("incident-commander"), approvals);
+    // Two usernames, one group: one counts.
+    let same = [
+        in_groups("a1", "alice", CSO, 1),
+        in_groups("a2", "alice-admin", CSO, 2),
+    ];
+    let e = eval(&same);
+    assert_eq!(*e.gate(1, "ward/a"), StageGate::Awaiting);
+    assert_eq!(e.counted.get(&(1, "ward/a".to_string())), Some(&1));
+    let waits = lifeline::engine::approvals::awaiting(&s, &verified_at_it(), &e);
+    assert_eq!(waits[0].needed, 1);
+    assert!(
+        waits[0].from.ends_with(", each for a different group"),
+        "{}",
+        waits[0].from
+    );
+    // One from each group: the quorum.
+    let both = [
+        in_groups("a1", "alice", CSO, 1),
+        in_groups("a2", "ian", &["incident-commanders"], 2),
+    ];
+    assert_eq!(*eval(&both).gate(1, "ward/a"), StageGate::Open);
+    // Someone in both groups and someone in one: each stands for a different group.
+    let matched = [
+        in_groups(
+            "a1",
+            "alice",
+            &["clinical-safety-officers", "incident-commanders"],
+            1,
+        ),
+        in_groups("a2", "bob", CSO, 2),
+    ];
+    assert_eq!(*eval(&matched).gate(1, "ward/a"), StageGate::Open);
+}
+
+#[test]
+fn the_distinct_group_count_is_a_maximum_matching() {
+    use lifeline::engine::approvals::distinct_group_count;
+    let g = |v: &[&[&str]]| -> Vec<Vec<String>> {
+        v.iter()
+            .map(|x| x.iter().map(|s| s.to_string()).collect())
+            .collect()
+    };
+    assert_eq!(distinct_group_count(&g(&[])), 0);
+    assert_eq!(distinct_group_count(&g(&[&["x"], &["x"]])), 1);
+    assert_eq!(
+        distinct_group_count(&g(&[&["x", "y"], &["x"]])),
+        2,
+        "the first moves to y"
+    );
+    assert_eq!(
+        distinct_group_count(&g(&[&["x", "y"], &["x", "y"], &["x", "y"]])),
+        2
+    );
+    assert_eq!(
+        distinct_group_count(&g(&[&[], &["z"]])),
+        1,
+        "no group counts for nothing"
+    );
+}
+
+/// A status with ward/a verified and released at it-validation, waiting at pilot-ward.
+fn verified_at_it() -> lifeline::api::v1alpha1::RecoveryPlanStatus {
+    lifeline::api::v1alpha1::RecoveryPlanStatus {
+        systems: vec![lifeline::api::v1alpha1::SystemStatus {
+            name: "ward/a".into(),
+            phase: lifeline::api::v1alpha1::SystemPhase::Released,
+            released_stage: Some("it-validation".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
 }

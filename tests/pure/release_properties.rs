@@ -63,6 +63,7 @@ fn settings(required: [u32; 2], soak: bool) -> PlanSettings {
             required,
             approver_groups: vec![],
             allow_requester: false,
+            distinct_groups: false,
         },
         checklist: vec![],
         decision_time: None,

@@ -73,7 +73,7 @@ pub struct ApprovalSpec {
     pub comment: Option<String>,
     /// Checklist items of the stage that the approver acknowledges, verbatim.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20))]
+    #[schemars(length(max = 20), inner(length(min = 1, max = 500)))]
     pub acknowledged: Vec<String>,
     /// Who decided. Must be the authenticated user creating the Approval.
     pub approver: Approver,
@@ -108,5 +108,6 @@ pub struct Approver {
     pub username: String,
     /// Their groups, as the API server authenticates them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 253)))]
     pub groups: Vec<String>,
 }

@@ -10,6 +10,10 @@ pub const PROGRESSING: &str = "Progressing";
 /// otherwise.
 pub const RUNNING: &str = "Running";
 
+/// Condition type (RecoveryPlan): False when the API server refused the full status for
+/// its size and a trimmed one was written instead (reason [`reason::TOO_LARGE`]).
+pub const STATUS_COMPLETE: &str = "StatusComplete";
+
 /// The reasons of the conditions, CamelCase as Kubernetes has them.
 pub mod reason {
     /// Ready (plan): the plan's graph is valid and its systems are in restore order.
@@ -34,6 +38,10 @@ pub mod reason {
     pub const VALID: &str = "Valid";
     /// Ready (drill): the drill cannot run (its message says why).
     pub const INVALID: &str = "Invalid";
+    /// StatusComplete (plan): the whole status is stored again.
+    pub const STORED: &str = "Stored";
+    /// StatusComplete (plan): the full status was too large to store.
+    pub const TOO_LARGE: &str = "TooLarge";
     /// Running (drill): no run in progress.
     pub const NOT_RUNNING: &str = "NotRunning";
 }

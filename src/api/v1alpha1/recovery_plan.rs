@@ -148,7 +148,7 @@ pub struct Stage {
     pub approval: ApprovalRule,
     /// Items every approver must acknowledge, e.g. "paper records back-entered".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 20))]
+    #[schemars(length(max = 20), inner(length(min = 1, max = 500)))]
     pub checklist: Vec<String>,
     /// How long people usually take to decide a system at this stage once it waits there,
     /// e.g. "2h". `lifeline simulate` waits this long for each system's approval (else
@@ -195,7 +195,14 @@ pub struct ApprovalRule {
     pub required: u32,
     /// If set, approvers must belong to one of these groups.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20), inner(length(min = 1, max = 253)))]
     pub approver_groups: Vec<String>,
+    /// Count the quorum over distinct groups as well as distinct people: `required: 2`
+    /// then needs two people who can each stand for a different group (of
+    /// `approverGroups`, when set). Guards against one person with two usernames in one
+    /// group meeting a quorum alone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub distinct_groups: bool,
     /// Separation of duties is on by default: the plan's requester (`spec.requestedBy`)
     /// may not approve its stages. Set true to let the requester's approval count for
     /// this stage (a small site with one person on call).
@@ -326,6 +333,11 @@ pub struct RecoveryPlanStatus {
     /// whether it was accepted and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRecord>,
+    /// Ignored Approvals left out of `approvals`: every one that counts is listed, and the
+    /// latest ignored ones up to a limit, so that no number of them can grow the status
+    /// past what the API server stores.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub approvals_not_listed: u32,
     /// Each stage that verified systems wait at: for how many more approvals and from
     /// whom, or the rejection that halts it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

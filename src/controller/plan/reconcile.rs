@@ -165,6 +165,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let mut decision = engine::decide(&model, &current, &inputs);
     decision.status.observed_generation = plan.metadata.generation;
     decision.status.approvals = std::mem::take(&mut eval.records);
+    decision.status.approvals_not_listed = eval.not_listed;
     decision.status.awaiting =
         engine::approvals::awaiting(&model.settings, &decision.status, &eval);
 

@@ -15,6 +15,7 @@ use crate::api::v1alpha1::{
     SystemPhase, SystemStatus,
 };
 use crate::engine::{
+    approvals::truncate,
     plan::PlanModel,
     time::{after, elapsed, objective_met, seconds_between},
 };
@@ -170,6 +171,10 @@ pub struct Decision {
     /// (a soak ends): decide again then.
     pub wake_at: Option<Timestamp>,
 }
+
+/// The most of a step's message or a check's error the status keeps: what a Job, an
+/// API server or a target says is never under the plan author's control.
+pub const MESSAGE_LIMIT: usize = 1024;
 
 fn time(t: Timestamp) -> Time {
     Time(t)
@@ -779,7 +784,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
             if let Some(st) = running_step(status, *system, *step) {
                 st.phase = ActionPhase::Failed;
                 st.finished_at = Some(now);
-                st.message = Some(message.clone());
+                st.message = Some(truncate(message, MESSAGE_LIMIT));
             }
         }
         Observation::CheckAttempt {
@@ -805,7 +810,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
                 c.finished_at = Some(now);
                 // The last error stays: the record of a check that failed before it passed.
             } else {
-                c.last_error = error.clone();
+                c.last_error = error.as_deref().map(|e| truncate(e, MESSAGE_LIMIT));
                 c.last_failed_at = Some(now.clone());
                 if *last {
                     c.phase = ActionPhase::Failed;
@@ -827,7 +832,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
             if *passed {
                 c.failing_since = None;
             } else {
-                c.last_error = error.clone();
+                c.last_error = error.as_deref().map(|e| truncate(e, MESSAGE_LIMIT));
                 c.last_failed_at = Some(now.clone());
                 c.failing_since.get_or_insert(now);
             }
