@@ -63,6 +63,10 @@ pub struct PlanFacts<'a> {
     pub created: Option<&'a Time>,
     /// `spec.requestedBy`.
     pub requested_by: Option<&'a str>,
+    /// Systems ("namespace/name") whose `spec.release` changed under the plan, and when:
+    /// an Approval made until then (to the second) decided the gate as it was, and counts
+    /// no more for them.
+    pub regated: &'a [(String, Time)],
 }
 
 /// The most ignored Approvals a plan's status lists; the rest are counted.
@@ -144,6 +148,7 @@ pub fn evaluate(
         namespace,
         created,
         requested_by,
+        regated,
     } = *plan;
     let mut mine: Vec<&Approval> = approvals
         .iter()
@@ -234,6 +239,19 @@ pub fn evaluate(
             for key in &named {
                 if !systems.contains(key) {
                     passed_over.push(format!("{key} is not a system of this plan"));
+                    continue;
+                }
+                let stale = regated.iter().any(|(k, changed)| {
+                    k == key
+                        && a.metadata
+                            .creation_timestamp
+                            .as_ref()
+                            .is_none_or(|at| at.0.as_second() <= changed.0.as_second())
+                });
+                if stale {
+                    passed_over.push(format!(
+                        "made before {key}'s release settings (spec.release) changed, so it decided the gate as it was"
+                    ));
                     continue;
                 }
                 let tally = tallies.entry(key.clone()).or_default();

@@ -124,12 +124,12 @@ pub fn plan_valid(
         reason: reason::PLANNED,
         message: format!("{} systems in restore order", next.systems.len()),
     };
-    next.conditions = with(
-        &prev.conditions,
-        [ready, progressing(next)],
-        generation,
-        now,
-    );
+    // Conditions other than these two (GatesApplied, StatusComplete) stay as `next` has
+    // them.
+    let progressing = progressing(next);
+    for c in [ready, progressing] {
+        set_condition(&mut next.conditions, &prev.conditions, c, generation, now);
+    }
 }
 
 /// Fills in the conditions of a plan that cannot run, for `message`.

@@ -664,9 +664,15 @@ fn decision(
     }))
 }
 
-/// Creates `approval` as `who` (in `groups`), through the shipped policy.
+/// Creates `approval` as `who` (in `groups`), through the shipped policy, naming its
+/// plan's uid as `lifeline approve` does.
 async fn decide(ns: &TestNamespace, (who, groups): (&str, &[&str]), approval: &Approval) {
     let api = ns.api_with::<Approval>(&client_as(who, groups).await);
+    let mut approval = approval.clone();
+    if let Ok(plan) = ns.api::<RecoveryPlan>().get(&approval.spec.plan).await {
+        approval.spec.plan_uid = plan.metadata.uid;
+    }
+    let approval = &approval;
     create_settled(&api, approval, false)
         .await
         .unwrap_or_else(|e| panic!("{who} creates Approval {}: {e}", approval.name_any()));

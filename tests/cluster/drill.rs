@@ -1094,7 +1094,6 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
         .await;
 
         // The people approve each stage for every system, as on the day.
-        let approvals: Api<Approval> = ns.api();
         let every_system: Vec<String> = ns
             .api::<ClinicalSystem>()
             .list(&Default::default())
@@ -1122,10 +1121,7 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
                         "approver": { "username": who, "groups": [group] }
                     }
                 }));
-                approvals
-                    .create(&PostParams::default(), &a)
-                    .await
-                    .expect("approval");
+                support::create_approval(&ns, a).await;
             }
         }
 

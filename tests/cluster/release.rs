@@ -195,13 +195,12 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
 
         // The requester approving their own plan, someone outside the groups, and a
         // missing checklist item: all ignored, with the reason recorded; nothing released.
-        let approvals: Api<Approval> = ns.api();
         for a in [
             approval("by-requester", "pilot-ward", "commander", &["clinical-safety-officers"], &["Paper records back-entered"]),
             approval("by-porter", "pilot-ward", "porter", &["porters"], &["Paper records back-entered"]),
             approval("no-checklist", "pilot-ward", "alice", &["clinical-safety-officers"], &[]),
         ] {
-            approvals.create(&pp, &a).await.expect("approval");
+            support::create_approval(&ns, a.clone()).await;
         }
         let ignored = wait_for(&plans, "release", "three approvals recorded", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| s.approvals.len() == 3)
@@ -226,10 +225,7 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
         assert_eq!(peers(&policies, &gate).await, [operator_ns, same_ns, it], "no early release");
 
         // An approval for a later stage does not skip the one before it.
-        approvals
-            .create(&pp, &approval("sites-early", "all-sites", "bob", &[], &[]))
-            .await
-            .expect("approval");
+        support::create_approval(&ns, approval("sites-early", "all-sites", "bob", &[], &[])).await;
         let early = eventually("the early all-sites approval to be recorded", WAIT, || {
             let plans = plans.clone();
             async move {
@@ -251,10 +247,7 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
         assert_eq!(peers(&policies, &gate).await, [operator_ns, same_ns, it], "all-sites not before pilot-ward");
 
         // A genuine approval opens pilot-ward, and all-sites (already approved) follows.
-        approvals
-            .create(&pp, &approval("alice-ok", "pilot-ward", "alice", &["clinical-safety-officers"], &["Paper records back-entered"]))
-            .await
-            .expect("approval");
+        support::create_approval(&ns, approval("alice-ok", "pilot-ward", "alice", &["clinical-safety-officers"], &["Paper records back-entered"])).await;
         stage_of(&plans, "all-sites").await;
         gate_becomes(&policies, &gate, &[operator_ns, same_ns, it, ward, site_a, site_b]).await;
         wait_for(&plans, "release", "Succeeded", WAIT, |p| {
@@ -527,8 +520,6 @@ async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_eve
 
         let plans: Api<RecoveryPlan> = ns.api();
         let policies: Api<NetworkPolicy> = ns.api();
-        let approvals: Api<Approval> = ns.api();
-        let pp = PostParams::default();
         let slow = Duration::from_secs(180);
         for (i, stage) in stages.iter().enumerate() {
             let name = stage["name"].as_str().expect("stage name").to_string();
@@ -558,7 +549,7 @@ async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_eve
                     );
                     a.spec.plan = plan_name.clone();
                     a.spec.systems = batch.to_vec();
-                    approvals.create(&pp, &a).await.expect("approval");
+                    support::create_approval(&ns, a.clone()).await;
                 }
             }
             let released = wait_for(
@@ -745,13 +736,7 @@ async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_bl
         );
 
         // While the webhook holds its answer, the approval is acted on.
-        ns.api::<Approval>()
-            .create(
-                &PostParams::default(),
-                &approval("go", "pilot-ward", "alice", &[], &[]),
-            )
-            .await
-            .expect("approval");
+        support::create_approval(&ns, approval("go", "pilot-ward", "alice", &[], &[])).await;
         wait_for(
             &plans,
             "release",
@@ -872,10 +857,9 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
 
         // web verified and waiting at ward; the ward approves web, naming it.
         wait_for(&plans, "release", "web at it-validation", WAIT, released_at("web", "it-validation")).await;
-        let approvals: Api<Approval> = ns.api();
         let mut web_ok = approval("ward-web", "ward", "alice", &[], &[]);
         web_ok.spec.systems = vec!["web".into()];
-        approvals.create(&pp, &web_ok).await.expect("approval");
+        support::create_approval(&ns, web_ok.clone()).await;
         wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
         eventually("web's gate to admit the ward", WAIT, || {
             let policies = policies.clone();
@@ -893,7 +877,7 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
             "spec": { "plan": "release", "system": "lab", "step": "analysers", "decision": "approve",
                       "approver": { "username": "duty-manager" } }
         }));
-        approvals.create(&pp, &confirm).await.expect("confirm");
+        support::create_approval(&ns, confirm.clone()).await;
         let waiting = wait_for(&plans, "release", "lab waiting at ward", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| {
                 s.awaiting.iter().any(|a| {
@@ -920,7 +904,7 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         // Its own approval opens the ward to it.
         let mut lab_ok = approval("ward-lab", "ward", "bob", &[], &[]);
         lab_ok.spec.systems = vec!["lab".into()];
-        approvals.create(&pp, &lab_ok).await.expect("approval");
+        support::create_approval(&ns, lab_ok.clone()).await;
         wait_for(&plans, "release", "lab at ward", WAIT, released_at("lab", "ward")).await;
         eventually("lab's gate to admit the ward", WAIT, || {
             let policies = policies.clone();
@@ -1406,7 +1390,7 @@ async fn after_its_soak_a_system_still_waits_for_the_next_approval() {
         assert!(!admits_ward(&policies, "web").await);
         let mut ok = approval("ward-web", "ward", "alice", &[], &[]);
         ok.spec.systems = vec!["web".into()];
-        ns.api::<Approval>().create(&pp, &ok).await.expect("approval");
+        support::create_approval(&ns, ok.clone()).await;
         wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
         eventually("web's gate to admit the ward", WAIT, || {
             let policies = policies.clone();
@@ -1467,10 +1451,7 @@ async fn hundreds_of_ignored_approvals_with_long_comments_do_not_freeze_a_plan()
             p.status.as_ref().is_some_and(|s| !s.awaiting.is_empty())
         })
         .await;
-        approvals
-            .create(&pp, &approval("ward-web", "ward", "alice", &[], &[]))
-            .await
-            .expect("the approval that counts");
+        support::create_approval(&ns, approval("ward-web", "ward", "alice", &[], &[])).await;
         let done = wait_for(&plans, "release", "Succeeded", WAIT, |p| {
             p.status
                 .as_ref()
@@ -1495,6 +1476,221 @@ async fn hundreds_of_ignored_approvals_with_long_comments_do_not_freeze_a_plan()
         );
         let size = serde_json::to_vec(&status).expect("json").len();
         assert!(size < 64 * 1024, "the status stays small: {size} bytes");
+        operator.abort();
+    })
+    .await;
+}
+
+/// The pod selectors of the NetworkPolicies in `ns` labelled for system `system`, with
+/// whether each admits the ward's network, by policy name.
+async fn gates_of(
+    policies: &Api<NetworkPolicy>,
+    system: &str,
+) -> Vec<(String, serde_json::Value, bool)> {
+    let mut out: Vec<(String, serde_json::Value, bool)> = policies
+        .list(&kube::api::ListParams::default().labels(&format!("lifeline.dev/system={system}")))
+        .await
+        .expect("list the gates")
+        .items
+        .into_iter()
+        .map(|np| {
+            let name = np.metadata.name.clone().unwrap_or_default();
+            let spec = np.spec.unwrap_or_default();
+            let ward = serde_json::to_string(&spec.ingress)
+                .unwrap_or_default()
+                .contains("10.20.7.0/24");
+            (
+                name,
+                serde_json::to_value(spec.pod_selector).expect("json"),
+                ward,
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test]
+async fn a_gate_changed_under_the_plan_holds_what_it_held_and_waits_for_a_new_approval() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-regate", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        let systems = ns.api::<ClinicalSystem>();
+        systems
+            .create(&pp, &object(support::gated_system("web", "web", 1)))
+            .await
+            .expect("web");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let plan = staged_plan(
+            Some("commander"),
+            json!([
+                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] }, "approval": { "required": 1 } }
+            ]),
+        );
+        plans.create(&pp, &plan).await.expect("plan");
+        let operator = tokio::spawn(run(admin_client().await, RunOptions::local(&ns.name, "release-regate")));
+        let policies: Api<NetworkPolicy> = ns.api();
+        wait_for(&plans, "release", "web at it-validation", WAIT, released_at("web", "it-validation")).await;
+        let approved = support::create_approval(&ns, approval("ward-web", "ward", "alice", &[], &[]).clone()).await;
+        wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
+        eventually("web's gate to admit the ward", WAIT, || {
+            let policies = policies.clone();
+            async move { if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) } }
+        })
+        .await;
+
+        // Someone narrows web's selector after the ward approved it (in a later second,
+        // so the approval is plainly older than the change).
+        let approved_at = approved.metadata.creation_timestamp.expect("created").0.as_second();
+        eventually("a second after the approval", WAIT, || async move {
+            let now = k8s_openapi::jiff::Timestamp::now().as_second();
+            if now > approved_at { Ok(()) } else { Err(format!("{now}")) }
+        })
+        .await;
+        let narrowed = json!({ "matchLabels": { "app": "web", "tier": "front" } });
+        systems
+            .patch("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(json!({ "spec": { "release": { "podSelector": narrowed } } })))
+            .await
+            .expect("narrow web's selector");
+        let back = wait_for(&plans, "release", "web back before the ward", WAIT, |p| {
+            find_system(p, "web").and_then(|w| w.gate.as_ref()).is_some_and(|g| g.changed_at.is_some())
+                && released_at("web", "it-validation")(p)
+        })
+        .await;
+        let web = system_status(&back, "web");
+        let gate = web.gate.clone().expect("gate");
+        assert_eq!(gate.earlier_selectors.len(), 1, "{gate:?}");
+        assert_eq!(serde_json::to_value(&gate.earlier_selectors[0]).expect("json"), json!({ "matchLabels": { "app": "web" } }));
+        let record = back.status.as_ref().expect("status").approvals.iter().find(|r| r.name == "ward-web").cloned().expect("alice's record");
+        assert!(!record.accepted, "{record:?}");
+        assert!(record.reason.contains("made before") && record.reason.contains("release settings (spec.release) changed"), "{}", record.reason);
+        let awaiting: Vec<String> = back.status.as_ref().expect("status").awaiting.iter().map(|a| a.to_string()).collect();
+        assert_eq!(awaiting, ["stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for web"]);
+        // Both the old pods and the new selection are held out of the ward.
+        eventually("the gates to follow the change", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                let gates = gates_of(&policies, "web").await;
+                let main = gates.iter().find(|g| g.0 == policy_name("web"));
+                let earlier = gates.iter().find(|g| g.0 != policy_name("web"));
+                match (main, earlier) {
+                    (Some(m), Some(e))
+                        if m.1 == json!({ "matchLabels": { "app": "web", "tier": "front" } })
+                            && !m.2
+                            && e.1 == json!({ "matchLabels": { "app": "web" } })
+                            && !e.2 => Ok(()),
+                    _ => Err(format!("{gates:?}")),
+                }
+            }
+        })
+        .await;
+
+        // A new decision, after the change (in a later second), opens the ward to the new
+        // selection only.
+        let changed_at = gate.changed_at.clone().expect("changed").0.as_second();
+        eventually("a second after the change", WAIT, || async move {
+            let now = k8s_openapi::jiff::Timestamp::now().as_second();
+            if now > changed_at { Ok(()) } else { Err(format!("{now}")) }
+        })
+        .await;
+        support::create_approval(&ns, approval("ward-web-again", "ward", "bob", &[], &[]).clone()).await;
+        wait_for(&plans, "release", "web at ward again", WAIT, released_at("web", "ward")).await;
+        eventually("the new selection to admit the ward, the old pods still held", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                let gates = gates_of(&policies, "web").await;
+                let ok = gates.iter().any(|g| g.0 == policy_name("web") && g.2)
+                    && gates.iter().any(|g| g.0 != policy_name("web") && !g.2);
+                if ok { Ok(()) } else { Err(format!("{gates:?}")) }
+            }
+        })
+        .await;
+        operator.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_gate_the_api_server_refuses_holds_the_system_and_says_why() {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    let admin = admin_client().await;
+    ensure_crds(&admin).await;
+    with_namespace("release-refused", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        // The cluster refuses any policy admitting the ward's network in this namespace.
+        let vap_name = format!("deny-ward-{}", ns.name);
+        let vaps: Api<ValidatingAdmissionPolicy> = Api::all(admin_client().await);
+        let vapbs: Api<ValidatingAdmissionPolicyBinding> = Api::all(admin_client().await);
+        vaps.create(&pp, &object(json!({
+            "metadata": { "name": vap_name },
+            "spec": {
+                "failurePolicy": "Fail",
+                "matchConstraints": { "resourceRules": [{ "apiGroups": ["networking.k8s.io"], "apiVersions": ["v1"], "operations": ["CREATE", "UPDATE"], "resources": ["networkpolicies"] }] },
+                "validations": [{ "expression": "!has(object.spec.ingress) || !object.spec.ingress.exists(r, has(r.from) && r.from.exists(p, has(p.ipBlock) && p.ipBlock.cidr == '10.20.7.0/24'))", "message": "the ward network is closed by the site's network team" }]
+            }
+        }))).await.expect("policy");
+        vapbs.create(&pp, &object(json!({
+            "metadata": { "name": vap_name },
+            "spec": { "policyName": vap_name, "validationActions": ["Deny"],
+                      "matchResources": { "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": ns.name } } } }
+        }))).await.expect("binding");
+        let policies: Api<NetworkPolicy> = ns.api();
+        // Wait until the refusal is in force (dry run of a policy admitting the ward).
+        let probe: NetworkPolicy = object(json!({ "metadata": { "name": "probe" }, "spec": { "podSelector": {}, "ingress": [{ "from": [{ "ipBlock": { "cidr": "10.20.7.0/24" } }] }] } }));
+        eventually("the refusal to be in force", WAIT, || {
+            let (policies, probe) = (policies.clone(), probe.clone());
+            async move {
+                match policies.create(&PostParams { dry_run: true, ..Default::default() }, &probe).await {
+                    Err(kube::Error::Api(s)) if s.message.contains("closed by the site") => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await;
+
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>().create(&pp, &support::fake_deployment("web", 0)).await.expect("deployment");
+        ns.api::<ClinicalSystem>().create(&pp, &object(support::gated_system("web", "web", 1))).await.expect("web");
+        let plans: Api<RecoveryPlan> = ns.api();
+        plans.create(&pp, &staged_plan(Some("commander"), json!([
+            { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+            { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] }, "approval": { "required": 1 } }
+        ]))).await.expect("plan");
+        let operator = tokio::spawn(run(admin_client().await, RunOptions::local(&ns.name, "release-refused")));
+        wait_for(&plans, "release", "web at it-validation", WAIT, released_at("web", "it-validation")).await;
+        support::create_approval(&ns, approval("ward-web", "ward", "alice", &[], &[]).clone()).await;
+        let held = wait_for(&plans, "release", "web held by its refused gate", WAIT, |p| {
+            find_system(p, "web").and_then(|w| w.gate.as_ref()).is_some_and(|g| g.error.is_some())
+        })
+        .await;
+        let web = system_status(&held, "web");
+        assert_eq!(web.released_stage.as_deref(), Some("it-validation"), "not released where its gate is not applied");
+        assert!(!web.releases.iter().any(|r| r.stage == "ward"), "{:?}", web.releases);
+        let gate = web.gate.clone().expect("gate");
+        assert_eq!(gate.failed_stage.as_deref(), Some("ward"));
+        assert!(gate.error.as_deref().is_some_and(|e| e.contains("closed by the site's network team")), "{gate:?}");
+        let condition = held.status.as_ref().expect("status").conditions.iter().find(|c| c.type_ == "GatesApplied").cloned().expect("GatesApplied");
+        assert_eq!((condition.status.as_str(), condition.reason.as_str()), ("False", "ApplyFailed"));
+        assert!(condition.message.contains("/web at ward") && condition.message.contains("closed by the site's network team"), "{}", condition.message);
+        assert!(!admits_ward(&policies, "web").await);
+
+        // The network team lifts it: the system is released at the ward.
+        vapbs.delete(&vap_name, &DeleteParams::default()).await.expect("delete binding");
+        vaps.delete(&vap_name, &DeleteParams::default()).await.expect("delete policy");
+        let done = wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
+        let condition = done.status.as_ref().expect("status").conditions.iter().find(|c| c.type_ == "GatesApplied").cloned().expect("GatesApplied");
+        assert_eq!(condition.status, "True");
+        eventually("web's gate to admit the ward", WAIT, || {
+            let policies = policies.clone();
+            async move { if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) } }
+        })
+        .await;
         operator.abort();
     })
     .await;

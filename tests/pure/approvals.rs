@@ -104,6 +104,7 @@ fn eval_with(
         namespace: "ward",
         created: Some(&created),
         requested_by: requester,
+        regated: &[],
     };
     evaluate(&plan, settings, &systems, approvals)
 }

@@ -1098,6 +1098,7 @@ fn a_soaking_system_is_listed_as_waiting_with_its_soak_and_what_holds_it() {
         namespace: "ward",
         created: None,
         requested_by: None,
+        regated: &[],
     };
     let eval = evaluate(&facts, &settings, &[key("a")], &[]);
     let waits = awaiting(&settings, &run.status, &eval);
@@ -1536,5 +1537,70 @@ fn the_default_expected_time_is_five_minutes_and_waves_order_by_tier_then_name()
     assert_eq!(
         model.critical_path.duration,
         std::time::Duration::from_secs(1500)
+    );
+}
+
+#[test]
+fn a_system_whose_gate_changed_goes_back_to_the_verification_audience_and_keeps_its_record() {
+    let mut run = Run::new(must_plan(
+        &[sys("a").gate()],
+        PlanSettings {
+            stages: stages(&["it", "ward"]),
+            ..settings()
+        },
+    ));
+    run.decide();
+    run.restore_one("a");
+    assert_eq!(run.sys("a").released_stage.as_deref(), Some("ward"));
+    let i = run.idx("a");
+    lifeline::engine::regate(&mut run.status, i, "release changed".into());
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    assert_eq!(run.sys("a").released_stage, None);
+    assert_eq!(
+        run.sys("a").releases.len(),
+        2,
+        "the record of its releases stays"
+    );
+    assert_eq!(run.message("a"), Some("release changed"));
+}
+
+#[test]
+fn a_release_whose_gate_was_refused_is_undone_back_to_the_gate_applied() {
+    let model = must_plan(
+        &[sys("a").gate()],
+        PlanSettings {
+            stages: stages(&["it", "pilot", "all"]),
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model.clone());
+    run.decide();
+    run.restore_one("a");
+    assert_eq!(run.sys("a").released_stage.as_deref(), Some("all"));
+    let i = run.idx("a");
+    lifeline::engine::unrelease(&model, &mut run.status, i, Some("it"), "refused".into());
+    assert_eq!(run.sys("a").released_stage.as_deref(), Some("it"));
+    let stages_left: Vec<&str> = run
+        .sys("a")
+        .releases
+        .iter()
+        .map(|r| r.stage.as_str())
+        .collect();
+    assert_eq!(stages_left, ["it"]);
+    assert_eq!(run.phase("a"), SystemPhase::Released);
+    lifeline::engine::unrelease(&model, &mut run.status, i, None, "refused".into());
+    assert_eq!(run.sys("a").released_stage, None);
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    // A gate that cannot be applied holds it: nothing is released while it has an error.
+    run.status.systems[i].gate = Some(lifeline::api::v1alpha1::GateStatus {
+        error: Some("refused".into()),
+        failed_stage: Some("it".into()),
+        ..Default::default()
+    });
+    assert_eq!(run.decide(), acts(&[]));
+    run.status.systems[i].gate = None;
+    assert_eq!(
+        run.decide(),
+        acts(&["release a it", "release a pilot", "release a all"])
     );
 }

@@ -182,6 +182,7 @@ proptest! {
                 namespace: "ward",
                 created: Some(&created),
                 requested_by: Some("commander"),
+                regated: &[],
             };
             let eval = evaluate(&plan, &settings, &keys, &approvals);
             // Where each system is released, as the decision's releases move it on.

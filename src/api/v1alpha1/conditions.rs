@@ -14,6 +14,10 @@ pub const RUNNING: &str = "Running";
 /// its size and a trimmed one was written instead (reason [`reason::TOO_LARGE`]).
 pub const STATUS_COMPLETE: &str = "StatusComplete";
 
+/// Condition type (RecoveryPlan): every release gate is applied as the status says
+/// (False, reason [`reason::APPLY_FAILED`], names the systems and the API server's words).
+pub const GATES_APPLIED: &str = "GatesApplied";
+
 /// The reasons of the conditions, CamelCase as Kubernetes has them.
 pub mod reason {
     /// Ready (plan): the plan's graph is valid and its systems are in restore order.
@@ -38,6 +42,10 @@ pub mod reason {
     pub const VALID: &str = "Valid";
     /// Ready (drill): the drill cannot run (its message says why).
     pub const INVALID: &str = "Invalid";
+    /// GatesApplied (plan): every gate is applied.
+    pub const APPLIED: &str = "Applied";
+    /// GatesApplied (plan): a gate could not be applied.
+    pub const APPLY_FAILED: &str = "ApplyFailed";
     /// StatusComplete (plan): the whole status is stored again.
     pub const STORED: &str = "Stored";
     /// StatusComplete (plan): the full status was too large to store.

@@ -413,6 +413,10 @@ pub struct SystemStatus {
     /// a retry request is carried out once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_token: Option<String>,
+    /// Its release gate as this plan keeps it: which `spec.release` it gates, the pod
+    /// selectors it gated before, and the stage whose audience it last applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<GateStatus>,
     /// Its latest soak: at the stage it is released at, when that stage has one, else at
     /// the last stage before it that had.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -455,6 +459,36 @@ pub struct StepStatus {
     /// a Job name), so a restarted controller finds it instead of repeating it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+}
+
+/// A system's release gate as a plan keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GateStatus {
+    /// SHA-256 of the system's `spec.release` the gate was made for.
+    pub release_hash: String,
+    /// The pod selector of that `spec.release`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_selector: Option<LabelSelector>,
+    /// Pod selectors the plan gated before `spec.release` changed: their pods stay held
+    /// at the verification audience, so narrowing the selector opens nothing (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_selectors: Vec<LabelSelector>,
+    /// When `spec.release` last changed under the plan: the system went back to the
+    /// verification audience, and Approvals made until then count no more for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_at: Option<Time>,
+    /// The stage whose audience the gate admits, as last applied ("none": the
+    /// verification audience only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub applied: Option<String>,
+    /// Why the gate could not be applied, as the API server said, while it cannot: the
+    /// system is held where it is until a dry run of that gate succeeds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The stage whose gate could not be applied.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_stage: Option<String>,
 }
 
 /// A system's soak at the stage it is released at: how long it has been released there

@@ -139,6 +139,16 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         }
     }
 
+    // A gate follows the `spec.release` it was made for: one changed under the plan takes
+    // the system back to the verification audience until its stages are approved again,
+    // and the pods it gated before stay held.
+    super::release::follow_release_changes(&model, &by_key, &mut current, now);
+    let regated: Vec<(String, k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)> = current
+        .systems
+        .iter()
+        .filter_map(|s| Some((s.name.clone(), s.gate.as_ref()?.changed_at.clone()?)))
+        .collect();
+
     // Decide, with the gates the recorded Approvals open for each system.
     let approvals = if model.settings.stages.is_empty() {
         Vec::new()
@@ -153,6 +163,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         namespace: &ns,
         created: plan.metadata.creation_timestamp.as_ref(),
         requested_by: plan.spec.requested_by.as_deref(),
+        regated: &regated,
     };
     let mut eval = engine::approvals::evaluate(&facts, &model.settings, &keys, &approvals);
     let inputs = Inputs {
@@ -194,35 +205,75 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         .lock()
         .map(|set| !set.contains(&uid))
         .unwrap_or(true);
-    for (i, s) in decision.status.systems.iter().enumerate() {
-        let Some(cs) = by_key.get(&model.systems[i].key) else {
+    let written = decision.status.clone();
+    let mut gate_failed = false;
+    for i in 0..decision.status.systems.len() {
+        let Some(cs) = by_key.get(&model.systems[i].key).copied() else {
             continue;
         };
         if cs.spec.release.is_none() {
             continue;
         }
+        // A gate that could not be applied holds the system where it is; its stage's
+        // gate is tried again (a dry run: nothing opens before the system is released).
+        let failed = decision.status.systems[i]
+            .gate
+            .as_ref()
+            .and_then(|g| g.error.as_ref().and(g.failed_stage.clone()));
+        if let Some(failed) = failed {
+            let k = model.settings.stage_index(&failed);
+            let outcome = super::release::dry_run(ctx, plan, cs, k).await;
+            super::release::record_retry(&mut decision.status, i, outcome.as_ref().err());
+            if outcome.is_err() {
+                gate_failed = true;
+                soonest(super::release::GATE_RETRY);
+            }
+        }
+        let s = &decision.status.systems[i];
         let before = prev.systems.iter().find(|p| p.name == s.name);
         let entered = s.phase != SystemPhase::Pending
             && s.phase != SystemPhase::Waiting
             && before
                 .is_none_or(|p| matches!(p.phase, SystemPhase::Pending | SystemPhase::Waiting));
         let released_changed = before.and_then(|p| p.released_stage.clone()) != s.released_stage;
-        if first_time || entered || released_changed {
-            let stage = s
-                .released_stage
-                .as_deref()
-                .and_then(|r| model.settings.stage_index(r));
-            if let Err(e) = super::release::apply(ctx, plan, cs, stage).await {
-                // The status already says so: apply every gate again next time, rather
-                // than leave this one as it was.
-                if let Ok(mut set) = ctx.gates_synced.lock() {
-                    set.remove(&uid);
-                }
-                return Err(e);
-            }
+        if !(first_time || entered || released_changed) {
+            continue;
+        }
+        let stage = s
+            .released_stage
+            .as_deref()
+            .and_then(|r| model.settings.stage_index(r));
+        let earlier = s
+            .gate
+            .as_ref()
+            .map(|g| g.earlier_selectors.clone())
+            .unwrap_or_default();
+        let outcome = super::release::apply(ctx, plan, cs, stage, &earlier).await;
+        super::release::record_applied(&model, &mut decision.status, i, cs, outcome.as_ref().err());
+        if let Err(e) = outcome {
+            warn!(plan = %name, system = %model.systems[i].key, error = %e, "a release gate could not be applied; the system is not released there");
+            gate_failed = true;
+            soonest(super::release::GATE_RETRY);
         }
     }
-    if first_time && let Ok(mut set) = ctx.gates_synced.lock() {
+    if gate_failed && let Ok(mut set) = ctx.gates_synced.lock() {
+        // Apply every gate again after a restart of this loop, rather than trust one.
+        set.remove(&uid);
+    }
+    if decision.status != written {
+        super::release::gates_condition(
+            &mut decision.status,
+            &written,
+            plan.metadata.generation,
+            now,
+        );
+        status::write(ctx, plan, &written, &mut decision.status, now).await?;
+        events::publish_transitions(ctx, plan, &model, &written, &decision.status).await;
+    }
+    if first_time
+        && !gate_failed
+        && let Ok(mut set) = ctx.gates_synced.lock()
+    {
         set.insert(uid);
     }
     for action in &decision.actions {

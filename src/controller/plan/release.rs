@@ -117,8 +117,206 @@ pub fn policy(
     })
 }
 
-/// Applies the gate and the stage labels for `system` at `released` (idempotent).
-pub async fn apply(
+/// How soon a gate the API server refused is tried again.
+pub const GATE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The gate holding pods `selector` that `system`'s gate selected before its
+/// `spec.release` changed: the verification audience only.
+pub fn earlier_policy(system: &ClinicalSystem, selector: &LabelSelector) -> NetworkPolicy {
+    let mut np = policy(system, &[], None).unwrap_or_default();
+    let json = serde_json::to_string(selector).unwrap_or_default();
+    let name = crate::engine::names::hashed_name(
+        &["lifeline-release", &system.name_any(), "earlier"],
+        &["release-earlier", &system.name_any(), &json],
+    );
+    np.metadata.name = Some(name);
+    if let Some(spec) = np.spec.as_mut() {
+        spec.pod_selector = Some(selector.clone());
+    }
+    np
+}
+
+/// SHA-256 of a system's `spec.release`, as the gate records what it was made for.
+pub fn release_hash(release: &crate::api::v1alpha1::Release) -> String {
+    let json = serde_json::to_vec(release).unwrap_or_default();
+    ring::digest::digest(&ring::digest::SHA256, &json)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where a system's `spec.release` changed since its gate was made: the gate moves to the
+/// new selector, keeps holding the old one's pods, and the system goes back to the
+/// verification audience (Approvals made until now count no more for it).
+pub fn follow_release_changes(
+    model: &crate::engine::PlanModel,
+    by_key: &std::collections::HashMap<String, &ClinicalSystem>,
+    status: &mut crate::api::v1alpha1::RecoveryPlanStatus,
+    now: k8s_openapi::jiff::Timestamp,
+) {
+    for m in &model.systems {
+        let Some(release) = by_key.get(&m.key).and_then(|cs| cs.spec.release.as_ref()) else {
+            continue;
+        };
+        let Some(i) = status.systems.iter().position(|s| s.name == m.key) else {
+            continue;
+        };
+        let hash = release_hash(release);
+        let Some(g) = status.systems[i].gate.as_mut() else {
+            continue;
+        };
+        if g.release_hash == hash {
+            continue;
+        }
+        if let Some(old) = g.pod_selector.take()
+            && old != release.pod_selector
+            && !g.earlier_selectors.contains(&old)
+        {
+            g.earlier_selectors.push(old);
+            let excess = g.earlier_selectors.len().saturating_sub(10);
+            g.earlier_selectors.drain(..excess);
+        }
+        g.release_hash = hash;
+        g.pod_selector = Some(release.pod_selector.clone());
+        g.changed_at = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(now));
+        crate::engine::regate(
+            status,
+            i,
+            "its release settings (spec.release) changed after it was gated: back to the verification audience until each stage approves it again".into(),
+        );
+    }
+}
+
+/// Records in `status` what applying system `i`'s gate came to: applied at its released
+/// stage, or refused (the system goes back to the stage last applied, held there).
+pub fn record_applied(
+    model: &crate::engine::PlanModel,
+    status: &mut crate::api::v1alpha1::RecoveryPlanStatus,
+    i: usize,
+    system: &ClinicalSystem,
+    error: Option<&Error>,
+) {
+    let Some(release) = system.spec.release.as_ref() else {
+        return;
+    };
+    let Some(s) = status.systems.get_mut(i) else {
+        return;
+    };
+    let stage = s.released_stage.clone().unwrap_or_else(|| "none".into());
+    let g = s
+        .gate
+        .get_or_insert_with(|| crate::api::v1alpha1::GateStatus {
+            release_hash: release_hash(release),
+            pod_selector: Some(release.pod_selector.clone()),
+            ..Default::default()
+        });
+    match error {
+        None => {
+            g.applied = Some(stage.clone());
+            if g.failed_stage.as_deref() == Some(stage.as_str()) {
+                g.error = None;
+                g.failed_stage = None;
+            }
+        }
+        Some(e) => {
+            let why = crate::engine::approvals::truncate(&e.to_string(), 1024);
+            g.error = Some(why.clone());
+            g.failed_stage = Some(stage.clone());
+            let applied = g.applied.clone().filter(|a| a != "none");
+            crate::engine::unrelease(
+                model,
+                status,
+                i,
+                applied.as_deref(),
+                format!("not released at {stage}: its gate could not be applied: {why}"),
+            );
+        }
+    }
+}
+
+/// Records a dry run of the gate that had been refused: passing, the system may be
+/// released again; failing, it stays held with the API server's words.
+pub fn record_retry(
+    status: &mut crate::api::v1alpha1::RecoveryPlanStatus,
+    i: usize,
+    error: Option<&Error>,
+) {
+    let Some(g) = status.systems.get_mut(i).and_then(|s| s.gate.as_mut()) else {
+        return;
+    };
+    match error {
+        None => {
+            g.error = None;
+            g.failed_stage = None;
+        }
+        Some(e) => {
+            let why = crate::engine::approvals::truncate(&e.to_string(), 1024);
+            if g.error.as_deref() != Some(why.as_str()) {
+                g.error = Some(why);
+            }
+        }
+    }
+}
+
+/// The plan's `GatesApplied` condition, from its systems' gates.
+pub fn gates_condition(
+    status: &mut crate::api::v1alpha1::RecoveryPlanStatus,
+    previous: &crate::api::v1alpha1::RecoveryPlanStatus,
+    generation: Option<i64>,
+    now: k8s_openapi::jiff::Timestamp,
+) {
+    use crate::api::v1alpha1::conditions as c;
+    let failed: Vec<String> = status
+        .systems
+        .iter()
+        .filter_map(|s| {
+            let g = s.gate.as_ref()?;
+            Some(format!(
+                "{} at {}: {}",
+                s.name,
+                g.failed_stage.as_deref().unwrap_or("?"),
+                g.error.as_deref()?
+            ))
+        })
+        .collect();
+    let any_gate = status.systems.iter().any(|s| s.gate.is_some());
+    if !any_gate {
+        return;
+    }
+    let new = if failed.is_empty() {
+        crate::engine::conditions::NewCondition {
+            type_: c::GATES_APPLIED,
+            status: true,
+            reason: c::reason::APPLIED,
+            message: "every release gate is applied as the status says".into(),
+        }
+    } else {
+        crate::engine::conditions::NewCondition {
+            type_: c::GATES_APPLIED,
+            status: false,
+            reason: c::reason::APPLY_FAILED,
+            message: crate::engine::approvals::truncate(
+                &format!(
+                    "not released where a gate could not be applied (held until it can): {}",
+                    failed.join("; ")
+                ),
+                2048,
+            ),
+        }
+    };
+    crate::engine::conditions::set_condition(
+        &mut status.conditions,
+        &previous.conditions,
+        new,
+        generation,
+        now,
+    );
+}
+
+/// Checks with the API server, without changing anything, that `system`'s gate at
+/// `released` would be accepted.
+pub async fn dry_run(
     ctx: &Context,
     plan: &RecoveryPlan,
     system: &ClinicalSystem,
@@ -129,8 +327,39 @@ pub async fn apply(
     };
     let ns = system.namespace().unwrap_or_default();
     let name = np.name_any();
-    let pp = PatchParams::apply(FIELD_MANAGER).force();
+    let mut pp = PatchParams::apply(FIELD_MANAGER).force();
+    pp.dry_run = true;
     Api::<NetworkPolicy>::namespaced(ctx.client.clone(), &ns)
+        .patch(&name, &pp, &Patch::Apply(&np))
+        .await
+        .during(|| format!("apply NetworkPolicy {ns}/{name}"))?;
+    Ok(())
+}
+
+/// Applies the gate and the stage labels for `system` at `released` (idempotent), and
+/// the gates that keep holding the pods of its `earlier` selectors.
+pub async fn apply(
+    ctx: &Context,
+    plan: &RecoveryPlan,
+    system: &ClinicalSystem,
+    released: Option<usize>,
+    earlier: &[LabelSelector],
+) -> Result<(), Error> {
+    let Some(np) = policy(system, &plan.spec.stages, released) else {
+        return Ok(());
+    };
+    let ns = system.namespace().unwrap_or_default();
+    let pp = PatchParams::apply(FIELD_MANAGER).force();
+    let policies = Api::<NetworkPolicy>::namespaced(ctx.client.clone(), &ns);
+    for held in earlier.iter().map(|sel| earlier_policy(system, sel)) {
+        let name = held.name_any();
+        policies
+            .patch(&name, &pp, &Patch::Apply(&held))
+            .await
+            .during(|| format!("apply NetworkPolicy {ns}/{name}"))?;
+    }
+    let name = np.name_any();
+    policies
         .patch(&name, &pp, &Patch::Apply(&np))
         .await
         .during(|| format!("apply NetworkPolicy {ns}/{name}"))?;
@@ -138,8 +367,23 @@ pub async fn apply(
     let Some(stage) = plan.spec.stages.get(k) else {
         return Ok(());
     };
-    let label =
-        Patch::Merge(json!({ "metadata": { "labels": { RELEASED_STAGE_LABEL: stage.name } } }));
+    // The gate is what holds staff out, and it is applied: a label that cannot be set
+    // is told, and does not undo the release.
+    if let Err(e) = label_released(ctx, system, &ns, &stage.name).await {
+        tracing::warn!(system = %system.name_any(), namespace = %ns, error = %e, "could not label a released system's objects with its stage");
+    }
+    Ok(())
+}
+
+/// Labels the Service, Ingress and restored workloads of `system` with `stage`.
+async fn label_released(
+    ctx: &Context,
+    system: &ClinicalSystem,
+    ns: &str,
+    stage: &str,
+) -> Result<(), Error> {
+    let ns = ns.to_string();
+    let label = Patch::Merge(json!({ "metadata": { "labels": { RELEASED_STAGE_LABEL: stage } } }));
     let plain = PatchParams::default();
     let release = system.spec.release.as_ref();
     if let Some(svc) = release.and_then(|r| r.service.as_deref()) {

@@ -616,6 +616,14 @@ pub fn decide_owned(
                 {
                     break;
                 }
+                // A gate the API server refused holds the system until it can be applied.
+                if status.systems[i]
+                    .gate
+                    .as_ref()
+                    .is_some_and(|g| g.error.is_some())
+                {
+                    break;
+                }
                 let next = current.map_or(0, |k| k + 1);
                 let Some(stage) = model.settings.stages.get(next) else {
                     break;
@@ -864,6 +872,55 @@ fn running_step(
         .filter(|s| s.phase == SystemPhase::Restoring)
         .and_then(|s| s.steps.get_mut(step))
         .filter(|st| st.phase == ActionPhase::Running)
+}
+
+/// Takes system `i` back to the verification audience: its `spec.release` changed under
+/// the plan, so no stage it was released at still vouches for what it now gates. It waits
+/// at the first stage again; the releases it had stay in its record. Changes nothing for a
+/// system not released.
+pub fn regate(status: &mut RecoveryPlanStatus, i: usize, message: String) {
+    let Some(s) = status.systems.get_mut(i) else {
+        return;
+    };
+    if s.released_stage.take().is_some() || s.phase == SystemPhase::Released {
+        s.phase = SystemPhase::Verified;
+        s.soak = None;
+        s.message = Some(message);
+    }
+}
+
+/// Undoes the release of system `i` at its current stage, back to `applied` (the stage
+/// whose gate was last applied, `None` for none): its gate could not be applied, so it is
+/// not released there. The release's entry leaves its record.
+pub fn unrelease(
+    model: &PlanModel,
+    status: &mut RecoveryPlanStatus,
+    i: usize,
+    applied: Option<&str>,
+    message: String,
+) {
+    let Some(s) = status.systems.get_mut(i) else {
+        return;
+    };
+    let keep = applied.and_then(|a| model.settings.stage_index(a));
+    while let Some(current) = released_index(model, s) {
+        if Some(current) <= keep {
+            break;
+        }
+        if s.releases
+            .last()
+            .is_some_and(|r| r.stage == model.settings.stages[current].name)
+        {
+            s.releases.pop();
+        }
+        s.released_stage = current
+            .checked_sub(1)
+            .map(|k| model.settings.stages[k].name.clone());
+    }
+    if s.released_stage.is_none() && s.phase == SystemPhase::Released {
+        s.phase = SystemPhase::Verified;
+    }
+    s.message = Some(message);
 }
 
 /// Why a retry was refused.

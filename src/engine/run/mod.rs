@@ -6,5 +6,5 @@ pub mod decide;
 
 pub use decide::{
     Action, Decision, Inputs, Observation, Reruns, StageGate, decide, decide_owned, due_reruns,
-    observe, retry,
+    observe, regate, retry, unrelease,
 };

@@ -1196,3 +1196,25 @@ pub async fn event_notes(ns: &TestNamespace, reason: &str) -> Vec<String> {
     notes.sort();
     notes
 }
+
+/// Creates the stage Approval `a` in the test namespace naming its plan's uid, as
+/// `lifeline approve` does (an Approval without it made in the plan's own second counts
+/// for nothing), and returns it as created.
+pub async fn create_approval(
+    ns: &TestNamespace,
+    mut a: lifeline::api::v1alpha1::Approval,
+) -> lifeline::api::v1alpha1::Approval {
+    if a.spec.stage.is_some()
+        && a.spec.plan_uid.is_none()
+        && let Ok(plan) = ns
+            .api::<lifeline::api::v1alpha1::RecoveryPlan>()
+            .get(&a.spec.plan)
+            .await
+    {
+        a.spec.plan_uid = plan.metadata.uid;
+    }
+    ns.api::<lifeline::api::v1alpha1::Approval>()
+        .create(&PostParams::default(), &a)
+        .await
+        .unwrap_or_else(|e| panic!("create Approval {}: {e}", a.name_any()))
+}
