@@ -39,6 +39,10 @@ const PLAN_POLICY: &str = "lifeline-plan-requester";
 const DRILL_POLICY: &str = "lifeline-drill-staging-only";
 /// The ClinicalSystem Job policy (and its binding) in manifests/admission.yaml.
 const JOBS_POLICY: &str = "lifeline-system-jobs";
+/// The release policy (and its binding) in manifests/admission.yaml.
+const RELEASE_POLICY: &str = "lifeline-release-policy";
+/// The staging-label policy (and its binding) in manifests/admission.yaml.
+const STAGING_POLICY: &str = "lifeline-staging-label";
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.
 const SETTLED: Duration = Duration::from_secs(60);
@@ -134,7 +138,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 8, "four policies and four bindings");
+    assert_eq!(shipped().len(), 12, "six policies and six bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -147,11 +151,25 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
     };
     assert_eq!(
         names(&policies),
-        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY, JOBS_POLICY]
+        [
+            APPROVAL_POLICY,
+            PLAN_POLICY,
+            DRILL_POLICY,
+            JOBS_POLICY,
+            RELEASE_POLICY,
+            STAGING_POLICY
+        ]
     );
     assert_eq!(
         names(&bindings),
-        [APPROVAL_POLICY, PLAN_POLICY, DRILL_POLICY, JOBS_POLICY]
+        [
+            APPROVAL_POLICY,
+            PLAN_POLICY,
+            DRILL_POLICY,
+            JOBS_POLICY,
+            RELEASE_POLICY,
+            STAGING_POLICY
+        ]
     );
 
     for (p, (resource, operations)) in policies.iter().zip([
@@ -161,14 +179,22 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         // namespace loses its label.
         ("recoverydrills", json!(["CREATE"])),
         ("clinicalsystems", json!(["CREATE", "UPDATE"])),
+        // Stages are immutable: a plan's creation is all there is to check.
+        ("recoveryplans", json!(["CREATE"])),
+        ("namespaces", json!(["CREATE", "UPDATE"])),
     ]) {
         assert_eq!(p["spec"]["failurePolicy"], "Fail", "{p:#}");
         // Only the main resource: the operator's writes to <resource>/status pass.
+        let (group, version) = if resource == "namespaces" {
+            ("", "v1")
+        } else {
+            ("lifeline.dev", "*")
+        };
         assert_eq!(
             p["spec"]["matchConstraints"]["resourceRules"],
             json!([{
-                "apiGroups": ["lifeline.dev"],
-                "apiVersions": ["*"],
+                "apiGroups": [group],
+                "apiVersions": [version],
                 "operations": operations,
                 "resources": [resource],
             }]),
@@ -180,6 +206,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             assert!(
                 message.starts_with("spec")
                     || message.starts_with("metadata.namespace")
+                    || message.starts_with("metadata.labels")
                     || message.contains("\"approve\""),
                 "a denial names the field or the verb: {v:#}"
             );
@@ -720,7 +747,7 @@ async fn people_decide_stages_through_the_shipped_policy_and_the_operator() {
         let mut p = support::recovery_plan(PLAN, &["web"]);
         p["spec"]["requestedBy"] = json!(IC);
         p["spec"]["stages"] = json!([
-            { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+            { "name": "it-validation", "audience": { "namespaceSelector": { "matchLabels": { "lifeline.dev/audience": "it-validation" } } } },
             { "name": "pilot-ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
               "approval": { "required": 2, "approverGroups": ["clinical-safety-officers"] },
               "checklist": [ACK] },
@@ -1092,6 +1119,112 @@ async fn a_clinical_system_runs_only_jobs_its_author_could_run_and_pod_security_
             }
         }
         assert!(with_jobs >= 8, "the playbook has systems with Jobs: {with_jobs}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_plan_cannot_release_to_staff_on_less_than_the_clusters_release_policy() {
+    with_policies("release-policy", |ns| async move {
+        let carol = client_as(CAROL, CAROL_GROUPS).await;
+        let plans = ns.api_with::<RecoveryPlan>(&carol);
+        let it = json!({ "name": "it-validation", "audience": { "namespaceSelector": { "matchLabels": { "lifeline.dev/audience": "it-validation" } } } });
+        let staged = |name: &str, stages: Value| -> RecoveryPlan {
+            let mut p = support::recovery_plan(name, &["web"]);
+            p["spec"]["requestedBy"] = json!(CAROL);
+            p["spec"]["stages"] = stages;
+            object(p)
+        };
+        // A plan's author without the approve verb releasing to everyone with nobody's say.
+        let everyone = staged("everyone", json!([it, { "name": "everyone", "audience": { "ipBlocks": ["0.0.0.0/0"] } }]));
+        let needle = "spec.stages{everyone}.approval.required: the cluster's release policy (ValidatingAdmissionPolicy";
+        eventually("the release policy to take effect", SETTLED, || {
+            let (plans, everyone) = (plans.clone(), everyone.clone());
+            async move { denied(create_settled(&plans, &everyone, true).await, 403, needle) }
+        })
+        .await;
+        // Pods of another namespace, or a namespace selector without the verification
+        // labels, are staff too.
+        for (name, audience) in [
+            ("other-pods", json!({ "podSelector": { "matchLabels": { "app": "ward-terminal" } } })),
+            ("any-namespace", json!({ "namespaceSelector": { "matchLabels": { "team": "wards" } } })),
+            ("it-and-more", json!({ "namespaceSelector": { "matchLabels": { "lifeline.dev/audience": "it-validation" } }, "ipBlocks": ["10.20.7.0/24"] })),
+        ] {
+            let plan = staged(name, json!([it, { "name": "ward", "audience": audience }]));
+            assert_denied(&plans, &plan, 403, "spec.stages{ward}.approval.required").await;
+        }
+        // IT validation on its own needs nobody; every other stage one person at least.
+        let fine = staged("fine", json!([it, { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] }, "approval": { "required": 1 } }]));
+        create_settled(&plans, &fine, false).await.expect("a plan within the policy");
+        // A drill's plan is exempt only in a staging namespace.
+        let mut drill = staged("drill-run-1", json!([it, { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] } }]));
+        drill.spec.drill = Some(object(json!({ "name": "weekly" })));
+        assert_denied(&plans, &drill, 403, "spec.stages{ward}.approval.required").await;
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin_client().await);
+        namespaces
+            .patch(&ns.name, &PatchParams::default(), &Patch::Merge(json!({
+                "metadata": { "labels": { "lifeline.dev/environment": "staging" } }
+            })))
+            .await
+            .expect("label the namespace staging");
+        eventually("a drill's plan to be admitted in staging", SETTLED, || {
+            let (plans, drill) = (plans.clone(), drill.clone());
+            async move { create_settled(&plans, &drill, true).await.map(|_| ()).map_err(|e| e.to_string()) }
+        })
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_a_designator_may_make_a_namespace_staging() {
+    with_policies("staging-label", |ns| async move {
+        use k8s_openapi::api::core::v1::Namespace;
+        // nina may patch this namespace (a Role in it), but not designate it staging.
+        let roles = ns.api::<Role>();
+        let bindings = ns.api::<RoleBinding>();
+        let pp = PostParams::default();
+        roles
+            .create(&pp, &object(json!({ "metadata": { "name": "ns-patcher" },
+                "rules": [{ "apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"] }] })))
+            .await
+            .expect("Role");
+        bindings
+            .create(&pp, &object(json!({ "metadata": { "name": "nina-ns-patcher" },
+                "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ns-patcher" },
+                "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "nina" }] })))
+            .await
+            .expect("RoleBinding");
+        let as_nina: Api<Namespace> = Api::all(client_as("nina", &[]).await);
+        let label = |value: &str| Patch::Merge(json!({ "metadata": { "labels": { "lifeline.dev/environment": value } } }));
+        let needle = format!("metadata.labels[lifeline.dev/environment]: user nina may not set, change or remove it on namespace {}", ns.name);
+        eventually("nina to be refused the staging label", SETTLED, || {
+            let (as_nina, name, needle, patch) = (as_nina.clone(), ns.name.clone(), needle.clone(), label("staging"));
+            // A dry run, so that a patch admitted before the policy is in force changes nothing.
+            let dry = PatchParams { dry_run: true, ..Default::default() };
+            async move { denied(as_nina.patch(&name, &dry, &patch).await, 403, &needle) }
+        })
+        .await;
+        // Other labels are hers to change.
+        as_nina
+            .patch(&ns.name, &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "labels": { "team": "wards" } } })))
+            .await
+            .expect("nina sets another label");
+        // With the designator role in this namespace, she may.
+        bindings
+            .create(&pp, &object(json!({ "metadata": { "name": "nina-designator" },
+                "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "lifeline-staging-designator" },
+                "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "nina" }] })))
+            .await
+            .expect("RoleBinding");
+        eventually("nina, designator, to set the staging label", SETTLED, || {
+            let (as_nina, name, patch) = (as_nina.clone(), ns.name.clone(), label("staging"));
+            async move { as_nina.patch(&name, &PatchParams::default(), &patch).await.map(|_| ()).map_err(|e| e.to_string()) }
+        })
+        .await;
+        let namespaces_admin: Api<Namespace> = Api::all(admin_client().await);
+        let got = namespaces_admin.get(&ns.name).await.expect("namespace");
+        assert_eq!(got.labels().get("lifeline.dev/environment").map(String::as_str), Some("staging"));
     })
     .await;
 }
