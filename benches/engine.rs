@@ -128,11 +128,13 @@ impl Estate {
                     checks,
                     retry_interval: Some(DurationString::new("10s")),
                     deadline: Some(DurationString::new("5m")),
+                    monitor_interval: None,
                 }),
                 release: (i % 3 == 0).then(|| Release {
                     pod_selector: LabelSelector::default(),
                     service: Some(name.clone()),
                     ingress: None,
+                    withdraw_on_failure: false,
                 }),
             };
             systems.push((namespace, name, spec));

@@ -413,6 +413,7 @@ fn summary_line(plan: &RecoveryPlan, status: &RecoveryPlanStatus, now: Timestamp
 fn phase_cell(s: &SystemStatus) -> String {
     match (&s.phase, &s.released_stage) {
         (SystemPhase::Released, Some(stage)) => format!("Released ({stage})"),
+        (SystemPhase::Degraded, Some(stage)) => format!("Degraded ({stage})"),
         (phase, _) => phase.to_string(),
     }
 }
@@ -527,8 +528,8 @@ fn message_cell(s: &SystemStatus, awaiting: &[crate::api::v1alpha1::AwaitingStag
             .message
             .clone()
             .or_else(|| s.blocked_by.as_ref().map(|b| format!("blocked by {b}"))),
-        SystemPhase::Waiting => s.message.clone(),
-        _ => None,
+        SystemPhase::Waiting | SystemPhase::Degraded => s.message.clone(),
+        _ => s.at_risk.as_ref().map(|r| format!("at risk: {r}")),
     };
     message.as_deref().map(one_line).unwrap_or_default()
 }

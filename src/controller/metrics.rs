@@ -54,7 +54,10 @@ pub struct Metrics {
     notifications: Family<OutcomeLabel, Counter>,
     drill_runs: Family<OutcomeLabel, Counter>,
     drill_recovery: Family<TierLabel, Histogram>,
+    degraded: Gauge,
+    regressions: Family<TierLabel, Counter>,
     phases: Mutex<HashMap<String, PlanPhase>>,
+    degraded_by_plan: Mutex<HashMap<String, i64>>,
 }
 
 impl Default for Metrics {
@@ -119,8 +122,23 @@ impl Default for Metrics {
             "Seconds from a drill's fault to the system verified, by tier",
             drill_recovery.clone(),
         );
+        let degraded = Gauge::default();
+        registry.register(
+            "systems_degraded",
+            "Verified systems whose checks fail again, over every plan",
+            degraded.clone(),
+        );
+        let regressions = Family::<TierLabel, Counter>::default();
+        registry.register(
+            "system_regressions",
+            "Times a verified system's check failed again, by tier",
+            regressions.clone(),
+        );
         Self {
             registry,
+            degraded,
+            regressions,
+            degraded_by_plan: Mutex::default(),
             notifications,
             drill_runs,
             drill_recovery,
@@ -220,6 +238,11 @@ impl Metrics {
 
     /// Forgets a deleted plan: it no longer counts in the by-phase gauge.
     pub fn forget(&self, namespace: &str, name: &str) {
+        if let Ok(mut by_plan) = self.degraded_by_plan.lock()
+            && by_plan.remove(&format!("{namespace}/{name}")).is_some()
+        {
+            self.degraded.set(by_plan.values().sum());
+        }
         if let Ok(mut phases) = self.phases.lock()
             && phases.remove(&format!("{namespace}/{name}")).is_some()
         {
@@ -238,8 +261,29 @@ impl Metrics {
         next: &RecoveryPlanStatus,
     ) {
         self.set_phase(namespace, name, next.phase);
+        let degraded = next
+            .systems
+            .iter()
+            .filter(|s| s.phase == crate::api::v1alpha1::SystemPhase::Degraded)
+            .count();
+        if let Ok(mut by_plan) = self.degraded_by_plan.lock() {
+            by_plan.insert(
+                format!("{namespace}/{name}"),
+                i64::try_from(degraded).unwrap_or(i64::MAX),
+            );
+            self.degraded.set(by_plan.values().sum());
+        }
         for (i, s) in next.systems.iter().enumerate() {
             let was = prev.systems.iter().find(|p| p.name == s.name);
+            if s.regression_count > was.map_or(0, |p| p.regression_count)
+                && let Some(m) = model.systems.get(i)
+            {
+                self.regressions
+                    .get_or_create(&TierLabel {
+                        tier: m.tier.to_string(),
+                    })
+                    .inc();
+            }
             let newly = s.verified_at.is_some() && was.is_none_or(|p| p.verified_at.is_none());
             if newly && let (Some(secs), Some(m)) = (s.recovery_seconds, model.systems.get(i)) {
                 self.recovery

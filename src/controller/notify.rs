@@ -93,6 +93,8 @@ pub const NOTIFIED: &[&str] = &[
     "SystemFailed",
     "SystemBlocked",
     "SoakHeld",
+    "SystemDegraded",
+    "SystemRecovered",
     "PlanSucceeded",
     "PlanFailed",
     "PlanAborted",

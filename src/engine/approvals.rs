@@ -63,10 +63,10 @@ pub struct PlanFacts<'a> {
     pub created: Option<&'a Time>,
     /// `spec.requestedBy`.
     pub requested_by: Option<&'a str>,
-    /// Systems ("namespace/name") whose `spec.release` changed under the plan, and when:
-    /// an Approval made until then (to the second) decided the gate as it was, and counts
-    /// no more for them.
-    pub regated: &'a [(String, Time)],
+    /// Systems ("namespace/name") whose gate was reset under the plan, when, and why (its
+    /// `spec.release` changed, or it was withdrawn for a regression): an Approval made
+    /// until then (to the second) decided the gate as it was, and counts no more for them.
+    pub regated: &'a [(String, Time, String)],
 }
 
 /// The most ignored Approvals a plan's status lists; the rest are counted.
@@ -241,16 +241,16 @@ pub fn evaluate(
                     passed_over.push(format!("{key} is not a system of this plan"));
                     continue;
                 }
-                let stale = regated.iter().any(|(k, changed)| {
+                let stale = regated.iter().find(|(k, changed, _)| {
                     k == key
                         && a.metadata
                             .creation_timestamp
                             .as_ref()
                             .is_none_or(|at| at.0.as_second() <= changed.0.as_second())
                 });
-                if stale {
+                if let Some((_, _, why)) = stale {
                     passed_over.push(format!(
-                        "made before {key}'s release settings (spec.release) changed, so it decided the gate as it was"
+                        "made before {why}, so it decided the gate as it was"
                     ));
                     continue;
                 }

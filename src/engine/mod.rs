@@ -26,5 +26,5 @@ pub use plan::{
 };
 pub use run::{
     Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, due_reruns, observe,
-    regate, retry, unrelease,
+    regate, restore_elapsed, retry, unrelease,
 };

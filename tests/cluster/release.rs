@@ -659,10 +659,7 @@ async fn an_approval_that_arrives_before_the_system_is_verified_releases_nothing
 
         // The check fails; the approval is there before the system is verified.
         wait_for(&plans, "release", "the check to have failed once", WAIT, |_| stub.count("/web", 503) > 0).await;
-        ns.api::<Approval>()
-            .create(&PostParams::default(), &approval("early", "pilot-ward", "alice", &[], &[]))
-            .await
-            .expect("approval");
+        support::create_approval(&ns, approval("early", "pilot-ward", "alice", &[], &[])).await;
         let p = wait_for(&plans, "release", "the early approval to be accepted", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| s.approvals.iter().any(|a| a.name == "early" && a.accepted))
         })
@@ -950,7 +947,6 @@ async fn quorum_and_rejections_count_per_system() {
                 .expect("system");
         }
         let (plans, operator) = web_and_lab_at_the_ward(&ns, 2).await;
-        let approvals: Api<Approval> = ns.api();
         let decide = |name: &str, who: &str, systems: &[&str], reject: bool| {
             let mut a = approval(name, "ward", who, &[], &[]);
             a.spec.systems = systems.iter().map(|s| s.to_string()).collect();
@@ -980,14 +976,8 @@ async fn quorum_and_rejections_count_per_system() {
         .await;
 
         // One person for web and another for lab: neither has its two.
-        approvals
-            .create(&pp, &decide("alice-web", "alice", &["web"], false))
-            .await
-            .expect("approval");
-        approvals
-            .create(&pp, &decide("bob-lab", "bob", &["lab"], false))
-            .await
-            .expect("approval");
+        support::create_approval(&ns, decide("alice-web", "alice", &["web"], false)).await;
+        support::create_approval(&ns, decide("bob-lab", "bob", &["lab"], false)).await;
         let split = wait_for(&plans, "release", "two approvals recorded", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| s.approvals.len() == 2)
         })
@@ -1017,14 +1007,9 @@ async fn quorum_and_rejections_count_per_system() {
         );
 
         // Carol rejects lab; bob approves web: web has its two and goes on, lab is held.
-        let rejection = approvals
-            .create(&pp, &decide("carol-lab", "carol", &["lab"], true))
-            .await
-            .expect("reject");
-        approvals
-            .create(&pp, &decide("bob-web", "bob", &["web"], false))
-            .await
-            .expect("approval");
+        let rejection =
+            support::create_approval(&ns, decide("carol-lab", "carol", &["lab"], true)).await;
+        support::create_approval(&ns, decide("bob-web", "bob", &["web"], false)).await;
         let p = wait_for(
             &plans,
             "release",
@@ -1065,14 +1050,8 @@ async fn quorum_and_rejections_count_per_system() {
             }
         })
         .await;
-        approvals
-            .create(&pp, &decide("alice-lab", "alice", &["lab"], false))
-            .await
-            .expect("approval");
-        approvals
-            .create(&pp, &decide("dana-lab", "dana", &["lab"], false))
-            .await
-            .expect("approval");
+        support::create_approval(&ns, decide("alice-lab", "alice", &["lab"], false)).await;
+        support::create_approval(&ns, decide("dana-lab", "dana", &["lab"], false)).await;
         wait_for(
             &plans,
             "release",
@@ -1689,6 +1668,237 @@ async fn a_gate_the_api_server_refuses_holds_the_system_and_says_why() {
         eventually("web's gate to admit the ward", WAIT, || {
             let policies = policies.clone();
             async move { if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) } }
+        })
+        .await;
+        operator.abort();
+    })
+    .await;
+}
+
+/// Scales Deployment `name` to `replicas`.
+async fn scale(ns: &TestNamespace, name: &str, replicas: i32) {
+    ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+        .patch_scale(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "spec": { "replicas": replicas } })),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("scale {name} to {replicas}: {e}"));
+}
+
+/// A gated system for Deployment `name`, watched every second, depending on `deps`.
+fn watched_system(name: &str, deps: &[&str], withdraw: bool) -> serde_json::Value {
+    let mut s = support::gated_system(name, name, 1);
+    s["spec"]["verify"]["retryInterval"] = json!("1s");
+    s["spec"]["verify"]["monitorInterval"] = json!("1s");
+    s["spec"]["dependsOn"] = json!(
+        deps.iter()
+            .map(|d| json!({ "name": d }))
+            .collect::<Vec<_>>()
+    );
+    if withdraw {
+        s["spec"]["release"]["withdrawOnFailure"] = json!(true);
+    }
+    s
+}
+
+#[tokio::test]
+async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_and_staff_keep_access()
+ {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-degraded", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        for name in ["pas", "epr"] {
+            ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+                .create(&pp, &support::fake_deployment(name, 0))
+                .await
+                .expect("deployment");
+        }
+        let systems = ns.api::<ClinicalSystem>();
+        systems
+            .create(&pp, &object(watched_system("pas", &[], false)))
+            .await
+            .expect("pas");
+        systems
+            .create(&pp, &object(watched_system("epr", &["pas"], false)))
+            .await
+            .expect("epr");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let mut plan = staged_plan(
+            Some("commander"),
+            json!([
+                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] } }
+            ]),
+        );
+        plan.spec.systems.names = Some(vec!["pas".into(), "epr".into()]);
+        plans.create(&pp, &plan).await.expect("plan");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-degraded"),
+        ));
+        let policies: Api<NetworkPolicy> = ns.api();
+        wait_for(&plans, "release", "Succeeded", WAIT, |p| {
+            p.status
+                .as_ref()
+                .is_some_and(|s| s.phase == PlanPhase::Succeeded)
+        })
+        .await;
+
+        scale(&ns, "pas", 0).await;
+        let degraded = wait_for(&plans, "release", "pas Degraded", WAIT, |p| {
+            find_system(p, "pas")
+                .is_some_and(|s| s.phase == lifeline::api::v1alpha1::SystemPhase::Degraded)
+        })
+        .await;
+        let pas = system_status(&degraded, "pas");
+        assert_eq!(
+            pas.released_stage.as_deref(),
+            Some("ward"),
+            "staff keep access"
+        );
+        assert!(
+            pas.message
+                .as_deref()
+                .is_some_and(|m| m.contains("check 'ready' failing since")
+                    && m.contains("scaled to 0")
+                    && m.ends_with("staff keep access")),
+            "{:?}",
+            pas.message
+        );
+        assert_eq!(pas.regression_count, 1);
+        eventually("epr at risk", WAIT, || {
+            let plans = plans.clone();
+            async move {
+                let p = plans.get("release").await.map_err(|e| e.to_string())?;
+                match find_system(&p, "epr").and_then(|s| s.at_risk.clone()) {
+                    Some(r) if r.ends_with("/pas is degraded") => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await;
+        assert!(admits_ward(&policies, "pas").await, "the gate is unchanged");
+        assert_eq!(
+            degraded.status.as_ref().expect("status").phase,
+            PlanPhase::Succeeded
+        );
+        eventually("a SystemDegraded Event", WAIT, || {
+            let ns = &ns;
+            async move {
+                let notes = support::event_notes(ns, "SystemDegraded").await;
+                if notes
+                    .iter()
+                    .any(|n| n.contains("/pas: degraded: check 'ready'"))
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{notes:?}"))
+                }
+            }
+        })
+        .await;
+
+        scale(&ns, "pas", 1).await;
+        let back = wait_for(&plans, "release", "pas Released again", WAIT, |p| {
+            find_system(p, "pas")
+                .is_some_and(|s| s.phase == lifeline::api::v1alpha1::SystemPhase::Released)
+        })
+        .await;
+        let pas = system_status(&back, "pas");
+        let r = pas.regressions.first().cloned().expect("the regression");
+        assert_eq!(r.check, "ready");
+        assert!(r.ended_at.is_some() && r.seconds.is_some(), "{r:?}");
+        assert!(!r.withdrawn);
+        eventually("epr no longer at risk", WAIT, || {
+            let plans = plans.clone();
+            async move {
+                let p = plans.get("release").await.map_err(|e| e.to_string())?;
+                match find_system(&p, "epr").map(|s| s.at_risk.clone()) {
+                    Some(None) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await;
+        let notes = support::event_notes(&ns, "SystemRecovered").await;
+        assert!(
+            notes
+                .iter()
+                .any(|n| n.contains("/pas: its checks pass again after")),
+            "{notes:?}"
+        );
+        operator.abort();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_withdraw_on_failure_a_regression_drops_the_gate_until_a_new_approval() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-withdraw", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>().create(&pp, &support::fake_deployment("pas", 0)).await.expect("deployment");
+        ns.api::<ClinicalSystem>().create(&pp, &object(watched_system("pas", &[], true))).await.expect("pas");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let mut plan = staged_plan(Some("commander"), json!([
+            { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+            { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] }, "approval": { "required": 1 } }
+        ]));
+        plan.spec.systems.names = Some(vec!["pas".into()]);
+        plans.create(&pp, &plan).await.expect("plan");
+        let operator = tokio::spawn(run(admin_client().await, RunOptions::local(&ns.name, "release-withdraw")));
+        let policies: Api<NetworkPolicy> = ns.api();
+        wait_for(&plans, "release", "pas at it-validation", WAIT, released_at("pas", "it-validation")).await;
+        let mut ok = approval("ward-pas", "ward", "alice", &[], &[]);
+        ok.spec.systems = vec!["pas".into()];
+        support::create_approval(&ns, ok).await;
+        wait_for(&plans, "release", "pas at ward", WAIT, released_at("pas", "ward")).await;
+        eventually("pas's gate to admit the ward", WAIT, || {
+            let policies = policies.clone();
+            async move { if admits_ward(&policies, "pas").await { Ok(()) } else { Err("not yet".to_string()) } }
+        })
+        .await;
+
+        scale(&ns, "pas", 0).await;
+        let withdrawn = wait_for(&plans, "release", "pas withdrawn", WAIT, |p| {
+            find_system(p, "pas").is_some_and(|s| s.withdrawn_at.is_some())
+        })
+        .await;
+        let pas = system_status(&withdrawn, "pas");
+        assert_eq!(pas.phase, lifeline::api::v1alpha1::SystemPhase::Degraded);
+        assert_eq!(pas.released_stage, None);
+        assert!(pas.regressions[0].withdrawn);
+        eventually("the ward cut off from pas", WAIT, || {
+            let policies = policies.clone();
+            async move { if !admits_ward(&policies, "pas").await { Ok(()) } else { Err("still admitted".to_string()) } }
+        })
+        .await;
+
+        // Passing again it comes back to IT validation; the ward waits for a new decision.
+        let withdrawn_at = pas.withdrawn_at.clone().expect("withdrawn").0.as_second();
+        scale(&ns, "pas", 1).await;
+        let back = wait_for(&plans, "release", "pas back at it-validation, the ward awaiting", WAIT, |p| {
+            released_at("pas", "it-validation")(p)
+                && p.status.as_ref().is_some_and(|s| s.awaiting.iter().any(|a| a.stage == "ward"))
+        })
+        .await;
+        let record = back.status.as_ref().expect("status").approvals.iter().find(|r| r.name == "ward-pas").cloned().expect("record");
+        assert!(!record.accepted && record.reason.contains("gate was withdrawn for a regression"), "{record:?}");
+        assert!(!admits_ward(&policies, "pas").await);
+        eventually("a second after the withdrawal", WAIT, || async move {
+            let now = k8s_openapi::jiff::Timestamp::now().as_second();
+            if now > withdrawn_at { Ok(()) } else { Err(format!("{now}")) }
+        })
+        .await;
+        let mut again = approval("ward-pas-again", "ward", "alice", &[], &[]);
+        again.spec.systems = vec!["pas".into()];
+        support::create_approval(&ns, again).await;
+        wait_for(&plans, "release", "pas at ward again", WAIT, released_at("pas", "ward")).await;
+        eventually("pas's gate to admit the ward again", WAIT, || {
+            let policies = policies.clone();
+            async move { if admits_ward(&policies, "pas").await { Ok(()) } else { Err("not yet".to_string()) } }
         })
         .await;
         operator.abort();

@@ -1023,10 +1023,16 @@ fn a_system_soaks_at_a_stage_before_it_goes_on_and_its_checks_run_again_meanwhil
     run.now = 610;
     assert_eq!(run.decide(), acts(&["release a all"]));
     assert_eq!(run.status.phase, PlanPhase::Succeeded);
+    // Once it has soaked and gone on, it is watched at the monitor interval (1m).
     assert_eq!(
-        due_reruns(&run.model, &run.status, at(700)),
-        Default::default(),
-        "no reruns once it has soaked and gone on"
+        due_reruns(&run.model, &run.status, at(611)).due,
+        vec![(0, 0)]
+    );
+    run.now = 611;
+    rerun(&mut run, true);
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(612)).next,
+        Some(at(671))
     );
 }
 
@@ -1152,7 +1158,7 @@ fn the_simulator_holds_each_system_for_its_soak_and_people_decide_after_it() {
 }
 
 #[test]
-fn without_a_soak_no_check_runs_again() {
+fn without_a_soak_checks_run_again_at_the_monitor_interval() {
     let mut run = Run::new(must_plan(
         &[sys("a").gate()],
         PlanSettings {
@@ -1164,8 +1170,12 @@ fn without_a_soak_no_check_runs_again() {
     run.restore_one("a");
     assert_eq!(run.status.phase, PlanPhase::Succeeded);
     assert_eq!(
-        due_reruns(&run.model, &run.status, at(3600)),
-        Default::default()
+        due_reruns(&run.model, &run.status, at(59)).next,
+        Some(at(60))
+    );
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(3600)).due,
+        vec![(0, 0)]
     );
 }
 
@@ -1602,5 +1612,203 @@ fn a_release_whose_gate_was_refused_is_undone_back_to_the_gate_applied() {
     assert_eq!(
         run.decide(),
         acts(&["release a it", "release a pilot", "release a all"])
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Watching released systems
+
+fn rerun_of(run: &mut Run, name: &str, passed: bool) {
+    let system = run.idx(name);
+    run.observe(Observation::CheckRerun {
+        system,
+        check: 0,
+        passed,
+        error: (!passed).then(|| "GET http://pas/health: status 503".to_string()),
+    });
+}
+
+#[test]
+fn a_released_system_whose_check_fails_again_is_degraded_its_dependents_at_risk_and_back_when_it_passes()
+ {
+    let mut run = Run::new(must_plan(
+        &[
+            sys("pas").gate(),
+            sys("epr").gate().needs(&["pas"]),
+            sys("lab").needs(&["epr"]),
+        ],
+        PlanSettings {
+            stages: stages(&["it", "all"]),
+            ..settings()
+        },
+    ));
+    run.decide();
+    run.restore_one("pas");
+    run.restore_one("epr");
+    run.restore_one("lab");
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+    // Watched at the monitor interval (1m by default), for as long as the plan lasts.
+    let reruns = due_reruns(&run.model, &run.status, at(30));
+    assert_eq!(reruns.due, vec![]);
+    assert_eq!(reruns.next, Some(at(60)));
+
+    run.now = 60;
+    rerun_of(&mut run, "pas", false);
+    assert_eq!(
+        run.decide(),
+        acts(&[]),
+        "the gate stays: nothing is withdrawn"
+    );
+    assert_eq!(run.phase("pas"), SystemPhase::Degraded);
+    assert_eq!(run.sys("pas").released_stage.as_deref(), Some("all"));
+    let message = run.message("pas").expect("why").to_string();
+    assert!(
+        message.starts_with("degraded: check 'check-1' failing since"),
+        "{message}"
+    );
+    assert!(message.ends_with("staff keep access"), "{message}");
+    assert_eq!(
+        run.sys("epr").at_risk.as_deref(),
+        Some("ward/pas is degraded")
+    );
+    assert_eq!(
+        run.sys("lab").at_risk.as_deref(),
+        Some("ward/pas is degraded"),
+        "at risk down the chain, naming the root"
+    );
+    assert_eq!(
+        run.status.phase,
+        PlanPhase::Succeeded,
+        "the plan's work stays done"
+    );
+    // While degraded, its checks run at the retry interval (10s by default).
+    assert_eq!(
+        due_reruns(&run.model, &run.status, at(61)).next,
+        Some(at(70))
+    );
+
+    run.now = 130;
+    rerun_of(&mut run, "pas", true);
+    run.decide();
+    assert_eq!(run.phase("pas"), SystemPhase::Released);
+    assert_eq!(run.message("pas"), None);
+    assert_eq!(run.sys("epr").at_risk, None);
+    let r = &run.sys("pas").regressions[0];
+    assert_eq!(
+        (
+            r.check.as_str(),
+            r.started_at.clone(),
+            r.ended_at.clone(),
+            r.seconds
+        ),
+        ("check-1", time(60), Some(time(130)), Some(70))
+    );
+    assert_eq!(run.sys("pas").regression_count, 1);
+    assert!(!r.withdrawn);
+}
+
+#[test]
+fn with_withdraw_on_failure_a_regression_drops_the_gate_until_it_passes_and_is_approved_again() {
+    let mut run = Run::new(must_plan(
+        &[sys("pas").withdrawn_on_failure()],
+        PlanSettings {
+            stages: stages(&["it", "ward"]),
+            ..settings()
+        },
+    ));
+    run.gates[1] = StageGate::Open;
+    run.decide();
+    run.restore_one("pas");
+    assert_eq!(run.sys("pas").released_stage.as_deref(), Some("ward"));
+    run.now = 60;
+    rerun_of(&mut run, "pas", false);
+    run.gates[1] = StageGate::Awaiting;
+    assert_eq!(run.decide(), acts(&[]));
+    assert_eq!(run.phase("pas"), SystemPhase::Degraded);
+    assert_eq!(
+        run.sys("pas").released_stage,
+        None,
+        "back to the verification audience"
+    );
+    assert_eq!(run.sys("pas").withdrawn_at, Some(time(60)));
+    assert!(run.sys("pas").regressions[0].withdrawn);
+    assert_ne!(run.status.phase, PlanPhase::Succeeded);
+    // Passing again, it goes through release from the first stage: the ward waits for a
+    // new decision.
+    run.now = 90;
+    rerun_of(&mut run, "pas", true);
+    assert_eq!(run.decide(), acts(&["release pas it"]));
+    assert_eq!(run.sys("pas").released_stage.as_deref(), Some("it"));
+    run.gates[1] = StageGate::Open;
+    assert_eq!(run.decide(), acts(&["release pas ward"]));
+}
+
+#[test]
+fn a_dependent_not_yet_started_waits_while_its_dependency_is_degraded() {
+    let mut run = Run::new(must_plan(
+        &[sys("pas"), sys("epr").needs(&["pas"])],
+        settings(),
+    ));
+    run.decide();
+    run.step_ok("pas", 0);
+    run.decide();
+    run.check_ok("pas", 0);
+    run.paused = true;
+    run.decide();
+    rerun_of(&mut run, "pas", false);
+    run.paused = false;
+    assert_eq!(
+        run.decide(),
+        acts(&[]),
+        "epr does not start on a failing pas"
+    );
+    assert_eq!(run.phase("epr"), SystemPhase::Waiting);
+    rerun_of(&mut run, "pas", true);
+    assert_eq!(run.decide(), acts(&["start epr step-1"]));
+}
+
+#[test]
+fn each_attempt_has_its_whole_restore_timeout_and_a_pause_does_not_count() {
+    let mut run = Run::new(must_plan(&[sys("pas")], settings()));
+    run.decide();
+    let i = run.idx("pas");
+    assert_eq!(run.sys("pas").attempt_started_at, Some(time(0)));
+    run.now = 100;
+    run.paused = true;
+    run.decide();
+    assert_eq!(run.status.paused_since, Some(time(100)));
+    let elapsed = |run: &Run, at_s: i64| {
+        lifeline::engine::restore_elapsed(&run.status, &run.status.systems[i], at(at_s))
+    };
+    assert_eq!(
+        elapsed(&run, 400),
+        Some(std::time::Duration::from_secs(100)),
+        "the pause does not count"
+    );
+    run.now = 500;
+    run.paused = false;
+    run.decide();
+    assert_eq!(run.sys("pas").paused_seconds, 400);
+    assert_eq!(run.status.paused_since, None);
+    assert_eq!(
+        elapsed(&run, 530),
+        Some(std::time::Duration::from_secs(130))
+    );
+    // A retry starts a new attempt with its whole timeout.
+    run.step_failed(
+        "pas",
+        0,
+        "the restore did not finish within its timeout of 2m",
+    );
+    run.decide();
+    run.now = 600;
+    run.retry("pas");
+    run.decide();
+    assert_eq!(run.sys("pas").attempt_started_at, Some(time(600)));
+    assert_eq!(run.sys("pas").paused_seconds, 0);
+    assert_eq!(
+        run.sys("pas").restore_started_at,
+        Some(time(0)),
+        "the first attempt's start stays"
     );
 }

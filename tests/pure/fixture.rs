@@ -151,6 +151,7 @@ impl Sys {
                 .collect(),
             retry_interval: None,
             deadline: None,
+            monitor_interval: None,
         });
         self
     }
@@ -161,7 +162,17 @@ impl Sys {
             pod_selector: LabelSelector::default(),
             service: None,
             ingress: None,
+            withdraw_on_failure: false,
         });
+        self
+    }
+
+    /// A release gate that is withdrawn to the verification audience on a regression.
+    pub fn withdrawn_on_failure(mut self) -> Self {
+        self = self.gate();
+        if let Some(r) = self.spec.release.as_mut() {
+            r.withdraw_on_failure = true;
+        }
         self
     }
 }

@@ -320,6 +320,12 @@ pub struct Verify {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
     pub deadline: Option<DurationString>,
+    /// How often the checks run again once the system is verified, for as long as the
+    /// plan lasts, at least 1s. Default: 1m. A failing one makes the system Degraded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    #[x_kube(validation = Rule::new("!self.matches('^(0+(ms|s|m|h))+$') && !self.matches('^[0-9]{1,3}ms$')").message("must be at least 1s"))]
+    pub monitor_interval: Option<DurationString>,
 }
 
 /// One verification check. Exactly one of `http`, `tcp`, `job` and `workloadReady` is set.
@@ -422,6 +428,11 @@ pub struct Release {
     /// The Ingress that exposes the system to staff, labelled with the released stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<String>,
+    /// When a check fails again after release, drop the gate back to the verification
+    /// audience (and release again only on new approvals). Default false: staff keep
+    /// access, as the paper fallback may be worse; the system is marked Degraded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdraw_on_failure: bool,
 }
 
 impl ClinicalSystemSpec {

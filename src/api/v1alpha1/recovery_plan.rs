@@ -252,6 +252,9 @@ pub enum SystemPhase {
     Verified,
     /// Released to staff at one or more stages.
     Released,
+    /// Verified (and perhaps released), and a check fails again: staff keep access
+    /// unless the system's release says `withdrawOnFailure`.
+    Degraded,
     /// A step or check failed.
     Failed,
     /// A hard dependency failed (or is blocked), so it cannot start.
@@ -267,6 +270,7 @@ impl SystemPhase {
             self,
             SystemPhase::Verified
                 | SystemPhase::Released
+                | SystemPhase::Degraded
                 | SystemPhase::Failed
                 | SystemPhase::Blocked
                 | SystemPhase::Cancelled
@@ -275,7 +279,10 @@ impl SystemPhase {
 
     /// True once the system has been verified (and perhaps released).
     pub fn is_verified(self) -> bool {
-        matches!(self, SystemPhase::Verified | SystemPhase::Released)
+        matches!(
+            self,
+            SystemPhase::Verified | SystemPhase::Released | SystemPhase::Degraded
+        )
     }
 
     /// True while the system uses a parallelism slot.
@@ -323,6 +330,10 @@ pub struct RecoveryPlanStatus {
     /// When the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
+    /// Since when the plan is paused, while it is: the time does not count against any
+    /// restore timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<Time>,
     /// When the run reached a final phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
@@ -413,6 +424,29 @@ pub struct SystemStatus {
     /// a retry request is carried out once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_token: Option<String>,
+    /// When its current restore attempt began (the first, a retry, a restore again): its
+    /// restore timeout counts from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt_started_at: Option<Time>,
+    /// Seconds the plan spent paused during the current restore attempt: they do not
+    /// count against the restore timeout.
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub paused_seconds: u64,
+    /// While a hard dependency (or one of its own) is degraded or restored again: which,
+    /// for people. Nothing is cut off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_risk: Option<String>,
+    /// Each time a check failed again after the system was verified: which, from when to
+    /// when (the latest 20; `regressionCount` counts them all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regressions: Vec<Regression>,
+    /// How many regressions the system has had.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub regression_count: u32,
+    /// When its gate was withdrawn to the verification audience for a regression
+    /// (`release.withdrawOnFailure`): it is released again only by Approvals made after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn_at: Option<Time>,
     /// Its release gate as this plan keeps it: which `spec.release` it gates, the pod
     /// selectors it gated before, and the stage whose audience it last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -518,6 +552,32 @@ pub struct SoakStatus {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A check failing again after its system was verified.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Regression {
+    /// The check.
+    pub check: String,
+    /// When it was first seen failing.
+    pub started_at: Time,
+    /// When the checks all passed again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Time>,
+    /// How long it lasted, in seconds, once it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u64>,
+    /// The error when it was first seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Whether the gate was withdrawn to the verification audience.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub withdrawn: bool,
 }
 
 /// One check's result.

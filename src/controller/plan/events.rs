@@ -137,12 +137,48 @@ pub fn transitions(
         if s.phase == old_phase {
             continue;
         }
+        if old_phase == SystemPhase::Degraded
+            && matches!(s.phase, SystemPhase::Released | SystemPhase::Verified)
+        {
+            let took = s
+                .regressions
+                .last()
+                .and_then(|r| r.seconds)
+                .map(|secs| {
+                    format!(
+                        " after {}",
+                        format_duration(std::time::Duration::from_secs(secs))
+                    )
+                })
+                .unwrap_or_default();
+            out.push(Event {
+                type_: EventType::Normal,
+                reason: "SystemRecovered".into(),
+                note: Some(format!("{}: its checks pass again{took}", s.name)),
+                action: "Verify".into(),
+                secondary: system_ref(&s.name).map(|r| ObjectReference {
+                    field_path: Some(format!("status.regressions{{{}}}", s.regression_count)),
+                    ..r
+                }),
+            });
+            continue;
+        }
         let (type_, reason, action) = match s.phase {
             SystemPhase::Restoring => (EventType::Normal, "RestoreStarted", "Restore"),
+            SystemPhase::Degraded => (EventType::Warning, "SystemDegraded", "Verify"),
             SystemPhase::Failed => (EventType::Warning, "SystemFailed", "Restore"),
             SystemPhase::Blocked => (EventType::Warning, "SystemBlocked", "Restore"),
             SystemPhase::Cancelled => (EventType::Normal, "SystemCancelled", "Restore"),
             _ => continue,
+        };
+        // Each regression its own Event (and notification), not a count on the first.
+        let secondary = if s.phase == SystemPhase::Degraded {
+            system_ref(&s.name).map(|r| ObjectReference {
+                field_path: Some(format!("status.regressions{{{}}}", s.regression_count)),
+                ..r
+            })
+        } else {
+            system_ref(&s.name)
         };
         out.push(Event {
             type_,
@@ -152,7 +188,7 @@ pub fn transitions(
                 None => s.name.clone(),
             }),
             action: action.into(),
-            secondary: system_ref(&s.name),
+            secondary,
         });
     }
     // Each stage that newly awaits approval, or newly halts on a rejection: stage after

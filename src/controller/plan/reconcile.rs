@@ -143,11 +143,27 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     // the system back to the verification audience until its stages are approved again,
     // and the pods it gated before stay held.
     super::release::follow_release_changes(&model, &by_key, &mut current, now);
-    let regated: Vec<(String, k8s_openapi::apimachinery::pkg::apis::meta::v1::Time)> = current
-        .systems
-        .iter()
-        .filter_map(|s| Some((s.name.clone(), s.gate.as_ref()?.changed_at.clone()?)))
-        .collect();
+    let mut regated: Vec<(
+        String,
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+        String,
+    )> = Vec::new();
+    for s in &current.systems {
+        if let Some(at) = s.gate.as_ref().and_then(|g| g.changed_at.clone()) {
+            regated.push((
+                s.name.clone(),
+                at,
+                format!("{}'s release settings (spec.release) changed", s.name),
+            ));
+        }
+        if let Some(at) = s.withdrawn_at.clone() {
+            regated.push((
+                s.name.clone(),
+                at,
+                format!("{}'s gate was withdrawn for a regression", s.name),
+            ));
+        }
+    }
 
     // Decide, with the gates the recorded Approvals open for each system.
     let approvals = if model.settings.stages.is_empty() {
@@ -308,14 +324,11 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             soonest(interval);
         }
         if s.phase == SystemPhase::Restoring
+            && !plan.spec.paused
             && let Some(timeout) = restore_timeout(by_key.get(&model.systems[i].key).copied())
-            && let Some(start) = &s.restore_started_at
+            && let Some(ran) = engine::restore_elapsed(&decision.status, s, now)
         {
-            soonest(
-                timeout
-                    .saturating_sub(engine::time::elapsed(start.0, now))
-                    .max(Duration::from_secs(1)),
-            );
+            soonest(timeout.saturating_sub(ran).max(Duration::from_secs(1)));
         }
     }
     // A soak that ends, a check of a soaking system due again.
@@ -329,8 +342,11 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     if !reruns.due.is_empty() {
         soonest(MIN_RETRY_INTERVAL);
     }
+    // Released systems stay watched after the plan finishes: their checks' next run.
+    let watching =
+        decision.status.phase != crate::api::v1alpha1::PlanPhase::Aborted && reruns.next.is_some();
     Ok(match recheck {
-        Some(d) if !decision.status.phase_is_final() => Requeue::requeue(d),
+        Some(d) if watching || !decision.status.phase_is_final() => Requeue::requeue(d),
         _ => Requeue::await_change(),
     })
 }
@@ -416,9 +432,13 @@ async fn observe(
                 else {
                     continue;
                 };
-                if let (Some(timeout), Some(start)) =
-                    (restore_timeout(Some(cs)), &s.restore_started_at)
-                    && engine::time::elapsed(start.0, now) > timeout
+                // Measured from this attempt's start, without the time spent paused; a
+                // paused plan times nothing out.
+                if let (Some(timeout), Some(ran)) = (
+                    restore_timeout(Some(cs)),
+                    engine::restore_elapsed(status, s, now),
+                ) && !plan.spec.paused
+                    && ran > timeout
                 {
                     out.push(Observation::StepFailed {
                         system: i,

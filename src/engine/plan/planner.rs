@@ -107,8 +107,27 @@ pub struct SystemModel {
     /// Whether the system has a release gate (`spec.release`).
     pub has_release_gate: bool,
     /// The pause between runs of a check: of a failing one while verifying, of every one
-    /// while soaking.
+    /// while soaking or degraded.
     pub retry_interval: Duration,
+    /// The pause between runs of its checks once verified (`verify.monitorInterval`).
+    pub monitor_interval: Duration,
+    /// `release.withdrawOnFailure`: a regression drops the gate to the verification
+    /// audience.
+    pub withdraw_on_failure: bool,
+}
+
+/// Default pause between runs of a verified system's checks.
+pub const DEFAULT_MONITOR_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A ClinicalSystem's monitor interval: `verify.monitorInterval`, else the default, never
+/// under a second.
+pub fn monitor_interval_of(spec: &crate::api::v1alpha1::ClinicalSystemSpec) -> Duration {
+    spec.verify
+        .as_ref()
+        .and_then(|v| v.monitor_interval.as_ref())
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(DEFAULT_MONITOR_INTERVAL)
+        .max(MIN_RETRY_INTERVAL)
 }
 
 /// Default pause between attempts of a failing check.
@@ -508,6 +527,12 @@ pub fn plan(
             checks: src.spec.checks().iter().map(|c| c.name.clone()).collect(),
             has_release_gate: src.spec.release.is_some(),
             retry_interval: retry_interval_of(src.spec),
+            monitor_interval: monitor_interval_of(src.spec),
+            withdraw_on_failure: src
+                .spec
+                .release
+                .as_ref()
+                .is_some_and(|r| r.withdraw_on_failure),
         });
     }
     // A stable sort: each system's problems stay in the order they were found.

@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 
 use crate::api::v1alpha1::{
-    ActionPhase, CheckStatus, FailurePolicy, PlanPhase, RecoveryPlanStatus, SoakStatus, StepStatus,
-    SystemPhase, SystemStatus,
+    ActionPhase, CheckStatus, FailurePolicy, PlanPhase, RecoveryPlanStatus, Regression, SoakStatus,
+    StepStatus, SystemPhase, SystemStatus,
 };
 use crate::engine::{
     approvals::truncate,
@@ -261,7 +261,75 @@ struct Ctx<'a> {
     wake_at: Option<Timestamp>,
 }
 
+/// The most regressions a system's status lists.
+pub const REGRESSIONS_LISTED: usize = 20;
+
 impl Ctx<'_> {
+    /// Marks verified system `i` Degraded while a check fails again, and back once they
+    /// all pass, recording the regression.
+    fn watch(&mut self, i: usize, s: &mut SystemStatus) {
+        if !s.phase.is_verified() {
+            return;
+        }
+        let failing = s
+            .checks
+            .iter()
+            .find(|c| c.failing_since.is_some())
+            .map(|c| {
+                (
+                    c.name.clone(),
+                    c.failing_since.clone(),
+                    c.last_error.clone(),
+                )
+            });
+        match (s.phase, failing) {
+            (SystemPhase::Degraded, None) => {
+                if let Some(r) = s.regressions.last_mut().filter(|r| r.ended_at.is_none()) {
+                    r.seconds = seconds_between(r.started_at.0, self.now.0);
+                    r.ended_at = Some(self.now.clone());
+                }
+                s.phase = if s.released_stage.is_some() {
+                    SystemPhase::Released
+                } else {
+                    SystemPhase::Verified
+                };
+                s.message = None;
+            }
+            (SystemPhase::Verified | SystemPhase::Released, Some((check, since, error))) => {
+                let withdraw =
+                    self.model.systems[i].withdraw_on_failure && s.released_stage.is_some();
+                let since = since.unwrap_or_else(|| self.now.clone());
+                s.phase = SystemPhase::Degraded;
+                s.regression_count = s.regression_count.saturating_add(1);
+                s.regressions.push(Regression {
+                    check: check.clone(),
+                    started_at: since.clone(),
+                    ended_at: None,
+                    seconds: None,
+                    error: error.clone(),
+                    withdrawn: withdraw,
+                });
+                let excess = s.regressions.len().saturating_sub(REGRESSIONS_LISTED);
+                s.regressions.drain(..excess);
+                if withdraw {
+                    s.withdrawn_at = Some(self.now.clone());
+                    s.released_stage = None;
+                }
+                s.message = Some(format!(
+                    "degraded: check '{check}' failing since {}: {}; {}",
+                    since.0,
+                    error.as_deref().unwrap_or("no error recorded"),
+                    if withdraw {
+                        "its gate is withdrawn to the verification audience until it passes and each stage approves it again"
+                    } else {
+                        "staff keep access"
+                    }
+                ));
+            }
+            _ => {}
+        }
+    }
+
     fn wake(&mut self, at: Timestamp) {
         self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
     }
@@ -457,6 +525,24 @@ pub fn decide_owned(
         };
     }
 
+    // 0. A pause does not count against a restore's timeout: when it ends, each system
+    //    restoring meanwhile is credited with its length.
+    match (inputs.paused, status.paused_since.clone()) {
+        (true, None) => status.paused_since = Some(now.clone()),
+        (false, Some(since)) => {
+            let secs = seconds_between(since.0, now.0).unwrap_or(0);
+            for s in status
+                .systems
+                .iter_mut()
+                .filter(|s| s.phase == SystemPhase::Restoring)
+            {
+                s.paused_seconds = s.paused_seconds.saturating_add(secs);
+            }
+            status.paused_since = None;
+        }
+        _ => {}
+    }
+
     // 1. Move active systems on, in restore order.
     for i in 0..status.systems.len() {
         let s = &mut status.systems[i];
@@ -464,6 +550,35 @@ pub fn decide_owned(
             SystemPhase::Restoring => ctx.advance_restore(i, s, &plan_started),
             SystemPhase::Verifying => ctx.advance_verify(i, s, &plan_started),
             _ => {}
+        }
+    }
+
+    // 1a. Verified systems whose checks fail again are Degraded (their gate withdrawn to
+    //     the verification audience if they ask for it), and back once the checks pass;
+    //     the systems that rest on them are at risk, naming which.
+    for i in 0..status.systems.len() {
+        ctx.watch(i, &mut status.systems[i]);
+    }
+    for i in 0..status.systems.len() {
+        let risk = model.systems[i].hard_deps.iter().find_map(|&d| {
+            let dep = &status.systems[d];
+            match dep.phase {
+                SystemPhase::Degraded => Some(format!("{} is degraded", dep.name)),
+                SystemPhase::Pending
+                | SystemPhase::Waiting
+                | SystemPhase::Restoring
+                | SystemPhase::Verifying
+                    if dep.verified_at.is_some() =>
+                {
+                    Some(format!("{} is being restored again", dep.name))
+                }
+                _ => dep.at_risk.clone(),
+            }
+        });
+        let s = &mut status.systems[i];
+        let risk = risk.filter(|_| s.phase.is_verified());
+        if s.at_risk != risk {
+            s.at_risk = risk;
         }
     }
 
@@ -530,7 +645,9 @@ pub fn decide_owned(
         waiting_message.push_str("waiting for ");
         let mut waiting = false;
         for &d in &m.hard_deps {
-            if !status.systems[d].phase.is_verified() {
+            // A dependency failing again holds back what would be restored on top of it.
+            let phase = status.systems[d].phase;
+            if !phase.is_verified() || phase == SystemPhase::Degraded {
                 if waiting {
                     waiting_message.push_str(", ");
                 }
@@ -591,6 +708,9 @@ pub fn decide_owned(
         slots -= 1;
         s.phase = SystemPhase::Restoring;
         s.restore_started_at.get_or_insert_with(|| now.clone());
+        // Each attempt (a retry, a restore again) has its whole restore timeout.
+        s.attempt_started_at = Some(now.clone());
+        s.paused_seconds = 0;
         ctx.advance_restore(i, s, &plan_started);
     }
 
@@ -668,6 +788,11 @@ pub fn decide_owned(
         SystemPhase::Failed | SystemPhase::Blocked | SystemPhase::Cancelled => true,
         SystemPhase::Verified => stages == 0,
         SystemPhase::Released => released_index(model, s).is_some_and(|k| k + 1 == stages),
+        // A regression is watched; the plan's work on the system is done if it is
+        // released everywhere it was to be (or was never to be).
+        SystemPhase::Degraded => {
+            stages == 0 || released_index(model, s).is_some_and(|k| k + 1 == stages)
+        }
         _ => false,
     };
     let all_done = status.systems.iter().all(done);
@@ -705,8 +830,9 @@ pub fn decide_owned(
 }
 
 /// The checks of verified systems that are due to run again now, and when the next one
-/// is due after those. A system's checks run again at its retry interval while it soaks
-/// at a stage.
+/// is due after those. A verified system's checks run again at its monitor interval for
+/// as long as the plan lasts, and at its retry interval while it soaks at a stage or is
+/// degraded.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Reruns {
     /// (system, check) indices, due now.
@@ -722,13 +848,18 @@ pub fn due_reruns(model: &PlanModel, status: &RecoveryPlanStatus, now: Timestamp
         let Some(m) = model.systems.get(i).filter(|m| m.key == s.name) else {
             continue;
         };
-        let soaking = s.phase.is_verified()
-            && s.soak.as_ref().is_some_and(|k| {
-                k.completed_at.is_none() && Some(&k.stage) == s.released_stage.as_ref()
-            });
-        if !soaking {
+        if !s.phase.is_verified() {
             continue;
         }
+        let soaking = s.soak.as_ref().is_some_and(|k| {
+            k.completed_at.is_none() && Some(&k.stage) == s.released_stage.as_ref()
+        });
+        // Closely while it soaks or a check fails again; at the monitor interval else.
+        let interval = if soaking || s.phase == SystemPhase::Degraded {
+            m.retry_interval
+        } else {
+            m.monitor_interval
+        };
         for (k, c) in s.checks.iter().enumerate() {
             if c.phase != ActionPhase::Succeeded {
                 continue;
@@ -736,7 +867,7 @@ pub fn due_reruns(model: &PlanModel, status: &RecoveryPlanStatus, now: Timestamp
             let due_at = c
                 .last_attempt_at
                 .as_ref()
-                .map_or(now, |t| after(t.0, m.retry_interval).max(t.0));
+                .map_or(now, |t| after(t.0, interval).max(t.0));
             if elapsed(now, due_at).is_zero() {
                 out.due.push((i, k));
             } else {
@@ -986,4 +1117,22 @@ pub fn retry(
         status.finished_at = None;
     }
     Ok(())
+}
+
+/// How long system `s`'s current restore attempt has run at `now`, not counting the time
+/// the plan was paused (so far, and now if it still is).
+pub fn restore_elapsed(
+    status: &RecoveryPlanStatus,
+    s: &SystemStatus,
+    now: Timestamp,
+) -> Option<std::time::Duration> {
+    let start = s
+        .attempt_started_at
+        .as_ref()
+        .or(s.restore_started_at.as_ref())?;
+    let mut paused = std::time::Duration::from_secs(s.paused_seconds);
+    if let Some(since) = &status.paused_since {
+        paused += elapsed(since.0.max(start.0), now);
+    }
+    Some(elapsed(start.0, now).saturating_sub(paused))
 }

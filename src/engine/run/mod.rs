@@ -6,5 +6,5 @@ pub mod decide;
 
 pub use decide::{
     Action, Decision, Inputs, Observation, Reruns, StageGate, decide, decide_owned, due_reruns,
-    observe, regate, retry, unrelease,
+    observe, regate, restore_elapsed, retry, unrelease,
 };
