@@ -1084,3 +1084,143 @@ async fn checks_reach_only_what_they_should_and_echo_nothing() {
     })
     .await;
 }
+
+/// A system `pas` whose one restore step is manual (a custodian confirms it), with a
+/// restore timeout of `timeout`.
+fn manual_system(timeout: &str) -> Value {
+    let mut s = clinical_system(
+        "pas",
+        &[],
+        vec![
+            json!({ "name": "unseal", "manual": { "instructions": "Two custodians unseal the vault" } }),
+        ],
+        vec![],
+    );
+    s["spec"]["restore"]["timeout"] = json!(timeout);
+    s
+}
+
+/// The Approval confirming pas's manual step.
+fn confirmation() -> lifeline::api::v1alpha1::Approval {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+        "metadata": { "name": "pas-unseal" },
+        "spec": { "plan": "timeouts", "system": "pas", "step": "unseal", "decision": "approve",
+                  "approver": { "username": "custodian" } }
+    }))
+}
+
+/// Waits until the clock is `seconds` past `t`.
+async fn until_past(t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time, seconds: i64) {
+    let due = t.0.as_second() + seconds;
+    eventually(&format!("{seconds}s to pass"), RUN, || async move {
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        if now > due {
+            Ok(())
+        } else {
+            Err(format!("{now} <= {due}"))
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_that_timed_out_once_gets_its_whole_timeout_again_on_retry() {
+    with_namespace("operator-timeout-retry", |ns| async move {
+        ensure_crds(&ns.client).await;
+        create::<ClinicalSystem>(&ns, &object(manual_system("3s"))).await;
+        let _op = Operator::start("timeout-retry", &ns.name, &[]);
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("timeouts", &["pas"]))).await;
+        let plans = ns.api::<RecoveryPlan>();
+        let failed = wait_for(&plans, "timeouts", "pas failed on its timeout", RUN, |p| {
+            find(&status(p), &ns.name, "pas").is_some_and(|s| s.phase == SystemPhase::Failed)
+        })
+        .await;
+        let first = sys(&status(&failed), &ns.name, "pas").clone();
+        assert!(
+            first
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("did not finish within its timeout of 3s")),
+            "{:?}",
+            first.message
+        );
+        // Well past the first attempt's timeout, the custodians confirm and the commander
+        // retries: the retry has its whole 3s, and the confirmation is already there.
+        until_past(first.attempt_started_at.as_ref().expect("attempt"), 5).await;
+        create::<lifeline::api::v1alpha1::Approval>(&ns, &confirmation()).await;
+        plans
+            .patch(
+                "timeouts",
+                &PatchParams::default(),
+                &Patch::Merge(json!({
+                    "metadata": { "annotations": { "retry.lifeline.dev/pas": "retry-1" } }
+                })),
+            )
+            .await
+            .expect("retry");
+        let done = wait_for(&plans, "timeouts", "Succeeded", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        let pas = sys(&status(&done), &ns.name, "pas").clone();
+        assert_eq!(pas.steps[0].phase, ActionPhase::Succeeded);
+        assert!(
+            pas.attempt_started_at.as_ref().expect("attempt").0
+                > first.attempt_started_at.expect("first").0
+        );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pause_longer_than_the_restore_timeout_does_not_fail_the_step() {
+    with_namespace("operator-timeout-pause", |ns| async move {
+        ensure_crds(&ns.client).await;
+        create::<ClinicalSystem>(&ns, &object(manual_system("4s"))).await;
+        let _op = Operator::start("timeout-pause", &ns.name, &[]);
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("timeouts", &["pas"]))).await;
+        let plans = ns.api::<RecoveryPlan>();
+        let restoring = wait_for(&plans, "timeouts", "pas restoring", RUN, |p| {
+            find(&status(p), &ns.name, "pas").is_some_and(|s| s.phase == SystemPhase::Restoring)
+        })
+        .await;
+        let pause = |paused: bool| Patch::Merge(json!({ "spec": { "paused": paused } }));
+        plans
+            .patch("timeouts", &PatchParams::default(), &pause(true))
+            .await
+            .expect("pause");
+        wait_for(&plans, "timeouts", "Paused", RUN, |p| {
+            phase(p) == PlanPhase::Paused
+        })
+        .await;
+        // Paused for longer than the whole timeout; then the confirmation, and resume.
+        let started = sys(&status(&restoring), &ns.name, "pas")
+            .attempt_started_at
+            .clone()
+            .expect("attempt");
+        until_past(&started, 6).await;
+        let still = plans.get("timeouts").await.expect("plan");
+        assert_eq!(
+            sys(&status(&still), &ns.name, "pas").phase,
+            SystemPhase::Restoring,
+            "a paused plan times nothing out"
+        );
+        create::<lifeline::api::v1alpha1::Approval>(&ns, &confirmation()).await;
+        plans
+            .patch("timeouts", &PatchParams::default(), &pause(false))
+            .await
+            .expect("resume");
+        let done = wait_for(&plans, "timeouts", "Succeeded", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        let pas = sys(&status(&done), &ns.name, "pas").clone();
+        assert!(
+            pas.paused_seconds >= 5,
+            "the pause was credited: {}",
+            pas.paused_seconds
+        );
+    })
+    .await;
+}

@@ -169,7 +169,9 @@ pub struct Restore {
     #[schemars(length(max = 50))]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
     pub steps: Vec<RestoreStep>,
-    /// How long the whole restore may take before the system is marked Failed, e.g. "30m".
+    /// How long one attempt of the whole restore (the first, a retry, a restore again)
+    /// may take before the system is marked Failed, e.g. "30m". Time the plan spends
+    /// paused does not count.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
     pub timeout: Option<DurationString>,
