@@ -135,6 +135,7 @@ impl Estate {
                     service: Some(name.clone()),
                     ingress: None,
                     withdraw_on_failure: false,
+                    reapprove_after_restore: false,
                 }),
             };
             systems.push((namespace, name, spec));
@@ -171,6 +172,7 @@ fn step(system: &str, k: u64, rng: &mut SplitMix64) -> RestoreStep {
         job: None,
         wait_for: None,
         manual: None,
+        repeatable: None,
     };
     match rng.below(4) {
         0 => {

@@ -37,6 +37,20 @@ pub enum Command {
         /// The failed system ("name" or "namespace/name").
         system: String,
     },
+    /// Restore a verified system again from a step, then verify it, leaving its
+    /// dependencies alone (the operator carries it out).
+    Restore {
+        #[command(flatten)]
+        target: PlanTarget,
+        /// The system ("name" or "namespace/name").
+        system: String,
+        /// The restore step to start from (default: the first).
+        #[arg(long, value_name = "STEP")]
+        from_step: Option<String>,
+        /// Also run steps marked `repeatable: false` (a restore from backup).
+        #[arg(long)]
+        force: bool,
+    },
     /// Approve a release stage as yourself, after seeing what was tested.
     Approve(DecideArgs),
     /// Reject a release stage as yourself: the stage halts with your reason.

@@ -70,6 +70,103 @@ pub async fn retry(
     Ok(token)
 }
 
+/// Requests that verified `system` be restored again from `from_step` (default its first
+/// step), then verified, leaving its dependencies alone, by setting the plan's
+/// `restore.lifeline.dev/<system name>` annotation. A step marked `repeatable: false`
+/// (a restore from backup) is refused without `force`, with the reason. Returns the token.
+///
+/// Errors: the plan does not exist or is aborted, the system is not in it or not
+/// verified, the step is unknown or not repeatable ([`CtlError::RestoreRefused`]), or the
+/// API refuses the patch.
+pub async fn restore(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    system: &str,
+    from_step: Option<&str>,
+    force: bool,
+) -> Result<String, CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    let full_name = plan_name(&current);
+    let status = current.status.clone().unwrap_or_default();
+    if current.spec.abort || status.phase == PlanPhase::Aborted {
+        return Err(CtlError::Aborted {
+            plan: full_name,
+            what: "its systems can no longer be restored again",
+        });
+    }
+    let found = find_system(&status, namespace, system).ok_or_else(|| CtlError::UnknownSystem {
+        plan: full_name.clone(),
+        system: system.to_string(),
+        known: known_systems(&status, namespace),
+    })?;
+    let refuse = |reason: String| CtlError::RestoreRefused {
+        plan: full_name.clone(),
+        reason,
+    };
+    if !found.phase.is_verified() {
+        return Err(refuse(format!(
+            "{} is {}: only a verified, released or degraded system is restored again (lifeline retry resumes a failed one)",
+            found.name, found.phase
+        )));
+    }
+    let (sys_ns, short) = found
+        .name
+        .split_once('/')
+        .unwrap_or((namespace, &found.name));
+    let systems: Api<crate::api::v1alpha1::ClinicalSystem> = Api::namespaced(client, sys_ns);
+    let spec = systems
+        .get(short)
+        .await
+        .map_err(|source| CtlError::Kube {
+            action: "read the clinicalsystem of a system in",
+            plan: full_name.clone(),
+            source,
+        })?
+        .spec;
+    let steps = spec.steps();
+    let k = match from_step {
+        None => 0,
+        Some(step) => steps.iter().position(|s| s.name == step).ok_or_else(|| {
+            refuse(format!(
+                "{} has no restore step {step} (its steps: {})",
+                found.name,
+                steps
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?,
+    };
+    if !force && let Some(step) = steps.iter().skip(k).find(|s| s.repeatable == Some(false)) {
+        return Err(refuse(format!(
+            "{}'s step {} is repeatable: false (it must not run twice unasked, e.g. a restore from backup overwriting what staff entered since): restore from a later step with --from-step, or pass --force to run it again",
+            found.name, step.name
+        )));
+    }
+    if short.len() > 63 {
+        return Err(CtlError::SystemNameTooLong {
+            plan: full_name,
+            system: short.to_string(),
+        });
+    }
+    let request = crate::api::v1alpha1::RestoreRequest {
+        token: retry_token(Timestamp::now()),
+        from_step: from_step.map(str::to_string),
+        force,
+    };
+    let value = serde_json::to_string(&request).map_err(|source| CtlError::Serialize {
+        plan: full_name.clone(),
+        source,
+    })?;
+    let key = format!("{}{short}", crate::api::v1alpha1::RESTORE_ANNOTATION_PREFIX);
+    let patch = json!({ "metadata": { "annotations": { key: value } } });
+    patch_plan(&api, namespace, plan, &patch).await?;
+    Ok(request.token)
+}
+
 /// Sets `spec.paused`: nothing new starts; what is running finishes.
 ///
 /// Errors: the plan does not exist, or the API refuses the patch.

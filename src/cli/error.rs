@@ -59,6 +59,14 @@ pub enum CtlError {
         /// The system's name.
         system: String,
     },
+    /// A restore again that cannot be done, with why.
+    #[error("recoveryplan {plan}: {reason}")]
+    RestoreRefused {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// Why, naming the system and step.
+        reason: String,
+    },
     /// Aborted plans are final.
     #[error("recoveryplan {plan} is aborted: {what}")]
     Aborted {

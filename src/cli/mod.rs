@@ -78,6 +78,27 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Some(Command::Restore {
+            target,
+            system,
+            from_step,
+            force,
+        }) => with_plan(&target, |client, ns, plan| async move {
+            let token =
+                control::restore(client, &ns, &plan, &system, from_step.as_deref(), force).await?;
+            println!(
+                "restore of {system} in {ns}/{plan} from {} requested{} (token {token}); its dependencies are left alone",
+                from_step
+                    .as_deref()
+                    .map_or("its first step".to_string(), |s| format!("step {s}")),
+                if force {
+                    ", steps not repeatable included"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }),
         Some(Command::Approve(args)) => approve::decide_cmd(args, Decision::Approve),
         Some(Command::Reject(args)) => approve::decide_cmd(args, Decision::Reject),
         Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {

@@ -25,6 +25,6 @@ pub use plan::{
     SystemSource, plan, stage_index,
 };
 pub use run::{
-    Action, Decision, Inputs, Observation, StageGate, decide, decide_owned, due_reruns, observe,
-    regate, restore_elapsed, retry, unrelease,
+    Action, Decision, Inputs, Observation, RestoreError, StageGate, decide, decide_owned,
+    due_reruns, observe, regate, restore_again, restore_elapsed, retry, unrelease,
 };

@@ -1224,3 +1224,106 @@ async fn a_pause_longer_than_the_restore_timeout_does_not_fail_the_step() {
     })
     .await;
 }
+
+/// Runs the lifeline CLI against the test cluster.
+async fn cli(args: &[&str]) -> std::process::Output {
+    let kubeconfig = crate::support::cluster().kubeconfig.clone();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+            .args(&args)
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .expect("run lifeline")
+    })
+    .await
+    .expect("join")
+}
+
+/// The Jobs the plan made for `system`, by name.
+async fn jobs_of(ns: &TestNamespace, system: &str) -> Vec<String> {
+    let mut names: Vec<String> = ns
+        .api::<Job>()
+        .list(&ListParams::default().labels(&format!("lifeline.dev/system={system}")))
+        .await
+        .expect("list Jobs")
+        .items
+        .into_iter()
+        .map(|j| j.name_any())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_again_reruns_a_system_from_a_step_and_leaves_its_dependencies_alone() {
+    with_namespace("operator-restore-again", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let mut db = clinical_system(
+            "db",
+            &[],
+            vec![
+                json!({ "name": "restore-from-backup", "repeatable": false, "job": crate::support::job_body() }),
+                steps::scale("start", "db", 1),
+            ],
+            vec![steps::ready("ready", "db")],
+        );
+        db["spec"]["verify"]["monitorInterval"] = json!("1h");
+        let mut app = clinical_system(
+            "app",
+            &["db"],
+            vec![
+                steps::scale("start", "app", 1),
+                steps::job("migrate"),
+                steps::restart("restart", "app"),
+            ],
+            vec![steps::ready("ready", "app")],
+        );
+        app["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "app" } } });
+        app["spec"]["verify"]["monitorInterval"] = json!("1h");
+        install(&ns, &[("db", 0), ("app", 0)], &[db, app]).await;
+        let _op = Operator::start("restore-again", &ns.name, &[]);
+        let mut plan = recovery_plan("restore", &["db", "app"]);
+        plan["spec"]["stages"] = json!([{ "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] } }]);
+        create::<RecoveryPlan>(&ns, &object(plan)).await;
+        let plans = ns.api::<RecoveryPlan>();
+        wait_for(&plans, "restore", "Succeeded", RUN, |p| phase(p) == PlanPhase::Succeeded).await;
+        let (db_jobs, app_jobs) = (jobs_of(&ns, "db").await, jobs_of(&ns, "app").await);
+        assert_eq!((db_jobs.len(), app_jobs.len()), (1, 1), "{db_jobs:?} {app_jobs:?}");
+
+        // The app is restored again from its migration: its later steps run again, its
+        // earlier one and its dependency do not.
+        let out = cli(&["restore", "restore", "app", "--from-step", "migrate", "-n", &ns.name]).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let again = wait_for(&plans, "restore", "app restored again and back at the ward", RUN, |p| {
+            find(&status(p), &ns.name, "app").is_some_and(|s| {
+                s.restored_again.first().is_some_and(|r| r.verified_at.is_some())
+                    && s.released_stage.as_deref() == Some("ward")
+            })
+        })
+        .await;
+        let app = sys(&status(&again), &ns.name, "app").clone();
+        assert_eq!(app.restored_again[0].from_step, "migrate");
+        let attempts: Vec<(String, u32)> = app.steps.iter().map(|s| (s.name.clone(), s.attempts)).collect();
+        assert_eq!(attempts, [("start".to_string(), 1), ("migrate".to_string(), 2), ("restart".to_string(), 2)]);
+        assert_eq!(jobs_of(&ns, "app").await.len(), 2, "one more migration Job");
+        assert_eq!(jobs_of(&ns, "db").await, db_jobs, "nothing of the dependency ran again");
+        let db = sys(&status(&again), &ns.name, "db").clone();
+        assert!(db.steps.iter().all(|s| s.attempts == 1), "{:?}", db.steps);
+        assert!(app.verified_at.is_some() && app.restored_again[0].verified_at > app.verified_at, "the first verification stays the record");
+
+        // The database's restore from backup is not run again unasked.
+        let refused = cli(&["restore", "restore", "db", "-n", &ns.name]).await;
+        assert!(!refused.status.success());
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains("step restore-from-backup is repeatable: false") && err.contains("--force"), "{err}");
+        let forced = cli(&["restore", "restore", "db", "--force", "-n", &ns.name]).await;
+        assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+        wait_for(&plans, "restore", "db restored again, forced", RUN, |p| {
+            find(&status(p), &ns.name, "db").is_some_and(|s| s.restored_again.first().is_some_and(|r| r.forced && r.verified_at.is_some()))
+        })
+        .await;
+        assert_eq!(jobs_of(&ns, "db").await.len(), 2, "the backup restored again, as forced");
+    })
+    .await;
+}

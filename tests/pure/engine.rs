@@ -1812,3 +1812,135 @@ fn each_attempt_has_its_whole_restore_timeout_and_a_pause_does_not_count() {
         "the first attempt's start stays"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Restore again
+
+#[test]
+fn a_system_restored_again_reruns_from_its_step_and_returns_to_the_stage_it_was_approved_at() {
+    let model = must_plan(
+        &[sys("db"), sys("app").steps(2).gate().needs(&["db"])],
+        PlanSettings {
+            stages: stages(&["it", "ward"]),
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model.clone());
+    run.decide();
+    run.restore_one("db");
+    run.step_ok("app", 0);
+    run.decide();
+    run.step_ok("app", 1);
+    run.decide();
+    run.check_ok("app", 0);
+    run.decide();
+    assert_eq!(run.sys("app").released_stage.as_deref(), Some("ward"));
+    let first_verified = run.sys("app").verified_at.clone();
+
+    run.now = 100;
+    lifeline::engine::restore_again(
+        &model,
+        &mut run.status,
+        &key("app"),
+        Some("step-2"),
+        false,
+        at(100),
+    )
+    .expect("restore again");
+    assert_eq!(
+        run.sys("app").released_stage,
+        None,
+        "back to the verification audience meanwhile"
+    );
+    // The ward no longer needs anyone, but nobody may approve it again: it returns there.
+    run.gates[1] = StageGate::Awaiting;
+    assert_eq!(
+        run.decide(),
+        acts(&["start app step-2"]),
+        "from its step; nothing of db"
+    );
+    assert_eq!(run.sys("db").phase, SystemPhase::Released, "db untouched");
+    assert!(run.sys("db").steps.iter().all(|s| s.attempts == 1));
+    assert_eq!(run.sys("app").steps[0].attempts, 1);
+    assert_eq!(run.sys("app").steps[1].attempts, 2);
+    run.now = 160;
+    run.step_ok("app", 1);
+    run.decide();
+    run.check_ok("app", 0);
+    assert_eq!(run.decide(), acts(&["release app it", "release app ward"]));
+    let app = run.sys("app");
+    assert_eq!(
+        app.verified_at, first_verified,
+        "the first verification stays the record"
+    );
+    assert_eq!(app.restored_again[0].verified_at, Some(time(160)));
+    assert_eq!(app.resume_stage, None);
+}
+
+#[test]
+fn restore_again_refuses_a_step_that_is_not_repeatable_without_force_and_unknown_steps() {
+    let mut db = sys("db").steps(2);
+    if let Some(r) = db.spec.restore.as_mut() {
+        r.steps[0].repeatable = Some(false);
+    }
+    let model = must_plan(&[db], settings());
+    let mut run = Run::new(model.clone());
+    run.decide();
+    assert!(matches!(
+        lifeline::engine::restore_again(&model, &mut run.status, &key("db"), None, false, at(0)),
+        Err(lifeline::engine::RestoreError::NotVerified { .. })
+    ));
+    run.step_ok("db", 0);
+    run.decide();
+    run.step_ok("db", 1);
+    run.decide();
+    run.check_ok("db", 0);
+    run.decide();
+    let refused =
+        lifeline::engine::restore_again(&model, &mut run.status, &key("db"), None, false, at(10))
+            .expect_err("refused");
+    assert!(
+        refused
+            .to_string()
+            .contains("step step-1 is repeatable: false"),
+        "{refused}"
+    );
+    assert_eq!(
+        run.phase("db"),
+        SystemPhase::Verified,
+        "a refusal changes nothing"
+    );
+    let unknown = lifeline::engine::restore_again(
+        &model,
+        &mut run.status,
+        &key("db"),
+        Some("nope"),
+        false,
+        at(10),
+    )
+    .expect_err("unknown");
+    assert!(
+        unknown
+            .to_string()
+            .contains("has no restore step nope (its steps: step-1, step-2)"),
+        "{unknown}"
+    );
+    // From the later step, or forced, it goes.
+    lifeline::engine::restore_again(
+        &model,
+        &mut run.status,
+        &key("db"),
+        Some("step-2"),
+        false,
+        at(10),
+    )
+    .expect("later step");
+    run.decide();
+    run.step_ok("db", 1);
+    run.decide();
+    run.check_ok("db", 0);
+    run.decide();
+    lifeline::engine::restore_again(&model, &mut run.status, &key("db"), None, true, at(20))
+        .expect("forced");
+    assert!(run.sys("db").restored_again[1].forced);
+}

@@ -127,6 +127,7 @@ impl Sys {
                     manual: Some(ManualStep {
                         instructions: "do it".into(),
                     }),
+                    repeatable: None,
                 })
                 .collect(),
             timeout: None,
@@ -163,6 +164,7 @@ impl Sys {
             service: None,
             ingress: None,
             withdraw_on_failure: false,
+            reapprove_after_restore: false,
         });
         self
     }

@@ -205,6 +205,11 @@ pub struct RestoreStep {
     /// (for systems outside the cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<ManualStep>,
+    /// False for a step that must not run twice without someone insisting, such as a
+    /// restore from backup (it overwrites what staff entered since): `lifeline restore`
+    /// refuses to run it again without `--force`. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeatable: Option<bool>,
 }
 
 /// What a restore step does, read from a [`RestoreStep`].
@@ -430,6 +435,11 @@ pub struct Release {
     /// The Ingress that exposes the system to staff, labelled with the released stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<String>,
+    /// After a restore again (`lifeline restore`), release the system again only on new
+    /// approvals. Default false: once verified it goes straight back to the stage it was
+    /// last approved at.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reapprove_after_restore: bool,
     /// When a check fails again after release, drop the gate back to the verification
     /// audience (and release again only on new approvals). Default false: staff keep
     /// access, as the paper fallback may be worse; the system is marked Degraded.

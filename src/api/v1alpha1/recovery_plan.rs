@@ -23,6 +23,25 @@ pub(crate) fn preserve_object_schema(_: &mut schemars::SchemaGenerator) -> schem
 /// timestamp) retries that system once; `lifeline retry` sets it.
 pub const RETRY_ANNOTATION_PREFIX: &str = "retry.lifeline.dev/";
 
+/// The annotation prefix that asks the operator to restore a verified system again: the
+/// plan's annotation `restore.lifeline.dev/<system name>` set to a [`RestoreRequest`] in
+/// JSON with a new token; `lifeline restore` sets it.
+pub const RESTORE_ANNOTATION_PREFIX: &str = "restore.lifeline.dev/";
+
+/// A request to restore a verified system again, as `lifeline restore` writes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoreRequest {
+    /// Identifies the request: each is carried out once.
+    pub token: String,
+    /// The step to restore from (default: the first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_step: Option<String>,
+    /// Run steps marked `repeatable: false` as well.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub force: bool,
+}
+
 /// A recovery run: which systems to restore, how many at once, what to do when one
 /// fails, and the stages in which restored systems are released to staff.
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -447,6 +466,22 @@ pub struct SystemStatus {
     /// (`release.withdrawOnFailure`): it is released again only by Approvals made after.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn_at: Option<Time>,
+    /// The last request to restore it again that the operator acted on (its token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_token: Option<String>,
+    /// Each time it was restored again: when, from which step, forced or not (the latest
+    /// 20).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restored_again: Vec<RestoredAgain>,
+    /// After a restore again, the stage it was last approved at: it goes back there
+    /// without new approvals once verified (unless its release says
+    /// `reapproveAfterRestore`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume_stage: Option<String>,
+    /// After a restore again with `release.reapproveAfterRestore`: Approvals made until
+    /// then count no more for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reapprove_after: Option<Time>,
     /// Its release gate as this plan keeps it: which `spec.release` it gates, the pod
     /// selectors it gated before, and the stage whose audience it last applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -556,6 +591,22 @@ fn is_zero(n: &u32) -> bool {
 
 fn is_zero_u64(n: &u64) -> bool {
     *n == 0
+}
+
+/// A restore of a verified system run again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RestoredAgain {
+    /// When the operator acted on the request.
+    pub at: Time,
+    /// The step it restored from.
+    pub from_step: String,
+    /// Whether steps marked `repeatable: false` ran again on `--force`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forced: bool,
+    /// When it was verified again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_at: Option<Time>,
 }
 
 /// A check failing again after its system was verified.

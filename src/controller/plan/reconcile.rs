@@ -132,6 +132,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         recheck = Some(recheck.map_or(d, |r: Duration| r.min(d)));
     };
     apply_retries(plan, &model, &mut current);
+    apply_restores(plan, &model, &mut current, now);
     let aborted = plan.spec.abort;
     if !aborted {
         for obs in observe(ctx, plan, &model, &by_key, &current, now, &mut soonest).await? {
@@ -155,6 +156,9 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
                 at,
                 format!("{}'s release settings (spec.release) changed", s.name),
             ));
+        }
+        if let Some(at) = s.reapprove_after.clone() {
+            regated.push((s.name.clone(), at, format!("{} was restored again", s.name)));
         }
         if let Some(at) = s.withdrawn_at.clone() {
             regated.push((
@@ -376,6 +380,59 @@ fn apply_retries(plan: &RecoveryPlan, model: &PlanModel, status: &mut RecoveryPl
         }
         if let Some(s) = status.systems.get_mut(i) {
             s.retry_token = Some(token.clone());
+        }
+    }
+}
+
+/// Carries out `lifeline restore` requests: the plan's `restore.lifeline.dev/<system>`
+/// annotation holding a [`RestoreRequest`](crate::api::v1alpha1::RestoreRequest) whose
+/// token the system has not yet acted on. A refused one says why in the system's message.
+fn apply_restores(
+    plan: &RecoveryPlan,
+    model: &PlanModel,
+    status: &mut RecoveryPlanStatus,
+    now: Timestamp,
+) {
+    let ns = plan.namespace().unwrap_or_default();
+    for (key, value) in plan.annotations() {
+        let Some(system) = key.strip_prefix(crate::api::v1alpha1::RESTORE_ANNOTATION_PREFIX) else {
+            continue;
+        };
+        let full = format!("{ns}/{system}");
+        let Some(i) = model.find(&full) else { continue };
+        let request: crate::api::v1alpha1::RestoreRequest = match serde_json::from_str(value) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(plan = %plan.name_any(), system = %full, error = %e, "ignoring a malformed restore request (annotation {key})");
+                continue;
+            }
+        };
+        let done = status
+            .systems
+            .get(i)
+            .is_some_and(|s| s.restore_token.as_deref() == Some(request.token.as_str()));
+        if done {
+            continue;
+        }
+        let outcome = engine::restore_again(
+            model,
+            status,
+            &full,
+            request.from_step.as_deref(),
+            request.force,
+            now,
+        );
+        if let Some(s) = status.systems.get_mut(i) {
+            s.restore_token = Some(request.token.clone());
+            match outcome {
+                Ok(()) => {
+                    info!(plan = %plan.name_any(), system = %full, from_step = ?request.from_step, force = request.force, "restoring a system again")
+                }
+                Err(e) => {
+                    info!(plan = %plan.name_any(), system = %full, reason = %e, "restore request refused");
+                    s.message = Some(format!("restore again refused: {e}"));
+                }
+            }
         }
     }
 }

@@ -102,6 +102,10 @@ pub struct SystemModel {
     pub steps: Vec<String>,
     /// Which restore steps are manual (confirmed by an Approval).
     pub manual_steps: Vec<bool>,
+    /// Which restore steps may run again without `--force` (not `repeatable: false`).
+    pub repeatable_steps: Vec<bool>,
+    /// `release.reapproveAfterRestore`.
+    pub reapprove_after_restore: bool,
     /// Check names.
     pub checks: Vec<String>,
     /// Whether the system has a release gate (`spec.release`).
@@ -524,6 +528,12 @@ pub fn plan(
             optional_deps,
             steps: steps.iter().map(|s| s.name.clone()).collect(),
             manual_steps: steps.iter().map(|s| s.manual.is_some()).collect(),
+            repeatable_steps: steps.iter().map(|s| s.repeatable != Some(false)).collect(),
+            reapprove_after_restore: src
+                .spec
+                .release
+                .as_ref()
+                .is_some_and(|r| r.reapprove_after_restore),
             checks: src.spec.checks().iter().map(|c| c.name.clone()).collect(),
             has_release_gate: src.spec.release.is_some(),
             retry_interval: retry_interval_of(src.spec),

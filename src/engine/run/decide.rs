@@ -401,8 +401,18 @@ impl Ctx<'_> {
 
     fn verified(&self, i: usize, s: &mut SystemStatus, plan_started: &Time) {
         s.phase = SystemPhase::Verified;
-        s.verified_at = Some(self.now.clone());
         s.message = None;
+        // Restored again: the first verification stays the record of the recovery.
+        if let Some(again) = s
+            .restored_again
+            .last_mut()
+            .filter(|r| r.verified_at.is_none())
+            && s.verified_at.is_some()
+        {
+            again.verified_at = Some(self.now.clone());
+            return;
+        }
+        s.verified_at = Some(self.now.clone());
         let secs = seconds_between(plan_started.0, self.now.0).unwrap_or(0);
         s.recovery_seconds = Some(secs);
         s.objective_met = objective_met(secs, Some(self.model.systems[i].objective.as_secs()));
@@ -748,7 +758,14 @@ pub fn decide_owned(
                 let Some(stage) = model.settings.stages.get(next) else {
                     break;
                 };
-                if *inputs.gate(next, &status.systems[i].name) != StageGate::Open {
+                // Restored again: back to the stage it was approved at, without new
+                // decisions; beyond it, as any other.
+                let resumed = status.systems[i]
+                    .resume_stage
+                    .as_deref()
+                    .and_then(|r| model.settings.stage_index(r))
+                    .is_some_and(|r| next <= r);
+                if !resumed && *inputs.gate(next, &status.systems[i].name) != StageGate::Open {
                     break;
                 }
                 let deps_released = model.systems[i].hard_deps.iter().all(|&d| {
@@ -761,6 +778,9 @@ pub fn decide_owned(
                 let s = &mut status.systems[i];
                 s.phase = SystemPhase::Released;
                 s.released_stage = Some(stage.name.clone());
+                if s.resume_stage.as_deref() == Some(stage.name.as_str()) {
+                    s.resume_stage = None;
+                }
                 s.releases.push(crate::api::v1alpha1::StageRelease {
                     stage: stage.name.clone(),
                     at: now.clone(),
@@ -1052,6 +1072,139 @@ pub fn unrelease(
         s.phase = SystemPhase::Verified;
     }
     s.message = Some(message);
+}
+
+/// Why a restore again was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RestoreError {
+    /// No such system in the plan.
+    #[error("{0} is not in this plan")]
+    UnknownSystem(String),
+    /// The system is not verified.
+    #[error(
+        "{system} is {phase}: only a verified, released or degraded system is restored again (a failed one is retried)"
+    )]
+    NotVerified {
+        /// The system.
+        system: String,
+        /// Its phase.
+        phase: SystemPhase,
+    },
+    /// No such step.
+    #[error("{system} has no restore step {step} (its steps: {steps})")]
+    UnknownStep {
+        /// The system.
+        system: String,
+        /// The step asked for.
+        step: String,
+        /// Its steps.
+        steps: String,
+    },
+    /// A step that must not run twice without `--force`.
+    #[error(
+        "{system}'s step {step} is repeatable: false (it must not run twice unasked, e.g. a restore from backup overwriting what staff entered since): restore from a later step, or pass --force to run it again"
+    )]
+    NotRepeatable {
+        /// The system.
+        system: String,
+        /// The step.
+        step: String,
+    },
+}
+
+/// The most restores again a system's status lists.
+pub const RESTORES_LISTED: usize = 20;
+
+/// Restores verified system `key` again from step `from_step` (default the first), then
+/// runs its checks, leaving its dependencies alone. Its gate goes back to the
+/// verification audience meanwhile; once verified it returns to the stage it was last
+/// approved at (or, with `reapproveAfterRestore`, goes through release again on new
+/// Approvals). A step marked `repeatable: false` is refused without `force`. The next
+/// [`decide`] starts it.
+pub fn restore_again(
+    model: &PlanModel,
+    status: &mut RecoveryPlanStatus,
+    key: &str,
+    from_step: Option<&str>,
+    force: bool,
+    now: Timestamp,
+) -> Result<(), RestoreError> {
+    let i = model
+        .find(key)
+        .ok_or_else(|| RestoreError::UnknownSystem(key.to_string()))?;
+    align(model, status);
+    let m = &model.systems[i];
+    let s = &mut status.systems[i];
+    if !s.phase.is_verified() {
+        return Err(RestoreError::NotVerified {
+            system: key.to_string(),
+            phase: s.phase,
+        });
+    }
+    let k = match from_step {
+        None => 0,
+        Some(step) => {
+            m.steps
+                .iter()
+                .position(|n| n == step)
+                .ok_or_else(|| RestoreError::UnknownStep {
+                    system: key.to_string(),
+                    step: step.to_string(),
+                    steps: m.steps.join(", "),
+                })?
+        }
+    };
+    if !force
+        && let Some(j) =
+            (k..m.steps.len()).find(|&j| !m.repeatable_steps.get(j).copied().unwrap_or(true))
+    {
+        return Err(RestoreError::NotRepeatable {
+            system: key.to_string(),
+            step: m.steps[j].clone(),
+        });
+    }
+    let now = time(now);
+    for step in s.steps.iter_mut().skip(k) {
+        step.phase = ActionPhase::Pending;
+        step.finished_at = None;
+        step.message = None;
+    }
+    for c in &mut s.checks {
+        c.phase = ActionPhase::Pending;
+        c.failing_since = None;
+    }
+    if m.reapprove_after_restore {
+        s.reapprove_after = Some(now.clone());
+        s.resume_stage = None;
+    } else if let Some(stage) = s.released_stage.clone() {
+        // Where it was approved to: it goes back there once verified.
+        s.resume_stage = Some(stage);
+    }
+    if let Some(r) = s.regressions.last_mut().filter(|r| r.ended_at.is_none()) {
+        r.seconds = seconds_between(r.started_at.0, now.0);
+        r.ended_at = Some(now.clone());
+    }
+    s.released_stage = None;
+    s.soak = None;
+    s.phase = SystemPhase::Pending;
+    s.message = Some(format!(
+        "restoring again from step {}{}",
+        m.steps.get(k).map_or("(none)", String::as_str),
+        if force { ", forced" } else { "" }
+    ));
+    s.restored_again.push(crate::api::v1alpha1::RestoredAgain {
+        at: now,
+        from_step: m.steps.get(k).cloned().unwrap_or_default(),
+        forced: force,
+        verified_at: None,
+    });
+    let excess = s.restored_again.len().saturating_sub(RESTORES_LISTED);
+    s.restored_again.drain(..excess);
+    if matches!(status.phase, PlanPhase::Succeeded | PlanPhase::Failed) {
+        status.phase = PlanPhase::Running;
+        status.finished_at = None;
+    }
+    Ok(())
 }
 
 /// Why a retry was refused.

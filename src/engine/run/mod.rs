@@ -5,6 +5,6 @@
 pub mod decide;
 
 pub use decide::{
-    Action, Decision, Inputs, Observation, Reruns, StageGate, decide, decide_owned, due_reruns,
-    observe, regate, restore_elapsed, retry, unrelease,
+    Action, Decision, Inputs, Observation, Reruns, RestoreError, StageGate, decide, decide_owned,
+    due_reruns, observe, regate, restore_again, restore_elapsed, retry, unrelease,
 };
