@@ -200,6 +200,8 @@ fn step(system: &str, k: u64, rng: &mut SplitMix64) -> RestoreStep {
         _ => {
             s.manual = Some(ManualStep {
                 instructions: "Confirm the interface engine queue has drained.".into(),
+                required: None,
+                approver_groups: vec![],
             })
         }
     }

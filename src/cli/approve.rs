@@ -316,3 +316,90 @@ pub(super) fn decide_cmd(args: DecideArgs, decision: Decision) -> anyhow::Result
         Ok(())
     })
 }
+
+/// Records a confirmation (or, with `Reject`, a rejection) of manual step `step` of
+/// `system` in `plan` as the current user (found with a SelfSubjectReview; the API
+/// server's admission checks it as for approvals). Returns the Approval's name.
+pub async fn confirm_step(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    system: &str,
+    step: &str,
+    decision: Decision,
+    comment: Option<String>,
+) -> anyhow::Result<String> {
+    if decision == Decision::Reject && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
+        bail!("a rejection needs a reason: --comment \"...\"");
+    }
+    let me = whoami(&client).await?;
+    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let found = plans
+        .get_opt(plan)
+        .await
+        .with_context(|| format!("read recoveryplan {namespace}/{plan}"))?
+        .with_context(|| format!("recoveryplan {namespace}/{plan} not found"))?;
+    let key = crate::engine::approvals::system_key(namespace, system);
+    let status = found.status.clone().unwrap_or_default();
+    let Some(s) = status.systems.iter().find(|s| s.name == key) else {
+        bail!(
+            "{key} is not a system of {namespace}/{plan} (its systems: {})",
+            status
+                .systems
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    };
+    if !s.steps.iter().any(|st| st.name == step) {
+        bail!(
+            "{key} has no restore step {step} (its steps: {})",
+            s.steps
+                .iter()
+                .map(|st| st.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let stamp = k8s_openapi::jiff::Timestamp::now().as_second().to_string();
+    let user: String = me
+        .username
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let (_, short) = key.split_once('/').unwrap_or((namespace, key.as_str()));
+    let verb = if decision == Decision::Approve {
+        "confirm"
+    } else {
+        "reject"
+    };
+    let name = object_name(&[plan, short, step, user.trim_matches('-'), verb, &stamp]);
+    let approval: Approval = serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Approval",
+        "metadata": { "name": name, "namespace": namespace },
+        "spec": {
+            "plan": plan,
+            "planUid": found.metadata.uid,
+            "system": short,
+            "step": step,
+            "decision": decision,
+            "comment": comment,
+            "approver": { "username": me.username, "groups": me.groups }
+        }
+    }))?;
+    Api::<Approval>::namespaced(client, namespace)
+        .create(&PostParams::default(), &approval)
+        .await
+        .with_context(|| {
+            format!("record the {verb} of step {step} of {key} in {namespace}/{plan}")
+        })?;
+    Ok(name)
+}

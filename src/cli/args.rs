@@ -51,6 +51,21 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Confirm a manual restore step as yourself (or reject it with --reject).
+    Confirm {
+        #[command(flatten)]
+        target: PlanTarget,
+        /// The system ("name" or "namespace/name").
+        system: String,
+        /// The manual step.
+        step: String,
+        /// Why, for the record (required with --reject).
+        #[arg(long)]
+        comment: Option<String>,
+        /// Reject the step: it fails with your reason.
+        #[arg(long)]
+        reject: bool,
+    },
     /// Approve a release stage as yourself, after seeing what was tested.
     Approve(DecideArgs),
     /// Reject a release stage as yourself: the stage halts with your reason.

@@ -99,6 +99,26 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }),
+        Some(Command::Confirm {
+            target,
+            system,
+            step,
+            comment,
+            reject,
+        }) => with_plan(&target, |client, ns, plan| async move {
+            let decision = if reject {
+                Decision::Reject
+            } else {
+                Decision::Approve
+            };
+            let name = approve::confirm_step(client, &ns, &plan, &system, &step, decision, comment)
+                .await?;
+            println!(
+                "{} of step {step} of {system} in {ns}/{plan} recorded as Approval {name}",
+                if reject { "rejection" } else { "confirmation" }
+            );
+            Ok(())
+        }),
         Some(Command::Approve(args)) => approve::decide_cmd(args, Decision::Approve),
         Some(Command::Reject(args)) => approve::decide_cmd(args, Decision::Reject),
         Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {

@@ -318,10 +318,17 @@ pub fn render_table(plan: &RecoveryPlan, now: Timestamp) -> String {
 /// an Approval was ignored). Empty for a plan without stages.
 pub fn render_release(plan: &RecoveryPlan) -> String {
     let mut out = String::new();
+    let status = plan.status.clone().unwrap_or_default();
+    // Manual steps waiting for people, whether or not the plan has stages.
+    for line in &status.awaiting_steps {
+        let _ = writeln!(out, "Awaiting: {}", one_line(&line.to_string()));
+    }
     if plan.spec.stages.is_empty() {
         return out;
     }
-    let status = plan.status.clone().unwrap_or_default();
+    if !out.is_empty() {
+        out.insert(0, '\n');
+    }
     let stages: Vec<String> = plan
         .spec
         .stages

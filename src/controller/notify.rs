@@ -95,6 +95,7 @@ pub const NOTIFIED: &[&str] = &[
     "SoakHeld",
     "SystemDegraded",
     "SystemRecovered",
+    "StepAwaitingConfirmation",
     "PlanSucceeded",
     "PlanFailed",
     "PlanAborted",

@@ -466,3 +466,95 @@ fn record(a: &Approval, systems: Vec<String>, verdict: Result<String, String>) -
         at: a.metadata.creation_timestamp.clone(),
     }
 }
+
+/// Where the confirmations of a manual step stand.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Confirmation {
+    /// Enough distinct people confirmed it; the token names the confirmation that made it.
+    Done {
+        /// The Approval that completed the quorum.
+        token: String,
+        /// Who confirmed it.
+        by: Vec<String>,
+    },
+    /// Someone who may confirm it rejected it, with why.
+    Rejected(String),
+    /// Waiting for more people.
+    Waiting {
+        /// Who confirmed it so far.
+        by: Vec<String>,
+        /// How many more are needed.
+        needed: u32,
+    },
+}
+
+/// What the Approvals of `plan` (`uid` when known) say about manual step `step` of system
+/// `system` ("namespace/name"), which needs `required` distinct people from
+/// `groups` (anyone when empty). Decisions count in creation order; the same person twice
+/// counts once, someone outside the groups not at all, an Approval naming another plan's
+/// uid not at all; a rejection before the quorum fails the step.
+pub fn confirmation(
+    approvals: &[Approval],
+    plan: &str,
+    uid: Option<&str>,
+    system: &str,
+    step: &str,
+    required: u32,
+    groups: &[String],
+) -> Confirmation {
+    let (namespace, name) = system.split_once('/').unwrap_or(("", system));
+    let mut mine: Vec<&Approval> = approvals
+        .iter()
+        .filter(|a| {
+            a.spec.plan == plan
+                && a.spec.step.as_deref() == Some(step)
+                && a.spec
+                    .system
+                    .as_deref()
+                    .is_some_and(|s| s == name || s == system)
+                && !matches!((a.spec.plan_uid.as_deref(), uid), (Some(n), Some(u)) if n != u)
+                && a.metadata
+                    .namespace
+                    .as_deref()
+                    .is_none_or(|ns| ns == namespace || namespace.is_empty())
+        })
+        .filter(|a| groups.is_empty() || a.spec.approver.groups.iter().any(|g| groups.contains(g)))
+        .collect();
+    mine.sort_by_key(|a| {
+        (
+            a.metadata.creation_timestamp.clone().map(|t| t.0),
+            a.metadata.name.clone(),
+        )
+    });
+    let required = required.max(1);
+    let mut by: Vec<String> = Vec::new();
+    for a in mine {
+        let who = &a.spec.approver.username;
+        match a.spec.decision {
+            Decision::Reject => {
+                return Confirmation::Rejected(format!(
+                    "{who} rejected manual step '{step}': {}",
+                    truncate(
+                        a.spec.comment.as_deref().unwrap_or("no comment"),
+                        COMMENT_LIMIT
+                    )
+                ));
+            }
+            Decision::Approve if by.contains(who) => {}
+            Decision::Approve => {
+                by.push(who.clone());
+                if u32::try_from(by.len()).unwrap_or(u32::MAX) >= required {
+                    return Confirmation::Done {
+                        token: a.metadata.name.clone().unwrap_or_default(),
+                        by,
+                    };
+                }
+            }
+        }
+    }
+    let have = u32::try_from(by.len()).unwrap_or(u32::MAX);
+    Confirmation::Waiting {
+        by,
+        needed: required.saturating_sub(have),
+    }
+}

@@ -1327,3 +1327,67 @@ async fn restore_again_reruns_a_system_from_a_step_and_leaves_its_dependencies_a
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_person_manual_step_waits_for_two_distinct_people_and_says_so() {
+    with_namespace("operator-two-custodians", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let vault = clinical_system(
+            "vault",
+            &[],
+            vec![json!({ "name": "unseal", "manual": { "instructions": "Two key custodians unseal the vault", "required": 2 } })],
+            vec![],
+        );
+        create::<ClinicalSystem>(&ns, &object(vault)).await;
+        let _op = Operator::start("two-custodians", &ns.name, &[]);
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("vault", &["vault"]))).await;
+        let plans = ns.api::<RecoveryPlan>();
+        let waiting = wait_for(&plans, "vault", "the unseal awaiting two people", RUN, |p| !status(p).awaiting_steps.is_empty()).await;
+        let entry = status(&waiting).awaiting_steps[0].clone();
+        assert_eq!((entry.step.as_str(), entry.needed, entry.required), ("unseal", 2, 2));
+        assert_eq!(entry.instructions, "Two key custodians unseal the vault");
+        eventually("a StepAwaitingConfirmation Event", RUN, || {
+            let ns = &ns;
+            async move {
+                let notes = crate::support::event_notes(ns, "StepAwaitingConfirmation").await;
+                if notes.iter().any(|n| n.contains("step unseal of vault awaits 2 more confirmations (of 2)")) { Ok(()) } else { Err(format!("{notes:?}")) }
+            }
+        })
+        .await;
+        let shown = cli(&["status", "vault", "-n", &ns.name]).await;
+        let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+        assert!(shown.contains("Awaiting: step unseal of vault awaits 2 more confirmations (of 2)"), "{shown}");
+
+        // One custodian confirms twice (the CLI, as the test's user): one confirmation.
+        for _ in 0..2 {
+            let out = cli(&["confirm", "vault", "vault", "unseal", "--comment", "key 1 turned", "-n", &ns.name]).await;
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            // Another Approval name each second: wait for the next second.
+            let now = k8s_openapi::jiff::Timestamp::now().as_second();
+            eventually("the next second", RUN, || async move {
+                if k8s_openapi::jiff::Timestamp::now().as_second() > now { Ok(()) } else { Err("same second".to_string()) }
+            })
+            .await;
+        }
+        let once = wait_for(&plans, "vault", "one confirmation counted", RUN, |p| {
+            status(p).awaiting_steps.first().is_some_and(|a| a.needed == 1)
+        })
+        .await;
+        let entry = status(&once).awaiting_steps[0].clone();
+        assert_eq!(entry.confirmed_by.len(), 1, "{entry:?}");
+        assert_eq!(sys(&status(&once), &ns.name, "vault").phase, SystemPhase::Restoring);
+
+        // A second, distinct person completes it.
+        let second: lifeline::api::v1alpha1::Approval = object(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+            "metadata": { "name": "unseal-lee" },
+            "spec": { "plan": "vault", "system": "vault", "step": "unseal", "decision": "approve",
+                      "comment": "key 2 turned", "approver": { "username": "lee" } }
+        }));
+        create::<lifeline::api::v1alpha1::Approval>(&ns, &second).await;
+        let done = wait_for(&plans, "vault", "Succeeded", RUN, |p| phase(p) == PlanPhase::Succeeded).await;
+        assert!(status(&done).awaiting_steps.is_empty());
+        assert_eq!(sys(&status(&done), &ns.name, "vault").steps[0].token.as_deref(), Some("unseal-lee"));
+    })
+    .await;
+}

@@ -669,3 +669,84 @@ fn verified_at_it() -> lifeline::api::v1alpha1::RecoveryPlanStatus {
         ..Default::default()
     }
 }
+
+fn step_decision(name: &str, who: &str, groups: &[&str], decision: &str, second: u32) -> Approval {
+    serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Approval",
+        "metadata": { "name": name, "namespace": "ward", "creationTimestamp": format!("2026-01-01T00:01:{second:02}Z") },
+        "spec": {
+            "plan": "recovery", "system": "vault", "step": "unseal",
+            "decision": decision, "comment": format!("{who} says {decision}"),
+            "approver": { "username": who, "groups": groups }
+        }
+    }))
+    .expect("a step decision")
+}
+
+#[test]
+fn a_two_person_manual_step_needs_two_distinct_people_from_its_groups() {
+    use lifeline::engine::approvals::{Confirmation, confirmation};
+    let custodians = vec!["key-custodians".to_string()];
+    let c = |approvals: &[Approval]| {
+        confirmation(
+            approvals,
+            "recovery",
+            Some("plan-uid-1"),
+            "ward/vault",
+            "unseal",
+            2,
+            &custodians,
+        )
+    };
+    let k = &["key-custodians"];
+    assert_eq!(
+        c(&[]),
+        Confirmation::Waiting {
+            by: vec![],
+            needed: 2
+        }
+    );
+    // One person twice, and someone outside the custodians: one confirmation.
+    let once = [
+        step_decision("c1", "kim", k, "approve", 1),
+        step_decision("c2", "kim", k, "approve", 2),
+        step_decision("c3", "porter", &["porters"], "approve", 3),
+    ];
+    assert_eq!(
+        c(&once),
+        Confirmation::Waiting {
+            by: vec!["kim".into()],
+            needed: 1
+        }
+    );
+    // A second custodian completes it.
+    let mut twice = once.to_vec();
+    twice.push(step_decision("c4", "lee", k, "approve", 4));
+    assert_eq!(
+        c(&twice),
+        Confirmation::Done {
+            token: "c4".into(),
+            by: vec!["kim".into(), "lee".into()]
+        }
+    );
+    // A custodian's rejection before the quorum fails the step with the reason.
+    let mut rejected = once.to_vec();
+    rejected.push(step_decision("c5", "lee", k, "reject", 5));
+    assert_eq!(
+        c(&rejected),
+        Confirmation::Rejected("lee rejected manual step 'unseal': lee says reject".into())
+    );
+    // A confirmation of another plan of this name counts for nothing.
+    let mut other = step_decision("c6", "lee", k, "approve", 6);
+    other.spec.plan_uid = Some("plan-uid-0".into());
+    let mut with_other = once.to_vec();
+    with_other.push(other);
+    assert_eq!(
+        c(&with_other),
+        Confirmation::Waiting {
+            by: vec!["kim".into()],
+            needed: 1
+        }
+    );
+}

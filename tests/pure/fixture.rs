@@ -126,6 +126,8 @@ impl Sys {
                     wait_for: None,
                     manual: Some(ManualStep {
                         instructions: "do it".into(),
+                        required: None,
+                        approver_groups: vec![],
                     }),
                     repeatable: None,
                 })

@@ -304,8 +304,17 @@ pub struct WaitForStep {
 #[serde(rename_all = "camelCase")]
 pub struct ManualStep {
     /// What the person must do, in words they can follow under pressure.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 4096))]
     pub instructions: String,
+    /// How many distinct people must confirm it (two custodians for a vault unseal).
+    /// Default 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10))]
+    pub required: Option<u32>,
+    /// If set, only people in one of these groups may confirm it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20), inner(length(min = 1, max = 253)))]
+    pub approver_groups: Vec<String>,
 }
 
 /// How to verify a system.

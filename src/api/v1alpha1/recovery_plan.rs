@@ -363,6 +363,9 @@ pub struct RecoveryPlanStatus {
     /// whether it was accepted and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRecord>,
+    /// Manual restore steps waiting for people to confirm them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awaiting_steps: Vec<AwaitingStep>,
     /// Ignored Approvals left out of `approvals`: every one that counts is listed, and the
     /// latest ignored ones up to a limit, so that no number of them can grow the status
     /// past what the API server stores.
@@ -691,6 +694,47 @@ pub struct ApprovalRecord {
     /// When the Approval was created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<Time>,
+}
+
+/// A manual restore step waiting for people to confirm it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwaitingStep {
+    /// The system ("namespace/name").
+    pub system: String,
+    /// The step.
+    pub step: String,
+    /// What the people must do.
+    pub instructions: String,
+    /// How many more distinct people must confirm it.
+    pub needed: u32,
+    /// How many in all.
+    pub required: u32,
+    /// Who may confirm, for people.
+    pub from: String,
+    /// Who has confirmed it so far.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub confirmed_by: Vec<String>,
+}
+
+impl std::fmt::Display for AwaitingStep {
+    /// "step S of X awaits 1 more confirmation (of 2) from G: INSTRUCTIONS".
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "step {} of {} awaits {} more confirmation{} (of {}) from {}",
+            self.step,
+            super::short_name(&self.system),
+            self.needed,
+            if self.needed == 1 { "" } else { "s" },
+            self.required,
+            self.from
+        )?;
+        if !self.confirmed_by.is_empty() {
+            write!(f, " (confirmed by {})", self.confirmed_by.join(", "))?;
+        }
+        write!(f, ": {}", self.instructions)
+    }
 }
 
 /// Verified systems waiting at a release stage for the same thing.

@@ -249,6 +249,26 @@ pub fn transitions(
             }),
         });
     }
+    // Each manual step that comes to wait for people, with its instructions.
+    for entry in &next.awaiting_steps {
+        let before = prev
+            .awaiting_steps
+            .iter()
+            .any(|p| p.system == entry.system && p.step == entry.step);
+        if before {
+            continue;
+        }
+        out.push(Event {
+            type_: EventType::Normal,
+            reason: "StepAwaitingConfirmation".into(),
+            note: Some(entry.to_string()),
+            action: "Restore".into(),
+            secondary: system_ref(&entry.system).map(|r| ObjectReference {
+                field_path: Some(format!("spec.restore.steps{{{}}}", entry.step)),
+                ..r
+            }),
+        });
+    }
     // The plan's phase; AwaitingApproval is told stage by stage above.
     if next.phase != prev.phase && next.phase != PlanPhase::AwaitingApproval {
         let (type_, reason) = match next.phase {

@@ -170,10 +170,15 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     }
 
     // Decide, with the gates the recorded Approvals open for each system.
-    let approvals = if model.settings.stages.is_empty() {
-        Vec::new()
-    } else {
+    let waits_for_people = !model.settings.stages.is_empty()
+        || model
+            .systems
+            .iter()
+            .any(|m| m.manual_steps.iter().any(|&b| b));
+    let approvals = if waits_for_people {
         ctx.approvals(&ns).await?
+    } else {
+        Vec::new()
     };
     let keys: Vec<String> = model.systems.iter().map(|s| s.key.clone()).collect();
     let uid = plan.uid();
@@ -199,6 +204,8 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     decision.status.approvals_not_listed = eval.not_listed;
     decision.status.awaiting =
         engine::approvals::awaiting(&model.settings, &decision.status, &eval);
+    decision.status.awaiting_steps =
+        awaiting_steps(plan, &model, &by_key, &decision.status, &approvals);
 
     // Record before acting, so a crash after this point finds the work in status.
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
@@ -382,6 +389,65 @@ fn apply_retries(plan: &RecoveryPlan, model: &PlanModel, status: &mut RecoveryPl
             s.retry_token = Some(token.clone());
         }
     }
+}
+
+/// The manual steps running now that wait for people to confirm them.
+fn awaiting_steps(
+    plan: &RecoveryPlan,
+    model: &PlanModel,
+    by_key: &HashMap<String, &ClinicalSystem>,
+    status: &RecoveryPlanStatus,
+    approvals: &[crate::api::v1alpha1::Approval],
+) -> Vec<crate::api::v1alpha1::AwaitingStep> {
+    let uid = plan.uid();
+    let mut out = Vec::new();
+    for (i, s) in status.systems.iter().enumerate() {
+        if s.phase != SystemPhase::Restoring {
+            continue;
+        }
+        let (Some(m), Some(cs)) = (model.systems.get(i), by_key.get(&s.name)) else {
+            continue;
+        };
+        let Some(k) = s
+            .steps
+            .iter()
+            .position(|st| st.phase == ActionPhase::Running)
+        else {
+            continue;
+        };
+        let Some(crate::api::v1alpha1::StepAction::Manual(manual)) =
+            cs.spec.steps().get(k).and_then(|st| st.action())
+        else {
+            continue;
+        };
+        let required = manual.required.unwrap_or(1);
+        if let engine::approvals::Confirmation::Waiting { by, needed } =
+            engine::approvals::confirmation(
+                approvals,
+                &plan.name_any(),
+                uid.as_deref(),
+                &s.name,
+                &m.steps[k],
+                required,
+                &manual.approver_groups,
+            )
+        {
+            out.push(crate::api::v1alpha1::AwaitingStep {
+                system: s.name.clone(),
+                step: m.steps[k].clone(),
+                instructions: engine::approvals::truncate(&manual.instructions, 1024),
+                needed,
+                required,
+                from: if manual.approver_groups.is_empty() {
+                    "anyone who may create Approvals here".into()
+                } else {
+                    manual.approver_groups.join(" or ")
+                },
+                confirmed_by: by,
+            });
+        }
+    }
+    out
 }
 
 /// Carries out `lifeline restore` requests: the plan's `restore.lifeline.dev/<system>`

@@ -20,10 +20,7 @@ use serde_json::json;
 
 use super::workload;
 use crate::{
-    api::v1alpha1::{
-        ClinicalSystem, Decision as ApprovalDecision, JobStep, RecoveryPlan, StepAction,
-        WaitForStep, WorkloadKind,
-    },
+    api::v1alpha1::{ClinicalSystem, JobStep, RecoveryPlan, StepAction, WaitForStep, WorkloadKind},
     error::{Error, KubeContext},
 };
 use crate::{controller::Context, engine::names};
@@ -94,7 +91,7 @@ pub async fn drive_step(
             run_job(ctx, plan, &ns, &sys_name, &name, j).await
         }
         StepAction::WaitFor(w) => wait_for(ctx, &ns, w).await,
-        StepAction::Manual(_) => manual(ctx, plan, &ns, &sys_name, &spec.name).await,
+        StepAction::Manual(m) => manual(ctx, plan, &ns, &sys_name, m, &spec.name).await,
     }
 }
 
@@ -336,32 +333,26 @@ async fn manual(
     plan: &RecoveryPlan,
     ns: &str,
     system: &str,
-    step: &str,
+    step: &crate::api::v1alpha1::ManualStep,
+    step_name: &str,
 ) -> Result<StepProgress, Error> {
     let approvals = ctx.approvals(ns).await?;
-    let full = format!("{ns}/{system}");
-    let mut matching: Vec<_> = approvals
-        .iter()
-        .filter(|a| {
-            a.spec.plan == plan.name_any()
-                && a.spec.step.as_deref() == Some(step)
-                && a.spec
-                    .system
-                    .as_deref()
-                    .is_some_and(|s| s == system || s == full)
-        })
-        .collect();
-    matching.sort_by_key(|a| a.metadata.creation_timestamp.clone().map(|t| t.0));
-    // The first decision recorded counts.
-    Ok(match matching.first() {
-        Some(a) if a.spec.decision == ApprovalDecision::Approve => StepProgress::Succeeded {
-            token: Some(a.name_any()),
+    let uid = plan.uid();
+    Ok(
+        match crate::engine::approvals::confirmation(
+            &approvals,
+            &plan.name_any(),
+            uid.as_deref(),
+            &format!("{ns}/{system}"),
+            step_name,
+            step.required.unwrap_or(1),
+            &step.approver_groups,
+        ) {
+            crate::engine::approvals::Confirmation::Done { token, .. } => {
+                StepProgress::Succeeded { token: Some(token) }
+            }
+            crate::engine::approvals::Confirmation::Rejected(why) => StepProgress::Failed(why),
+            crate::engine::approvals::Confirmation::Waiting { .. } => StepProgress::Running(None),
         },
-        Some(a) => StepProgress::Failed(format!(
-            "{} rejected manual step '{step}': {}",
-            a.spec.approver.username,
-            a.spec.comment.as_deref().unwrap_or("no comment")
-        )),
-        None => StepProgress::Running(None),
-    })
+    )
 }
