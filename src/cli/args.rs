@@ -243,6 +243,10 @@ pub struct RunArgs {
     /// Act only on RecoveryPlans in this namespace (default: every namespace).
     #[arg(long, env = "LIFELINE_WATCH_NAMESPACE")]
     pub(super) namespace: Option<String>,
+    /// With --namespace: another namespace whose systems the plans there select
+    /// (spec.systems.namespaces), watched too. Repeatable.
+    #[arg(long = "also-watch", value_name = "NAMESPACE", requires = "namespace")]
+    pub(super) also_watch: Vec<String>,
     /// Reach HOST at IP for http and tcp checks instead of through DNS, like curl's
     /// --resolve (for an operator run outside the cluster). Repeatable: HOST=IP.
     #[arg(long, value_name = "HOST=IP", value_parser = parse_resolve)]

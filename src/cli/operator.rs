@@ -25,6 +25,7 @@ pub(super) fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
                 lease_namespace: args.lease_namespace,
                 identity,
                 namespace: args.namespace,
+                watch_namespaces: args.also_watch,
                 resolve: args.resolve,
                 check_networks: args.check_networks,
                 notify: args

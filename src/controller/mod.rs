@@ -161,6 +161,10 @@ pub struct RunOptions {
     pub identity: String,
     /// Act only on plans in this namespace (default: every namespace).
     pub namespace: Option<String>,
+    /// With `namespace`: other namespaces whose ClinicalSystems, workloads and Jobs the
+    /// plans there use (an estate across namespaces, `spec.systems.namespaces`), watched
+    /// too. Every namespace is watched without `namespace`.
+    pub watch_namespaces: Vec<String>,
     /// Host names that `http` and `tcp` checks reach at another IP address instead of
     /// through DNS, like curl's `--resolve` (for an operator run outside the cluster).
     pub resolve: Vec<(String, std::net::IpAddr)>,
@@ -182,6 +186,7 @@ impl RunOptions {
             lease_namespace: namespace.to_string(),
             identity: identity.to_string(),
             namespace: Some(namespace.to_string()),
+            watch_namespaces: Vec::new(),
             resolve: Vec::new(),
             // A local run checks services on this machine.
             check_networks: ipnet::Ipv4Net::new(std::net::Ipv4Addr::new(127, 0, 0, 0), 8)
@@ -225,8 +230,8 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Every plan in the same namespace as `obj`: what to reconcile when an object they may
-/// use changes.
+/// Every plan in the same namespace as `obj`, or selecting systems there: what to
+/// reconcile when an object they may use changes.
 fn plans_in_namespace<K: ResourceExt>(
     store: &Store<RecoveryPlan>,
     obj: &K,
@@ -235,7 +240,12 @@ fn plans_in_namespace<K: ResourceExt>(
     store
         .state()
         .iter()
-        .filter(|p| p.namespace() == ns)
+        .filter(|p| {
+            p.namespace() == ns
+                || ns
+                    .as_ref()
+                    .is_some_and(|n| p.spec.systems.namespaces.contains(n))
+        })
         .map(|p| ObjectRef::from_obj(p.as_ref()))
         .collect()
 }
@@ -386,7 +396,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             })
     };
     let first_result = ready.clone();
-    let running = controller
+    let mut controller = controller
         .owns(
             scoped::<Job>(&client, ns),
             wc.clone().labels(steps::restore::PLAN_LABEL),
@@ -395,20 +405,52 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             dynamic_scoped(&client, ns, &system_resource),
             system_resource.clone(),
             wc.clone(),
-            on_system,
+            on_system.clone(),
         )
-        .watches(scoped::<Deployment>(&client, ns), wc.clone(), on_deployment)
+        .watches(
+            scoped::<Deployment>(&client, ns),
+            wc.clone(),
+            on_deployment.clone(),
+        )
         .watches(
             scoped::<StatefulSet>(&client, ns),
             wc.clone(),
-            on_statefulset,
+            on_statefulset.clone(),
         )
         .watches_with(
             dynamic_scoped(&client, ns, &approval_resource),
             approval_resource.clone(),
-            wc,
+            wc.clone(),
             on_approval,
-        )
+        );
+    // The other namespaces of an estate the scoped plans use.
+    if ns.is_some() {
+        for other in &opts.watch_namespaces {
+            let other = Some(other.as_str());
+            controller = controller
+                .owns(
+                    scoped::<Job>(&client, other),
+                    wc.clone().labels(steps::restore::PLAN_LABEL),
+                )
+                .watches_with(
+                    dynamic_scoped(&client, other, &system_resource),
+                    system_resource.clone(),
+                    wc.clone(),
+                    on_system.clone(),
+                )
+                .watches(
+                    scoped::<Deployment>(&client, other),
+                    wc.clone(),
+                    on_deployment.clone(),
+                )
+                .watches(
+                    scoped::<StatefulSet>(&client, other),
+                    wc.clone(),
+                    on_statefulset.clone(),
+                );
+        }
+    }
+    let running = controller
         .shutdown_on_signal()
         .run(plan::reconcile, plan::error_policy, ctx)
         .for_each(move |result| {

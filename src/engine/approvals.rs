@@ -502,7 +502,7 @@ pub fn confirmation(
     required: u32,
     groups: &[String],
 ) -> Confirmation {
-    let (namespace, name) = system.split_once('/').unwrap_or(("", system));
+    let name = system.split_once('/').map_or(system, |(_, n)| n);
     let mut mine: Vec<&Approval> = approvals
         .iter()
         .filter(|a| {
@@ -513,10 +513,6 @@ pub fn confirmation(
                     .as_deref()
                     .is_some_and(|s| s == name || s == system)
                 && !matches!((a.spec.plan_uid.as_deref(), uid), (Some(n), Some(u)) if n != u)
-                && a.metadata
-                    .namespace
-                    .as_deref()
-                    .is_none_or(|ns| ns == namespace || namespace.is_empty())
         })
         .filter(|a| groups.is_empty() || a.spec.approver.groups.iter().any(|g| groups.contains(g)))
         .collect();

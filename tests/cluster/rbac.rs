@@ -166,6 +166,17 @@ async fn with_operator<Fut: Future<Output = ()>>(
     identity: &str,
     body: Fut,
 ) {
+    with_operator_watching(namespace, &[], leader_election, identity, body).await
+}
+
+/// [`with_operator`], also watching the namespaces `also` (an estate across them).
+async fn with_operator_watching<Fut: Future<Output = ()>>(
+    namespace: &str,
+    also: &[String],
+    leader_election: bool,
+    identity: &str,
+    body: Fut,
+) {
     init_tracing();
     let opts = RunOptions {
         metrics_addr: "127.0.0.1:0".parse().expect("a socket address"),
@@ -173,6 +184,7 @@ async fn with_operator<Fut: Future<Output = ()>>(
         lease_namespace: OPERATOR_NAMESPACE.into(),
         identity: identity.into(),
         namespace: Some(namespace.into()),
+        watch_namespaces: also.to_vec(),
         resolve: vec![],
         check_networks: vec!["127.0.0.0/8".parse().expect("a CIDR")],
         notify: None,
@@ -1100,6 +1112,136 @@ async fn people_roles_grant_what_each_needs_and_no_more() {
                 }
                 if wrong.is_empty() { Ok(()) } else { Err(wrong.join("; ")) }
             }
+        })
+        .await;
+    })
+    .await;
+}
+
+/// A ClinicalSystem `name` in `namespace` for the Deployment of that name, scaled to one
+/// and checked ready, depending on `deps` ("namespace/name").
+fn estate_system(
+    namespace: &str,
+    name: &str,
+    deps: &[(&str, &str)],
+) -> lifeline::api::v1alpha1::ClinicalSystem {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+        "metadata": { "name": name, "namespace": namespace, "labels": { "lifeline.dev/estate": "trust" } },
+        "spec": {
+            "displayName": name, "tier": "critical", "recoveryTimeObjective": "1h",
+            "dependsOn": deps.iter().map(|(ns, d)| json!({ "name": d, "namespace": ns })).collect::<Vec<_>>(),
+            "restore": { "steps": [{ "name": "start", "scale": { "kind": "Deployment", "name": name, "replicas": 1 } }] },
+            "verify": { "retryInterval": "1s", "checks": [
+                { "name": "ready", "workloadReady": { "kind": "Deployment", "name": name } }
+            ] }
+        }
+    }))
+}
+
+#[tokio::test]
+async fn an_estate_across_three_namespaces_restores_in_dependency_order_under_the_shipped_rbac() {
+    ensure_crds(&admin_client().await).await;
+    apply_manifests(RBAC_MANIFESTS).await;
+    with_namespace("estate-platform", |platform: TestNamespace| async move {
+        with_namespace("estate-clinical", |clinical: TestNamespace| async move {
+            with_namespace(
+                "estate-diagnostics",
+                |diagnostics: TestNamespace| async move {
+                    let pp = PostParams::default();
+                    let (p, c, d) = (
+                        platform.name.clone(),
+                        clinical.name.clone(),
+                        diagnostics.name.clone(),
+                    );
+                    for (ns, name) in [
+                        (&platform, "identity"),
+                        (&clinical, "epr"),
+                        (&diagnostics, "lims"),
+                    ] {
+                        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+                            .create(&pp, &support::fake_deployment(name, 0))
+                            .await
+                            .expect("deployment");
+                    }
+                    platform
+                        .api::<ClinicalSystem>()
+                        .create(&pp, &estate_system(&p, "identity", &[]))
+                        .await
+                        .expect("identity");
+                    clinical
+                        .api::<ClinicalSystem>()
+                        .create(&pp, &estate_system(&c, "epr", &[(&p, "identity")]))
+                        .await
+                        .expect("epr");
+                    diagnostics
+                        .api::<ClinicalSystem>()
+                        .create(
+                            &pp,
+                            &estate_system(&d, "lims", &[(&p, "identity"), (&c, "epr")]),
+                        )
+                        .await
+                        .expect("lims");
+                    // The plan lives with the clinical team and selects across the three.
+                    let plans: Api<RecoveryPlan> = clinical.api();
+                    plans
+                    .create(&pp, &object(json!({
+                        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+                        "metadata": { "name": "trust" },
+                        "spec": { "systems": {
+                            "selector": { "matchLabels": { "lifeline.dev/estate": "trust" } },
+                            "namespaces": [p, d]
+                        } }
+                    })))
+                    .await
+                    .expect("plan");
+                    let also = vec![platform.name.clone(), diagnostics.name.clone()];
+                    let identity = format!("rbac-estate-{}", std::process::id());
+                    with_operator_watching(&clinical.name, &also, false, &identity, async {
+                        let done = finished(&plans, "trust").await;
+                        let status = done.status.clone().expect("status");
+                        assert_eq!(
+                            phase(&done),
+                            PlanPhase::Succeeded,
+                            "{}",
+                            serde_yaml::to_string(&status).unwrap_or_default()
+                        );
+                        let names: Vec<&str> =
+                            status.systems.iter().map(|s| s.name.as_str()).collect();
+                        let (identity, epr, lims) = (
+                            format!("{p}/identity"),
+                            format!("{c}/epr"),
+                            format!("{d}/lims"),
+                        );
+                        assert_eq!(
+                            names,
+                            [identity.as_str(), epr.as_str(), lims.as_str()],
+                            "restore order across namespaces"
+                        );
+                        let at = |key: &str| {
+                            let s = status
+                                .systems
+                                .iter()
+                                .find(|s| s.name == key)
+                                .expect("system");
+                            (
+                                s.restore_started_at.clone().expect("started").0,
+                                s.verified_at.clone().expect("verified").0,
+                            )
+                        };
+                        assert!(
+                            at(&epr).0 >= at(&identity).1,
+                            "epr started after identity was verified"
+                        );
+                        assert!(
+                            at(&lims).0 >= at(&epr).1,
+                            "lims started after epr was verified"
+                        );
+                    })
+                    .await;
+                },
+            )
+            .await;
         })
         .await;
     })

@@ -69,7 +69,7 @@ pub struct RestoreRequest {
     .field_path(".stages"))]
 pub struct RecoveryPlanSpec {
     /// Which ClinicalSystems this plan restores: by label selector or by name, in the
-    /// plan's namespace.
+    /// plan's namespace and any others it lists.
     pub systems: SystemSelection,
 
     /// The most systems restoring or verifying at once. Unset: as many as the dependency
@@ -124,6 +124,38 @@ pub struct SystemSelection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "system_names_schema")]
     pub names: Option<Vec<String>>,
+    /// Other namespaces the plan selects systems in as well (by the same selector or
+    /// names), for an estate whose teams keep their systems apart: a `dependsOn` with a
+    /// namespace then resolves there. Default: the plan's namespace only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "namespace_names_schema")]
+    pub namespaces: Vec<String>,
+}
+
+impl SystemSelection {
+    /// The namespaces a plan in `own` selects systems in: its own, then those listed.
+    pub fn namespaces_from(&self, own: &str) -> Vec<String> {
+        let mut out = vec![own.to_string()];
+        for n in &self.namespaces {
+            if !out.contains(n) {
+                out.push(n.clone());
+            }
+        }
+        out
+    }
+}
+
+/// A list of namespace names: DNS-1123 labels, at most 20.
+fn namespace_names_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "array",
+        "maxItems": 20,
+        "items": {
+            "type": "string",
+            "maxLength": 63,
+            "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+        }
+    })
 }
 
 /// A list of ClinicalSystem names: DNS-1123, at most 1000.

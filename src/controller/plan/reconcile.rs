@@ -35,17 +35,19 @@ pub const ERROR_REQUEUE: Duration = Duration::from_secs(5);
 /// Requeue after the API server refused a request (quota, admission, permission).
 pub const REFUSED_REQUEUE: Duration = Duration::from_secs(30);
 
-/// The systems a plan selects, from the ClinicalSystems in its namespace.
+/// The systems a plan in `ns` selects, from the ClinicalSystems of the namespaces it
+/// lists.
 fn selected_keys(
     plan: &RecoveryPlan,
     ns: &str,
     systems: &[ClinicalSystem],
 ) -> Result<Vec<String>, Error> {
-    selector::select_systems(
+    selector::select_across(
         ns,
         &plan.spec.systems,
         systems.iter().map(|s| {
             (
+                s.metadata.namespace.as_deref().unwrap_or(ns),
                 s.metadata.name.as_deref().unwrap_or_default(),
                 s.metadata.labels.as_ref(),
             )
@@ -76,37 +78,54 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let name = plan.name_any();
     let now = Timestamp::now();
 
-    // Load.
-    let (systems, malformed) =
-        crate::controller::list_parsed::<ClinicalSystem>(&ctx.client, &ns).await?;
-    let by_key: HashMap<String, &ClinicalSystem> = systems
-        .iter()
-        .map(|s| (format!("{ns}/{}", s.name_any()), s))
-        .collect();
+    // Load, from every namespace the plan selects in.
+    let mut systems: Vec<ClinicalSystem> = Vec::new();
+    let mut malformed: Vec<(String, String)> = Vec::new();
+    for namespace in plan.spec.systems.namespaces_from(&ns) {
+        let (good, bad) =
+            crate::controller::list_parsed::<ClinicalSystem>(&ctx.client, &namespace).await?;
+        systems.extend(good.into_iter().map(|mut s| {
+            s.metadata
+                .namespace
+                .get_or_insert_with(|| namespace.clone());
+            s
+        }));
+        malformed.extend(
+            bad.into_iter()
+                .map(|(n, e)| (format!("{namespace}/{n}"), e)),
+        );
+    }
+    let key_of = |s: &ClinicalSystem| {
+        format!(
+            "{}/{}",
+            s.metadata.namespace.as_deref().unwrap_or(&ns),
+            s.name_any()
+        )
+    };
+    let by_key: HashMap<String, &ClinicalSystem> = systems.iter().map(|s| (key_of(s), s)).collect();
 
     // Plan. A malformed ClinicalSystem the plan selects makes the plan invalid, naming the
     // object and field; one it does not select is no concern of this plan.
     let model = match selected_keys(plan, &ns, &systems).and_then(|keys| {
         let problems: Vec<String> = malformed
             .iter()
-            .filter(|(n, _)| {
-                plan.spec.systems.selector.is_some()
-                    || keys.iter().any(|k| k == &format!("{ns}/{n}"))
+            .filter(|(key, _)| {
+                plan.spec.systems.selector.is_some() || keys.iter().any(|k| k == key)
             })
-            .map(|(n, e)| format!("ClinicalSystem {ns}/{n} is malformed: {e}"))
+            .map(|(key, e)| format!("ClinicalSystem {key} is malformed: {e}"))
             .collect();
         if !problems.is_empty() {
             return Err(Error::InvalidPlan(problems.join("; ")));
         }
         let origins: Vec<String> = systems
             .iter()
-            .map(|s| format!("ClinicalSystem {ns}/{}", s.name_any()))
+            .map(|s| format!("ClinicalSystem {}", key_of(s)))
             .collect();
         let all: Vec<SystemSource<'_>> = systems
             .iter()
             .zip(&origins)
             .map(|(s, origin)| SystemSource {
-                namespace: &ns,
+                namespace: s.metadata.namespace.as_deref().unwrap_or(&ns),
                 name: s.metadata.name.as_deref().unwrap_or_default(),
                 spec: &s.spec,
                 origin,

@@ -336,7 +336,8 @@ async fn manual(
     step: &crate::api::v1alpha1::ManualStep,
     step_name: &str,
 ) -> Result<StepProgress, Error> {
-    let approvals = ctx.approvals(ns).await?;
+    // Confirmations are recorded beside the plan, wherever the system lives.
+    let approvals = ctx.approvals(&plan.namespace().unwrap_or_default()).await?;
     let uid = plan.uid();
     Ok(
         match crate::engine::approvals::confirmation(

@@ -384,6 +384,8 @@ fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> Recov
         systems: SystemSelection {
             selector: None,
             names: Some(systems.iter().map(|s| s.name_any()).collect()),
+            // A drill stays within its own (staging) namespace.
+            namespaces: Vec::new(),
         },
         parallelism: spec.recovery.parallelism,
         failure_policy: spec.recovery.failure_policy,

@@ -74,6 +74,47 @@ pub fn select_systems<'a>(
     Ok(keys)
 }
 
+/// The "namespace/name" keys a RecoveryPlan in `own` selects across the namespaces its
+/// selection lists, from `systems` (namespace, name and labels of each ClinicalSystem
+/// there). A name picks the system of that name in each namespace that has one; a name
+/// found nowhere is kept in the plan's own namespace, for the planner to report.
+pub fn select_across<'a>(
+    own: &str,
+    selection: &crate::api::v1alpha1::SystemSelection,
+    systems: impl IntoIterator<Item = (&'a str, &'a str, Option<&'a BTreeMap<String, String>>)>,
+) -> Result<Vec<String>, String> {
+    let systems: Vec<_> = systems.into_iter().collect();
+    if let Some(names) = &selection.names {
+        let mut keys = Vec::new();
+        for n in names {
+            let found: Vec<String> = systems
+                .iter()
+                .filter(|(_, name, _)| name == n)
+                .map(|(ns, name, _)| format!("{ns}/{name}"))
+                .collect();
+            if found.is_empty() {
+                keys.push(format!("{own}/{n}"));
+            } else {
+                keys.extend(found);
+            }
+        }
+        return Ok(keys);
+    }
+    let Some(selector) = &selection.selector else {
+        return Err("spec.systems: set exactly one of selector and names".to_string());
+    };
+    let empty = BTreeMap::new();
+    let mut keys = Vec::new();
+    for (ns, name, labels) in systems {
+        if matches(selector, labels.unwrap_or(&empty))
+            .map_err(|e| format!("spec.systems.selector.{e}"))?
+        {
+            keys.push(format!("{ns}/{name}"));
+        }
+    }
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

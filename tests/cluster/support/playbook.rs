@@ -397,19 +397,28 @@ pub async fn confirm_manual_steps(ns: &TestNamespace, plan: &str) -> usize {
             .unwrap_or_default();
         for step in steps.iter().filter(|st| st.get("manual").is_some()) {
             let step_name = step["name"].as_str().unwrap_or_default();
-            let approval = super::object(json!({
-                "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
-                "metadata": { "name": format!("{plan}-{system}-{step_name}") },
-                "spec": {
-                    "plan": plan, "system": system, "step": step_name, "decision": "approve",
-                    "comment": "Confirmed by the duty manager",
-                    "approver": { "username": "duty-manager" }
-                }
-            }));
-            approvals
-                .create(&PostParams::default(), &approval)
-                .await
-                .expect("confirm a manual step");
+            // As many different people as the step needs.
+            let required = step["manual"]["required"].as_u64().unwrap_or(1);
+            for person in 0..required {
+                let who = if person == 0 {
+                    "duty-manager".to_string()
+                } else {
+                    format!("custodian-{}", person + 1)
+                };
+                let approval = super::object(json!({
+                    "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+                    "metadata": { "name": format!("{plan}-{system}-{step_name}-{who}") },
+                    "spec": {
+                        "plan": plan, "system": system, "step": step_name, "decision": "approve",
+                        "comment": format!("Confirmed by {who}"),
+                        "approver": { "username": who }
+                    }
+                }));
+                approvals
+                    .create(&PostParams::default(), &approval)
+                    .await
+                    .expect("confirm a manual step");
+            }
             n += 1;
         }
     }
