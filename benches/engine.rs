@@ -246,6 +246,7 @@ fn settings(parallelism: Option<u32>) -> PlanSettings {
         parallelism,
         failure_policy: FailurePolicy::Continue,
         stages: vec![stage("pilot-ward"), stage("all-staff")],
+        incident_started_at: None,
     }
 }
 

@@ -441,7 +441,8 @@ fn step_cell(s: &SystemStatus) -> String {
 
 /// "12m/30m": time since the run started, against the objective.
 fn elapsed_cell(s: &SystemStatus, status: &RecoveryPlanStatus, now: Timestamp) -> String {
-    let elapsed = status.started_at.as_ref().and_then(|start| {
+    let origin = status.measured_from.as_ref().or(status.started_at.as_ref());
+    let elapsed = origin.and_then(|start| {
         if s.phase.is_verified() {
             s.recovery_seconds.or_else(|| {
                 s.verified_at

@@ -467,6 +467,17 @@ fn record(a: &Approval, systems: Vec<String>, verdict: Result<String, String>) -
     }
 }
 
+/// Who must confirm a manual step.
+#[derive(Clone, Copy, Debug)]
+pub struct StepRule<'a> {
+    /// How many distinct people.
+    pub required: u32,
+    /// From which groups (anyone when empty).
+    pub groups: &'a [String],
+    /// The incident's start: decisions before it do not count.
+    pub since: Option<k8s_openapi::jiff::Timestamp>,
+}
+
 /// Where the confirmations of a manual step stand.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Confirmation {
@@ -489,19 +500,24 @@ pub enum Confirmation {
 }
 
 /// What the Approvals of `plan` (`uid` when known) say about manual step `step` of system
-/// `system` ("namespace/name"), which needs `required` distinct people from
-/// `groups` (anyone when empty). Decisions count in creation order; the same person twice
+/// `system` ("namespace/name"), which needs `rule.required` distinct people from
+/// `rule.groups` (anyone when empty). Decisions count in creation order; the same person twice
 /// counts once, someone outside the groups not at all, an Approval naming another plan's
-/// uid not at all; a rejection before the quorum fails the step.
+/// uid or made before `since` (the incident's start) not at all; a rejection before the
+/// quorum fails the step.
 pub fn confirmation(
     approvals: &[Approval],
     plan: &str,
     uid: Option<&str>,
     system: &str,
     step: &str,
-    required: u32,
-    groups: &[String],
+    rule: &StepRule<'_>,
 ) -> Confirmation {
+    let StepRule {
+        required,
+        groups,
+        since,
+    } = *rule;
     let name = system.split_once('/').map_or(system, |(_, n)| n);
     let mut mine: Vec<&Approval> = approvals
         .iter()
@@ -515,6 +531,11 @@ pub fn confirmation(
                 && !matches!((a.spec.plan_uid.as_deref(), uid), (Some(n), Some(u)) if n != u)
         })
         .filter(|a| groups.is_empty() || a.spec.approver.groups.iter().any(|g| groups.contains(g)))
+        // From the incident's start, when the plan names it.
+        .filter(|a| match (since, a.metadata.creation_timestamp.as_ref()) {
+            (Some(since), Some(at)) => at.0.as_second() >= since.as_second(),
+            _ => true,
+        })
         .collect();
     mine.sort_by_key(|a| {
         (

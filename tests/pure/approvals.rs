@@ -686,7 +686,7 @@ fn step_decision(name: &str, who: &str, groups: &[&str], decision: &str, second:
 
 #[test]
 fn a_two_person_manual_step_needs_two_distinct_people_from_its_groups() {
-    use lifeline::engine::approvals::{Confirmation, confirmation};
+    use lifeline::engine::approvals::{Confirmation, StepRule, confirmation};
     let custodians = vec!["key-custodians".to_string()];
     let c = |approvals: &[Approval]| {
         confirmation(
@@ -695,8 +695,11 @@ fn a_two_person_manual_step_needs_two_distinct_people_from_its_groups() {
             Some("plan-uid-1"),
             "ward/vault",
             "unseal",
-            2,
-            &custodians,
+            &StepRule {
+                required: 2,
+                groups: &custodians,
+                since: None,
+            },
         )
     };
     let k = &["key-custodians"];
@@ -746,6 +749,26 @@ fn a_two_person_manual_step_needs_two_distinct_people_from_its_groups() {
         c(&with_other),
         Confirmation::Waiting {
             by: vec!["kim".into()],
+            needed: 1
+        }
+    );
+    // From the incident's start: what was decided before it does not count.
+    let since = Some("2026-01-01T00:01:03Z".parse().expect("a timestamp"));
+    assert_eq!(
+        confirmation(
+            &twice,
+            "recovery",
+            None,
+            "ward/vault",
+            "unseal",
+            &StepRule {
+                required: 2,
+                groups: &custodians,
+                since,
+            },
+        ),
+        Confirmation::Waiting {
+            by: vec!["lee".into()],
             needed: 1
         }
     );

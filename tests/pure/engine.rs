@@ -1944,3 +1944,37 @@ fn restore_again_refuses_a_step_that_is_not_repeatable_without_force_and_unknown
         .expect("forced");
     assert!(run.sys("db").restored_again[1].forced);
 }
+
+#[test]
+fn recovery_times_count_from_the_incidents_start_also_for_a_system_added_mid_recovery() {
+    let settings = PlanSettings {
+        incident_started_at: Some(at(-3600)),
+        ..settings()
+    };
+    let mut run = Run::new(must_plan(&[sys("pas").rto("2h")], settings.clone()));
+    run.decide();
+    run.now = 600;
+    run.restore_one("pas");
+    assert_eq!(
+        run.sys("pas").recovery_seconds,
+        Some(4200),
+        "an hour before the plan, and ten minutes of it"
+    );
+    assert_eq!(run.sys("pas").added_at, None);
+    // The EPR joins at 20 minutes: it is measured from the incident too, and says when it joined.
+    run.model = must_plan(
+        &[sys("pas").rto("2h"), sys("epr").rto("1h").needs(&["pas"])],
+        settings,
+    );
+    run.now = 1200;
+    run.decide();
+    assert_eq!(run.sys("epr").added_at, Some(time(1200)));
+    run.now = 1500;
+    run.restore_one("epr");
+    assert_eq!(run.sys("epr").recovery_seconds, Some(5100));
+    assert_eq!(
+        run.sys("epr").objective_met,
+        Some(false),
+        "85 minutes since the incident, against 1h"
+    );
+}

@@ -641,6 +641,7 @@ proptest! {
                 parallelism,
                 failure_policy: FailurePolicy::Continue,
                 stages: stages(&["stage-0", "stage-1"][..stage_count]),
+                incident_started_at: None,
             })
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         // Only a system with a step or a check can fail.

@@ -106,6 +106,13 @@ pub struct RecoveryPlanSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
 
+    /// When the incident began, if before the plan (the outage started at 02:10; the plan
+    /// was written at 09:30): every recovery time and objective is measured from it, and
+    /// manual-step confirmations made before it do not count. Default: when the plan
+    /// started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_started_at: Option<Time>,
+
     /// Set by a RecoveryDrill on the plan it creates: the drill, and the checks it fails
     /// on purpose.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -381,6 +388,10 @@ pub struct RecoveryPlanStatus {
     /// When the run started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,
+    /// What recovery times are measured from: `spec.incidentStartedAt` when the plan
+    /// names it (else `startedAt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured_from: Option<Time>,
     /// Since when the plan is paused, while it is: the time does not count against any
     /// restore timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -478,6 +489,10 @@ pub struct SystemStatus {
     /// a retry request is carried out once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_token: Option<String>,
+    /// When it joined a plan already under way (a system added mid-recovery); its
+    /// recovery time still counts from the incident's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_at: Option<Time>,
     /// When its current restore attempt began (the first, a retry, a restore again): its
     /// restore timeout counts from here.
     #[serde(default, skip_serializing_if = "Option::is_none")]

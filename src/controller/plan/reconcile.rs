@@ -447,8 +447,11 @@ fn awaiting_steps(
                 uid.as_deref(),
                 &s.name,
                 &m.steps[k],
-                required,
-                &manual.approver_groups,
+                &engine::approvals::StepRule {
+                    required,
+                    groups: &manual.approver_groups,
+                    since: plan.spec.incident_started_at.as_ref().map(|t| t.0),
+                },
             )
         {
             out.push(crate::api::v1alpha1::AwaitingStep {

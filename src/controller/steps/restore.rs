@@ -346,8 +346,11 @@ async fn manual(
             uid.as_deref(),
             &format!("{ns}/{system}"),
             step_name,
-            step.required.unwrap_or(1),
-            &step.approver_groups,
+            &crate::engine::approvals::StepRule {
+                required: step.required.unwrap_or(1),
+                groups: &step.approver_groups,
+                since: plan.spec.incident_started_at.as_ref().map(|t| t.0),
+            },
         ) {
             crate::engine::approvals::Confirmation::Done { token, .. } => {
                 StepProgress::Succeeded { token: Some(token) }

@@ -392,6 +392,7 @@ fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> Recov
         paused: false,
         abort: false,
         stages,
+        incident_started_at: None,
         requested_by: f.operator.filter(|u| !u.is_empty()).map(str::to_string),
         drill: Some(PlanDrill {
             name: f.name.to_string(),

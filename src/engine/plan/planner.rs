@@ -43,6 +43,8 @@ pub struct PlanSettings {
     pub failure_policy: FailurePolicy,
     /// Release stages, in order.
     pub stages: Vec<StageModel>,
+    /// `spec.incidentStartedAt`: recovery times count from it.
+    pub incident_started_at: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 impl PlanSettings {

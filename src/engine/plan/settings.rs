@@ -24,5 +24,6 @@ pub fn settings_of(plan: &RecoveryPlan) -> PlanSettings {
                 soak: s.soak.as_ref().and_then(|d| d.parse().ok()),
             })
             .collect(),
+        incident_started_at: plan.spec.incident_started_at.as_ref().map(|t| t.0),
     }
 }

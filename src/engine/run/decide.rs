@@ -181,8 +181,9 @@ fn time(t: Timestamp) -> Time {
 }
 
 /// Makes `status.systems` hold exactly one entry per system of the model, in restore
-/// order, keeping what was recorded for systems already there.
-fn align(model: &PlanModel, status: &mut RecoveryPlanStatus) {
+/// order, keeping what was recorded for systems already there (`now`, when known, is when
+/// a new one joined).
+fn align(model: &PlanModel, status: &mut RecoveryPlanStatus, now: Option<Time>) {
     let in_order = status.systems.len() == model.systems.len()
         && status
             .systems
@@ -195,12 +196,15 @@ fn align(model: &PlanModel, status: &mut RecoveryPlanStatus) {
             .drain(..)
             .map(|s| (s.name.clone(), s))
             .collect();
+        // A system joining a plan already under way records when.
+        let added_at = now.filter(|_| status.started_at.is_some());
         status.systems = model
             .systems
             .iter()
             .map(|m| {
                 old.remove(&m.key).unwrap_or_else(|| SystemStatus {
                     name: m.key.clone(),
+                    added_at: added_at.clone(),
                     ..Default::default()
                 })
             })
@@ -507,9 +511,18 @@ pub fn decide_owned(
     mut status: RecoveryPlanStatus,
     inputs: &Inputs,
 ) -> Decision {
-    align(model, &mut status);
+    align(model, &mut status, Some(time(inputs.now)));
     let now = time(inputs.now);
-    let plan_started = status.started_at.get_or_insert_with(|| now.clone()).clone();
+    let run_started = status.started_at.get_or_insert_with(|| now.clone()).clone();
+    // Recovery times count from the incident's start when the plan names it.
+    let plan_started = model
+        .settings
+        .incident_started_at
+        .map(Time)
+        .unwrap_or(run_started);
+    if model.settings.incident_started_at.is_some() {
+        status.measured_from = Some(plan_started.clone());
+    }
     let mut ctx = Ctx {
         model,
         inputs,
@@ -1132,7 +1145,7 @@ pub fn restore_again(
     let i = model
         .find(key)
         .ok_or_else(|| RestoreError::UnknownSystem(key.to_string()))?;
-    align(model, status);
+    align(model, status, None);
     let m = &model.systems[i];
     let s = &mut status.systems[i];
     if !s.phase.is_verified() {
@@ -1233,7 +1246,7 @@ pub fn retry(
     let i = model
         .find(key)
         .ok_or_else(|| RetryError::UnknownSystem(key.to_string()))?;
-    align(model, status);
+    align(model, status, None);
     let s = &mut status.systems[i];
     if s.phase != SystemPhase::Failed {
         return Err(RetryError::NotFailed {
