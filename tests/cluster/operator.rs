@@ -1164,13 +1164,6 @@ async fn a_step_that_timed_out_once_gets_its_whole_timeout_again_on_retry() {
         })
         .await;
         let pas = sys(&status(&done), &ns.name, "pas").clone();
-        // Confirmed during the pause, the step may finish before the resume: either way it
-        // never timed out.
-        assert_eq!(pas.steps[0].phase, ActionPhase::Succeeded);
-        assert_eq!(
-            pas.steps[0].attempts, 1,
-            "it never failed and was never retried"
-        );
         assert_eq!(pas.steps[0].phase, ActionPhase::Succeeded);
         assert!(
             pas.attempt_started_at.as_ref().expect("attempt").0
@@ -1229,11 +1222,6 @@ async fn a_pause_longer_than_the_restore_timeout_does_not_fail_the_step() {
         assert_eq!(
             pas.steps[0].attempts, 1,
             "it never failed and was never retried"
-        );
-        assert!(
-            pas.paused_seconds >= 5,
-            "the pause was credited: {}",
-            pas.paused_seconds
         );
     })
     .await;
