@@ -1284,7 +1284,7 @@ async fn restore_again_reruns_a_system_from_a_step_and_leaves_its_dependencies_a
         app["spec"]["release"] = json!({ "podSelector": { "matchLabels": { "app": "app" } } });
         app["spec"]["verify"]["monitorInterval"] = json!("1h");
         install(&ns, &[("db", 0), ("app", 0)], &[db, app]).await;
-        let _op = Operator::start("restore-again", &ns.name, &[]);
+        let mut op = Operator::start("restore-again", &ns.name, &[]);
         let mut plan = recovery_plan("restore", &["db", "app"]);
         plan["spec"]["stages"] = json!([{ "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] } }]);
         create::<RecoveryPlan>(&ns, &object(plan)).await;
@@ -1297,6 +1297,15 @@ async fn restore_again_reruns_a_system_from_a_step_and_leaves_its_dependencies_a
         // earlier one and its dependency do not.
         let out = cli(&["restore", "restore", "app", "--from-step", "migrate", "-n", &ns.name]).await;
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        // The operator is killed once it has taken the request on, and started again: the
+        // request is carried out once, and nothing is repeated or skipped.
+        wait_for(&plans, "restore", "the restore again taken on", RUN, |p| {
+            find(&status(p), &ns.name, "app").is_some_and(|s| !s.restored_again.is_empty())
+        })
+        .await;
+        op.assert_running();
+        op.kill();
+        op.spawn();
         let again = wait_for(&plans, "restore", "app restored again and back at the ward", RUN, |p| {
             find(&status(p), &ns.name, "app").is_some_and(|s| {
                 s.restored_again.first().is_some_and(|r| r.verified_at.is_some())
