@@ -214,20 +214,9 @@ pub async fn decide(
     if !confirm(&summary, &systems, &me)? {
         bail!("not recorded: you did not confirm");
     }
-    let stamp = k8s_openapi::jiff::Timestamp::now().as_second().to_string();
-    let user: String = me
-        .username
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let (user, stamp) = name_parts(&me);
     let verb = decision.to_string();
-    let name = object_name(&[plan, stage, user.trim_matches('-'), &verb, &stamp]);
+    let name = object_name(&[plan, stage, &user, &verb, &stamp]);
     let approval: Approval = serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1",
         "kind": "Approval",
@@ -248,6 +237,24 @@ pub async fn decide(
         .await
         .with_context(|| format!("record the {decision} of stage {stage} of {namespace}/{plan}"))?;
     Ok(name)
+}
+
+/// The parts of an Approval's name that say who and when: `me`'s username made DNS-safe,
+/// and the second it is recorded in.
+fn name_parts(me: &Me) -> (String, String) {
+    let user: String = me
+        .username
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stamp = k8s_openapi::jiff::Timestamp::now().as_second().to_string();
+    (user.trim_matches('-').to_string(), stamp)
 }
 
 /// Asks on the terminal, or refuses without one unless `yes`.
@@ -362,25 +369,14 @@ pub async fn confirm_step(
                 .join(", ")
         );
     }
-    let stamp = k8s_openapi::jiff::Timestamp::now().as_second().to_string();
-    let user: String = me
-        .username
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let (user, stamp) = name_parts(&me);
     let (_, short) = key.split_once('/').unwrap_or((namespace, key.as_str()));
     let verb = if decision == Decision::Approve {
         "confirm"
     } else {
         "reject"
     };
-    let name = object_name(&[plan, short, step, user.trim_matches('-'), verb, &stamp]);
+    let name = object_name(&[plan, short, step, &user, verb, &stamp]);
     let approval: Approval = serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1",
         "kind": "Approval",

@@ -35,20 +35,14 @@ pub async fn retry(
     system: &str,
 ) -> Result<String, CtlError> {
     let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
-    let current = get_plan(&api, namespace, plan).await?;
-    let full_name = plan_name(&current);
-    let status = current.status.clone().unwrap_or_default();
-    if current.spec.abort || status.phase == PlanPhase::Aborted {
-        return Err(CtlError::Aborted {
-            plan: full_name,
-            what: "its systems can no longer be retried",
-        });
-    }
-    let found = find_system(&status, namespace, system).ok_or_else(|| CtlError::UnknownSystem {
-        plan: full_name.clone(),
-        system: system.to_string(),
-        known: known_systems(&status, namespace),
-    })?;
+    let (full_name, found) = system_of(
+        &api,
+        namespace,
+        plan,
+        system,
+        "its systems can no longer be retried",
+    )
+    .await?;
     if found.phase != SystemPhase::Failed {
         return Err(CtlError::NotFailed {
             plan: full_name,
@@ -87,20 +81,14 @@ pub async fn restore(
     force: bool,
 ) -> Result<String, CtlError> {
     let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
-    let current = get_plan(&api, namespace, plan).await?;
-    let full_name = plan_name(&current);
-    let status = current.status.clone().unwrap_or_default();
-    if current.spec.abort || status.phase == PlanPhase::Aborted {
-        return Err(CtlError::Aborted {
-            plan: full_name,
-            what: "its systems can no longer be restored again",
-        });
-    }
-    let found = find_system(&status, namespace, system).ok_or_else(|| CtlError::UnknownSystem {
-        plan: full_name.clone(),
-        system: system.to_string(),
-        known: known_systems(&status, namespace),
-    })?;
+    let (full_name, found) = system_of(
+        &api,
+        namespace,
+        plan,
+        system,
+        "its systems can no longer be restored again",
+    )
+    .await?;
     let refuse = |reason: String| CtlError::RestoreRefused {
         plan: full_name.clone(),
         reason,
@@ -165,6 +153,35 @@ pub async fn restore(
     let patch = json!({ "metadata": { "annotations": { key: value } } });
     patch_plan(&api, namespace, plan, &patch).await?;
     Ok(request.token)
+}
+
+/// The plan's "namespace/name" and the status of its `system`, for a request about that
+/// system: refused if the plan is aborted (`what` says what can no longer be done) or the
+/// system is not in it.
+async fn system_of(
+    api: &Api<RecoveryPlan>,
+    namespace: &str,
+    plan: &str,
+    system: &str,
+    what: &'static str,
+) -> Result<(String, SystemStatus), CtlError> {
+    let current = get_plan(api, namespace, plan).await?;
+    let full_name = plan_name(&current);
+    let status = current.status.clone().unwrap_or_default();
+    if current.spec.abort || status.phase == PlanPhase::Aborted {
+        return Err(CtlError::Aborted {
+            plan: full_name,
+            what,
+        });
+    }
+    let found = find_system(&status, namespace, system)
+        .cloned()
+        .ok_or_else(|| CtlError::UnknownSystem {
+            plan: full_name.clone(),
+            system: system.to_string(),
+            known: known_systems(&status, namespace),
+        })?;
+    Ok((full_name, found))
 }
 
 /// Sets `spec.paused`: nothing new starts; what is running finishes.

@@ -818,6 +818,26 @@ fn released_at(system: &'static str, stage: &'static str) -> impl Fn(&RecoveryPl
     }
 }
 
+/// Waits until `system`'s gate admits the `ward` network (`admitted`) or no longer does.
+async fn ward_becomes(policies: &Api<NetworkPolicy>, system: &str, admitted: bool) {
+    eventually(
+        &format!(
+            "{system}'s gate to {} the ward",
+            if admitted { "admit" } else { "shut out" }
+        ),
+        WAIT,
+        || async move {
+            let now = admits_ward(policies, system).await;
+            if now == admitted {
+                Ok(())
+            } else {
+                Err(format!("admits the ward: {now}"))
+            }
+        },
+    )
+    .await;
+}
+
 /// The system's gate admits the `ward` network.
 async fn admits_ward(policies: &Api<NetworkPolicy>, system: &str) -> bool {
     peers(policies, &policy_name(system))
@@ -858,13 +878,7 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         web_ok.spec.systems = vec!["web".into()];
         support::create_approval(&ns, web_ok.clone()).await;
         wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
-        eventually("web's gate to admit the ward", WAIT, || {
-            let policies = policies.clone();
-            async move {
-                if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) }
-            }
-        })
-        .await;
+        ward_becomes(&policies, "web", true).await;
 
         // lab verified later waits at it-validation for its own decision, and its gate
         // keeps the ward out, however many approvals the stage has had.
@@ -903,13 +917,7 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         lab_ok.spec.systems = vec!["lab".into()];
         support::create_approval(&ns, lab_ok.clone()).await;
         wait_for(&plans, "release", "lab at ward", WAIT, released_at("lab", "ward")).await;
-        eventually("lab's gate to admit the ward", WAIT, || {
-            let policies = policies.clone();
-            async move {
-                if admits_ward(&policies, "lab").await { Ok(()) } else { Err("not yet".to_string()) }
-            }
-        })
-        .await;
+        ward_becomes(&policies, "lab", true).await;
         let done = wait_for(&plans, "release", "Succeeded", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| s.phase == PlanPhase::Succeeded)
         })
@@ -1305,17 +1313,7 @@ async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there(
         let soak = web.soak.clone().expect("the soak's record");
         assert_eq!((soak.stage.as_str(), soak.holds), ("it-validation", 1));
         assert!(soak.completed_at.is_some());
-        eventually("web's gate to admit the ward", WAIT, || {
-            let policies = policies.clone();
-            async move {
-                if admits_ward(&policies, "web").await {
-                    Ok(())
-                } else {
-                    Err("not yet".to_string())
-                }
-            }
-        })
-        .await;
+        ward_becomes(&policies, "web", true).await;
         let notes = support::event_notes(&ns, "SoakCompleted").await;
         assert!(
             notes
@@ -1371,13 +1369,7 @@ async fn after_its_soak_a_system_still_waits_for_the_next_approval() {
         ok.spec.systems = vec!["web".into()];
         support::create_approval(&ns, ok.clone()).await;
         wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
-        eventually("web's gate to admit the ward", WAIT, || {
-            let policies = policies.clone();
-            async move {
-                if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) }
-            }
-        })
-        .await;
+        ward_becomes(&policies, "web", true).await;
         operator.abort();
     })
     .await;
@@ -1517,11 +1509,7 @@ async fn a_gate_changed_under_the_plan_holds_what_it_held_and_waits_for_a_new_ap
         wait_for(&plans, "release", "web at it-validation", WAIT, released_at("web", "it-validation")).await;
         let approved = support::create_approval(&ns, approval("ward-web", "ward", "alice", &[], &[]).clone()).await;
         wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
-        eventually("web's gate to admit the ward", WAIT, || {
-            let policies = policies.clone();
-            async move { if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) } }
-        })
-        .await;
+        ward_becomes(&policies, "web", true).await;
 
         // Someone narrows web's selector after the ward approved it (in a later second,
         // so the approval is plainly older than the change).
@@ -1665,11 +1653,7 @@ async fn a_gate_the_api_server_refuses_holds_the_system_and_says_why() {
         let done = wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
         let condition = done.status.as_ref().expect("status").conditions.iter().find(|c| c.type_ == "GatesApplied").cloned().expect("GatesApplied");
         assert_eq!(condition.status, "True");
-        eventually("web's gate to admit the ward", WAIT, || {
-            let policies = policies.clone();
-            async move { if admits_ward(&policies, "web").await { Ok(()) } else { Err("not yet".to_string()) } }
-        })
-        .await;
+        ward_becomes(&policies, "web", true).await;
         operator.abort();
     })
     .await;
@@ -1855,11 +1839,7 @@ async fn with_withdraw_on_failure_a_regression_drops_the_gate_until_a_new_approv
         ok.spec.systems = vec!["pas".into()];
         support::create_approval(&ns, ok).await;
         wait_for(&plans, "release", "pas at ward", WAIT, released_at("pas", "ward")).await;
-        eventually("pas's gate to admit the ward", WAIT, || {
-            let policies = policies.clone();
-            async move { if admits_ward(&policies, "pas").await { Ok(()) } else { Err("not yet".to_string()) } }
-        })
-        .await;
+        ward_becomes(&policies, "pas", true).await;
 
         scale(&ns, "pas", 0).await;
         let withdrawn = wait_for(&plans, "release", "pas withdrawn", WAIT, |p| {
@@ -1870,11 +1850,7 @@ async fn with_withdraw_on_failure_a_regression_drops_the_gate_until_a_new_approv
         assert_eq!(pas.phase, lifeline::api::v1alpha1::SystemPhase::Degraded);
         assert_eq!(pas.released_stage, None);
         assert!(pas.regressions[0].withdrawn);
-        eventually("the ward cut off from pas", WAIT, || {
-            let policies = policies.clone();
-            async move { if !admits_ward(&policies, "pas").await { Ok(()) } else { Err("still admitted".to_string()) } }
-        })
-        .await;
+        ward_becomes(&policies, "pas", false).await;
 
         // Passing again it comes back to IT validation; the ward waits for a new decision.
         let withdrawn_at = pas.withdrawn_at.clone().expect("withdrawn").0.as_second();
@@ -1896,11 +1872,7 @@ async fn with_withdraw_on_failure_a_regression_drops_the_gate_until_a_new_approv
         again.spec.systems = vec!["pas".into()];
         support::create_approval(&ns, again).await;
         wait_for(&plans, "release", "pas at ward again", WAIT, released_at("pas", "ward")).await;
-        eventually("pas's gate to admit the ward again", WAIT, || {
-            let policies = policies.clone();
-            async move { if admits_ward(&policies, "pas").await { Ok(()) } else { Err("not yet".to_string()) } }
-        })
-        .await;
+        ward_becomes(&policies, "pas", true).await;
         operator.abort();
     })
     .await;

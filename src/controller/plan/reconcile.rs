@@ -151,10 +151,32 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         recheck = Some(recheck.map_or(d, |r: Duration| r.min(d)));
     };
     apply_retries(plan, &model, &mut current);
+    // The Approvals, listed once: they decide stages and confirm manual steps.
+    let waits_for_people = !model.settings.stages.is_empty()
+        || model
+            .systems
+            .iter()
+            .any(|m| m.manual_steps.iter().any(|&b| b));
+    let approvals = if waits_for_people {
+        ctx.approvals(&ns).await?
+    } else {
+        Vec::new()
+    };
     apply_restores(plan, &model, &mut current, now);
     let aborted = plan.spec.abort;
     if !aborted {
-        for obs in observe(ctx, plan, &model, &by_key, &current, now, &mut soonest).await? {
+        for obs in observe(
+            ctx,
+            plan,
+            &model,
+            &by_key,
+            &approvals,
+            &current,
+            now,
+            &mut soonest,
+        )
+        .await?
+        {
             engine::observe(&mut current, &obs, now);
         }
     }
@@ -189,16 +211,6 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     }
 
     // Decide, with the gates the recorded Approvals open for each system.
-    let waits_for_people = !model.settings.stages.is_empty()
-        || model
-            .systems
-            .iter()
-            .any(|m| m.manual_steps.iter().any(|&b| b));
-    let approvals = if waits_for_people {
-        ctx.approvals(&ns).await?
-    } else {
-        Vec::new()
-    };
     let keys: Vec<String> = model.systems.iter().map(|s| s.key.clone()).collect();
     let uid = plan.uid();
     let facts = engine::approvals::PlanFacts {
@@ -331,7 +343,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
                 info!(plan = %name, system = %key, step = %model.systems[*system].steps[*step], attempt, "restore step started");
                 // Start it now; its outcome is observed on a later reconcile.
                 if let Ok(StepProgress::Running(Some(d))) =
-                    restore::drive_step(ctx, plan, cs, *step, attempt).await.inspect_err(|e| {
+                    restore::drive_step(ctx, plan, cs, *step, attempt, &approvals).await.inspect_err(|e| {
                         warn!(plan = %name, system = %key, error = %e, "starting a restore step failed; will retry");
                     })
                 {
@@ -547,11 +559,13 @@ fn restore_timeout(system: Option<&ClinicalSystem>) -> Option<Duration> {
 }
 
 /// Checks on every running step and due check, returning what was seen.
+#[allow(clippy::too_many_arguments)]
 async fn observe(
     ctx: &Context,
     plan: &RecoveryPlan,
     model: &PlanModel,
     by_key: &HashMap<String, &ClinicalSystem>,
+    approvals: &[crate::api::v1alpha1::Approval],
     status: &RecoveryPlanStatus,
     now: Timestamp,
     soonest: &mut impl FnMut(Duration),
@@ -595,7 +609,8 @@ async fn observe(
                     });
                     continue;
                 }
-                match restore::drive_step(ctx, plan, cs, k, step.attempts.max(1)).await? {
+                match restore::drive_step(ctx, plan, cs, k, step.attempts.max(1), approvals).await?
+                {
                     StepProgress::Succeeded { token } => out.push(Observation::StepSucceeded {
                         system: i,
                         step: k,

@@ -54,13 +54,15 @@ pub fn owner(plan: &RecoveryPlan) -> Option<OwnerReference> {
     plan.controller_owner_ref(&())
 }
 
-/// Starts or checks on restore step `step` (attempt `attempt`) of `system`.
+/// Starts or checks on restore step `step` (attempt `attempt`) of `system`; a manual
+/// step is decided by `approvals` (the plan namespace's, listed once per reconcile).
 pub async fn drive_step(
     ctx: &Context,
     plan: &RecoveryPlan,
     system: &ClinicalSystem,
     step: usize,
     attempt: u32,
+    approvals: &[crate::api::v1alpha1::Approval],
 ) -> Result<StepProgress, Error> {
     let ns = system.namespace().unwrap_or_default();
     let sys_name = system.name_any();
@@ -91,7 +93,7 @@ pub async fn drive_step(
             run_job(ctx, plan, &ns, &sys_name, &name, j).await
         }
         StepAction::WaitFor(w) => wait_for(ctx, &ns, w).await,
-        StepAction::Manual(m) => manual(ctx, plan, &ns, &sys_name, m, &spec.name).await,
+        StepAction::Manual(m) => Ok(manual(plan, &ns, &sys_name, m, &spec.name, approvals)),
     }
 }
 
@@ -328,35 +330,31 @@ async fn wait_for(ctx: &Context, ns: &str, w: &WaitForStep) -> Result<StepProgre
     })
 }
 
-async fn manual(
-    ctx: &Context,
+fn manual(
     plan: &RecoveryPlan,
     ns: &str,
     system: &str,
     step: &crate::api::v1alpha1::ManualStep,
     step_name: &str,
-) -> Result<StepProgress, Error> {
-    // Confirmations are recorded beside the plan, wherever the system lives.
-    let approvals = ctx.approvals(&plan.namespace().unwrap_or_default()).await?;
+    approvals: &[crate::api::v1alpha1::Approval],
+) -> StepProgress {
     let uid = plan.uid();
-    Ok(
-        match crate::engine::approvals::confirmation(
-            &approvals,
-            &plan.name_any(),
-            uid.as_deref(),
-            &format!("{ns}/{system}"),
-            step_name,
-            &crate::engine::approvals::StepRule {
-                required: step.required.unwrap_or(1),
-                groups: &step.approver_groups,
-                since: plan.spec.incident_started_at.as_ref().map(|t| t.0),
-            },
-        ) {
-            crate::engine::approvals::Confirmation::Done { token, .. } => {
-                StepProgress::Succeeded { token: Some(token) }
-            }
-            crate::engine::approvals::Confirmation::Rejected(why) => StepProgress::Failed(why),
-            crate::engine::approvals::Confirmation::Waiting { .. } => StepProgress::Running(None),
+    match crate::engine::approvals::confirmation(
+        approvals,
+        &plan.name_any(),
+        uid.as_deref(),
+        &format!("{ns}/{system}"),
+        step_name,
+        &crate::engine::approvals::StepRule {
+            required: step.required.unwrap_or(1),
+            groups: &step.approver_groups,
+            since: plan.spec.incident_started_at.as_ref().map(|t| t.0),
         },
-    )
+    ) {
+        crate::engine::approvals::Confirmation::Done { token, .. } => {
+            StepProgress::Succeeded { token: Some(token) }
+        }
+        crate::engine::approvals::Confirmation::Rejected(why) => StepProgress::Failed(why),
+        crate::engine::approvals::Confirmation::Waiting { .. } => StepProgress::Running(None),
+    }
 }
