@@ -247,6 +247,7 @@ fn settings(parallelism: Option<u32>) -> PlanSettings {
         failure_policy: FailurePolicy::Continue,
         stages: vec![stage("pilot-ward"), stage("all-staff")],
         incident_started_at: None,
+        held_elsewhere: Default::default(),
     }
 }
 

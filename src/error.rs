@@ -33,17 +33,28 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// Something the operator needs is not there yet (its cache of plans at start);
+    /// trying again soon helps.
+    #[error("not ready: {0}")]
+    NotReady(String),
 }
 
 impl Error {
-    /// A bounded label: `kube`, `invalid_plan`, `invalid_object`, `serialize`.
+    /// A bounded label: `kube`, `invalid_plan`, `invalid_object`, `serialize`, `not_ready`.
     pub fn category(&self) -> &'static str {
         match self {
             Error::Kube { .. } => "kube",
             Error::InvalidPlan(_) => "invalid_plan",
             Error::InvalidObject { .. } => "invalid_object",
             Error::Serialize { .. } => "serialize",
+            Error::NotReady(_) => "not_ready",
         }
+    }
+
+    /// Whether the API server gave no answer at all (could not connect, the connection
+    /// broke, a timeout), as opposed to answering with an error.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Error::Kube { source, .. } if !matches!(source, kube::Error::Api(_)))
     }
 
     /// Whether trying again later may help (API errors other than 4xx validation).
@@ -55,6 +66,7 @@ impl Error {
                 }
                 _ => true,
             },
+            Error::NotReady(_) => true,
             _ => false,
         }
     }

@@ -421,6 +421,10 @@ fn phase_cell(s: &SystemStatus) -> String {
     match (&s.phase, &s.released_stage) {
         (SystemPhase::Released, Some(stage)) => format!("Released ({stage})"),
         (SystemPhase::Degraded, Some(stage)) => format!("Degraded ({stage})"),
+        (SystemPhase::Held, _) => match &s.held_by {
+            Some(by) => format!("Held ({})", by.phase),
+            None => "Held".to_string(),
+        },
         (phase, _) => phase.to_string(),
     }
 }
@@ -536,7 +540,7 @@ fn message_cell(s: &SystemStatus, awaiting: &[crate::api::v1alpha1::AwaitingStag
             .message
             .clone()
             .or_else(|| s.blocked_by.as_ref().map(|b| format!("blocked by {b}"))),
-        SystemPhase::Waiting | SystemPhase::Degraded => s.message.clone(),
+        SystemPhase::Waiting | SystemPhase::Degraded | SystemPhase::Held => s.message.clone(),
         _ => s.at_risk.as_ref().map(|r| format!("at risk: {r}")),
     };
     message.as_deref().map(one_line).unwrap_or_default()

@@ -84,6 +84,15 @@ pub struct Context {
     pub username: String,
     /// Held while a drill decides whether to start a run (see [`drill`]).
     pub drill_starts: tokio::sync::Mutex<()>,
+    /// The operator's cache of RecoveryPlans, once the controller runs: which systems
+    /// other plans hold.
+    pub plans: std::sync::OnceLock<Store<RecoveryPlan>>,
+    /// What each plan claimed when this process last wrote its status.
+    pub written_claims: std::sync::Mutex<plan::handover::Written>,
+    /// Held from reading what other plans hold to recording what a plan claims.
+    pub claiming: tokio::sync::Mutex<()>,
+    /// When the API server did not answer: that time counts against no timeout.
+    pub outages: std::sync::Mutex<cluster::outage::Outages>,
 }
 
 impl Context {
@@ -133,7 +142,23 @@ impl Context {
             notifier: None,
             username: String::new(),
             drill_starts: tokio::sync::Mutex::new(()),
+            plans: std::sync::OnceLock::new(),
+            written_claims: Default::default(),
+            claiming: tokio::sync::Mutex::new(()),
+            outages: Default::default(),
         })
+    }
+
+    /// How much of `from..to` the API server did not answer.
+    pub fn unreachable_within(
+        &self,
+        from: k8s_openapi::jiff::Timestamp,
+        to: k8s_openapi::jiff::Timestamp,
+    ) -> std::time::Duration {
+        self.outages
+            .lock()
+            .map(|o| o.within(from, to))
+            .unwrap_or_default()
     }
 
     /// Every well-formed Approval in `namespace` (a malformed one is logged and skipped).
@@ -344,13 +369,15 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             warn!(error = %format!("{e:#}"), "cannot tell the operator's own username; drills create plans without requestedBy")
         }
     }
-    let ctx = Arc::new(ctx);
     let ns = opts.namespace.as_deref();
     let plans: Api<RecoveryPlan> = scoped(&client, ns);
     let wc = watcher::Config::default();
     let controller = Controller::new(plans, wc.clone())
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
     let store = controller.store();
+    let _ = ctx.plans.set(store.clone());
+    let ctx = Arc::new(ctx);
+    tokio::spawn(probe(client.clone(), ctx.clone()));
     let system_resource = ApiResource::erase::<ClinicalSystem>(&());
     let approval_resource = ApiResource::erase::<Approval>(&());
     let on_system = {
@@ -364,6 +391,39 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let on_statefulset = {
         let store = store.clone();
         move |o: StatefulSet| plans_in_namespace(&store, &o)
+    };
+    // A plan whose claims change (it takes a system on, verifies one, finishes) wakes
+    // the other plans that select systems where it does: they may hold them, or count
+    // them as restored. Other changes of the plan wake nobody.
+    let on_plan = {
+        let store = store.clone();
+        let last: Arc<std::sync::Mutex<std::collections::HashMap<String, _>>> = Default::default();
+        move |p: RecoveryPlan| {
+            let key = plan::handover::key_of(&p);
+            let claims = plan::handover::claims_of(&p, &p.status.clone().unwrap_or_default());
+            let changed = last
+                .lock()
+                .map(|mut l| l.insert(key.clone(), claims.clone()) != Some(claims))
+                .unwrap_or(true);
+            if !changed {
+                return Vec::new();
+            }
+            let own = p.namespace().unwrap_or_default();
+            let mine = p.spec.systems.namespaces_from(&own);
+            store
+                .state()
+                .iter()
+                .filter(|o| plan::handover::key_of(o) != key)
+                .filter(|o| {
+                    let theirs = o
+                        .spec
+                        .systems
+                        .namespaces_from(&o.namespace().unwrap_or_default());
+                    theirs.iter().any(|n| mine.contains(n))
+                })
+                .map(|o| ObjectRef::from_obj(o.as_ref()))
+                .collect::<Vec<_>>()
+        }
     };
     let on_approval = move |a: DynamicObject| {
         let ns = a.namespace();
@@ -422,7 +482,8 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             approval_resource.clone(),
             wc.clone(),
             on_approval,
-        );
+        )
+        .watches(scoped::<RecoveryPlan>(&client, ns), wc.clone(), on_plan);
     // The other namespaces of an estate the scoped plans use.
     if ns.is_some() {
         for other in &opts.watch_namespaces {
@@ -498,6 +559,40 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Asks the API server for its version every [`cluster::outage::PROBE_INTERVAL`], and
+/// records each stretch it does not answer (see [`cluster::outage`]).
+async fn probe(client: Client, ctx: Arc<Context>) {
+    use cluster::outage::{PROBE_INTERVAL, PROBE_TIMEOUT};
+    let mut tick = tokio::time::interval(PROBE_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let answer = tokio::time::timeout(PROBE_TIMEOUT, client.apiserver_version()).await;
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let Ok(mut outages) = ctx.outages.lock() else {
+            return;
+        };
+        match answer {
+            Ok(Ok(_)) => {
+                if let Some((since, until)) = outages.answered(now) {
+                    let seconds = crate::engine::time::elapsed(since, until).as_secs();
+                    warn!(since = %since, seconds, "the API server answers again; the time it did not counts against no restore timeout or check deadline");
+                }
+            }
+            Ok(Err(e)) => {
+                if outages.unanswered(now) {
+                    warn!(error = %e, "the API server does not answer; restore timeouts and check deadlines wait");
+                }
+            }
+            Err(_) => {
+                if outages.unanswered(now) {
+                    warn!(timeout = ?PROBE_TIMEOUT, "the API server does not answer; restore timeouts and check deadlines wait");
+                }
+            }
+        }
+    }
 }
 
 /// `/metrics`, `/healthz` (the process is up) and `/readyz` (the watches have synced).

@@ -18,6 +18,7 @@ mod crash;
 mod crd_validation;
 mod ctl;
 mod drill;
+mod handover;
 mod malformed;
 mod operator;
 mod playbooks;

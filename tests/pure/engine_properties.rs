@@ -642,6 +642,7 @@ proptest! {
                 failure_policy: FailurePolicy::Continue,
                 stages: stages(&["stage-0", "stage-1"][..stage_count]),
                 incident_started_at: None,
+                held_elsewhere: Default::default(),
             })
             .map_err(|e| TestCaseError::fail(e.to_string()))?;
         // Only a system with a step or a check can fail.

@@ -14,7 +14,7 @@ use lifeline::{
     },
     engine::{
         Action, Inputs, Observation, PlanErrors, PlanModel, PlanSettings, StageGate, StageModel,
-        SystemSource, decide, observe, plan, retry,
+        SystemSource, decide, observe, plan, retry, run::handover::Holder,
     },
 };
 
@@ -255,6 +255,8 @@ pub struct Run {
     pub paused: bool,
     pub aborted: bool,
     pub gates: Vec<StageGate>,
+    /// Systems other plans hold, by key.
+    pub holders: std::collections::BTreeMap<String, Holder>,
 }
 
 impl Run {
@@ -268,6 +270,7 @@ impl Run {
             paused: false,
             aborted: false,
             gates,
+            holders: Default::default(),
         }
     }
 
@@ -278,6 +281,7 @@ impl Run {
             aborted: self.aborted,
             gates: self.gates.clone(),
             system_gates: Default::default(),
+            holders: self.holders.clone(),
         }
     }
 

@@ -9,6 +9,7 @@ mod cli;
 mod engine;
 mod engine_properties;
 mod fixture;
+mod handover;
 mod release_properties;
 mod report_browser;
 mod status_table;

@@ -319,6 +319,10 @@ pub enum SystemPhase {
     Blocked,
     /// The plan stopped before this system finished.
     Cancelled,
+    /// Another plan recovers it (`heldBy`): this plan leaves it alone, its steps, checks
+    /// and release gate included, and counts it as restored once that plan has verified
+    /// it.
+    Held,
 }
 
 impl SystemPhase {
@@ -540,6 +544,29 @@ pub struct SystemStatus {
     /// the last stage before it that had.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soak: Option<SoakStatus>,
+    /// While it is `Held`: the plan that recovers it, and how far that plan has got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_by: Option<HeldBy>,
+}
+
+/// The plan that holds a system another plan selects, as that plan last saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeldBy {
+    /// The holding plan ("namespace/name").
+    pub plan: String,
+    /// The system's phase in that plan.
+    pub phase: SystemPhase,
+    /// The stage it is released at there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// When this plan first found it held.
+    pub since: Time,
+    /// Set once the holding plan no longer holds it (it was deleted) after it verified
+    /// the system: this plan still counts it as restored and does not restore it over
+    /// again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub plan_gone: bool,
 }
 
 /// A stage a system was released at, and when.

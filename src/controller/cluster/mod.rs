@@ -1,8 +1,10 @@
 //! What the controller's reconcilers share in talking to the API server: reading an
 //! object fresh before deciding, listing lifeline objects one by one, writing status, and
-//! who the operator is ([`identity`]).
+//! who the operator is ([`identity`]), and when it could not reach the API server
+//! ([`outage`]).
 
 pub mod identity;
+pub mod outage;
 
 use std::{future::Future, sync::Arc};
 

@@ -169,6 +169,7 @@ pub fn transitions(
             SystemPhase::Failed => (EventType::Warning, "SystemFailed", "Restore"),
             SystemPhase::Blocked => (EventType::Warning, "SystemBlocked", "Restore"),
             SystemPhase::Cancelled => (EventType::Normal, "SystemCancelled", "Restore"),
+            SystemPhase::Held => (EventType::Normal, "SystemHeld", "Restore"),
             _ => continue,
         };
         // Each regression its own Event (and notification), not a count on the first.

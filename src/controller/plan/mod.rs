@@ -1,8 +1,10 @@
 //! A RecoveryPlan's reconcile: [`reconcile`](mod@reconcile) loads, plans, observes,
 //! decides (the pure engine), records and acts; [`status`] writes the status;
-//! [`events`] tells people; [`release`] applies the release gates.
+//! [`events`] tells people; [`release`] applies the release gates; [`handover`] tells
+//! which systems other plans hold.
 
 pub mod events;
+pub mod handover;
 pub mod reconcile;
 pub mod release;
 pub mod status;

@@ -30,6 +30,8 @@ use crate::{
 pub use crate::engine::plan::{DEFAULT_RETRY_INTERVAL, MIN_RETRY_INTERVAL};
 /// Default time a check may keep failing before its system fails.
 pub const DEFAULT_CHECK_DEADLINE: Duration = Duration::from_secs(300);
+/// The longest a plan under way goes without a reconcile.
+pub const RESYNC: Duration = Duration::from_secs(30);
 /// Requeue after a transient error.
 pub const ERROR_REQUEUE: Duration = Duration::from_secs(5);
 /// Requeue after the API server refused a request (quota, admission, permission).
@@ -61,7 +63,10 @@ pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Req
     crate::controller::cluster::reconcile_fresh(
         plan,
         ctx,
-        |ctx, ns, name| ctx.metrics.forget(ns, name),
+        |ctx, ns, name| {
+            ctx.metrics.forget(ns, name);
+            super::handover::forget(ctx, ns, name);
+        },
         |plan, ctx| async move { reconcile_inner(&plan, &ctx).await },
     )
     .await
@@ -72,6 +77,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         // Jobs are owned by the plan and go with it; nothing else to undo.
         ctx.metrics
             .forget(&plan.namespace().unwrap_or_default(), &plan.name_any());
+        super::handover::forget(ctx, &plan.namespace().unwrap_or_default(), &plan.name_any());
         return Ok(Requeue::await_change());
     }
     let ns = plan.namespace().unwrap_or_default();
@@ -103,10 +109,19 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         )
     };
     let by_key: HashMap<String, &ClinicalSystem> = systems.iter().map(|s| (key_of(s), s)).collect();
+    let prev = plan.status.clone().unwrap_or_default();
+
+    // What other plans hold: the plan leaves those systems alone, and counts a hard
+    // dependency they hold without selecting it.
+    let others = super::handover::others(ctx, plan).await?;
+    let held_before =
+        super::handover::held(plan, &prev, &others, by_key.keys().map(String::as_str));
 
     // Plan. A malformed ClinicalSystem the plan selects makes the plan invalid, naming the
     // object and field; one it does not select is no concern of this plan.
-    let model = match selected_keys(plan, &ns, &systems).and_then(|keys| {
+    let model = match selected_keys(plan, &ns, &systems).and_then(|selected| {
+        let (keys, held_elsewhere) =
+            super::handover::with_held_dependencies(selected, &by_key, &prev, &held_before);
         let problems: Vec<String> = malformed
             .iter()
             .filter(|(key, _)| {
@@ -131,7 +146,9 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
                 origin,
             })
             .collect();
-        engine::plan(&all, &keys, settings_of(plan)).map_err(|e| Error::InvalidPlan(e.to_string()))
+        let mut settings = settings_of(plan);
+        settings.held_elsewhere = held_elsewhere;
+        engine::plan(&all, &keys, settings).map_err(|e| Error::InvalidPlan(e.to_string()))
     }) {
         Ok(m) => m,
         Err(Error::InvalidPlan(message)) => {
@@ -144,7 +161,6 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     };
 
     // Observe.
-    let prev = plan.status.clone().unwrap_or_default();
     let mut current = prev.clone();
     let mut recheck: Option<Duration> = None;
     let mut soonest = |d: Duration| {
@@ -222,12 +238,17 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         regated: &regated,
     };
     let mut eval = engine::approvals::evaluate(&facts, &model.settings, &keys, &approvals);
+    // From here to the status write, no other plan takes on a system.
+    let claiming = ctx.claiming.lock().await;
+    let others = super::handover::others(ctx, plan).await?;
+    let holders = super::handover::held(plan, &current, &others, keys.iter().map(String::as_str));
     let inputs = Inputs {
         now,
         paused: plan.spec.paused,
         aborted,
         gates: eval.gates.clone(),
         system_gates: eval.system_gates.clone(),
+        holders,
     };
     let mut decision = engine::decide(&model, &current, &inputs);
     decision.status.observed_generation = plan.metadata.generation;
@@ -240,6 +261,8 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
 
     // Record before acting, so a crash after this point finds the work in status.
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
+    super::handover::record(ctx, plan, &decision.status);
+    drop(claiming);
     for s in &decision.status.systems {
         let newly = s.verified_at.is_some()
             && prev
@@ -269,7 +292,11 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         let Some(cs) = by_key.get(&model.systems[i].key).copied() else {
             continue;
         };
-        if cs.spec.release.is_none() {
+        // Another plan keeps the gate of a system it holds; this one never touches it.
+        if cs.spec.release.is_none()
+            || inputs.holders.contains_key(&model.systems[i].key)
+            || decision.status.systems[i].phase == SystemPhase::Held
+        {
             continue;
         }
         // A gate that could not be applied holds the system where it is; its stage's
@@ -326,6 +353,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             now,
         );
         status::write(ctx, plan, &written, &mut decision.status, now).await?;
+        super::handover::record(ctx, plan, &decision.status);
         events::publish_transitions(ctx, plan, &model, &written, &decision.status).await;
     }
     if first_time
@@ -368,7 +396,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         if s.phase == SystemPhase::Restoring
             && !plan.spec.paused
             && let Some(timeout) = restore_timeout(by_key.get(&model.systems[i].key).copied())
-            && let Some(ran) = engine::restore_elapsed(&decision.status, s, now)
+            && let Some(ran) = attempt_elapsed(ctx, &decision.status, s, now)
         {
             soonest(timeout.saturating_sub(ran).max(Duration::from_secs(1)));
         }
@@ -387,6 +415,12 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     // Released systems stay watched after the plan finishes: their checks' next run.
     let watching =
         decision.status.phase != crate::api::v1alpha1::PlanPhase::Aborted && reruns.next.is_some();
+    // A plan under way looks again at least every RESYNC, whatever its watches say: a
+    // watch broken by an API server restart, or another plan's hold that ended with that
+    // plan's deletion, is noticed within it.
+    if !decision.status.phase_is_final() {
+        soonest(RESYNC);
+    }
     Ok(match recheck {
         Some(d) if watching || !decision.status.phase_is_final() => Requeue::requeue(d),
         _ => Requeue::await_change(),
@@ -537,6 +571,22 @@ fn apply_restores(
     }
 }
 
+/// How long system `s`'s restore attempt has run at `now`: without the time the plan was
+/// paused, and without the time the API server did not answer.
+fn attempt_elapsed(
+    ctx: &Context,
+    status: &RecoveryPlanStatus,
+    s: &crate::api::v1alpha1::SystemStatus,
+    now: Timestamp,
+) -> Option<Duration> {
+    let ran = engine::restore_elapsed(status, s, now)?;
+    let start = s
+        .attempt_started_at
+        .as_ref()
+        .or(s.restore_started_at.as_ref())?;
+    Some(ran.saturating_sub(ctx.unreachable_within(start.0, now)))
+}
+
 fn retry_interval(system: Option<&ClinicalSystem>) -> Duration {
     system.map_or(DEFAULT_RETRY_INTERVAL, |s| {
         crate::engine::plan::retry_interval_of(&s.spec)
@@ -591,11 +641,11 @@ async fn observe(
                 else {
                     continue;
                 };
-                // Measured from this attempt's start, without the time spent paused; a
-                // paused plan times nothing out.
+                // Measured from this attempt's start, without the time spent paused or
+                // with the API server unreachable; a paused plan times nothing out.
                 if let (Some(timeout), Some(ran)) = (
                     restore_timeout(Some(cs)),
-                    engine::restore_elapsed(status, s, now),
+                    attempt_elapsed(ctx, status, s, now),
                 ) && !plan.spec.paused
                     && ran > timeout
                 {
@@ -651,12 +701,19 @@ async fn observe(
                         Some(why) => Attempt::Failed(why),
                         None => verify::attempt(ctx, plan, cs, check, c.attempts + 1).await,
                     };
-                    let past_deadline = c
-                        .started_at
-                        .as_ref()
-                        .is_some_and(|t| engine::time::elapsed(t.0, now) + interval > deadline);
+                    // A check's deadline does not run while the API server is away.
+                    let past_deadline = c.started_at.as_ref().is_some_and(|t| {
+                        engine::time::elapsed(t.0, now)
+                            .saturating_sub(ctx.unreachable_within(t.0, now))
+                            + interval
+                            > deadline
+                    });
                     match result {
                         Attempt::Pending => {}
+                        Attempt::Unreachable(why) => {
+                            info!(plan = %plan.name_any(), system = %m.key, check = %check.name, reason = %why, "check not attempted");
+                            soonest(interval);
+                        }
                         Attempt::Passed => out.push(Observation::CheckAttempt {
                             system: i,
                             check: k,
@@ -705,7 +762,7 @@ async fn observe(
             };
         soonest(model.systems[i].retry_interval);
         let (passed, error) = match result {
-            Attempt::Pending => continue,
+            Attempt::Pending | Attempt::Unreachable(_) => continue,
             Attempt::Passed => (true, None),
             Attempt::Failed(error) => {
                 ctx.metrics.check_failed(check);

@@ -28,6 +28,9 @@ pub enum Attempt {
     Failed(String),
     /// Still running (a Job check): nothing to record yet.
     Pending,
+    /// The API server could not be asked: nothing to record, and nothing counts against
+    /// the check (see [`crate::controller::cluster::outage`]).
+    Unreachable(String),
 }
 
 /// Runs one attempt of `check`. `attempt` is the 1-based number of this attempt (it
@@ -48,6 +51,9 @@ pub async fn attempt(
         Some(CheckAction::Tcp(t)) => bounded(tcp(ctx, t).await),
         Some(CheckAction::WorkloadReady(w)) => {
             match workload::state(&ctx.client, &ns, w.kind, &w.name).await {
+                Err(e) if e.is_unreachable() => {
+                    Attempt::Unreachable(format!("could not ask the API server: {e}"))
+                }
                 Err(e) => Attempt::Failed(e.to_string()),
                 Ok(None) => Attempt::Failed(format!("{} {ns}/{} does not exist", w.kind, w.name)),
                 Ok(Some(s)) if s.desired > 0 && s.rolled_out() => Attempt::Passed,
@@ -67,6 +73,9 @@ pub async fn attempt(
                 Ok(StepProgress::Succeeded { .. }) => Attempt::Passed,
                 Ok(StepProgress::Failed(why)) => Attempt::Failed(why),
                 Ok(StepProgress::Running(_)) => Attempt::Pending,
+                Err(e) if e.is_unreachable() => {
+                    Attempt::Unreachable(format!("could not ask the API server: {e}"))
+                }
                 Err(e) => Attempt::Failed(e.to_string()),
             }
         }

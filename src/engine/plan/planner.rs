@@ -45,6 +45,9 @@ pub struct PlanSettings {
     pub stages: Vec<StageModel>,
     /// `spec.incidentStartedAt`: recovery times count from it.
     pub incident_started_at: Option<k8s_openapi::jiff::Timestamp>,
+    /// Systems in the plan that another plan recovers ("namespace/name"): this plan does
+    /// not run them, so their own hard dependencies need not be in it.
+    pub held_elsewhere: std::collections::BTreeSet<String>,
 }
 
 impl PlanSettings {
@@ -509,7 +512,7 @@ pub fn plan(
                         hard_deps.push(j);
                     }
                 }
-                None if dep.optional => {}
+                None if dep.optional || settings.held_elsewhere.contains(keys.get(c)) => {}
                 None => problems.push(PlanProblem::DependencyNotSelected {
                     system: keys.get(c).to_string(),
                     dependency: dep_key.clone(),

@@ -25,5 +25,6 @@ pub fn settings_of(plan: &RecoveryPlan) -> PlanSettings {
             })
             .collect(),
         incident_started_at: plan.spec.incident_started_at.as_ref().map(|t| t.0),
+        held_elsewhere: Default::default(),
     }
 }

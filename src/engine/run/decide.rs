@@ -47,6 +47,9 @@ pub struct Inputs {
     /// Approvals that name it; where present it decides for that system instead of the
     /// stage's gate.
     pub system_gates: BTreeMap<(usize, String), StageGate>,
+    /// The systems of the plan that another plan holds ("namespace/name"), see
+    /// [`super::handover`].
+    pub holders: BTreeMap<String, super::handover::Holder>,
 }
 
 impl Inputs {
@@ -80,6 +83,7 @@ impl Inputs {
             aborted: false,
             gates: vec![StageGate::Open; model.settings.stages.len()],
             system_gates: BTreeMap::new(),
+            holders: BTreeMap::new(),
         }
     }
 }
@@ -492,6 +496,72 @@ impl Ctx<'_> {
     }
 }
 
+/// The phase that counts for what depends on `s`: for a system another plan holds, its
+/// phase there.
+pub fn counted_phase(s: &SystemStatus) -> SystemPhase {
+    match (s.phase, &s.held_by) {
+        (SystemPhase::Held, Some(by)) => by.phase,
+        (phase, _) => phase,
+    }
+}
+
+/// Marks the systems another plan holds `Held` (see [`super::handover`]), and gives back
+/// those whose hold ended before the holder verified them.
+fn hand_over(status: &mut RecoveryPlanStatus, inputs: &Inputs, now: &Time) {
+    let adopt = !matches!(status.phase, PlanPhase::Succeeded | PlanPhase::Failed);
+    for s in &mut status.systems {
+        match inputs.holders.get(&s.name) {
+            Some(h) if adopt || s.phase == SystemPhase::Held => {
+                let since = s
+                    .held_by
+                    .as_ref()
+                    .filter(|b| s.phase == SystemPhase::Held && b.plan == h.plan)
+                    .map_or_else(|| now.clone(), |b| b.since.clone());
+                let held = crate::api::v1alpha1::HeldBy {
+                    plan: h.plan.clone(),
+                    phase: h.phase,
+                    stage: h.stage.clone(),
+                    since,
+                    plan_gone: false,
+                };
+                let message = format!(
+                    "held by plan {}, where it is {}{}: this plan leaves it alone",
+                    h.plan,
+                    h.phase,
+                    h.stage
+                        .as_deref()
+                        .map(|k| format!(" at stage {k}"))
+                        .unwrap_or_default()
+                );
+                if s.phase != SystemPhase::Held || s.held_by.as_ref() != Some(&held) {
+                    s.held_by = Some(held);
+                }
+                s.phase = SystemPhase::Held;
+                if s.message.as_deref() != Some(message.as_str()) {
+                    s.message = Some(message);
+                }
+            }
+            _ if s.phase == SystemPhase::Held => match s.held_by.as_mut() {
+                Some(by) if by.phase.is_verified() => {
+                    if !by.plan_gone {
+                        by.plan_gone = true;
+                        s.message = Some(format!(
+                            "plan {}, which verified it, no longer holds it: this plan counts it as restored and does not restore it over again",
+                            by.plan
+                        ));
+                    }
+                }
+                _ => {
+                    s.phase = SystemPhase::Pending;
+                    s.held_by = None;
+                    s.message = None;
+                }
+            },
+            _ => {}
+        }
+    }
+}
+
 /// The stage index a system is released at, if any.
 fn released_index(model: &PlanModel, s: &SystemStatus) -> Option<usize> {
     model.settings.stage_index(s.released_stage.as_deref()?)
@@ -566,6 +636,11 @@ pub fn decide_owned(
         _ => {}
     }
 
+    // 0b. A system another plan holds is left alone here, and counts as restored once
+    //     that plan verified it; a hold that ends first gives it back to this plan. A
+    //     finished plan takes no new holds: its record of what it did stays.
+    hand_over(&mut status, inputs, &now);
+
     // 1. Move active systems on, in restore order.
     for i in 0..status.systems.len() {
         let s = &mut status.systems[i];
@@ -585,7 +660,7 @@ pub fn decide_owned(
     for i in 0..status.systems.len() {
         let risk = model.systems[i].hard_deps.iter().find_map(|&d| {
             let dep = &status.systems[d];
-            match dep.phase {
+            match counted_phase(dep) {
                 SystemPhase::Degraded => Some(format!("{} is degraded", dep.name)),
                 SystemPhase::Pending
                 | SystemPhase::Waiting
@@ -669,7 +744,7 @@ pub fn decide_owned(
         let mut waiting = false;
         for &d in &m.hard_deps {
             // A dependency failing again holds back what would be restored on top of it.
-            let phase = status.systems[d].phase;
+            let phase = counted_phase(&status.systems[d]);
             if !phase.is_verified() || phase == SystemPhase::Degraded {
                 if waiting {
                     waiting_message.push_str(", ");
@@ -781,8 +856,10 @@ pub fn decide_owned(
                 if !resumed && *inputs.gate(next, &status.systems[i].name) != StageGate::Open {
                     break;
                 }
+                // Another plan releases what it holds, at its own stages.
                 let deps_released = model.systems[i].hard_deps.iter().all(|&d| {
                     !model.systems[d].has_release_gate
+                        || status.systems[d].phase == SystemPhase::Held
                         || released_index(model, &status.systems[d]).is_some_and(|k| k >= next)
                 });
                 if !deps_released {
@@ -826,10 +903,14 @@ pub fn decide_owned(
         SystemPhase::Degraded => {
             stages == 0 || released_index(model, s).is_some_and(|k| k + 1 == stages)
         }
+        SystemPhase::Held => counted_phase(s).is_verified(),
         _ => false,
     };
     let all_done = status.systems.iter().all(done);
-    let all_settled = status.systems.iter().all(|s| s.phase.is_terminal());
+    let all_settled = status
+        .systems
+        .iter()
+        .all(|s| s.phase.is_terminal() || counted_phase(s).is_verified());
     let any_failed = status.systems.iter().any(|s| {
         matches!(
             s.phase,
@@ -916,7 +997,7 @@ fn summarize(model: &PlanModel, status: &mut RecoveryPlanStatus) {
     let verified = status
         .systems
         .iter()
-        .filter(|s| s.phase.is_verified())
+        .filter(|s| counted_phase(s).is_verified())
         .count();
     status.progress = Some(format!("{verified}/{}", status.systems.len()));
     status.current_stage = status

@@ -3,8 +3,9 @@
 //! system X, run check C, release X to stage S, mark Y blocked).
 
 pub mod decide;
+pub mod handover;
 
 pub use decide::{
-    Action, Decision, Inputs, Observation, Reruns, RestoreError, StageGate, decide, decide_owned,
-    due_reruns, observe, regate, restore_again, restore_elapsed, retry, unrelease,
+    Action, Decision, Inputs, Observation, Reruns, RestoreError, StageGate, counted_phase, decide,
+    decide_owned, due_reruns, observe, regate, restore_again, restore_elapsed, retry, unrelease,
 };
