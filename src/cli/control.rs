@@ -1,5 +1,7 @@
-//! `lifeline retry`, `pause`, `resume` and `abort`: they only write requests into a
-//! RecoveryPlan (an annotation, a spec field); the operator acts on them.
+//! `lifeline retry`, `restore`, `pause`, `resume` and `abort`: each records who asks in
+//! an Intervention (the API server vouches for the person), then writes the request into
+//! the RecoveryPlan (an annotation naming the Intervention, a spec field); the operator
+//! acts on it and records it with the person.
 
 use k8s_openapi::jiff::Timestamp;
 use kube::{
@@ -13,12 +15,78 @@ use super::{
     status::{display_name, get_plan, plan_name},
 };
 use crate::api::v1alpha1::{
-    PlanPhase, RETRY_ANNOTATION_PREFIX, RecoveryPlan, RecoveryPlanStatus, SystemPhase, SystemStatus,
+    Intervention, InterventionAction, InterventionSpec, PlanPhase, RETRY_ANNOTATION_PREFIX,
+    RecoveryPlan, RecoveryPlanStatus, SystemPhase, SystemStatus,
 };
 
 /// The field manager of every write these commands make, so `managedFields` shows that
 /// a person asked for it through the CLI.
 pub const FIELD_MANAGER: &str = "lifeline-cli";
+
+/// Records that the user behind `client` asks for `action` on `plan` (about `system`, for
+/// a retry or restore): creates an Intervention naming them, which the admission policy
+/// lifeline-intervention-identity checks. Returns its name, the token of the request.
+async fn intervene(
+    client: &Client,
+    plan: &RecoveryPlan,
+    action: InterventionAction,
+    system: Option<&str>,
+    restore: Option<(Option<&str>, bool)>,
+) -> Result<String, CtlError> {
+    let namespace = plan.metadata.namespace.clone().unwrap_or_default();
+    let plan_name_ = plan.metadata.name.clone().unwrap_or_default();
+    let full = plan_name(plan);
+    let me = crate::controller::cluster::identity::whoami(client)
+        .await
+        .map_err(|e| CtlError::Identity {
+            plan: full.clone(),
+            reason: format!("{e:#}"),
+        })?;
+    let stamp = retry_token(Timestamp::now());
+    let action_text = action.to_string();
+    let name = crate::engine::names::hashed_name(
+        &[&plan_name_, &action_text],
+        &[
+            plan.metadata.uid.as_deref().unwrap_or_default(),
+            &action_text,
+            system.unwrap_or_default(),
+            &stamp,
+        ],
+    );
+    let intervention = Intervention {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.clone()),
+            ..Default::default()
+        },
+        spec: InterventionSpec {
+            plan: plan_name_,
+            plan_uid: plan.metadata.uid.clone(),
+            action,
+            system: system.map(str::to_string),
+            from_step: restore.and_then(|(s, _)| s.map(str::to_string)),
+            force: restore.and_then(|(_, f)| f.then_some(true)),
+            reason: None,
+            requester: crate::api::v1alpha1::Approver {
+                username: me.username,
+                groups: me.groups,
+            },
+        },
+    };
+    let api: Api<Intervention> = Api::namespaced(client.clone(), &namespace);
+    let params = kube::api::PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..Default::default()
+    };
+    api.create(&params, &intervention)
+        .await
+        .map_err(|source| CtlError::InterventionRefused {
+            plan: full,
+            action,
+            source,
+        })?;
+    Ok(name)
+}
 
 /// Requests a retry of `system` (its name, or "namespace/name"), which must be a Failed
 /// system of the plan, by setting the plan's `retry.lifeline.dev/<system name>`
@@ -34,8 +102,8 @@ pub async fn retry(
     plan: &str,
     system: &str,
 ) -> Result<String, CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
-    let (full_name, found) = system_of(
+    let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let (full_name, found, current) = system_of(
         &api,
         namespace,
         plan,
@@ -57,7 +125,14 @@ pub async fn retry(
             system: short.to_string(),
         });
     }
-    let token = retry_token(Timestamp::now());
+    let token = intervene(
+        &client,
+        &current,
+        InterventionAction::Retry,
+        Some(&found.name),
+        None,
+    )
+    .await?;
     let key = format!("{RETRY_ANNOTATION_PREFIX}{short}");
     let patch = json!({ "metadata": { "annotations": { key: token } } });
     patch_plan(&api, namespace, plan, &patch).await?;
@@ -81,7 +156,7 @@ pub async fn restore(
     force: bool,
 ) -> Result<String, CtlError> {
     let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
-    let (full_name, found) = system_of(
+    let (full_name, found, current) = system_of(
         &api,
         namespace,
         plan,
@@ -103,7 +178,8 @@ pub async fn restore(
         .name
         .split_once('/')
         .unwrap_or((namespace, &found.name));
-    let systems: Api<crate::api::v1alpha1::ClinicalSystem> = Api::namespaced(client, sys_ns);
+    let systems: Api<crate::api::v1alpha1::ClinicalSystem> =
+        Api::namespaced(client.clone(), sys_ns);
     let spec = systems
         .get(short)
         .await
@@ -140,8 +216,16 @@ pub async fn restore(
             system: short.to_string(),
         });
     }
+    let token = intervene(
+        &client,
+        &current,
+        InterventionAction::Restore,
+        Some(&found.name),
+        Some((from_step, force)),
+    )
+    .await?;
     let request = crate::api::v1alpha1::RestoreRequest {
-        token: retry_token(Timestamp::now()),
+        token,
         from_step: from_step.map(str::to_string),
         force,
     };
@@ -164,7 +248,7 @@ async fn system_of(
     plan: &str,
     system: &str,
     what: &'static str,
-) -> Result<(String, SystemStatus), CtlError> {
+) -> Result<(String, SystemStatus, RecoveryPlan), CtlError> {
     let current = get_plan(api, namespace, plan).await?;
     let full_name = plan_name(&current);
     let status = current.status.clone().unwrap_or_default();
@@ -181,14 +265,16 @@ async fn system_of(
             system: system.to_string(),
             known: known_systems(&status, namespace),
         })?;
-    Ok((full_name, found))
+    Ok((full_name, found, current))
 }
 
 /// Sets `spec.paused`: nothing new starts; what is running finishes.
 ///
 /// Errors: the plan does not exist, or the API refuses the patch.
 pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    intervene(&client, &current, InterventionAction::Pause, None, None).await?;
     patch_plan(
         &api,
         namespace,
@@ -202,7 +288,9 @@ pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), Ct
 ///
 /// Errors: the plan does not exist, or the API refuses the patch.
 pub async fn resume(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    intervene(&client, &current, InterventionAction::Resume, None, None).await?;
     patch_plan(
         &api,
         namespace,
@@ -219,7 +307,7 @@ pub async fn resume(client: Client, namespace: &str, plan: &str) -> Result<(), C
 /// [`CtlError::AlreadyFinished`]), or the API refuses the patch. Aborting a plan whose
 /// abort was already requested succeeds and changes nothing.
 pub async fn abort(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client, namespace);
+    let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
     let current = get_plan(&api, namespace, plan).await?;
     if let Some(phase) = current.status.as_ref().map(|s| s.phase)
         && matches!(
@@ -231,6 +319,9 @@ pub async fn abort(client: Client, namespace: &str, plan: &str) -> Result<(), Ct
             plan: plan_name(&current),
             phase,
         });
+    }
+    if !current.spec.abort {
+        intervene(&client, &current, InterventionAction::Abort, None, None).await?;
     }
     patch_plan(&api, namespace, plan, &json!({ "spec": { "abort": true } })).await
 }

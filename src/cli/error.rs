@@ -83,6 +83,27 @@ pub enum CtlError {
         /// Its final phase.
         phase: PlanPhase,
     },
+    /// Who is asking could not be told (the SelfSubjectReview failed).
+    #[error("recoveryplan {plan}: cannot tell who you are to record who asked: {reason}")]
+    Identity {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// Why.
+        reason: String,
+    },
+    /// The Intervention recording who asked was refused (RBAC, admission).
+    #[error(
+        "recoveryplan {plan}: the Intervention that records who asked for the {action} was refused: {source}"
+    )]
+    InterventionRefused {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// pause, resume, abort, retry or restore.
+        action: crate::api::v1alpha1::InterventionAction,
+        /// The client error.
+        #[source]
+        source: kube::Error,
+    },
     /// The plan disappeared while it was being watched.
     #[error("recoveryplan {plan} was deleted")]
     Deleted {

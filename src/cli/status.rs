@@ -323,6 +323,7 @@ pub fn render_release(plan: &RecoveryPlan) -> String {
     for line in &status.awaiting_steps {
         let _ = writeln!(out, "Awaiting: {}", one_line(&line.to_string()));
     }
+    out.push_str(&render_interventions(&status));
     if plan.spec.stages.is_empty() {
         return out;
     }
@@ -372,6 +373,60 @@ pub fn render_release(plan: &RecoveryPlan) -> String {
                     .unwrap_or_default()
             );
         }
+    }
+    out
+}
+
+/// The latest interventions, who asked and when: "Interventions:" and a line each, the
+/// latest five (of how many).
+fn render_interventions(status: &RecoveryPlanStatus) -> String {
+    const SHOWN: usize = 5;
+    let all = &status.interventions;
+    if all.is_empty() {
+        return String::new();
+    }
+    let total = all.len() + status.interventions_not_listed as usize;
+    let mut out = if total > SHOWN {
+        format!("Interventions (latest {SHOWN} of {total}):\n")
+    } else {
+        "Interventions:\n".to_string()
+    };
+    for r in all.iter().skip(all.len().saturating_sub(SHOWN)) {
+        let at =
+            r.at.0
+                .round(k8s_openapi::jiff::Unit::Second)
+                .unwrap_or(r.at.0);
+        let what = match (&r.system, &r.step) {
+            (Some(system), Some(step)) => format!(
+                "{} step {step} of {}",
+                r.action,
+                crate::api::v1alpha1::short_name(system)
+            ),
+            (Some(system), None) => {
+                format!("{} {}", r.action, crate::api::v1alpha1::short_name(system))
+            }
+            _ => r.action.to_string(),
+        };
+        let by = if r.vouched {
+            r.by.clone()
+        } else {
+            format!(
+                "{} (not vouched: the plan was changed without an Intervention)",
+                r.by
+            )
+        };
+        let _ = writeln!(
+            out,
+            "  {at} {what} by {by}{}{}",
+            r.reason
+                .as_deref()
+                .map(|c| format!(": {}", one_line(c)))
+                .unwrap_or_default(),
+            r.refused
+                .as_deref()
+                .map(|why| format!(" (refused: {})", one_line(why)))
+                .unwrap_or_default()
+        );
     }
     out
 }

@@ -32,6 +32,8 @@ use serde_json::{Value, json};
 
 /// The Approval policy (and its binding) in manifests/admission.yaml.
 const APPROVAL_POLICY: &str = "lifeline-approval-identity";
+/// The Intervention policy (and its binding) in manifests/admission.yaml.
+const INTERVENTION_POLICY: &str = "lifeline-intervention-identity";
 /// The RecoveryPlan policy (and its binding) in manifests/admission.yaml.
 const PLAN_POLICY: &str = "lifeline-plan-requester";
 /// The RecoveryDrill policy (and its binding) in manifests/admission.yaml (its live tests
@@ -138,7 +140,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 12, "six policies and six bindings");
+    assert_eq!(shipped().len(), 14, "seven policies and seven bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -153,6 +155,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         names(&policies),
         [
             APPROVAL_POLICY,
+            INTERVENTION_POLICY,
             PLAN_POLICY,
             DRILL_POLICY,
             JOBS_POLICY,
@@ -164,6 +167,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         names(&bindings),
         [
             APPROVAL_POLICY,
+            INTERVENTION_POLICY,
             PLAN_POLICY,
             DRILL_POLICY,
             JOBS_POLICY,
@@ -174,6 +178,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
 
     for (p, (resource, operations)) in policies.iter().zip([
         ("approvals", json!(["CREATE", "UPDATE"])),
+        ("interventions", json!(["CREATE", "UPDATE"])),
         ("recoveryplans", json!(["CREATE", "UPDATE"])),
         // Only creation: a drill stays deletable (its finalizer removable) after the
         // namespace loses its label.
@@ -1225,6 +1230,185 @@ async fn only_a_designator_may_make_a_namespace_staging() {
         let namespaces_admin: Api<Namespace> = Api::all(admin_client().await);
         let got = namespaces_admin.get(&ns.name).await.expect("namespace");
         assert_eq!(got.labels().get("lifeline.dev/environment").map(String::as_str), Some("staging"));
+    })
+    .await;
+}
+
+/// An Intervention claiming `username` and `groups` asks for `action` on `plan`.
+fn intervention(
+    name: &str,
+    plan: &str,
+    action: &str,
+    username: &str,
+    groups: &[&str],
+) -> lifeline::api::v1alpha1::Intervention {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Intervention",
+        "metadata": { "name": name },
+        "spec": { "plan": plan, "action": action, "requester": { "username": username, "groups": groups } }
+    }))
+}
+
+#[tokio::test]
+async fn interventions_name_who_asked_and_the_plan_records_them() {
+    with_policies("interventions", |ns| async move {
+        let carol = client_as(CAROL, CAROL_GROUPS).await;
+        let interventions: Api<lifeline::api::v1alpha1::Intervention> = ns.api_with(&carol);
+        // Nobody asks in another's name (also the probe that the policy is in effect), or
+        // with groups they do not have.
+        let forged = intervention("as-alice", WARD_A, "pause", ALICE, ALICE_GROUPS);
+        eventually("the Intervention policy to take effect", SETTLED, || {
+            let (api, obj) = (interventions.clone(), forged.clone());
+            async move {
+                denied(
+                    create_settled(&api, &obj, true).await,
+                    403,
+                    "spec.requester.username must be the requesting user (carol), not alice",
+                )
+            }
+        })
+        .await;
+        assert_denied(
+            &interventions,
+            &intervention(
+                "more-groups",
+                WARD_A,
+                "pause",
+                CAROL,
+                &["lifeline-ops", "system:masters"],
+            ),
+            403,
+            "spec.requester.groups must be the requesting user's groups",
+        )
+        .await;
+        // A viewer may not ask at all (RBAC).
+        let eve = client_as(EVE, EVE_GROUPS).await;
+        let as_eve: Api<lifeline::api::v1alpha1::Intervention> = ns.api_with(&eve);
+        let refused = as_eve
+            .create(
+                &PostParams {
+                    dry_run: true,
+                    ..Default::default()
+                },
+                &intervention("eve", WARD_A, "pause", EVE, EVE_GROUPS),
+            )
+            .await;
+        assert!(
+            matches!(&refused, Err(kube::Error::Api(s)) if s.code == 403),
+            "{refused:?}"
+        );
+
+        // Carol pauses and resumes the plan through the CLI's path: an Intervention, then
+        // the change; the operator records both with her name.
+        // A plan that stays under way: its one system waits for a person.
+        let his = support::clinical_system(
+            "his",
+            &[],
+            vec![json!({ "name": "sign-off", "manual": { "instructions": "sign it off" } })],
+            vec![],
+        );
+        ns.api::<lifeline::api::v1alpha1::ClinicalSystem>()
+            .create(&PostParams::default(), &object(his))
+            .await
+            .expect("create his");
+        let plans: Api<RecoveryPlan> = ns.api_with(&carol);
+        create_settled(&plans, &plan(WARD_A, Some(CAROL)), false)
+            .await
+            .expect("carol creates the plan");
+        let _op = support::Operator::start("interventions", &ns.name, &[]);
+        lifeline::cli::control::pause(carol.clone(), &ns.name, WARD_A)
+            .await
+            .expect("pause as carol");
+        let admin: Api<RecoveryPlan> = ns.api();
+        support::wait_for(
+            &admin,
+            WARD_A,
+            "the pause recorded",
+            Duration::from_secs(60),
+            |p| {
+                p.status.as_ref().is_some_and(|s| {
+                    s.interventions
+                        .iter()
+                        .any(|r| r.action == lifeline::api::v1alpha1::InterventionKind::Pause)
+                })
+            },
+        )
+        .await;
+        lifeline::cli::control::resume(carol.clone(), &ns.name, WARD_A)
+            .await
+            .expect("resume as carol");
+        support::wait_for(
+            &admin,
+            WARD_A,
+            "the resume recorded",
+            Duration::from_secs(60),
+            |p| {
+                p.status
+                    .as_ref()
+                    .is_some_and(|s| s.interventions.len() == 2)
+            },
+        )
+        .await;
+        // Someone changes the plan directly, without an Intervention: recorded as unknown.
+        admin
+            .patch(
+                WARD_A,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "paused": true } })),
+            )
+            .await
+            .expect("pause directly");
+        let seen = support::wait_for(
+            &admin,
+            WARD_A,
+            "three interventions recorded",
+            Duration::from_secs(60),
+            |p| {
+                p.status
+                    .as_ref()
+                    .is_some_and(|s| s.interventions.len() >= 3)
+            },
+        )
+        .await;
+        let records = seen.status.expect("status").interventions;
+        let summary: Vec<(String, String, bool)> = records
+            .iter()
+            .map(|r| (r.action.to_string(), r.by.clone(), r.vouched))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("pause".to_string(), CAROL.to_string(), true),
+                ("resume".to_string(), CAROL.to_string(), true),
+                ("pause".to_string(), "unknown".to_string(), false)
+            ]
+        );
+        assert!(
+            records[0].groups.iter().any(|g| g == CAROL_GROUPS[0]),
+            "{:?}",
+            records[0].groups
+        );
+        assert!(records[0].request.is_some() && records[0].requested_at.is_some());
+        // The record cannot be rewritten: an Intervention is immutable.
+        let name = records[0].request.clone().expect("request");
+        let changed = interventions
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "action": "abort" } })),
+            )
+            .await;
+        assert!(
+            matches!(&changed, Err(kube::Error::Api(s)) if s.code == 422 || s.code == 403),
+            "{changed:?}"
+        );
+        // And lifeline status shows who did it.
+        let shown = lifeline::cli::status::render_release(&admin.get(WARD_A).await.expect("plan"));
+        assert!(
+            shown.contains("pause by carol") && shown.contains("pause by unknown (not vouched"),
+            "{shown}"
+        );
     })
     .await;
 }

@@ -4,34 +4,18 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::{batch::v1::Job, networking::v1::NetworkPolicy};
-use kube::{ResourceExt, api::ListParams};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use kube::ResourceExt;
 use lifeline::api::v1alpha1::{Approval, ClinicalSystem, PlanPhase, RecoveryPlan, SystemPhase};
 use serde_json::json;
 
 use crate::support::{
-    Operator, Recording, TestNamespace, clinical_system, create, create_approval, ensure_crds,
-    object,
+    Operator, Recording, clinical_system, create, create_approval, ensure_crds, jobs_of, object,
     plan_status::{find, phase, status, sys},
     recovery_plan, steps, wait_for, with_namespace,
 };
 
 const RUN: Duration = Duration::from_secs(60);
-
-/// The Jobs made for `system`, by name.
-async fn jobs_of(ns: &TestNamespace, system: &str) -> Vec<String> {
-    let mut names: Vec<String> = ns
-        .api::<Job>()
-        .list(&ListParams::default().labels(&format!("lifeline.dev/system={system}")))
-        .await
-        .expect("list Jobs")
-        .items
-        .into_iter()
-        .map(|j| j.name_any())
-        .collect();
-    names.sort();
-    names
-}
 
 /// The stages gate `policy` admitted, in the order the watch saw them.
 fn stages_seen(recording: &Recording<NetworkPolicy>, policy: &str) -> Vec<String> {

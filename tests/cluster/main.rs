@@ -12,6 +12,7 @@
 mod support;
 
 mod admission;
+mod blip;
 mod cluster_script;
 mod controlplane;
 mod crash;

@@ -9,7 +9,7 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use crate::support::{
     Operator, Recording, StubHttp, TestNamespace, clinical_system, create, ensure_crds, eventually,
-    fake_deployment, object,
+    fake_deployment, jobs_of, object,
     plan_status::{
         Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
         find, phase, status, sys, sys_phase,
@@ -1242,21 +1242,6 @@ async fn cli(args: &[&str]) -> std::process::Output {
     .expect("join")
 }
 
-/// The Jobs the plan made for `system`, by name.
-async fn jobs_of(ns: &TestNamespace, system: &str) -> Vec<String> {
-    let mut names: Vec<String> = ns
-        .api::<Job>()
-        .list(&ListParams::default().labels(&format!("lifeline.dev/system={system}")))
-        .await
-        .expect("list Jobs")
-        .items
-        .into_iter()
-        .map(|j| j.name_any())
-        .collect();
-    names.sort();
-    names
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_again_reruns_a_system_from_a_step_and_leaves_its_dependencies_alone() {
     with_namespace("operator-restore-again", |ns| async move {
@@ -1399,6 +1384,128 @@ async fn a_two_person_manual_step_waits_for_two_distinct_people_and_says_so() {
         let done = wait_for(&plans, "vault", "Succeeded", RUN, |p| phase(p) == PlanPhase::Succeeded).await;
         assert!(status(&done).awaiting_steps.is_empty());
         assert_eq!(sys(&status(&done), &ns.name, "vault").steps[0].token.as_deref(), Some("unseal-lee"));
+    })
+    .await;
+}
+
+/// The monitoring path survives a SIGKILL: a verified system whose check fails again is
+/// Degraded; the operator is killed as soon as that is recorded, the check is mended
+/// while it is down, and once started again the system is back with exactly the one
+/// regression, begun and ended, and no second SystemDegraded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_regression_and_its_end_are_recorded_once_across_a_sigkill() {
+    with_namespace("operator-kill-monitoring", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let mut lab = clinical_system(
+            "lab",
+            &[],
+            vec![steps::scale("start", "lab", 1)],
+            vec![steps::ready("ready", "lab")],
+        );
+        lab["spec"]["verify"]["monitorInterval"] = json!("1s");
+        install(&ns, &[("lab", 0)], &[lab]).await;
+        let mut op = Operator::start("kill-monitoring", &ns.name, &[]);
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("watch", &["lab"]))).await;
+        let plans = ns.api::<RecoveryPlan>();
+        wait_for(&plans, "watch", "Succeeded", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+
+        // The laboratory system breaks after its release: its workload goes to 0.
+        let deployments = ns.api::<Deployment>();
+        deployments
+            .patch(
+                "lab",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "replicas": 0 } })),
+            )
+            .await
+            .expect("scale lab to 0");
+        wait_for(&plans, "watch", "lab Degraded", RUN, |p| {
+            sys_phase(p, &ns.name, "lab") == SystemPhase::Degraded
+        })
+        .await;
+        op.assert_running();
+        op.kill();
+        deployments
+            .patch(
+                "lab",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "replicas": 1 } })),
+            )
+            .await
+            .expect("mend lab");
+        op.spawn();
+        let back = wait_for(&plans, "watch", "lab verified again", RUN, |p| {
+            find(&status(p), &ns.name, "lab").is_some_and(|s| {
+                s.phase == SystemPhase::Verified
+                    && s.regressions.iter().all(|r| r.ended_at.is_some())
+            })
+        })
+        .await;
+        let lab = sys(&status(&back), &ns.name, "lab").clone();
+        assert_eq!(lab.regression_count, 1, "{:?}", lab.regressions);
+        assert_eq!(lab.regressions.len(), 1);
+        let r = &lab.regressions[0];
+        assert_eq!(r.check, "ready");
+        assert!(
+            r.seconds.is_some() && r.ended_at > Some(r.started_at.clone()),
+            "{r:?}"
+        );
+        let degraded = crate::support::event_notes(&ns, "SystemDegraded").await;
+        assert!(
+            degraded.len() <= 1,
+            "the regression is not announced twice: {degraded:?}"
+        );
+        // It stays watched: the next monitor run passes and changes nothing.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let later = plans.get("watch").await.expect("plan");
+        assert_eq!(sys(&status(&later), &ns.name, "lab").regression_count, 1);
+    })
+    .await;
+}
+
+/// A confirmation arriving survives a SIGKILL: the operator is killed the moment a
+/// person confirms a manual step; started again, it completes the step once, records the
+/// confirmation once, and runs the next step once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_confirmation_arriving_at_a_sigkill_is_acted_on_once() {
+    with_namespace("operator-kill-confirm", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let vault = clinical_system(
+            "vault",
+            &[],
+            vec![
+                json!({ "name": "unseal", "manual": { "instructions": "The custodian unseals the vault" } }),
+                steps::job("verify-seal"),
+            ],
+            vec![],
+        );
+        create::<ClinicalSystem>(&ns, &object(vault)).await;
+        let mut op = Operator::start("kill-confirm", &ns.name, &[]);
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("vault", &["vault"]))).await;
+        let plans = ns.api::<RecoveryPlan>();
+        wait_for(&plans, "vault", "the unseal awaiting its custodian", RUN, |p| !status(p).awaiting_steps.is_empty()).await;
+        let out = cli(&["confirm", "vault", "vault", "unseal", "--comment", "unsealed at 09:12", "-n", &ns.name]).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        op.kill();
+        op.spawn();
+        let done = wait_for(&plans, "vault", "Succeeded", RUN, |p| phase(p) == PlanPhase::Succeeded).await;
+        let st = status(&done);
+        let vault = sys(&st, &ns.name, "vault");
+        let attempts: Vec<(&str, u32)> = vault.steps.iter().map(|s| (s.name.as_str(), s.attempts)).collect();
+        assert_eq!(attempts, [("unseal", 1), ("verify-seal", 1)]);
+        assert_eq!(jobs_of(&ns, "vault").await.len(), 1, "the next step ran once");
+        let confirms: Vec<_> = st
+            .interventions
+            .iter()
+            .filter(|r| r.action == lifeline::api::v1alpha1::InterventionKind::Confirm)
+            .collect();
+        assert_eq!(confirms.len(), 1, "{:?}", st.interventions);
+        assert_eq!(confirms[0].step.as_deref(), Some("unseal"));
+        assert_eq!(confirms[0].reason.as_deref(), Some("unsealed at 09:12"));
+        assert!(confirms[0].vouched);
     })
     .await;
 }

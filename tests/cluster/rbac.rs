@@ -74,6 +74,7 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: lifeline.dev/clinicalsystems: watch",
     "lifeline-operator: lifeline.dev/approvals: list",
     "lifeline-operator: lifeline.dev/approvals: watch",
+    "lifeline-operator: lifeline.dev/interventions: list",
     // `job` steps and checks.
     "lifeline-operator: batch/jobs: create",
     "lifeline-operator: batch/jobs: get",
@@ -1080,6 +1081,10 @@ async fn people_roles_grant_what_each_needs_and_no_more() {
             ("carol", "approve", "recoveryplans", false),
             ("carol", "create", "approvals", false),
             ("carol", "delete", "approvals", false),
+            ("carol", "create", "interventions", true),
+            ("carol", "patch", "interventions", false),
+            ("carol", "delete", "interventions", false),
+            ("alice", "create", "interventions", false),
             ("carol", "create", "recoverydrills", false),
             ("rita", "create", "recoverydrills", true),
             ("rita", "patch", "recoverydrills", true),

@@ -1,15 +1,18 @@
-//! `lifeline.dev/v1alpha1`: ClinicalSystem, RecoveryPlan, Approval and RecoveryDrill.
+//! `lifeline.dev/v1alpha1`: ClinicalSystem, RecoveryPlan, Approval, Intervention and
+//! RecoveryDrill.
 
 mod approval;
 mod clinical_system;
 mod common;
 pub mod conditions;
+mod intervention;
 mod recovery_drill;
 mod recovery_plan;
 
 pub use approval::*;
 pub use clinical_system::*;
 pub use common::*;
+pub use intervention::*;
 pub use recovery_drill::*;
 pub use recovery_plan::*;
 
@@ -22,6 +25,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         ClinicalSystem::crd(),
         RecoveryPlan::crd(),
         Approval::crd(),
+        Intervention::crd(),
         RecoveryDrill::crd(),
     ]
 }

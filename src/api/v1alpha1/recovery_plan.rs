@@ -422,10 +422,89 @@ pub struct RecoveryPlanStatus {
     /// whom, or the rejection that halts it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub awaiting: Vec<AwaitingStage>,
+    /// People's interventions as the operator acted on them, oldest first: pause, resume,
+    /// abort, retry, restore, and confirmations of manual steps, each with who asked (the
+    /// latest 50; `interventionsNotListed` counts those left out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interventions: Vec<InterventionRecord>,
+    /// Interventions recorded but no longer listed in `interventions`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interventions_not_listed: u32,
     /// Conditions: `Ready` (the plan is valid and running) and `Progressing`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// What a person did to a plan, as the operator acted on it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum InterventionKind {
+    /// Paused the plan.
+    Pause,
+    /// Resumed it.
+    Resume,
+    /// Aborted it.
+    Abort,
+    /// Retried a failed system.
+    Retry,
+    /// Restored a verified system again.
+    Restore,
+    /// Confirmed a manual step.
+    Confirm,
+    /// Rejected a manual step.
+    Reject,
+}
+
+impl fmt::Display for InterventionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InterventionKind::Pause => "pause",
+            InterventionKind::Resume => "resume",
+            InterventionKind::Abort => "abort",
+            InterventionKind::Retry => "retry",
+            InterventionKind::Restore => "restore",
+            InterventionKind::Confirm => "confirm",
+            InterventionKind::Reject => "reject",
+        })
+    }
+}
+
+/// One intervention in a plan's record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InterventionRecord {
+    /// What was done.
+    pub action: InterventionKind,
+    /// The system it was about ("namespace/name").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The manual step confirmed or rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+    /// Who asked: from the Intervention (or Approval) that asked, vouched for by the API
+    /// server; "unknown" when the plan was changed directly, without one.
+    pub by: String,
+    /// Their groups, as the API server authenticated them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// Whether the API server vouched for `by` (the request was an Intervention or an
+    /// Approval, whose requester admission checks).
+    pub vouched: bool,
+    /// The Intervention or Approval object that asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Why, as the person wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When they asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<Time>,
+    /// When the operator acted on it.
+    pub at: Time,
+    /// Set when the operator refused it, with why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl RecoveryPlanStatus {

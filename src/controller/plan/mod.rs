@@ -1,10 +1,11 @@
 //! A RecoveryPlan's reconcile: [`reconcile`](mod@reconcile) loads, plans, observes,
 //! decides (the pure engine), records and acts; [`status`] writes the status;
 //! [`events`] tells people; [`release`] applies the release gates; [`handover`] tells
-//! which systems other plans hold.
+//! which systems other plans hold; [`interventions`] records who intervened.
 
 pub mod events;
 pub mod handover;
+pub mod interventions;
 pub mod reconcile;
 pub mod release;
 pub mod status;

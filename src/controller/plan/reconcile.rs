@@ -166,7 +166,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let mut soonest = |d: Duration| {
         recheck = Some(recheck.map_or(d, |r: Duration| r.min(d)));
     };
-    apply_retries(plan, &model, &mut current);
+    let mut acted = apply_retries(plan, &model, &mut current);
     // The Approvals, listed once: they decide stages and confirm manual steps.
     let waits_for_people = !model.settings.stages.is_empty()
         || model
@@ -178,7 +178,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     } else {
         Vec::new()
     };
-    apply_restores(plan, &model, &mut current, now);
+    acted.extend(apply_restores(plan, &model, &mut current, now));
     let aborted = plan.spec.abort;
     if !aborted {
         for obs in observe(
@@ -258,6 +258,28 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         engine::approvals::awaiting(&model.settings, &decision.status, &eval);
     decision.status.awaiting_steps =
         awaiting_steps(plan, &model, &by_key, &decision.status, &approvals);
+    let confirmed_by = |system: &str, k: usize| {
+        confirmation_of(plan, &model, &by_key, &approvals, system, k)
+            .map(|c| match c {
+                engine::approvals::Confirmation::Done { by, .. }
+                | engine::approvals::Confirmation::Waiting { by, .. } => by,
+                engine::approvals::Confirmation::Rejected(_) => Vec::new(),
+            })
+            .unwrap_or_default()
+    };
+    super::interventions::record_all(
+        ctx,
+        plan,
+        &prev,
+        &mut decision.status,
+        super::interventions::Asked {
+            acted: &acted,
+            approvals: &approvals,
+            confirmed_by: &confirmed_by,
+        },
+        now,
+    )
+    .await?;
 
     // Record before acting, so a crash after this point finds the work in status.
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
@@ -429,7 +451,12 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
 
 /// Carries out `lifeline retry` requests: the plan's `retry.lifeline.dev/<system>`
 /// annotation with a token the system has not yet acted on.
-fn apply_retries(plan: &RecoveryPlan, model: &PlanModel, status: &mut RecoveryPlanStatus) {
+fn apply_retries(
+    plan: &RecoveryPlan,
+    model: &PlanModel,
+    status: &mut RecoveryPlanStatus,
+) -> Vec<super::interventions::Acted> {
+    let mut acted = Vec::new();
     let ns = plan.namespace().unwrap_or_default();
     for (key, token) in plan.annotations() {
         let Some(system) = key.strip_prefix(RETRY_ANNOTATION_PREFIX) else {
@@ -444,16 +471,27 @@ fn apply_retries(plan: &RecoveryPlan, model: &PlanModel, status: &mut RecoveryPl
         if done {
             continue;
         }
-        match engine::retry(model, status, &full) {
-            Ok(()) => info!(plan = %plan.name_any(), system = %full, "retrying a failed system"),
-            Err(e) => {
-                info!(plan = %plan.name_any(), system = %full, reason = %e, "retry request ignored")
+        let refused = match engine::retry(model, status, &full) {
+            Ok(()) => {
+                info!(plan = %plan.name_any(), system = %full, "retrying a failed system");
+                None
             }
-        }
+            Err(e) => {
+                info!(plan = %plan.name_any(), system = %full, reason = %e, "retry request ignored");
+                Some(e.to_string())
+            }
+        };
         if let Some(s) = status.systems.get_mut(i) {
             s.retry_token = Some(token.clone());
         }
+        acted.push(super::interventions::Acted {
+            action: crate::api::v1alpha1::InterventionAction::Retry,
+            system: full,
+            token: token.clone(),
+            refused,
+        });
     }
+    acted
 }
 
 /// The manual steps running now that wait for people to confirm them.
@@ -518,6 +556,37 @@ fn awaiting_steps(
     out
 }
 
+/// What the Approvals say about manual step `k` of `system` ("namespace/name"), if that
+/// step is a manual one.
+fn confirmation_of(
+    plan: &RecoveryPlan,
+    model: &PlanModel,
+    by_key: &HashMap<String, &ClinicalSystem>,
+    approvals: &[crate::api::v1alpha1::Approval],
+    system: &str,
+    k: usize,
+) -> Option<engine::approvals::Confirmation> {
+    let m = &model.systems[model.find(system)?];
+    let cs = by_key.get(system)?;
+    let Some(crate::api::v1alpha1::StepAction::Manual(manual)) =
+        cs.spec.steps().get(k).and_then(|st| st.action())
+    else {
+        return None;
+    };
+    Some(engine::approvals::confirmation(
+        approvals,
+        &plan.name_any(),
+        plan.uid().as_deref(),
+        system,
+        m.steps.get(k)?,
+        &engine::approvals::StepRule {
+            required: manual.required.unwrap_or(1),
+            groups: &manual.approver_groups,
+            since: plan.spec.incident_started_at.as_ref().map(|t| t.0),
+        },
+    ))
+}
+
 /// Carries out `lifeline restore` requests: the plan's `restore.lifeline.dev/<system>`
 /// annotation holding a [`RestoreRequest`](crate::api::v1alpha1::RestoreRequest) whose
 /// token the system has not yet acted on. A refused one says why in the system's message.
@@ -526,7 +595,8 @@ fn apply_restores(
     model: &PlanModel,
     status: &mut RecoveryPlanStatus,
     now: Timestamp,
-) {
+) -> Vec<super::interventions::Acted> {
+    let mut acted = Vec::new();
     let ns = plan.namespace().unwrap_or_default();
     for (key, value) in plan.annotations() {
         let Some(system) = key.strip_prefix(crate::api::v1alpha1::RESTORE_ANNOTATION_PREFIX) else {
@@ -558,17 +628,26 @@ fn apply_restores(
         );
         if let Some(s) = status.systems.get_mut(i) {
             s.restore_token = Some(request.token.clone());
-            match outcome {
+            let refused = match outcome {
                 Ok(()) => {
-                    info!(plan = %plan.name_any(), system = %full, from_step = ?request.from_step, force = request.force, "restoring a system again")
+                    info!(plan = %plan.name_any(), system = %full, from_step = ?request.from_step, force = request.force, "restoring a system again");
+                    None
                 }
                 Err(e) => {
                     info!(plan = %plan.name_any(), system = %full, reason = %e, "restore request refused");
                     s.message = Some(format!("restore again refused: {e}"));
+                    Some(e.to_string())
                 }
-            }
+            };
+            acted.push(super::interventions::Acted {
+                action: crate::api::v1alpha1::InterventionAction::Restore,
+                system: full,
+                token: request.token.clone(),
+                refused,
+            });
         }
     }
+    acted
 }
 
 /// How long system `s`'s restore attempt has run at `now`: without the time the plan was

@@ -134,6 +134,11 @@ async fn config_from(kubeconfig: &Path) -> Config {
         .expect("load test kubeconfig")
 }
 
+/// A client as cluster admin of the cluster `kubeconfig` names (a test's own cluster).
+pub async fn client_from(kubeconfig: &Path) -> Client {
+    Client::try_from(config_from(kubeconfig).await).expect("build client")
+}
+
 /// A client as cluster admin. Create one per test: a client belongs to the tokio
 /// runtime it was made on, and each `#[tokio::test]` has its own.
 pub async fn admin_client() -> Client {
@@ -964,6 +969,21 @@ pub fn recovery_plan(name: &str, systems: &[&str]) -> serde_json::Value {
         "metadata": { "name": name },
         "spec": { "systems": { "names": systems } }
     })
+}
+
+/// The Jobs the plan made for `system`, by name.
+pub async fn jobs_of(ns: &TestNamespace, system: &str) -> Vec<String> {
+    let mut names: Vec<String> = ns
+        .api::<k8s_openapi::api::batch::v1::Job>()
+        .list(&ListParams::default().labels(&format!("lifeline.dev/system={system}")))
+        .await
+        .expect("list Jobs")
+        .items
+        .into_iter()
+        .map(|j| j.name_any())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Creates `obj` in the test namespace, failing the test on error.
