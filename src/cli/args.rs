@@ -91,6 +91,9 @@ pub enum Command {
     /// Chaos drills in staging: start a run, see its status.
     #[command(subcommand)]
     Drill(DrillCommand),
+    /// The tamper-evident record of a recovery: export it as a bundle, verify a bundle.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
 }
 
 /// A RecoveryPlan on the cluster.
@@ -101,6 +104,30 @@ pub struct PlanTarget {
     /// Its namespace (default: the kubeconfig context's).
     #[arg(short = 'n', long)]
     pub(super) namespace: Option<String>,
+}
+
+/// `lifeline evidence ...`.
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Write the record of a recovery (its RecoveryRecords, also after the plan is
+    /// deleted) and a manifest with the chain's head to FILE as JSON.
+    Export {
+        #[command(flatten)]
+        target: PlanTarget,
+        /// Where to write the bundle.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: std::path::PathBuf,
+        /// The plan's uid, when several plans of this name were recorded (default: the
+        /// plan that exists, else the latest recorded).
+        #[arg(long)]
+        uid: Option<String>,
+    },
+    /// Recompute a bundle's chain and say which entry is the first altered, missing,
+    /// reordered or added one. Exits 1 if the bundle does not verify.
+    Verify {
+        /// The bundle `lifeline evidence export` wrote.
+        file: std::path::PathBuf,
+    },
 }
 
 /// `lifeline drill ...`.
@@ -263,6 +290,14 @@ pub struct RunArgs {
     /// Attempts per notification before it is given up (backoff 1 s, doubling).
     #[arg(long, default_value_t = 6, env = "LIFELINE_NOTIFY_ATTEMPTS")]
     pub(super) notify_attempts: u32,
+    /// How long each recovery's record (its RecoveryRecords) is kept after the plan was
+    /// created, e.g. 9600h (400 days, the default).
+    #[arg(long, value_name = "DURATION", default_value = "9600h", value_parser = parse_retention)]
+    pub(super) record_retention: std::time::Duration,
+}
+
+fn parse_retention(s: &str) -> Result<std::time::Duration, String> {
+    crate::api::v1alpha1::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_network(s: &str) -> Result<ipnet::IpNet, String> {

@@ -8,6 +8,7 @@ mod args;
 pub mod control;
 pub mod drill;
 pub mod error;
+pub mod evidence;
 pub mod manifest;
 pub mod operator;
 pub mod plan;
@@ -20,8 +21,9 @@ use anyhow::Context as _;
 use crate::api::v1alpha1::Decision;
 
 pub use args::{
-    Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, PlanArgs, PlanOutput,
-    PlanTarget, ReportArgs, ReportFormat, RunArgs, SimOutput, SimulateArgs, Source, StatusArgs,
+    Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, EvidenceCommand, PlanArgs,
+    PlanOutput, PlanTarget, ReportArgs, ReportFormat, RunArgs, SimOutput, SimulateArgs, Source,
+    StatusArgs,
 };
 
 /// The whole program: parse arguments as `bin_name`, set up logging, run, and turn an
@@ -138,6 +140,38 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Report(args)) => report::report_cmd(args),
         Some(Command::Drill(cmd)) => drill::drill_cmd(cmd),
+        Some(Command::Evidence(EvidenceCommand::Export {
+            target,
+            output,
+            uid,
+        })) => with_plan(&target, |client, ns, plan| async move {
+            let bundle = evidence::export(client, &ns, &plan, uid.as_deref()).await?;
+            evidence::write(&bundle, &output)?;
+            println!(
+                "wrote the record of {} (uid {}): {} entries in {} chunks, head {} ({}) to {}",
+                bundle.manifest.plan,
+                bundle.manifest.plan_uid,
+                bundle.manifest.entries,
+                bundle.manifest.chunks,
+                bundle.manifest.head,
+                bundle.manifest.head_from,
+                output.display()
+            );
+            Ok(())
+        }),
+        Some(Command::Evidence(EvidenceCommand::Verify { file })) => {
+            let bundle = evidence::read(&file)?;
+            evidence::verify(&bundle).with_context(|| format!("evidence {}", file.display()))?;
+            println!(
+                "{}: the record of {} (uid {}) verifies: {} entries, head {}",
+                file.display(),
+                bundle.manifest.plan,
+                bundle.manifest.plan_uid,
+                bundle.manifest.entries,
+                bundle.manifest.head
+            );
+            Ok(())
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub(super) fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
                 watch_namespaces: args.also_watch,
                 resolve: args.resolve,
                 check_networks: args.check_networks,
+                record_retention: args.record_retention,
                 notify: args
                     .notify_url
                     .map(|url| crate::controller::notify::NotifyOptions {

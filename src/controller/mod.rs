@@ -93,6 +93,8 @@ pub struct Context {
     pub claiming: tokio::sync::Mutex<()>,
     /// When the API server did not answer: that time counts against no timeout.
     pub outages: std::sync::Mutex<cluster::outage::Outages>,
+    /// How long a recovery's record is kept after its plan was created.
+    pub record_retention: std::time::Duration,
 }
 
 impl Context {
@@ -146,6 +148,7 @@ impl Context {
             written_claims: Default::default(),
             claiming: tokio::sync::Mutex::new(()),
             outages: Default::default(),
+            record_retention: plan::record::DEFAULT_RETENTION,
         })
     }
 
@@ -199,6 +202,8 @@ pub struct RunOptions {
     /// Where to POST notifications (a stage awaits approval, a system failed, the plan
     /// finished), if anywhere.
     pub notify: Option<notify::NotifyOptions>,
+    /// How long a recovery's record is kept after its plan was created.
+    pub record_retention: std::time::Duration,
 }
 
 impl RunOptions {
@@ -219,6 +224,7 @@ impl RunOptions {
                 .into_iter()
                 .collect(),
             notify: None,
+            record_retention: plan::record::DEFAULT_RETENTION,
         }
     }
 }
@@ -375,6 +381,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let controller = Controller::new(plans, wc.clone())
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
     let store = controller.store();
+    ctx.record_retention = opts.record_retention;
     let _ = ctx.plans.set(store.clone());
     let ctx = Arc::new(ctx);
     tokio::spawn(probe(client.clone(), ctx.clone()));

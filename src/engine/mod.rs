@@ -8,6 +8,8 @@
 //! - [`approvals`]: which release stages may proceed, from the Approvals people recorded.
 //! - [`drill`]: one drill run's next move (claim, record, inject, prove, recover, revert),
 //!   its measurements against the objectives, and its schedule.
+//! - [`record`]: the hash-chained record of a recovery: what each reconcile adds, and
+//!   how a chain is checked.
 //! - [`names`]: deterministic names for everything the operator creates.
 //! - [`conditions`]: status conditions, kept stable across writes.
 //! - [`time`]: seconds between timestamps and objectives met, one rule each.
@@ -17,6 +19,7 @@ pub mod conditions;
 pub mod drill;
 pub mod names;
 pub mod plan;
+pub mod record;
 pub mod run;
 pub mod time;
 

@@ -34,6 +34,8 @@ use serde_json::{Value, json};
 const APPROVAL_POLICY: &str = "lifeline-approval-identity";
 /// The Intervention policy (and its binding) in manifests/admission.yaml.
 const INTERVENTION_POLICY: &str = "lifeline-intervention-identity";
+/// The RecoveryRecord policy (and its binding) in manifests/admission.yaml.
+const RECORD_POLICY: &str = "lifeline-record-writer";
 /// The RecoveryPlan policy (and its binding) in manifests/admission.yaml.
 const PLAN_POLICY: &str = "lifeline-plan-requester";
 /// The RecoveryDrill policy (and its binding) in manifests/admission.yaml (its live tests
@@ -69,6 +71,9 @@ const EVE_GROUPS: &[&str] = &["porters"];
 const IC: &str = "ic";
 /// May write ClinicalSystems and create Jobs in the test namespace (the Role job-author).
 const FRANK: &str = "frank";
+/// May create, change and delete every lifeline kind in the test namespace, records
+/// included, but does not hold `append` (the Role record-editor).
+const GRACE: &str = "grace";
 /// The plans the approvals name.
 const WARD_A: &str = "ward-a";
 const WARD_B: &str = "ward-b";
@@ -140,7 +145,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 14, "seven policies and seven bindings");
+    assert_eq!(shipped().len(), 16, "eight policies and eight bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -156,6 +161,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         [
             APPROVAL_POLICY,
             INTERVENTION_POLICY,
+            RECORD_POLICY,
             PLAN_POLICY,
             DRILL_POLICY,
             JOBS_POLICY,
@@ -168,6 +174,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         [
             APPROVAL_POLICY,
             INTERVENTION_POLICY,
+            RECORD_POLICY,
             PLAN_POLICY,
             DRILL_POLICY,
             JOBS_POLICY,
@@ -179,6 +186,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
     for (p, (resource, operations)) in policies.iter().zip([
         ("approvals", json!(["CREATE", "UPDATE"])),
         ("interventions", json!(["CREATE", "UPDATE"])),
+        ("recoveryrecords", json!(["CREATE", "UPDATE", "DELETE"])),
         ("recoveryplans", json!(["CREATE", "UPDATE"])),
         // Only creation: a drill stays deletable (its finalizer removable) after the
         // namespace loses its label.
@@ -356,6 +364,10 @@ async fn grant_roles(ns: &TestNamespace) {
             ]),
         ),
         (
+            "record-editor",
+            json!([{ "apiGroups": ["lifeline.dev"], "resources": ["recoveryrecords", "recoveryplans", "approvals", "interventions", "clinicalsystems"], "verbs": ["get", "list", "create", "update", "patch", "delete"] }]),
+        ),
+        (
             "approve-ward-b",
             json!([
                 { "apiGroups": ["lifeline.dev"], "resources": ["approvals"], "verbs": ["create"] },
@@ -376,6 +388,7 @@ async fn grant_roles(ns: &TestNamespace) {
         (MALLORY, "Role", "approval-creator"),
         (BOB, "Role", "approve-ward-b"),
         (FRANK, "Role", "job-author"),
+        (GRACE, "Role", "record-editor"),
     ] {
         let binding: RoleBinding = object(json!({
             "metadata": { "name": format!("{user}-{role}") },
@@ -1409,6 +1422,46 @@ async fn interventions_name_who_asked_and_the_plan_records_them() {
             shown.contains("pause by carol") && shown.contains("pause by unknown (not vouched"),
             "{shown}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_the_operator_writes_a_record_whatever_else_one_may_edit() {
+    with_policies("record-writer", |ns| async move {
+        let record = |entries: serde_json::Value| -> lifeline::api::v1alpha1::RecoveryRecord {
+            object(json!({
+                "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryRecord",
+                "metadata": { "name": "ward-a-record-0" },
+                "spec": { "plan": WARD_A, "planUid": "uid-1", "chunk": 0, "first": 0, "entries": entries }
+            }))
+        };
+        let entry = json!({ "seq": 0, "at": "2026-12-01T09:00:00Z", "kind": "approval", "data": { "approver": "alice" }, "prev": "0", "hash": "0" });
+        let grace = client_as(GRACE, &[]).await;
+        let as_grace: Api<lifeline::api::v1alpha1::RecoveryRecord> = ns.api_with(&grace);
+        // Grace may edit everything lifeline-related, yet not create a record...
+        eventually("the record policy to take effect", SETTLED, || {
+            let (api, obj) = (as_grace.clone(), record(json!([entry.clone()])));
+            async move { denied(create_settled(&api, &obj, true).await, 403, "only the lifeline operator writes records") }
+        })
+        .await;
+        // ...nor change or delete one the operator (here: the admin, who holds every verb)
+        // wrote.
+        let admin: Api<lifeline::api::v1alpha1::RecoveryRecord> = ns.api();
+        admin.create(&PostParams::default(), &record(json!([entry.clone()]))).await.expect("the writer creates the record");
+        let edit = as_grace
+            .patch("ward-a-record-0", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "entries": [{ "seq": 0, "at": "2026-12-01T09:00:00Z", "kind": "approval", "data": { "approver": "mallory" }, "prev": "0", "hash": "0" }] } })))
+            .await;
+        denied(edit, 403, "may not update a recovery record").expect("an edit is refused");
+        let delete = as_grace.delete("ward-a-record-0", &DeleteParams::default()).await;
+        denied(delete, 403, "may not delete a recovery record").expect("a deletion is refused");
+        // The schema keeps the writer to appending: entries are never removed.
+        let shrink = admin
+            .patch("ward-a-record-0", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "entries": [] } })))
+            .await;
+        assert!(matches!(&shrink, Err(kube::Error::Api(s)) if s.code == 422 && s.message.contains("a record only grows")), "{shrink:?}");
+        let kept = admin.get("ward-a-record-0").await.expect("still there");
+        assert_eq!(kept.spec.entries.len(), 1);
     })
     .await;
 }

@@ -31,8 +31,11 @@ const PLAN: &str = "northern-care-blip";
 const APISERVER_DOWN: u64 = 90;
 /// How long etcd stays frozen.
 const ETCD_FROZEN: u64 = 30;
-/// How long each wait of a run may take.
-const RUN: Duration = Duration::from_secs(300);
+/// How long each wait of a run may take. After the restart and the freeze the run goes
+/// on at the pace of the operator's timers for a while (its watches fail with "too old
+/// resource version" until the API server's watch cache catches up), so the disturbed
+/// run takes minutes where the undisturbed one takes seconds.
+const RUN: Duration = Duration::from_secs(900);
 const RESTART_ANNOTATION: &str = "lifeline.dev/restart-token";
 
 /// A cluster of this test's own, torn down when dropped (and by `--owner-pid` should

@@ -24,6 +24,7 @@ mod malformed;
 mod operator;
 mod playbooks;
 mod rbac;
+mod record;
 mod release;
 
 // Reading the status table, shared with the `pure` binary.

@@ -75,6 +75,11 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: lifeline.dev/approvals: list",
     "lifeline-operator: lifeline.dev/approvals: watch",
     "lifeline-operator: lifeline.dev/interventions: list",
+    // The hash-chained record (server-side apply), and the verb admission asks for.
+    "lifeline-operator: lifeline.dev/recoveryrecords: get",
+    "lifeline-operator: lifeline.dev/recoveryrecords: create",
+    "lifeline-operator: lifeline.dev/recoveryrecords: patch",
+    "lifeline-operator: lifeline.dev/recoveryrecords: append",
     // `job` steps and checks.
     "lifeline-operator: batch/jobs: create",
     "lifeline-operator: batch/jobs: get",
@@ -189,6 +194,7 @@ async fn with_operator_watching<Fut: Future<Output = ()>>(
         resolve: vec![],
         check_networks: vec!["127.0.0.0/8".parse().expect("a CIDR")],
         notify: None,
+        record_retention: lifeline::controller::plan::record::DEFAULT_RETENTION,
     };
     let operator = tokio::spawn(lifeline::controller::run(operator_client().await, opts));
     let abort = operator.abort_handle();

@@ -8,6 +8,7 @@ pub mod conditions;
 mod intervention;
 mod recovery_drill;
 mod recovery_plan;
+mod recovery_record;
 
 pub use approval::*;
 pub use clinical_system::*;
@@ -15,6 +16,7 @@ pub use common::*;
 pub use intervention::*;
 pub use recovery_drill::*;
 pub use recovery_plan::*;
+pub use recovery_record::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -27,5 +29,6 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Approval::crd(),
         Intervention::crd(),
         RecoveryDrill::crd(),
+        RecoveryRecord::crd(),
     ]
 }

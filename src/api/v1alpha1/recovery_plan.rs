@@ -430,10 +430,26 @@ pub struct RecoveryPlanStatus {
     /// Interventions recorded but no longer listed in `interventions`.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub interventions_not_listed: u32,
+    /// Where the run's hash-chained record stands (the RecoveryRecords of this plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordHead>,
     /// Conditions: `Ready` (the plan is valid and running) and `Progressing`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// The head of a plan's record: how many entries, in how many chunks, and the hash of
+/// the last one. Kept in the plan's status as a check on the record.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordHead {
+    /// Entries in the record.
+    pub entries: u64,
+    /// The chunk being written, from 0.
+    pub chunk: u32,
+    /// SHA-256 (hex) of the last entry.
+    pub head: String,
 }
 
 /// What a person did to a plan, as the operator acted on it.

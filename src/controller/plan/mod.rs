@@ -1,12 +1,14 @@
 //! A RecoveryPlan's reconcile: [`reconcile`](mod@reconcile) loads, plans, observes,
 //! decides (the pure engine), records and acts; [`status`] writes the status;
 //! [`events`] tells people; [`release`] applies the release gates; [`handover`] tells
-//! which systems other plans hold; [`interventions`] records who intervened.
+//! which systems other plans hold; [`interventions`] records who intervened; [`record`]
+//! appends to the hash-chained record.
 
 pub mod events;
 pub mod handover;
 pub mod interventions;
 pub mod reconcile;
+pub mod record;
 pub mod release;
 pub mod status;
 

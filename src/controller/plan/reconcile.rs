@@ -281,7 +281,9 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     )
     .await?;
 
-    // Record before acting, so a crash after this point finds the work in status.
+    // The record first, then the status that reports it; both before acting, so a crash
+    // after this point finds the work in status.
+    super::record::append(ctx, plan, &prev, &mut decision.status, &approvals, now).await?;
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
     super::handover::record(ctx, plan, &decision.status);
     drop(claiming);
@@ -374,6 +376,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             plan.metadata.generation,
             now,
         );
+        super::record::append(ctx, plan, &written, &mut decision.status, &approvals, now).await?;
         status::write(ctx, plan, &written, &mut decision.status, now).await?;
         super::handover::record(ctx, plan, &decision.status);
         events::publish_transitions(ctx, plan, &model, &written, &decision.status).await;

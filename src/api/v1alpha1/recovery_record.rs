@@ -1,0 +1,104 @@
+//! RecoveryRecord: one chunk of the append-only, hash-chained record of a recovery (a
+//! RecoveryPlan's run, a drill's plan included). Written by the operator only (an
+//! admission policy refuses everyone else), not owned by the plan, so it outlives it;
+//! each entry carries the SHA-256 of the one before, so an entry changed, removed,
+//! reordered or added is found by `lifeline evidence verify`.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The label naming the plan a record belongs to.
+pub const RECORD_PLAN_LABEL: &str = "lifeline.dev/plan";
+/// The label carrying the plan's uid.
+pub const RECORD_PLAN_UID_LABEL: &str = "lifeline.dev/plan-uid";
+
+/// One chunk of a recovery's record: entries `first..first + entries.len()` of the chain.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "lifeline.dev",
+    version = "v1alpha1",
+    kind = "RecoveryRecord",
+    plural = "recoveryrecords",
+    shortname = "lrecord",
+    category = "lifeline",
+    namespaced,
+    doc = "One chunk of the append-only, hash-chained record of a recovery. Written by the operator only; outlives the plan.",
+    printcolumn = r#"{"name":"Plan","type":"string","jsonPath":".spec.plan"}"#,
+    printcolumn = r#"{"name":"Chunk","type":"integer","jsonPath":".spec.chunk"}"#,
+    printcolumn = r#"{"name":"First","type":"integer","jsonPath":".spec.first"}"#,
+    printcolumn = r#"{"name":"Sealed","type":"boolean","jsonPath":".spec.sealed"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
+    validation = Rule::new("!oldSelf.spec.sealed || self.spec == oldSelf.spec").message("a sealed chunk of a record never changes").field_path(".spec"),
+    validation = Rule::new("size(self.spec.entries) >= size(oldSelf.spec.entries)").message("a record only grows: entries are never removed").field_path(".spec.entries")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryRecordSpec {
+    /// The RecoveryPlan recorded, in this namespace.
+    #[schemars(length(min = 1, max = 253))]
+    pub plan: String,
+    /// Its uid.
+    #[schemars(length(min = 1, max = 64))]
+    pub plan_uid: String,
+    /// This chunk's number, from 0.
+    pub chunk: u32,
+    /// The sequence number of its first entry.
+    pub first: u64,
+    /// Set once the next chunk is begun: nothing is added to this one any more.
+    #[serde(default)]
+    pub sealed: bool,
+    /// Until when the record is kept (the operator's retention): it deletes it after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<Time>,
+    /// The entries, in order.
+    #[serde(default)]
+    #[schemars(length(max = 2000))]
+    pub entries: Vec<RecordEntry>,
+}
+
+/// One entry of a record: what happened, when, and the chain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordEntry {
+    /// Its place in the chain, from 0.
+    pub seq: u64,
+    /// When it happened (as the operator saw it).
+    pub at: Time,
+    /// What kind of thing happened.
+    pub kind: RecordKind,
+    /// The system it is about ("namespace/name"), if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The details, as recorded.
+    #[schemars(schema_with = "super::recovery_plan::preserve_object_schema")]
+    pub data: serde_json::Value,
+    /// SHA-256 (hex) of the entry before (64 zeros for the first).
+    pub prev: String,
+    /// SHA-256 (hex) of this entry's canonical JSON without `hash`.
+    pub hash: String,
+}
+
+/// What a record entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RecordKind {
+    /// The plan's phase changed.
+    PlanPhase,
+    /// A system's phase changed.
+    SystemPhase,
+    /// A restore step started, succeeded or failed.
+    Step,
+    /// A check changed: its first failure, a change of error, its pass.
+    Check,
+    /// A system was released at a stage.
+    Release,
+    /// A check failed again after verification.
+    RegressionStarted,
+    /// The checks passed again.
+    RegressionEnded,
+    /// An Approval as the operator saw it when it decided.
+    Approval,
+    /// A person's intervention, or a confirmation of a manual step.
+    Intervention,
+}

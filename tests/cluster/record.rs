@@ -1,0 +1,254 @@
+//! The recovery record on the local control plane: a recovery with approvals in two
+//! batches, a failure and its retry, and a pause, recorded in RecoveryRecords that outlive
+//! the plan and its Approvals; `lifeline evidence export` then `verify` pass, and a bundle
+//! with one byte changed does not.
+
+use std::time::Duration;
+
+use kube::api::{DeleteParams, ListParams};
+use lifeline::api::v1alpha1::{
+    Approval, ClinicalSystem, PlanPhase, RecordKind, RecoveryPlan, RecoveryRecord, SystemPhase,
+};
+use serde_json::json;
+
+use crate::support::{
+    Operator, StubTcp, TestNamespace, clinical_system, cluster, create, create_approval,
+    ensure_crds, object,
+    plan_status::{find, phase, status},
+    recovery_plan, steps, wait_for, with_namespace,
+};
+
+const RUN: Duration = Duration::from_secs(60);
+
+async fn cli(args: Vec<String>) -> std::process::Output {
+    let kubeconfig = cluster().kubeconfig.clone();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+            .args(&args)
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .expect("run lifeline")
+    })
+    .await
+    .expect("join")
+}
+
+fn approval(name: &str, system: &str, who: &str) -> Approval {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+        "metadata": { "name": name },
+        "spec": { "plan": "record", "stage": "ward", "systems": [system], "decision": "approve",
+                  "comment": format!("{who} looked at {system}"), "approver": { "username": who, "groups": ["clinical-safety"] } }
+    }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
+    with_namespace("record", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        // `lab` checks a port nothing listens on yet: it fails, and is retried once it does.
+        let listener = StubTcp::start().await;
+        let port = listener.port;
+        drop(listener);
+        let mut lab = clinical_system(
+            "lab",
+            &[],
+            vec![steps::job("restore")],
+            vec![steps::tcp("accepts", port)],
+        );
+        lab["spec"]["verify"]["deadline"] = json!("2s");
+        let pas = clinical_system("pas", &[], vec![steps::job("restore")], vec![]);
+        for s in [lab, pas] {
+            create::<ClinicalSystem>(&ns, &object(s)).await;
+        }
+        let _op = Operator::start("record", &ns.name, &[]);
+        let mut plan = recovery_plan("record", &["lab", "pas"]);
+        plan["spec"]["stages"] = json!([{ "name": "ward", "approval": { "required": 1 } }]);
+        create::<RecoveryPlan>(&ns, &object(plan)).await;
+        let plans = ns.api::<RecoveryPlan>();
+        let n = ns.name.clone();
+        let args = |a: &[&str]| -> Vec<String> {
+            a.iter()
+                .map(|s| s.to_string())
+                .chain(["-n".to_string(), n.clone()])
+                .collect()
+        };
+
+        // pas is approved first, on its own.
+        wait_for(&plans, "record", "pas verified and lab failed", RUN, |p| {
+            let s = status(p);
+            find(&s, &ns.name, "pas").is_some_and(|x| x.phase == SystemPhase::Verified)
+                && find(&s, &ns.name, "lab").is_some_and(|x| x.phase == SystemPhase::Failed)
+        })
+        .await;
+        create_approval(&ns, approval("pas-alice", "pas", "alice")).await;
+        wait_for(&plans, "record", "pas released", RUN, |p| {
+            find(&status(p), &ns.name, "pas").is_some_and(|x| x.phase == SystemPhase::Released)
+        })
+        .await;
+        // A pause and a resume, then lab's port answers and lab is retried.
+        for cmd in ["pause", "resume"] {
+            let out = cli(args(&[cmd, "record"])).await;
+            assert!(
+                out.status.success(),
+                "{cmd}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let want = if cmd == "pause" { 1 } else { 2 };
+            wait_for(&plans, "record", &format!("the {cmd} recorded"), RUN, |p| {
+                status(p).interventions.len() >= want
+            })
+            .await;
+        }
+        let _listening = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("listen on lab's port");
+        let out = cli(args(&["retry", "record", "lab"])).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        wait_for(&plans, "record", "lab verified", RUN, |p| {
+            find(&status(p), &ns.name, "lab").is_some_and(|x| x.phase == SystemPhase::Verified)
+        })
+        .await;
+        create_approval(&ns, approval("lab-dana", "lab", "dana")).await;
+        let done = wait_for(&plans, "record", "Succeeded", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        let head = status(&done)
+            .record
+            .expect("the plan's status holds the record's head");
+        assert!(head.entries > 10, "{head:?}");
+
+        // The Approvals and the plan go; the record stays, and says all of it.
+        ns.api::<Approval>()
+            .delete_collection(&DeleteParams::default(), &ListParams::default())
+            .await
+            .expect("delete Approvals");
+        plans
+            .delete("record", &DeleteParams::default())
+            .await
+            .expect("delete the plan");
+        crate::support::eventually("the plan gone", RUN, || {
+            let plans = plans.clone();
+            async move {
+                match plans.get_opt("record").await {
+                    Ok(None) => Ok(()),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await;
+        let chunks = ns
+            .api::<RecoveryRecord>()
+            .list(&ListParams::default())
+            .await
+            .expect("list records")
+            .items;
+        assert!(
+            !chunks.is_empty() && chunks.iter().all(|c| c.metadata.owner_references.is_none()),
+            "records are not owned by the plan"
+        );
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("record.json");
+        let file_arg = file.to_string_lossy().to_string();
+        let out = cli(args(&["evidence", "export", "record", "-o", &file_arg])).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = cli(vec!["evidence".into(), "verify".into(), file_arg.clone()]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("verifies"));
+
+        let bundle: lifeline::cli::evidence::Bundle =
+            serde_json::from_str(&std::fs::read_to_string(&file).expect("read")).expect("bundle");
+        assert_eq!(
+            bundle.manifest.entries, head.entries,
+            "every entry the plan's status counted"
+        );
+        assert_eq!(bundle.manifest.head, head.head);
+        let kinds = |k: RecordKind| bundle.entries.iter().filter(|e| e.kind == k).count();
+        let approvals: Vec<String> = bundle
+            .entries
+            .iter()
+            .filter(|e| e.kind == RecordKind::Approval && e.data["accepted"] == json!(true))
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e.data["approver"]["username"].as_str().unwrap_or(""),
+                    e.data["systems"][0].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        assert_eq!(approvals.len(), 2, "{approvals:?}");
+        assert!(
+            approvals
+                .iter()
+                .any(|a| a.starts_with("alice") && a.ends_with("/pas")),
+            "{approvals:?}"
+        );
+        assert!(
+            approvals
+                .iter()
+                .any(|a| a.starts_with("dana") && a.ends_with("/lab")),
+            "{approvals:?}"
+        );
+        let comment = bundle
+            .entries
+            .iter()
+            .find(|e| e.kind == RecordKind::Approval)
+            .map(|e| e.data["comment"].clone());
+        assert!(comment.is_some_and(|c| c.as_str().is_some_and(|c| c.contains("looked at"))));
+        let interventions: Vec<&str> = bundle
+            .entries
+            .iter()
+            .filter(|e| e.kind == RecordKind::Intervention)
+            .filter_map(|e| e.data["action"].as_str())
+            .collect();
+        assert_eq!(interventions, ["pause", "resume", "retry"]);
+        let lab_failed = bundle.entries.iter().any(|e| {
+            e.kind == RecordKind::SystemPhase
+                && e.data["to"] == json!("Failed")
+                && e.system.as_deref().is_some_and(|s| s.ends_with("/lab"))
+        });
+        assert!(
+            lab_failed,
+            "the failure the retry recovered stays in the record"
+        );
+        assert_eq!(kinds(RecordKind::Release), 2);
+
+        // One byte changed in one entry: verify names it and fails.
+        let mut forged = bundle.clone();
+        let k = forged
+            .entries
+            .iter()
+            .position(|e| e.kind == RecordKind::Approval)
+            .expect("an approval entry");
+        forged.entries[k].data["comment"] = json!("mallory looked at pas");
+        let forged_file = dir.path().join("forged.json");
+        lifeline::cli::evidence::write(&forged, &forged_file).expect("write");
+        let out = cli(vec![
+            "evidence".into(),
+            "verify".into(),
+            forged_file.to_string_lossy().to_string(),
+        ])
+        .await;
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("entry {} was altered", forged.entries[k].seq)),
+            "{err}"
+        );
+    })
+    .await;
+}
