@@ -121,12 +121,27 @@ pub enum EvidenceCommand {
         /// plan that exists, else the latest recorded).
         #[arg(long)]
         uid: Option<String>,
+        /// Sign the bundle with this Ed25519 private key (PKCS#8, from `lifeline evidence
+        /// keygen`).
+        #[arg(long, value_name = "FILE")]
+        sign_key: Option<std::path::PathBuf>,
     },
     /// Recompute a bundle's chain and say which entry is the first altered, missing,
     /// reordered or added one. Exits 1 if the bundle does not verify.
     Verify {
         /// The bundle `lifeline evidence export` wrote.
         file: std::path::PathBuf,
+        /// Also check the bundle's signature with this Ed25519 public key (hex, as
+        /// `lifeline evidence keygen` prints it).
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Make an Ed25519 key pair for signing bundles: writes the private key (PKCS#8) to
+    /// FILE and prints the public key.
+    Keygen {
+        /// Where to write the private key.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: std::path::PathBuf,
     },
 }
 

@@ -45,6 +45,86 @@ pub struct Bundle {
     pub manifest: Manifest,
     /// The entries, in the order they were stored.
     pub entries: Vec<RecordEntry>,
+    /// An Ed25519 signature of the manifest (which names the chain's head), when the
+    /// bundle was exported with `--sign-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+}
+
+/// A bundle's signature.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Signature {
+    /// Always "ed25519".
+    pub algorithm: String,
+    /// The public key that verifies it, hex.
+    pub public_key: String,
+    /// The signature of the manifest's canonical JSON, hex.
+    pub value: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> anyhow::Result<Vec<u8>> {
+    let text = text.trim();
+    if !text.len().is_multiple_of(2) {
+        bail!("not hex: an odd number of digits");
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not hex"))
+        .collect()
+}
+
+/// The bytes a signature covers: the manifest's canonical JSON (keys sorted).
+fn signed_bytes(manifest: &Manifest) -> anyhow::Result<Vec<u8>> {
+    let value = serde_json::to_value(manifest).context("serialize the manifest")?;
+    Ok(serde_json::to_vec(&value)?)
+}
+
+/// Makes an Ed25519 key pair: the private key as PKCS#8 (for `--sign-key`), and the
+/// public key, hex (for `--public-key`).
+pub fn keygen() -> anyhow::Result<(Vec<u8>, String)> {
+    use ring::signature::KeyPair as _;
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&rng)
+        .map_err(|_| anyhow::anyhow!("generate an Ed25519 key"))?;
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(pkcs8.as_ref())
+        .map_err(|_| anyhow::anyhow!("read back the Ed25519 key"))?;
+    Ok((pkcs8.as_ref().to_vec(), hex(pair.public_key().as_ref())))
+}
+
+/// Signs `bundle`'s manifest with the PKCS#8 Ed25519 key in `key`.
+pub fn sign(bundle: &mut Bundle, key: &[u8]) -> anyhow::Result<()> {
+    use ring::signature::KeyPair as _;
+    let pair = ring::signature::Ed25519KeyPair::from_pkcs8(key).map_err(|_| {
+        anyhow::anyhow!(
+            "the signing key is not a PKCS#8 Ed25519 key (make one with lifeline evidence keygen)"
+        )
+    })?;
+    let sig = pair.sign(&signed_bytes(&bundle.manifest)?);
+    bundle.signature = Some(Signature {
+        algorithm: "ed25519".into(),
+        public_key: hex(pair.public_key().as_ref()),
+        value: hex(sig.as_ref()),
+    });
+    Ok(())
+}
+
+/// Checks `bundle`'s signature with `public_key` (hex).
+pub fn check_signature(bundle: &Bundle, public_key: &str) -> anyhow::Result<()> {
+    let Some(sig) = &bundle.signature else {
+        bail!("the bundle is not signed (export it with --sign-key)");
+    };
+    if sig.algorithm != "ed25519" {
+        bail!("signature.algorithm is {:?}, not ed25519", sig.algorithm);
+    }
+    let key = unhex(public_key).context("--public-key")?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+        .verify(&signed_bytes(&bundle.manifest)?, &unhex(&sig.value).context("signature.value")?)
+        .map_err(|_| anyhow::anyhow!("the signature does not match: the manifest was changed, or it was signed with another key than the one given"))
 }
 
 /// Reads the record of plan `plan` in `namespace` (of uid `uid`, else the plan that
@@ -115,6 +195,7 @@ pub async fn export(
             exported_at: Timestamp::now().to_string(),
         },
         entries,
+        signature: None,
     })
 }
 
@@ -146,4 +227,126 @@ pub fn verify(bundle: &Bundle) -> anyhow::Result<()> {
         Some((&bundle.manifest.head, bundle.manifest.entries)),
     )?;
     Ok(())
+}
+
+/// `lifeline evidence export`, `verify` and `keygen`.
+pub fn evidence_cmd(cmd: super::EvidenceCommand) -> anyhow::Result<()> {
+    match cmd {
+        super::EvidenceCommand::Export {
+            target,
+            output,
+            uid,
+            sign_key,
+        } => super::with_plan(&target, |client, ns, plan| async move {
+            let mut bundle = export(client, &ns, &plan, uid.as_deref()).await?;
+            if let Some(key) = &sign_key {
+                let key = std::fs::read(key)
+                    .with_context(|| format!("read the signing key {}", key.display()))?;
+                sign(&mut bundle, &key)?;
+            }
+            write(&bundle, &output)?;
+            println!(
+                "wrote the record of {} (uid {}): {} entries in {} chunks, head {} ({}){} to {}",
+                bundle.manifest.plan,
+                bundle.manifest.plan_uid,
+                bundle.manifest.entries,
+                bundle.manifest.chunks,
+                bundle.manifest.head,
+                bundle.manifest.head_from,
+                if bundle.signature.is_some() {
+                    ", signed"
+                } else {
+                    ""
+                },
+                output.display()
+            );
+            Ok(())
+        }),
+        super::EvidenceCommand::Verify { file, public_key } => {
+            let bundle = read(&file)?;
+            verify(&bundle).with_context(|| format!("evidence {}", file.display()))?;
+            if let Some(key) = &public_key {
+                check_signature(&bundle, key)
+                    .with_context(|| format!("evidence {}", file.display()))?;
+            }
+            println!(
+                "{}: the record of {} (uid {}) verifies: {} entries, head {}{}",
+                file.display(),
+                bundle.manifest.plan,
+                bundle.manifest.plan_uid,
+                bundle.manifest.entries,
+                bundle.manifest.head,
+                if public_key.is_some() {
+                    ", signed with the key given"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        super::EvidenceCommand::Keygen { output } => {
+            let (private, public) = keygen()?;
+            std::fs::write(&output, private)
+                .with_context(|| format!("write {}", output.display()))?;
+            println!("{public}");
+            eprintln!(
+                "private key written to {} (keep it secret); the public key above verifies what it signs",
+                output.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::record::{Body, GENESIS, seal};
+
+    fn bundle() -> Bundle {
+        let e = seal(
+            0,
+            GENESIS,
+            Body {
+                at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    Timestamp::from_second(1_750_000_000).expect("t"),
+                ),
+                kind: crate::api::v1alpha1::RecordKind::PlanPhase,
+                system: None,
+                data: serde_json::json!({ "to": "Running" }),
+            },
+        );
+        Bundle {
+            manifest: Manifest {
+                format: FORMAT.into(),
+                plan: "ward/p".into(),
+                plan_uid: "u".into(),
+                entries: 1,
+                chunks: 1,
+                head: e.hash.clone(),
+                head_from: "the plan's status".into(),
+                exported_at: "2026-12-02T00:00:00Z".into(),
+            },
+            entries: vec![e],
+            signature: None,
+        }
+    }
+
+    #[test]
+    fn a_signed_bundle_verifies_with_its_key_and_no_other() {
+        let (key, public) = keygen().expect("keygen");
+        let (_, other) = keygen().expect("keygen");
+        let mut b = bundle();
+        assert!(check_signature(&b, &public).is_err(), "unsigned");
+        sign(&mut b, &key).expect("sign");
+        assert!(verify(&b).is_ok());
+        check_signature(&b, &public).expect("its own key");
+        assert!(check_signature(&b, &other).is_err(), "another key");
+        // A manifest changed after signing (a new head for a rewritten chain) fails.
+        let mut changed = b.clone();
+        changed.manifest.entries = 2;
+        let err = check_signature(&changed, &public).expect_err("changed");
+        assert!(err.to_string().contains("does not match"), "{err}");
+        assert!(sign(&mut b, b"not a key").is_err());
+    }
 }

@@ -140,38 +140,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }),
         Some(Command::Report(args)) => report::report_cmd(args),
         Some(Command::Drill(cmd)) => drill::drill_cmd(cmd),
-        Some(Command::Evidence(EvidenceCommand::Export {
-            target,
-            output,
-            uid,
-        })) => with_plan(&target, |client, ns, plan| async move {
-            let bundle = evidence::export(client, &ns, &plan, uid.as_deref()).await?;
-            evidence::write(&bundle, &output)?;
-            println!(
-                "wrote the record of {} (uid {}): {} entries in {} chunks, head {} ({}) to {}",
-                bundle.manifest.plan,
-                bundle.manifest.plan_uid,
-                bundle.manifest.entries,
-                bundle.manifest.chunks,
-                bundle.manifest.head,
-                bundle.manifest.head_from,
-                output.display()
-            );
-            Ok(())
-        }),
-        Some(Command::Evidence(EvidenceCommand::Verify { file })) => {
-            let bundle = evidence::read(&file)?;
-            evidence::verify(&bundle).with_context(|| format!("evidence {}", file.display()))?;
-            println!(
-                "{}: the record of {} (uid {}) verifies: {} entries, head {}",
-                file.display(),
-                bundle.manifest.plan,
-                bundle.manifest.plan_uid,
-                bundle.manifest.entries,
-                bundle.manifest.head
-            );
-            Ok(())
-        }
+        Some(Command::Evidence(cmd)) => evidence::evidence_cmd(cmd),
     }
 }
 
@@ -184,7 +153,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 
 /// Runs `f` with a client, the plan's namespace (the flag, or the kubeconfig context's)
 /// and its name.
-fn with_plan<F, Fut>(target: &PlanTarget, f: F) -> anyhow::Result<()>
+pub(crate) fn with_plan<F, Fut>(target: &PlanTarget, f: F) -> anyhow::Result<()>
 where
     F: FnOnce(kube::Client, String, String) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,

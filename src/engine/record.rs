@@ -11,6 +11,39 @@ use serde_json::{Value, json};
 
 use crate::api::v1alpha1::{Approval, RecordEntry, RecordKind, RecoveryPlanStatus, SystemStatus};
 
+/// The most a chunk of a record holds, in bytes of JSON: well under etcd's 1.5 MiB
+/// request limit, with room for the object around it.
+pub const CHUNK_BYTES: usize = 256 * 1024;
+
+/// The size of `entry` as a chunk stores it (its JSON).
+pub fn entry_size(entry: &RecordEntry) -> usize {
+    serde_json::to_vec(entry).map_or(0, |v| v.len())
+}
+
+/// Whether an entry of `entry_bytes` starts a new chunk after one holding `chunk_bytes`
+/// (a chunk is never left empty, whatever one entry weighs).
+pub fn starts_new_chunk(chunk_bytes: usize, entry_bytes: usize, chunk_empty: bool) -> bool {
+    !chunk_empty && chunk_bytes + entry_bytes > CHUNK_BYTES
+}
+
+/// How `entries` fall into chunks: the number of entries in each.
+pub fn chunk_lengths(entries: &[RecordEntry]) -> Vec<usize> {
+    let mut out = vec![0usize];
+    let mut bytes = 0;
+    for e in entries {
+        let n = entry_size(e);
+        if starts_new_chunk(bytes, n, out.last() == Some(&0)) {
+            out.push(0);
+            bytes = 0;
+        }
+        bytes += n;
+        if let Some(last) = out.last_mut() {
+            *last += 1;
+        }
+    }
+    out
+}
+
 /// The `prev` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -409,6 +442,33 @@ mod tests {
 
     fn head(c: &[RecordEntry]) -> Option<(&str, u64)> {
         c.last().map(|e| (e.hash.as_str(), c.len() as u64))
+    }
+
+    #[test]
+    fn chunks_stay_under_the_limit_and_hold_every_entry() {
+        let mut c: Vec<RecordEntry> = Vec::new();
+        for seq in 0..3_000u64 {
+            let prev = c.last().map_or(GENESIS.to_string(), |e| e.hash.clone());
+            c.push(seal(
+                seq,
+                &prev,
+                Body {
+                    at: Time(Timestamp::from_second(1_750_000_000).expect("t")),
+                    kind: RecordKind::Approval,
+                    system: None,
+                    data: json!({ "comment": "x".repeat(500 + (seq as usize % 700)) }),
+                },
+            ));
+        }
+        let lengths = chunk_lengths(&c);
+        assert!(lengths.len() > 1, "{lengths:?}");
+        assert_eq!(lengths.iter().sum::<usize>(), c.len());
+        let mut at = 0;
+        for n in lengths {
+            let bytes: usize = c[at..at + n].iter().map(entry_size).sum();
+            assert!(n > 0 && bytes <= CHUNK_BYTES, "{n} entries, {bytes} bytes");
+            at += n;
+        }
     }
 
     #[test]

@@ -131,19 +131,7 @@ async fn a_second_plan_leaves_what_the_first_holds_and_reruns_nothing_of_it() {
         }
 
         // Asked to restore a held system again, the second plan says whose it is.
-        let out = tokio::task::spawn_blocking({
-            let kubeconfig = crate::support::cluster().kubeconfig.clone();
-            let ns = ns.name.clone();
-            move || {
-                std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
-                    .args(["restore", "second", "b", "-n", &ns])
-                    .env("KUBECONFIG", kubeconfig)
-                    .output()
-                    .expect("run lifeline")
-            }
-        })
-        .await
-        .expect("join");
+        let out = crate::support::lifeline(&["restore", "second", "b", "-n", &ns.name]).await;
         assert!(!out.status.success());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("Held"), "{err}");

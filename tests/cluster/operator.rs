@@ -9,7 +9,7 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use crate::support::{
     Operator, Recording, StubHttp, TestNamespace, clinical_system, create, ensure_crds, eventually,
-    fake_deployment, jobs_of, object,
+    fake_deployment, jobs_of, lifeline as cli, object,
     plan_status::{
         Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
         find, phase, status, sys, sys_phase,
@@ -1225,21 +1225,6 @@ async fn a_pause_longer_than_the_restore_timeout_does_not_fail_the_step() {
         );
     })
     .await;
-}
-
-/// Runs the lifeline CLI against the test cluster.
-async fn cli(args: &[&str]) -> std::process::Output {
-    let kubeconfig = crate::support::cluster().kubeconfig.clone();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
-            .args(&args)
-            .env("KUBECONFIG", kubeconfig)
-            .output()
-            .expect("run lifeline")
-    })
-    .await
-    .expect("join")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

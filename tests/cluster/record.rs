@@ -12,8 +12,8 @@ use lifeline::api::v1alpha1::{
 use serde_json::json;
 
 use crate::support::{
-    Operator, StubTcp, TestNamespace, clinical_system, cluster, create, create_approval,
-    ensure_crds, object,
+    Operator, StubTcp, TestNamespace, clinical_system, create, create_approval, ensure_crds,
+    object,
     plan_status::{find, phase, status},
     recovery_plan, steps, wait_for, with_namespace,
 };
@@ -21,16 +21,8 @@ use crate::support::{
 const RUN: Duration = Duration::from_secs(60);
 
 async fn cli(args: Vec<String>) -> std::process::Output {
-    let kubeconfig = cluster().kubeconfig.clone();
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
-            .args(&args)
-            .env("KUBECONFIG", kubeconfig)
-            .output()
-            .expect("run lifeline")
-    })
-    .await
-    .expect("join")
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    crate::support::lifeline(&refs).await
 }
 
 fn approval(name: &str, system: &str, who: &str) -> Approval {
@@ -226,6 +218,61 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
             "the failure the retry recovered stays in the record"
         );
         assert_eq!(kinds(RecordKind::Release), 2);
+
+        // Signed at export with a key of the trust's: verified with its public key only.
+        let key = dir.path().join("trust.pk8");
+        let out = cli(vec![
+            "evidence".into(),
+            "keygen".into(),
+            "-o".into(),
+            key.to_string_lossy().to_string(),
+        ])
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let public = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let signed = dir.path().join("signed.json").to_string_lossy().to_string();
+        let out = cli(args(&[
+            "evidence",
+            "export",
+            "record",
+            "-o",
+            &signed,
+            "--sign-key",
+            &key.to_string_lossy(),
+        ]))
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = cli(vec![
+            "evidence".into(),
+            "verify".into(),
+            signed.clone(),
+            "--public-key".into(),
+            public.clone(),
+        ])
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (_, other) = lifeline::cli::evidence::keygen().expect("another key");
+        let out = cli(vec![
+            "evidence".into(),
+            "verify".into(),
+            signed,
+            "--public-key".into(),
+            other,
+        ])
+        .await;
+        assert!(!out.status.success(), "another key does not verify it");
 
         // One byte changed in one entry: verify names it and fails.
         let mut forged = bundle.clone();

@@ -11,15 +11,14 @@ use kube::{
 };
 
 use crate::api::v1alpha1::{
-    Approval, RECORD_PLAN_LABEL, RECORD_PLAN_UID_LABEL, RecordEntry, RecordHead, RecoveryPlan,
+    Approval, RECORD_PLAN_LABEL, RECORD_PLAN_UID_LABEL, RecordHead, RecoveryPlan,
     RecoveryPlanStatus, RecoveryRecord, RecoveryRecordSpec,
 };
 use crate::controller::{Context, FIELD_MANAGER};
-use crate::engine::record::{GENESIS, seal, transitions};
+use crate::engine::record::{GENESIS, entry_size as size, seal, starts_new_chunk, transitions};
 use crate::error::{Error, KubeContext};
 
-/// The most a chunk holds, in bytes of JSON: well under etcd's 1.5 MiB request limit.
-pub const CHUNK_BYTES: usize = 256 * 1024;
+pub use crate::engine::record::CHUNK_BYTES;
 /// How long records are kept by default: 400 days, past a year's review and audit.
 pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_secs(400 * 86_400);
 
@@ -27,10 +26,6 @@ pub const DEFAULT_RETENTION: std::time::Duration = std::time::Duration::from_sec
 pub fn chunk_name(plan: &str, uid: &str, chunk: u32) -> String {
     let n = chunk.to_string();
     crate::engine::names::hashed_name(&[plan, "record", &n], &[uid, "record", &n])
-}
-
-fn size(entry: &RecordEntry) -> usize {
-    serde_json::to_vec(entry).map_or(0, |v| v.len())
 }
 
 /// A new, empty chunk.
@@ -149,7 +144,7 @@ pub async fn append(
     for b in bodies {
         let entry = seal(count, &last, b);
         let n = size(&entry);
-        if bytes + n > CHUNK_BYTES && !chunk.spec.entries.is_empty() {
+        if starts_new_chunk(bytes, n, chunk.spec.entries.is_empty()) {
             chunk.spec.sealed = true;
             write(&api, &chunk).await?;
             k += 1;

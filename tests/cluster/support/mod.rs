@@ -986,6 +986,21 @@ pub async fn jobs_of(ns: &TestNamespace, system: &str) -> Vec<String> {
     names
 }
 
+/// Runs the lifeline CLI against the test cluster.
+pub async fn lifeline(args: &[&str]) -> std::process::Output {
+    let kubeconfig = cluster().kubeconfig.clone();
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+            .args(&args)
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .expect("run lifeline")
+    })
+    .await
+    .expect("join")
+}
+
 /// Creates `obj` in the test namespace, failing the test on error.
 pub async fn create<K>(ns: &TestNamespace, obj: &K) -> K
 where
