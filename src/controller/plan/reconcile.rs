@@ -505,7 +505,6 @@ fn awaiting_steps(
     status: &RecoveryPlanStatus,
     approvals: &[crate::api::v1alpha1::Approval],
 ) -> Vec<crate::api::v1alpha1::AwaitingStep> {
-    let uid = plan.uid();
     let mut out = Vec::new();
     for (i, s) in status.systems.iter().enumerate() {
         if s.phase != SystemPhase::Restoring {
@@ -526,27 +525,15 @@ fn awaiting_steps(
         else {
             continue;
         };
-        let required = manual.required.unwrap_or(1);
-        if let engine::approvals::Confirmation::Waiting { by, needed } =
-            engine::approvals::confirmation(
-                approvals,
-                &plan.name_any(),
-                uid.as_deref(),
-                &s.name,
-                &m.steps[k],
-                &engine::approvals::StepRule {
-                    required,
-                    groups: &manual.approver_groups,
-                    since: plan.spec.incident_started_at.as_ref().map(|t| t.0),
-                },
-            )
+        if let Some(engine::approvals::Confirmation::Waiting { by, needed }) =
+            confirmation_of(plan, model, by_key, approvals, &s.name, k)
         {
             out.push(crate::api::v1alpha1::AwaitingStep {
                 system: s.name.clone(),
                 step: m.steps[k].clone(),
                 instructions: engine::approvals::truncate(&manual.instructions, 1024),
                 needed,
-                required,
+                required: manual.required.unwrap_or(1),
                 from: if manual.approver_groups.is_empty() {
                     "anyone who may create Approvals here".into()
                 } else {
