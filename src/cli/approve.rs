@@ -369,8 +369,21 @@ pub async fn confirm_step(
                 .join(", ")
         );
     }
+    let (sys_ns, short) = key.split_once('/').unwrap_or((namespace, key.as_str()));
+    // Only a manual step waits for people; the operator carries out every other kind. (A
+    // confirmer who may not read the system is not stopped here: the operator ignores a
+    // confirmation of a step that is not manual.)
+    let systems: Api<crate::api::v1alpha1::ClinicalSystem> =
+        Api::namespaced(client.clone(), sys_ns);
+    if let Ok(Some(cs)) = systems.get_opt(short).await
+        && let Some(st) = cs.spec.steps().iter().find(|st| st.name == step)
+        && st.manual.is_none()
+    {
+        bail!(
+            "step {step} of {key} is not a manual step: the operator carries it out, there is nothing to confirm"
+        );
+    }
     let (user, stamp) = name_parts(&me);
-    let (_, short) = key.split_once('/').unwrap_or((namespace, key.as_str()));
     let verb = if decision == Decision::Approve {
         "confirm"
     } else {

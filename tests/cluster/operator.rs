@@ -1482,6 +1482,11 @@ async fn a_confirmation_arriving_at_a_sigkill_is_acted_on_once() {
         let attempts: Vec<(&str, u32)> = vault.steps.iter().map(|s| (s.name.as_str(), s.attempts)).collect();
         assert_eq!(attempts, [("unseal", 1), ("verify-seal", 1)]);
         assert_eq!(jobs_of(&ns, "vault").await.len(), 1, "the next step ran once");
+        // A step the operator carries out is not confirmed by people.
+        let refused = cli(&["confirm", "vault", "vault", "verify-seal", "-n", &ns.name]).await;
+        assert!(!refused.status.success());
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains("is not a manual step"), "{err}");
         let confirms: Vec<_> = st
             .interventions
             .iter()
