@@ -385,6 +385,28 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let _ = ctx.plans.set(store.clone());
     let ctx = Arc::new(ctx);
     tokio::spawn(probe(client.clone(), ctx.clone()));
+    // Records past their retention go, hourly, in every namespace the operator acts in.
+    {
+        let client = client.clone();
+        let scopes: Vec<Option<String>> = match &opts.namespace {
+            None => vec![None],
+            Some(ns) => std::iter::once(ns.clone())
+                .chain(opts.watch_namespaces.iter().cloned())
+                .map(Some)
+                .collect(),
+        };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(plan::record::SWEEP_INTERVAL);
+            loop {
+                tick.tick().await;
+                for scope in &scopes {
+                    if let Err(e) = plan::record::sweep(&client, scope.as_deref()).await {
+                        warn!(error = %e, "could not delete recovery records past their retention; trying again in an hour");
+                    }
+                }
+            }
+        });
+    }
     let system_resource = ApiResource::erase::<ClinicalSystem>(&());
     let approval_resource = ApiResource::erase::<Approval>(&());
     let on_system = {

@@ -77,8 +77,10 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: lifeline.dev/interventions: list",
     // The hash-chained record (server-side apply), and the verb admission asks for.
     "lifeline-operator: lifeline.dev/recoveryrecords: get",
+    "lifeline-operator: lifeline.dev/recoveryrecords: list",
     "lifeline-operator: lifeline.dev/recoveryrecords: create",
     "lifeline-operator: lifeline.dev/recoveryrecords: patch",
+    "lifeline-operator: lifeline.dev/recoveryrecords: delete",
     "lifeline-operator: lifeline.dev/recoveryrecords: append",
     // `job` steps and checks.
     "lifeline-operator: batch/jobs: create",

@@ -299,3 +299,32 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_past_its_retention_is_deleted_and_one_within_it_kept() {
+    with_namespace("record-retention", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        let record = |name: &str, until: &str| -> RecoveryRecord {
+            object(json!({
+                "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryRecord",
+                "metadata": { "name": name },
+                "spec": { "plan": "old", "planUid": "u", "chunk": 0, "first": 0, "retainUntil": until, "entries": [] }
+            }))
+        };
+        let records = ns.api::<RecoveryRecord>();
+        for (name, until) in [("expired", "2025-01-01T00:00:00Z"), ("kept", "2099-01-01T00:00:00Z")] {
+            records.create(&Default::default(), &record(name, until)).await.expect("create a record");
+        }
+        // The operator sweeps when it starts, then hourly.
+        let _op = Operator::start("record-retention", &ns.name, &[]);
+        crate::support::eventually("the expired record deleted", RUN, || {
+            let records = records.clone();
+            async move {
+                let names: Vec<String> = records.list(&ListParams::default()).await.map_err(|e| e.to_string())?.items.into_iter().filter_map(|r| r.metadata.name).collect();
+                if names == ["kept"] { Ok(()) } else { Err(format!("{names:?}")) }
+            }
+        })
+        .await;
+    })
+    .await;
+}

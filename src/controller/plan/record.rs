@@ -164,3 +164,43 @@ pub async fn append(
     });
     Ok(())
 }
+
+/// How often the operator deletes records past their `retainUntil`.
+pub const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes the RecoveryRecords of `namespace` (every namespace when none) whose
+/// `retainUntil` has passed. Returns how many it deleted.
+pub async fn sweep(client: &kube::Client, namespace: Option<&str>) -> Result<usize, Error> {
+    let api: Api<RecoveryRecord> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let now = Timestamp::now();
+    let mut deleted = 0;
+    let list = api
+        .list(&kube::api::ListParams::default())
+        .await
+        .during(|| "list RecoveryRecords past their retention".to_string())?;
+    for r in list.items {
+        let expired = r.spec.retain_until.as_ref().is_some_and(|t| t.0 < now);
+        if !expired {
+            continue;
+        }
+        let ns = r.namespace().unwrap_or_default();
+        let scoped: Api<RecoveryRecord> = Api::namespaced(client.clone(), &ns);
+        match scoped.delete(&r.name_any(), &Default::default()).await {
+            Ok(_) => {
+                deleted += 1;
+                tracing::info!(record = %format!("{ns}/{}", r.name_any()), plan = %r.spec.plan, "deleted a recovery record past its retention");
+            }
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => {
+                return Err(Error::Kube {
+                    action: format!("delete RecoveryRecord {ns}/{}", r.name_any()),
+                    source: e,
+                });
+            }
+        }
+    }
+    Ok(deleted)
+}
