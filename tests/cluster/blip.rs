@@ -4,7 +4,8 @@
 //! whose etcd is then frozen for 30 s. Both runs must end the same: every system
 //! verified, every step run as often, as many restore Jobs, the same Deployments
 //! restarted and scaled alike (check Jobs are not compared: a verified system's checks run
-//! again every monitor interval, so the longer run runs them more); and in the disturbed run no system may ever be Failed or Blocked.
+//! again every monitor interval, so the longer run runs them more); and in the disturbed
+//! run no system may ever be Failed or Blocked.
 
 use std::{
     collections::BTreeMap,
