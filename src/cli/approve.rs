@@ -136,16 +136,7 @@ pub async fn decide(
     acknowledged: Vec<String>,
     confirm: impl FnOnce(&str, &[String], &Me) -> anyhow::Result<bool>,
 ) -> anyhow::Result<String> {
-    if decision == Decision::Reject && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
-        bail!("a rejection needs a reason: --comment \"...\"");
-    }
-    let me = whoami(&client).await?;
-    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
-    let found = plans
-        .get_opt(plan)
-        .await
-        .with_context(|| format!("read recoveryplan {namespace}/{plan}"))?
-        .with_context(|| format!("recoveryplan {namespace}/{plan} not found"))?;
+    let (me, found) = deciding(&client, namespace, plan, decision, comment.as_deref()).await?;
     // The systems it covers: those named, or every one verified and waiting at the stage.
     let waiting = waiting_for(&found, stage);
     let in_plan: Vec<String> = found
@@ -237,6 +228,28 @@ pub async fn decide(
         .await
         .with_context(|| format!("record the {decision} of stage {stage} of {namespace}/{plan}"))?;
     Ok(name)
+}
+
+/// What every decision starts from: a rejection has a reason, who is deciding (by a
+/// SelfSubjectReview), and the plan decided.
+async fn deciding(
+    client: &Client,
+    namespace: &str,
+    plan: &str,
+    decision: Decision,
+    comment: Option<&str>,
+) -> anyhow::Result<(Me, RecoveryPlan)> {
+    if decision == Decision::Reject && comment.is_none_or(|c| c.trim().is_empty()) {
+        bail!("a rejection needs a reason: --comment \"...\"");
+    }
+    let me = whoami(client).await?;
+    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let found = plans
+        .get_opt(plan)
+        .await
+        .with_context(|| format!("read recoveryplan {namespace}/{plan}"))?
+        .with_context(|| format!("recoveryplan {namespace}/{plan} not found"))?;
+    Ok((me, found))
 }
 
 /// The parts of an Approval's name that say who and when: `me`'s username made DNS-safe,
@@ -336,16 +349,7 @@ pub async fn confirm_step(
     decision: Decision,
     comment: Option<String>,
 ) -> anyhow::Result<String> {
-    if decision == Decision::Reject && comment.as_deref().is_none_or(|c| c.trim().is_empty()) {
-        bail!("a rejection needs a reason: --comment \"...\"");
-    }
-    let me = whoami(&client).await?;
-    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
-    let found = plans
-        .get_opt(plan)
-        .await
-        .with_context(|| format!("read recoveryplan {namespace}/{plan}"))?
-        .with_context(|| format!("recoveryplan {namespace}/{plan} not found"))?;
+    let (me, found) = deciding(&client, namespace, plan, decision, comment.as_deref()).await?;
     let key = crate::engine::approvals::system_key(namespace, system);
     let status = found.status.clone().unwrap_or_default();
     let Some(s) = status.systems.iter().find(|s| s.name == key) else {

@@ -118,13 +118,7 @@ pub async fn retry(
             phase: found.phase,
         });
     }
-    let short = short_name(&found.name);
-    if short.len() > 63 {
-        return Err(CtlError::SystemNameTooLong {
-            plan: full_name,
-            system: short.to_string(),
-        });
-    }
+    let short = annotation_name(&full_name, &found.name)?;
     let token = intervene(
         &client,
         &current,
@@ -210,12 +204,7 @@ pub async fn restore(
             found.name, step.name
         )));
     }
-    if short.len() > 63 {
-        return Err(CtlError::SystemNameTooLong {
-            plan: full_name,
-            system: short.to_string(),
-        });
-    }
+    annotation_name(&full_name, &found.name)?;
     let token = intervene(
         &client,
         &current,
@@ -341,6 +330,19 @@ async fn patch_plan(
         .await
         .map(|_| ())
         .map_err(|e| kube_error("patch", namespace, plan, e))
+}
+
+/// The name part of a plan annotation about system `system` ("namespace/name"): its
+/// name, which must fit the 63 characters an annotation key's name allows.
+fn annotation_name<'a>(plan: &str, system: &'a str) -> Result<&'a str, CtlError> {
+    let short = short_name(system);
+    if short.len() > 63 {
+        return Err(CtlError::SystemNameTooLong {
+            plan: plan.to_string(),
+            system: short.to_string(),
+        });
+    }
+    Ok(short)
 }
 
 /// The part of "namespace/name" after the slash.

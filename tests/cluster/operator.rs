@@ -1443,9 +1443,27 @@ async fn a_regression_and_its_end_are_recorded_once_across_a_sigkill() {
             degraded.len() <= 1,
             "the regression is not announced twice: {degraded:?}"
         );
-        // It stays watched: the next monitor run passes and changes nothing.
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        let later = plans.get("watch").await.expect("plan");
+        // It stays watched: the monitor runs its check again (1s interval), the check
+        // passes, and nothing more is recorded.
+        let runs_before = lab.checks[0].reruns;
+        hold_for("one regression, verified", Duration::from_secs(3), || {
+            let plans = plans.clone();
+            let ns = ns.name.clone();
+            async move {
+                let p = plans.get("watch").await.map_err(|e| e.to_string())?;
+                let s = sys(&status(&p), &ns, "lab").clone();
+                if s.regression_count == 1 && s.phase == SystemPhase::Verified {
+                    Ok(())
+                } else {
+                    Err(format!("{:?}: {:?}", s.phase, s.regressions))
+                }
+            }
+        })
+        .await;
+        let later = wait_for(&plans, "watch", "the check run again", RUN, |p| {
+            find(&status(p), &ns.name, "lab").is_some_and(|s| s.checks[0].reruns > runs_before)
+        })
+        .await;
         assert_eq!(sys(&status(&later), &ns.name, "lab").regression_count, 1);
     })
     .await;

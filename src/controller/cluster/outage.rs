@@ -47,11 +47,6 @@ impl Outages {
         true
     }
 
-    /// Since when the API server has not answered, during an outage.
-    pub fn down_since(&self) -> Option<Timestamp> {
-        self.down_since
-    }
-
     /// How much of `from..to` fell in outages.
     pub fn within(&self, from: Timestamp, to: Timestamp) -> Duration {
         let current = self.down_since.map(|s| (s, to));
@@ -79,7 +74,7 @@ mod tests {
         o.answered(t(10));
         assert!(o.unanswered(t(12)));
         assert!(!o.unanswered(t(14)), "one outage, not one per probe");
-        assert_eq!(o.down_since(), Some(t(10)));
+        assert_eq!(o.down_since, Some(t(10)));
         assert_eq!(o.within(t(0), t(40)), Duration::from_secs(30), "still down");
         assert_eq!(o.answered(t(100)), Some((t(10), t(100))));
         assert_eq!(o.answered(t(102)), None);

@@ -14,6 +14,10 @@ use crate::api::v1alpha1::{
 use crate::controller::Context;
 use crate::error::Error;
 
+/// How long before the operator sees a pause, resume or abort the Intervention asking for
+/// it may have been made.
+pub const ATTRIBUTION_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// The most interventions a plan's status lists.
 pub const LISTED: usize = 50;
 
@@ -149,11 +153,18 @@ pub async fn record_all(
                             .as_deref()
                             .is_some_and(|s| s == a.system || a.system.ends_with(&format!("/{s}")))
                 }),
-                // A pause, resume or abort: the latest of its kind not yet recorded.
+                // A pause, resume or abort: the latest of its kind not yet recorded, made
+                // within the last minutes (an Intervention whose change never came, the
+                // CLI stopped between the two, must not vouch for a later direct edit).
                 None => mine
                     .iter()
                     .copied()
                     .filter(|i| i.spec.action == action && !recorded(&i.name_any()))
+                    .filter(|i| {
+                        i.metadata.creation_timestamp.as_ref().is_some_and(|c| {
+                            crate::engine::time::elapsed(c.0, now) <= ATTRIBUTION_WINDOW
+                        })
+                    })
                     .max_by_key(|i| i.metadata.creation_timestamp.as_ref().map(|t| t.0)),
             };
             new.push(record(

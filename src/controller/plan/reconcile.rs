@@ -238,8 +238,19 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         regated: &regated,
     };
     let mut eval = engine::approvals::evaluate(&facts, &model.settings, &keys, &approvals);
-    // From here to the status write, no other plan takes on a system.
-    let claiming = ctx.claiming.lock().await;
+    // From here to the status write, no other plan takes on a system: needed only while
+    // this plan may take one on (a plan that already holds all its systems gives up holds
+    // at most, which needs no lock).
+    let may_claim = current.systems.len() != model.systems.len()
+        || current
+            .systems
+            .iter()
+            .any(|s| !engine::run::handover::claims(s.phase, current.phase));
+    let claiming = if may_claim {
+        Some(ctx.claiming.lock().await)
+    } else {
+        None
+    };
     let others = super::handover::others(ctx, plan).await?;
     let holders = super::handover::held(plan, &current, &others, keys.iter().map(String::as_str));
     let inputs = Inputs {
