@@ -115,6 +115,7 @@ impl Estate {
                     ["30m", "1h", "4h", "1h30m"][usize::try_from(rng.below(4)).unwrap_or(0)],
                 ),
                 // Distinct, odd durations, so the simulator sees many distinct event times.
+                recovery_point_objective: None,
                 expected_recovery_time: Some(DurationString::new(format!(
                     "{}s",
                     rng.between(60, 3600)
@@ -135,6 +136,7 @@ impl Estate {
                     service: Some(name.clone()),
                     ingress: None,
                     withdraw_on_failure: false,
+                    hand_back: Vec::new(),
                     reapprove_after_restore: false,
                 }),
             };
@@ -173,6 +175,7 @@ fn step(system: &str, k: u64, rng: &mut SplitMix64) -> RestoreStep {
         wait_for: None,
         manual: None,
         repeatable: None,
+        restore_point: None,
     };
     match rng.below(4) {
         0 => {

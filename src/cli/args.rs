@@ -85,8 +85,42 @@ pub enum Command {
         #[command(flatten)]
         target: PlanTarget,
     },
-    /// Write a drill's report: what was broken, how long each system took against its
-    /// objective, who approved the release, and what needs fixing.
+    /// Record, as yourself, that a hand-back item of a released system is done (e.g.
+    /// "back-enter paper results since the restore point").
+    Handback {
+        #[command(flatten)]
+        target: PlanTarget,
+        /// The released system ("name" or "namespace/name").
+        system: String,
+        /// The item: its number from 1 (as `lifeline notice` lists them), its words, or
+        /// the start of them.
+        #[arg(long)]
+        item: String,
+        /// What was done, for the record.
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Print a released system's release notice: to whom it is released, what was
+    /// tested, the data-loss window and what staff must do (hand-back).
+    Notice {
+        #[command(flatten)]
+        target: PlanTarget,
+        /// The released system ("name" or "namespace/name").
+        system: String,
+        /// The stage (default: the latest it was released at).
+        #[arg(long)]
+        stage: Option<String>,
+        /// The format (default: html when FILE ends in .html or .htm, md for .md, else
+        /// text).
+        #[arg(long, value_enum)]
+        format: Option<NoticeFormat>,
+        /// Write the notice to FILE instead of stdout.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Write the report of a drill, or of a recovery from its record (also after the plan
+    /// is deleted): each system's time and data loss against its objectives, who
+    /// approved what, interventions, hand-back and what needs fixing.
     Report(ReportArgs),
     /// Chaos drills in staging: start a run, see its status.
     #[command(subcommand)]
@@ -234,12 +268,30 @@ pub struct StatusArgs {
     pub(super) output: StatusOutput,
 }
 
+/// Formats for `lifeline notice`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NoticeFormat {
+    /// Plain text, for a terminal or an e-mail.
+    Text,
+    /// Markdown.
+    #[value(alias = "markdown")]
+    Md,
+    /// One printable HTML page (inline style, no scripts, nothing fetched).
+    Html,
+}
+
 /// `lifeline report`.
 #[derive(Debug, clap::Args)]
 pub struct ReportArgs {
-    /// The RecoveryDrill's name (with --from-file, needed only when the file holds several).
+    /// What to report: a RecoveryDrill's name, or a RecoveryPlan's (its recovery record,
+    /// also after the plan is deleted); `drill/NAME` or `plan/NAME` says which when both
+    /// exist. With --from-file, needed only when the file holds several drills.
     #[arg(required_unless_present = "from_file")]
     pub(super) drill: Option<String>,
+    /// For a plan recorded more than once under one name: the uid of the run (default:
+    /// the plan that exists, else the latest recorded).
+    #[arg(long)]
+    pub(super) uid: Option<String>,
     /// Its namespace (default: the kubeconfig context's; with --from-file, any).
     #[arg(short = 'n', long)]
     pub(super) namespace: Option<String>,
@@ -250,8 +302,9 @@ pub struct ReportArgs {
     /// written beside it as SVG (report.md: report.svg) and linked from the report.
     #[arg(short = 'o', long, value_name = "FILE")]
     pub(super) output: Option<PathBuf>,
-    /// Read the drill from a YAML or JSON file (e.g. `kubectl get rdrill NAME -o yaml`)
-    /// instead of the cluster.
+    /// Read the drill from a YAML or JSON file (e.g. `kubectl get rdrill NAME -o yaml`),
+    /// or a recovery from its evidence bundle (`lifeline evidence export`), instead of
+    /// the cluster.
     #[arg(long, value_name = "FILE")]
     pub(super) from_file: Option<PathBuf>,
 }

@@ -32,6 +32,7 @@ async fn intervene(
     action: InterventionAction,
     system: Option<&str>,
     restore: Option<(Option<&str>, bool)>,
+    hand_back: Option<(&str, Option<&str>)>,
 ) -> Result<String, CtlError> {
     let namespace = plan.metadata.namespace.clone().unwrap_or_default();
     let plan_name_ = plan.metadata.name.clone().unwrap_or_default();
@@ -66,7 +67,8 @@ async fn intervene(
             system: system.map(str::to_string),
             from_step: restore.and_then(|(s, _)| s.map(str::to_string)),
             force: restore.and_then(|(_, f)| f.then_some(true)),
-            reason: None,
+            item: hand_back.map(|(i, _)| i.to_string()),
+            reason: hand_back.and_then(|(_, c)| c.map(str::to_string)),
             requester: crate::api::v1alpha1::Approver {
                 username: me.username,
                 groups: me.groups,
@@ -124,6 +126,7 @@ pub async fn retry(
         &current,
         InterventionAction::Retry,
         Some(&found.name),
+        None,
         None,
     )
     .await?;
@@ -211,6 +214,7 @@ pub async fn restore(
         InterventionAction::Restore,
         Some(&found.name),
         Some((from_step, force)),
+        None,
     )
     .await?;
     let request = crate::api::v1alpha1::RestoreRequest {
@@ -263,7 +267,15 @@ async fn system_of(
 pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
     let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
     let current = get_plan(&api, namespace, plan).await?;
-    intervene(&client, &current, InterventionAction::Pause, None, None).await?;
+    intervene(
+        &client,
+        &current,
+        InterventionAction::Pause,
+        None,
+        None,
+        None,
+    )
+    .await?;
     patch_plan(
         &api,
         namespace,
@@ -279,7 +291,15 @@ pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), Ct
 pub async fn resume(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
     let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
     let current = get_plan(&api, namespace, plan).await?;
-    intervene(&client, &current, InterventionAction::Resume, None, None).await?;
+    intervene(
+        &client,
+        &current,
+        InterventionAction::Resume,
+        None,
+        None,
+        None,
+    )
+    .await?;
     patch_plan(
         &api,
         namespace,
@@ -310,7 +330,15 @@ pub async fn abort(client: Client, namespace: &str, plan: &str) -> Result<(), Ct
         });
     }
     if !current.spec.abort {
-        intervene(&client, &current, InterventionAction::Abort, None, None).await?;
+        intervene(
+            &client,
+            &current,
+            InterventionAction::Abort,
+            None,
+            None,
+            None,
+        )
+        .await?;
     }
     patch_plan(&api, namespace, plan, &json!({ "spec": { "abort": true } })).await
 }
@@ -351,7 +379,7 @@ fn short_name(name: &str) -> &str {
 }
 
 /// The system a user named: "name" means "<plan namespace>/name".
-fn find_system<'a>(
+pub(super) fn find_system<'a>(
     status: &'a RecoveryPlanStatus,
     namespace: &str,
     system: &str,
@@ -368,7 +396,7 @@ fn find_system<'a>(
 }
 
 /// The plan's systems as a reader would type them, for an error message.
-fn known_systems(status: &RecoveryPlanStatus, namespace: &str) -> String {
+pub(super) fn known_systems(status: &RecoveryPlanStatus, namespace: &str) -> String {
     if status.systems.is_empty() {
         return "none yet; the operator has not started the plan".to_string();
     }
@@ -386,4 +414,88 @@ fn retry_token(now: Timestamp) -> String {
     let nanos = now.subsec_nanosecond().unsigned_abs();
     let suffix = nanos ^ std::process::id().rotate_left(17);
     format!("{}-{suffix:08x}", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+}
+
+/// Records, as yourself, that hand-back item `item` (its number from 1, its words, or the
+/// start of them) of the released system `system` is done. Returns the item's words and
+/// the Intervention's name.
+///
+/// Errors: no such plan or system, the system is not released yet, it has no such item,
+/// or the item is already done (naming who did it).
+pub async fn handback(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    system: &str,
+    item: &str,
+    comment: Option<&str>,
+) -> Result<(String, String), CtlError> {
+    let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
+    let current = get_plan(&api, namespace, plan).await?;
+    let full_name = plan_name(&current);
+    let status = current.status.clone().unwrap_or_default();
+    let found = find_system(&status, namespace, system)
+        .cloned()
+        .ok_or_else(|| CtlError::UnknownSystem {
+            plan: full_name.clone(),
+            system: system.to_string(),
+            known: known_systems(&status, namespace),
+        })?;
+    let refuse = |reason: String| CtlError::HandBackRefused {
+        plan: full_name.clone(),
+        reason,
+    };
+    if found.releases.is_empty() {
+        return Err(refuse(format!(
+            "{} is {} and not released to staff yet: there is nothing to hand back",
+            found.name, found.phase
+        )));
+    }
+    let (sys_ns, short) = found
+        .name
+        .split_once('/')
+        .unwrap_or((namespace, &found.name));
+    let systems: Api<crate::api::v1alpha1::ClinicalSystem> =
+        Api::namespaced(client.clone(), sys_ns);
+    let spec = systems
+        .get(short)
+        .await
+        .map_err(|source| CtlError::Kube {
+            action: "read the clinicalsystem of a system in",
+            plan: full_name.clone(),
+            source,
+        })?
+        .spec;
+    let items = spec
+        .release
+        .as_ref()
+        .map(|r| r.hand_back.clone())
+        .unwrap_or_default();
+    let item = crate::engine::run::hand_back::find(&items, item)
+        .map_err(|why| refuse(format!("{}: {why}", found.name)))?
+        .to_string();
+    if let Some(done) = found
+        .hand_back
+        .iter()
+        .find(|h| h.item == item && h.done_by.is_some())
+    {
+        return Err(refuse(format!(
+            "{}: {item:?} was already done by {} at {}",
+            found.name,
+            done.done_by.as_deref().unwrap_or_default(),
+            done.done_at
+                .as_ref()
+                .map_or("an unknown time".to_string(), |t| t.0.to_string())
+        )));
+    }
+    let token = intervene(
+        &client,
+        &current,
+        InterventionAction::HandBack,
+        Some(&found.name),
+        None,
+        Some((&item, comment)),
+    )
+    .await?;
+    Ok((item, token))
 }

@@ -67,6 +67,14 @@ pub enum CtlError {
         /// Why, naming the system and step.
         reason: String,
     },
+    /// A hand-back that cannot be recorded, with why.
+    #[error("recoveryplan {plan}: {reason}")]
+    HandBackRefused {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// Why, naming the system and item.
+        reason: String,
+    },
     /// Aborted plans are final.
     #[error("recoveryplan {plan} is aborted: {what}")]
     Aborted {

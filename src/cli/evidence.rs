@@ -1,5 +1,6 @@
 //! `lifeline evidence export` and `verify`: a recovery's hash-chained record as one JSON
-//! bundle (the entries, and a manifest with the chain's head and counts), and the check
+//! bundle (the entries, its report, and a manifest with the chain's head, counts and the
+//! report's hash), and the check
 //! that recomputes the chain and names the first entry altered, missing, reordered or
 //! added. The record is read from the RecoveryRecords, so it works after the plan is gone.
 
@@ -36,6 +37,10 @@ pub struct Manifest {
     pub head_from: String,
     /// When the bundle was written.
     pub exported_at: String,
+    /// SHA-256 (hex) of the bundle's `report`, so a signature over the manifest covers
+    /// the report too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_sha256: Option<String>,
 }
 
 /// A recovery's record, as `lifeline evidence export` writes it.
@@ -45,6 +50,9 @@ pub struct Bundle {
     pub manifest: Manifest,
     /// The entries, in the order they were stored.
     pub entries: Vec<RecordEntry>,
+    /// The recovery's report (Markdown), made from the entries at export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
     /// An Ed25519 signature of the manifest (which names the chain's head), when the
     /// bundle was exported with `--sign-key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,10 +201,30 @@ pub async fn export(
             head,
             head_from,
             exported_at: Timestamp::now().to_string(),
+            report_sha256: None,
         },
         entries,
+        report: None,
         signature: None,
     })
+}
+
+/// Puts the recovery's report (Markdown, made from the bundle's entries) in `bundle`,
+/// and its SHA-256 in the manifest.
+pub fn add_report(bundle: &mut Bundle) {
+    let r = crate::report::recovery::Recovery::from_entries(
+        &bundle.manifest.plan,
+        &bundle.manifest.plan_uid,
+        &bundle.entries,
+        Some((&bundle.manifest.head, bundle.manifest.entries)),
+    );
+    let text = crate::report::recovery::markdown(&r);
+    bundle.manifest.report_sha256 = Some(sha256(&text));
+    bundle.report = Some(text);
+}
+
+fn sha256(text: &str) -> String {
+    hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
 }
 
 /// Writes `bundle` to `path` as pretty JSON.
@@ -220,12 +248,21 @@ pub fn read(path: &Path) -> anyhow::Result<Bundle> {
     Ok(bundle)
 }
 
-/// Recomputes the chain against the manifest's head.
+/// Recomputes the chain against the manifest's head, and the report's hash against the
+/// manifest's.
 pub fn verify(bundle: &Bundle) -> anyhow::Result<()> {
     crate::engine::record::verify(
         &bundle.entries,
         Some((&bundle.manifest.head, bundle.manifest.entries)),
     )?;
+    match (&bundle.report, &bundle.manifest.report_sha256) {
+        (Some(text), Some(want)) if &sha256(text) != want => {
+            bail!("the report was altered: its SHA-256 is not the one the manifest records")
+        }
+        (Some(_), None) => bail!("the bundle holds a report the manifest does not record"),
+        (None, Some(_)) => bail!("the report the manifest records was removed from the bundle"),
+        _ => {}
+    }
     Ok(())
 }
 
@@ -239,6 +276,7 @@ pub fn evidence_cmd(cmd: super::EvidenceCommand) -> anyhow::Result<()> {
             sign_key,
         } => super::with_plan(&target, |client, ns, plan| async move {
             let mut bundle = export(client, &ns, &plan, uid.as_deref()).await?;
+            add_report(&mut bundle);
             if let Some(key) = &sign_key {
                 let key = std::fs::read(key)
                     .with_context(|| format!("read the signing key {}", key.display()))?;
@@ -326,8 +364,10 @@ mod tests {
                 head: e.hash.clone(),
                 head_from: "the plan's status".into(),
                 exported_at: "2026-12-02T00:00:00Z".into(),
+                report_sha256: None,
             },
             entries: vec![e],
+            report: None,
             signature: None,
         }
     }
@@ -348,5 +388,33 @@ mod tests {
         let err = check_signature(&changed, &public).expect_err("changed");
         assert!(err.to_string().contains("does not match"), "{err}");
         assert!(sign(&mut b, b"not a key").is_err());
+    }
+
+    #[test]
+    fn the_report_is_covered_by_the_manifest() {
+        let mut b = bundle();
+        add_report(&mut b);
+        assert!(
+            b.report
+                .as_deref()
+                .is_some_and(|r| r.contains("Recovery report: ward/p"))
+        );
+        verify(&b).expect("intact");
+        let mut edited = b.clone();
+        edited.report = edited.report.map(|r| r.replace("ward/p", "ward/q"));
+        assert!(
+            verify(&edited)
+                .unwrap_err()
+                .to_string()
+                .contains("report was altered")
+        );
+        let mut removed = b.clone();
+        removed.report = None;
+        assert!(
+            verify(&removed)
+                .unwrap_err()
+                .to_string()
+                .contains("removed")
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod drill;
 pub mod error;
 pub mod evidence;
 pub mod manifest;
+pub mod notice;
 pub mod operator;
 pub mod plan;
 pub mod report;
@@ -21,9 +22,9 @@ use anyhow::Context as _;
 use crate::api::v1alpha1::Decision;
 
 pub use args::{
-    Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, EvidenceCommand, PlanArgs,
-    PlanOutput, PlanTarget, ReportArgs, ReportFormat, RunArgs, SimOutput, SimulateArgs, Source,
-    StatusArgs,
+    Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, EvidenceCommand,
+    NoticeFormat, PlanArgs, PlanOutput, PlanTarget, ReportArgs, ReportFormat, RunArgs, SimOutput,
+    SimulateArgs, Source, StatusArgs,
 };
 
 /// The whole program: parse arguments as `bin_name`, set up logging, run, and turn an
@@ -120,6 +121,37 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 if reject { "rejection" } else { "confirmation" }
             );
             Ok(())
+        }),
+        Some(Command::Handback {
+            target,
+            system,
+            item,
+            comment,
+        }) => with_plan(&target, |client, ns, plan| async move {
+            let (item, token) =
+                control::handback(client, &ns, &plan, &system, &item, comment.as_deref()).await?;
+            println!(
+                "hand-back of {system} in {ns}/{plan}: {item:?} recorded as done by you (Intervention {token})"
+            );
+            Ok(())
+        }),
+        Some(Command::Notice {
+            target,
+            system,
+            stage,
+            format,
+            output,
+        }) => with_plan(&target, |client, ns, plan| async move {
+            notice::notice_cmd(
+                client,
+                &ns,
+                &plan,
+                &system,
+                stage.as_deref(),
+                format,
+                output,
+            )
+            .await
         }),
         Some(Command::Approve(args)) => approve::decide_cmd(args, Decision::Approve),
         Some(Command::Reject(args)) => approve::decide_cmd(args, Decision::Reject),

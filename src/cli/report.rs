@@ -1,5 +1,6 @@
-//! `lifeline report`: writes a drill's report (Markdown with its Gantt chart as SVG beside
-//! it, or one HTML page) from the cluster or from a file.
+//! `lifeline report`: writes a drill's report, or a real recovery's from its record
+//! (Markdown with its Gantt chart as SVG beside it, or one HTML page), from the cluster or
+//! from a file (a drill's YAML, a recovery's evidence bundle).
 
 use std::{
     io::Write as _,
@@ -12,22 +13,122 @@ use serde::Deserialize;
 use super::{ReportArgs, ReportFormat, runtime};
 use crate::{api::v1alpha1::RecoveryDrill, report};
 
+/// What a report is about: a drill, or a real recovery (from its record).
+enum Subject {
+    Drill(Box<RecoveryDrill>),
+    Recovery(Box<report::recovery::Recovery>),
+}
+
+impl Subject {
+    fn what(&self) -> &'static str {
+        match self {
+            Subject::Drill(_) => "drill report",
+            Subject::Recovery(_) => "recovery report",
+        }
+    }
+
+    fn html(&self) -> String {
+        match self {
+            Subject::Drill(d) => report::drill::html(d),
+            Subject::Recovery(r) => report::recovery::html(r),
+        }
+    }
+
+    fn markdown(&self, chart: Option<&str>) -> String {
+        match (self, chart) {
+            (Subject::Drill(d), Some(file)) => {
+                report::drill::markdown_linking(d, report::drill::ChartLink::File(file))
+            }
+            (Subject::Drill(d), None) => report::drill::markdown(d),
+            (Subject::Recovery(r), chart) => report::recovery::markdown_linking(r, chart),
+        }
+    }
+
+    fn svg(&self) -> Option<String> {
+        match self {
+            Subject::Drill(d) => report::drill::gantt_svg(d),
+            Subject::Recovery(r) => report::recovery::gantt_svg(r),
+        }
+    }
+}
+
+/// The report of a recovery from its evidence bundle.
+fn recovery_of_bundle(bundle: &super::evidence::Bundle) -> report::recovery::Recovery {
+    report::recovery::Recovery::from_entries(
+        &bundle.manifest.plan,
+        &bundle.manifest.plan_uid,
+        &bundle.entries,
+        Some((&bundle.manifest.head, bundle.manifest.entries)),
+    )
+}
+
+/// Reads what `name` names on the cluster: `drill/NAME`, `plan/NAME`, or a bare name (a
+/// RecoveryDrill if one has it, else the record of the RecoveryPlan of that name).
+async fn subject_on_cluster(
+    client: kube::Client,
+    ns: &str,
+    name: &str,
+    uid: Option<&str>,
+) -> anyhow::Result<Subject> {
+    let (kind, bare) = match name.split_once('/') {
+        Some((k, n)) => (Some(k.to_ascii_lowercase()), n),
+        None => (None, name),
+    };
+    let as_plan = |client: kube::Client| async move {
+        let bundle = super::evidence::export(client, ns, bare, uid).await?;
+        Ok::<_, anyhow::Error>(Subject::Recovery(Box::new(recovery_of_bundle(&bundle))))
+    };
+    match kind.as_deref() {
+        Some("drill" | "recoverydrill" | "rdrill") => Ok(Subject::Drill(Box::new(
+            super::drill::fetch(client, ns, bare).await?,
+        ))),
+        Some("plan" | "recoveryplan" | "rplan") => as_plan(client).await,
+        Some(other) => bail!("{name}: say drill/NAME or plan/NAME, not {other}/"),
+        None => {
+            let drills: kube::Api<RecoveryDrill> = kube::Api::namespaced(client.clone(), ns);
+            match drills
+                .get_opt(bare)
+                .await
+                .with_context(|| format!("read recoverydrill {ns}/{bare}"))?
+            {
+                Some(d) if uid.is_none() => Ok(Subject::Drill(Box::new(d))),
+                _ => as_plan(client).await.with_context(|| {
+                    format!("{ns}/{bare} is neither a RecoveryDrill nor a recorded RecoveryPlan")
+                }),
+            }
+        }
+    }
+}
+
 /// `lifeline report`.
 pub(super) fn report_cmd(args: ReportArgs) -> anyhow::Result<()> {
-    let drill = match (&args.from_file, &args.drill) {
-        (Some(path), name) => drill_from_file(path, name.as_deref(), args.namespace.as_deref())?,
+    let subject = match (&args.from_file, &args.drill) {
+        (Some(path), name) => {
+            // An evidence bundle is JSON with a manifest; anything else is a drill.
+            match super::evidence::read(path) {
+                Ok(bundle) => Subject::Recovery(Box::new(recovery_of_bundle(&bundle))),
+                Err(_) => Subject::Drill(Box::new(drill_from_file(
+                    path,
+                    name.as_deref(),
+                    args.namespace.as_deref(),
+                )?)),
+            }
+        }
         (None, Some(name)) => {
             let name = name.clone();
             let namespace = args.namespace.clone();
+            let uid = args.uid.clone();
             runtime()?.block_on(async move {
                 let client = kube::Client::try_default()
                     .await
                     .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
                 let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
-                Ok::<_, anyhow::Error>(super::drill::fetch(client, &ns, &name).await?)
+                subject_on_cluster(client, &ns, &name, uid.as_deref()).await
             })?
         }
-        (None, None) => bail!("name the drill: lifeline report DRILL, or --from-file FILE"),
+        (None, None) => {
+            bail!("name the drill or plan: lifeline report NAME, or --from-file FILE")
+        }
     };
     let format = args.format.unwrap_or_else(|| {
         let ext = args
@@ -41,10 +142,11 @@ pub(super) fn report_cmd(args: ReportArgs) -> anyhow::Result<()> {
             _ => ReportFormat::Md,
         }
     });
+    let what = subject.what();
     let Some(path) = &args.output else {
         let text = match format {
-            ReportFormat::Md => report::drill::markdown(&drill),
-            ReportFormat::Html => report::drill::html(&drill),
+            ReportFormat::Md => subject.markdown(None),
+            ReportFormat::Html => subject.html(),
         };
         return std::io::stdout()
             .lock()
@@ -56,30 +158,28 @@ pub(super) fn report_cmd(args: ReportArgs) -> anyhow::Result<()> {
     };
     match format {
         ReportFormat::Html => {
-            write(path, &report::drill::html(&drill))?;
-            println!("drill report written to {}", path.display());
+            write(path, &subject.html())?;
+            println!("{what} written to {}", path.display());
         }
         ReportFormat::Md => {
             let svg_path = svg_beside(path);
-            let chart =
-                report::drill::gantt_svg(&drill).zip(svg_path.file_name().and_then(|n| n.to_str()));
+            let chart = subject
+                .svg()
+                .zip(svg_path.file_name().and_then(|n| n.to_str()));
             match chart {
                 Some((svg, file)) => {
-                    let text = report::drill::markdown_linking(
-                        &drill,
-                        report::drill::ChartLink::File(file),
-                    );
+                    let text = subject.markdown(Some(file));
                     write(&svg_path, &svg)?;
                     write(path, &text)?;
                     println!(
-                        "drill report written to {}, its Gantt chart to {}",
+                        "{what} written to {}, its Gantt chart to {}",
                         path.display(),
                         svg_path.display()
                     );
                 }
                 None => {
-                    write(path, &report::drill::markdown(&drill))?;
-                    println!("drill report written to {}", path.display());
+                    write(path, &subject.markdown(None))?;
+                    println!("{what} written to {}", path.display());
                 }
             }
         }

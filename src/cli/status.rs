@@ -324,6 +324,7 @@ pub fn render_release(plan: &RecoveryPlan) -> String {
         let _ = writeln!(out, "Awaiting: {}", one_line(&line.to_string()));
     }
     out.push_str(&render_interventions(&status));
+    out.push_str(&render_data_and_hand_back(&status));
     if plan.spec.stages.is_empty() {
         return out;
     }
@@ -371,6 +372,64 @@ pub fn render_release(plan: &RecoveryPlan) -> String {
                     .as_deref()
                     .map(|c| format!(" ({c})"))
                     .unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+/// Each system's data-loss window ("Data loss:") and hand-back progress ("Hand-back:"),
+/// for the systems that have them.
+fn render_data_and_hand_back(status: &RecoveryPlanStatus) -> String {
+    let mut out = String::new();
+    let losses: Vec<_> = status
+        .systems
+        .iter()
+        .filter_map(|s| s.data_loss.as_ref().map(|d| (s, d)))
+        .collect();
+    if !losses.is_empty() {
+        out.push_str(
+            "Data loss:
+",
+        );
+        for (s, d) in losses {
+            let _ = writeln!(
+                out,
+                "  {}: {}",
+                crate::api::v1alpha1::short_name(&s.name),
+                crate::engine::notice::data_loss_words(d)
+            );
+        }
+    }
+    let hand_back: Vec<_> = status
+        .systems
+        .iter()
+        .filter(|s| !s.hand_back.is_empty() && !s.releases.is_empty())
+        .collect();
+    if !hand_back.is_empty() {
+        out.push_str(
+            "Hand-back:
+",
+        );
+        for s in hand_back {
+            let done = crate::engine::run::hand_back::done_count(&s.hand_back);
+            let open: Vec<String> = s
+                .hand_back
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.done_by.is_none())
+                .map(|(i, h)| format!("{}. {}", i + 1, h.item))
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {}: {done}/{} done{}",
+                crate::api::v1alpha1::short_name(&s.name),
+                s.hand_back.len(),
+                if open.is_empty() {
+                    String::new()
+                } else {
+                    format!("; to do: {}", open.join("; "))
+                }
             );
         }
     }

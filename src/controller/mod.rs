@@ -44,7 +44,7 @@ use kube::{
 use tracing::{error, info, warn};
 
 use crate::{
-    api::v1alpha1::{Approval, ClinicalSystem, RecoveryDrill, RecoveryPlan},
+    api::v1alpha1::{Approval, ClinicalSystem, Intervention, RecoveryDrill, RecoveryPlan},
     error::Error,
 };
 
@@ -409,6 +409,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     }
     let system_resource = ApiResource::erase::<ClinicalSystem>(&());
     let approval_resource = ApiResource::erase::<Approval>(&());
+    let intervention_resource = ApiResource::erase::<Intervention>(&());
     let on_system = {
         let store = store.clone();
         move |o: DynamicObject| plans_in_namespace(&store, &o)
@@ -454,6 +455,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         }
     };
+    // An Approval or an Intervention wakes the plan it names.
     let on_approval = move |a: DynamicObject| {
         let ns = a.namespace();
         let plan = a.data["spec"]["plan"].as_str().map(str::to_string);
@@ -509,6 +511,12 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         .watches_with(
             dynamic_scoped(&client, ns, &approval_resource),
             approval_resource.clone(),
+            wc.clone(),
+            on_approval,
+        )
+        .watches_with(
+            dynamic_scoped(&client, ns, &intervention_resource),
+            intervention_resource.clone(),
             wc.clone(),
             on_approval,
         )

@@ -1,6 +1,7 @@
 //! Webhook notifications: the transitions people act on (a stage awaits approval or is
-//! halted by a rejection, a system failed, a plan finished; a drill waits, is refused,
-//! stopped or finished) sent as a JSON POST to a configured URL.
+//! halted by a rejection, a system failed or was released, with its release notice, a plan
+//! finished; a drill waits, is refused, stopped or finished) sent as a JSON POST to a
+//! configured URL.
 //!
 //! The reconcile never waits for a webhook: it queues the notification and moves on. A
 //! background task delivers the queue in order, retrying each notification with
@@ -84,6 +85,10 @@ pub struct Notification {
     pub awaiting: Vec<crate::api::v1alpha1::AwaitingStage>,
     /// Systems verified of all, "12/24".
     pub progress: String,
+    /// For `SystemReleased`: the release notice (to whom, what was tested, the data lost,
+    /// what staff must do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notice: Option<crate::engine::notice::ReleaseNotice>,
 }
 
 /// The Event reasons that are also sent to the webhook.
@@ -95,6 +100,7 @@ pub const NOTIFIED: &[&str] = &[
     "SoakHeld",
     "SystemDegraded",
     "SystemRecovered",
+    "SystemReleased",
     "StepAwaitingConfirmation",
     "PlanSucceeded",
     "PlanFailed",
@@ -156,6 +162,7 @@ pub fn for_event(
         system,
         awaiting: status.awaiting.clone(),
         progress: status.progress.clone().unwrap_or_else(|| "0/0".into()),
+        notice: None,
     })
 }
 
@@ -196,6 +203,7 @@ pub fn for_drill_event(
         system: None,
         awaiting: Vec::new(),
         progress: String::new(),
+        notice: None,
     })
 }
 
@@ -376,12 +384,7 @@ mod tests {
     #[test]
     fn routine_transitions_are_not_notified() {
         let status = RecoveryPlanStatus::default();
-        for reason in [
-            "RestoreStarted",
-            "SystemVerified",
-            "SystemReleased",
-            "PlanRunning",
-        ] {
+        for reason in ["RestoreStarted", "SystemVerified", "PlanRunning"] {
             assert_eq!(
                 for_event(&plan(), &status, &event(reason)),
                 None,

@@ -10,6 +10,8 @@
 //!   its measurements against the objectives, and its schedule.
 //! - [`record`]: the hash-chained record of a recovery: what each reconcile adds, and
 //!   how a chain is checked.
+//! - [`notice`]: a system's release notice: to whom, what was tested, the data lost,
+//!   what staff must do.
 //! - [`names`]: deterministic names for everything the operator creates.
 //! - [`conditions`]: status conditions, kept stable across writes.
 //! - [`time`]: seconds between timestamps and objectives met, one rule each.
@@ -18,6 +20,7 @@ pub mod approvals;
 pub mod conditions;
 pub mod drill;
 pub mod names;
+pub mod notice;
 pub mod plan;
 pub mod record;
 pub mod run;

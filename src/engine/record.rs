@@ -257,6 +257,7 @@ fn system_transitions(
             json!({
                 "from": before.map(|b| b.phase),
                 "to": after.phase,
+                "tier": after.tier,
                 "message": after.message,
                 "blockedBy": after.blocked_by,
                 "heldBy": after.held_by.as_ref().map(|h| &h.plan),
@@ -315,6 +316,38 @@ fn system_transitions(
             json!({ "stage": r.stage }),
         ));
     }
+    if after.data_loss.is_some()
+        && before.and_then(|b| b.data_loss.as_ref()) != after.data_loss.as_ref()
+    {
+        out.push(body(
+            now,
+            RecordKind::DataLoss,
+            name,
+            serde_json::to_value(&after.data_loss).unwrap_or(Value::Null),
+        ));
+    }
+    for item in &after.hand_back {
+        let Some(by) = &item.done_by else { continue };
+        let known = before.is_some_and(|b| {
+            b.hand_back
+                .iter()
+                .any(|o| o.item == item.item && o.request == item.request && o.done_by.is_some())
+        });
+        if !known {
+            out.push(body(
+                item.done_at.as_ref().unwrap_or(now),
+                RecordKind::HandBack,
+                name,
+                json!({
+                    "item": item.item,
+                    "by": by,
+                    "groups": item.groups,
+                    "request": item.request,
+                    "comment": item.comment,
+                }),
+            ));
+        }
+    }
     let regressions_before = before.map_or(0, |b| b.regression_count);
     if after.regression_count > regressions_before
         && let Some(r) = after.regressions.last()
@@ -344,29 +377,39 @@ fn system_transitions(
     out
 }
 
-/// Everything a reconcile adds to the record, in order: the plan's phase, each system's
-/// transitions (phase, steps, checks, releases, regressions), each Approval the operator
-/// decided on for the first time (copied in full from `approvals`: approver, groups,
-/// comment, systems, acknowledged items) and each new intervention.
+/// Everything a reconcile adds to the record, in order: the plan's phase (the first entry
+/// also says what the run is measured from), each system's transitions (phase, steps,
+/// checks, releases, regressions, data loss, hand-back), each release notice sent, each
+/// Approval the operator decided on for the first time (copied in full from `approvals`:
+/// approver, groups, comment, systems, acknowledged items) and each new intervention.
 pub fn transitions(
     prev: &RecoveryPlanStatus,
     next: &RecoveryPlanStatus,
     approvals: &[Approval],
+    notices: &[crate::engine::notice::ReleaseNotice],
     now: Timestamp,
 ) -> Vec<Body> {
     let now = Time(now);
     let mut out = Vec::new();
     if prev.phase != next.phase || prev.started_at.is_none() {
-        out.push(body(
-            &now,
-            RecordKind::PlanPhase,
-            None,
-            json!({ "from": prev.phase, "to": next.phase, "progress": next.progress }),
-        ));
+        let mut data = json!({ "from": prev.phase, "to": next.phase, "progress": next.progress });
+        if prev.started_at.is_none() {
+            data["startedAt"] = json!(next.started_at);
+            data["measuredFrom"] = json!(next.measured_from.as_ref().or(next.started_at.as_ref()));
+        }
+        out.push(body(&now, RecordKind::PlanPhase, None, data));
     }
     for s in &next.systems {
         let before = prev.systems.iter().find(|p| p.name == s.name);
         out.extend(system_transitions(before, s, &now));
+    }
+    for n in notices {
+        out.push(body(
+            &n.released_at,
+            RecordKind::Notice,
+            Some(&n.system),
+            serde_json::to_value(n).unwrap_or(Value::Null),
+        ));
     }
     for a in &next.approvals {
         let known = prev

@@ -11,6 +11,9 @@
 //!   and the two renderings, `markdown.rs` and `html.rs` (with its `style.css`).
 //! - [`gantt`]: the SVG Gantt chart: its types in `gantt/mod.rs`, its dimensions, colours,
 //!   scale and per-row decisions in `layout.rs`, the writing in `svg.rs`.
+//! - [`recovery`]: the report of a real recovery, from its hash-chained record: `record.rs`
+//!   folds the entries, `model.rs` decides the report, `render.rs` writes Markdown and HTML.
+//! - [`notice`]: a system's release notice as text, Markdown or a printable page.
 //! - `fmt.rs`: the one place for how the reports format durations (in words, as a
 //!   stopwatch, as the chart's `1h30m`), UTC moments and plurals, and escape text for
 //!   HTML/SVG and for Markdown.
@@ -18,3 +21,5 @@
 pub mod drill;
 mod fmt;
 pub mod gantt;
+pub mod notice;
+pub mod recovery;

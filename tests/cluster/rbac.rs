@@ -75,6 +75,7 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: lifeline.dev/approvals: list",
     "lifeline-operator: lifeline.dev/approvals: watch",
     "lifeline-operator: lifeline.dev/interventions: list",
+    "lifeline-operator: lifeline.dev/interventions: watch",
     // The hash-chained record (server-side apply), and the verb admission asks for.
     "lifeline-operator: lifeline.dev/recoveryrecords: get",
     "lifeline-operator: lifeline.dev/recoveryrecords: list",

@@ -58,6 +58,7 @@ pub fn sys(name: &str) -> Sys {
             owner: None,
             tier: Tier::Important,
             recovery_time_objective: DurationString::new("1h"),
+            recovery_point_objective: None,
             expected_recovery_time: Some(DurationString::new("10m")),
             depends_on: Vec::new(),
             restore: None,
@@ -130,6 +131,7 @@ impl Sys {
                         approver_groups: vec![],
                     }),
                     repeatable: None,
+                    restore_point: None,
                 })
                 .collect(),
             timeout: None,
@@ -167,6 +169,7 @@ impl Sys {
             ingress: None,
             withdraw_on_failure: false,
             reapprove_after_restore: false,
+            hand_back: Vec::new(),
         });
         self
     }

@@ -61,6 +61,14 @@ pub struct ClinicalSystemSpec {
     #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
     pub recovery_time_objective: DurationString,
 
+    /// The recovery-point objective: how much of the data entered before the incident the
+    /// trust accepts losing, e.g. "24h" (a nightly backup). A restore step that reports the
+    /// point its data was restored to (`restore.steps[].restorePoint`) gives the system's
+    /// data-loss window, which is compared with this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new(DURATION_RULE).message(DURATION_MESSAGE))]
+    pub recovery_point_objective: Option<DurationString>,
+
     /// How long restore plus verification usually takes, e.g. "20m". Used for planning
     /// (the critical path) and by the simulator. Default: 5m.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +191,10 @@ pub struct Restore {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("[has(self.scale), has(self.rolloutRestart), has(self.job), has(self.waitFor), has(self.manual)].filter(x, x).size() == 1")
     .message("a restore step must set exactly one of scale, rolloutRestart, job, waitFor or manual"))]
+#[x_kube(validation = Rule::new("!has(self.restorePoint) || !has(self.restorePoint.terminationMessage) || !self.restorePoint.terminationMessage || has(self.job)")
+    .message("restorePoint.terminationMessage: only a job step's pod writes a termination message"))]
+#[x_kube(validation = Rule::new("!has(self.restorePoint) || !has(self.restorePoint.field) || has(self.restorePoint.object) || has(self.waitFor)")
+    .message("restorePoint.object: name the object that holds the field (only a waitFor step's own object is assumed)"))]
 pub struct RestoreStep {
     /// The step's name, unique within the system (it names the Job a `job` step creates).
     #[x_kube(validation = Rule::new(DNS1123_LABEL_RULE).message("must be a DNS-1123 label: lower-case letters, digits and '-'"))]
@@ -205,11 +217,54 @@ pub struct RestoreStep {
     /// (for systems outside the cluster).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual: Option<ManualStep>,
+    /// Where the step reports the point in time its data was restored to (the backup's
+    /// time), from which lifeline works out the system's data-loss window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_point: Option<RestorePointSource>,
     /// False for a step that must not run twice without someone insisting, such as a
     /// restore from backup (it overwrites what staff entered since): `lifeline restore`
     /// refuses to run it again without `--force`. Default true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeatable: Option<bool>,
+}
+
+/// Where a restore step reports the point its data was restored to. Exactly one of
+/// `terminationMessage` and `field` is set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.terminationMessage) && self.terminationMessage) != has(self.field)")
+    .message("set exactly one of terminationMessage: true and field"))]
+pub struct RestorePointSource {
+    /// For a `job` step: its pod writes `{"restorePoint": "<RFC 3339 time>"}` as its
+    /// termination message (to `/dev/termination-log`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub termination_message: Option<bool>,
+    /// The field of an object that holds the time (RFC 3339), as a dotted path, e.g.
+    /// "status.recoveryTarget.targetTime".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_-]+(\\\\.[A-Za-z0-9_-]+)*$')").message("must be a dotted path of field names, e.g. status.recoveryTarget.targetTime"))]
+    #[schemars(length(min = 1, max = 253))]
+    pub field: Option<String>,
+    /// The object that holds `field`, in the system's namespace. Default: a `waitFor`
+    /// step's own object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRef>,
+}
+
+/// An object in the system's namespace, of any kind.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectRef {
+    /// The object's apiVersion, e.g. "postgresql.cnpg.io/v1".
+    #[schemars(length(min = 1, max = 253))]
+    pub api_version: String,
+    /// Its kind.
+    #[schemars(length(min = 1, max = 63))]
+    pub kind: String,
+    /// Its name.
+    #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message("must be a DNS-1123 name: lower-case letters, digits, '-' and '.'"))]
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
 }
 
 /// What a restore step does, read from a [`RestoreStep`].
@@ -454,6 +509,13 @@ pub struct Release {
     /// access, as the paper fallback may be worse; the system is marked Degraded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub withdraw_on_failure: bool,
+    /// What staff must do once the system is back, each a short instruction, e.g.
+    /// "back-enter paper results since the restore point". Every release notice lists
+    /// them; `lifeline handback` records a person completing one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 30), inner(length(min = 1, max = 256)))]
+    #[schemars(extend("x-kubernetes-list-type" = "set"))]
+    pub hand_back: Vec<String>,
 }
 
 impl ClinicalSystemSpec {

@@ -1,5 +1,5 @@
 //! Intervention: a person's request to pause, resume, abort, retry or restore a plan's
-//! system, recorded before it takes effect. The API server vouches for who asked (an
+//! system, recorded before it takes effect, or their word that a hand-back item is done. The API server vouches for who asked (an
 //! admission policy checks `requester` against the requesting user) and the object never
 //! changes, so the plan's record of who intervened cannot be forged or rewritten.
 
@@ -32,8 +32,10 @@ use super::{Approver, common::DNS1123_SUBDOMAIN_RULE};
     validation = Rule::new("self.spec == oldSelf.spec").message("an Intervention is a record: it cannot be changed; create a new one instead").field_path(".spec")
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("(self.action == 'retry' || self.action == 'restore') == has(self.system)")
-    .message("spec.system: a retry or a restore names its system, and only they do"))]
+#[x_kube(validation = Rule::new("(self.action == 'retry' || self.action == 'restore' || self.action == 'handBack') == has(self.system)")
+    .message("spec.system: a retry, a restore or a hand-back names its system, and only they do"))]
+#[x_kube(validation = Rule::new("(self.action == 'handBack') == has(self.item)")
+    .message("spec.item: a hand-back names the item done, and only it does"))]
 #[x_kube(validation = Rule::new("self.action == 'restore' || (!has(self.fromStep) && !has(self.force))")
     .message("spec.fromStep and spec.force belong to a restore only"))]
 pub struct InterventionSpec {
@@ -58,7 +60,11 @@ pub struct InterventionSpec {
     /// For a restore: run steps marked `repeatable: false` as well.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub force: Option<bool>,
-    /// Why, for the record.
+    /// For a hand-back: the item done, as the system's `release.handBack` words it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub item: Option<String>,
+    /// Why, for the record (for a hand-back, what was done).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub reason: Option<String>,
@@ -80,6 +86,8 @@ pub enum InterventionAction {
     Retry,
     /// Restore a verified system again.
     Restore,
+    /// Record that a hand-back item of a released system is done.
+    HandBack,
 }
 
 impl fmt::Display for InterventionAction {
@@ -90,6 +98,7 @@ impl fmt::Display for InterventionAction {
             InterventionAction::Abort => "abort",
             InterventionAction::Retry => "retry",
             InterventionAction::Restore => "restore",
+            InterventionAction::HandBack => "handBack",
         })
     }
 }

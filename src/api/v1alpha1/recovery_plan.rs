@@ -470,6 +470,8 @@ pub enum InterventionKind {
     Confirm,
     /// Rejected a manual step.
     Reject,
+    /// Completed a hand-back item.
+    HandBack,
 }
 
 impl fmt::Display for InterventionKind {
@@ -482,6 +484,7 @@ impl fmt::Display for InterventionKind {
             InterventionKind::Restore => "restore",
             InterventionKind::Confirm => "confirm",
             InterventionKind::Reject => "reject",
+            InterventionKind::HandBack => "handBack",
         })
     }
 }
@@ -642,6 +645,67 @@ pub struct SystemStatus {
     /// While it is `Held`: the plan that recovers it, and how far that plan has got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held_by: Option<HeldBy>,
+    /// How much data the restore lost: the point its data was restored to, against the
+    /// incident's start and the system's recovery-point objective.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss: Option<DataLoss>,
+    /// What staff must do now the system is back (`release.handBack`), and who has done
+    /// what, since its latest restore.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hand_back: Vec<HandBackItem>,
+}
+
+/// A system's data-loss window: from the point its data was restored to, to the
+/// incident's start. What staff entered in between is lost and must be entered again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataLoss {
+    /// The restore step that reported it.
+    pub step: String,
+    /// The point in time the data was restored to, as the step reported it; none when
+    /// the step did not report one it was declared to (see `problem`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_point: Option<Time>,
+    /// What the window runs to: the incident's start (`spec.incidentStartedAt`, else
+    /// the plan's start).
+    pub incident_at: Time,
+    /// The window, in seconds (0 when the data was restored to a point after the
+    /// incident's start).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_seconds: Option<u64>,
+    /// The recovery-point objective, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_seconds: Option<u64>,
+    /// Whether the window is within the objective (set when both are known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_met: Option<bool>,
+    /// Why the window is unknown: the step did not report a restore point it was
+    /// declared to, or reported one lifeline could not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// One hand-back item of a system and who completed it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HandBackItem {
+    /// The item, as `release.handBack` words it.
+    pub item: String,
+    /// Who completed it, vouched for by the API server (from their Intervention).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_by: Option<String>,
+    /// Their groups.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// When they recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_at: Option<Time>,
+    /// The Intervention that recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// What they wrote with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
 
 /// The plan that holds a system another plan selects, as that plan last saw it.
@@ -700,6 +764,13 @@ pub struct StepStatus {
     /// a Job name), so a restarted controller finds it instead of repeating it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// The point in time the step restored the data to, as it reported it
+    /// (`restorePoint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_point: Option<Time>,
+    /// Why a restore point the step was declared to report is missing or unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_point_problem: Option<String>,
 }
 
 /// A system's release gate as a plan keeps it.

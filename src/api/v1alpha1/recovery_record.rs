@@ -101,4 +101,11 @@ pub enum RecordKind {
     Approval,
     /// A person's intervention, or a confirmation of a manual step.
     Intervention,
+    /// A system's data-loss window was worked out (its restore point reported).
+    DataLoss,
+    /// A system's release notice, as sent: to whom, what was tested, the data-loss
+    /// window and the hand-back items.
+    Notice,
+    /// A person completed a hand-back item.
+    HandBack,
 }

@@ -11,6 +11,7 @@ use kube::{
 use tracing::warn;
 
 use crate::controller::Context;
+use crate::engine::notice::ReleaseNotice;
 use crate::{
     api::v1alpha1::{
         AwaitingStage, PlanPhase, RecoveryPlan, RecoveryPlanStatus, SystemPhase, format_duration,
@@ -77,7 +78,11 @@ pub fn transitions(
                 reason: "SystemReleased".into(),
                 note: Some(format!("{} released to stage {stage}", s.name)),
                 action: "Release".into(),
-                secondary: system_ref(&s.name),
+                // One notice (and notification) per stage released at.
+                secondary: system_ref(&s.name).map(|r| ObjectReference {
+                    field_path: Some(format!("spec.stages{{{stage}}}")),
+                    ..r
+                }),
             });
         }
         let old_soak = was.and_then(|p| p.soak.as_ref());
@@ -319,12 +324,34 @@ pub async fn publish_transitions(
     model: &PlanModel,
     prev: &RecoveryPlanStatus,
     next: &RecoveryPlanStatus,
+    notices: &[ReleaseNotice],
 ) {
     let reference = plan.object_ref(&());
     for mut ev in transitions(model, &reference, prev, next) {
+        // A release tells its notice: to whom, what was tested, the data lost, what staff
+        // must do.
+        let notice = (ev.reason == "SystemReleased")
+            .then(|| {
+                let r = ev.secondary.as_ref()?;
+                let system = format!("{}/{}", r.namespace.as_deref()?, r.name.as_deref()?);
+                let stage = r
+                    .field_path
+                    .as_deref()?
+                    .strip_prefix("spec.stages{")?
+                    .strip_suffix('}')?
+                    .to_string();
+                notices
+                    .iter()
+                    .find(|n| n.system == system && n.stage == stage)
+            })
+            .flatten();
+        if let Some(n) = notice {
+            ev.note = Some(crate::engine::notice::summary(n));
+        }
         if let Some(notifier) = &ctx.notifier
-            && let Some(n) = crate::controller::notify::for_event(plan, next, &ev)
+            && let Some(mut n) = crate::controller::notify::for_event(plan, next, &ev)
         {
+            n.notice = notice.cloned();
             notifier.send(n);
         }
         ev.note = ev.note.as_deref().map(fit_note);

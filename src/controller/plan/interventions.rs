@@ -56,7 +56,7 @@ fn asked<'a>(
 }
 
 /// Whether the Intervention `i` is one for `plan`.
-fn for_plan(i: &Intervention, plan: &RecoveryPlan) -> bool {
+pub(super) fn for_plan(i: &Intervention, plan: &RecoveryPlan) -> bool {
     i.spec.plan == plan.name_any()
         && (i.spec.plan_uid.is_none() || i.spec.plan_uid == plan.uid())
         && match (
@@ -99,6 +99,7 @@ fn kind(a: InterventionAction) -> InterventionKind {
         InterventionAction::Abort => InterventionKind::Abort,
         InterventionAction::Retry => InterventionKind::Retry,
         InterventionAction::Restore => InterventionKind::Restore,
+        InterventionAction::HandBack => InterventionKind::HandBack,
     }
 }
 

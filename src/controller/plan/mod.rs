@@ -5,6 +5,7 @@
 //! appends to the hash-chained record.
 
 pub mod events;
+pub mod hand_back;
 pub mod handover;
 pub mod interventions;
 pub mod reconcile;

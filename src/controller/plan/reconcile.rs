@@ -12,6 +12,7 @@ use crate::controller::{
     Context,
     steps::{
         restore::{self, StepProgress},
+        restore_point,
         verify::{self, Attempt},
     },
 };
@@ -292,9 +293,28 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     )
     .await?;
 
+    super::hand_back::update(ctx, plan, &model, &mut decision.status).await?;
+    let plan_key = format!("{ns}/{name}");
+    let notices = engine::notice::released(
+        &plan_key,
+        &plan.spec.stages,
+        &model,
+        &prev,
+        &decision.status,
+    );
+
     // The record first, then the status that reports it; both before acting, so a crash
     // after this point finds the work in status.
-    super::record::append(ctx, plan, &prev, &mut decision.status, &approvals, now).await?;
+    super::record::append(
+        ctx,
+        plan,
+        &prev,
+        &mut decision.status,
+        &approvals,
+        &notices,
+        now,
+    )
+    .await?;
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
     super::handover::record(ctx, plan, &decision.status);
     drop(claiming);
@@ -309,7 +329,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             info!(plan = %name, system = %s.name, recovery_seconds = s.recovery_seconds, objective_met = s.objective_met, "system verified");
         }
     }
-    events::publish_transitions(ctx, plan, &model, &prev, &decision.status).await;
+    events::publish_transitions(ctx, plan, &model, &prev, &decision.status, &notices).await;
     ctx.metrics
         .record_plan(&ns, &name, &model, &prev, &decision.status);
 
@@ -387,10 +407,26 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             plan.metadata.generation,
             now,
         );
-        super::record::append(ctx, plan, &written, &mut decision.status, &approvals, now).await?;
+        let notices = engine::notice::released(
+            &plan_key,
+            &plan.spec.stages,
+            &model,
+            &written,
+            &decision.status,
+        );
+        super::record::append(
+            ctx,
+            plan,
+            &written,
+            &mut decision.status,
+            &approvals,
+            &notices,
+            now,
+        )
+        .await?;
         status::write(ctx, plan, &written, &mut decision.status, now).await?;
         super::handover::record(ctx, plan, &decision.status);
-        events::publish_transitions(ctx, plan, &model, &written, &decision.status).await;
+        events::publish_transitions(ctx, plan, &model, &written, &decision.status, &notices).await;
     }
     if first_time
         && !gate_failed
@@ -741,11 +777,28 @@ async fn observe(
                 }
                 match restore::drive_step(ctx, plan, cs, k, step.attempts.max(1), approvals).await?
                 {
-                    StepProgress::Succeeded { token } => out.push(Observation::StepSucceeded {
-                        system: i,
-                        step: k,
-                        token,
-                    }),
+                    StepProgress::Succeeded { token } => {
+                        if let Some(spec) = cs.spec.steps().get(k)
+                            && spec.restore_point.is_some()
+                        {
+                            let job = spec.job.as_ref().and(token.as_deref());
+                            let (at, problem) = restore_point::read(ctx, cs, spec, job).await?;
+                            if let Some(p) = &problem {
+                                warn!(plan = %plan.name_any(), system = %m.key, step = %spec.name, problem = %p, "a restore step did not report its restore point; the data-loss window is unknown");
+                            }
+                            out.push(Observation::RestorePoint {
+                                system: i,
+                                step: k,
+                                at,
+                                problem,
+                            });
+                        }
+                        out.push(Observation::StepSucceeded {
+                            system: i,
+                            step: k,
+                            token,
+                        })
+                    }
                     StepProgress::Failed(message) => {
                         ctx.metrics.step_failed(cs, k);
                         out.push(Observation::StepFailed {

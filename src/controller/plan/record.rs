@@ -102,9 +102,10 @@ pub async fn append(
     prev: &RecoveryPlanStatus,
     next: &mut RecoveryPlanStatus,
     approvals: &[Approval],
+    notices: &[crate::engine::notice::ReleaseNotice],
     now: Timestamp,
 ) -> Result<(), Error> {
-    let mut bodies = transitions(prev, next, approvals, now);
+    let mut bodies = transitions(prev, next, approvals, notices, now);
     let head = prev.record.clone().unwrap_or(RecordHead {
         entries: 0,
         chunk: 0,

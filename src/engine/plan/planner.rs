@@ -123,6 +123,12 @@ pub struct SystemModel {
     /// `release.withdrawOnFailure`: a regression drops the gate to the verification
     /// audience.
     pub withdraw_on_failure: bool,
+    /// The recovery-point objective (`recoveryPointObjective`), if it declares one.
+    pub point_objective: Option<Duration>,
+    /// Which restore steps report a restore point (`restorePoint`).
+    pub restore_point_steps: Vec<bool>,
+    /// `release.handBack`: what staff must do once it is back.
+    pub hand_back: Vec<String>,
 }
 
 /// Default pause between runs of a verified system's checks.
@@ -354,6 +360,10 @@ fn check_spec(src: &SystemSource<'_>, problems: &mut Vec<PlanProblem>) -> (Durat
             "spec.verify.deadline",
             spec.verify.as_ref().and_then(|v| v.deadline.as_ref()),
         ),
+        (
+            "spec.recoveryPointObjective",
+            spec.recovery_point_objective.as_ref(),
+        ),
     ] {
         if let Some(Err(e)) = value.map(|d| d.parse()) {
             bad(field.into(), e.to_string());
@@ -548,6 +558,18 @@ pub fn plan(
                 .release
                 .as_ref()
                 .is_some_and(|r| r.withdraw_on_failure),
+            point_objective: src
+                .spec
+                .recovery_point_objective
+                .as_ref()
+                .and_then(|d| d.parse().ok()),
+            restore_point_steps: steps.iter().map(|s| s.restore_point.is_some()).collect(),
+            hand_back: src
+                .spec
+                .release
+                .as_ref()
+                .map(|r| r.hand_back.clone())
+                .unwrap_or_default(),
         });
     }
     // A stable sort: each system's problems stay in the order they were found.

@@ -129,6 +129,18 @@ pub enum Observation {
         /// Identifies the side effect (e.g. a Job name), if any.
         token: Option<String>,
     },
+    /// A restore step that reports a restore point reported it (or failed to): observed
+    /// just before its [`Observation::StepSucceeded`].
+    RestorePoint {
+        /// System index.
+        system: usize,
+        /// Step index.
+        step: usize,
+        /// The point in time its data was restored to.
+        at: Option<Timestamp>,
+        /// Why there is none, when there is none.
+        problem: Option<String>,
+    },
     /// A restore step failed for good.
     StepFailed {
         /// System index.
@@ -680,6 +692,16 @@ pub fn decide_owned(
         }
     }
 
+    // 1b. The data-loss window of each system whose restore reported its restore point
+    //     (kept while a restore again runs, until a new point is reported).
+    for (m, s) in model.systems.iter().zip(status.systems.iter_mut()) {
+        if let Some(d) = super::data_loss::data_loss(m, s, &plan_started)
+            && s.data_loss.as_ref() != Some(&d)
+        {
+            s.data_loss = Some(d);
+        }
+    }
+
     // 2. Block, cancel or ready the systems that have not started, in restore order, so
     //    that a verdict on a dependency is known before its dependents are looked at.
     let halted = model.settings.failure_policy == FailurePolicy::Halt
@@ -1029,6 +1051,17 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
                 }
             }
         }
+        Observation::RestorePoint {
+            system,
+            step,
+            at,
+            problem,
+        } => {
+            if let Some(st) = running_step(status, *system, *step) {
+                st.restore_point = at.map(Time);
+                st.restore_point_problem = problem.as_ref().map(|p| truncate(p, MESSAGE_LIMIT));
+            }
+        }
         Observation::StepFailed {
             system,
             step,
@@ -1262,6 +1295,8 @@ pub fn restore_again(
         step.phase = ActionPhase::Pending;
         step.finished_at = None;
         step.message = None;
+        step.restore_point = None;
+        step.restore_point_problem = None;
     }
     for c in &mut s.checks {
         c.phase = ActionPhase::Pending;

@@ -2,7 +2,9 @@
 //! the time, [`decide`] returns the new status and the actions to take (start step k of
 //! system X, run check C, release X to stage S, mark Y blocked).
 
+pub mod data_loss;
 pub mod decide;
+pub mod hand_back;
 pub mod handover;
 
 pub use decide::{
