@@ -44,7 +44,7 @@ async fn intervene(
             reason: format!("{e:#}"),
         })?;
     let stamp = retry_token(Timestamp::now());
-    let action_text = action.to_string();
+    let action_text = action.to_string().to_ascii_lowercase();
     let name = crate::engine::names::hashed_name(
         &[&plan_name_, &action_text],
         &[

@@ -1,10 +1,13 @@
 //! The recovery record on the local control plane: a recovery with approvals in two
-//! batches, a failure and its retry, and a pause, recorded in RecoveryRecords that outlive
-//! the plan and its Approvals; `lifeline evidence export` then `verify` pass, and a bundle
-//! with one byte changed does not.
+//! batches, a failure and its retry, a pause, a regression, restore points reported by the
+//! restore Jobs (one window within its objective, one over) and a hand-back item done,
+//! recorded in RecoveryRecords that outlive the plan and its Approvals; the release notice
+//! and, after the plan is deleted, `lifeline report` show it all, `lifeline evidence
+//! export` then `verify` pass, and a bundle with one byte changed does not.
 
 use std::time::Duration;
 
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, ListParams};
 use lifeline::api::v1alpha1::{
     Approval, ClinicalSystem, PlanPhase, RecordKind, RecoveryPlan, RecoveryRecord, SystemPhase,
@@ -42,20 +45,43 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
         let listener = StubTcp::start().await;
         let port = listener.port;
         drop(listener);
+        // The incident began 10 minutes ago; lab's backup is 3 h older than that (its
+        // objective 1 h: over), pas's 5 h (objective 24 h: within).
+        let incident = Timestamp::from_second(Timestamp::now().as_second() - 600).expect("a time");
+        let restored = |hours: i64| {
+            let mut step = steps::job("restore");
+            let point = (incident - SignedDuration::from_hours(hours)).to_string();
+            step["job"]["template"]["spec"]["template"]["metadata"] = json!({
+                "annotations": { "kwok.lifeline.dev/termination-message": json!({ "restorePoint": point }).to_string() }
+            });
+            step["restorePoint"] = json!({ "terminationMessage": true });
+            (step, point)
+        };
+        let (lab_restore, _) = restored(3);
+        let (pas_restore, pas_point) = restored(5);
         let mut lab = clinical_system(
             "lab",
             &[],
-            vec![steps::job("restore")],
+            vec![lab_restore],
             vec![steps::tcp("accepts", port)],
         );
         lab["spec"]["verify"]["deadline"] = json!("2s");
-        let pas = clinical_system("pas", &[], vec![steps::job("restore")], vec![]);
+        lab["spec"]["verify"]["monitorInterval"] = json!("1s");
+        lab["spec"]["recoveryPointObjective"] = json!("1h");
+        let mut pas = clinical_system("pas", &[], vec![pas_restore], vec![]);
+        pas["spec"]["displayName"] = json!("Patient Administration");
+        pas["spec"]["recoveryPointObjective"] = json!("24h");
+        pas["spec"]["release"] = json!({
+            "podSelector": { "matchLabels": { "app": "pas" } },
+            "handBack": ["back-enter paper results since the restore point", "re-check allergies recorded on paper"]
+        });
         for s in [lab, pas] {
             create::<ClinicalSystem>(&ns, &object(s)).await;
         }
         let _op = Operator::start("record", &ns.name, &[]);
         let mut plan = recovery_plan("record", &["lab", "pas"]);
-        plan["spec"]["stages"] = json!([{ "name": "ward", "approval": { "required": 1 } }]);
+        plan["spec"]["incidentStartedAt"] = json!(incident.to_string());
+        plan["spec"]["stages"] = json!([{ "name": "ward", "audience": { "description": "Ward 7B staff" }, "approval": { "required": 1 } }]);
         create::<RecoveryPlan>(&ns, &object(plan)).await;
         let plans = ns.api::<RecoveryPlan>();
         let n = ns.name.clone();
@@ -74,10 +100,56 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
         })
         .await;
         create_approval(&ns, approval("pas-alice", "pas", "alice")).await;
-        wait_for(&plans, "record", "pas released", RUN, |p| {
+        let released = wait_for(&plans, "record", "pas released", RUN, |p| {
             find(&status(p), &ns.name, "pas").is_some_and(|x| x.phase == SystemPhase::Released)
         })
         .await;
+        // Its data-loss window: from the restore point its Job reported to the incident.
+        let pas_status = find(&status(&released), &ns.name, "pas").expect("pas").clone();
+        let loss = pas_status.data_loss.clone().expect("pas's data-loss window");
+        assert_eq!(loss.restore_point.as_ref().map(|t| t.0.to_string()), Some(pas_point.clone()));
+        assert_eq!(loss.window_seconds, Some(5 * 3600), "{loss:?}");
+        assert_eq!(loss.objective_met, Some(true), "{loss:?}");
+        assert_eq!(pas_status.hand_back.len(), 2);
+        // Its release notice: in the Event, on the printable page.
+        let notice_file = tempfile::tempdir().expect("tempdir");
+        let notice_path = notice_file.path().join("pas.html");
+        let out = cli(args(&["notice", "record", "pas", "-o", &notice_path.to_string_lossy()])).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let page = std::fs::read_to_string(&notice_path).expect("notice");
+        for needle in ["Ward 7B staff", "data lost: 5h", "re-check allergies recorded on paper", "alice"] {
+            assert!(page.contains(needle), "{needle:?} not in the notice:\n{page}");
+        }
+        crate::support::eventually("the release Event tells the notice", RUN, || {
+            let events = ns.api::<k8s_openapi::api::events::v1::Event>();
+            async move {
+                let notes: Vec<String> = events
+                    .list(&ListParams::default())
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .items
+                    .into_iter()
+                    .filter(|e| e.reason.as_deref() == Some("SystemReleased"))
+                    .filter_map(|e| e.note)
+                    .collect();
+                if notes.iter().any(|n| n.contains("Ward 7B staff") && n.contains("hand-back: 2 items")) {
+                    Ok(())
+                } else {
+                    Err(format!("{notes:?}"))
+                }
+            }
+        })
+        .await;
+        // A nurse records one hand-back item as done.
+        let out = cli(args(&["handback", "record", "pas", "--item", "1", "--comment", "7B results back-entered"])).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_for(&plans, "record", "the hand-back recorded", RUN, |p| {
+            find(&status(p), &ns.name, "pas").is_some_and(|x| x.hand_back[0].done_by.is_some())
+        })
+        .await;
+        let again = cli(args(&["handback", "record", "pas", "--item", "back-enter"])).await;
+        assert!(!again.status.success());
+        assert!(String::from_utf8_lossy(&again.stderr).contains("already done by"));
         // A pause and a resume, then lab's port answers and lab is retried.
         for cmd in ["pause", "resume"] {
             let out = cli(args(&[cmd, "record"])).await;
@@ -106,10 +178,30 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
         })
         .await;
         create_approval(&ns, approval("lab-dana", "lab", "dana")).await;
-        let done = wait_for(&plans, "record", "Succeeded", RUN, |p| {
-            phase(p) == PlanPhase::Succeeded
+        wait_for(&plans, "record", "lab released", RUN, |p| {
+            find(&status(p), &ns.name, "lab").is_some_and(|x| x.phase == SystemPhase::Released)
         })
         .await;
+        // lab's port stops answering: a regression; then it answers again.
+        drop(_listening);
+        wait_for(&plans, "record", "lab degraded", RUN, |p| {
+            find(&status(p), &ns.name, "lab").is_some_and(|x| x.phase == SystemPhase::Degraded)
+        })
+        .await;
+        let _listening = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .expect("listen on lab's port again");
+        let done = wait_for(&plans, "record", "lab back and the plan Succeeded", RUN, |p| {
+            let s = status(p);
+            phase(p) == PlanPhase::Succeeded
+                && find(&s, &ns.name, "lab").is_some_and(|x| {
+                    x.phase == SystemPhase::Released && x.regressions.iter().any(|r| r.ended_at.is_some())
+                })
+        })
+        .await;
+        let lab_loss = find(&status(&done), &ns.name, "lab").and_then(|x| x.data_loss.clone()).expect("lab's window");
+        assert_eq!(lab_loss.window_seconds, Some(3 * 3600));
+        assert_eq!(lab_loss.objective_met, Some(false), "over its 1 h objective");
         let head = status(&done)
             .record
             .expect("the plan's status holds the record's head");
@@ -218,6 +310,47 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
             "the failure the retry recovered stays in the record"
         );
         assert_eq!(kinds(RecordKind::Release), 2);
+
+        assert_eq!(kinds(RecordKind::RegressionStarted), 1);
+        assert_eq!(kinds(RecordKind::RegressionEnded), 1);
+        assert_eq!(kinds(RecordKind::HandBack), 1);
+        assert_eq!(kinds(RecordKind::DataLoss), 2);
+        assert!(kinds(RecordKind::Notice) >= 2);
+
+        // The report, made from the record with the plan and its Approvals gone.
+        let report = dir.path().join("report.html");
+        let out = cli(args(&["report", "record", "-o", &report.to_string_lossy()])).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let page = std::fs::read_to_string(&report).expect("report");
+        let out = cli(args(&["report", "plan/record"])).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        for needle in [
+            "hash chain verifies",
+            "alice looked at pas",
+            "dana looked at lab",
+            "| pause |",
+            "| retry |",
+            "data lost: 5h",
+            "OVER",
+            "7B results back-entered",
+            "NOT DONE",
+            "check accepts failed again",
+            "lost 3 h of data against its recovery-point objective of 1 h",
+        ] {
+            assert!(text.contains(needle), "{needle:?} not in the report:\n{text}");
+        }
+        assert!(page.contains("<figure id=\"gantt\">") && page.contains("data-system=\"") && !page.contains("<script"));
+        assert_eq!(bundle.report.as_deref().map(|r| r.contains("alice looked at pas")), Some(true));
+        // The report's figures are the record's timestamps.
+        let recovery = lifeline::report::recovery::Recovery::from_entries(&bundle.manifest.plan, &bundle.manifest.plan_uid, &bundle.entries, None);
+        for sys in ["lab", "pas"] {
+            let key = format!("{}/{sys}", ns.name);
+            let verified = bundle.entries.iter().find(|e| e.kind == RecordKind::SystemPhase && e.system.as_deref() == Some(key.as_str()) && e.data["to"] == json!("Verified")).expect("verified entry").at.0;
+            let seen = recovery.systems.iter().find(|s| s.key == key).expect("in the report");
+            assert_eq!(seen.recovery_seconds(recovery.origin), Some((verified - incident).get_seconds().unsigned_abs()), "{sys}");
+            assert_eq!(recovery.origin.map(|o| o.as_second()), Some(incident.as_second()));
+        }
 
         // Signed at export with a key of the trust's: verified with its public key only.
         let key = dir.path().join("trust.pk8");

@@ -1,4 +1,5 @@
-//! The HTML drill report as a browser draws it: headless Chromium loads the report of a
+//! The HTML reports as a browser draws them (the drill report here; the recovery report and
+//! the release notice at the end of the file): headless Chromium loads the report of a
 //! realistic ten-system drill (`tests/fixtures/drill-northern-care.json`) and the test
 //! asserts that the Gantt chart and the systems table are laid out with real, non-zero
 //! boxes, that met and missed are drawn in different colours, that the page fits its width,
@@ -417,4 +418,259 @@ fn chromium_renders_the_drill_report_chart_and_table() {
         "title: {}",
         m["title"]
     );
+}
+
+/// The wrapper page for the recovery report and the release notice: measures the
+/// sections, rows and items each has, the same way as [`WRAPPER`].
+const RECOVERY_WRAPPER: &str = r#"<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>report wrapper</title></head>
+<body style="margin:0">
+<iframe id="report" src="report.html" style="border:0;width:__WIDTH__px;height:__HEIGHT__px"></iframe>
+<pre id="measurements">pending</pre>
+<script>
+function box(el) {
+  const r = el.getBoundingClientRect();
+  return { x: r.x, y: r.y, width: r.width, height: r.height };
+}
+function measure() {
+  const frame = document.getElementById('report');
+  const doc = frame.contentDocument;
+  const win = frame.contentWindow;
+  const style = el => win.getComputedStyle(el);
+  const all = sel => Array.from(doc.querySelectorAll(sel));
+  const svg = doc.querySelector('#gantt svg');
+  const cell = sel => { const el = doc.querySelector(sel); return el ? style(el).backgroundColor : null; };
+  return {
+    frame: { width: frame.clientWidth },
+    scrollWidth: doc.documentElement.scrollWidth,
+    svg: svg ? box(svg) : null,
+    bars: all('#gantt svg g.row rect.bar').map(b => ({ width: b.getBBox().width, height: b.getBBox().height })),
+    sections: all('section[id]').map(s => ({ id: s.id, box: box(s), visible: style(s).visibility })),
+    systemRows: all('#systems tr[data-system]').map(tr => ({ system: tr.getAttribute('data-system'), box: box(tr), text: tr.innerText })),
+    handBack: all('#hand-back li[data-item], #hand-back tr[data-system]').map(li => ({ box: box(li), text: li.innerText })),
+    checks: all('#tested tr[data-check]').map(tr => box(tr)),
+    dataLoss: doc.getElementById('data-loss') ? { box: box(doc.getElementById('data-loss')), text: doc.getElementById('data-loss').innerText } : null,
+    colours: { met: cell('#systems td.met'), missed: cell('td.missed') },
+    headline: doc.getElementById('headline') ? doc.getElementById('headline').innerText : null,
+    released: doc.getElementById('released') ? { box: box(doc.getElementById('released')), text: doc.getElementById('released').innerText } : null,
+    activeElements: doc.querySelectorAll('script, img, iframe, object, embed, link').length,
+    resources: win.performance.getEntriesByType('resource').length,
+    title: doc.title,
+  };
+}
+window.addEventListener('load', () => {
+  let out;
+  try { out = measure(); } catch (e) { out = { error: String(e && e.stack || e) }; }
+  document.getElementById('measurements').textContent = JSON.stringify(out)
+    .replace(/[^\x20-\x7e]|[<>&]/g, c => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+});
+</script>
+</body></html>
+"#;
+
+/// The recorded recovery of `tests/fixtures/recovery-record.json` (an evidence bundle
+/// `lifeline evidence export` wrote from a run of tests/cluster/record.rs).
+fn recovery_fixture() -> lifeline::cli::evidence::Bundle {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recovery-record.json");
+    lifeline::cli::evidence::read(&path).expect("the fixture is an evidence bundle")
+}
+
+/// `html` loaded in headless Chromium through [`RECOVERY_WRAPPER`]: the measurements.
+fn measure_page(dir: &Path, html: &str) -> Value {
+    std::fs::write(dir.join("report.html"), html).expect("write the page");
+    let wrapper = dir.join("wrapper.html");
+    std::fs::write(
+        &wrapper,
+        RECOVERY_WRAPPER
+            .replace("__WIDTH__", &FRAME_WIDTH.to_string())
+            .replace("__HEIGHT__", &FRAME_HEIGHT.to_string()),
+    )
+    .expect("write the wrapper");
+    measurements(&dump_dom(dir, &wrapper), dir)
+}
+
+/// `page` printed to PDF by headless Chromium: the PDF's bytes.
+fn print_to_pdf(dir: &Path, page: &Path) -> Vec<u8> {
+    let pdf = dir.join("printed.pdf");
+    let status = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.join("print-profile").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("run chromium to print");
+    assert!(status.success(), "printing to PDF failed: {status}");
+    std::fs::read(&pdf).expect("the printed PDF")
+}
+
+/// Pages in a PDF Chromium wrote (each page object is `/Type /Page`, the tree `/Pages`).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.matches("/Type /Page").count() - text.matches("/Type /Pages").count()
+}
+
+fn assert_no_active_content(m: &Value, title: &str) {
+    assert_eq!(m["activeElements"], 0, "script, img, link, ... in the page");
+    assert_eq!(m["resources"], 0, "the page fetched something");
+    assert!(
+        m["title"].as_str().is_some_and(|t| t.starts_with(title)),
+        "title: {}",
+        m["title"]
+    );
+    assert!(
+        num(m, &["scrollWidth"]) <= num(m, &["frame", "width"]),
+        "the page scrolls sideways: {}",
+        m["scrollWidth"]
+    );
+}
+
+#[test]
+fn chromium_renders_the_recovery_report_from_its_record() {
+    let bundle = recovery_fixture();
+    let r = lifeline::report::recovery::Recovery::from_entries(
+        &bundle.manifest.plan,
+        &bundle.manifest.plan_uid,
+        &bundle.entries,
+        Some((&bundle.manifest.head, bundle.manifest.entries)),
+    );
+    assert_eq!(r.chain, Ok(()), "the fixture's chain verifies");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let m = measure_page(dir.path(), &lifeline::report::recovery::html(&r));
+    assert_no_active_content(&m, "Recovery report:");
+
+    // The chart, one bar per system, each drawn.
+    assert_drawn(&m, &["svg"], "the Gantt chart");
+    let bars = m["bars"].as_array().expect("bars");
+    assert_eq!(bars.len(), r.systems.len(), "{bars:?}");
+    for b in bars {
+        assert!(num(b, &["width"]) > 0.0 && num(b, &["height"]) > 0.0, "{b}");
+    }
+    // Every section laid out, in order.
+    let ids: Vec<&str> = m["sections"]
+        .as_array()
+        .expect("sections")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "systems",
+            "approvals",
+            "interventions",
+            "regressions",
+            "hand-back",
+            "checks",
+            "timeline"
+        ]
+    );
+    for s in m["sections"].as_array().expect("sections") {
+        assert_drawn(s, &["box"], &format!("section {}", s["id"]));
+    }
+    // One row per system, its data-loss window in words; within and over in two colours.
+    let rows = m["systemRows"].as_array().expect("rows");
+    assert_eq!(rows.len(), r.systems.len());
+    for row in rows {
+        assert_drawn(row, &["box"], &format!("the row of {}", row["system"]));
+    }
+    assert!(
+        rows.iter()
+            .any(|row| row["text"].as_str().is_some_and(|t| t.contains("OVER"))),
+        "a window over its objective is flagged: {rows:?}"
+    );
+    let (met, missed) = (
+        m["colours"]["met"].as_str().unwrap_or_default(),
+        m["colours"]["missed"].as_str().unwrap_or_default(),
+    );
+    assert!(
+        !met.is_empty() && met != "rgba(0, 0, 0, 0)",
+        "{}",
+        m["colours"]
+    );
+    // Both systems met their recovery-time objective in the fixture; what is not done
+    // (a hand-back item) reads in another colour.
+    assert!(
+        !missed.is_empty() && missed != "rgba(0, 0, 0, 0)" && missed != met,
+        "{}",
+        m["colours"]
+    );
+    let hand_back = m["handBack"].as_array().expect("hand-back rows");
+    assert_eq!(hand_back.len(), 2, "{hand_back:?}");
+    assert!(
+        hand_back
+            .iter()
+            .any(|h| h["text"].as_str().is_some_and(|t| t.contains("NOT DONE")))
+    );
+    // The headline's figures are the record's.
+    let headline = m["headline"].as_str().unwrap_or_default();
+    assert!(
+        headline.starts_with("2 of 2 systems verified; 2 of them within their recovery-time objective; 1 data-loss window over objective"),
+        "{headline}"
+    );
+    // Printable: a PDF of a few pages.
+    std::fs::write(
+        dir.path().join("print.html"),
+        lifeline::report::recovery::html(&r),
+    )
+    .expect("write");
+    let pdf = print_to_pdf(dir.path(), &dir.path().join("print.html"));
+    assert!(pdf.starts_with(b"%PDF"), "not a PDF");
+    let pages = pdf_pages(&pdf);
+    assert!((1..=12).contains(&pages), "{pages} pages");
+}
+
+#[test]
+fn chromium_renders_the_release_notice_on_one_printed_page() {
+    let bundle = recovery_fixture();
+    let notice: lifeline::engine::notice::ReleaseNotice = bundle
+        .entries
+        .iter()
+        .filter(|e| e.kind == lifeline::api::v1alpha1::RecordKind::Notice)
+        .find_map(|e| serde_json::from_value(e.data.clone()).ok())
+        .filter(|n: &lifeline::engine::notice::ReleaseNotice| !n.hand_back.is_empty())
+        .expect("a notice with hand-back items in the fixture");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let page = lifeline::report::notice::html(&notice);
+    let m = measure_page(dir.path(), &page);
+    assert_no_active_content(&m, "Release notice:");
+    assert_drawn(&m, &["released", "box"], "to whom it is released");
+    assert!(
+        m["released"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&notice.audience)),
+        "{}",
+        m["released"]
+    );
+    assert_drawn(&m, &["dataLoss", "box"], "the data-loss window");
+    assert!(
+        m["dataLoss"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("data lost: 5h")),
+        "{}",
+        m["dataLoss"]
+    );
+    let items = m["handBack"].as_array().expect("hand-back items");
+    assert_eq!(items.len(), notice.hand_back.len());
+    for item in items {
+        assert_drawn(item, &["box"], "a hand-back item");
+    }
+    // One sheet for the ward's noticeboard.
+    std::fs::write(dir.path().join("print.html"), &page).expect("write");
+    let pdf = print_to_pdf(dir.path(), &dir.path().join("print.html"));
+    assert!(pdf.starts_with(b"%PDF"), "not a PDF");
+    assert_eq!(pdf_pages(&pdf), 1, "the notice prints on one page");
 }

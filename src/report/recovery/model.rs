@@ -596,17 +596,14 @@ fn actions(r: &Recovery) -> Vec<String> {
                 checks.join(", ")
             ));
         }
-        let failed_steps: Vec<String> = s
-            .step_failures
-            .iter()
-            .filter(|_| s.verified.is_some())
-            .map(|f| format!("{} (attempt {}: {})", f.step, f.attempt, f.message))
-            .collect();
-        if !failed_steps.is_empty() {
+        if s.verified.is_some() && !s.failures.is_empty() {
+            let why: Vec<&str> = s.failures.iter().map(|(_, m)| m.as_str()).collect();
             out.push(format!(
-                "{} needed another attempt after {}: make the step reliable.",
+                "{} failed {} time{} before it came back ({}): make its restore and checks reliable.",
                 s.key,
-                failed_steps.join("; ")
+                s.failures.len(),
+                plural(s.failures.len()),
+                why.join("; ")
             ));
         }
         let open = s.hand_back_open();

@@ -96,6 +96,8 @@ pub struct SystemSeen {
     pub checks: Vec<CheckSeen>,
     /// Steps that failed.
     pub step_failures: Vec<StepFailure>,
+    /// Each time it failed (a step or a check), with why.
+    pub failures: Vec<(Timestamp, String)>,
     /// How many times a step was started again (retries and restores again).
     pub reattempts: u64,
     /// Its regressions.
@@ -341,12 +343,24 @@ impl Recovery {
                     "Verified" | "Released" => {
                         s.verified.get_or_insert(at);
                     }
-                    "Failed" => s.failed = Some(at),
+                    "Failed" => {
+                        s.failed = Some(at);
+                        s.failures.push((
+                            at,
+                            message
+                                .clone()
+                                .unwrap_or_else(|| "no reason recorded".into()),
+                        ));
+                    }
                     _ => {}
                 }
                 let what = match message {
                     Some(m) if matches!(to.as_str(), "Failed" | "Blocked" | "Degraded") => {
-                        format!("{to}: {m}")
+                        if m.to_lowercase().starts_with(&to.to_lowercase()) {
+                            m
+                        } else {
+                            format!("{to}: {m}")
+                        }
                     }
                     _ => to,
                 };

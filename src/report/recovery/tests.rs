@@ -204,7 +204,7 @@ fn the_report_shows_approvals_interventions_data_loss_hand_back_and_what_to_fix(
         "ward/epr took 50 min against its objective of 30 min",
         "ward/pas: hand-back not done: re-check allergies",
         "1 intervention was made by editing the plan directly",
-        "ward/pas needed another attempt after restore-db",
+        "ward/pas failed 1 time before it came back (step restore-db failed)",
         "ward/pas failed again 1 time after it was verified",
     ] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
