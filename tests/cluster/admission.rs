@@ -1295,6 +1295,17 @@ async fn interventions_name_who_asked_and_the_plan_records_them() {
             "spec.requester.groups must be the requesting user's groups",
         )
         .await;
+        // Nor records a hand-back item as done by someone else.
+        let mut hand_back = intervention("hb-as-alice", WARD_A, "handBack", ALICE, ALICE_GROUPS);
+        hand_back.spec.system = Some("his".into());
+        hand_back.spec.item = Some("back-enter paper results".into());
+        assert_denied(
+            &interventions,
+            &hand_back,
+            403,
+            "spec.requester.username must be the requesting user (carol), not alice",
+        )
+        .await;
         // A viewer may not ask at all (RBAC).
         let eve = client_as(EVE, EVE_GROUPS).await;
         let as_eve: Api<lifeline::api::v1alpha1::Intervention> = ns.api_with(&eve);

@@ -260,6 +260,26 @@ async fn clinical_system_schema_rules() {
                     "scale": { "kind": "StatefulSet", "name": "lims-db", "replicas": 0 }
                 }]}}}),
             ),
+            admit(
+                "a restore point from a Job's termination message, an RPO and hand-back items",
+                json!({ "spec": {
+                    "recoveryPointObjective": "24h",
+                    "restore": { "steps": [{
+                        "name": "restore-db",
+                        "job": { "template": { "spec": { "template": { "spec": { "restartPolicy": "Never", "containers": [{ "name": "restore", "image": "restore:1" }] } } } } },
+                        "restorePoint": { "terminationMessage": true }
+                    }]},
+                    "release": { "podSelector": { "matchLabels": { "app": "lims" } }, "handBack": ["back-enter paper results since the restore point"] }
+                }}),
+            ),
+            admit(
+                "a restore point from a field of the waitFor object",
+                json!({ "spec": { "restore": { "steps": [{
+                    "name": "db-recovered",
+                    "waitFor": { "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "name": "lims-db", "condition": "Ready" },
+                    "restorePoint": { "field": "status.recoveryTarget.targetTime" }
+                }]}}}),
+            ),
         ];
 
         let rejected = [
@@ -295,6 +315,36 @@ async fn clinical_system_schema_rules() {
                 json!({ "spec": { "tier": "urgent" } }),
                 "spec.tier",
                 "Unsupported value: \"urgent\"",
+            ),
+            reject(
+                "recoveryPointObjective in days",
+                json!({ "spec": { "recoveryPointObjective": "1d" } }),
+                "spec.recoveryPointObjective",
+                DURATION,
+            ),
+            reject(
+                "a termination message on a step that runs no Job",
+                json!({ "spec": { "restore": { "steps": [{ "name": "scale-up", "scale": scale, "restorePoint": { "terminationMessage": true } }] } } }),
+                "spec.restore.steps[0]",
+                "only a job step's pod writes a termination message",
+            ),
+            reject(
+                "a restore point field without its object",
+                json!({ "spec": { "restore": { "steps": [{ "name": "scale-up", "scale": scale, "restorePoint": { "field": "status.restoredTo" } }] } } }),
+                "spec.restore.steps[0]",
+                "name the object that holds the field",
+            ),
+            reject(
+                "a restore point from nowhere",
+                json!({ "spec": { "restore": { "steps": [{ "name": "scale-up", "scale": scale, "restorePoint": { "terminationMessage": false } }] } } }),
+                "spec.restore.steps[0].restorePoint",
+                "set exactly one of terminationMessage: true and field",
+            ),
+            reject(
+                "a restore point field that is not a path",
+                json!({ "spec": { "restore": { "steps": [{ "name": "db", "waitFor": { "apiVersion": "v1", "kind": "ConfigMap", "name": "db", "condition": "Ready" }, "restorePoint": { "field": "status..x[0]" } }] } } }),
+                "spec.restore.steps[0].restorePoint.field",
+                "must be a dotted path",
             ),
             reject(
                 "recoveryTimeObjective in days",
