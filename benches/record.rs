@@ -1,7 +1,7 @@
 //! The recovery record at the scale of a whole trust's estate: the chain of a
 //! 2,000-system recovery built (every entry sealed), split into chunks, written as an
 //! evidence bundle and verified again from its JSON, as `lifeline evidence export` and
-//! `verify` do. Prints the record's size and chunking once, then times each part.
+//! `verify` do, and its report made (Markdown and HTML), as `lifeline report` does. Prints the record's size and chunking once, then times each part.
 
 use std::hint::black_box;
 
@@ -17,8 +17,9 @@ const SYSTEMS: usize = 2_000;
 
 /// What a recovery of `systems` systems records, as the operator would: per system its
 /// phases (Pending to Released), three steps started and done, two checks (a first
-/// failure, then the pass) and two stage releases; an Approval per 50 systems with a
-/// comment and a checklist; about 20 entries a system.
+/// failure, then the pass), its data-loss window, two stage releases each with its
+/// release notice, a hand-back item done; an Approval per 50 systems with a comment and a
+/// checklist; about 25 entries a system.
 fn bodies(systems: usize) -> Vec<Body> {
     let at = |s: usize| Time(Timestamp::from_second(1_750_000_000 + s as i64).expect("t"));
     let mut out = Vec::new();
@@ -64,6 +65,12 @@ fn bodies(systems: usize) -> Vec<Body> {
                 data: json!({ "check": check, "phase": "Succeeded", "attempts": 2, "error": null, "failing": false }),
             });
         }
+        out.push(Body {
+            at: at(i * 10 + 3),
+            kind: RecordKind::DataLoss,
+            system: system.clone(),
+            data: json!({ "step": "start-database", "restorePoint": at(0), "incidentAt": at(3600), "windowSeconds": 3600, "objectiveSeconds": 86_400, "objectiveMet": true }),
+        });
         for stage in ["it-validation", "pilot-ward"] {
             out.push(Body {
                 at: at(i * 10 + 6),
@@ -71,7 +78,23 @@ fn bodies(systems: usize) -> Vec<Body> {
                 system: system.clone(),
                 data: json!({ "stage": stage }),
             });
+            out.push(Body {
+                at: at(i * 10 + 6),
+                kind: RecordKind::Notice,
+                system: system.clone(),
+                data: json!({ "plan": "northern-care/recovery", "system": format!("northern-care/system-{i:04}"), "displayName": format!("System {i}"),
+                              "stage": stage, "audience": "Ward 7B staff at Royal Oldham", "releasedAt": at(i * 10 + 6),
+                              "checks": [{ "name": "ready", "passed": true, "runs": 2 }, { "name": "healthy", "passed": true, "runs": 2 }],
+                              "dataLoss": { "step": "start-database", "restorePoint": at(0), "incidentAt": at(3600), "windowSeconds": 3600, "objectiveSeconds": 86_400, "objectiveMet": true },
+                              "handBack": [{ "item": "back-enter paper results since the restore point" }, { "item": "re-check allergies recorded on paper" }] }),
+            });
         }
+        out.push(Body {
+            at: at(i * 10 + 8),
+            kind: RecordKind::HandBack,
+            system: system.clone(),
+            data: json!({ "item": "back-enter paper results since the restore point", "by": "nurse-bob", "groups": ["ward-7b"], "request": format!("hb-{i}"), "comment": null }),
+        });
         if i % 50 == 49 {
             let names: Vec<String> = (i - 49..=i)
                 .map(|n| format!("northern-care/system-{n:04}"))
@@ -146,6 +169,20 @@ fn record(c: &mut Criterion) {
             let entries: Vec<RecordEntry> =
                 serde_json::from_value(parsed["entries"].clone()).expect("entries");
             verify(&entries, Some((&head.0, head.1))).expect("verifies");
+        })
+    });
+    g.bench_function("report", |b| {
+        b.iter(|| {
+            let r = lifeline::report::recovery::Recovery::from_entries(
+                "northern-care/recovery",
+                "uid",
+                &entries,
+                Some((&head.0, head.1)),
+            );
+            black_box((
+                lifeline::report::recovery::markdown(&r),
+                lifeline::report::recovery::html(&r),
+            ))
         })
     });
     g.finish();
