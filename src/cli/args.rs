@@ -144,7 +144,8 @@ pub struct PlanTarget {
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
     /// Write the record of a recovery (its RecoveryRecords, also after the plan is
-    /// deleted) and a manifest with the chain's head to FILE as JSON.
+    /// deleted), or of a drill run (PLAN given as drill/NAME), and a manifest with the
+    /// chain's head to FILE as JSON.
     Export {
         #[command(flatten)]
         target: PlanTarget,
@@ -155,6 +156,10 @@ pub enum EvidenceCommand {
         /// plan that exists, else the latest recorded).
         #[arg(long)]
         uid: Option<String>,
+        /// With `drill/NAME` for the plan: the drill run whose record to export (its
+        /// claims, faults with their proof, revert; default: the latest recorded).
+        #[arg(long)]
+        run: Option<u32>,
         /// Sign the bundle with this Ed25519 private key (PKCS#8, from `lifeline evidence
         /// keygen`).
         #[arg(long, value_name = "FILE")]

@@ -35,6 +35,9 @@ pub struct Manifest {
     /// Where the head comes from: the plan's status (an independent check on the
     /// record), or the record itself once the plan is gone.
     pub head_from: String,
+    /// For a drill run's record: the run's number (`plan` then names the drill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill_run: Option<u32>,
     /// When the bundle was written.
     pub exported_at: String,
     /// SHA-256 (hex) of the bundle's `report`, so a signature over the manifest covers
@@ -201,6 +204,80 @@ pub async fn export(
             head,
             head_from,
             exported_at: Timestamp::now().to_string(),
+            drill_run: None,
+            report_sha256: None,
+        },
+        entries,
+        report: None,
+        signature: None,
+    })
+}
+
+/// Reads the record of run `run` of drill `drill` in `namespace` (default: its latest
+/// recorded run).
+pub async fn export_drill(
+    client: Client,
+    namespace: &str,
+    drill: &str,
+    run: Option<u32>,
+) -> anyhow::Result<Bundle> {
+    use crate::api::v1alpha1::{RECORD_DRILL_LABEL, RecoveryDrill};
+    let records: Api<RecoveryRecord> = Api::namespaced(client.clone(), namespace);
+    let chunks = records
+        .list(&ListParams::default().labels(&format!("{RECORD_DRILL_LABEL}={drill}")))
+        .await
+        .with_context(|| format!("list the recoveryrecords of drill {namespace}/{drill}"))?
+        .items;
+    let runs: std::collections::BTreeSet<u32> = chunks.iter().filter_map(|c| c.spec.run).collect();
+    let Some(chosen) = run.or_else(|| runs.last().copied()) else {
+        bail!(
+            "no record of recoverydrill {namespace}/{drill}: no RecoveryRecord is labelled {RECORD_DRILL_LABEL}={drill}"
+        );
+    };
+    let mut mine: Vec<RecoveryRecord> = chunks
+        .into_iter()
+        .filter(|c| c.spec.run == Some(chosen))
+        .collect();
+    if mine.is_empty() {
+        bail!(
+            "no record of run {chosen} of recoverydrill {namespace}/{drill} (recorded runs: {})",
+            runs.iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    mine.sort_by_key(|c| c.spec.chunk);
+    let uid = mine[0].spec.plan_uid.clone();
+    let entries: Vec<RecordEntry> = mine.iter().flat_map(|c| c.spec.entries.clone()).collect();
+    let live = Api::<RecoveryDrill>::namespaced(client, namespace)
+        .get_opt(drill)
+        .await
+        .with_context(|| format!("read recoverydrill {namespace}/{drill}"))?;
+    let from_status = live
+        .filter(|d| d.uid().as_deref() == Some(uid.as_str()))
+        .and_then(|d| d.status.and_then(|s| s.run))
+        .filter(|r| r.number == chosen)
+        .and_then(|r| r.record);
+    let (head, count, head_from) = match from_status {
+        Some(r) => (r.head, r.entries, "the drill's status".to_string()),
+        None => (
+            entries.last().map(|e| e.hash.clone()).unwrap_or_default(),
+            entries.len() as u64,
+            "the record itself: the drill's status no longer holds this run".to_string(),
+        ),
+    };
+    Ok(Bundle {
+        manifest: Manifest {
+            format: FORMAT.into(),
+            plan: format!("{namespace}/{drill}"),
+            plan_uid: uid,
+            entries: count,
+            chunks: u32::try_from(mine.len()).unwrap_or(u32::MAX),
+            head,
+            head_from,
+            drill_run: Some(chosen),
+            exported_at: Timestamp::now().to_string(),
             report_sha256: None,
         },
         entries,
@@ -273,10 +350,18 @@ pub fn evidence_cmd(cmd: super::EvidenceCommand) -> anyhow::Result<()> {
             target,
             output,
             uid,
+            run,
             sign_key,
         } => super::with_plan(&target, |client, ns, plan| async move {
-            let mut bundle = export(client, &ns, &plan, uid.as_deref()).await?;
-            add_report(&mut bundle);
+            let mut bundle = match plan.strip_prefix("drill/") {
+                Some(drill) => export_drill(client, &ns, drill, run).await?,
+                None => {
+                    let plan = plan.strip_prefix("plan/").unwrap_or(&plan);
+                    let mut b = export(client, &ns, plan, uid.as_deref()).await?;
+                    add_report(&mut b);
+                    b
+                }
+            };
             if let Some(key) = &sign_key {
                 let key = std::fs::read(key)
                     .with_context(|| format!("read the signing key {}", key.display()))?;
@@ -284,8 +369,13 @@ pub fn evidence_cmd(cmd: super::EvidenceCommand) -> anyhow::Result<()> {
             }
             write(&bundle, &output)?;
             println!(
-                "wrote the record of {} (uid {}): {} entries in {} chunks, head {} ({}){} to {}",
+                "wrote the record of {}{} (uid {}): {} entries in {} chunks, head {} ({}){} to {}",
                 bundle.manifest.plan,
+                bundle
+                    .manifest
+                    .drill_run
+                    .map(|r| format!(" run {r}"))
+                    .unwrap_or_default(),
                 bundle.manifest.plan_uid,
                 bundle.manifest.entries,
                 bundle.manifest.chunks,
@@ -364,6 +454,7 @@ mod tests {
                 head: e.hash.clone(),
                 head_from: "the plan's status".into(),
                 exported_at: "2026-12-02T00:00:00Z".into(),
+                drill_run: None,
                 report_sha256: None,
             },
             entries: vec![e],

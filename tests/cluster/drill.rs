@@ -18,8 +18,8 @@ use kube::{
 };
 use lifeline::{
     api::v1alpha1::{
-        ClinicalSystem, DrillOutcome, DrillPhase, DrillTrigger, FaultKind, RecordedKind,
-        RecoveryDrill, RecoveryPlan,
+        ClinicalSystem, DrillOutcome, DrillPhase, DrillTrigger, FaultKind, RecordKind,
+        RecordedKind, RecoveryDrill, RecoveryPlan,
     },
     cli::drill as drillctl,
     controller::{
@@ -485,6 +485,65 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
         assert_eq!(status.history.len(), 2);
         assert_eq!(replicas(&ns, "lims").await, 2);
         stop(&ns, op).await;
+
+        // Each run has a record of its own: every fault injected and proven, the revert,
+        // the end; it verifies, and outlives the drill (stop above deleted it).
+        let head = status
+            .run
+            .as_ref()
+            .and_then(|r| r.record.clone())
+            .expect("run 2's record head");
+        assert!(
+            matches!(drills.get_opt("weekly").await, Ok(None)),
+            "stop deleted the drill"
+        );
+        for run in [1u32, 2] {
+            let bundle = lifeline::cli::evidence::export_drill(
+                ns.client.clone(),
+                &ns.name,
+                "weekly",
+                Some(run),
+            )
+            .await
+            .expect("export the run's record");
+            lifeline::cli::evidence::verify(&bundle).expect("the run's record verifies");
+            if run == 2 {
+                assert_eq!(
+                    (bundle.manifest.entries, bundle.manifest.head.as_str()),
+                    (head.entries, head.head.as_str())
+                );
+            }
+            let of = |k: RecordKind, event: Option<&str>| {
+                bundle
+                    .entries
+                    .iter()
+                    .filter(|e| e.kind == k && event.is_none_or(|ev| e.data["event"] == json!(ev)))
+                    .count()
+            };
+            let faults = status.run.as_ref().map_or(0, |r| r.faults.len());
+            assert!(faults >= 4, "every kind of fault");
+            assert_eq!(of(RecordKind::Fault, Some("injected")), faults, "run {run}");
+            assert_eq!(of(RecordKind::Fault, Some("proven")), faults, "run {run}");
+            assert_eq!(of(RecordKind::PreDrillState, None), 1, "run {run}");
+            assert_eq!(of(RecordKind::DrillRecovery, None), 1, "run {run}");
+            assert_eq!(of(RecordKind::Revert, None), 1, "run {run}");
+            assert!(
+                bundle
+                    .entries
+                    .iter()
+                    .any(|e| e.kind == RecordKind::DrillPhase
+                        && e.data["to"] == json!("Finished")
+                        && e.data["outcome"] == json!("Passed")),
+                "run {run} ends Passed in its record"
+            );
+            let proofs: Vec<&str> = bundle
+                .entries
+                .iter()
+                .filter(|e| e.data["event"] == json!("proven"))
+                .filter_map(|e| e.data["proof"].as_str())
+                .collect();
+            assert!(proofs.iter().all(|p| !p.is_empty()), "{proofs:?}");
+        }
     })
     .await;
 }

@@ -388,6 +388,9 @@ pub struct DrillRun {
     /// What the revert put back.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reverted: Vec<String>,
+    /// Where the run's hash-chained record stands (its RecoveryRecords).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<super::RecordHead>,
 }
 
 /// The state of one object before the drill changed it.

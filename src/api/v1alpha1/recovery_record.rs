@@ -1,5 +1,5 @@
 //! RecoveryRecord: one chunk of the append-only, hash-chained record of a recovery (a
-//! RecoveryPlan's run, a drill's plan included). Written by the operator only (an
+//! RecoveryPlan's run, a drill's plan included) or of one drill run. Written by the operator only (an
 //! admission policy refuses everyone else), not owned by the plan, so it outlives it;
 //! each entry carries the SHA-256 of the one before, so an entry changed, removed,
 //! reordered or added is found by `lifeline evidence verify`.
@@ -11,8 +11,12 @@ use serde::{Deserialize, Serialize};
 
 /// The label naming the plan a record belongs to.
 pub const RECORD_PLAN_LABEL: &str = "lifeline.dev/plan";
-/// The label carrying the plan's uid.
+/// The label carrying the plan's uid (or the drill's).
 pub const RECORD_PLAN_UID_LABEL: &str = "lifeline.dev/plan-uid";
+/// The label naming the drill a drill run's record belongs to.
+pub const RECORD_DRILL_LABEL: &str = "lifeline.dev/drill";
+/// The label carrying the run's number, on a drill run's record.
+pub const RECORD_RUN_LABEL: &str = "lifeline.dev/drill-run";
 
 /// One chunk of a recovery's record: entries `first..first + entries.len()` of the chain.
 #[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,12 +39,20 @@ pub const RECORD_PLAN_UID_LABEL: &str = "lifeline.dev/plan-uid";
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryRecordSpec {
-    /// The RecoveryPlan recorded, in this namespace.
+    /// The RecoveryPlan recorded, in this namespace (for a drill run's record, the
+    /// RecoveryDrill).
     #[schemars(length(min = 1, max = 253))]
     pub plan: String,
     /// Its uid.
     #[schemars(length(min = 1, max = 64))]
     pub plan_uid: String,
+    /// What is recorded: a RecoveryPlan's run (the default), or one run of a
+    /// RecoveryDrill (its claims, faults with their proof, revert).
+    #[serde(default, skip_serializing_if = "RecordSubject::is_plan")]
+    pub subject: RecordSubject,
+    /// For a drill run's record: the run's number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<u32>,
     /// This chunk's number, from 0.
     pub chunk: u32,
     /// The sequence number of its first entry.
@@ -55,6 +67,23 @@ pub struct RecoveryRecordSpec {
     #[serde(default)]
     #[schemars(length(max = 2000))]
     pub entries: Vec<RecordEntry>,
+}
+
+/// What a record records.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum RecordSubject {
+    /// A RecoveryPlan's run.
+    #[default]
+    RecoveryPlan,
+    /// One run of a RecoveryDrill.
+    RecoveryDrill,
+}
+
+impl RecordSubject {
+    /// Whether it is a plan's record (the default).
+    pub fn is_plan(&self) -> bool {
+        *self == RecordSubject::RecoveryPlan
+    }
 }
 
 /// One entry of a record: what happened, when, and the chain.
@@ -108,4 +137,18 @@ pub enum RecordKind {
     Notice,
     /// A person completed a hand-back item.
     HandBack,
+    /// A drill run's phase changed (waiting, injecting, recovering, reverting, finished).
+    DrillPhase,
+    /// A drill run recorded what it will change, as it was before.
+    PreDrillState,
+    /// A drill's fault was injected, proven, or lifted.
+    Fault,
+    /// A drill's recovery plan was created.
+    DrillRecovery,
+    /// A system's measured recovery in a drill.
+    DrillSystem,
+    /// A drill's approval, people's or the drill's own.
+    DrillApproval,
+    /// What a drill's revert put back.
+    Revert,
 }

@@ -93,7 +93,9 @@ async fn reconcile_inner(drill: &RecoveryDrill, ctx: &Context) -> Result<Requeue
         Some(ctx.drill_starts.lock().await)
     };
     let observed = observe::observe(ctx, &facts).await?;
-    let decision = engine::decide(&facts, &observed);
+    let mut decision = engine::decide(&facts, &observed);
+    // The run's record first, then the status that reports it; both before acting.
+    record_run(ctx, drill, &prev, &mut decision.status, facts.now).await?;
     cluster::apply_status::<RecoveryDrill, _>(&ctx.client, &ns, &name, &prev, &decision.status)
         .await?;
     let Decision {
@@ -118,6 +120,40 @@ async fn reconcile_inner(drill: &RecoveryDrill, ctx: &Context) -> Result<Requeue
         Some(after) => Requeue::requeue(after),
         None => Requeue::await_change(),
     })
+}
+
+/// Appends what changed in the current run from `prev` to `next` to the run's record
+/// (its own RecoveryRecords, not owned by the drill), and sets the run's record head.
+async fn record_run(
+    ctx: &Context,
+    drill: &RecoveryDrill,
+    prev: &crate::api::v1alpha1::RecoveryDrillStatus,
+    next: &mut crate::api::v1alpha1::RecoveryDrillStatus,
+    now: k8s_openapi::jiff::Timestamp,
+) -> Result<(), Error> {
+    let bodies = crate::engine::record::drill_transitions(prev, next, now);
+    let Some(run) = next.run.as_mut() else {
+        return Ok(());
+    };
+    // A run that waited keeps the record it began while waiting.
+    let before = prev
+        .run
+        .as_ref()
+        .filter(|r| r.number == run.number)
+        .and_then(|r| r.record.clone());
+    if run.record.is_none() {
+        run.record = before;
+    }
+    let subject = crate::controller::plan::record::Subject::of_drill_run(
+        drill,
+        run.number,
+        run.started_at.as_ref().map(|t| t.0),
+    );
+    run.record = Some(
+        crate::controller::plan::record::append_bodies(ctx, &subject, run.record.clone(), bodies)
+            .await?,
+    );
+    Ok(())
 }
 
 /// Tells people: an Event on the drill, and the notification webhook if one is set.

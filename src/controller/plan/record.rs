@@ -1,8 +1,10 @@
 //! The recovery record, against the cluster: each reconcile's transitions
-//! ([`crate::engine::record::transitions`]) sealed into the chain and appended to the
-//! plan's RecoveryRecord chunks before the status that reports them is written, so a crash
-//! in between finds them there and does not record them twice. Chunks are not owned by the
-//! plan (they outlive it) and stay well under etcd's request size.
+//! ([`crate::engine::record::transitions`] for a plan,
+//! [`crate::engine::record::drill_transitions`] for a drill run) sealed into the chain and
+//! appended to the RecoveryRecord chunks of the plan or run before the status that reports
+//! them is written, so a crash in between finds them there and does not record them twice.
+//! Chunks are not owned by the plan or drill (they outlive it) and stay well under etcd's
+//! request size.
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use kube::{
@@ -11,11 +13,14 @@ use kube::{
 };
 
 use crate::api::v1alpha1::{
-    Approval, RECORD_PLAN_LABEL, RECORD_PLAN_UID_LABEL, RecordHead, RecoveryPlan,
-    RecoveryPlanStatus, RecoveryRecord, RecoveryRecordSpec,
+    Approval, RECORD_DRILL_LABEL, RECORD_PLAN_LABEL, RECORD_PLAN_UID_LABEL, RECORD_RUN_LABEL,
+    RecordHead, RecordSubject, RecoveryDrill, RecoveryPlan, RecoveryPlanStatus, RecoveryRecord,
+    RecoveryRecordSpec,
 };
 use crate::controller::{Context, FIELD_MANAGER};
-use crate::engine::record::{GENESIS, entry_size as size, seal, starts_new_chunk, transitions};
+use crate::engine::record::{
+    Body, GENESIS, entry_size as size, seal, starts_new_chunk, transitions,
+};
 use crate::error::{Error, KubeContext};
 
 pub use crate::engine::record::CHUNK_BYTES;
@@ -28,43 +33,114 @@ pub fn chunk_name(plan: &str, uid: &str, chunk: u32) -> String {
     crate::engine::names::hashed_name(&[plan, "record", &n], &[uid, "record", &n])
 }
 
+/// The name of chunk `chunk` of the record of run `run` of the drill `drill` (uid `uid`).
+pub fn drill_chunk_name(drill: &str, uid: &str, run: u32, chunk: u32) -> String {
+    let (r, n) = (run.to_string(), chunk.to_string());
+    crate::engine::names::hashed_name(
+        &[drill, "run", &r, "record", &n],
+        &[uid, "run", &r, "record", &n],
+    )
+}
+
+/// What a record is of: a plan's run, or one run of a drill.
+#[derive(Clone, Debug)]
+pub struct Subject {
+    /// The namespace.
+    pub namespace: String,
+    /// The plan's or drill's name.
+    pub name: String,
+    /// Its uid.
+    pub uid: String,
+    /// When it was created: the retention counts from here.
+    pub created: Timestamp,
+    /// Plan or drill.
+    pub kind: RecordSubject,
+    /// For a drill: the run.
+    pub run: Option<u32>,
+}
+
+impl Subject {
+    /// The record of `plan`'s run.
+    pub fn of_plan(plan: &RecoveryPlan) -> Subject {
+        Subject {
+            namespace: plan.namespace().unwrap_or_default(),
+            name: plan.name_any(),
+            uid: plan.uid().unwrap_or_default(),
+            created: plan
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or_else(Timestamp::now, |t| t.0),
+            kind: RecordSubject::RecoveryPlan,
+            run: None,
+        }
+    }
+
+    /// The record of run `run` of `drill`, which started at `started` (its retention
+    /// counts from there).
+    pub fn of_drill_run(drill: &RecoveryDrill, run: u32, started: Option<Timestamp>) -> Subject {
+        Subject {
+            namespace: drill.namespace().unwrap_or_default(),
+            name: drill.name_any(),
+            uid: drill.uid().unwrap_or_default(),
+            created: started.unwrap_or_else(Timestamp::now),
+            kind: RecordSubject::RecoveryDrill,
+            run: Some(run),
+        }
+    }
+
+    fn chunk_name(&self, chunk: u32) -> String {
+        match self.run {
+            Some(run) => drill_chunk_name(&self.name, &self.uid, run, chunk),
+            None => chunk_name(&self.name, &self.uid, chunk),
+        }
+    }
+
+    fn labels(&self) -> std::collections::BTreeMap<String, String> {
+        let mut labels: std::collections::BTreeMap<String, String> = [
+            (RECORD_PLAN_UID_LABEL.to_string(), self.uid.clone()),
+            (
+                "app.kubernetes.io/managed-by".to_string(),
+                "lifeline".to_string(),
+            ),
+        ]
+        .into();
+        match self.run {
+            Some(run) => {
+                labels.insert(RECORD_DRILL_LABEL.to_string(), self.name.clone());
+                labels.insert(RECORD_RUN_LABEL.to_string(), run.to_string());
+            }
+            None => {
+                labels.insert(RECORD_PLAN_LABEL.to_string(), self.name.clone());
+            }
+        }
+        labels
+    }
+}
+
 /// A new, empty chunk.
 fn new_chunk(
-    plan: &RecoveryPlan,
+    subject: &Subject,
     chunk: u32,
     first: u64,
     retention: std::time::Duration,
 ) -> RecoveryRecord {
-    let uid = plan.uid().unwrap_or_default();
-    let created = plan
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .map_or_else(Timestamp::now, |t| t.0);
     RecoveryRecord {
         metadata: ObjectMeta {
-            name: Some(chunk_name(&plan.name_any(), &uid, chunk)),
-            namespace: plan.namespace(),
-            labels: Some(
-                [
-                    (RECORD_PLAN_LABEL.to_string(), plan.name_any()),
-                    (RECORD_PLAN_UID_LABEL.to_string(), uid.clone()),
-                    (
-                        "app.kubernetes.io/managed-by".to_string(),
-                        "lifeline".to_string(),
-                    ),
-                ]
-                .into(),
-            ),
+            name: Some(subject.chunk_name(chunk)),
+            namespace: Some(subject.namespace.clone()),
+            labels: Some(subject.labels()),
             ..Default::default()
         },
         spec: RecoveryRecordSpec {
-            plan: plan.name_any(),
-            plan_uid: uid,
+            plan: subject.name.clone(),
+            plan_uid: subject.uid.clone(),
+            subject: subject.kind,
+            run: subject.run,
             chunk,
             first,
             sealed: false,
-            retain_until: Some(Time(crate::engine::time::after(created, retention))),
+            retain_until: Some(Time(crate::engine::time::after(subject.created, retention))),
             entries: Vec::new(),
         },
     }
@@ -105,28 +181,40 @@ pub async fn append(
     notices: &[crate::engine::notice::ReleaseNotice],
     now: Timestamp,
 ) -> Result<(), Error> {
-    let mut bodies = transitions(prev, next, approvals, notices, now);
-    let head = prev.record.clone().unwrap_or(RecordHead {
+    let bodies = transitions(prev, next, approvals, notices, now);
+    next.record =
+        Some(append_bodies(ctx, &Subject::of_plan(plan), prev.record.clone(), bodies).await?);
+    Ok(())
+}
+
+/// Seals `bodies` into the chain of `subject`'s record after `head` (none: the record is
+/// new), writes them to its chunks, and returns the new head. Entries a run before a crash
+/// wrote after the head it reported are found and not written twice.
+pub async fn append_bodies(
+    ctx: &Context,
+    subject: &Subject,
+    head: Option<RecordHead>,
+    mut bodies: Vec<Body>,
+) -> Result<RecordHead, Error> {
+    let head = head.unwrap_or(RecordHead {
         entries: 0,
         chunk: 0,
         head: GENESIS.to_string(),
     });
-    next.record = Some(head.clone());
     if bodies.is_empty() {
-        return Ok(());
+        return Ok(head);
     }
-    let ns = plan.namespace().unwrap_or_default();
-    let uid = plan.uid().unwrap_or_default();
-    let api: Api<RecoveryRecord> = Api::namespaced(ctx.client.clone(), &ns);
+    let ns = &subject.namespace;
+    let api: Api<RecoveryRecord> = Api::namespaced(ctx.client.clone(), ns);
     let retention = ctx.record_retention;
     let (mut count, mut last, mut k) = (head.entries, head.head.clone(), head.chunk);
     let mut chunk = loop {
-        let name = chunk_name(&plan.name_any(), &uid, k);
+        let name = subject.chunk_name(k);
         let found = api
             .get_opt(&name)
             .await
             .during(|| format!("read RecoveryRecord {ns}/{name}"))?;
-        let chunk = found.unwrap_or_else(|| new_chunk(plan, k, count, retention));
+        let chunk = found.unwrap_or_else(|| new_chunk(subject, k, count, retention));
         // Entries written before a crash, after the status last written: already recorded.
         let from = count;
         for e in chunk.spec.entries.iter().filter(|e| e.seq >= from) {
@@ -149,7 +237,7 @@ pub async fn append(
             chunk.spec.sealed = true;
             write(&api, &chunk).await?;
             k += 1;
-            chunk = new_chunk(plan, k, count, retention);
+            chunk = new_chunk(subject, k, count, retention);
             bytes = 0;
         }
         bytes += n;
@@ -158,12 +246,11 @@ pub async fn append(
         chunk.spec.entries.push(entry);
     }
     write(&api, &chunk).await?;
-    next.record = Some(RecordHead {
+    Ok(RecordHead {
         entries: count,
         chunk: k,
         head: last,
-    });
-    Ok(())
+    })
 }
 
 /// How often the operator deletes records past their `retainUntil`.

@@ -532,6 +532,45 @@ impl Recovery {
                 self.approvals.push(a);
                 self.moment(e, what);
             }
+            RecordKind::DrillPhase
+            | RecordKind::PreDrillState
+            | RecordKind::Fault
+            | RecordKind::DrillRecovery
+            | RecordKind::DrillSystem
+            | RecordKind::DrillApproval
+            | RecordKind::Revert => {
+                // A drill run's own record: its moments in the timeline.
+                let what = match e.kind {
+                    RecordKind::DrillPhase => {
+                        format!("drill {}", text(d, "to").unwrap_or_default())
+                    }
+                    RecordKind::PreDrillState => "pre-drill state recorded".into(),
+                    RecordKind::Fault => format!(
+                        "fault {} {}{}",
+                        text(d, "kind").unwrap_or_default(),
+                        text(d, "event").unwrap_or_default(),
+                        text(d, "proof")
+                            .map(|p| format!(": {p}"))
+                            .unwrap_or_default()
+                    ),
+                    RecordKind::DrillRecovery => {
+                        format!(
+                            "recovery plan {} created",
+                            text(d, "plan").unwrap_or_default()
+                        )
+                    }
+                    RecordKind::DrillSystem => {
+                        format!("measured: {}", text(d, "phase").unwrap_or_default())
+                    }
+                    RecordKind::DrillApproval => format!(
+                        "approved at {} by {}",
+                        text(d, "stage").unwrap_or_default(),
+                        text(d, "by").unwrap_or_default()
+                    ),
+                    _ => "reverted".into(),
+                };
+                self.moment(e, what);
+            }
             RecordKind::Intervention => {
                 let i = InterventionSeen {
                     at,
