@@ -95,6 +95,9 @@ pub struct Context {
     pub outages: std::sync::Mutex<cluster::outage::Outages>,
     /// How long a recovery's record is kept after its plan was created.
     pub record_retention: std::time::Duration,
+    /// The caches of what the plan controller watches, once it runs: a reconcile reads
+    /// ClinicalSystems, Approvals and Interventions from them instead of listing them.
+    pub caches: std::sync::OnceLock<cluster::cache::Caches>,
 }
 
 impl Context {
@@ -149,7 +152,25 @@ impl Context {
             claiming: tokio::sync::Mutex::new(()),
             outages: Default::default(),
             record_retention: plan::record::DEFAULT_RETENTION,
+            caches: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Every `K` in `namespace`, parsed one by one (with the names and errors of those that
+    /// do not parse): from the operator's cache when it has one of that namespace, else
+    /// listed from the API server.
+    pub async fn parsed_in<K>(
+        &self,
+        kind: cluster::cache::Kind,
+        namespace: &str,
+    ) -> Result<(Vec<K>, Vec<(String, String)>), Error>
+    where
+        K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned,
+    {
+        match self.caches.get().and_then(|c| c.covering(kind, namespace)) {
+            Some(store) => Ok(cluster::cache::parsed_in(store, namespace).await),
+            None => list_parsed::<K>(&self.client, namespace).await,
+        }
     }
 
     /// How much of `from..to` the API server did not answer.
@@ -166,7 +187,9 @@ impl Context {
 
     /// Every well-formed Approval in `namespace` (a malformed one is logged and skipped).
     pub async fn approvals(&self, namespace: &str) -> Result<Vec<Approval>, Error> {
-        let (good, bad) = list_parsed::<Approval>(&self.client, namespace).await?;
+        let (good, bad) = self
+            .parsed_in::<Approval>(cluster::cache::Kind::Approvals, namespace)
+            .await?;
         for (name, e) in bad {
             warn!(approval = %format!("{namespace}/{name}"), error = %e, "ignoring a malformed Approval");
         }
@@ -487,17 +510,37 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             })
     };
     let first_result = ready.clone();
+    // ClinicalSystems, Approvals and Interventions: watched into caches that a reconcile
+    // reads instead of listing them, by the same streams that wake it.
+    use cluster::cache::{Caches, Scope, cached_watch};
+    let mut caches = Caches::default();
+    let (systems_cache, systems_stream) = cached_watch(
+        dynamic_scoped(&client, ns, &system_resource),
+        &system_resource,
+        wc.clone(),
+    );
+    let (approvals_cache, approvals_stream) = cached_watch(
+        dynamic_scoped(&client, ns, &approval_resource),
+        &approval_resource,
+        wc.clone(),
+    );
+    let (interventions_cache, interventions_stream) = cached_watch(
+        dynamic_scoped(&client, ns, &intervention_resource),
+        &intervention_resource,
+        wc.clone(),
+    );
+    caches.scopes.push(Scope {
+        namespace: ns.map(str::to_string),
+        systems: Some(systems_cache),
+        approvals: Some(approvals_cache),
+        interventions: Some(interventions_cache),
+    });
     let mut controller = controller
         .owns(
             scoped::<Job>(&client, ns),
             wc.clone().labels(steps::restore::PLAN_LABEL),
         )
-        .watches_with(
-            dynamic_scoped(&client, ns, &system_resource),
-            system_resource.clone(),
-            wc.clone(),
-            on_system.clone(),
-        )
+        .watches_stream_with(systems_stream, on_system.clone(), system_resource.clone())
         .watches(
             scoped::<Deployment>(&client, ns),
             wc.clone(),
@@ -508,34 +551,34 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             wc.clone(),
             on_statefulset.clone(),
         )
-        .watches_with(
-            dynamic_scoped(&client, ns, &approval_resource),
-            approval_resource.clone(),
-            wc.clone(),
+        .watches_stream_with(approvals_stream, on_approval, approval_resource.clone())
+        .watches_stream_with(
+            interventions_stream,
             on_approval,
-        )
-        .watches_with(
-            dynamic_scoped(&client, ns, &intervention_resource),
             intervention_resource.clone(),
-            wc.clone(),
-            on_approval,
         )
         .watches(scoped::<RecoveryPlan>(&client, ns), wc.clone(), on_plan);
     // The other namespaces of an estate the scoped plans use.
     if ns.is_some() {
-        for other in &opts.watch_namespaces {
-            let other = Some(other.as_str());
+        for name in &opts.watch_namespaces {
+            let other = Some(name.as_str());
+            let (systems_cache, systems_stream) = cached_watch(
+                dynamic_scoped(&client, other, &system_resource),
+                &system_resource,
+                wc.clone(),
+            );
+            caches.scopes.push(Scope {
+                namespace: Some(name.clone()),
+                systems: Some(systems_cache),
+                approvals: None,
+                interventions: None,
+            });
             controller = controller
                 .owns(
                     scoped::<Job>(&client, other),
                     wc.clone().labels(steps::restore::PLAN_LABEL),
                 )
-                .watches_with(
-                    dynamic_scoped(&client, other, &system_resource),
-                    system_resource.clone(),
-                    wc.clone(),
-                    on_system.clone(),
-                )
+                .watches_stream_with(systems_stream, on_system.clone(), system_resource.clone())
                 .watches(
                     scoped::<Deployment>(&client, other),
                     wc.clone(),
@@ -548,6 +591,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
                 );
         }
     }
+    let _ = ctx.caches.set(caches);
     let running = controller
         .shutdown_on_signal()
         .run(plan::reconcile, plan::error_policy, ctx)

@@ -766,11 +766,27 @@ async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_bl
             all[1]["id"], first["id"],
             "the retry is the same notification: {all:?}"
         );
-        let reasons: Vec<&str> = all.iter().filter_map(|n| n["reason"].as_str()).collect();
+        let reasons: Vec<&str> = all
+            .iter()
+            .filter_map(|n| n["reason"].as_str())
+            .filter(|r| *r != "SystemReleased")
+            .collect();
         assert_eq!(
             reasons,
             ["AwaitingApproval", "AwaitingApproval", "PlanSucceeded"]
         );
+        // Each release is notified with its notice: the stage, to whom, what was tested.
+        let released: Vec<&serde_json::Value> = all
+            .iter()
+            .filter(|n| n["reason"] == "SystemReleased")
+            .collect();
+        assert!(!released.is_empty(), "{all:?}");
+        for n in released {
+            assert!(
+                n["notice"]["stage"].is_string() && n["notice"]["checks"].is_array(),
+                "{n}"
+            );
+        }
         operator.abort();
     })
     .await;

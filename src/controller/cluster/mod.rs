@@ -1,8 +1,9 @@
 //! What the controller's reconcilers share in talking to the API server: reading an
 //! object fresh before deciding, listing lifeline objects one by one, writing status, and
-//! who the operator is ([`identity`]), and when it could not reach the API server
-//! ([`outage`]).
+//! who the operator is ([`identity`]), when it could not reach the API server
+//! ([`outage`]), and the caches a reconcile reads instead of listing ([`cache`]).
 
+pub mod cache;
 pub mod identity;
 pub mod outage;
 
@@ -111,11 +112,21 @@ where
         .list(&Default::default())
         .await
         .during(|| format!("list {} in {namespace}", resource.plural))?;
+    Ok(parse_each(list.items.iter()))
+}
+
+/// Each of `objects` parsed as `K`, or its name and why it does not parse.
+pub fn parse_each<'a, K>(
+    objects: impl Iterator<Item = &'a DynamicObject>,
+) -> (Vec<K>, Vec<(String, String)>)
+where
+    K: DeserializeOwned,
+{
     let mut good = Vec::new();
     let mut bad = Vec::new();
-    for obj in list.items {
+    for obj in objects {
         let name = obj.name_any();
-        let parsed = serde_json::to_value(&obj)
+        let parsed = serde_json::to_value(obj)
             .map_err(|e| e.to_string())
             .and_then(|v| {
                 serde_path_to_error::deserialize::<_, K>(v).map_err(|e| {
@@ -128,5 +139,5 @@ where
             Err(e) => bad.push((name, e)),
         }
     }
-    Ok((good, bad))
+    (good, bad)
 }

@@ -43,7 +43,6 @@ pub fn transitions(
     for (i, s) in next.systems.iter().enumerate() {
         let was = prev.systems.iter().find(|p| p.name == s.name);
         let old_phase = was.map(|p| p.phase).unwrap_or_default();
-        let old_stage = was.and_then(|p| p.released_stage.clone());
         if s.verified_at.is_some() && was.is_none_or(|p| p.verified_at.is_none()) {
             let objective = model
                 .systems
@@ -70,9 +69,10 @@ pub fn transitions(
                 secondary: system_ref(&s.name),
             });
         }
-        if s.released_stage != old_stage
-            && let Some(stage) = &s.released_stage
-        {
+        // One Event per stage newly released at (an automatic stage and the one after it
+        // can be passed in one decision): each carries its own release notice.
+        let released_before = was.map_or(0, |p| p.releases.len());
+        for stage in s.releases.iter().skip(released_before).map(|r| &r.stage) {
             out.push(Event {
                 type_: EventType::Normal,
                 reason: "SystemReleased".into(),

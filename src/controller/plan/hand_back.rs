@@ -29,8 +29,9 @@ pub async fn update(
     let mut done: Vec<(String, Done)> = Vec::new();
     if any_released {
         let ns = plan.namespace().unwrap_or_default();
-        let (interventions, _bad) =
-            crate::controller::list_parsed::<Intervention>(&ctx.client, &ns).await?;
+        let (interventions, _bad) = ctx
+            .parsed_in::<Intervention>(crate::controller::cluster::cache::Kind::Interventions, &ns)
+            .await?;
         for i in interventions
             .iter()
             .filter(|i| i.spec.action == InterventionAction::HandBack)

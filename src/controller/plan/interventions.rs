@@ -132,6 +132,8 @@ pub async fn record_all(
     let asked = asked(prev, next, acted);
     if !asked.is_empty() {
         let ns = plan.namespace().unwrap_or_default();
+        // Listed, not read from the cache: the CLI creates the Intervention just before
+        // the change that woke this reconcile, and the cache's watch may not have it yet.
         let (interventions, bad) =
             crate::controller::list_parsed::<Intervention>(&ctx.client, &ns).await?;
         for (name, e) in bad {

@@ -85,12 +85,25 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let name = plan.name_any();
     let now = Timestamp::now();
 
-    // Load, from every namespace the plan selects in.
+    // Load, from every namespace the plan selects in: from the operator's cache, except
+    // when the plan is new or its spec changed (then listed: systems applied together
+    // with the plan may not have reached the cache yet, and a plan must not start without
+    // them or be reported invalid for a moment).
+    let fresh = plan.status.as_ref().is_none_or(|s| {
+        s.started_at.is_none() || s.observed_generation != plan.metadata.generation
+    });
     let mut systems: Vec<ClinicalSystem> = Vec::new();
     let mut malformed: Vec<(String, String)> = Vec::new();
     for namespace in plan.spec.systems.namespaces_from(&ns) {
-        let (good, bad) =
-            crate::controller::list_parsed::<ClinicalSystem>(&ctx.client, &namespace).await?;
+        let (good, bad) = if fresh {
+            crate::controller::list_parsed::<ClinicalSystem>(&ctx.client, &namespace).await?
+        } else {
+            ctx.parsed_in::<ClinicalSystem>(
+                crate::controller::cluster::cache::Kind::Systems,
+                &namespace,
+            )
+            .await?
+        };
         systems.extend(good.into_iter().map(|mut s| {
             s.metadata
                 .namespace

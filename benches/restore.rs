@@ -1,0 +1,488 @@
+//! A whole estate restored on the local cluster, lifeline beside its floor, in one run:
+//! N systems in a random dependency graph of DEPTH levels (about three hard dependencies
+//! each, at least one on the level before), every system a Deployment scaled from 0 and
+//! checked with `workloadReady` (kwok makes pods ready at once, so the work itself costs
+//! almost nothing).
+//!
+//! 1. The floor: a minimal walker that scales each level's Deployments (all at once) and
+//!    waits by watch until they are available; no checks, no status, no record. What the
+//!    control plane itself allows.
+//! 2. lifeline: the operator (this build's `lifeline run`, a process of its own) restores
+//!    the same estate from a RecoveryPlan selecting every system, to Succeeded.
+//!
+//! For each: wall time, seconds per level, the API server's requests by verb and resource
+//! during the phase (every client's: the controller manager's, the scheduler's and kwok's
+//! too), and for lifeline its CPU time and peak RSS; then lifeline / floor.
+//!
+//! ```sh
+//! scripts/bench-restore 200 20        # starts a cluster of its own, then this
+//! LIFELINE_BENCH_KUBECONFIG=... cargo bench --bench restore -- 200 20
+//! ```
+//!
+//! Run by `cargo test` (no `--bench` argument) with `LIFELINE_TEST_KUBECONFIG` set, it
+//! restores 50 systems in 5 levels and fails if either walker does not finish: a test that
+//! the benchmark works, not timed. Without a cluster it says so and does nothing.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::{Duration, Instant},
+};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
+use kube::{
+    Api, Client, ResourceExt,
+    api::{DeleteParams, Patch, PatchParams, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+    runtime::{WatchStreamExt, watcher},
+};
+use lifeline::api::v1alpha1::{ClinicalSystem, PlanPhase, RecoveryPlan};
+use serde_json::json;
+
+/// How long one walker may take before the run is given up.
+const DEADLINE: Duration = Duration::from_secs(3600);
+/// Scale requests in flight at once (the floor's fan-out).
+const FAN_OUT: usize = 32;
+
+/// A random dependency graph: each system's level and hard dependencies.
+struct Estate {
+    levels: Vec<Vec<usize>>,
+    deps: Vec<Vec<usize>>,
+}
+
+/// xorshift64*, seeded: the same graph every run.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn estate(n: usize, depth: usize) -> Estate {
+    let depth = depth.clamp(1, n.max(1));
+    let mut levels: Vec<Vec<usize>> = vec![Vec::new(); depth];
+    for i in 0..n {
+        levels[i * depth / n].push(i);
+    }
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut deps = vec![Vec::new(); n];
+    for l in 1..depth {
+        for &i in &levels[l] {
+            // One on the level before (so the graph has DEPTH levels), two more anywhere
+            // earlier.
+            let before = &levels[l - 1];
+            let mut mine = vec![before[rng.below(before.len())]];
+            for _ in 0..2 {
+                let k = rng.below(l);
+                let pick = levels[k][rng.below(levels[k].len())];
+                if !mine.contains(&pick) {
+                    mine.push(pick);
+                }
+            }
+            deps[i] = mine;
+        }
+    }
+    Estate { levels, deps }
+}
+
+fn name(i: usize) -> String {
+    format!("sys-{i:04}")
+}
+
+async fn client() -> Option<Client> {
+    let path = std::env::var("LIFELINE_BENCH_KUBECONFIG")
+        .or_else(|_| std::env::var("LIFELINE_TEST_KUBECONFIG"))
+        .ok()?;
+    let kubeconfig = Kubeconfig::read_from(&path).expect("read the kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("the kubeconfig");
+    Some(Client::try_from(config).expect("a client"))
+}
+
+/// The API server's request counts by "VERB resource", from its /metrics.
+async fn requests(client: &Client) -> BTreeMap<String, f64> {
+    let req = http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("a request");
+    let text = client.request_text(req).await.unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let label = |key: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        let sub = label("subresource");
+        let resource = if sub.is_empty() {
+            label("resource")
+        } else {
+            format!("{}/{sub}", label("resource"))
+        };
+        if resource.is_empty() {
+            continue;
+        }
+        *out.entry(format!("{} {resource}", label("verb")))
+            .or_insert(0.0) += value.trim().parse::<f64>().unwrap_or(0.0);
+    }
+    out
+}
+
+fn delta(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                (v - before.get(k).copied().unwrap_or(0.0)).max(0.0) as u64,
+            )
+        })
+        .filter(|(_, v)| *v > 0)
+        .collect()
+}
+
+fn top(requests: &BTreeMap<String, u64>) -> String {
+    let mut all: Vec<(&String, &u64)> = requests.iter().collect();
+    all.sort_by(|a, b| b.1.cmp(a.1));
+    all.iter()
+        .take(8)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// lifeline's CRDs, applied (and established) on the cluster.
+async fn ensure_crds(client: &Client) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in lifeline::api::v1alpha1::crds() {
+        let name = crd.name_any();
+        let params = PatchParams::apply("lifeline-bench").force();
+        let mut tries = 0;
+        while let Err(e) = crds.patch(&name, &params, &Patch::Apply(&crd)).await {
+            tries += 1;
+            assert!(tries < 20, "apply CRD {name}: {e}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let established = kube::runtime::wait::await_condition(
+            crds.clone(),
+            &name,
+            kube::runtime::wait::conditions::is_crd_established(),
+        );
+        tokio::time::timeout(Duration::from_secs(60), established)
+            .await
+            .unwrap_or_else(|_| panic!("CRD {name} not established"))
+            .expect("watch the CRD");
+    }
+}
+
+async fn create_estate(client: &Client, ns: &str, e: &Estate) {
+    ensure_crds(client).await;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({ "metadata": { "name": ns } })).expect("namespace"),
+        )
+        .await
+        .expect("create the namespace");
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    let systems: Api<ClinicalSystem> = Api::namespaced(client.clone(), ns);
+    let n = e.deps.len();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let (deployments, systems) = (deployments.clone(), systems.clone());
+            let deps: Vec<_> = e.deps[i].iter().map(|&d| json!({ "name": name(d) })).collect();
+            async move {
+                let d: Deployment = serde_json::from_value(json!({
+                    "metadata": { "name": name(i), "labels": { "app": name(i) } },
+                    "spec": {
+                        "replicas": 0,
+                        "selector": { "matchLabels": { "app": name(i) } },
+                        "template": {
+                            "metadata": { "labels": { "app": name(i) } },
+                            "spec": { "containers": [{ "name": "main", "image": "registry.example/app:1" }] }
+                        }
+                    }
+                }))
+                .expect("deployment");
+                deployments
+                    .create(&PostParams::default(), &d)
+                    .await
+                    .expect("create a Deployment");
+                let s: ClinicalSystem = serde_json::from_value(json!({
+                    "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+                    "metadata": { "name": name(i), "labels": { "bench": "restore" } },
+                    "spec": {
+                        "displayName": name(i), "tier": "critical", "recoveryTimeObjective": "4h",
+                        "dependsOn": deps,
+                        "restore": { "steps": [{ "name": "up", "scale": { "kind": "Deployment", "name": name(i), "replicas": 1 } }] },
+                        "verify": { "checks": [{ "name": "ready", "workloadReady": { "kind": "Deployment", "name": name(i) } }], "retryInterval": "1s" }
+                    }
+                }))
+                .expect("system");
+                systems
+                    .create(&PostParams::default(), &s)
+                    .await
+                    .expect("create a ClinicalSystem");
+            }
+        })
+        .buffer_unordered(FAN_OUT)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+/// Available replicas of every Deployment of `ns`, kept by a watch.
+fn watch_available(
+    client: &Client,
+    ns: &str,
+) -> tokio::sync::watch::Receiver<HashMap<String, i32>> {
+    let (tx, rx) = tokio::sync::watch::channel(HashMap::new());
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    tokio::spawn(async move {
+        let mut stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .applied_objects()
+            .boxed();
+        while let Ok(Some(d)) = stream.try_next().await {
+            let available = d
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0);
+            let wanted = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(0);
+            tx.send_modify(|m| {
+                m.insert(d.name_any(), if wanted == 0 { -1 } else { available });
+            });
+        }
+    });
+    rx
+}
+
+async fn scale_all(client: &Client, ns: &str, which: &[usize], replicas: i32) {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+    futures::stream::iter(which.iter().copied())
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                api.patch_scale(
+                    &name(i),
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({ "spec": { "replicas": replicas } })),
+                )
+                .await
+                .expect("scale");
+            }
+        })
+        .buffer_unordered(FAN_OUT)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+async fn wait_until(
+    rx: &mut tokio::sync::watch::Receiver<HashMap<String, i32>>,
+    what: &str,
+    ok: impl Fn(&HashMap<String, i32>) -> bool,
+) {
+    tokio::time::timeout(DEADLINE, async {
+        loop {
+            if ok(&rx.borrow_and_update()) {
+                return;
+            }
+            rx.changed().await.expect("the watch ended");
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{what} did not happen within {DEADLINE:?}"));
+}
+
+/// The floor: level by level, scale up and wait for availability. Returns the wall time.
+async fn floor(client: &Client, ns: &str, e: &Estate) -> Duration {
+    let mut rx = watch_available(client, ns);
+    let n = e.deps.len();
+    wait_until(&mut rx, "the Deployments listed", |m| m.len() == n).await;
+    let start = Instant::now();
+    for level in &e.levels {
+        scale_all(client, ns, level, 1).await;
+        wait_until(&mut rx, "a level available", |m| {
+            level
+                .iter()
+                .all(|&i| m.get(&name(i)).copied().unwrap_or(0) >= 1)
+        })
+        .await;
+    }
+    let took = start.elapsed();
+    // Back to the outage, for lifeline.
+    let all: Vec<usize> = (0..n).collect();
+    scale_all(client, ns, &all, 0).await;
+    wait_until(&mut rx, "every Deployment down again", |m| {
+        (0..n).all(|i| m.get(&name(i)).copied() == Some(-1))
+    })
+    .await;
+    took
+}
+
+/// CPU seconds and peak RSS (KiB) of process `pid`, from /proc.
+fn usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of stat, 11 and 12 after the name.
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (cpu, hwm)
+}
+
+/// lifeline: the operator restores the estate from a plan. Returns the wall time, the
+/// operator's CPU seconds and peak RSS (KiB).
+async fn lifeline(client: &Client, ns: &str, kubeconfig: &str) -> (Duration, f64, u64) {
+    let mut operator = std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+        .args(["run", "--namespace", ns, "--metrics-addr", "127.0.0.1:0"])
+        .env("KUBECONFIG", kubeconfig)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start lifeline run");
+    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), ns);
+    let plan: RecoveryPlan = serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+        "metadata": { "name": "estate" },
+        "spec": { "systems": { "selector": { "matchLabels": { "bench": "restore" } } } }
+    }))
+    .expect("plan");
+    let start = Instant::now();
+    plans
+        .create(&PostParams::default(), &plan)
+        .await
+        .expect("create the plan");
+    let done = tokio::time::timeout(DEADLINE, async {
+        let mut stream = watcher(
+            plans.clone(),
+            watcher::Config::default().fields("metadata.name=estate"),
+        )
+        .default_backoff()
+        .applied_objects()
+        .boxed();
+        while let Ok(Some(p)) = stream.try_next().await {
+            let phase = p.status.as_ref().map(|s| s.phase);
+            if matches!(phase, Some(PlanPhase::Succeeded | PlanPhase::Failed)) {
+                return phase;
+            }
+        }
+        None
+    })
+    .await;
+    let took = start.elapsed();
+    let (cpu, rss) = usage(operator.id());
+    let _ = operator.kill();
+    let _ = operator.wait();
+    assert_eq!(
+        done.ok().flatten(),
+        Some(PlanPhase::Succeeded),
+        "the plan did not succeed within {DEADLINE:?}"
+    );
+    (took, cpu, rss)
+}
+
+async fn run(n: usize, depth: usize) -> Option<()> {
+    let client = client().await?;
+    let kubeconfig = std::env::var("LIFELINE_BENCH_KUBECONFIG")
+        .or_else(|_| std::env::var("LIFELINE_TEST_KUBECONFIG"))
+        .ok()?;
+    let e = estate(n, depth);
+    let ns = format!("bench-restore-{}", std::process::id());
+    create_estate(&client, &ns, &e).await;
+    let levels = e.levels.len() as f64;
+
+    let before = requests(&client).await;
+    let floor_took = floor(&client, &ns, &e).await;
+    let after_floor = requests(&client).await;
+    let (took, cpu, rss) = lifeline(&client, &ns, &kubeconfig).await;
+    let after = requests(&client).await;
+
+    let floor_req = delta(&before, &after_floor);
+    let life_req = delta(&after_floor, &after);
+    let sum = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
+    println!(
+        "restore of {n} systems in {} levels (namespace {ns})",
+        e.levels.len()
+    );
+    println!(
+        "  floor:    wall {:.1} s, {:.2} s/level, API requests {} ({})",
+        floor_took.as_secs_f64(),
+        floor_took.as_secs_f64() / levels,
+        sum(&floor_req),
+        top(&floor_req)
+    );
+    println!(
+        "  lifeline: wall {:.1} s, {:.2} s/level, API requests {} ({}), operator CPU {cpu:.1} s, peak RSS {} MiB",
+        took.as_secs_f64(),
+        took.as_secs_f64() / levels,
+        sum(&life_req),
+        top(&life_req),
+        rss / 1024
+    );
+    println!(
+        "  lifeline / floor: {:.2}x wall, {:.1} API requests per system against {:.1}",
+        took.as_secs_f64() / floor_took.as_secs_f64().max(0.001),
+        sum(&life_req) as f64 / n as f64,
+        sum(&floor_req) as f64 / n as f64
+    );
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+    Some(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let bench = args.iter().any(|a| a == "--bench");
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let (n, depth) = if bench {
+        (
+            numbers.first().copied().unwrap_or(200),
+            numbers.get(1).copied().unwrap_or(20),
+        )
+    } else {
+        // `cargo test`: that it works, on 50 systems, not timed.
+        (50, 5)
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    if runtime.block_on(run(n, depth)).is_none() {
+        println!(
+            "restore bench: no cluster (set LIFELINE_BENCH_KUBECONFIG, or run scripts/bench-restore); nothing measured"
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! The operator's caches of the lifeline objects a reconcile reads (ClinicalSystems,
+//! Approvals, Interventions): kube-runtime reflector stores filled by the very watch
+//! streams that wake the plan controller, so a reconcile an event triggers always sees
+//! that event in the cache, and a reconcile makes no LIST of them. The first reconcile
+//! waits until each cache holds its initial list: an operator that has just started never
+//! decides from an empty cache.
+
+use kube::{ResourceExt, api::DynamicObject, runtime::reflector::Store};
+use serde::de::DeserializeOwned;
+
+/// Which cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// ClinicalSystems.
+    Systems,
+    /// Approvals.
+    Approvals,
+    /// Interventions.
+    Interventions,
+}
+
+/// The caches of one watch scope: every namespace (`namespace` none), or one.
+#[derive(Clone)]
+pub struct Scope {
+    /// The namespace watched, none for all.
+    pub namespace: Option<String>,
+    /// ClinicalSystems.
+    pub systems: Option<Store<DynamicObject>>,
+    /// Approvals (watched in the plans' namespaces only).
+    pub approvals: Option<Store<DynamicObject>>,
+    /// Interventions (watched in the plans' namespaces only).
+    pub interventions: Option<Store<DynamicObject>>,
+}
+
+/// The caches of every scope the operator watches.
+#[derive(Clone, Default)]
+pub struct Caches {
+    /// One per watch scope.
+    pub scopes: Vec<Scope>,
+}
+
+impl Caches {
+    /// The cache of `kind` that holds the objects of `namespace`, if one does.
+    pub fn covering(&self, kind: Kind, namespace: &str) -> Option<&Store<DynamicObject>> {
+        self.scopes
+            .iter()
+            .find(|s| s.namespace.as_deref().is_none_or(|n| n == namespace))
+            .and_then(|s| match kind {
+                Kind::Systems => s.systems.as_ref(),
+                Kind::Approvals => s.approvals.as_ref(),
+                Kind::Interventions => s.interventions.as_ref(),
+            })
+    }
+}
+
+/// Every object of `namespace` in `store`, by name, parsed one by one as `K` (with the
+/// name and error of each that does not parse). Waits until the store holds its initial
+/// list.
+pub async fn parsed_in<K>(
+    store: &Store<DynamicObject>,
+    namespace: &str,
+) -> (Vec<K>, Vec<(String, String)>)
+where
+    K: DeserializeOwned,
+{
+    // The writer lives as long as the controller; if it is gone, so is the operator.
+    let _ = store.wait_until_ready().await;
+    let mut objects: Vec<_> = store
+        .state()
+        .into_iter()
+        .filter(|o| o.namespace().as_deref() == Some(namespace))
+        .collect();
+    objects.sort_by_key(|o| o.name_any());
+    super::parse_each(objects.iter().map(|o| o.as_ref()))
+}
+
+/// A watch of `resource` in `namespace` (all when none) that fills a cache: the cache, and
+/// the stream of touched objects that wakes the controller (each event is in the cache by
+/// the time it is yielded). Managed fields are dropped from what is kept.
+pub fn cached_watch(
+    api: kube::Api<DynamicObject>,
+    resource: &kube::api::ApiResource,
+    config: kube::runtime::watcher::Config,
+) -> (
+    Store<DynamicObject>,
+    impl futures::Stream<Item = Result<DynamicObject, kube::runtime::watcher::Error>> + Send + 'static,
+) {
+    use kube::runtime::{WatchStreamExt as _, reflector::store::Writer};
+    let writer = Writer::new(resource.clone());
+    let reader = writer.as_reader();
+    let stream = kube::runtime::watcher(api, config)
+        .default_backoff()
+        .modify(|o| o.managed_fields_mut().clear())
+        .reflect(writer)
+        .touched_objects();
+    (reader, stream)
+}
