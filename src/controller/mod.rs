@@ -98,6 +98,9 @@ pub struct Context {
     /// The caches of what the plan controller watches, once it runs: a reconcile reads
     /// ClinicalSystems, Approvals and Interventions from them instead of listing them.
     pub caches: std::sync::OnceLock<cluster::cache::Caches>,
+    /// The Deployments and StatefulSets the plan controller watches, once it runs: steps
+    /// and `workloadReady` checks read them from here.
+    pub workloads: std::sync::OnceLock<cluster::cache::Workloads>,
 }
 
 impl Context {
@@ -153,6 +156,7 @@ impl Context {
             outages: Default::default(),
             record_retention: plan::record::DEFAULT_RETENTION,
             caches: std::sync::OnceLock::new(),
+            workloads: std::sync::OnceLock::new(),
         })
     }
 
@@ -516,19 +520,29 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let mut caches = Caches::default();
     let (systems_cache, systems_stream) = cached_watch(
         dynamic_scoped(&client, ns, &system_resource),
-        &system_resource,
+        system_resource.clone(),
         wc.clone(),
     );
     let (approvals_cache, approvals_stream) = cached_watch(
         dynamic_scoped(&client, ns, &approval_resource),
-        &approval_resource,
+        approval_resource.clone(),
         wc.clone(),
     );
     let (interventions_cache, interventions_stream) = cached_watch(
         dynamic_scoped(&client, ns, &intervention_resource),
-        &intervention_resource,
+        intervention_resource.clone(),
         wc.clone(),
     );
+    let mut workloads = cluster::cache::Workloads::default();
+    let (deployments_cache, deployments_stream) =
+        cached_watch(scoped::<Deployment>(&client, ns), (), wc.clone());
+    let (statefulsets_cache, statefulsets_stream) =
+        cached_watch(scoped::<StatefulSet>(&client, ns), (), wc.clone());
+    workloads.scopes.push((
+        ns.map(str::to_string),
+        deployments_cache,
+        statefulsets_cache,
+    ));
     caches.scopes.push(Scope {
         namespace: ns.map(str::to_string),
         systems: Some(systems_cache),
@@ -541,16 +555,8 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             wc.clone().labels(steps::restore::PLAN_LABEL),
         )
         .watches_stream_with(systems_stream, on_system.clone(), system_resource.clone())
-        .watches(
-            scoped::<Deployment>(&client, ns),
-            wc.clone(),
-            on_deployment.clone(),
-        )
-        .watches(
-            scoped::<StatefulSet>(&client, ns),
-            wc.clone(),
-            on_statefulset.clone(),
-        )
+        .watches_stream(deployments_stream, on_deployment.clone())
+        .watches_stream(statefulsets_stream, on_statefulset.clone())
         .watches_stream_with(approvals_stream, on_approval, approval_resource.clone())
         .watches_stream_with(
             interventions_stream,
@@ -564,9 +570,16 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             let other = Some(name.as_str());
             let (systems_cache, systems_stream) = cached_watch(
                 dynamic_scoped(&client, other, &system_resource),
-                &system_resource,
+                system_resource.clone(),
                 wc.clone(),
             );
+            let (deployments_cache, deployments_stream) =
+                cached_watch(scoped::<Deployment>(&client, other), (), wc.clone());
+            let (statefulsets_cache, statefulsets_stream) =
+                cached_watch(scoped::<StatefulSet>(&client, other), (), wc.clone());
+            workloads
+                .scopes
+                .push((Some(name.clone()), deployments_cache, statefulsets_cache));
             caches.scopes.push(Scope {
                 namespace: Some(name.clone()),
                 systems: Some(systems_cache),
@@ -579,19 +592,12 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
                     wc.clone().labels(steps::restore::PLAN_LABEL),
                 )
                 .watches_stream_with(systems_stream, on_system.clone(), system_resource.clone())
-                .watches(
-                    scoped::<Deployment>(&client, other),
-                    wc.clone(),
-                    on_deployment.clone(),
-                )
-                .watches(
-                    scoped::<StatefulSet>(&client, other),
-                    wc.clone(),
-                    on_statefulset.clone(),
-                );
+                .watches_stream(deployments_stream, on_deployment.clone())
+                .watches_stream(statefulsets_stream, on_statefulset.clone());
         }
     }
     let _ = ctx.caches.set(caches);
+    let _ = ctx.workloads.set(workloads);
     let running = controller
         .shutdown_on_signal()
         .run(plan::reconcile, plan::error_policy, ctx)

@@ -74,19 +74,60 @@ where
     super::parse_each(objects.iter().map(|o| o.as_ref()))
 }
 
-/// A watch of `resource` in `namespace` (all when none) that fills a cache: the cache, and
-/// the stream of touched objects that wakes the controller (each event is in the cache by
-/// the time it is yielded). Managed fields are dropped from what is kept.
-pub fn cached_watch(
-    api: kube::Api<DynamicObject>,
-    resource: &kube::api::ApiResource,
+/// The Deployments and StatefulSets the plan controller watches, cached per scope.
+#[derive(Clone, Default)]
+pub struct Workloads {
+    /// (namespace watched, none for all; its Deployments; its StatefulSets).
+    pub scopes: Vec<(
+        Option<String>,
+        Store<k8s_openapi::api::apps::v1::Deployment>,
+        Store<k8s_openapi::api::apps::v1::StatefulSet>,
+    )>,
+}
+
+impl Workloads {
+    /// The cached state of a workload, if the cache of its namespace has it (and holds its
+    /// initial list).
+    pub fn state(
+        &self,
+        namespace: &str,
+        kind: crate::api::v1alpha1::WorkloadKind,
+        name: &str,
+    ) -> Option<crate::controller::steps::workload::WorkloadState> {
+        use crate::api::v1alpha1::WorkloadKind;
+        use crate::controller::steps::workload::{of_deployment, of_statefulset};
+        let (_, deployments, statefulsets) = self
+            .scopes
+            .iter()
+            .find(|(n, _, _)| n.as_deref().is_none_or(|n| n == namespace))?;
+        match kind {
+            WorkloadKind::Deployment => deployments
+                .get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
+                .map(|d| of_deployment(&d)),
+            WorkloadKind::StatefulSet => statefulsets
+                .get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
+                .map(|s| of_statefulset(&s)),
+        }
+    }
+}
+
+/// A watch of `api` that fills a cache: the cache, and the stream of touched objects that
+/// wakes the controller (each event is in the cache by the time it is yielded). Managed
+/// fields are dropped from what is kept.
+pub fn cached_watch<K>(
+    api: kube::Api<K>,
+    dyntype: K::DynamicType,
     config: kube::runtime::watcher::Config,
 ) -> (
-    Store<DynamicObject>,
-    impl futures::Stream<Item = Result<DynamicObject, kube::runtime::watcher::Error>> + Send + 'static,
-) {
+    Store<K>,
+    impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
+)
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
+{
     use kube::runtime::{WatchStreamExt as _, reflector::store::Writer};
-    let writer = Writer::new(resource.clone());
+    let writer = Writer::new(dyntype);
     let reader = writer.as_reader();
     let stream = kube::runtime::watcher(api, config)
         .default_backoff()

@@ -104,7 +104,7 @@ async fn scale(
     name: &str,
     replicas: i32,
 ) -> Result<StepProgress, Error> {
-    let Some(state) = workload::state(&ctx.client, ns, kind, name).await? else {
+    let Some(state) = workload::state_cached(ctx, ns, kind, name).await? else {
         return Ok(StepProgress::Failed(format!(
             "{kind} {ns}/{name} does not exist"
         )));
@@ -143,7 +143,7 @@ async fn rollout_restart(
     name: &str,
     token: &str,
 ) -> Result<StepProgress, Error> {
-    let Some(state) = workload::state(&ctx.client, ns, kind, name).await? else {
+    let Some(state) = workload::state_cached(ctx, ns, kind, name).await? else {
         return Ok(StepProgress::Failed(format!(
             "{kind} {ns}/{name} does not exist"
         )));

@@ -50,7 +50,7 @@ pub async fn attempt(
         Some(CheckAction::Http(h)) => bounded(http(ctx, h).await),
         Some(CheckAction::Tcp(t)) => bounded(tcp(ctx, t).await),
         Some(CheckAction::WorkloadReady(w)) => {
-            match workload::state(&ctx.client, &ns, w.kind, &w.name).await {
+            match workload::state_cached(ctx, &ns, w.kind, &w.name).await {
                 Err(e) if e.is_unreachable() => {
                     Attempt::Unreachable(format!("could not ask the API server: {e}"))
                 }

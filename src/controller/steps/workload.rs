@@ -115,7 +115,46 @@ pub async fn pod_labels(
     })
 }
 
-/// The state of a workload, or `None` when it does not exist.
+/// What a Deployment's spec and status say.
+pub fn of_deployment(d: &Deployment) -> WorkloadState {
+    let spec = d.spec.clone().unwrap_or_default();
+    let st = d.status.clone().unwrap_or_default();
+    WorkloadState {
+        desired: spec.replicas.unwrap_or(1),
+        replicas: st.replicas.unwrap_or(0),
+        updated: st.updated_replicas.unwrap_or(0),
+        available: st.available_replicas.unwrap_or(0),
+        observed_current: st.observed_generation >= d.metadata.generation,
+        template_annotations: spec
+            .template
+            .metadata
+            .and_then(|m| m.annotations)
+            .unwrap_or_default(),
+    }
+}
+
+/// What a StatefulSet's spec and status say.
+pub fn of_statefulset(s: &StatefulSet) -> WorkloadState {
+    let spec = s.spec.clone().unwrap_or_default();
+    let st = s.status.clone().unwrap_or_default();
+    let revision_current = st.update_revision.is_none()
+        || st.current_revision == st.update_revision
+        || st.updated_replicas.unwrap_or(0) >= spec.replicas.unwrap_or(1);
+    WorkloadState {
+        desired: spec.replicas.unwrap_or(1),
+        replicas: st.replicas,
+        updated: st.updated_replicas.unwrap_or(0),
+        available: st.available_replicas.unwrap_or(0),
+        observed_current: st.observed_generation >= s.metadata.generation && revision_current,
+        template_annotations: spec
+            .template
+            .metadata
+            .and_then(|m| m.annotations)
+            .unwrap_or_default(),
+    }
+}
+
+/// The state of a workload, or `None` when it does not exist, read from the API server.
 pub async fn state(
     client: &Client,
     namespace: &str,
@@ -124,47 +163,36 @@ pub async fn state(
 ) -> Result<Option<WorkloadState>, Error> {
     let what = || format!("read {kind} {namespace}/{name}");
     Ok(match kind {
-        WorkloadKind::Deployment => {
-            let api: Api<Deployment> = Api::namespaced(client.clone(), namespace);
-            api.get_opt(name).await.during(what)?.map(|d| {
-                let spec = d.spec.unwrap_or_default();
-                let st = d.status.unwrap_or_default();
-                WorkloadState {
-                    desired: spec.replicas.unwrap_or(1),
-                    replicas: st.replicas.unwrap_or(0),
-                    updated: st.updated_replicas.unwrap_or(0),
-                    available: st.available_replicas.unwrap_or(0),
-                    observed_current: st.observed_generation >= d.metadata.generation,
-                    template_annotations: spec
-                        .template
-                        .metadata
-                        .and_then(|m| m.annotations)
-                        .unwrap_or_default(),
-                }
-            })
-        }
-        WorkloadKind::StatefulSet => {
-            let api: Api<StatefulSet> = Api::namespaced(client.clone(), namespace);
-            api.get_opt(name).await.during(what)?.map(|s| {
-                let spec = s.spec.unwrap_or_default();
-                let st = s.status.unwrap_or_default();
-                let revision_current = st.update_revision.is_none()
-                    || st.current_revision == st.update_revision
-                    || st.updated_replicas.unwrap_or(0) >= spec.replicas.unwrap_or(1);
-                WorkloadState {
-                    desired: spec.replicas.unwrap_or(1),
-                    replicas: st.replicas,
-                    updated: st.updated_replicas.unwrap_or(0),
-                    available: st.available_replicas.unwrap_or(0),
-                    observed_current: st.observed_generation >= s.metadata.generation
-                        && revision_current,
-                    template_annotations: spec
-                        .template
-                        .metadata
-                        .and_then(|m| m.annotations)
-                        .unwrap_or_default(),
-                }
-            })
-        }
+        WorkloadKind::Deployment => Api::<Deployment>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .during(what)?
+            .map(|d| of_deployment(&d)),
+        WorkloadKind::StatefulSet => Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .during(what)?
+            .map(|s| of_statefulset(&s)),
     })
+}
+
+/// The state of a workload from the operator's cache of workloads (which the watches that
+/// wake the plan controller fill), else from the API server: a workload the cache does not
+/// have yet (created a moment ago) is read, never taken for missing. A cached state is a
+/// past state of the server's, so a step waiting for its own target (a size, a rollout)
+/// can only see it reached later, never sooner.
+pub async fn state_cached(
+    ctx: &crate::controller::Context,
+    namespace: &str,
+    kind: WorkloadKind,
+    name: &str,
+) -> Result<Option<WorkloadState>, Error> {
+    if let Some(found) = ctx
+        .workloads
+        .get()
+        .and_then(|w| w.state(namespace, kind, name))
+    {
+        return Ok(Some(found));
+    }
+    state(&ctx.client, namespace, kind, name).await
 }
