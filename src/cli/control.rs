@@ -171,21 +171,7 @@ pub async fn restore(
             found.name, found.phase
         )));
     }
-    let (sys_ns, short) = found
-        .name
-        .split_once('/')
-        .unwrap_or((namespace, &found.name));
-    let systems: Api<crate::api::v1alpha1::ClinicalSystem> =
-        Api::namespaced(client.clone(), sys_ns);
-    let spec = systems
-        .get(short)
-        .await
-        .map_err(|source| CtlError::Kube {
-            action: "read the clinicalsystem of a system in",
-            plan: full_name.clone(),
-            source,
-        })?
-        .spec;
+    let spec = system_spec(&client, namespace, &full_name, &found.name).await?;
     let steps = spec.steps();
     let k = match from_step {
         None => 0,
@@ -207,7 +193,7 @@ pub async fn restore(
             found.name, step.name
         )));
     }
-    annotation_name(&full_name, &found.name)?;
+    let short = annotation_name(&full_name, &found.name)?;
     let token = intervene(
         &client,
         &current,
@@ -408,6 +394,27 @@ pub(super) fn known_systems(status: &RecoveryPlanStatus, namespace: &str) -> Str
         .join(", ")
 }
 
+/// The spec of the plan's system `system` ("namespace/name", or a name in `namespace`).
+async fn system_spec(
+    client: &Client,
+    namespace: &str,
+    plan: &str,
+    system: &str,
+) -> Result<crate::api::v1alpha1::ClinicalSystemSpec, CtlError> {
+    let (sys_ns, short) = system.split_once('/').unwrap_or((namespace, system));
+    let systems: Api<crate::api::v1alpha1::ClinicalSystem> =
+        Api::namespaced(client.clone(), sys_ns);
+    Ok(systems
+        .get(short)
+        .await
+        .map_err(|source| CtlError::Kube {
+            action: "read the clinicalsystem of a system in",
+            plan: plan.to_string(),
+            source,
+        })?
+        .spec)
+}
+
 /// A fresh retry token: the time to the second, and a suffix from the nanoseconds and
 /// the process id so two requests within a second differ.
 fn retry_token(now: Timestamp) -> String {
@@ -451,21 +458,7 @@ pub async fn handback(
             found.name, found.phase
         )));
     }
-    let (sys_ns, short) = found
-        .name
-        .split_once('/')
-        .unwrap_or((namespace, &found.name));
-    let systems: Api<crate::api::v1alpha1::ClinicalSystem> =
-        Api::namespaced(client.clone(), sys_ns);
-    let spec = systems
-        .get(short)
-        .await
-        .map_err(|source| CtlError::Kube {
-            action: "read the clinicalsystem of a system in",
-            plan: full_name.clone(),
-            source,
-        })?
-        .spec;
+    let spec = system_spec(&client, namespace, &full_name, &found.name).await?;
     let items = spec
         .release
         .as_ref()

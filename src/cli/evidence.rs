@@ -178,39 +178,60 @@ pub async fn export(
                 })?,
         },
     };
-    let Some(mut chunks) = by_uid.remove(&chosen) else {
+    let Some(chunks) = by_uid.remove(&chosen) else {
         bail!("no record of recoveryplan {namespace}/{plan} with uid {chosen}");
     };
-    chunks.sort_by_key(|c| c.spec.chunk);
-    let entries: Vec<RecordEntry> = chunks.iter().flat_map(|c| c.spec.entries.clone()).collect();
     let from_status = live
         .filter(|p| p.uid().as_deref() == Some(chosen.as_str()))
-        .and_then(|p| p.status.and_then(|s| s.record));
+        .and_then(|p| p.status.and_then(|s| s.record))
+        .map(|r| (r, "the plan's status"));
+    Ok(bundle_of(
+        format!("{namespace}/{plan}"),
+        chosen,
+        None,
+        chunks,
+        from_status,
+        "the record itself: the plan is gone",
+    ))
+}
+
+/// A bundle of `chunks` (the record of `of`, uid `uid`, in any order), its head from a
+/// status (`from_status`, and which), else from the record itself (`gone` says why).
+fn bundle_of(
+    of: String,
+    uid: String,
+    drill_run: Option<u32>,
+    mut chunks: Vec<RecoveryRecord>,
+    from_status: Option<(crate::api::v1alpha1::RecordHead, &str)>,
+    gone: &str,
+) -> Bundle {
+    chunks.sort_by_key(|c| c.spec.chunk);
+    let entries: Vec<RecordEntry> = chunks.iter().flat_map(|c| c.spec.entries.clone()).collect();
     let (head, count, head_from) = match from_status {
-        Some(r) => (r.head, r.entries, "the plan's status".to_string()),
+        Some((r, from)) => (r.head, r.entries, from.to_string()),
         None => (
             entries.last().map(|e| e.hash.clone()).unwrap_or_default(),
             entries.len() as u64,
-            "the record itself: the plan is gone".to_string(),
+            gone.to_string(),
         ),
     };
-    Ok(Bundle {
+    Bundle {
         manifest: Manifest {
             format: FORMAT.into(),
-            plan: format!("{namespace}/{plan}"),
-            plan_uid: chosen,
+            plan: of,
+            plan_uid: uid,
             entries: count,
             chunks: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
             head,
             head_from,
+            drill_run,
             exported_at: Timestamp::now().to_string(),
-            drill_run: None,
             report_sha256: None,
         },
         entries,
         report: None,
         signature: None,
-    })
+    }
 }
 
 /// Reads the record of run `run` of drill `drill` in `namespace` (default: its latest
@@ -234,7 +255,7 @@ pub async fn export_drill(
             "no record of recoverydrill {namespace}/{drill}: no RecoveryRecord is labelled {RECORD_DRILL_LABEL}={drill}"
         );
     };
-    let mut mine: Vec<RecoveryRecord> = chunks
+    let mine: Vec<RecoveryRecord> = chunks
         .into_iter()
         .filter(|c| c.spec.run == Some(chosen))
         .collect();
@@ -247,9 +268,7 @@ pub async fn export_drill(
                 .join(", ")
         );
     }
-    mine.sort_by_key(|c| c.spec.chunk);
     let uid = mine[0].spec.plan_uid.clone();
-    let entries: Vec<RecordEntry> = mine.iter().flat_map(|c| c.spec.entries.clone()).collect();
     let live = Api::<RecoveryDrill>::namespaced(client, namespace)
         .get_opt(drill)
         .await
@@ -258,32 +277,16 @@ pub async fn export_drill(
         .filter(|d| d.uid().as_deref() == Some(uid.as_str()))
         .and_then(|d| d.status.and_then(|s| s.run))
         .filter(|r| r.number == chosen)
-        .and_then(|r| r.record);
-    let (head, count, head_from) = match from_status {
-        Some(r) => (r.head, r.entries, "the drill's status".to_string()),
-        None => (
-            entries.last().map(|e| e.hash.clone()).unwrap_or_default(),
-            entries.len() as u64,
-            "the record itself: the drill's status no longer holds this run".to_string(),
-        ),
-    };
-    Ok(Bundle {
-        manifest: Manifest {
-            format: FORMAT.into(),
-            plan: format!("{namespace}/{drill}"),
-            plan_uid: uid,
-            entries: count,
-            chunks: u32::try_from(mine.len()).unwrap_or(u32::MAX),
-            head,
-            head_from,
-            drill_run: Some(chosen),
-            exported_at: Timestamp::now().to_string(),
-            report_sha256: None,
-        },
-        entries,
-        report: None,
-        signature: None,
-    })
+        .and_then(|r| r.record)
+        .map(|r| (r, "the drill's status"));
+    Ok(bundle_of(
+        format!("{namespace}/{drill}"),
+        uid,
+        Some(chosen),
+        mine,
+        from_status,
+        "the record itself: the drill's status no longer holds this run",
+    ))
 }
 
 /// Puts the recovery's report (Markdown, made from the bundle's entries) in `bundle`,

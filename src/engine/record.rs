@@ -583,7 +583,7 @@ pub fn drill_transitions(
             &now,
             RecordKind::Revert,
             None,
-            json!({ "put back": run.reverted[reverted_before..] }),
+            json!({ "putBack": run.reverted[reverted_before..] }),
         ));
     }
     out

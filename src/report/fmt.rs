@@ -190,6 +190,20 @@ impl fmt::Display for Esc<'_> {
     }
 }
 
+/// The start of a self-contained report page, through `<body>`: UTF-8, a viewport, a
+/// Content-Security-Policy that lets nothing load or run (only inline style), the title,
+/// and `style` inline.
+pub(crate) fn html_head(out: &mut String, title: &str, style: &str) -> fmt::Result {
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str(
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
+    );
+    writeln!(out, "<title>{}</title>", Esc(title))?;
+    // The style sheet on lines of its own, between the tags.
+    writeln!(out, "<style>\n{style}</style>\n</head>\n<body>")
+}
+
 /// Text for Markdown: on one line, with what Markdown (or a table) would read as syntax
 /// escaped, and `<`, `>` and `&` as entities so no HTML passes through.
 pub(crate) fn md(text: &str) -> String {

@@ -6,7 +6,7 @@
 use std::fmt::{self, Write as _};
 
 use crate::engine::notice::{ReleaseNotice, data_loss_words};
-use crate::report::fmt::{Esc, full_utc, human, iso, md};
+use crate::report::fmt::{Esc, full_utc, html_head, human, iso, md};
 
 fn data_loss_line(n: &ReleaseNotice) -> String {
     match &n.data_loss {
@@ -170,17 +170,7 @@ pub fn html(n: &ReleaseNotice) -> String {
 }
 
 fn write_html(n: &ReleaseNotice, out: &mut String) -> fmt::Result {
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str(
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
-    );
-    writeln!(
-        out,
-        "<title>Release notice: {}</title>",
-        Esc(&n.display_name)
-    )?;
-    writeln!(out, "<style>\n{STYLE}</style>\n</head>\n<body>")?;
+    html_head(out, &format!("Release notice: {}", n.display_name), STYLE)?;
     writeln!(out, "<h1>Release notice: {}</h1>", Esc(&n.display_name))?;
     writeln!(
         out,

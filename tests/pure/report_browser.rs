@@ -133,9 +133,24 @@ fn chromium() -> PathBuf {
     );
 }
 
-/// Loads `page` in headless Chromium and returns the DOM it dumps. Kills Chromium after
-/// [`CHROMIUM_DEADLINE`].
+/// Loads `page` in headless Chromium and returns the DOM it dumps.
 fn dump_dom(dir: &Path, page: &Path) -> String {
+    chromium_on(
+        dir,
+        page,
+        &[
+            "--allow-file-access-from-files".to_string(),
+            "--hide-scrollbars".to_string(),
+            "--virtual-time-budget=5000".to_string(),
+            format!("--window-size={},{}", FRAME_WIDTH + 40, FRAME_HEIGHT + 200),
+            "--dump-dom".to_string(),
+        ],
+    )
+}
+
+/// Runs headless Chromium on `page` with `args` and returns what it prints. Kills it
+/// after [`CHROMIUM_DEADLINE`].
+fn chromium_on(dir: &Path, page: &Path, args: &[String]) -> String {
     let binary = chromium();
     let stderr_path = dir.join("chromium.stderr");
     let stderr = File::create(&stderr_path).expect("create the stderr file");
@@ -149,17 +164,9 @@ fn dump_dom(dir: &Path, page: &Path) -> String {
             "--disable-extensions",
             "--no-first-run",
             "--no-default-browser-check",
-            "--allow-file-access-from-files",
-            "--hide-scrollbars",
-            "--virtual-time-budget=5000",
         ])
-        .arg(format!(
-            "--window-size={},{}",
-            FRAME_WIDTH + 40,
-            FRAME_HEIGHT + 200
-        ))
+        .args(args)
         .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-        .arg("--dump-dom")
         .arg(format!("file://{}", page.display()))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -492,28 +499,14 @@ fn measure_page(dir: &Path, html: &str) -> Value {
 /// `page` printed to PDF by headless Chromium: the PDF's bytes.
 fn print_to_pdf(dir: &Path, page: &Path) -> Vec<u8> {
     let pdf = dir.join("printed.pdf");
-    let status = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--disable-background-networking",
-            "--no-first-run",
-            "--no-pdf-header-footer",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            dir.join("print-profile").display()
-        ))
-        .arg(format!("--print-to-pdf={}", pdf.display()))
-        .arg(format!("file://{}", page.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .expect("run chromium to print");
-    assert!(status.success(), "printing to PDF failed: {status}");
+    chromium_on(
+        dir,
+        page,
+        &[
+            "--no-pdf-header-footer".to_string(),
+            format!("--print-to-pdf={}", pdf.display()),
+        ],
+    );
     std::fs::read(&pdf).expect("the printed PDF")
 }
 

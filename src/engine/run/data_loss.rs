@@ -2,8 +2,6 @@
 //! restore step reported) to the incident's start, against its recovery-point objective.
 //! What staff entered in that window is lost and must be entered again.
 
-use std::time::Duration;
-
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::api::v1alpha1::{ActionPhase, DataLoss, SystemStatus};
@@ -43,9 +41,4 @@ pub fn data_loss(m: &SystemModel, s: &SystemStatus, incident: &Time) -> Option<D
         objective_met: window.zip(objective).map(|(w, o)| w <= o),
         problem,
     })
-}
-
-/// The window as a duration, when known.
-pub fn window(d: &DataLoss) -> Option<Duration> {
-    d.window_seconds.map(Duration::from_secs)
 }

@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 
 use super::model::{CHART_CAPTION, Cell, Report, Table, TableSection};
 use crate::api::v1alpha1::RecoveryDrill;
-use crate::report::fmt::{Esc, iso};
+use crate::report::fmt::{Esc, html_head, iso};
 
 /// The report as one self-contained HTML page: inline style, the Gantt chart as inline
 /// SVG in `<figure id="gantt">`, the systems in `<table id="systems">` with one
@@ -19,14 +19,7 @@ pub fn html(drill: &RecoveryDrill) -> String {
 
 impl Report {
     fn write_html(&self, out: &mut String) -> fmt::Result {
-        out.push_str("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n");
-        out.push_str(
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
-        );
-        writeln!(out, "<title>{}</title>", Esc(&self.title))?;
-        // The style sheet on lines of its own, between the tags.
-        writeln!(out, "<style>\n{STYLE}</style>\n</head>\n<body>")?;
+        html_head(out, &self.title, STYLE)?;
 
         writeln!(out, "<header>\n<h1>Recovery drill report</h1>")?;
         writeln!(out, "<p class=\"subtitle\">{}</p>", Esc(&self.subtitle))?;

@@ -27,6 +27,8 @@ pub(super) struct Section {
     pub(super) gloss: &'static str,
     pub(super) headers: &'static [&'static str],
     pub(super) rows: Vec<Row>,
+    /// The column that takes each row's tone.
+    pub(super) result: usize,
     pub(super) empty: &'static str,
     /// Rows left out (the timeline is cut to [`TIMELINE_ROWS`]).
     pub(super) left_out: usize,
@@ -291,6 +293,7 @@ fn systems_section(r: &Recovery) -> Section {
         .collect();
     Section {
         id: "systems",
+        result: 4,
         heading: "Systems",
         gloss: "recovery time against the recovery-time objective, data lost against the recovery-point objective",
         headers: &[
@@ -350,6 +353,7 @@ fn approvals_section(r: &Recovery) -> Section {
         .collect();
     Section {
         id: "approvals",
+        result: 5,
         heading: "Approvals",
         gloss: "every Approval as the operator saw it when it decided; identities vouched for by the API server",
         headers: &[
@@ -395,6 +399,7 @@ fn interventions_section(r: &Recovery) -> Section {
         .collect();
     Section {
         id: "interventions",
+        result: 3,
         heading: "Interventions",
         gloss: "pauses, resumes, aborts, retries, restores and confirmations, with who",
         headers: &["When", "Action", "About", "By", "Reason", "Refused"],
@@ -431,6 +436,7 @@ fn regressions_section(r: &Recovery) -> Section {
     }
     Section {
         id: "regressions",
+        result: 6,
         heading: "Regressions",
         gloss: "checks that failed again after the system was verified",
         headers: &[
@@ -462,6 +468,7 @@ fn hand_back_section(r: &Recovery) -> Section {
     }
     Section {
         id: "hand-back",
+        result: 2,
         heading: "Hand-back to staff",
         gloss: "what staff had to do once each system was back, and who did it",
         headers: &["System", "Item", "Done by", "When", "Comment"],
@@ -492,6 +499,7 @@ fn checks_section(r: &Recovery) -> Section {
     }
     Section {
         id: "checks",
+        result: 6,
         heading: "Checks",
         gloss: "what was tested, each check's first failure and last pass",
         headers: &[
@@ -527,6 +535,7 @@ fn timeline_section(r: &Recovery) -> Section {
         .collect();
     Section {
         id: "timeline",
+        result: 0,
         heading: "Timeline",
         gloss: "what happened, in order, with each entry's number in the record",
         headers: &["When", "About", "What", "Entry"],

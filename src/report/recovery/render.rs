@@ -6,7 +6,7 @@ use std::fmt::{self, Write as _};
 
 use super::model::{Report, Section};
 use super::record::Recovery;
-use crate::report::fmt::{Esc, md, url_path};
+use crate::report::fmt::{Esc, html_head, md, url_path};
 
 const STYLE: &str = include_str!("../drill/style.css");
 
@@ -101,13 +101,7 @@ pub fn html(r: &Recovery) -> String {
 }
 
 fn write_html(r: &Report, out: &mut String) -> fmt::Result {
-    out.push_str("<!DOCTYPE html>\n<html lang=\"en-GB\">\n<head>\n<meta charset=\"utf-8\">\n");
-    out.push_str(
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
-    );
-    writeln!(out, "<title>{}</title>", Esc(&r.title))?;
-    writeln!(out, "<style>\n{STYLE}</style>\n</head>\n<body>")?;
+    html_head(out, &r.title, STYLE)?;
     writeln!(out, "<header>\n<h1>{}</h1>", Esc(&r.title))?;
     writeln!(out, "<p class=\"subtitle\">{}</p>", Esc(&r.subtitle))?;
     match &r.chain {
@@ -178,7 +172,7 @@ fn write_html_section(s: &Section, out: &mut String) -> fmt::Result {
         }
         for (i, c) in row.cells.iter().enumerate() {
             // The result column takes the row's tone.
-            let tone = row.tone.filter(|_| is_result_column(s, i));
+            let tone = row.tone.filter(|_| i == s.result);
             match tone {
                 Some(t) => write!(out, "<td class=\"{t}\">{}</td>", Esc(c))?,
                 None => write!(out, "<td>{}</td>", Esc(c))?,
@@ -195,16 +189,4 @@ fn write_html_section(s: &Section, out: &mut String) -> fmt::Result {
         )?;
     }
     writeln!(out, "</section>")
-}
-
-/// The column that carries a row's tone: the recovery time in the systems table, the
-/// last column elsewhere.
-fn is_result_column(s: &Section, i: usize) -> bool {
-    match s.id {
-        "systems" => i == 4,
-        "approvals" => i == 5,
-        "interventions" => i == 3,
-        "hand-back" => i == 2,
-        _ => i + 1 == s.headers.len(),
-    }
 }
