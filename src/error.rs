@@ -37,10 +37,19 @@ pub enum Error {
     /// trying again soon helps.
     #[error("not ready: {0}")]
     NotReady(String),
+    /// The API server refused to store an object even in its smallest form: nothing more
+    /// can be recorded, so nothing more is done until the object is made smaller.
+    #[error("{what} is too large to store: {message}")]
+    TooLarge {
+        /// Which object.
+        what: String,
+        /// The refusal.
+        message: String,
+    },
 }
 
 impl Error {
-    /// A bounded label: `kube`, `invalid_plan`, `invalid_object`, `serialize`, `not_ready`.
+    /// A bounded label: `kube`, `invalid_plan`, `invalid_object`, `serialize`, `not_ready`, `too_large`.
     pub fn category(&self) -> &'static str {
         match self {
             Error::Kube { .. } => "kube",
@@ -48,6 +57,7 @@ impl Error {
             Error::InvalidObject { .. } => "invalid_object",
             Error::Serialize { .. } => "serialize",
             Error::NotReady(_) => "not_ready",
+            Error::TooLarge { .. } => "too_large",
         }
     }
 

@@ -97,6 +97,36 @@ where
     Ok(())
 }
 
+/// Replaces only the conditions in `K`'s status (a merge patch, which leaves every
+/// other status field as stored): for when the whole status cannot be stored.
+pub async fn merge_status_conditions<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": { "conditions": conditions } })),
+    )
+    .await
+    .during(|| {
+        format!(
+            "write the conditions of {} {namespace}/{name}",
+            K::kind(&())
+        )
+    })?;
+    Ok(())
+}
+
 /// Lists a lifeline kind in `namespace` and parses each object on its own: the well-formed
 /// ones, and the names of the malformed ones with why (the field path included).
 pub async fn list_parsed<K>(

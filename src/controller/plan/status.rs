@@ -43,20 +43,131 @@ pub async fn write(
     }
     let ns = plan.namespace().unwrap_or_default();
     let name = plan.name_any();
-    match cluster::apply_status::<RecoveryPlan, _>(&ctx.client, &ns, &name, prev, next).await {
-        Err(e) if too_large(&e) => {
-            tracing::warn!(plan = %name, namespace = %ns, error = %e, "the status is too large to store; writing it trimmed");
-            trim(
-                next,
-                &e.to_string(),
-                &prev.conditions,
-                plan.metadata.generation,
-                now,
-            );
-            cluster::apply_status::<RecoveryPlan, _>(&ctx.client, &ns, &name, prev, next).await
+    let what = format!("the status of RecoveryPlan {ns}/{name}");
+    let mut api = Api {
+        ctx,
+        ns: &ns,
+        name: &name,
+        prev,
+    };
+    let stored = store(next, prev, &what, plan.metadata.generation, now, &mut api).await;
+    if let Err(e @ Error::TooLarge { .. }) = &stored {
+        let ev = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: "StatusTooLarge".into(),
+            note: Some(super::events::fit_note(&e.to_string())),
+            action: "Record".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx
+            .recorder
+            .publish(&ev, &kube::Resource::object_ref(plan, &()))
+            .await
+        {
+            tracing::warn!(reason = %ev.reason, error = %e, "could not publish an Event");
         }
-        other => other,
     }
+    stored
+}
+
+/// Where a plan's status is stored.
+pub trait Store {
+    /// Writes `put`.
+    fn put(&mut self, put: Put<'_>) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// The plan's status subresource.
+struct Api<'a> {
+    ctx: &'a Context,
+    ns: &'a str,
+    name: &'a str,
+    prev: &'a RecoveryPlanStatus,
+}
+
+impl Store for Api<'_> {
+    async fn put(&mut self, put: Put<'_>) -> Result<(), Error> {
+        match put {
+            Put::Status(status) => {
+                cluster::apply_status::<RecoveryPlan, _>(
+                    &self.ctx.client,
+                    self.ns,
+                    self.name,
+                    self.prev,
+                    status,
+                )
+                .await
+            }
+            Put::Conditions(conditions) => {
+                cluster::merge_status_conditions::<RecoveryPlan>(
+                    &self.ctx.client,
+                    self.ns,
+                    self.name,
+                    conditions,
+                )
+                .await
+            }
+        }
+    }
+}
+
+/// One write of a plan's status: the whole of it, or (when even the trimmed status is
+/// refused for its size) only its conditions, which say why nothing more is recorded.
+#[derive(Debug)]
+pub enum Put<'a> {
+    /// The status, whole or trimmed.
+    Status(&'a RecoveryPlanStatus),
+    /// Only the conditions, replacing the stored ones.
+    Conditions(&'a [k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]),
+}
+
+/// Stores `next` through `put`: whole; if refused for its size, trimmed ([`trim`]); if
+/// that is refused too, only the conditions, with `StatusComplete=False` saying that
+/// nothing more can be recorded, and the error [`Error::TooLarge`], which is not retried:
+/// the caller acts on nothing it could not record, and the plan waits for a change (a
+/// smaller selection) rather than retry every few seconds with work unrecorded.
+pub async fn store(
+    next: &mut RecoveryPlanStatus,
+    prev: &RecoveryPlanStatus,
+    what: &str,
+    generation: Option<i64>,
+    now: Timestamp,
+    store: &mut impl Store,
+) -> Result<(), Error> {
+    match store.put(Put::Status(next)).await {
+        Err(e) if too_large(&e) => {
+            tracing::warn!(object = %what, error = %e, "the status is too large to store; writing it trimmed");
+            trim(next, &e.to_string(), &prev.conditions, generation, now);
+        }
+        other => return other,
+    }
+    let refusal = match store.put(Put::Status(next)).await {
+        Err(e) if too_large(&e) => e.to_string(),
+        other => return other,
+    };
+    tracing::error!(object = %what, error = %refusal, "the status is too large to store even trimmed; the plan stops acting until it is smaller");
+    let mut conditions = prev.conditions.clone();
+    crate::engine::conditions::set_condition(
+        &mut conditions,
+        &prev.conditions,
+        crate::engine::conditions::NewCondition {
+            type_: crate::api::v1alpha1::conditions::STATUS_COMPLETE,
+            status: false,
+            reason: crate::api::v1alpha1::conditions::reason::TOO_LARGE,
+            message: crate::engine::approvals::truncate(
+                &format!(
+                    "the API server refused the status even trimmed ({refusal}); lifeline does nothing more for this plan, since it could not record it: select fewer systems (spec.systems) or split the estate into several plans"
+                ),
+                1024,
+            ),
+        },
+        generation,
+        now,
+    );
+    store.put(Put::Conditions(&conditions)).await?;
+    Err(Error::TooLarge {
+        what: what.to_string(),
+        message: refusal,
+    })
 }
 
 /// Whether the API server (or etcd behind it) refused a write for its size.
@@ -227,5 +338,151 @@ mod tests {
             "{}",
             c.message
         );
+    }
+
+    /// A store that refuses any status whose JSON is over `limit` bytes, and keeps what
+    /// it was asked to write.
+    struct Sized {
+        limit: usize,
+        stored: Option<RecoveryPlanStatus>,
+        conditions: Option<Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
+        writes: usize,
+    }
+
+    impl Store for Sized {
+        async fn put(&mut self, put: Put<'_>) -> Result<(), Error> {
+            self.writes += 1;
+            match put {
+                Put::Status(status) => {
+                    if serde_json::to_vec(status).unwrap().len() > self.limit {
+                        return Err(refused(500, "etcdserver: request is too large"));
+                    }
+                    self.stored = Some(status.clone());
+                }
+                Put::Conditions(c) => self.conditions = Some(c.to_vec()),
+            }
+            Ok(())
+        }
+    }
+
+    fn estate(systems: usize, error: usize) -> RecoveryPlanStatus {
+        RecoveryPlanStatus {
+            systems: (0..systems)
+                .map(|i| SystemStatus {
+                    name: format!("ward/system-{i}"),
+                    phase: SystemPhase::Verifying,
+                    checks: vec![crate::api::v1alpha1::CheckStatus {
+                        name: "ready".into(),
+                        last_error: Some("x".repeat(error)),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_status_that_fits_is_written_once_and_whole() {
+        let mut next = estate(10, 50);
+        let mut store_ = Sized {
+            limit: 1 << 20,
+            stored: None,
+            conditions: None,
+            writes: 0,
+        };
+        block_on(store(
+            &mut next,
+            &RecoveryPlanStatus::default(),
+            "plan",
+            Some(1),
+            Timestamp::UNIX_EPOCH,
+            &mut store_,
+        ))
+        .unwrap();
+        assert_eq!(store_.writes, 1);
+        assert_eq!(store_.stored.as_ref(), Some(&next));
+    }
+
+    #[test]
+    fn a_status_too_large_whole_is_written_trimmed() {
+        let mut next = estate(10, 2_000);
+        let whole = serde_json::to_vec(&next).unwrap().len();
+        let mut store_ = Sized {
+            limit: whole / 2,
+            stored: None,
+            conditions: None,
+            writes: 0,
+        };
+        block_on(store(
+            &mut next,
+            &RecoveryPlanStatus::default(),
+            "plan",
+            Some(1),
+            Timestamp::UNIX_EPOCH,
+            &mut store_,
+        ))
+        .unwrap();
+        let stored = store_.stored.unwrap();
+        assert_eq!(stored.systems.len(), 10);
+        assert!(
+            stored
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "StatusComplete" && c.status == "False")
+        );
+    }
+
+    #[test]
+    fn a_status_too_large_even_trimmed_stops_the_plan_with_a_condition_and_is_not_retried() {
+        let prev = RecoveryPlanStatus {
+            phase: crate::api::v1alpha1::PlanPhase::Running,
+            ..estate(3, 10)
+        };
+        let mut next = estate(5_000, 10);
+        let mut store_ = Sized {
+            limit: 64 * 1024,
+            stored: None,
+            conditions: None,
+            writes: 0,
+        };
+        let e = block_on(store(
+            &mut next,
+            &prev,
+            "the status of RecoveryPlan ward/estate",
+            Some(1),
+            Timestamp::UNIX_EPOCH,
+            &mut store_,
+        ))
+        .unwrap_err();
+        assert!(matches!(e, Error::TooLarge { .. }), "{e}");
+        assert!(
+            !e.is_transient(),
+            "a size refusal must not be retried as transient"
+        );
+        assert_eq!(e.category(), "too_large");
+        assert!(e.to_string().contains("RecoveryPlan ward/estate"), "{e}");
+        // Nothing of the new status was stored; only the condition saying why.
+        assert_eq!(store_.stored, None);
+        let conditions = store_.conditions.unwrap();
+        let c = conditions
+            .iter()
+            .find(|c| c.type_ == "StatusComplete")
+            .unwrap();
+        assert_eq!(
+            (c.status.as_str(), c.reason.as_str()),
+            ("False", "TooLarge")
+        );
+        assert!(c.message.contains("spec.systems"), "{}", c.message);
+        assert!(c.message.len() <= 1024);
+        assert_eq!(store_.writes, 3);
     }
 }
