@@ -89,8 +89,13 @@ pub struct Context {
     pub plans: std::sync::OnceLock<Store<RecoveryPlan>>,
     /// What each plan claimed when this process last wrote its status.
     pub written_claims: std::sync::Mutex<plan::handover::Written>,
-    /// Held from reading what other plans hold to recording what a plan claims.
-    pub claiming: tokio::sync::Mutex<()>,
+    /// The resourceVersion this process's last status write gave each plan and drill,
+    /// by uid: a cached object at that version needs no fresh read.
+    pub written: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// One lock per namespace, held from reading what other plans hold to recording what
+    /// a plan claims there ([`Context::claim`]): plans whose systems share no namespace
+    /// decide in parallel.
+    pub claiming: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// When the API server did not answer: that time counts against no timeout.
     pub outages: std::sync::Mutex<cluster::outage::Outages>,
     /// How long a recovery's record is kept after its plan was created.
@@ -104,6 +109,59 @@ pub struct Context {
 }
 
 impl Context {
+    /// Remembers the version of `obj` this process just wrote.
+    pub fn wrote<K: kube::Resource>(&self, obj: &K) {
+        let (Some(uid), Some(rv)) = (obj.meta().uid.clone(), obj.meta().resource_version.clone())
+        else {
+            return;
+        };
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(uid, rv);
+    }
+
+    /// The version of the object `uid` this process wrote last, if it wrote it.
+    pub fn written_version(&self, uid: &str) -> Option<String> {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(uid)
+            .cloned()
+    }
+
+    /// Forgets the object `uid` (it is gone).
+    pub fn forget_written(&self, uid: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
+    }
+
+    /// Holds the claiming locks of `namespaces` (every namespace a plan's systems are in),
+    /// taken in name order so that two plans never wait on each other.
+    pub async fn claim<'a>(
+        &self,
+        namespaces: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<tokio::sync::OwnedMutexGuard<()>> {
+        let names: std::collections::BTreeSet<&str> = namespaces.into_iter().collect();
+        let locks: Vec<Arc<tokio::sync::Mutex<()>>> = {
+            let mut map = self
+                .claiming
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            names
+                .iter()
+                .map(|n| map.entry((*n).to_string()).or_default().clone())
+                .collect()
+        };
+        let mut held = Vec::with_capacity(locks.len());
+        for lock in locks {
+            held.push(lock.lock_owned().await);
+        }
+        held
+    }
+
     /// A context for `client`, publishing Events as `identity`.
     pub fn new(
         client: Client,
@@ -152,7 +210,8 @@ impl Context {
             drill_starts: tokio::sync::Mutex::new(()),
             plans: std::sync::OnceLock::new(),
             written_claims: Default::default(),
-            claiming: tokio::sync::Mutex::new(()),
+            claiming: Default::default(),
+            written: Default::default(),
             outages: Default::default(),
             record_retention: plan::record::DEFAULT_RETENTION,
             caches: std::sync::OnceLock::new(),

@@ -21,12 +21,16 @@ use serde_json::json;
 use super::{Context, FIELD_MANAGER};
 use crate::error::{Error, KubeContext};
 
-/// Reconciles `obj` from a fresh read of it, not the watch cache: a requeue can come
+/// Reconciles `obj` from a fresh read of it, not the watch cache, unless the cache holds
+/// exactly the version this process wrote last ([`Context::written`]): a requeue can come
 /// before the watch delivers this operator's own last status write, and deciding from
 /// that older status would repeat a transition (start a drill run twice, record a
-/// pre-drill state after the faults, repeat an Event). An object gone by then needs
-/// nothing but `gone` (forgetting it). Each reconcile's duration and error go to the
-/// metrics.
+/// pre-drill state after the faults, repeat an Event). A cached object at the version
+/// this process's own last write produced is that write, so it needs no read; any other
+/// version (someone else's change, a write of ours the watch has not delivered, a
+/// process that has not written the object since it started) is read fresh. An object
+/// gone by then needs nothing but `gone` (forgetting it). Each reconcile's duration and
+/// error go to the metrics.
 pub async fn reconcile_fresh<K, F, Fut>(
     obj: Arc<K>,
     ctx: Arc<Context>,
@@ -44,15 +48,25 @@ where
     let started = std::time::Instant::now();
     let ns = obj.namespace().unwrap_or_default();
     let name = obj.name_any();
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
-    let fresh = api
-        .get_opt(&name)
-        .await
-        .during(|| format!("read {} {ns}/{name}", K::kind(&())));
     let metrics = ctx.metrics.clone();
+    let ours = obj
+        .uid()
+        .and_then(|uid| ctx.written_version(&uid))
+        .is_some_and(|rv| obj.resource_version().as_deref() == Some(rv.as_str()));
+    let fresh = if ours {
+        Ok(Some((*obj).clone()))
+    } else {
+        let api: Api<K> = Api::namespaced(ctx.client.clone(), &ns);
+        api.get_opt(&name)
+            .await
+            .during(|| format!("read {} {ns}/{name}", K::kind(&())))
+    };
     let result = match fresh {
         Ok(Some(fresh)) => inner(fresh, ctx).await,
         Ok(None) => {
+            if let Some(uid) = obj.uid() {
+                ctx.forget_written(&uid);
+            }
             gone(&ctx, &ns, &name);
             Ok(Requeue::await_change())
         }
@@ -65,7 +79,7 @@ where
 /// Writes `status` to `K`'s status subresource by server-side apply with the operator's
 /// field manager, unless it equals `prev`: the one way plans and drills record status.
 pub async fn apply_status<K, S>(
-    client: &Client,
+    ctx: &Context,
     namespace: &str,
     name: &str,
     prev: &S,
@@ -81,26 +95,42 @@ where
     if prev == status {
         return Ok(());
     }
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     let body = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await
-    .during(|| format!("write the status of {} {namespace}/{name}", K::kind(&())))?;
+    let written = api
+        .patch_status(
+            name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(body),
+        )
+        .await
+        .during(|| format!("write the status of {} {namespace}/{name}", K::kind(&())))?;
+    ctx.wrote(&written);
     Ok(())
+}
+
+/// How many requests of one kind (Events, scale patches) one reconcile has in flight at
+/// once.
+pub const FAN_OUT: usize = 16;
+
+/// Runs `work`, at most [`FAN_OUT`] at a time, and gives each one's output in `work`'s
+/// order.
+pub async fn bounded<'a, T: Send + 'a>(work: Vec<futures::future::BoxFuture<'a, T>>) -> Vec<T> {
+    use futures::StreamExt;
+    futures::stream::iter(work)
+        .buffered(FAN_OUT)
+        .collect::<Vec<T>>()
+        .await
 }
 
 /// Replaces only the conditions in `K`'s status (a merge patch, which leaves every
 /// other status field as stored): for when the whole status cannot be stored.
 pub async fn merge_status_conditions<K>(
-    client: &Client,
+    ctx: &Context,
     namespace: &str,
     name: &str,
     conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
@@ -111,19 +141,21 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let api: Api<K> = Api::namespaced(client.clone(), namespace);
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": { "conditions": conditions } })),
-    )
-    .await
-    .during(|| {
-        format!(
-            "write the conditions of {} {namespace}/{name}",
-            K::kind(&())
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
+    let written = api
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "conditions": conditions } })),
         )
-    })?;
+        .await
+        .during(|| {
+            format!(
+                "write the conditions of {} {namespace}/{name}",
+                K::kind(&())
+            )
+        })?;
+    ctx.wrote(&written);
     Ok(())
 }
 

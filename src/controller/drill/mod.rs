@@ -96,8 +96,7 @@ async fn reconcile_inner(drill: &RecoveryDrill, ctx: &Context) -> Result<Requeue
     let mut decision = engine::decide(&facts, &observed);
     // The run's record first, then the status that reports it; both before acting.
     record_run(ctx, drill, &prev, &mut decision.status, facts.now).await?;
-    cluster::apply_status::<RecoveryDrill, _>(&ctx.client, &ns, &name, &prev, &decision.status)
-        .await?;
+    cluster::apply_status::<RecoveryDrill, _>(ctx, &ns, &name, &prev, &decision.status).await?;
     let Decision {
         status,
         actions,

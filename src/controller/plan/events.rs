@@ -327,6 +327,7 @@ pub async fn publish_transitions(
     notices: &[ReleaseNotice],
 ) {
     let reference = plan.object_ref(&());
+    let mut out = Vec::new();
     for mut ev in transitions(model, &reference, prev, next) {
         // A release tells its notice: to whom, what was tested, the data lost, what staff
         // must do.
@@ -355,10 +356,24 @@ pub async fn publish_transitions(
             notifier.send(n);
         }
         ev.note = ev.note.as_deref().map(fit_note);
-        if let Err(e) = ctx.recorder.publish(&ev, &reference).await {
-            warn!(reason = %ev.reason, error = %e, "could not publish an Event");
-        }
+        out.push(ev);
     }
+    publish_all(ctx, &reference, &out).await;
+}
+
+/// Publishes `events` about `reference`, a bounded number at a time
+/// ([`crate::controller::cluster::FAN_OUT`]): none waits for another.
+pub async fn publish_all(ctx: &Context, reference: &ObjectReference, events: &[Event]) {
+    let sends = events
+        .iter()
+        .map(|ev| -> futures::future::BoxFuture<'_, ()> {
+            Box::pin(async move {
+                if let Err(e) = ctx.recorder.publish(ev, reference).await {
+                    warn!(reason = %ev.reason, error = %e, "could not publish an Event");
+                }
+            })
+        });
+    crate::controller::cluster::bounded(sends.collect()).await;
 }
 
 #[cfg(test)]

@@ -202,6 +202,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             &by_key,
             &approvals,
             &current,
+            None,
             now,
             &mut soonest,
         )
@@ -261,7 +262,15 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             .iter()
             .any(|s| !engine::run::handover::claims(s.phase, current.phase));
     let claiming = if may_claim {
-        Some(ctx.claiming.lock().await)
+        Some(
+            ctx.claim(
+                model
+                    .systems
+                    .iter()
+                    .map(|m| m.key.split_once('/').map_or(ns.as_str(), |(n, _)| n)),
+            )
+            .await,
+        )
     } else {
         None
     };
@@ -276,6 +285,52 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         holders,
     };
     let mut decision = engine::decide(&model, &current, &inputs);
+    // Checks of systems whose restore finished just now run in this reconcile, not the
+    // next: they only read (a workload from the cache, a request to the system), so they
+    // need nothing recorded first, and a system that passes at once lets its dependents
+    // start in the same status write. Bounded: a dependent's restore is never finished
+    // in the reconcile that starts it, so one pass is all a level gives.
+    if !aborted {
+        let starting: std::collections::BTreeSet<usize> = decision
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::StartCheck { system, .. } => Some(*system),
+                _ => None,
+            })
+            .collect();
+        if !starting.is_empty() {
+            let seen = observe(
+                ctx,
+                plan,
+                &model,
+                &by_key,
+                &approvals,
+                &decision.status,
+                Some(&starting),
+                now,
+                &mut soonest,
+            )
+            .await?;
+            if !seen.is_empty() {
+                let mut checked = decision.status.clone();
+                for obs in &seen {
+                    engine::observe(&mut checked, obs, now);
+                }
+                let again = engine::decide(&model, &checked, &inputs);
+                decision.status = again.status;
+                decision.wake_at = match (decision.wake_at, again.wake_at) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                for action in again.actions {
+                    if !decision.actions.contains(&action) {
+                        decision.actions.push(action);
+                    }
+                }
+            }
+        }
+    }
     decision.status.observed_generation = plan.metadata.generation;
     decision.status.approvals = std::mem::take(&mut eval.records);
     decision.status.approvals_not_listed = eval.not_listed;
@@ -447,29 +502,44 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     {
         set.insert(uid);
     }
+    // Steps start concurrently (a wave's scale patches), a bounded number at a time;
+    // each one's outcome is observed on a later reconcile.
+    let mut starts: Vec<futures::future::BoxFuture<'_, Option<Duration>>> = Vec::new();
     for action in &decision.actions {
         match action {
             Action::StartStep { system, step } => {
                 let key = &model.systems[*system].key;
-                let Some(cs) = by_key.get(key) else { continue };
+                let Some(cs) = by_key.get(key).copied() else {
+                    continue;
+                };
                 let attempt = decision.status.systems[*system].steps[*step].attempts;
                 info!(plan = %name, system = %key, step = %model.systems[*system].steps[*step], attempt, "restore step started");
-                // Start it now; its outcome is observed on a later reconcile.
-                if let Ok(StepProgress::Running(Some(d))) =
-                    restore::drive_step(ctx, plan, cs, *step, attempt, &approvals).await.inspect_err(|e| {
-                        warn!(plan = %name, system = %key, error = %e, "starting a restore step failed; will retry");
-                    })
-                {
-                    soonest(d);
-                }
+                let (step, approvals, name) = (*step, &approvals, &name);
+                starts.push(Box::pin(async move {
+                    match restore::drive_step(ctx, plan, cs, step, attempt, approvals).await {
+                        Ok(StepProgress::Running(Some(d))) => Some(d),
+                        Ok(_) => None,
+                        Err(e) => {
+                            warn!(plan = %name, system = %key, error = %e, "starting a restore step failed; will retry");
+                            None
+                        }
+                    }
+                }));
             }
             Action::StartCheck { .. } => {
-                // Checks run on the next reconcile, which the status write triggers.
+                // Run above, in this reconcile, or on the next one.
             }
             Action::Release { system, stage } => {
                 info!(plan = %name, system = %model.systems[*system].key, stage = %model.settings.stages[*stage].name, "released");
             }
         }
+    }
+    for d in crate::controller::cluster::bounded(starts)
+        .await
+        .into_iter()
+        .flatten()
+    {
+        soonest(d);
     }
 
     // Requeue only for what is time-based: check retries, waitFor, restore deadlines.
@@ -737,7 +807,8 @@ fn restore_timeout(system: Option<&ClinicalSystem>) -> Option<Duration> {
         .and_then(|d| d.parse().ok())
 }
 
-/// Checks on every running step and due check, returning what was seen.
+/// Checks on every running step and due check (of the systems `only` names, if given:
+/// then no due reruns), returning what was seen.
 #[allow(clippy::too_many_arguments)]
 async fn observe(
     ctx: &Context,
@@ -746,11 +817,15 @@ async fn observe(
     by_key: &HashMap<String, &ClinicalSystem>,
     approvals: &[crate::api::v1alpha1::Approval],
     status: &RecoveryPlanStatus,
+    only: Option<&std::collections::BTreeSet<usize>>,
     now: Timestamp,
     soonest: &mut impl FnMut(Duration),
 ) -> Result<Vec<Observation>, Error> {
     let mut out = Vec::new();
     for (i, s) in status.systems.iter().enumerate() {
+        if only.is_some_and(|only| !only.contains(&i)) {
+            continue;
+        }
         let Some(m) = model.systems.get(i) else {
             continue;
         };
@@ -885,6 +960,9 @@ async fn observe(
             }
             _ => {}
         }
+    }
+    if only.is_some() {
+        return Ok(out);
     }
     // Checks of released systems that soak, due again.
     let reruns = engine::due_reruns(model, status, now);

@@ -89,20 +89,13 @@ impl Store for Api<'_> {
         match put {
             Put::Status(status) => {
                 cluster::apply_status::<RecoveryPlan, _>(
-                    &self.ctx.client,
-                    self.ns,
-                    self.name,
-                    self.prev,
-                    status,
+                    self.ctx, self.ns, self.name, self.prev, status,
                 )
                 .await
             }
             Put::Conditions(conditions) => {
                 cluster::merge_status_conditions::<RecoveryPlan>(
-                    &self.ctx.client,
-                    self.ns,
-                    self.name,
-                    conditions,
+                    self.ctx, self.ns, self.name, conditions,
                 )
                 .await
             }
@@ -243,7 +236,7 @@ pub async fn write_invalid(ctx: &Context, plan: &RecoveryPlan, message: &str) ->
         Timestamp::now(),
     );
     let ns = plan.namespace().unwrap_or_default();
-    cluster::apply_status::<RecoveryPlan, _>(&ctx.client, &ns, &plan.name_any(), &prev, &next).await
+    cluster::apply_status::<RecoveryPlan, _>(ctx, &ns, &plan.name_any(), &prev, &next).await
 }
 
 #[cfg(test)]
