@@ -17,7 +17,12 @@
 //! ```sh
 //! scripts/bench-restore 200 20        # starts a cluster of its own, then this
 //! LIFELINE_BENCH_KUBECONFIG=... cargo bench --bench restore -- 200 20
+//! scripts/bench-restore 200 20 --plans 10   # 10 plans at once, an estate each
 //! ```
+//!
+//! With `--plans P`, P estates of N systems, each in a namespace of its own, are walked
+//! by the floor all at once, then restored by P plans at once under one operator watching
+//! the whole cluster.
 //!
 //! Run by `cargo test` (no `--bench` argument) with `LIFELINE_TEST_KUBECONFIG` set, it
 //! restores 50 systems in 5 levels and fails if either walker does not finish: a test that
@@ -364,16 +369,24 @@ fn usage(pid: u32) -> (f64, u64) {
 
 /// lifeline: the operator restores the estate from a plan. Returns the wall time, the
 /// operator's CPU seconds and peak RSS (KiB).
-async fn lifeline(client: &Client, ns: &str, kubeconfig: &str) -> (Duration, f64, u64) {
+async fn lifeline(
+    client: &Client,
+    namespaces: &[String],
+    kubeconfig: &str,
+) -> (Duration, f64, u64) {
+    // One namespace: an operator scoped to it; several: one operator for the cluster.
+    let mut args = vec!["run", "--metrics-addr", "127.0.0.1:0"];
+    if let [ns] = namespaces {
+        args.extend(["--namespace", ns.as_str()]);
+    }
     let mut operator = std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
-        .args(["run", "--namespace", ns, "--metrics-addr", "127.0.0.1:0"])
+        .args(&args)
         .env("KUBECONFIG", kubeconfig)
         .env("RUST_LOG", "warn")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start lifeline run");
-    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), ns);
     let plan: RecoveryPlan = serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
         "metadata": { "name": "estate" },
@@ -381,62 +394,89 @@ async fn lifeline(client: &Client, ns: &str, kubeconfig: &str) -> (Duration, f64
     }))
     .expect("plan");
     let start = Instant::now();
-    plans
-        .create(&PostParams::default(), &plan)
-        .await
-        .expect("create the plan");
-    let done = tokio::time::timeout(DEADLINE, async {
-        let mut stream = watcher(
-            plans.clone(),
-            watcher::Config::default().fields("metadata.name=estate"),
-        )
-        .default_backoff()
-        .applied_objects()
-        .boxed();
-        while let Ok(Some(p)) = stream.try_next().await {
-            let phase = p.status.as_ref().map(|s| s.phase);
-            if matches!(phase, Some(PlanPhase::Succeeded | PlanPhase::Failed)) {
-                return phase;
-            }
+    let each = namespaces.iter().map(|ns| {
+        let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), ns);
+        let plan = plan.clone();
+        async move {
+            plans
+                .create(&PostParams::default(), &plan)
+                .await
+                .expect("create the plan");
+            tokio::time::timeout(DEADLINE, async {
+                let mut stream = watcher(
+                    plans.clone(),
+                    watcher::Config::default().fields("metadata.name=estate"),
+                )
+                .default_backoff()
+                .applied_objects()
+                .boxed();
+                while let Ok(Some(p)) = stream.try_next().await {
+                    let phase = p.status.as_ref().map(|s| s.phase);
+                    if matches!(phase, Some(PlanPhase::Succeeded | PlanPhase::Failed)) {
+                        return phase;
+                    }
+                }
+                None
+            })
+            .await
+            .ok()
+            .flatten()
         }
-        None
-    })
-    .await;
+    });
+    let done = futures::future::join_all(each).await;
     let took = start.elapsed();
     let (cpu, rss) = usage(operator.id());
     let _ = operator.kill();
     let _ = operator.wait();
-    assert_eq!(
-        done.ok().flatten(),
-        Some(PlanPhase::Succeeded),
-        "the plan did not succeed within {DEADLINE:?}"
+    assert!(
+        done.iter().all(|p| *p == Some(PlanPhase::Succeeded)),
+        "not every plan succeeded within {DEADLINE:?}: {done:?}"
     );
     (took, cpu, rss)
 }
 
-async fn run(n: usize, depth: usize) -> Option<()> {
+async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
     let client = client().await?;
     let kubeconfig = std::env::var("LIFELINE_BENCH_KUBECONFIG")
         .or_else(|_| std::env::var("LIFELINE_TEST_KUBECONFIG"))
         .ok()?;
     let e = estate(n, depth);
-    let ns = format!("bench-restore-{}", std::process::id());
-    create_estate(&client, &ns, &e).await;
+    let namespaces: Vec<String> = (0..plans)
+        .map(|k| match plans {
+            1 => format!("bench-restore-{}", std::process::id()),
+            _ => format!("bench-restore-{}-{k}", std::process::id()),
+        })
+        .collect();
+    for ns in &namespaces {
+        create_estate(&client, ns, &e).await;
+    }
     let levels = e.levels.len() as f64;
 
+    // The floor walks every estate at once, as lifeline's plans do.
     let before = requests(&client).await;
-    let floor_took = floor(&client, &ns, &e).await;
+    let start = Instant::now();
+    futures::future::join_all(namespaces.iter().map(|ns| floor(&client, ns, &e))).await;
+    let floor_took = start.elapsed();
     let after_floor = requests(&client).await;
-    let (took, cpu, rss) = lifeline(&client, &ns, &kubeconfig).await;
+    let (took, cpu, rss) = lifeline(&client, &namespaces, &kubeconfig).await;
     let after = requests(&client).await;
 
     let floor_req = delta(&before, &after_floor);
     let life_req = delta(&after_floor, &after);
     let sum = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
-    println!(
-        "restore of {n} systems in {} levels (namespace {ns})",
-        e.levels.len()
-    );
+    let total = n * plans;
+    if plans == 1 {
+        println!(
+            "restore of {n} systems in {} levels (namespace {})",
+            e.levels.len(),
+            namespaces[0]
+        );
+    } else {
+        println!(
+            "restore of {plans} plans at once, each of {n} systems in {} levels in a namespace of its own ({total} systems)",
+            e.levels.len()
+        );
+    }
     println!(
         "  floor:    wall {:.1} s, {:.2} s/level, API requests {} ({})",
         floor_took.as_secs_f64(),
@@ -455,18 +495,32 @@ async fn run(n: usize, depth: usize) -> Option<()> {
     println!(
         "  lifeline / floor: {:.2}x wall, {:.1} API requests per system against {:.1}",
         took.as_secs_f64() / floor_took.as_secs_f64().max(0.001),
-        sum(&life_req) as f64 / n as f64,
-        sum(&floor_req) as f64 / n as f64
+        sum(&life_req) as f64 / total as f64,
+        sum(&floor_req) as f64 / total as f64
     );
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let _ = namespaces.delete(&ns, &DeleteParams::default()).await;
+    let all: Api<Namespace> = Api::all(client.clone());
+    for ns in &namespaces {
+        let _ = all.delete(ns, &DeleteParams::default()).await;
+    }
     Some(())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bench = args.iter().any(|a| a == "--bench");
-    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let plans: usize = args
+        .iter()
+        .position(|a| a == "--plans")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let numbers: Vec<usize> = args
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| args.get(i.wrapping_sub(1)).is_none_or(|p| p != "--plans"))
+        .filter_map(|(_, a)| a.parse().ok())
+        .collect();
     let (n, depth) = if bench {
         (
             numbers.first().copied().unwrap_or(200),
@@ -480,7 +534,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    if runtime.block_on(run(n, depth)).is_none() {
+    if runtime.block_on(run(n, depth, plans)).is_none() {
         println!(
             "restore bench: no cluster (set LIFELINE_BENCH_KUBECONFIG, or run scripts/bench-restore); nothing measured"
         );

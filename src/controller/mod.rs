@@ -92,6 +92,10 @@ pub struct Context {
     /// The resourceVersion this process's last status write gave each plan and drill,
     /// by uid: a cached object at that version needs no fresh read.
     pub written: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// The unsealed RecoveryRecord chunk of each record as this process last wrote it, by
+    /// namespace and name: the next append starts from it instead of reading it.
+    pub chunks:
+        std::sync::Mutex<std::collections::HashMap<String, crate::api::v1alpha1::RecoveryRecord>>,
     /// One lock per namespace, held from reading what other plans hold to recording what
     /// a plan claims there ([`Context::claim`]): plans whose systems share no namespace
     /// decide in parallel.
@@ -130,12 +134,56 @@ impl Context {
             .cloned()
     }
 
-    /// Forgets the object `uid` (it is gone).
+    /// Keeps `chunk`, as just written; a sealed chunk is not appended to again, so it
+    /// is let go.
+    pub fn keep_chunk(&self, chunk: crate::api::v1alpha1::RecoveryRecord) {
+        let key = format!(
+            "{}/{}",
+            chunk.metadata.namespace.as_deref().unwrap_or_default(),
+            chunk.metadata.name.as_deref().unwrap_or_default()
+        );
+        let mut chunks = self
+            .chunks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if chunk.spec.sealed {
+            chunks.remove(&key);
+        } else {
+            chunks.insert(key, chunk);
+        }
+    }
+
+    /// The chunk `namespace/name` as this process last wrote it, if it is kept.
+    pub fn kept_chunk(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<crate::api::v1alpha1::RecoveryRecord> {
+        self.chunks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&format!("{namespace}/{name}"))
+            .cloned()
+    }
+
+    /// Lets the kept chunk `namespace/name` go: the next append reads it.
+    pub fn let_go_chunk(&self, namespace: &str, name: &str) {
+        self.chunks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&format!("{namespace}/{name}"));
+    }
+
+    /// Forgets the object `uid` (it is gone), and the record chunks kept for it.
     pub fn forget_written(&self, uid: &str) {
         self.written
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(uid);
+        self.chunks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|_, c| c.spec.plan_uid != uid);
     }
 
     /// Holds the claiming locks of `namespaces` (every namespace a plan's systems are in),
@@ -212,6 +260,7 @@ impl Context {
             written_claims: Default::default(),
             claiming: Default::default(),
             written: Default::default(),
+            chunks: Default::default(),
             outages: Default::default(),
             record_retention: plan::record::DEFAULT_RETENTION,
             caches: std::sync::OnceLock::new(),

@@ -146,7 +146,11 @@ fn new_chunk(
     }
 }
 
-async fn write(api: &Api<RecoveryRecord>, chunk: &RecoveryRecord) -> Result<(), Error> {
+async fn write(
+    ctx: &Context,
+    api: &Api<RecoveryRecord>,
+    chunk: &RecoveryRecord,
+) -> Result<(), Error> {
     let name = chunk.name_any();
     let mut body = serde_json::to_value(chunk).map_err(|source| Error::Serialize {
         what: format!("RecoveryRecord {name}"),
@@ -160,13 +164,25 @@ async fn write(api: &Api<RecoveryRecord>, chunk: &RecoveryRecord) -> Result<(), 
         meta.remove("uid");
         meta.remove("creationTimestamp");
     }
-    api.patch(
-        &name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&body),
-    )
-    .await
-    .during(|| format!("append to RecoveryRecord {name}"))?;
+    let written = api
+        .patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&body),
+        )
+        .await
+        .during(|| format!("append to RecoveryRecord {name}"));
+    match written {
+        Ok(written) => ctx.keep_chunk(written),
+        Err(e) => {
+            // It may have been stored all the same (a timeout): read it next time.
+            ctx.let_go_chunk(
+                chunk.metadata.namespace.as_deref().unwrap_or_default(),
+                &name,
+            );
+            return Err(e);
+        }
+    }
     Ok(())
 }
 
@@ -210,10 +226,16 @@ pub async fn append_bodies(
     let (mut count, mut last, mut k) = (head.entries, head.head.clone(), head.chunk);
     let mut chunk = loop {
         let name = subject.chunk_name(k);
-        let found = api
-            .get_opt(&name)
-            .await
-            .during(|| format!("read RecoveryRecord {ns}/{name}"))?;
+        // The chunk as this process last wrote it, if it did: only the operator writes
+        // records (the admission policy refuses everyone else), so it is what is stored.
+        // A process that has not written it since it started reads it.
+        let found = match ctx.kept_chunk(ns, &name) {
+            Some(kept) => Some(kept),
+            None => api
+                .get_opt(&name)
+                .await
+                .during(|| format!("read RecoveryRecord {ns}/{name}"))?,
+        };
         let chunk = found.unwrap_or_else(|| new_chunk(subject, k, count, retention));
         // Entries written before a crash, after the status last written: already recorded.
         let from = count;
@@ -235,7 +257,7 @@ pub async fn append_bodies(
         let n = size(&entry);
         if starts_new_chunk(bytes, n, chunk.spec.entries.is_empty()) {
             chunk.spec.sealed = true;
-            write(&api, &chunk).await?;
+            write(ctx, &api, &chunk).await?;
             k += 1;
             chunk = new_chunk(subject, k, count, retention);
             bytes = 0;
@@ -245,7 +267,7 @@ pub async fn append_bodies(
         count += 1;
         chunk.spec.entries.push(entry);
     }
-    write(&api, &chunk).await?;
+    write(ctx, &api, &chunk).await?;
     Ok(RecordHead {
         entries: count,
         chunk: k,
