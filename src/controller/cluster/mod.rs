@@ -95,20 +95,43 @@ where
     if prev == status {
         return Ok(());
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     let body = json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": status,
     });
+    patch_status::<K>(
+        ctx,
+        namespace,
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        Patch::Apply(body),
+        "the status",
+    )
+    .await
+}
+
+/// Patches `K`'s status subresource and remembers the version written
+/// ([`Context::wrote`]).
+async fn patch_status<K>(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    params: &PatchParams,
+    patch: Patch<serde_json::Value>,
+    what: &str,
+) -> Result<(), Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
     let written = api
-        .patch_status(
-            name,
-            &PatchParams::apply(FIELD_MANAGER).force(),
-            &Patch::Apply(body),
-        )
+        .patch_status(name, params, &patch)
         .await
-        .during(|| format!("write the status of {} {namespace}/{name}", K::kind(&())))?;
+        .during(|| format!("write {what} of {} {namespace}/{name}", K::kind(&())))?;
     ctx.wrote(&written);
     Ok(())
 }
@@ -141,22 +164,15 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), namespace);
-    let written = api
-        .patch_status(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({ "status": { "conditions": conditions } })),
-        )
-        .await
-        .during(|| {
-            format!(
-                "write the conditions of {} {namespace}/{name}",
-                K::kind(&())
-            )
-        })?;
-    ctx.wrote(&written);
-    Ok(())
+    patch_status::<K>(
+        ctx,
+        namespace,
+        name,
+        &PatchParams::default(),
+        Patch::Merge(json!({ "status": { "conditions": conditions } })),
+        "the conditions",
+    )
+    .await
 }
 
 /// Lists a lifeline kind in `namespace` and parses each object on its own: the well-formed

@@ -159,7 +159,9 @@ async fn write(
     body["apiVersion"] = "lifeline.dev/v1alpha1".into();
     body["kind"] = "RecoveryRecord".into();
     if let Some(meta) = body["metadata"].as_object_mut() {
-        meta.remove("resourceVersion");
+        // The version the chunk was read or last written at stays: the API server
+        // refuses the append (a conflict, tried again after reading it) if the stored
+        // chunk has changed since, so a kept chunk can never overwrite entries.
         meta.remove("managedFields");
         meta.remove("uid");
         meta.remove("creationTimestamp");

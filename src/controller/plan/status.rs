@@ -342,6 +342,17 @@ mod tests {
         writes: usize,
     }
 
+    impl Sized {
+        fn refusing_over(limit: usize) -> Sized {
+            Sized {
+                limit,
+                stored: None,
+                conditions: None,
+                writes: 0,
+            }
+        }
+    }
+
     impl Store for Sized {
         async fn put(&mut self, put: Put<'_>) -> Result<(), Error> {
             self.writes += 1;
@@ -386,12 +397,7 @@ mod tests {
     #[test]
     fn a_status_that_fits_is_written_once_and_whole() {
         let mut next = estate(10, 50);
-        let mut store_ = Sized {
-            limit: 1 << 20,
-            stored: None,
-            conditions: None,
-            writes: 0,
-        };
+        let mut store_ = Sized::refusing_over(1 << 20);
         block_on(store(
             &mut next,
             &RecoveryPlanStatus::default(),
@@ -409,12 +415,7 @@ mod tests {
     fn a_status_too_large_whole_is_written_trimmed() {
         let mut next = estate(10, 2_000);
         let whole = serde_json::to_vec(&next).unwrap().len();
-        let mut store_ = Sized {
-            limit: whole / 2,
-            stored: None,
-            conditions: None,
-            writes: 0,
-        };
+        let mut store_ = Sized::refusing_over(whole / 2);
         block_on(store(
             &mut next,
             &RecoveryPlanStatus::default(),
@@ -441,12 +442,7 @@ mod tests {
             ..estate(3, 10)
         };
         let mut next = estate(5_000, 10);
-        let mut store_ = Sized {
-            limit: 64 * 1024,
-            stored: None,
-            conditions: None,
-            writes: 0,
-        };
+        let mut store_ = Sized::refusing_over(64 * 1024);
         let e = block_on(store(
             &mut next,
             &prev,
