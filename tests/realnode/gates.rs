@@ -1,0 +1,123 @@
+//! Release gates stop real connections: before its stage is approved a ward's pod cannot
+//! reach the system's Service; after, it can; a ward of no released stage still cannot.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::*;
+
+/// A system served by busybox httpd (restored by scaling it to one replica), checked
+/// through its Service, gated by `release`.
+pub fn web_system(ns: &str, name: &str, replicas: i32, labels: serde_json::Value) {
+    apply(&json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": { "name": name, "namespace": ns },
+        "spec": {
+            "replicas": replicas,
+            "selector": { "matchLabels": { "app": name } },
+            "template": {
+                "metadata": { "labels": { "app": name } },
+                "spec": { "terminationGracePeriodSeconds": 0, "containers": [{
+                    "name": "web", "image": BUSYBOX, "imagePullPolicy": "Never",
+                    "command": web_command(name), "ports": [{ "name": "http", "containerPort": 8080 }],
+                    "readinessProbe": { "httpGet": { "path": "/", "port": "http" }, "periodSeconds": 1 }
+                }] }
+            }
+        }
+    }).to_string());
+    apply(&json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": { "name": name, "namespace": ns },
+        "spec": { "selector": { "app": name }, "ports": [{ "name": "http", "port": 8080, "targetPort": "http" }] }
+    }).to_string());
+    apply(&json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+        "metadata": { "name": name, "namespace": ns, "labels": labels },
+        "spec": {
+            "displayName": name, "tier": "critical", "recoveryTimeObjective": "30m",
+            "restore": { "timeout": "5m", "steps": [
+                { "name": "scale-up", "scale": { "kind": "Deployment", "name": name, "replicas": 1 } }
+            ] },
+            "verify": { "checks": [
+                { "name": "ready", "workloadReady": { "kind": "Deployment", "name": name } },
+                { "name": "page", "http": { "url": format!("http://{name}.{ns}.svc:8080/"),
+                  "expectedStatus": [200], "bodyContains": "lifeline test page" } }
+            ] },
+            "release": { "podSelector": { "matchLabels": { "app": name } }, "service": name }
+        }
+    }).to_string());
+}
+
+/// Fails the test unless `url` stays unreachable from `ns/pod` (three tries).
+fn stays_blocked(ns: &str, pod: &str, url: &str, why: &str) {
+    for _ in 0..3 {
+        if let Ok(body) = fetch_from(ns, pod, url) {
+            panic!("{why}: {ns}/{pod} reached {url}: {body}");
+        }
+    }
+}
+
+#[test]
+fn a_ward_reaches_a_system_only_after_its_stage_is_approved_and_other_wards_never() {
+    let _one = serial();
+    installed();
+    let gate = Namespace::create("rn-gate", &[]);
+    let ward = Namespace::create("rn-ward-7b", &[("ward", "7b")]);
+    let other = Namespace::create("rn-ward-9c", &[("ward", "9c")]);
+    for ns in [&gate.0, &ward.0, &other.0] {
+        client_pod(ns, "client");
+    }
+    web_system(&gate.0, "epr", 0, json!({ "estate": "gate" }));
+    apply(&json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+        "metadata": { "name": "gate", "namespace": gate.0 },
+        "spec": {
+            "requestedBy": ADMIN,
+            "systems": { "selector": { "matchLabels": { "estate": "gate" } } },
+            "stages": [{
+                "name": "ward-7b",
+                "audience": { "description": "Ward 7B", "namespaceSelector": { "matchLabels": { "ward": "7b" } } },
+                "approval": { "required": 1 }
+            }]
+        }
+    }).to_string());
+    let url = format!("http://epr.{}.svc:8080/", gate.0);
+
+    eventually("epr verified, waiting for ward-7b", Duration::from_secs(180), || {
+        let plan = get(&["-n", &gate.0, "recoveryplan", "gate"]).ok_or("no plan")?;
+        let st = system_status(&plan, &gate.0, "epr");
+        if st["phase"] == "Verified" { Ok(()) } else { Err(plan["status"].to_string()) }
+    });
+    assert!(get(&["-n", &gate.0, "networkpolicy", "lifeline-release-epr"]).is_some(), "the gate exists");
+    // The verification audience (the system's own namespace) reaches it; the ward not yet.
+    let body = fetch_from(&gate.0, "client", &url).expect("the system's own namespace reaches it");
+    assert!(body.contains("lifeline test page"), "{body}");
+    stays_blocked(&ward.0, "client", &url, "before approval");
+    stays_blocked(&other.0, "client", &url, "before approval");
+
+    // Alice, a clinical safety officer, approves epr for ward 7B with the CLI.
+    apply(&json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": { "name": "alice-approves", "namespace": gate.0 },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "lifeline-approver" },
+        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice" }]
+    }).to_string());
+    let alice = kubeconfig_as("alice", &["clinical-safety-officers"]);
+    let out = lifeline(&alice, &["approve", "gate", "-n", &gate.0, "--stage", "ward-7b", "--yes"]);
+    assert!(
+        out.status.success(),
+        "lifeline approve failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    eventually("epr released to ward-7b", Duration::from_secs(120), || {
+        let plan = get(&["-n", &gate.0, "recoveryplan", "gate"]).ok_or("no plan")?;
+        let st = system_status(&plan, &gate.0, "epr");
+        if st["releasedStage"] == "ward-7b" { Ok(()) } else { Err(st.to_string()) }
+    });
+    let body = eventually("ward 7B to reach epr", Duration::from_secs(60), || fetch_from(&ward.0, "client", &url));
+    assert!(body.contains("lifeline test page"), "{body}");
+    stays_blocked(&other.0, "client", &url, "ward 9C is in no released stage");
+}
