@@ -84,12 +84,23 @@ fn a_ward_reaches_a_system_only_after_its_stage_is_approved_and_other_wards_neve
     }).to_string());
     let url = format!("http://epr.{}.svc:8080/", gate.0);
 
-    eventually("epr verified, waiting for ward-7b", Duration::from_secs(180), || {
-        let plan = get(&["-n", &gate.0, "recoveryplan", "gate"]).ok_or("no plan")?;
-        let st = system_status(&plan, &gate.0, "epr");
-        if st["phase"] == "Verified" { Ok(()) } else { Err(plan["status"].to_string()) }
-    });
-    assert!(get(&["-n", &gate.0, "networkpolicy", "lifeline-release-epr"]).is_some(), "the gate exists");
+    eventually(
+        "epr verified, waiting for ward-7b",
+        Duration::from_secs(180),
+        || {
+            let plan = get(&["-n", &gate.0, "recoveryplan", "gate"]).ok_or("no plan")?;
+            let st = system_status(&plan, &gate.0, "epr");
+            if st["phase"] == "Verified" {
+                Ok(())
+            } else {
+                Err(plan["status"].to_string())
+            }
+        },
+    );
+    assert!(
+        get(&["-n", &gate.0, "networkpolicy", "lifeline-release-epr"]).is_some(),
+        "the gate exists"
+    );
     // The verification audience (the system's own namespace) reaches it; the ward not yet.
     let body = fetch_from(&gate.0, "client", &url).expect("the system's own namespace reaches it");
     assert!(body.contains("lifeline test page"), "{body}");
@@ -104,7 +115,12 @@ fn a_ward_reaches_a_system_only_after_its_stage_is_approved_and_other_wards_neve
         "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice" }]
     }).to_string());
     let alice = kubeconfig_as("alice", &["clinical-safety-officers"]);
-    let out = lifeline(&alice, &["approve", "gate", "-n", &gate.0, "--stage", "ward-7b", "--yes"]);
+    let out = lifeline(
+        &alice,
+        &[
+            "approve", "gate", "-n", &gate.0, "--stage", "ward-7b", "--yes",
+        ],
+    );
     assert!(
         out.status.success(),
         "lifeline approve failed:\n{}\n{}",
@@ -115,9 +131,15 @@ fn a_ward_reaches_a_system_only_after_its_stage_is_approved_and_other_wards_neve
     eventually("epr released to ward-7b", Duration::from_secs(120), || {
         let plan = get(&["-n", &gate.0, "recoveryplan", "gate"]).ok_or("no plan")?;
         let st = system_status(&plan, &gate.0, "epr");
-        if st["releasedStage"] == "ward-7b" { Ok(()) } else { Err(st.to_string()) }
+        if st["releasedStage"] == "ward-7b" {
+            Ok(())
+        } else {
+            Err(st.to_string())
+        }
     });
-    let body = eventually("ward 7B to reach epr", Duration::from_secs(60), || fetch_from(&ward.0, "client", &url));
+    let body = eventually("ward 7B to reach epr", Duration::from_secs(60), || {
+        fetch_from(&ward.0, "client", &url)
+    });
     assert!(body.contains("lifeline test page"), "{body}");
     stays_blocked(&other.0, "client", &url, "ward 9C is in no released stage");
 }

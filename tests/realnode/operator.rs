@@ -17,7 +17,11 @@ fn installed_from_manifests_two_pods_serve_health_and_metrics_and_hand_over_mid_
     // holding the Lease.
     let pods = eventually("two Ready operator pods", Duration::from_secs(120), || {
         let ready = ready_operator_pods();
-        if ready.len() == 2 { Ok(ready) } else { Err(format!("ready: {ready:?}")) }
+        if ready.len() == 2 {
+            Ok(ready)
+        } else {
+            Err(format!("ready: {ready:?}"))
+        }
     });
     for pod in &pods {
         let p = get(&["-n", "lifeline-system", "pod", pod]).expect("operator pod");
@@ -28,14 +32,20 @@ fn installed_from_manifests_two_pods_serve_health_and_metrics_and_hand_over_mid_
         let started = &p["status"]["containerStatuses"][0];
         assert_eq!(started["ready"], true, "{pod}: {started}");
         assert!(
-            started["containerID"].as_str().unwrap_or("").starts_with("containerd://"),
+            started["containerID"]
+                .as_str()
+                .unwrap_or("")
+                .starts_with("containerd://"),
             "{pod} runs in containerd: {started}"
         );
     }
     let holder = eventually("a Lease holder", Duration::from_secs(60), || {
         lease_holder().ok_or_else(|| "no holder yet".to_string())
     });
-    assert!(pods.contains(&holder), "the Lease is held by {holder}, not one of {pods:?}");
+    assert!(
+        pods.contains(&holder),
+        "the Lease is held by {holder}, not one of {pods:?}"
+    );
 
     // /healthz, /readyz and /metrics through each pod's address and through the Service.
     let ns = Namespace::create("rn-operator", &[]);
@@ -49,15 +59,31 @@ fn installed_from_manifests_two_pods_serve_health_and_metrics_and_hand_over_mid_
             assert!(body.to_lowercase().contains(says), "{pod} {path}: {body}");
         }
     }
-    let metrics = eventually("/metrics through the Service", Duration::from_secs(30), || {
-        fetch_from(&ns.0, "probe", "http://lifeline-operator-metrics.lifeline-system.svc:8080/metrics")
-    });
-    assert!(metrics.contains("lifeline_"), "metrics: {}", &metrics[..metrics.len().min(400)]);
+    let metrics = eventually(
+        "/metrics through the Service",
+        Duration::from_secs(30),
+        || {
+            fetch_from(
+                &ns.0,
+                "probe",
+                "http://lifeline-operator-metrics.lifeline-system.svc:8080/metrics",
+            )
+        },
+    );
+    assert!(
+        metrics.contains("lifeline_"),
+        "metrics: {}",
+        &metrics[..metrics.len().min(400)]
+    );
 
     // The PodDisruptionBudget counts both replicas and allows one disruption.
     let pdb = eventually("the PDB's status", Duration::from_secs(60), || {
         let pdb = get(&["-n", "lifeline-system", "pdb", "lifeline-operator"]).ok_or("no PDB")?;
-        if pdb["status"]["currentHealthy"] == 2 { Ok(pdb) } else { Err(pdb["status"].to_string()) }
+        if pdb["status"]["currentHealthy"] == 2 {
+            Ok(pdb)
+        } else {
+            Err(pdb["status"].to_string())
+        }
     });
     assert_eq!(pdb["status"]["disruptionsAllowed"], 1, "{}", pdb["status"]);
 
@@ -105,35 +131,75 @@ fn installed_from_manifests_two_pods_serve_health_and_metrics_and_hand_over_mid_
     eventually("the first restore Job", Duration::from_secs(90), || {
         let jobs = get(&["-n", &work.0, "jobs"]).ok_or("no jobs")?;
         let n = jobs["items"].as_array().map_or(0, Vec::len);
-        if n >= 1 { Ok(()) } else { Err("no Job yet".into()) }
+        if n >= 1 {
+            Ok(())
+        } else {
+            Err("no Job yet".into())
+        }
     });
     let old = lease_holder().expect("a holder");
-    kubectl(&["-n", "lifeline-system", "delete", "pod", &old, "--wait=false"]);
-    let new = eventually("the Lease to move", Duration::from_secs(90), || match lease_holder() {
-        Some(h) if h != old => Ok(h),
-        h => Err(format!("holder {h:?}")),
-    });
+    kubectl(&[
+        "-n",
+        "lifeline-system",
+        "delete",
+        "pod",
+        &old,
+        "--wait=false",
+    ]);
+    let new = eventually(
+        "the Lease to move",
+        Duration::from_secs(90),
+        || match lease_holder() {
+            Some(h) if h != old => Ok(h),
+            h => Err(format!("holder {h:?}")),
+        },
+    );
     assert_ne!(new, old);
     let plan = eventually("the plan to succeed", Duration::from_secs(180), || {
         let plan = get(&["-n", &work.0, "recoveryplan", "handover"]).ok_or("no plan")?;
-        if plan["status"]["phase"] == "Succeeded" { Ok(plan) } else { Err(plan["status"].to_string()) }
+        if plan["status"]["phase"] == "Succeeded" {
+            Ok(plan)
+        } else {
+            Err(plan["status"].to_string())
+        }
     });
     let jobs = get(&["-n", &work.0, "jobs"]).expect("jobs");
     let jobs = jobs["items"].as_array().cloned().unwrap_or_default();
     assert_eq!(jobs.len(), 2, "one Job per step, none repeated: {jobs:?}");
     for j in &jobs {
         assert_eq!(j["status"]["succeeded"], 1, "{}", j["metadata"]["name"]);
-        assert!(j["status"]["failed"].is_null() || j["status"]["failed"] == 0, "{}", j["status"]);
+        assert!(
+            j["status"]["failed"].is_null() || j["status"]["failed"] == 0,
+            "{}",
+            j["status"]
+        );
         let name = j["metadata"]["name"].as_str().unwrap_or_default();
         let pods = get(&["-n", &work.0, "pods", "-l", &format!("job-name={name}")]).expect("pods");
-        assert_eq!(pods["items"].as_array().map_or(0, Vec::len), 1, "Job {name} ran one pod");
+        assert_eq!(
+            pods["items"].as_array().map_or(0, Vec::len),
+            1,
+            "Job {name} ran one pod"
+        );
     }
     for system in ["pas", "epr"] {
-        assert_eq!(system_status(&plan, &work.0, system)["phase"], "Verified", "{}", plan["status"]);
+        assert_eq!(
+            system_status(&plan, &work.0, system)["phase"],
+            "Verified",
+            "{}",
+            plan["status"]
+        );
     }
     // Two replicas again, the new one included.
-    eventually("two Ready operator pods again", Duration::from_secs(120), || {
-        let ready = ready_operator_pods();
-        if ready.len() == 2 && !ready.contains(&old) { Ok(()) } else { Err(format!("{ready:?}")) }
-    });
+    eventually(
+        "two Ready operator pods again",
+        Duration::from_secs(120),
+        || {
+            let ready = ready_operator_pods();
+            if ready.len() == 2 && !ready.contains(&old) {
+                Ok(())
+            } else {
+                Err(format!("{ready:?}"))
+            }
+        },
+    );
 }

@@ -40,19 +40,37 @@ pub fn cluster() -> &'static RealCluster {
             None => {
                 let pid = std::process::id();
                 let name = format!("realnode-{pid}");
-                eprintln!("{KUBECONFIG_ENV} is not set: starting cluster '{name}' with a real node");
+                eprintln!(
+                    "{KUBECONFIG_ENV} is not set: starting cluster '{name}' with a real node"
+                );
                 let out = Command::new(repo_root().join("scripts/cluster"))
                     .args(["up", "--name", &name, "--real-node", "--owner-pid"])
                     .arg(pid.to_string())
                     .stderr(Stdio::inherit())
                     .output()
                     .expect("run scripts/cluster up");
-                assert!(out.status.success(), "scripts/cluster up --real-node failed (its log is above)");
-                PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim())
+                assert!(
+                    out.status.success(),
+                    "scripts/cluster up --real-node failed (its log is above)"
+                );
+                PathBuf::from(
+                    String::from_utf8_lossy(&out.stdout)
+                        .lines()
+                        .last()
+                        .unwrap_or("")
+                        .trim(),
+                )
             }
         };
-        assert!(kubeconfig.is_file(), "{} is not a kubeconfig file", kubeconfig.display());
-        let dir = kubeconfig.parent().expect("kubeconfig in the cluster folder").to_path_buf();
+        assert!(
+            kubeconfig.is_file(),
+            "{} is not a kubeconfig file",
+            kubeconfig.display()
+        );
+        let dir = kubeconfig
+            .parent()
+            .expect("kubeconfig in the cluster folder")
+            .to_path_buf();
         assert!(
             dir.join("node").is_dir(),
             "{} has no real node (start it with scripts/cluster up --real-node)",
@@ -65,7 +83,9 @@ pub fn cluster() -> &'static RealCluster {
 /// One test at a time: they share the operator, and one of them deletes its leader.
 pub fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// kubectl against the cluster; the output whatever the exit code.
@@ -73,9 +93,13 @@ pub fn kubectl_output(args: &[&str], stdin: Option<&str>) -> Output {
     let c = cluster();
     let mut cmd = Command::new(c.dir.join("bin/kubectl"));
     cmd.arg("--kubeconfig").arg(&c.kubeconfig).args(args);
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("run kubectl");
     if let Some(input) = stdin {
         child
@@ -123,7 +147,11 @@ pub fn get(args: &[&str]) -> Option<Value> {
 
 /// Polls `attempt` every half second until it gives a value, or fails the test after
 /// `timeout` with `what` and the last thing `attempt` reported.
-pub fn eventually<T>(what: &str, timeout: Duration, mut attempt: impl FnMut() -> Result<T, String>) -> T {
+pub fn eventually<T>(
+    what: &str,
+    timeout: Duration,
+    mut attempt: impl FnMut() -> Result<T, String>,
+) -> T {
     let deadline = Instant::now() + timeout;
     loop {
         match attempt() {
@@ -136,11 +164,15 @@ pub fn eventually<T>(what: &str, timeout: Duration, mut attempt: impl FnMut() ->
     }
 }
 
-/// A namespace for one test, deleted when dropped.
+/// A namespace for one test, named `<name>-<pid>` so that a rerun on the same cluster
+/// gets a new one (a namespace holding recovery records stays until the operator's
+/// retention lets them go: nobody else may delete a record), deleted when dropped.
 pub struct Namespace(pub String);
 
 impl Namespace {
     pub fn create(name: &str, labels: &[(&str, &str)]) -> Self {
+        let name = format!("{name}-{}", std::process::id());
+        let name = name.as_str();
         let labels: serde_json::Map<String, Value> = labels
             .iter()
             .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
@@ -167,21 +199,36 @@ pub fn client_pod(ns: &str, name: &str) {
           "spec":{{"terminationGracePeriodSeconds":0,"containers":[{{"name":"c","image":"{BUSYBOX}","imagePullPolicy":"Never",
           "command":["sleep","3600"]}}]}}}}"#
     ));
-    kubectl(&["-n", ns, "wait", "--for=condition=Ready", &format!("pod/{name}"), "--timeout=60s"]);
+    kubectl(&[
+        "-n",
+        ns,
+        "wait",
+        "--for=condition=Ready",
+        &format!("pod/{name}"),
+        "--timeout=60s",
+    ]);
 }
 
 /// What a web server pod runs: busybox httpd on 8080 serving a page that names `what`,
 /// logging each request (with the peer's address) to its stdout.
 pub fn web_command(what: &str) -> Value {
     serde_json::json!([
-        "sh", "-c",
-        format!("mkdir -p /tmp/www && echo '<html><body>{what}: lifeline test page</body></html>' > /tmp/www/index.html && exec httpd -f -vv -p 8080 -h /tmp/www 2>&1")
+        "sh",
+        "-c",
+        format!(
+            "mkdir -p /tmp/www && echo '<html><body>{what}: lifeline test page</body></html>' > /tmp/www/index.html && exec httpd -f -vv -p 8080 -h /tmp/www 2>&1"
+        )
     ])
 }
 
 /// GETs `url` from inside pod `ns/pod` (5 s at most): the body, or why it failed.
 pub fn fetch_from(ns: &str, pod: &str, url: &str) -> Result<String, String> {
-    let out = kubectl_output(&["-n", ns, "exec", pod, "--", "timeout", "5", "wget", "-qO-", url], None);
+    let out = kubectl_output(
+        &[
+            "-n", ns, "exec", pod, "--", "timeout", "5", "wget", "-qO-", url,
+        ],
+        None,
+    );
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -214,7 +261,11 @@ pub fn lifeline_image() -> &'static str {
             .arg(&binary)
             .output()
             .expect("run scripts/realnode/images");
-        assert!(out.status.success(), "images lifeline failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "images lifeline failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let line = String::from_utf8_lossy(&out.stdout).trim().to_string();
         let (reference, archive) = line.split_once(' ').expect("REFERENCE ARCHIVE");
         let out = Command::new(repo_root().join("scripts/realnode/node"))
@@ -223,7 +274,11 @@ pub fn lifeline_image() -> &'static str {
             .arg(archive)
             .output()
             .expect("run scripts/realnode/node import");
-        assert!(out.status.success(), "node import failed:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "node import failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         reference.to_string()
     })
 }
@@ -261,8 +316,14 @@ pub fn installed() {
 
 /// The names of the operator's pods that are Ready.
 pub fn ready_operator_pods() -> Vec<String> {
-    let pods = get(&["-n", "lifeline-system", "pods", "-l", "app.kubernetes.io/name=lifeline"])
-        .expect("list operator pods");
+    let pods = get(&[
+        "-n",
+        "lifeline-system",
+        "pods",
+        "-l",
+        "app.kubernetes.io/name=lifeline",
+    ])
+    .expect("list operator pods");
     pods["items"]
         .as_array()
         .into_iter()

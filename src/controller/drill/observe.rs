@@ -9,9 +9,40 @@ use super::faults::{delete_pods, isolate, scale_to_zero};
 use crate::{
     api::v1alpha1::{ClinicalSystem, RecoveryDrill, RecoveryPlan},
     controller::{Context, list_parsed},
-    engine::drill::{Facts, Observed, PlanSeen, validate, wants},
+    engine::drill::{Facts, Observed, PlanSeen, ProbeSeen, validate, wants},
     error::{Error, KubeContext},
 };
+
+/// How long a connection to an isolated system may take before it counts as blocked.
+const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Tries a TCP connection to each target, from here (the operator), where checks may
+/// reach: a refusal or a timeout is a block, an accepted connection is closed at once.
+async fn probe(ctx: &Context, targets: &[(String, u16)]) -> ProbeSeen {
+    let mut seen = ProbeSeen::default();
+    for (host, port) in targets {
+        let addrs = match ctx.reach.resolve(host, *port).await {
+            Ok(a) => a,
+            Err(why) => {
+                seen.untried.push(format!("{host}:{port}: {why}"));
+                continue;
+            }
+        };
+        let Some(addr) = addrs.first() else {
+            seen.untried.push(format!("{host}:{port}: no address"));
+            continue;
+        };
+        match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(_)) => seen.open.push(format!("{host}:{port}")),
+            Ok(Err(e)) => seen.blocked.push(format!("{host}:{port} ({addr}): {e}")),
+            Err(_) => seen.blocked.push(format!(
+                "{host}:{port} ({addr}): no answer within {}s",
+                PROBE_TIMEOUT.as_secs()
+            )),
+        }
+    }
+    seen
+}
 
 /// What the cluster shows for the drill in `f`.
 pub async fn observe(ctx: &Context, f: &Facts<'_>) -> Result<Observed, Error> {
@@ -47,6 +78,9 @@ pub async fn observe(ctx: &Context, f: &Facts<'_>) -> Result<Observed, Error> {
             (system.clone(), *kind),
             delete_pods::pods_matching(ctx, ns, sel).await?,
         );
+    }
+    for (system, targets) in &want.probes {
+        o.probes.insert(system.clone(), probe(ctx, targets).await);
     }
     if let Some(name) = &want.plan {
         let plans: Api<RecoveryPlan> = Api::namespaced(ctx.client.clone(), ns);

@@ -118,6 +118,12 @@ pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
                         if rec.kind == FaultKind::Isolate {
                             w.policies
                                 .push(names::isolation_policy(f.name, &rec.system));
+                            if let Some(system) = system {
+                                let targets = super::faults::probe_targets(system);
+                                if !targets.is_empty() {
+                                    w.probes.push((rec.system.clone(), targets));
+                                }
+                            }
                         }
                     }
                     FaultKind::FailCheck => {}

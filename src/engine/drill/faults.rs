@@ -242,10 +242,43 @@ pub fn inject(
                     .pods
                     .get(&(rec.system.clone(), rec.kind))
                     .map_or(0, Vec::len);
+                let in_place =
+                    format!("deny-all NetworkPolicy {policy} in place, selecting {pods} pods");
+                let waited = rec
+                    .injected_at
+                    .as_ref()
+                    .and_then(|at| crate::engine::time::seconds_between(at.0, now.0))
+                    .unwrap_or(0);
+                // The proof is a connection that fails, where the system has a Service to
+                // connect to: a policy the network does not enforce isolates nothing.
+                let proof = match observed.probes.get(&rec.system) {
+                    Some(p) if p.open.is_empty() && !p.blocked.is_empty() => {
+                        format!("{in_place}; connections fail: {}", p.blocked.join("; "))
+                    }
+                    Some(p) if !p.open.is_empty() && waited < ISOLATION_PROOF_SECONDS => {
+                        // Not in effect yet: the network applies policies after a moment.
+                        return Some(Action::Isolate {
+                            policy,
+                            system: rec.system.clone(),
+                            selector,
+                        });
+                    }
+                    Some(p) if !p.open.is_empty() => format!(
+                        "{in_place}, but {} still accepted connections {waited}s on: this \
+                         cluster's network may not enforce NetworkPolicy",
+                        p.open.join(", ")
+                    ),
+                    Some(p) if !p.untried.is_empty() => {
+                        format!("{in_place} (no connection tried: {})", p.untried.join("; "))
+                    }
+                    _ => format!(
+                        "{in_place} (no connection tried: no http or tcp check of {} names \
+                         a Service)",
+                        rec.system
+                    ),
+                };
                 rec.proven_at = Some(now.clone());
-                rec.proof = Some(format!(
-                    "deny-all NetworkPolicy {policy} in place, selecting {pods} pods"
-                ));
+                rec.proof = Some(proof);
                 return None;
             }
             Some(Action::Isolate {
@@ -263,10 +296,221 @@ pub fn inject(
     }
 }
 
+/// How long an `isolate` fault waits for its system's Service to stop accepting
+/// connections before it goes on, saying the network may not enforce the policy.
+pub const ISOLATION_PROOF_SECONDS: u64 = 30;
+
+/// Where to connect to prove a system isolated: the host and port of each `http` and
+/// `tcp` check whose host is a Service name (`*.svc`, `*.svc.cluster.local`), in order,
+/// without repeats. Other hosts (addresses, names outside the cluster) may not be pods of
+/// the system at all.
+pub fn probe_targets(system: &ClinicalSystem) -> Vec<(String, u16)> {
+    let is_service = |host: &str| {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        host.ends_with(".svc") || host.ends_with(".svc.cluster.local")
+    };
+    let mut out: Vec<(String, u16)> = Vec::new();
+    let checks = system
+        .spec
+        .verify
+        .as_ref()
+        .map(|v| v.checks.as_slice())
+        .unwrap_or_default();
+    for c in checks {
+        let target = if let Some(h) = &c.http {
+            http_target(&h.url)
+        } else {
+            c.tcp.as_ref().map(|t| (t.host.clone(), t.port))
+        };
+        if let Some((host, port)) = target
+            && is_service(&host)
+            && !out.contains(&(host.clone(), port))
+        {
+            out.push((host, port));
+        }
+    }
+    out
+}
+
+/// The host and port of an `http` check's URL (port 80 or 443 by its scheme when unset).
+fn http_target(url: &str) -> Option<(String, u16)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let authority = authority.rsplit('@').next()?;
+    let default = if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    };
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
+            Some((host.to_string(), port.parse().ok()?))
+        }
+        _ => Some((authority.to_string(), default)),
+    }
+    .filter(|(h, _)| !h.is_empty())
+}
+
 /// The workload kind of a pre-drill record, for a Deployment or StatefulSet.
 pub fn workload_of(r: &RecordedState) -> Option<WorkloadRef> {
     r.kind.workload().map(|kind: WorkloadKind| WorkloadRef {
         kind,
         name: r.name.clone(),
     })
+}
+
+#[cfg(test)]
+mod isolation_proof {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use serde_json::json;
+
+    use super::*;
+    use crate::engine::drill::{PolicySeen, ProbeSeen};
+
+    fn at(s: &str) -> Time {
+        Time(s.parse().expect("timestamp"))
+    }
+
+    fn isolated(injected: &str) -> FaultRecord {
+        FaultRecord {
+            system: "lims".into(),
+            kind: FaultKind::Isolate,
+            target: "NetworkPolicy/x".into(),
+            workload: None,
+            check: None,
+            injected_at: Some(at(injected)),
+            proven_at: None,
+            proof: None,
+            lifted_at: None,
+            pod_uids: vec![],
+        }
+    }
+
+    fn observed(probe: Option<ProbeSeen>) -> Observed {
+        let mut o = Observed::default();
+        o.policies.insert(
+            names::isolation_policy("weekly", "lims"),
+            Some(PolicySeen {
+                drill: Some("weekly".into()),
+                spec: None,
+            }),
+        );
+        if let Some(p) = probe {
+            o.probes.insert("lims".into(), p);
+        }
+        o
+    }
+
+    fn selector() -> LabelSelector {
+        LabelSelector {
+            match_labels: Some([("app".into(), "lims".into())].into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_connection_that_fails_is_the_proof() {
+        let mut rec = isolated("2026-05-01T10:00:00Z");
+        let probe = ProbeSeen {
+            blocked: vec!["lims.lab.svc:8080 (10.96.0.9:8080): Connection refused".into()],
+            ..Default::default()
+        };
+        let action = inject(
+            "weekly",
+            &mut rec,
+            Some(&selector()),
+            &[],
+            &observed(Some(probe)),
+            &at("2026-05-01T10:00:02Z"),
+        );
+        assert_eq!(action, None);
+        assert!(rec.proven_at.is_some());
+        let proof = rec.proof.unwrap_or_default();
+        assert!(
+            proof.contains("in place") && proof.contains("connections fail: lims.lab.svc:8080"),
+            "{proof}"
+        );
+    }
+
+    #[test]
+    fn a_system_still_reachable_is_not_proven_until_the_wait_is_over_and_then_says_so() {
+        let probe = ProbeSeen {
+            open: vec!["lims.lab.svc:8080".into()],
+            ..Default::default()
+        };
+        let mut rec = isolated("2026-05-01T10:00:00Z");
+        let action = inject(
+            "weekly",
+            &mut rec,
+            Some(&selector()),
+            &[],
+            &observed(Some(probe.clone())),
+            &at("2026-05-01T10:00:05Z"),
+        );
+        assert!(matches!(action, Some(Action::Isolate { .. })), "{action:?}");
+        assert!(rec.proven_at.is_none() && rec.proof.is_none());
+
+        let late = at("2026-05-01T10:00:30Z");
+        let action = inject(
+            "weekly",
+            &mut rec,
+            Some(&selector()),
+            &[],
+            &observed(Some(probe)),
+            &late,
+        );
+        assert_eq!(action, None);
+        let proof = rec.proof.unwrap_or_default();
+        assert!(
+            proof.contains("still accepted connections 30s on")
+                && proof.contains("may not enforce"),
+            "{proof}"
+        );
+    }
+
+    #[test]
+    fn without_a_service_to_try_the_proof_says_no_connection_was_tried() {
+        let mut rec = isolated("2026-05-01T10:00:00Z");
+        inject(
+            "weekly",
+            &mut rec,
+            Some(&selector()),
+            &[],
+            &observed(None),
+            &at("2026-05-01T10:00:01Z"),
+        );
+        let proof = rec.proof.unwrap_or_default();
+        assert!(
+            proof.starts_with("deny-all NetworkPolicy") && proof.contains("no connection tried"),
+            "{proof}"
+        );
+    }
+
+    #[test]
+    fn probe_targets_are_the_service_names_of_http_and_tcp_checks() {
+        let system: ClinicalSystem = serde_json::from_value(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+            "metadata": { "name": "lims", "namespace": "lab" },
+            "spec": {
+                "displayName": "LIMS", "tier": "critical", "recoveryTimeObjective": "1h",
+                "verify": { "checks": [
+                    { "name": "page", "http": { "url": "http://lims.lab.svc:8080/health?x=1" } },
+                    { "name": "tls", "http": { "url": "https://lims.lab.svc.cluster.local/" } },
+                    { "name": "again", "http": { "url": "http://lims.lab.svc:8080/other" } },
+                    { "name": "db", "tcp": { "host": "lims-db.lab.svc", "port": 5432 } },
+                    { "name": "outside", "http": { "url": "http://10.0.0.5:8080/" } },
+                    { "name": "ready", "workloadReady": { "kind": "Deployment", "name": "lims" } }
+                ] }
+            }
+        }))
+        .expect("system");
+        assert_eq!(
+            probe_targets(&system),
+            vec![
+                ("lims.lab.svc".to_string(), 8080),
+                ("lims.lab.svc.cluster.local".to_string(), 443),
+                ("lims-db.lab.svc".to_string(), 5432),
+            ]
+        );
+    }
 }

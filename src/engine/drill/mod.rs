@@ -154,6 +154,22 @@ pub struct Observed {
     pub pods: BTreeMap<(String, FaultKind), Vec<PodSeen>>,
     /// The run's plan, if it was looked at.
     pub plan: Option<PlanSeen>,
+    /// What connecting to each isolated system showed, by system
+    /// ([`faults::probe_targets`]).
+    pub probes: BTreeMap<String, ProbeSeen>,
+}
+
+/// What connecting to an isolated system's check targets showed: each `http` and `tcp`
+/// check target that is a Service name, tried from the operator.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProbeSeen {
+    /// Targets ("host:port: error") that refused the connection or did not answer.
+    pub blocked: Vec<String>,
+    /// Targets ("host:port") that accepted a connection.
+    pub open: Vec<String>,
+    /// Targets ("host:port: why") that could not be tried (a name that does not resolve
+    /// here, an address checks may not reach).
+    pub untried: Vec<String>,
 }
 
 impl Default for Observed {
@@ -166,6 +182,7 @@ impl Default for Observed {
             policies: BTreeMap::new(),
             pods: BTreeMap::new(),
             plan: None,
+            probes: BTreeMap::new(),
         }
     }
 }
@@ -202,6 +219,8 @@ pub struct Wants {
     pub pods: Vec<(String, FaultKind, LabelSelector)>,
     /// The plan to read.
     pub plan: Option<String>,
+    /// Isolated systems to try to connect to, with the targets to try ("host", port).
+    pub probes: Vec<(String, Vec<(String, u16)>)>,
 }
 
 /// Something the controller does in the cluster, after the status that records it is
