@@ -5,7 +5,9 @@
 #   docker push ghcr.io/lifeline-dev/lifeline:0.1.0
 #
 # manifests/deployment.yaml runs this image. Build and push it yourself: no image is
-# published yet.
+# published yet. Where no container engine runs, scripts/realnode/images builds the same
+# contents (the release binary, the libraries it links against, CA certificates, user
+# 65532, no shell) as an OCI archive; the real-node tests install lifeline with it.
 
 # Build: the exact dependency versions of Cargo.lock (--locked), release profile. The
 # cache mounts keep the crates.io registry and target/ between builds (BuildKit).
