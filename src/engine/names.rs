@@ -11,6 +11,12 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
+/// A Service's or pod's name in the cluster's DNS (`*.svc`, `*.svc.cluster.local`).
+pub fn is_cluster_name(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    host.ends_with(".svc") || host.ends_with(".svc.cluster.local")
+}
+
 /// `parts` joined with '-', shortened with a hash suffix when longer than 63 characters.
 pub fn object_name(parts: &[&str]) -> String {
     let full = parts.join("-");

@@ -23,14 +23,25 @@ fn documents(file: &str) -> Vec<Value> {
 fn quickstart_playbook_restores_real_pods_and_its_http_checks_reach_them_by_service_name() {
     let _one = serial();
     installed();
-    let ns = "lifeline-quickstart";
-    // The playbook's own namespace, kept afterwards: it holds the recovery's record.
-    // The playbook as it ships, but for what this node can run: its nginx image becomes
-    // busybox httpd serving a page, and the checks look for that page's words.
-    for doc in documents("namespace.yaml") {
+    // The playbook in a namespace of this process's own (so a rerun on the same cluster
+    // starts afresh: a namespace holding recovery records stays), and, for what this node
+    // can run, busybox httpd serving a page instead of nginx, the checks looking for that
+    // page's words. Everything else as it ships.
+    let ns_name = format!("lifeline-quickstart-{}", std::process::id());
+    let ns = ns_name.as_str();
+    let place = |doc: &mut Value| {
+        if doc["kind"] == "Namespace" {
+            doc["metadata"]["name"] = json!(ns);
+        } else {
+            doc["metadata"]["namespace"] = json!(ns);
+        }
+    };
+    for mut doc in documents("namespace.yaml") {
+        place(&mut doc);
         apply(&doc.to_string());
     }
     for mut doc in documents("workloads.yaml") {
+        place(&mut doc);
         if doc["kind"] == "Deployment" {
             let name = doc["metadata"]["name"].as_str().expect("name").to_string();
             let c = &mut doc["spec"]["template"]["spec"]["containers"][0];
@@ -41,6 +52,7 @@ fn quickstart_playbook_restores_real_pods_and_its_http_checks_reach_them_by_serv
         apply(&doc.to_string());
     }
     for mut doc in documents("systems.yaml") {
+        place(&mut doc);
         for check in doc["spec"]["verify"]["checks"]
             .as_array_mut()
             .into_iter()
@@ -49,12 +61,17 @@ fn quickstart_playbook_restores_real_pods_and_its_http_checks_reach_them_by_serv
             if check["http"]["bodyContains"] == "nginx" {
                 check["http"]["bodyContains"] = json!("lifeline test page");
             }
+            if let Some(url) = check["http"]["url"].as_str() {
+                check["http"]["url"] =
+                    json!(url.replace(".lifeline-quickstart.svc", &format!(".{ns}.svc")));
+            }
         }
         apply(&doc.to_string());
     }
     // The plan as it ships: its requestedBy is the local cluster's admin, who applies it.
-    for doc in documents("plan.yaml") {
+    for mut doc in documents("plan.yaml") {
         assert_eq!(doc["spec"]["requestedBy"], ADMIN);
+        place(&mut doc);
         apply(&doc.to_string());
     }
 

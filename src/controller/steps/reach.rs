@@ -19,6 +19,8 @@ use std::{
 
 use ipnet::IpNet;
 
+use crate::engine::names::is_cluster_name;
+
 /// The AWS instance metadata service's IPv6 address.
 const AWS_METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
 
@@ -117,12 +119,6 @@ fn never(ip: IpAddr) -> Option<&'static str> {
         IpAddr::V6(v6) if v6.is_multicast() => Some("a multicast address"),
         _ => None,
     }
-}
-
-/// A Service's or pod's name in the cluster's DNS.
-fn is_cluster_name(host: &str) -> bool {
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    host.ends_with(".svc") || host.ends_with(".svc.cluster.local")
 }
 
 /// The HTTP client's resolver: names resolve only to addresses checks may reach.

@@ -312,7 +312,17 @@ fn inject(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decis
         let selector = spec_of(&f.spec.faults, rec)
             .zip(system)
             .and_then(|(spec, system)| fault_selector(spec, system));
-        if let Some(a) = faults::inject(f.name, rec, selector.as_ref(), &run.pre_state, o, &now) {
+        let pods_removed = before.iter().any(|x| {
+            x.system == rec.system
+                && matches!(x.kind, FaultKind::DeletePods | FaultKind::ScaleToZero)
+        });
+        let facts = faults::Injecting {
+            drill: f.name,
+            selector: selector.as_ref(),
+            pre_state: &run.pre_state,
+            pods_removed,
+        };
+        if let Some(a) = faults::inject(&facts, rec, o, &now) {
             d.actions.push(a);
         }
     }

@@ -158,18 +158,36 @@ fn replicas_before(pre_state: &[RecordedState], w: &WorkloadRef) -> i32 {
         .unwrap_or(0)
 }
 
+/// What [`inject`] needs of the run besides the fault it moves on.
+#[derive(Clone, Copy, Debug)]
+pub struct Injecting<'a> {
+    /// The drill's name.
+    pub drill: &'a str,
+    /// The pods the fault acts on (`deletePods`, `isolate`).
+    pub selector: Option<&'a LabelSelector>,
+    /// The run's pre-drill record.
+    pub pre_state: &'a [RecordedState],
+    /// Whether another fault of the run removes this fault's system's pods (`deletePods`,
+    /// `scaleToZero`): a refused connection then does not show the isolation alone.
+    pub pods_removed: bool,
+}
+
 /// Moves one fault on while the run injects: injects it (recording the moment, then
 /// acting, so a crash in between acts again on the next reconcile), acts again while it
 /// has not taken effect, and records the proof once what was observed shows it did.
 /// A `failCheck` is injected here and proven by the plan's record of the failure.
 pub fn inject(
-    drill: &str,
+    facts: &Injecting<'_>,
     rec: &mut FaultRecord,
-    selector: Option<&LabelSelector>,
-    pre_state: &[RecordedState],
     observed: &Observed,
     now: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
 ) -> Option<Action> {
+    let Injecting {
+        drill,
+        selector,
+        pre_state,
+        pods_removed,
+    } = *facts;
     if rec.proven_at.is_some() {
         return None;
     }
@@ -252,6 +270,14 @@ pub fn inject(
                 // The proof is a connection that fails, where the system has a Service to
                 // connect to: a policy the network does not enforce isolates nothing.
                 let proof = match observed.probes.get(&rec.system) {
+                    Some(p) if p.open.is_empty() && !p.blocked.is_empty() && pods_removed => {
+                        format!(
+                            "{in_place}; connections fail: {}, though the run also removes {}'s \
+                             pods, which alone refuses them",
+                            p.blocked.join("; "),
+                            rec.system
+                        )
+                    }
                     Some(p) if p.open.is_empty() && !p.blocked.is_empty() => {
                         format!("{in_place}; connections fail: {}", p.blocked.join("; "))
                     }
@@ -305,50 +331,25 @@ pub const ISOLATION_PROOF_SECONDS: u64 = 30;
 /// without repeats. Other hosts (addresses, names outside the cluster) may not be pods of
 /// the system at all.
 pub fn probe_targets(system: &ClinicalSystem) -> Vec<(String, u16)> {
-    let is_service = |host: &str| {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        host.ends_with(".svc") || host.ends_with(".svc.cluster.local")
-    };
+    let checks = system.spec.verify.as_ref().map(|v| v.checks.as_slice());
     let mut out: Vec<(String, u16)> = Vec::new();
-    let checks = system
-        .spec
-        .verify
-        .as_ref()
-        .map(|v| v.checks.as_slice())
-        .unwrap_or_default();
-    for c in checks {
-        let target = if let Some(h) = &c.http {
-            http_target(&h.url)
-        } else {
-            c.tcp.as_ref().map(|t| (t.host.clone(), t.port))
+    for c in checks.unwrap_or_default() {
+        let target = match (&c.http, &c.tcp) {
+            // The URL as the check itself parses it (controller::steps::verify).
+            (Some(h), _) => reqwest::Url::parse(&h.url)
+                .ok()
+                .and_then(|u| Some((u.host_str()?.to_string(), u.port_or_known_default()?))),
+            (None, Some(t)) => Some((t.host.clone(), t.port)),
+            (None, None) => None,
         };
-        if let Some((host, port)) = target
-            && is_service(&host)
-            && !out.contains(&(host.clone(), port))
+        if let Some(t) = target
+            && names::is_cluster_name(&t.0)
+            && !out.contains(&t)
         {
-            out.push((host, port));
+            out.push(t);
         }
     }
     out
-}
-
-/// The host and port of an `http` check's URL (port 80 or 443 by its scheme when unset).
-fn http_target(url: &str) -> Option<(String, u16)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    let default = if scheme.eq_ignore_ascii_case("https") {
-        443
-    } else {
-        80
-    };
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.ends_with(']') || host.starts_with('[') => {
-            Some((host.to_string(), port.parse().ok()?))
-        }
-        _ => Some((authority.to_string(), default)),
-    }
-    .filter(|(h, _)| !h.is_empty())
 }
 
 /// The workload kind of a pre-drill record, for a Deployment or StatefulSet.
@@ -401,6 +402,18 @@ mod isolation_proof {
         o
     }
 
+    /// One `inject` of the isolation of lims by drill weekly, with `probe` observed.
+    fn try_at(rec: &mut FaultRecord, probe: Option<ProbeSeen>, now: &Time) -> Option<Action> {
+        let selector = selector();
+        let facts = Injecting {
+            drill: "weekly",
+            selector: Some(&selector),
+            pre_state: &[],
+            pods_removed: false,
+        };
+        inject(&facts, rec, &observed(probe), now)
+    }
+
     fn selector() -> LabelSelector {
         LabelSelector {
             match_labels: Some([("app".into(), "lims".into())].into()),
@@ -415,14 +428,7 @@ mod isolation_proof {
             blocked: vec!["lims.lab.svc:8080 (10.96.0.9:8080): Connection refused".into()],
             ..Default::default()
         };
-        let action = inject(
-            "weekly",
-            &mut rec,
-            Some(&selector()),
-            &[],
-            &observed(Some(probe)),
-            &at("2026-05-01T10:00:02Z"),
-        );
+        let action = try_at(&mut rec, Some(probe), &at("2026-05-01T10:00:02Z"));
         assert_eq!(action, None);
         assert!(rec.proven_at.is_some());
         let proof = rec.proof.unwrap_or_default();
@@ -439,26 +445,12 @@ mod isolation_proof {
             ..Default::default()
         };
         let mut rec = isolated("2026-05-01T10:00:00Z");
-        let action = inject(
-            "weekly",
-            &mut rec,
-            Some(&selector()),
-            &[],
-            &observed(Some(probe.clone())),
-            &at("2026-05-01T10:00:05Z"),
-        );
+        let action = try_at(&mut rec, Some(probe.clone()), &at("2026-05-01T10:00:05Z"));
         assert!(matches!(action, Some(Action::Isolate { .. })), "{action:?}");
         assert!(rec.proven_at.is_none() && rec.proof.is_none());
 
         let late = at("2026-05-01T10:00:30Z");
-        let action = inject(
-            "weekly",
-            &mut rec,
-            Some(&selector()),
-            &[],
-            &observed(Some(probe)),
-            &late,
-        );
+        let action = try_at(&mut rec, Some(probe), &late);
         assert_eq!(action, None);
         let proof = rec.proof.unwrap_or_default();
         assert!(
@@ -471,17 +463,52 @@ mod isolation_proof {
     #[test]
     fn without_a_service_to_try_the_proof_says_no_connection_was_tried() {
         let mut rec = isolated("2026-05-01T10:00:00Z");
-        inject(
-            "weekly",
-            &mut rec,
-            Some(&selector()),
-            &[],
-            &observed(None),
-            &at("2026-05-01T10:00:01Z"),
-        );
+        try_at(&mut rec, None, &at("2026-05-01T10:00:01Z"));
         let proof = rec.proof.unwrap_or_default();
         assert!(
             proof.starts_with("deny-all NetworkPolicy") && proof.contains("no connection tried"),
+            "{proof}"
+        );
+    }
+
+    #[test]
+    fn a_refusal_while_the_run_also_removes_the_pods_says_it_does_not_prove_the_isolation() {
+        let mut rec = isolated("2026-05-01T10:00:00Z");
+        let selector = selector();
+        let facts = Injecting {
+            drill: "weekly",
+            selector: Some(&selector),
+            pre_state: &[],
+            pods_removed: true,
+        };
+        let probe = ProbeSeen {
+            blocked: vec!["lims.lab.svc:8080 (10.96.0.9:8080): Connection refused".into()],
+            ..Default::default()
+        };
+        inject(
+            &facts,
+            &mut rec,
+            &observed(Some(probe)),
+            &at("2026-05-01T10:00:02Z"),
+        );
+        let proof = rec.proof.unwrap_or_default();
+        assert!(
+            proof.contains("though the run also removes lims's pods"),
+            "{proof}"
+        );
+    }
+
+    #[test]
+    fn a_target_that_could_not_be_tried_is_named_in_the_proof() {
+        let mut rec = isolated("2026-05-01T10:00:00Z");
+        let probe = ProbeSeen {
+            untried: vec!["lims.lab.svc:8080: resolve lims.lab.svc: no such host".into()],
+            ..Default::default()
+        };
+        try_at(&mut rec, Some(probe), &at("2026-05-01T10:00:01Z"));
+        let proof = rec.proof.unwrap_or_default();
+        assert!(
+            proof.contains("(no connection tried: lims.lab.svc:8080: resolve"),
             "{proof}"
         );
     }
