@@ -336,7 +336,7 @@ pub fn probe_targets(system: &ClinicalSystem) -> Vec<(String, u16)> {
     for c in checks.unwrap_or_default() {
         let target = match (&c.http, &c.tcp) {
             // The URL as the check itself parses it (controller::steps::verify).
-            (Some(h), _) => reqwest::Url::parse(&h.url)
+            (Some(h), _) => url::Url::parse(&h.url)
                 .ok()
                 .and_then(|u| Some((u.host_str()?.to_string(), u.port_or_known_default()?))),
             (None, Some(t)) => Some((t.host.clone(), t.port)),
