@@ -548,6 +548,120 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
     .await;
 }
 
+/// The ingress peers of the release gate `lifeline-release-<system>`: `None` while it
+/// admits nobody (no ingress rule), else the namespaces it names.
+async fn gate_admits(ns: &TestNamespace, system: &str) -> Option<Vec<String>> {
+    let policies: Api<NetworkPolicy> = ns.api();
+    let np = policies
+        .get(&lifeline::controller::plan::release::policy_name(system))
+        .await
+        .expect("the release gate");
+    let rules = np.spec.and_then(|s| s.ingress).unwrap_or_default();
+    if rules.is_empty() {
+        return None;
+    }
+    Some(
+        rules
+            .iter()
+            .flat_map(|r| r.from.clone().unwrap_or_default())
+            .map(|p| {
+                p.namespace_selector
+                    .and_then(|n| n.match_labels)
+                    .and_then(|l| l.get("kubernetes.io/metadata.name").cloned())
+                    .unwrap_or_else(|| "(own namespace)".into())
+            })
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn a_drills_isolation_keeps_the_release_gate_shut_until_it_ends() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-island", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "lims", 1, vec![]).await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        // The failing check holds lims unverified while it is isolated, as a check
+        // that reaches it would on a network that enforces the isolation.
+        let d = drill(
+            "island",
+            &["lims"],
+            json!([
+                { "system": "lims", "isolate": { "duration": "12s" } },
+                { "system": "lims", "failCheck": { "check": "ready", "duration": "20s" } }
+            ]),
+        );
+        drills
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("drill");
+        let op = operator(&ns);
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "island")
+            .await
+            .expect("run");
+
+        // Once the recovery gates lims, its gate admits nobody: not the verification
+        // audience, which would open the drill's deny-all policy (policies only add).
+        let plans: Api<RecoveryPlan> = ns.api();
+        let plan = plan_name("island", 1);
+        let gated = wait_for(&plans, &plan, "lims gated while isolated", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.systems.iter().any(|x| {
+                    x.gate
+                        .as_ref()
+                        .is_some_and(|g| g.isolated_by.as_deref() == Some("island"))
+                })
+            })
+        })
+        .await;
+        let isolation = gated
+            .spec
+            .drill
+            .as_ref()
+            .and_then(|d| d.isolations.first())
+            .cloned()
+            .expect("the plan carries the isolation");
+        assert_eq!(isolation.system, "lims");
+        let until = isolation.until.expect("an isolation with a duration ends");
+        assert_eq!(
+            gate_admits(&ns, "lims").await,
+            None,
+            "the gate admits nobody"
+        );
+
+        // When the isolation ends the gate admits the verification audience again, and
+        // only then.
+        let reopened = eventually("the gate to reopen when the isolation ends", WAIT, || {
+            let ns = &ns;
+            async move {
+                match gate_admits(ns, "lims").await {
+                    Some(peers) => Ok(peers),
+                    None => Err("still shut".to_string()),
+                }
+            }
+        })
+        .await;
+        let reopened_at = k8s_openapi::jiff::Timestamp::now();
+        assert!(
+            reopened_at >= until.0,
+            "reopened at {reopened_at}, before {}",
+            until.0
+        );
+        assert!(
+            reopened.contains(&"lifeline-system".to_string()),
+            "{reopened:?}"
+        );
+        let (_, run) = passed(&ns, "island", &token).await;
+        let lims = run.systems.iter().find(|s| s.name == "lims").expect("lims");
+        assert!(
+            lims.verified_at.as_ref().is_some_and(|v| v.0 >= until.0),
+            "lims verified only after its isolation ended: {lims:?}"
+        );
+        stop(&ns, op).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn deleting_a_drill_mid_outage_restores_replicas_and_removes_isolation() {
     ensure_crds(&admin_client().await).await;

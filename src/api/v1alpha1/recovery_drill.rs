@@ -241,6 +241,23 @@ pub struct PlanDrill {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 200))]
     pub fail_checks: Vec<ForcedCheckFailure>,
+    /// Systems the drill cuts off the network (its `isolate` faults): while one is in
+    /// force the plan's release gate for the system admits nobody, not even the
+    /// verification audience, so the isolation holds for its whole duration.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 200))]
+    pub isolations: Vec<DrillIsolation>,
+}
+
+/// A system a drill's plan keeps isolated (set by the drill on the plan it creates).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DrillIsolation {
+    /// The ClinicalSystem, by name.
+    pub system: String,
+    /// Until when; unset: until the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Time>,
 }
 
 /// Where a drill is.

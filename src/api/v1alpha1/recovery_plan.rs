@@ -801,6 +801,10 @@ pub struct GateStatus {
     /// The stage whose gate could not be applied.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_stage: Option<String>,
+    /// The drill whose `isolate` fault the gate, as last applied, enforces: it then
+    /// admits nobody, whatever stage the system is released at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolated_by: Option<String>,
 }
 
 /// A system's soak at the stage it is released at: how long it has been released there

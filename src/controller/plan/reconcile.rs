@@ -428,9 +428,26 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             .gate
             .as_ref()
             .and_then(|g| g.error.as_ref().and(g.failed_stage.clone()));
+        // A drill's isolation of the system holds the gate shut (it admits nobody) until
+        // the isolation ends or the run does; the gate is applied again when it changes.
+        let isolation = if decision.status.phase_is_final() {
+            None
+        } else {
+            crate::engine::drill::faults::isolation_in_force(
+                plan.spec.drill.as_ref(),
+                &cs.name_any(),
+                now,
+            )
+        };
+        if let Some((_, Some(until))) = isolation
+            && let Ok(left) = Duration::try_from(until.duration_since(now))
+        {
+            soonest(left);
+        }
+        let isolated_by = isolation.map(|(drill, _)| drill);
         if let Some(failed) = failed {
             let k = model.settings.stage_index(&failed);
-            let outcome = super::release::dry_run(ctx, plan, cs, k).await;
+            let outcome = super::release::dry_run(ctx, plan, cs, k, isolated_by).await;
             super::release::record_retry(&mut decision.status, i, outcome.as_ref().err());
             if outcome.is_err() {
                 gate_failed = true;
@@ -444,7 +461,10 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             && before
                 .is_none_or(|p| matches!(p.phase, SystemPhase::Pending | SystemPhase::Waiting));
         let released_changed = before.and_then(|p| p.released_stage.clone()) != s.released_stage;
-        if !(first_time || entered || released_changed) {
+        let isolation_changed = s.phase != SystemPhase::Pending
+            && s.phase != SystemPhase::Waiting
+            && s.gate.as_ref().and_then(|g| g.isolated_by.as_deref()) != isolated_by;
+        if !(first_time || entered || released_changed || isolation_changed) {
             continue;
         }
         let stage = s
@@ -456,8 +476,15 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             .as_ref()
             .map(|g| g.earlier_selectors.clone())
             .unwrap_or_default();
-        let outcome = super::release::apply(ctx, plan, cs, stage, &earlier).await;
-        super::release::record_applied(&model, &mut decision.status, i, cs, outcome.as_ref().err());
+        let outcome = super::release::apply(ctx, plan, cs, stage, &earlier, isolated_by).await;
+        super::release::record_applied(
+            &model,
+            &mut decision.status,
+            i,
+            cs,
+            outcome.as_ref().err(),
+            isolated_by,
+        );
         if let Err(e) = outcome {
             warn!(plan = %name, system = %model.systems[i].key, error = %e, "a release gate could not be applied; the system is not released there");
             gate_failed = true;

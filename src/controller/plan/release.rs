@@ -50,10 +50,13 @@ fn namespace_peer(name: &str) -> NetworkPolicyPeer {
 }
 
 /// The NetworkPolicy for `system` released at `stages[..=released]` (or none released).
+/// While drill `isolated_by` isolates the system it admits nobody: NetworkPolicies only
+/// add what they allow, so a gate admitting anyone would open the drill's deny-all policy.
 pub fn policy(
     system: &ClinicalSystem,
     stages: &[Stage],
     released: Option<usize>,
+    isolated_by: Option<&str>,
 ) -> Option<NetworkPolicy> {
     let release = system.spec.release.as_ref()?;
     let ns = system.namespace().unwrap_or_default();
@@ -88,8 +91,24 @@ pub fn policy(
     let stage_label = released
         .and_then(|k| stages.get(k))
         .map_or("none".to_string(), |s| s.name.clone());
+    let (ingress, purpose) = match isolated_by {
+        Some(drill) => (
+            Vec::new(),
+            format!(
+                "drill {drill} isolates this system: nobody is admitted until the isolation ends"
+            ),
+        ),
+        None => (
+            vec![NetworkPolicyIngressRule {
+                from: Some(from),
+                ports: None,
+            }],
+            format!("release gate, released at stage {stage_label}"),
+        ),
+    };
     Some(NetworkPolicy {
         metadata: ObjectMeta {
+            annotations: Some([("lifeline.dev/purpose".to_string(), purpose)].into()),
             name: Some(policy_name(&system.name_any())),
             namespace: Some(ns),
             labels: Some(
@@ -108,10 +127,7 @@ pub fn policy(
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(release.pod_selector.clone()),
             policy_types: Some(vec!["Ingress".to_string()]),
-            ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(from),
-                ports: None,
-            }]),
+            ingress: Some(ingress),
             ..Default::default()
         }),
     })
@@ -123,7 +139,7 @@ pub const GATE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 /// The gate holding pods `selector` that `system`'s gate selected before its
 /// `spec.release` changed: the verification audience only.
 pub fn earlier_policy(system: &ClinicalSystem, selector: &LabelSelector) -> NetworkPolicy {
-    let mut np = policy(system, &[], None).unwrap_or_default();
+    let mut np = policy(system, &[], None, None).unwrap_or_default();
     let json = serde_json::to_string(selector).unwrap_or_default();
     let name = crate::engine::names::hashed_name(
         &["lifeline-release", &system.name_any(), "earlier"],
@@ -196,6 +212,7 @@ pub fn record_applied(
     i: usize,
     system: &ClinicalSystem,
     error: Option<&Error>,
+    isolated_by: Option<&str>,
 ) {
     let Some(release) = system.spec.release.as_ref() else {
         return;
@@ -214,6 +231,7 @@ pub fn record_applied(
     match error {
         None => {
             g.applied = Some(stage.clone());
+            g.isolated_by = isolated_by.map(str::to_string);
             if g.failed_stage.as_deref() == Some(stage.as_str()) {
                 g.error = None;
                 g.failed_stage = None;
@@ -321,8 +339,9 @@ pub async fn dry_run(
     plan: &RecoveryPlan,
     system: &ClinicalSystem,
     released: Option<usize>,
+    isolated_by: Option<&str>,
 ) -> Result<(), Error> {
-    let Some(np) = policy(system, &plan.spec.stages, released) else {
+    let Some(np) = policy(system, &plan.spec.stages, released, isolated_by) else {
         return Ok(());
     };
     let ns = system.namespace().unwrap_or_default();
@@ -344,8 +363,9 @@ pub async fn apply(
     system: &ClinicalSystem,
     released: Option<usize>,
     earlier: &[LabelSelector],
+    isolated_by: Option<&str>,
 ) -> Result<(), Error> {
-    let Some(np) = policy(system, &plan.spec.stages, released) else {
+    let Some(np) = policy(system, &plan.spec.stages, released, isolated_by) else {
         return Ok(());
     };
     let ns = system.namespace().unwrap_or_default();
@@ -450,5 +470,54 @@ where
             action: format!("label {name} with its released stage"),
             source: e,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn system() -> ClinicalSystem {
+        serde_json::from_value(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+            "metadata": { "name": "lims", "namespace": "lab" },
+            "spec": {
+                "displayName": "LIMS", "tier": "critical", "recoveryTimeObjective": "30m",
+                "restore": { "steps": [] }, "verify": { "checks": [] },
+                "release": { "podSelector": { "matchLabels": { "app": "lims" } } }
+            }
+        }))
+        .expect("a ClinicalSystem")
+    }
+
+    fn stages() -> Vec<Stage> {
+        serde_json::from_value(json!([
+            { "name": "wards", "audience": { "ipBlocks": ["10.20.0.0/16"] } }
+        ]))
+        .expect("stages")
+    }
+
+    #[test]
+    fn a_gate_admits_nobody_while_a_drill_isolates_its_system_whatever_was_released() {
+        let np = policy(&system(), &stages(), Some(0), Some("weekly")).expect("a gate");
+        let spec = np.spec.expect("spec");
+        assert_eq!(spec.ingress, Some(Vec::new()), "no ingress rule: nobody");
+        assert_eq!(spec.policy_types, Some(vec!["Ingress".to_string()]));
+        let purpose = &np.metadata.annotations.expect("annotations")["lifeline.dev/purpose"];
+        assert!(purpose.contains("drill weekly isolates"), "{purpose}");
+
+        let open = policy(&system(), &stages(), Some(0), None).expect("a gate");
+        let rules = open.spec.and_then(|s| s.ingress).expect("ingress");
+        let peers = rules[0].from.clone().expect("peers");
+        assert!(
+            peers
+                .iter()
+                .any(|p| p.ip_block.as_ref().map(|b| b.cidr.as_str()) == Some("10.20.0.0/16")),
+            "{peers:?}"
+        );
+        assert!(
+            peers.iter().any(|p| p.namespace_selector.is_some()),
+            "{peers:?}"
+        );
     }
 }

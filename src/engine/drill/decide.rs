@@ -18,9 +18,9 @@ use super::{
 };
 use crate::{
     api::v1alpha1::{
-        ClinicalSystem, DrillApprovals, DrillOutcome, DrillPhase, DrillRun, DurationString,
-        FaultKind, ForcedCheckFailure, PlanDrill, RecoveryDrillStatus, RecoveryPlanSpec,
-        RecoveryPlanStatus, SystemSelection, format_duration,
+        ClinicalSystem, DrillApprovals, DrillIsolation, DrillOutcome, DrillPhase, DrillRun,
+        DurationString, FaultKind, ForcedCheckFailure, PlanDrill, RecoveryDrillStatus,
+        RecoveryPlanSpec, RecoveryPlanStatus, SystemSelection, format_duration,
     },
     engine::{conditions, names},
 };
@@ -396,6 +396,21 @@ fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> Recov
             })
         })
         .collect();
+    let isolations = run
+        .faults
+        .iter()
+        .filter(|r| r.kind == FaultKind::Isolate && r.lifted_at.is_none())
+        .filter_map(|r| {
+            let fault = spec_of(&spec.faults, r)?;
+            Some(DrillIsolation {
+                system: r.system.clone(),
+                until: match (&r.injected_at, duration_of(fault.duration())) {
+                    (Some(t), Some(d)) => Some(plus(t, d)),
+                    _ => None,
+                },
+            })
+        })
+        .collect();
     RecoveryPlanSpec {
         systems: SystemSelection {
             selector: None,
@@ -413,6 +428,7 @@ fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> Recov
         drill: Some(PlanDrill {
             name: f.name.to_string(),
             fail_checks,
+            isolations,
         }),
     }
 }

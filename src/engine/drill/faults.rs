@@ -149,6 +149,22 @@ pub fn forced_failure(
         .map(|_| forced_failure_error(&drill.name))
 }
 
+/// The isolation of `system` that the plan created by drill `drill` enforces at `now`:
+/// the drill's name and when the isolation ends (`None`: when the run ends). While one is
+/// in force the system's release gate admits nobody.
+pub fn isolation_in_force<'a>(
+    drill: Option<&'a PlanDrill>,
+    system: &str,
+    now: Timestamp,
+) -> Option<(&'a str, Option<Timestamp>)> {
+    let drill = drill?;
+    drill
+        .isolations
+        .iter()
+        .find(|i| i.system == system && i.until.as_ref().is_none_or(|u| now < u.0))
+        .map(|i| (drill.name.as_str(), i.until.as_ref().map(|u| u.0)))
+}
+
 /// What the pre-drill record says of `w`'s replicas.
 fn replicas_before(pre_state: &[RecordedState], w: &WorkloadRef) -> i32 {
     pre_state

@@ -785,3 +785,74 @@ fn a_run_held_by_another_drill_waits_and_says_which() {
     assert_eq!(d.requeue, Some(WAIT_POLL));
     assert_eq!(d.notices[0].kind, NoticeKind::Waiting);
 }
+
+#[test]
+fn the_recovery_plan_carries_each_isolation_until_it_ends() {
+    let faults = Faults {
+        isolate_lims: Some(Some(30)),
+        ..Faults::default()
+    };
+    let t = run(faults, true, Intervention::None, usize::MAX, &[], 2);
+    let spec = t
+        .decisions
+        .iter()
+        .flat_map(|d| &d.actions)
+        .find_map(|a| match a {
+            Action::CreatePlan { spec, .. } => Some(spec.clone()),
+            _ => None,
+        })
+        .expect("the run creates its plan");
+    let drill = spec.drill.as_ref().expect("the plan names its drill");
+    let injected = t
+        .world
+        .status
+        .run
+        .as_ref()
+        .and_then(|r| r.faults.iter().find(|f| f.kind == FaultKind::Isolate))
+        .and_then(|f| f.injected_at.clone())
+        .expect("the isolation was injected");
+    let until = drill
+        .isolations
+        .iter()
+        .find(|i| i.system == "lims")
+        .and_then(|i| i.until.clone())
+        .expect("lims isolated until a time");
+    assert_eq!(
+        crate::engine::time::seconds_between(injected.0, until.0),
+        Some(30)
+    );
+    // In force up to that moment, for lims only; not after it.
+    let before = until.0 - k8s_openapi::jiff::SignedDuration::from_secs(1);
+    assert_eq!(
+        super::faults::isolation_in_force(Some(drill), "lims", before),
+        Some((DRILL, Some(until.0)))
+    );
+    assert_eq!(
+        super::faults::isolation_in_force(Some(drill), "pacs", before),
+        None
+    );
+    assert_eq!(
+        super::faults::isolation_in_force(Some(drill), "lims", until.0),
+        None
+    );
+    assert_eq!(
+        super::faults::isolation_in_force(None, "lims", before),
+        None
+    );
+}
+
+#[test]
+fn an_isolation_without_a_duration_is_in_force_for_the_whole_plan() {
+    let drill = crate::api::v1alpha1::PlanDrill {
+        name: DRILL.into(),
+        fail_checks: Vec::new(),
+        isolations: vec![crate::api::v1alpha1::DrillIsolation {
+            system: "lims".into(),
+            until: None,
+        }],
+    };
+    assert_eq!(
+        super::faults::isolation_in_force(Some(&drill), "lims", at(86_400 * 365)),
+        Some((DRILL, None))
+    );
+}
