@@ -369,6 +369,18 @@ fn inject(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decis
     d.requeue = Some(NEXT_MOVE);
 }
 
+/// When fault `r` (written as `fault`) ends: injected plus its duration; `None` for a
+/// fault that lasts until the run ends.
+fn ends_at(
+    r: &crate::api::v1alpha1::FaultRecord,
+    fault: &crate::api::v1alpha1::Fault,
+) -> Option<Time> {
+    match (&r.injected_at, duration_of(fault.duration())) {
+        (Some(t), Some(d)) => Some(plus(t, d)),
+        _ => None,
+    }
+}
+
 /// The spec of the run's RecoveryPlan.
 fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> RecoveryPlanSpec {
     let spec = f.spec;
@@ -384,15 +396,10 @@ fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> Recov
         .iter()
         .filter(|r| r.kind == FaultKind::FailCheck)
         .filter_map(|r| {
-            let fault = spec_of(&spec.faults, r)?;
-            let duration = duration_of(fault.duration());
             Some(ForcedCheckFailure {
                 system: r.system.clone(),
                 check: r.check.clone().unwrap_or_default(),
-                until: match (&r.injected_at, duration) {
-                    (Some(t), Some(d)) => Some(plus(t, d)),
-                    _ => None,
-                },
+                until: ends_at(r, spec_of(&spec.faults, r)?),
             })
         })
         .collect();
@@ -401,13 +408,9 @@ fn plan_spec(f: &Facts<'_>, run: &DrillRun, systems: &[ClinicalSystem]) -> Recov
         .iter()
         .filter(|r| r.kind == FaultKind::Isolate && r.lifted_at.is_none())
         .filter_map(|r| {
-            let fault = spec_of(&spec.faults, r)?;
             Some(DrillIsolation {
                 system: r.system.clone(),
-                until: match (&r.injected_at, duration_of(fault.duration())) {
-                    (Some(t), Some(d)) => Some(plus(t, d)),
-                    _ => None,
-                },
+                until: ends_at(r, spec_of(&spec.faults, r)?),
             })
         })
         .collect();

@@ -143,10 +143,16 @@ pub fn forced_failure(
     drill
         .fail_checks
         .iter()
-        .find(|f| {
-            f.system == system && f.check == check && f.until.as_ref().is_none_or(|u| now < u.0)
-        })
+        .find(|f| f.system == system && f.check == check && in_force(f.until.as_ref(), now))
         .map(|_| forced_failure_error(&drill.name))
+}
+
+/// True while a fault that ends at `until` (`None`: when the run ends) is in force.
+fn in_force(
+    until: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    now: Timestamp,
+) -> bool {
+    until.is_none_or(|u| now < u.0)
 }
 
 /// The isolation of `system` that the plan created by drill `drill` enforces at `now`:
@@ -161,7 +167,7 @@ pub fn isolation_in_force<'a>(
     drill
         .isolations
         .iter()
-        .find(|i| i.system == system && i.until.as_ref().is_none_or(|u| now < u.0))
+        .find(|i| i.system == system && in_force(i.until.as_ref(), now))
         .map(|i| (drill.name.as_str(), i.until.as_ref().map(|u| u.0)))
 }
 
