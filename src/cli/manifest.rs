@@ -155,6 +155,11 @@ pub fn load(paths: &[PathBuf], default_namespace: &str) -> Result<Bundle, LoadEr
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| default_namespace.to_string());
             let what = format!("{origin}: {kind} {namespace}/{name}");
+            let unknown = super::strict::unknown_fields(&kind, &value);
+            if !unknown.is_empty() {
+                errors.extend(unknown.iter().map(|u| format!("{what}: {u}")));
+                continue;
+            }
             match kind.as_str() {
                 "ClinicalSystem" => match parse::<ClinicalSystem>(value) {
                     Ok(object) => bundle.systems.push(Loaded {

@@ -16,6 +16,7 @@ pub mod plan;
 pub mod report;
 pub mod simulate;
 pub mod status;
+pub mod strict;
 
 use anyhow::Context as _;
 

@@ -242,6 +242,11 @@ fn drill_from_file(
                 meta.and_then(|m| field(m, "name"))
                     .unwrap_or_else(|| "(unnamed)".to_string()),
             );
+            let unknown = super::strict::unknown_fields("RecoveryDrill", &item);
+            if !unknown.is_empty() {
+                let each: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+                bail!("{origin}: RecoveryDrill {key}: {}", each.join("; "));
+            }
             let drill: RecoveryDrill = serde_path_to_error::deserialize(item).map_err(|e| {
                 let at = e.path().to_string();
                 anyhow!("{origin}: RecoveryDrill {key}: {at}: {}", e.into_inner())

@@ -202,6 +202,73 @@ fn a_system_with_no_steps_or_checks_yet_takes_its_expected_time_in_plan_and_simu
 }
 
 #[test]
+fn plan_and_simulate_refuse_a_misspelled_field_as_kubectl_apply_does() {
+    // `dependOn` for `dependsOn`: a looser reader would drop the dependency and plan lab
+    // and results in parallel, with exit code 0.
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(
+        dir.path(),
+        "systems.yaml",
+        &format!(
+            "{}---\n{}  dependOn:\n  - name: lab\n",
+            system("lab", &[]),
+            system("results", &[])
+        ),
+    );
+    for command in ["plan", "simulate"] {
+        let out = lifeline(&[command, dir.path().to_str().expect("utf-8 path")]);
+        assert!(!out.status.success(), "{command} accepted dependOn");
+        let err = stderr(&out);
+        assert!(
+            err.contains(
+                "systems.yaml (document 2): ClinicalSystem ward/results: \
+                 spec.dependOn: unknown field (did you mean dependsOn?)"
+            ),
+            "{command}: {err}"
+        );
+    }
+    // The same file spelled right plans results after lab.
+    write(
+        dir.path(),
+        "systems.yaml",
+        &format!("{}---\n{}", system("lab", &[]), system("results", &["lab"])),
+    );
+    let v = json(&lifeline(&[
+        "plan",
+        dir.path().to_str().expect("utf-8 path"),
+        "-o",
+        "json",
+    ]));
+    assert_eq!(v["waves"].as_array().map(Vec::len), Some(2), "{v}");
+}
+
+#[test]
+fn report_refuses_an_unknown_field_in_a_drill_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = std::fs::read_to_string(DRILL_FIXTURE).expect("fixture");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        text.replacen(
+            "\"objectiveSeconds\": 1800,",
+            "\"objectiveSecond\": 1800,",
+            1,
+        ),
+    )
+    .expect("write");
+    let out = lifeline(&["report", "--from-file", bad.to_str().expect("utf-8 path")]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(
+            "RecoveryDrill northern-care-staging/weekend-core: \
+             status.run.systems[0].objectiveSecond: unknown field (did you mean objectiveSeconds?)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn plan_prints_a_cycle_as_a_chain() {
     let dir = tempfile::tempdir().expect("tempdir");
     write(
