@@ -458,6 +458,10 @@ pub struct SimulateArgs {
     /// Write an SVG Gantt chart of the run to this file.
     #[arg(long, value_name = "FILE.svg")]
     pub(super) gantt: Option<PathBuf>,
+    /// Exit with code 3 when any system would miss its recovery-time objective (a system
+    /// that never recovers misses it), for checking playbooks in CI.
+    #[arg(long)]
+    pub(super) check: bool,
 }
 
 /// Formats for `lifeline simulate`.
@@ -465,6 +469,8 @@ pub struct SimulateArgs {
 pub enum SimOutput {
     /// A timeline and a summary, for people.
     Text,
-    /// `{"finishedAt": S, "systems": [{"name", "phase", "startedAt", "verifiedAt"}]}`.
+    /// `{"plan", "parameters", "finishedAt", "summary", "systems": [{"name", "tier",
+    /// "objectiveSeconds", "met", "phase", "startedAt", "verifiedAt", ...}]}`, times in
+    /// seconds from the start.
     Json,
 }

@@ -42,7 +42,11 @@ pub fn main(bin_name: &'static str) -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            if err.downcast_ref::<simulate::ObjectivesMissed>().is_some() {
+                std::process::ExitCode::from(simulate::ObjectivesMissed::EXIT_CODE)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

@@ -54,7 +54,6 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
         );
         pb
     });
-    let width = model.systems.iter().map(|s| s.key.len()).max().unwrap_or(0);
     let mut lines = String::new();
     if text {
         let _ = writeln!(
@@ -80,34 +79,14 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
             "(virtual time; approvals assumed given as soon as each stage is due)\n"
         );
     }
-    if let Some(pb) = &bar {
-        pb.println(lines.trim_end());
-        lines.clear();
-    }
-    let report = sim::simulate(&model, &opts, |ev, status| {
-        if !text {
-            return;
-        }
-        let line = format!(
-            "  +{:<8} {:<width$}  {}",
-            format_duration(Duration::from_millis((ev.at * 1000.0) as u64)),
-            ev.system,
-            ev.text
-        );
-        match &bar {
-            Some(pb) => {
-                pb.println(line);
-                let verified = status
-                    .systems
-                    .iter()
-                    .filter(|s| s.phase.is_verified())
-                    .count();
-                pb.set_position(verified as u64);
-            }
-            None => {
-                lines.push_str(&line);
-                lines.push('\n');
-            }
+    let report = sim::simulate(&model, &opts, |_, status| {
+        if let Some(pb) = &bar {
+            let verified = status
+                .systems
+                .iter()
+                .filter(|s| s.phase.is_verified())
+                .count();
+            pb.set_position(verified as u64);
         }
     });
     if let Some(pb) = &bar {
@@ -122,53 +101,245 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
 
     match args.output {
         SimOutput::Json => {
+            let summary = Summary::of(&report);
             let v = json!({
+                "plan": plan,
+                "parameters": {
+                    "parallelism": model.settings.parallelism,
+                    "seed": opts.seed,
+                    "jitterPercent": opts.jitter_percent,
+                    "approvalDelaySeconds": opts.approval_delay.map(|d| d.as_secs_f64()),
+                    "fail": opts.fail,
+                },
                 "finishedAt": report.finished_at,
-                "systems": report.systems.iter().map(|s| json!({
+                "summary": {
+                    "systems": summary.total,
+                    "verified": summary.verified,
+                    "failed": summary.failed,
+                    "blocked": summary.blocked,
+                    "met": summary.met,
+                    "missed": summary.missed,
+                    "neverRecovered": summary.never_recovered,
+                },
+                "systems": report.systems.iter().zip(&report.status.systems).map(|(s, st)| json!({
                     "name": s.name,
+                    "tier": s.tier.as_str(),
+                    "objectiveSeconds": s.objective,
+                    "met": s.objective_met == Some(true),
                     "phase": s.phase,
                     "startedAt": s.started_at,
                     "verifiedAt": s.verified_at,
                     "fullyReleasedAt": s.fully_released_at,
                     "waitedForDecisions": s.waited_for_decisions,
+                    "blockedBy": st.blocked_by,
+                    "message": s.message,
                 })).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         SimOutput::Text => {
             print!("{lines}");
+            print!("{}", timeline_text(&report));
             print!("{}", summary_text(&report));
             if let Some(path) = &args.gantt {
                 println!("\nGantt chart written to {}", path.display());
             }
         }
     }
+    let summary = Summary::of(&report);
+    if args.check && summary.missed > 0 {
+        return Err(ObjectivesMissed {
+            missed: summary.missed,
+            total: summary.total,
+        }
+        .into());
+    }
     Ok(())
+}
+
+/// `simulate --check` found objectives missed: the command exits with
+/// [`ObjectivesMissed::EXIT_CODE`], so that CI of playbooks can tell it from an error.
+#[derive(Debug, thiserror::Error)]
+#[error("{missed} of {total} systems would miss their recovery-time objective (simulate --check)")]
+pub struct ObjectivesMissed {
+    /// Systems that would miss theirs, the ones that never recover included.
+    pub missed: usize,
+    /// Systems simulated.
+    pub total: usize,
+}
+
+impl ObjectivesMissed {
+    /// The exit code of `simulate --check` when an objective is missed.
+    pub const EXIT_CODE: u8 = 3;
+}
+
+/// The counts of a simulated run. A system that never recovers (failed, blocked, or not
+/// verified when the run ends) has missed its objective: it counts as missed.
+struct Summary {
+    total: usize,
+    verified: usize,
+    failed: usize,
+    blocked: usize,
+    met: usize,
+    missed: usize,
+    never_recovered: usize,
+}
+
+impl Summary {
+    fn of(report: &sim::SimReport) -> Summary {
+        let count =
+            |p: &dyn Fn(&sim::SimSystem) -> bool| report.systems.iter().filter(|s| p(s)).count();
+        let met = count(&|s| s.objective_met == Some(true));
+        Summary {
+            total: report.systems.len(),
+            verified: count(&|s| s.phase.is_verified()),
+            failed: count(&|s| s.phase == SystemPhase::Failed),
+            blocked: count(&|s| s.phase == SystemPhase::Blocked),
+            met,
+            missed: report.systems.len() - met,
+            never_recovered: count(&|s| s.verified_at.is_none()),
+        }
+    }
+}
+
+/// The timeline, one line per event, with what happened to one system at one instant
+/// folded into one line (its releases through stages that need nobody), and the systems
+/// one failure blocked at one instant folded into one line.
+pub fn timeline_text(report: &sim::SimReport) -> String {
+    let width = report
+        .systems
+        .iter()
+        .map(|s| s.name.len())
+        .max()
+        .unwrap_or(0);
+    let blocked_by = |name: &str| {
+        report
+            .status
+            .systems
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.blocked_by.clone())
+    };
+    let mut out = String::new();
+    let events = &report.timeline;
+    let mut i = 0;
+    while i < events.len() {
+        let ev = &events[i];
+        let at = format_duration(Duration::from_millis((ev.at * 1000.0) as u64));
+        let plain_release = |e: &sim::TimelineEvent| {
+            e.phase == SystemPhase::Released
+                && e.text.starts_with("released to stage ")
+                && !e.text.contains(" after ")
+        };
+        if plain_release(ev) {
+            let mut stages = vec![ev.text.trim_start_matches("released to stage ").to_string()];
+            while let Some(next) = events.get(i + stages.len()) {
+                if next.at != ev.at || next.system != ev.system || !plain_release(next) {
+                    break;
+                }
+                stages.push(
+                    next.text
+                        .trim_start_matches("released to stage ")
+                        .to_string(),
+                );
+            }
+            let what = if stages.len() == 1 {
+                format!("released to stage {}", stages[0])
+            } else {
+                format!("released to stages {}", stages.join(", "))
+            };
+            let _ = writeln!(out, "  +{at:<8} {:<width$}  {what}", ev.system);
+            i += stages.len();
+            continue;
+        }
+        if ev.phase == SystemPhase::Blocked
+            && let Some(root) = blocked_by(&ev.system)
+        {
+            let mut names = vec![ev.system.clone()];
+            while let Some(next) = events.get(i + names.len()) {
+                if next.at != ev.at
+                    || next.phase != SystemPhase::Blocked
+                    || blocked_by(&next.system).as_deref() != Some(root.as_str())
+                {
+                    break;
+                }
+                names.push(next.system.clone());
+            }
+            if names.len() > 1 {
+                const SHOWN: usize = 6;
+                let mut list = names
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if names.len() > SHOWN {
+                    let _ = write!(list, " and {} more", names.len() - SHOWN);
+                }
+                let _ = writeln!(
+                    out,
+                    "  +{at:<8} {:<width$}  {} systems blocked by {root}: {list}",
+                    "",
+                    names.len()
+                );
+                i += names.len();
+                continue;
+            }
+        }
+        let _ = writeln!(out, "  +{at:<8} {:<width$}  {}", ev.system, ev.text);
+        i += 1;
+    }
+    out
 }
 
 /// The summary table after a simulated run.
 pub fn summary_text(report: &sim::SimReport) -> String {
     let mut out = String::new();
-    let count = |p: fn(SystemPhase) -> bool| report.systems.iter().filter(|s| p(s.phase)).count();
-    let verified = count(SystemPhase::is_verified);
-    let failed = count(|p| p == SystemPhase::Failed);
-    let blocked = count(|p| p == SystemPhase::Blocked);
-    let met = report
-        .systems
-        .iter()
-        .filter(|s| s.objective_met == Some(true))
-        .count();
-    let missed = report
-        .systems
-        .iter()
-        .filter(|s| s.objective_met == Some(false))
-        .count();
+    let sum = Summary::of(report);
+    let never = if sum.never_recovered > 0 {
+        format!(" ({} of them never recovered)", sum.never_recovered)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "\nFinished after {}: {verified} of {} verified, {failed} failed, {blocked} blocked; {met} met their recovery-time objective, {missed} missed it.\n",
+        "\nFinished after {}: {} of {} verified, {} failed, {} blocked; {} met their recovery-time objective, {} missed it{never}.",
         format_duration(Duration::from_millis((report.finished_at * 1000.0) as u64)),
-        report.systems.len()
+        sum.verified,
+        sum.total,
+        sum.failed,
+        sum.blocked,
+        sum.met,
+        sum.missed,
     );
+    // What each failure kept from coming back.
+    for s in report
+        .systems
+        .iter()
+        .filter(|s| s.phase == SystemPhase::Failed)
+    {
+        let blocked: Vec<&str> = report
+            .status
+            .systems
+            .iter()
+            .filter(|b| b.blocked_by.as_deref() == Some(s.name.as_str()))
+            .map(|b| b.name.as_str())
+            .collect();
+        if !blocked.is_empty() {
+            let _ = writeln!(
+                out,
+                "{} failed and blocked {} that depend on it: {}.",
+                s.name,
+                if blocked.len() == 1 {
+                    "1 system".to_string()
+                } else {
+                    format!("{} systems", blocked.len())
+                },
+                blocked.join(", ")
+            );
+        }
+    }
+    out.push('\n');
     let width = report
         .systems
         .iter()
@@ -186,10 +357,11 @@ pub fn summary_text(report: &sim::SimReport) -> String {
             .verified_at
             .map(|v| format_duration(Duration::from_millis((v * 1000.0) as u64)))
             .unwrap_or_else(|| "-".to_string());
-        let result = match (s.objective_met, s.phase) {
+        let result = match (s.objective_met, &s.message) {
             (Some(true), _) => "met".to_string(),
             (Some(false), _) => "MISSED".to_string(),
-            (None, _) => s.message.clone().unwrap_or_default(),
+            (None, Some(why)) => format!("MISSED, never recovered: {why}"),
+            (None, None) => "MISSED, never recovered".to_string(),
         };
         let _ = writeln!(
             out,

@@ -351,12 +351,94 @@ fn simulate_releases_every_system_through_every_stage() {
         "emergency-departments",
         "all-sites",
     ] {
+        // A system released through several stages at one instant has one line for them.
         let released = out
             .lines()
-            .filter(|l| l.ends_with(&format!("released to stage {stage}")))
+            .filter_map(|l| l.split_once("released to stage").map(|(_, rest)| rest))
+            .filter(|rest| {
+                let stages = rest.trim_start_matches('s').trim();
+                let stages = stages.split(" after ").next().unwrap_or_default();
+                stages.split(", ").any(|s| s == stage)
+            })
             .count();
         assert_eq!(released, 24, "24 systems released to {stage}:\n{out}");
     }
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("  +")).collect();
+    let mut unique = lines.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        lines.len(),
+        "no timeline line repeats:\n{out}"
+    );
+}
+
+#[test]
+fn simulate_counts_a_system_that_never_recovers_as_missed_and_check_fails() {
+    let out = lifeline(&[
+        "simulate",
+        "playbooks/northern-care",
+        "--fail",
+        "identity",
+        "--check",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "2 of 24 verified, 1 failed, 21 blocked; 2 met their recovery-time objective, \
+             22 missed it (22 of them never recovered)."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("northern-care/identity failed and blocked 21 systems that depend on it:"),
+        "{text}"
+    );
+    assert!(
+        text.contains("21 systems blocked by northern-care/identity:"),
+        "one line for the systems one failure blocked:\n{text}"
+    );
+    assert!(
+        stderr(&out).contains("22 of 24 systems would miss their recovery-time objective"),
+        "{}",
+        stderr(&out)
+    );
+    // Without --check the run is not an error; a run that meets every objective passes
+    // --check.
+    let out = lifeline(&["simulate", "playbooks/northern-care", "--fail", "identity"]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = lifeline(&["simulate", "playbooks/quickstart", "--check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let v = json(&lifeline(&[
+        "simulate",
+        "playbooks/northern-care",
+        "--fail",
+        "identity",
+        "--seed",
+        "7",
+        "--jitter",
+        "10",
+        "-o",
+        "json",
+    ]));
+    assert_eq!(v["plan"], "northern-care/northern-care-recovery");
+    assert_eq!(v["parameters"]["seed"], 7);
+    assert_eq!(v["parameters"]["jitterPercent"], 10.0);
+    assert_eq!(v["parameters"]["fail"][0], "northern-care/identity");
+    assert_eq!(v["summary"]["missed"], 22, "{}", v["summary"]);
+    let pas = v["systems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == "northern-care/pas")
+        .expect("pas");
+    assert_eq!(pas["tier"], "mission-critical");
+    assert_eq!(pas["objectiveSeconds"], 9000.0);
+    assert_eq!(pas["met"], false);
+    assert_eq!(pas["blockedBy"], "northern-care/identity");
 }
 
 #[test]
