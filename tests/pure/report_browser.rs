@@ -68,7 +68,12 @@ function measure() {
     chartRows: Array.from(doc.querySelectorAll('#gantt svg g.row')).map(g => {
       const bar = g.querySelector('rect.bar');
       const blocked = g.querySelector('text.blocked');
+      const rto = g.querySelector('path.rto');
+      const beyond = g.querySelector('text.rto-beyond');
       return {
+        objective: Number(g.getAttribute('data-objective')),
+        rto: rto ? box(rto) : null,
+        beyond: beyond ? { box: box(beyond), text: Array.from(beyond.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join('') } : null,
         system: g.getAttribute('data-system'),
         outcome: g.getAttribute('data-outcome'),
         box: box(g),
@@ -79,6 +84,10 @@ function measure() {
         visibility: style(g).visibility,
       };
     }),
+    ticks: Array.from(doc.querySelectorAll('#gantt svg line.tick')).map(t => ({
+      seconds: Number(t.getAttribute('data-seconds')),
+      x: box(t).x + box(t).width / 2,
+    })),
     table: table ? box(table) : null,
     tableRows: Array.from(doc.querySelectorAll('#systems tr[data-system]')).map(tr => ({
       system: tr.getAttribute('data-system'),
@@ -260,6 +269,52 @@ fn assert_drawn(v: &Value, path: &[&str], what: &str) {
     );
 }
 
+/// Each chart row's objective is where the axis says it is: its diamond's centre at the
+/// objective's time on the axis as drawn (between the first and the last tick), or, when
+/// the objective lies beyond the axis, no diamond but a marker at the edge that names it.
+fn assert_objectives_where_they_belong(m: &Value) {
+    let ticks = m["ticks"].as_array().expect("axis ticks");
+    assert!(ticks.len() >= 2, "an axis with ticks: {}", m["ticks"]);
+    let (first, last) = (&ticks[0], &ticks[ticks.len() - 1]);
+    let (t0, x0) = (num(first, &["seconds"]), num(first, &["x"]));
+    let (t1, x1) = (num(last, &["seconds"]), num(last, &["x"]));
+    assert!(t1 > t0 && x1 > x0, "a left-to-right axis: {}", m["ticks"]);
+    let mut beyond = 0;
+    for row in m["chartRows"].as_array().expect("chart rows") {
+        let system = row["system"].as_str().unwrap_or_default();
+        let objective = num(row, &["objective"]);
+        if objective <= t1 {
+            assert!(row["beyond"].is_null(), "{system}: {row}");
+            let centre = num(row, &["rto", "x"]) + num(row, &["rto", "width"]) / 2.0;
+            let expected = x0 + (objective - t0) / (t1 - t0) * (x1 - x0);
+            assert!(
+                (centre - expected).abs() <= 1.0,
+                "{system}: the objective {objective}s is drawn at x={centre}, the axis puts it at {expected}"
+            );
+        } else {
+            beyond += 1;
+            assert!(
+                row["rto"].is_null(),
+                "{system}: a diamond off the axis: {row}"
+            );
+            let label = format!(
+                "objective {} \u{2192}",
+                lifeline::api::v1alpha1::format_duration(Duration::from_secs(objective as u64))
+            );
+            assert_eq!(row["beyond"]["text"], label.as_str(), "{system}");
+            assert!(
+                num(row, &["beyond", "box", "x"]) >= x1 - 0.5,
+                "{system}: the marker is at the edge, past the axis: {row}"
+            );
+        }
+    }
+    // The fixture drill took minutes against objectives of hours: the markers are there.
+    assert!(
+        beyond > 0,
+        "no objective beyond the axis in the fixture: {m}"
+    );
+}
+
 #[test]
 fn chromium_renders_the_drill_report_chart_and_table() {
     let drill = fixture();
@@ -312,6 +367,7 @@ fn chromium_renders_the_drill_report_chart_and_table() {
         .collect();
     let expected: Vec<String> = systems.iter().map(|s| format!("{namespace}/{s}")).collect();
     assert_eq!(charted, expected, "chart rows");
+    assert_objectives_where_they_belong(&m);
     for row in rows {
         let system = row["system"].as_str().unwrap_or_default();
         assert_eq!(row["display"], "inline", "{system}");

@@ -181,7 +181,8 @@ impl<'a> Renderer<'a> {
             let x = self.axis.x(tick);
             write!(
                 out,
-                r#"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="{GRID_COLOUR}" stroke-width="1"/>"#,
+                r#"<line class="tick" data-seconds="{}" x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="{GRID_COLOUR}" stroke-width="1"/>"#,
+                Num(tick),
                 Num(ROWS_TOP - NOTE_INSET),
                 Num(self.rows_bottom()),
                 x = Num(x),
@@ -215,6 +216,9 @@ impl<'a> Renderer<'a> {
         if missed.is_some() {
             out.push_str(r#" data-missed="true""#);
         }
+        if let Some(objective) = time(row.objective) {
+            write!(out, r#" data-objective="{}""#, Num(objective))?;
+        }
         out.push('>');
 
         if index % 2 == 1 {
@@ -238,8 +242,13 @@ impl<'a> Renderer<'a> {
             Esc(&truncate(label, LABEL_MAX_CHARS)),
         )?;
 
-        let rto = time(row.objective)
-            .map(|objective| (objective, self.axis.x(objective.min(self.axis.span))));
+        // An objective beyond the axis has no place on it: it is drawn as a labelled
+        // marker at the edge ("objective 5h →"), never as a diamond at a wrong time.
+        let (rto, beyond) = match time(row.objective) {
+            Some(objective) if objective > self.axis.span + 1e-9 => (None, Some(objective)),
+            Some(objective) => (Some((objective, self.axis.x(objective))), None),
+            None => (None, None),
+        };
         // Where the notes after the bar (or after the "blocked" note) may start.
         let mut notes_from = match bar(row, self.finished_at) {
             Some(bar) => {
@@ -301,6 +310,23 @@ impl<'a> Renderer<'a> {
             }
         }
 
+        let mut beyond_span = None;
+        if let Some(objective) = beyond {
+            let edge = self.axis.x(self.axis.span);
+            let label = format!("objective {} →", format_offset(objective));
+            let x = edge + NOTE_INSET;
+            write!(
+                out,
+                r#"<text class="rto-beyond" x="{}" y="{}" font-size="{}" fill="{MUTED_COLOUR}"><title>recovery-time objective: {}, beyond the end of this chart</title>{}</text>"#,
+                Num(x),
+                Num(mid + SMALL_FONT_SIZE * BASELINE_SHIFT_EM),
+                Num(SMALL_FONT_SIZE),
+                Esc(&format_offset(objective)),
+                Esc(&label),
+            )?;
+            beyond_span = Some((x, x + text_width(&label, SMALL_FONT_SIZE)));
+        }
+
         let failed = row.outcome == Outcome::Failed;
         let missed_note = match missed {
             Some(by) if row.outcome == Outcome::Verified => {
@@ -310,7 +336,19 @@ impl<'a> Renderer<'a> {
             None => None,
         };
         if failed || missed_note.is_some() {
-            let x = notes_from + NOTE_GAP;
+            let mut x = notes_from + NOTE_GAP;
+            // The notes go after the bar, or after the objective's marker when they would
+            // run into it.
+            let words = [failed.then_some("failed · "), missed_note.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<String>();
+            if let Some((from, to)) = beyond_span
+                && x < to
+                && x + text_width(&words, SMALL_FONT_SIZE) > from
+            {
+                x = to + NOTE_GAP;
+            }
             let y = mid + SMALL_FONT_SIZE * BASELINE_SHIFT_EM;
             write!(
                 out,
@@ -597,6 +635,47 @@ mod tests {
         let svg = late.to_svg();
         assert!(group_of(&svg, "letters/outpatient").contains(r#"class="missed""#));
         assert!(!group_of(&svg, "core/pas").contains(r#"class="missed""#));
+    }
+
+    #[test]
+    fn an_objective_beyond_the_axis_is_a_labelled_marker_at_the_edge_not_a_diamond() {
+        // A two-minute drill against objectives of 30 minutes and 24 hours: the axis ends
+        // near the run, so neither objective has a place on it.
+        let chart = GanttChart {
+            title: "short drill".to_string(),
+            finished_at: 2.0 * MINUTE,
+            rows: vec![
+                GanttRow {
+                    start: Some(0.0),
+                    verified: Some(2.0 * MINUTE),
+                    objective: 30.0 * MINUTE,
+                    ..row("ns/pas", Tier::MissionCritical, Outcome::Verified)
+                },
+                GanttRow {
+                    start: Some(0.0),
+                    end: Some(MINUTE),
+                    objective: 24.0 * HOUR,
+                    ..row("ns/coding", Tier::Deferrable, Outcome::Failed)
+                },
+                GanttRow {
+                    start: Some(0.0),
+                    verified: Some(MINUTE),
+                    objective: 2.5 * MINUTE,
+                    ..row("ns/lab", Tier::Critical, Outcome::Verified)
+                },
+            ],
+        };
+        let svg = chart.to_svg();
+        assert_well_formed(&svg);
+        let pas = group_of(&svg, "ns/pas");
+        assert!(!pas.contains(r#"class="rto""#), "{pas}");
+        assert!(pas.contains(">objective 30m →</text>"), "{pas}");
+        let coding = group_of(&svg, "ns/coding");
+        assert!(coding.contains(">objective 24h →</text>"), "{coding}");
+        assert!(coding.contains(r#"class="failed""#), "{coding}");
+        // An objective on the axis keeps its diamond where it belongs.
+        let lab = group_of(&svg, "ns/lab");
+        assert!(lab.contains(r#"<path class="rto""#) && !lab.contains("rto-beyond"));
     }
 
     #[test]
