@@ -15,6 +15,13 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The kubeconfig to use (default: KUBECONFIG, else ~/.kube/config, else the pod's
+    /// service account).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
 }
 
 /// Subcommands.
@@ -403,9 +410,19 @@ pub struct Source {
     /// Without a plan in the files, every ClinicalSystem is planned.
     #[arg(long)]
     pub plan: Option<String>,
-    /// Namespace for objects that do not name one.
-    #[arg(short = 'n', long, default_value = "default")]
-    pub namespace: String,
+    /// Namespace for objects that do not name one (default: the kubeconfig context's, as
+    /// for kubectl apply, else `default`).
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+}
+
+impl Source {
+    /// The namespace for objects that do not name one.
+    pub fn namespace(&self) -> String {
+        self.namespace
+            .clone()
+            .unwrap_or_else(super::connect::context_namespace)
+    }
 }
 
 /// `lifeline plan`.

@@ -5,6 +5,7 @@
 
 pub mod approve;
 mod args;
+pub mod connect;
 pub mod control;
 pub mod drill;
 pub mod error;
@@ -37,11 +38,19 @@ pub fn main(bin_name: &'static str) -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    crate::telemetry::init();
+    // The operator logs; a command a person runs prints its result and, on error, one
+    // line, with no log lines on stderr unless RUST_LOG asks for them.
+    if matches!(cli.command, Some(Command::Run(_))) || std::env::var_os("RUST_LOG").is_some() {
+        crate::telemetry::init();
+    }
+    connect::set_target(connect::Target {
+        kubeconfig: cli.kubeconfig.clone(),
+        context: cli.context.clone(),
+    });
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", connect::one_line(&err));
             if err.downcast_ref::<simulate::ObjectivesMissed>().is_some() {
                 std::process::ExitCode::from(simulate::ObjectivesMissed::EXIT_CODE)
             } else {
@@ -198,10 +207,62 @@ where
     let plan = target.plan.clone();
     let namespace = target.namespace.clone();
     runtime()?.block_on(async move {
-        let client = kube::Client::try_default()
-            .await
-            .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
+        let client = connect::client().await?;
         let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
-        f(client, ns, plan).await
+        match f(client.clone(), ns.clone(), plan.clone()).await {
+            Err(e) if is_plan_not_found(&e) => {
+                let hint = plan_not_found_hint(&client, &ns, &plan).await;
+                Err(anyhow::anyhow!("{}; {hint}", connect::one_line(&e)))
+            }
+            other => other,
+        }
     })
+}
+
+fn is_plan_not_found(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<error::CtlError>(),
+            Some(error::CtlError::PlanNotFound { .. })
+        )
+    })
+}
+
+/// What to say when a plan is not found: that its namespace does not exist, or the plans
+/// there, the nearest one first ("did you mean ...?").
+async fn plan_not_found_hint(client: &kube::Client, ns: &str, plan: &str) -> String {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::{Api, api::ListParams};
+    if let Err(kube::Error::Api(s)) = Api::<Namespace>::all(client.clone()).get(ns).await
+        && s.code == 404
+    {
+        return format!("namespace {ns} does not exist (give the plan's with -n)");
+    }
+    let Ok(list) = Api::<crate::api::v1alpha1::RecoveryPlan>::namespaced(client.clone(), ns)
+        .list_metadata(&ListParams::default())
+        .await
+    else {
+        return format!("recoveryplan {ns}/{plan} not found");
+    };
+    let names: Vec<String> = list
+        .items
+        .iter()
+        .filter_map(|p| p.metadata.name.clone())
+        .collect();
+    if names.is_empty() {
+        return format!("namespace {ns} has no RecoveryPlans");
+    }
+    let nearest = names
+        .iter()
+        .map(|n| (strsim::damerau_levenshtein(n, plan), n))
+        .filter(|(d, n)| *d <= (n.len() / 3).clamp(1, 4))
+        .min()
+        .map(|(_, n)| n.clone());
+    match nearest {
+        Some(n) => format!(
+            "did you mean {n}? (RecoveryPlans in {ns}: {})",
+            names.join(", ")
+        ),
+        None => format!("RecoveryPlans in {ns}: {}", names.join(", ")),
+    }
 }

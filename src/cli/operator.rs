@@ -14,9 +14,7 @@ pub(super) fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
         format!("{host}-{}", std::process::id())
     });
     runtime()?.block_on(async move {
-        let client = kube::Client::try_default()
-            .await
-            .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
+        let client = super::connect::client().await?;
         crate::controller::run(
             client,
             crate::controller::RunOptions {

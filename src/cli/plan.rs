@@ -16,7 +16,7 @@ pub(super) fn load_model(
     source: &Source,
     parallelism: Option<u32>,
 ) -> anyhow::Result<(Option<String>, PlanModel)> {
-    let bundle = manifest::load(&source.paths, &source.namespace)?;
+    let bundle = manifest::load(&source.paths, &source.namespace())?;
     let selection = bundle
         .select(source.plan.as_deref())
         .map_err(anyhow::Error::msg)?;

@@ -119,9 +119,7 @@ pub(super) fn report_cmd(args: ReportArgs) -> anyhow::Result<()> {
             let namespace = args.namespace.clone();
             let uid = args.uid.clone();
             runtime()?.block_on(async move {
-                let client = kube::Client::try_default()
-                    .await
-                    .context("connect to the Kubernetes API (KUBECONFIG or in-cluster config)")?;
+                let client = super::connect::client().await?;
                 let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
                 subject_on_cluster(client, &ns, &name, uid.as_deref()).await
             })?

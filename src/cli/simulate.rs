@@ -19,8 +19,7 @@ pub(super) fn simulate_cmd(args: SimulateArgs) -> anyhow::Result<()> {
     let plan_ns = plan
         .as_deref()
         .and_then(|p| p.split_once('/'))
-        .map_or(args.source.namespace.as_str(), |(ns, _)| ns)
-        .to_string();
+        .map_or_else(|| args.source.namespace(), |(ns, _)| ns.to_string());
     let mut fail = Vec::new();
     for f in &args.fail {
         let key = if f.contains('/') {

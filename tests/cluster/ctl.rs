@@ -497,3 +497,34 @@ async fn status_watch_fails_when_the_plan_is_deleted() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_wrong_plan_name_or_namespace_says_which_and_what_there_is() {
+    with_namespace("ctl-not-found", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        create_plan(&ns, Value::Null).await;
+        let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).to_string();
+
+        let out = crate::support::lifeline(&["status", "major-incidnt", "-n", &ns.name]).await;
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains(&format!(
+                "recoveryplan {}/major-incidnt not found in namespace {}; did you mean {PLAN}?",
+                ns.name, ns.name
+            )),
+            "{err}"
+        );
+
+        let missing = format!("{}-nowhere", ns.name);
+        let out = crate::support::lifeline(&["retry", PLAN, "lims", "-n", &missing]).await;
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("namespace {missing} does not exist")),
+            "{err}"
+        );
+    })
+    .await;
+}

@@ -4,8 +4,10 @@
 use std::{path::Path, process::Command};
 
 fn lifeline(args: &[&str]) -> std::process::Output {
+    // No kubeconfig of the machine's: without -n, objects go to `default`.
     Command::new(env!("CARGO_BIN_EXE_lifeline"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KUBECONFIG", "/nonexistent/lifeline-test-kubeconfig")
         .args(args)
         .output()
         .expect("run lifeline")
@@ -677,4 +679,96 @@ fn report_errors_name_the_file_drill_and_field() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A kubeconfig for a server nobody listens on (port 1 of loopback), whose context names
+/// namespace `ward2`.
+fn unreachable_kubeconfig(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("kubeconfig");
+    write(
+        dir,
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://127.0.0.1:1\"}\n\
+         contexts:\n- name: x\n  context: {cluster: c, user: u, namespace: ward2}\ncurrent-context: x\n\
+         users:\n- name: u\n  user: {token: abc}\n",
+    );
+    path
+}
+
+fn lifeline_with_kubeconfig(kubeconfig: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lifeline"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("RUST_LOG")
+        .args(args)
+        .output()
+        .expect("run lifeline")
+}
+
+#[test]
+fn with_no_cluster_an_error_is_one_line_naming_the_server_and_what_to_try() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = unreachable_kubeconfig(dir.path());
+    for args in [
+        &["status", "northern-care"][..],
+        &["drill", "run", "weekly"],
+        &["approve", "northern-care", "--stage", "all-sites"],
+    ] {
+        let out = lifeline_with_kubeconfig(&kubeconfig, args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line:\n{err}");
+        assert!(
+            err.contains("cannot reach the Kubernetes API server at https://127.0.0.1:1/")
+                && err.contains("kubectl cluster-info"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains('\u{1b}'), "{args:?}: colour codes: {err:?}");
+        assert!(
+            !err.contains("INFO") && !err.contains("WARN"),
+            "{args:?}: {err}"
+        );
+    }
+    // A kubeconfig that is not there is named.
+    let out = lifeline_with_kubeconfig(&dir.path().join("missing"), &["status", "p"]);
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cannot read the kubeconfig") && err.contains("missing"),
+        "{err}"
+    );
+    // --kubeconfig wins over KUBECONFIG.
+    let out = lifeline_with_kubeconfig(
+        &dir.path().join("missing"),
+        &[
+            "--kubeconfig",
+            kubeconfig.to_str().expect("utf-8 path"),
+            "status",
+            "p",
+        ],
+    );
+    assert!(
+        stderr(&out).contains("https://127.0.0.1:1/"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn without_n_objects_go_to_the_kubeconfig_contexts_namespace_as_with_kubectl_apply() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = unreachable_kubeconfig(dir.path());
+    let systems = dir.path().join("systems");
+    std::fs::create_dir(&systems).expect("mkdir");
+    write(
+        &systems,
+        "lab.yaml",
+        &system("lab", &[]).replace("  namespace: ward\n", ""),
+    );
+    let path = systems.to_str().expect("utf-8 path");
+    let out = lifeline_with_kubeconfig(&kubeconfig, &["plan", path, "-o", "json"]);
+    let v = json(&out);
+    assert_eq!(v["waves"][0][0], "ward2/lab", "{v}");
+    let out = lifeline_with_kubeconfig(&kubeconfig, &["plan", path, "-n", "ward3", "-o", "json"]);
+    assert_eq!(json(&out)["waves"][0][0], "ward3/lab");
 }
