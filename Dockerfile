@@ -4,7 +4,7 @@
 #   docker build -t ghcr.io/lifeline-dev/lifeline:0.1.0 .
 #   docker push ghcr.io/lifeline-dev/lifeline:0.1.0
 #
-# manifests/deployment.yaml runs this image. Build and push it yourself: no image is
+# manifests/operator/deployment.yaml runs this image. Build and push it yourself: no image is
 # published yet. Where no container engine runs, scripts/realnode/images builds the same
 # contents (the release binary, the libraries it links against, CA certificates, user
 # 65532, no shell) as an OCI archive; the real-node tests install lifeline with it.

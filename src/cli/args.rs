@@ -27,7 +27,7 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print every lifeline CustomResourceDefinition as YAML (what manifests/crds.yaml holds).
+    /// Print every lifeline CustomResourceDefinition as YAML (what manifests/crds/crds.yaml holds).
     Crd,
     /// Validate ClinicalSystems and a RecoveryPlan from files, and print the restore order.
     Plan(PlanArgs),
@@ -135,6 +135,9 @@ pub enum Command {
     /// The tamper-evident record of a recovery: export it as a bundle, verify a bundle.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Print the client's version and, from the cluster, the API server's and the
+    /// operator's.
+    Version(VersionArgs),
 }
 
 /// A RecoveryPlan on the cluster.
@@ -433,6 +436,30 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = PlanOutput::Text)]
     pub(super) output: PlanOutput,
+}
+
+/// `lifeline version`.
+#[derive(Debug, clap::Args)]
+pub struct VersionArgs {
+    /// Only the client's version; do not contact the cluster.
+    #[arg(long)]
+    pub(super) client: bool,
+    /// Where the operator runs.
+    #[arg(long, value_name = "NAMESPACE", default_value = "lifeline-system")]
+    pub(super) operator_namespace: String,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = VersionOutput::Text)]
+    pub(super) output: VersionOutput,
+}
+
+/// Formats for `lifeline version`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum VersionOutput {
+    /// One line each, for people.
+    Text,
+    /// `{"client": {"version"}, "server": {"kubernetes", "operator": {"version", "image",
+    /// "replicas", "readyReplicas", "leader"}}}`.
+    Json,
 }
 
 /// Formats for `lifeline plan`.

@@ -19,7 +19,7 @@ pub enum CtlError {
     /// The cluster does not serve the RecoveryPlan API at all.
     #[error(
         "recoveryplan {plan}: this cluster does not serve recoveryplans.lifeline.dev/v1alpha1; \
-         install lifeline first (kubectl apply -k manifests/)"
+         install lifeline first (kubectl apply -k manifests/crds/)"
     )]
     ApiNotInstalled {
         /// "namespace/name".

@@ -18,6 +18,7 @@ pub mod report;
 pub mod simulate;
 pub mod status;
 pub mod strict;
+pub mod version;
 
 use anyhow::Context as _;
 
@@ -26,7 +27,7 @@ use crate::api::v1alpha1::Decision;
 pub use args::{
     Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, EvidenceCommand,
     NoticeFormat, PlanArgs, PlanOutput, PlanTarget, ReportArgs, ReportFormat, RunArgs, SimOutput,
-    SimulateArgs, Source, StatusArgs,
+    SimulateArgs, Source, StatusArgs, VersionArgs, VersionOutput,
 };
 
 /// The whole program: parse arguments as `bin_name`, set up logging, run, and turn an
@@ -187,6 +188,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Report(args)) => report::report_cmd(args),
         Some(Command::Drill(cmd)) => drill::drill_cmd(cmd),
         Some(Command::Evidence(cmd)) => evidence::evidence_cmd(cmd),
+        Some(Command::Version(args)) => version::version_cmd(args),
     }
 }
 

@@ -39,7 +39,7 @@ pub(super) fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Every CRD as a multi-document YAML stream: exactly what `manifests/crds.yaml` holds.
+/// Every CRD as a multi-document YAML stream: exactly what `manifests/crds/crds.yaml` holds.
 pub fn crds_yaml() -> anyhow::Result<String> {
     let mut out = String::new();
     for crd in crate::api::v1alpha1::crds() {

@@ -1,4 +1,4 @@
-//! The admission policies of `manifests/admission.yaml`, enforced by a real API server.
+//! The admission policies of `manifests/operator/admission.yaml`, enforced by a real API server.
 //!
 //! The shipped bindings apply to every namespace, and the other modules share the
 //! cluster (creating RecoveryPlans as admin without `spec.requestedBy`), so each live
@@ -6,7 +6,7 @@
 //! and with the bindings' `namespaceSelector` narrowed to that namespace, and removes it
 //! afterwards. Only those two fields differ from the shipped file, which
 //! [`shipped_policies_parse_and_copies_keep_their_rules`] checks, so these tests exercise
-//! the shipped rules. People get the ClusterRoles of `manifests/people-rbac.yaml` through
+//! the shipped rules. People get the ClusterRoles of `manifests/operator/people-rbac.yaml` through
 //! RoleBindings in the test namespace, and act through impersonation.
 
 use std::{future::Future, panic::AssertUnwindSafe, time::Duration};
@@ -30,22 +30,22 @@ use lifeline::{
 };
 use serde_json::{Value, json};
 
-/// The Approval policy (and its binding) in manifests/admission.yaml.
+/// The Approval policy (and its binding) in manifests/operator/admission.yaml.
 const APPROVAL_POLICY: &str = "lifeline-approval-identity";
-/// The Intervention policy (and its binding) in manifests/admission.yaml.
+/// The Intervention policy (and its binding) in manifests/operator/admission.yaml.
 const INTERVENTION_POLICY: &str = "lifeline-intervention-identity";
-/// The RecoveryRecord policy (and its binding) in manifests/admission.yaml.
+/// The RecoveryRecord policy (and its binding) in manifests/operator/admission.yaml.
 const RECORD_POLICY: &str = "lifeline-record-writer";
-/// The RecoveryPlan policy (and its binding) in manifests/admission.yaml.
+/// The RecoveryPlan policy (and its binding) in manifests/operator/admission.yaml.
 const PLAN_POLICY: &str = "lifeline-plan-requester";
-/// The RecoveryDrill policy (and its binding) in manifests/admission.yaml (its live tests
+/// The RecoveryDrill policy (and its binding) in manifests/operator/admission.yaml (its live tests
 /// are in tests/cluster/drill.rs).
 const DRILL_POLICY: &str = "lifeline-drill-staging-only";
-/// The ClinicalSystem Job policy (and its binding) in manifests/admission.yaml.
+/// The ClinicalSystem Job policy (and its binding) in manifests/operator/admission.yaml.
 const JOBS_POLICY: &str = "lifeline-system-jobs";
-/// The release policy (and its binding) in manifests/admission.yaml.
+/// The release policy (and its binding) in manifests/operator/admission.yaml.
 const RELEASE_POLICY: &str = "lifeline-release-policy";
-/// The staging-label policy (and its binding) in manifests/admission.yaml.
+/// The staging-label policy (and its binding) in manifests/operator/admission.yaml.
 const STAGING_POLICY: &str = "lifeline-staging-label";
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.
@@ -82,10 +82,10 @@ const WARD_B: &str = "ward-b";
 // The shipped file and its per-namespace copies.
 // ---------------------------------------------------------------------------------------
 
-/// The documents of manifests/admission.yaml.
+/// The documents of manifests/operator/admission.yaml.
 fn shipped() -> Vec<Value> {
-    let path = repo_root().join("manifests/admission.yaml");
-    let text = std::fs::read_to_string(&path).expect("read manifests/admission.yaml");
+    let path = repo_root().join("manifests/operator/admission.yaml");
+    let text = std::fs::read_to_string(&path).expect("read manifests/operator/admission.yaml");
     serde_yaml::Deserializer::from_str(&text)
         .map(|doc| {
             let v: serde_yaml::Value =

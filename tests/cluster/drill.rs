@@ -1050,10 +1050,10 @@ async fn the_operator_refuses_systems_and_dependencies_outside_the_drills_namesp
     .await;
 }
 
-/// The drill policy of manifests/admission.yaml, copied and bound to `namespaces` only
+/// The drill policy of manifests/operator/admission.yaml, copied and bound to `namespaces` only
 /// (the shipped binding applies cluster-wide, which would affect other tests).
 async fn install_drill_policy(client: &kube::Client, suffix: &str, namespaces: &[&str]) -> String {
-    let text = std::fs::read_to_string(repo_root().join("manifests/admission.yaml"))
+    let text = std::fs::read_to_string(repo_root().join("manifests/operator/admission.yaml"))
         .expect("admission.yaml");
     let docs: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
         .map(|d| {

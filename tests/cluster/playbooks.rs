@@ -163,7 +163,7 @@ async fn crd_kustomization_passes_a_server_side_dry_run() {
     ensure_crds(&support::admin_client().await).await;
     // The operator's objects go in lifeline-system, which a dry run cannot create.
     support::apply_manifests(&["namespace.yaml"]).await;
-    let dir = repo_root().join("manifests");
+    let dir = repo_root().join("manifests/crds");
     let out = tokio::task::spawn_blocking(move || {
         let dir = dir.to_str().expect("UTF-8 path");
         cluster().kubectl(&["apply", "-k", dir, "--dry-run=server"])
@@ -176,7 +176,7 @@ async fn crd_kustomization_passes_a_server_side_dry_run() {
         assert!(
             out.lines()
                 .any(|l| l.starts_with(&line) && l.ends_with("(server dry run)")),
-            "kubectl apply -k manifests/ --dry-run=server applies {name}:\n{out}"
+            "kubectl apply -k manifests/crds/ --dry-run=server applies {name}:\n{out}"
         );
     }
 }

@@ -1,7 +1,7 @@
 //! The operator's RBAC in `manifests/` is enough and no more.
 //!
 //! - Enough: the operator, run in this process as the ServiceAccount
-//!   `lifeline-system/lifeline-operator` with exactly the roles of `manifests/rbac.yaml`
+//!   `lifeline-system/lifeline-operator` with exactly the roles of `manifests/operator/rbac.yaml`
 //!   (leader election included), completes a restore with a Job, a scale and a rollout
 //!   restart, a dependency and a workload check, and records Events; a `waitFor` step on a
 //!   kind it may not read fails with a message naming the aggregated role, and succeeds
@@ -36,9 +36,9 @@ use lifeline::{
 };
 use serde_json::json;
 
-/// The operator's namespace (manifests/namespace.yaml).
+/// The operator's namespace (manifests/operator/namespace.yaml).
 const OPERATOR_NAMESPACE: &str = "lifeline-system";
-/// The operator's ServiceAccount (manifests/serviceaccount.yaml).
+/// The operator's ServiceAccount (manifests/operator/serviceaccount.yaml).
 const OPERATOR_SA: &str = "lifeline-operator";
 /// The user the API server sees for that ServiceAccount.
 const OPERATOR_USER: &str = "system:serviceaccount:lifeline-system:lifeline-operator";
@@ -61,7 +61,7 @@ const DEPLOYMENT_AVAILABLE: Duration = Duration::from_secs(60);
 /// The image deployment.yaml runs, built from the Dockerfile (its tag is the crate version).
 const IMAGE: &str = concat!("ghcr.io/lifeline-dev/lifeline:", env!("CARGO_PKG_VERSION"));
 
-/// Every permission `manifests/rbac.yaml` grants, as `role: apiGroup/resource[name]: verb`,
+/// Every permission `manifests/operator/rbac.yaml` grants, as `role: apiGroup/resource[name]: verb`,
 /// each one an API call in `src/controller/` (rbac.yaml's comments say which). A change
 /// to the operator's permissions must change this list too: that is the review.
 const GRANTED: &[&str] = &[
@@ -714,10 +714,10 @@ async fn wait_for_kinds_are_granted_through_the_aggregated_role() {
     .await;
 }
 
-/// The documents of `manifests/<file>` of kind `K`.
+/// The documents of `manifests/operator/<file>` of kind `K`.
 fn manifest_objects<K: serde::de::DeserializeOwned>(file: &str, kind: &str) -> Vec<K> {
     use serde::Deserialize;
-    let path = repo_root().join("manifests").join(file);
+    let path = repo_root().join("manifests/operator").join(file);
     let text =
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_yaml::Deserializer::from_str(&text)
@@ -1006,7 +1006,7 @@ async fn kustomization_installs_the_operator_in_a_server_side_dry_run() {
     // is created for real first (as `kubectl apply -k` does in one go on a real install).
     ensure_crds(&admin_client().await).await;
     apply_manifests(&["namespace.yaml"]).await;
-    let dir = repo_root().join("manifests");
+    let dir = repo_root().join("manifests/operator");
     let out = tokio::task::spawn_blocking(move || {
         let dir = dir.to_str().expect("UTF-8 path");
         support::cluster().kubectl(&["apply", "-k", dir, "--dry-run=server"])
@@ -1029,12 +1029,12 @@ async fn kustomization_installs_the_operator_in_a_server_side_dry_run() {
         assert!(
             out.lines()
                 .any(|l| l.starts_with(&format!("{object} ")) && l.ends_with("(server dry run)")),
-            "kubectl apply -k manifests/ --dry-run=server applies {object}:\n{out}"
+            "kubectl apply -k manifests/operator/ --dry-run=server applies {object}:\n{out}"
         );
     }
 }
 
-/// What each person's ClusterRole of manifests/people-rbac.yaml lets them do in a
+/// What each person's ClusterRole of manifests/operator/people-rbac.yaml lets them do in a
 /// namespace where it is bound, asked of the API server's authorizer
 /// (SubjectAccessReview): what they need, and not what belongs to someone else (an
 /// operator admin cannot approve, an approver cannot edit or delete an Approval or change

@@ -40,12 +40,13 @@ fn version_prints_the_crate_version() {
 fn committed_crds_are_exactly_what_lifeline_crd_prints() {
     let out = lifeline(&["crd"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let committed =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/crds.yaml"))
-            .expect("manifests/crds.yaml");
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("manifests/crds/crds.yaml"),
+    )
+    .expect("manifests/crds/crds.yaml");
     assert!(
         stdout(&out) == committed,
-        "manifests/crds.yaml is stale: regenerate it with `cargo run -- crd > manifests/crds.yaml`"
+        "manifests/crds/crds.yaml is stale: regenerate it with `cargo run -- crd > manifests/crds.yaml`"
     );
     for kind in ["ClinicalSystem", "RecoveryPlan", "Approval"] {
         assert!(

@@ -10,6 +10,7 @@ mod engine;
 mod engine_properties;
 mod fixture;
 mod handover;
+mod release;
 mod release_properties;
 mod report_browser;
 mod status_table;

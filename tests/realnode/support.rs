@@ -1,5 +1,5 @@
 //! What the real-node tests share: the cluster with its real node, kubectl, waiting with
-//! a deadline, commands run inside pods, and lifeline installed from `manifests/` once.
+//! a deadline, commands run inside pods, and lifeline installed from `manifests/crds/` and `manifests/operator/` once.
 
 use std::{
     io::Write,
@@ -283,31 +283,30 @@ pub fn lifeline_image() -> &'static str {
     })
 }
 
-/// lifeline installed as a user installs it: `kubectl apply -k` of a kustomization whose
-/// only resource is `manifests/`, with the image overridden to the local one. Waits until
-/// both replicas are available. Once per process.
+/// lifeline installed as a user installs it: `kubectl apply -k manifests/crds/`, then
+/// `kubectl apply -k` of a kustomization whose only resource is `manifests/operator/`, with
+/// the image overridden to the local one. Waits until both replicas are available. Once
+/// per process.
 pub fn installed() {
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
         let image = lifeline_image();
         let (name, tag) = image.rsplit_once(':').expect("image tag");
+        kubectl(&["apply", "-k", &repo_root().join("manifests/crds").display().to_string()]);
+        // The CRDs must be established before the objects that use them are admitted.
+        kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
         // Kustomize takes a base only by a relative path: the overlay sits in target/.
         let overlay = repo_root().join("target/realnode-overlay");
         std::fs::create_dir_all(&overlay).expect("overlay folder");
         std::fs::write(
             overlay.join("kustomization.yaml"),
             format!(
-                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../manifests\nimages:\n  - name: ghcr.io/lifeline-dev/lifeline\n    newName: {name}\n    newTag: {tag}\n"
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../manifests/operator\nimages:\n  - name: ghcr.io/lifeline-dev/lifeline\n    newName: {name}\n    newTag: {tag}\n"
             ),
         )
         .expect("write overlay");
         let overlay = overlay.display().to_string();
-        // The CRDs must be established before the objects that use them are admitted.
-        let out = kubectl_output(&["apply", "-k", &overlay], None);
-        if !out.status.success() {
-            kubectl(&["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"]);
-            kubectl(&["apply", "-k", &overlay]);
-        }
+        kubectl(&["apply", "-k", &overlay]);
         kubectl(&[
             "-n", "lifeline-system", "rollout", "status", "deployment/lifeline-operator", "--timeout=180s",
         ]);

@@ -424,7 +424,13 @@ pub async fn apply_manifests(files: &[&str]) -> String {
     .collect();
     for f in files {
         args.push("-f".into());
-        args.push(repo_root().join("manifests").join(f).display().to_string());
+        args.push(
+            repo_root()
+                .join("manifests/operator")
+                .join(f)
+                .display()
+                .to_string(),
+        );
     }
     let what = format!("kubectl {}", args.join(" "));
     eventually(&what, MANIFESTS_APPLIED, || {
