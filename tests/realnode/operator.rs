@@ -1,4 +1,4 @@
-//! lifeline's own pods: installed from `manifests/`, ready, electing a leader, serving
+//! lifeline's own pods: installed from `manifests/crds/` and `manifests/operator/`, ready, electing a leader, serving
 //! health and metrics through the pod, and handing over mid-restore without repeating a
 //! step.
 
@@ -23,6 +23,23 @@ fn installed_from_manifests_two_pods_serve_health_and_metrics_and_hand_over_mid_
             Err(format!("ready: {ready:?}"))
         }
     });
+    // `lifeline version` reads the installed operator: its version, image, replicas and
+    // the Lease holder.
+    let out = lifeline(&cluster().kubeconfig, &["version", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "lifeline version: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let operator = &version["server"]["operator"];
+    assert_eq!(operator["version"], env!("CARGO_PKG_VERSION"), "{version}");
+    assert_eq!(operator["image"], lifeline_image(), "{version}");
+    assert_eq!(operator["readyReplicas"], 2, "{version}");
+    assert!(
+        operator["leader"].as_str().is_some_and(|l| !l.is_empty()),
+        "a leader holds the Lease: {version}"
+    );
     for pod in &pods {
         let p = get(&["-n", "lifeline-system", "pod", pod]).expect("operator pod");
         assert_eq!(p["spec"]["nodeName"], NODE, "{pod} runs on the real node");
