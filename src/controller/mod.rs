@@ -653,7 +653,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     ));
     caches.scopes.push(Scope {
         namespace: ns.map(str::to_string),
-        systems: Some(systems_cache),
+        systems: Some(systems_cache.clone()),
         approvals: Some(approvals_cache),
         interventions: Some(interventions_cache),
     });
@@ -662,7 +662,15 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             scoped::<Job>(&client, ns),
             wc.clone().labels(steps::restore::PLAN_LABEL),
         )
-        .watches_stream_with(systems_stream, on_system.clone(), system_resource.clone())
+        .watches_stream_with(
+            cluster::cache::without_status_only_changes(
+                systems_stream,
+                systems_cache,
+                system_resource.clone(),
+            ),
+            on_system.clone(),
+            system_resource.clone(),
+        )
         .watches_stream(deployments_stream, on_deployment.clone())
         .watches_stream(statefulsets_stream, on_statefulset.clone())
         .watches_stream_with(approvals_stream, on_approval, approval_resource.clone())
@@ -690,10 +698,15 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
                 .push((Some(name.clone()), deployments_cache, statefulsets_cache));
             caches.scopes.push(Scope {
                 namespace: Some(name.clone()),
-                systems: Some(systems_cache),
+                systems: Some(systems_cache.clone()),
                 approvals: None,
                 interventions: None,
             });
+            let systems_stream = cluster::cache::without_status_only_changes(
+                systems_stream,
+                systems_cache,
+                system_resource.clone(),
+            );
             controller = controller
                 .owns(
                     scoped::<Job>(&client, other),

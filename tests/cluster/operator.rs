@@ -226,6 +226,48 @@ async fn restores_a_diamond_and_a_chain_in_dependency_order() {
         }
         assert_each_step_once_and_checks_passed(&st);
 
+        // Each ClinicalSystem's own status says which plan holds it and how it stands, and
+        // `kubectl get csys` shows it in columns.
+        let csys = ns.api::<ClinicalSystem>();
+        for (name, _) in topology {
+            let verified_at = sys(&st, &ns.name, name).verified_at.clone();
+            eventually(
+                &format!("{name}'s own status"),
+                Duration::from_secs(30),
+                || {
+                    let csys = csys.clone();
+                    let verified_at = verified_at.clone();
+                    let plan_key = format!("{}/restore", ns.name);
+                    async move {
+                        let cs = csys.get(name).await.map_err(|e| e.to_string())?;
+                        let own = cs.status.clone().unwrap_or_default();
+                        if own.plan.as_deref() == Some(plan_key.as_str())
+                            && own.phase == Some(SystemPhase::Verified)
+                            && own.last_verified == verified_at
+                        {
+                            Ok(())
+                        } else {
+                            Err(format!("{:?}", cs.status))
+                        }
+                    }
+                },
+            )
+            .await;
+        }
+        let table = crate::support::cluster().kubectl(&["get", "csys", "-n", &ns.name]);
+        let header = table.lines().next().unwrap_or_default();
+        for column in ["NAME", "TIER", "PHASE", "RELEASED", "PLAN", "VERIFIED"] {
+            assert!(header.contains(column), "kubectl get csys: {table}");
+        }
+        let lab = table
+            .lines()
+            .find(|l| l.starts_with("lab "))
+            .unwrap_or_else(|| panic!("lab in {table}"));
+        assert!(
+            lab.contains("Verified") && lab.contains(&format!("{}/restore", ns.name)),
+            "{table}"
+        );
+
         // Jobs: one per job step and job check, named after plan, system and step, owned
         // by the plan, labelled with plan and system.
         let uid = plan.uid().expect("the plan has a uid");

@@ -72,6 +72,7 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: lifeline.dev/recoveryplans/status: patch",
     "lifeline-operator: lifeline.dev/clinicalsystems: list",
     "lifeline-operator: lifeline.dev/clinicalsystems: watch",
+    "lifeline-operator: lifeline.dev/clinicalsystems/status: patch",
     "lifeline-operator: lifeline.dev/approvals: list",
     "lifeline-operator: lifeline.dev/approvals: watch",
     "lifeline-operator: lifeline.dev/interventions: list",

@@ -30,9 +30,16 @@ pub const DEFAULT_EXPECTED_RECOVERY_TIME: &str = "5m";
     category = "lifeline",
     namespaced,
     doc = "A clinical system that lifeline restores, verifies and releases to staff.",
+    status = "ClinicalSystemStatus",
     printcolumn = r#"{"name":"Display Name","type":"string","jsonPath":".spec.displayName"}"#,
     printcolumn = r#"{"name":"Tier","type":"string","jsonPath":".spec.tier"}"#,
+    printcolumn = r#"{"name":"Phase","type":"string","jsonPath":".status.phase"}"#,
+    printcolumn = r#"{"name":"Released","type":"string","jsonPath":".status.releasedStage"}"#,
+    printcolumn = r#"{"name":"Plan","type":"string","jsonPath":".status.plan"}"#,
+    printcolumn = r#"{"name":"Verified","type":"date","jsonPath":".status.lastVerified"}"#,
     printcolumn = r#"{"name":"RTO","type":"string","jsonPath":".spec.recoveryTimeObjective"}"#,
+    printcolumn = r#"{"name":"Degraded Since","type":"date","priority":1,"jsonPath":".status.degradedSince"}"#,
+    printcolumn = r#"{"name":"Data Loss (s)","type":"integer","priority":1,"jsonPath":".status.dataLossSeconds"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#,
     validation = Rule::new("!has(self.spec.dependsOn) || self.spec.dependsOn.all(d, d.name != self.metadata.name || (has(d.namespace) && d.namespace != ''))")
         .message("a system may not depend on itself")
@@ -94,6 +101,38 @@ pub struct ClinicalSystemSpec {
     /// is released, and the Service and Ingress that carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release: Option<Release>,
+}
+
+/// A system's state as the operator last saw it, from the plan that holds it (written by
+/// the operator; the plan's status has the detail). `kubectl get csys` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClinicalSystemStatus {
+    /// The RecoveryPlan that holds the system ("namespace/name").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// Its phase in that plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<super::SystemPhase>,
+    /// Why it is in that phase, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// The last stage it was released at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_stage: Option<String>,
+    /// When every check last passed after a restore.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// While it is Degraded: since when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub degraded_since: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// Whether it was verified within its recovery-time objective.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective_met: Option<bool>,
+    /// Its data-loss window, in seconds: from the point its data was restored to, to the
+    /// incident's start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_loss_seconds: Option<u64>,
 }
 
 /// How much the hospital depends on a system.

@@ -136,3 +136,57 @@ where
         .touched_objects();
     (reader, stream)
 }
+
+/// The objects of a cached watch stream whose change matters to the plans: everything
+/// but a change of the status alone (the operator writes ClinicalSystem status itself,
+/// and must not wake every plan of the namespace for it). An object gone from `cache`
+/// (deleted) always passes.
+pub fn without_status_only_changes<S>(
+    stream: S,
+    cache: Store<DynamicObject>,
+    resource: kube::api::ApiResource,
+) -> impl futures::Stream<Item = S::Item> + Send + 'static
+where
+    S: futures::Stream<Item = Result<DynamicObject, kube::runtime::watcher::Error>>
+        + Send
+        + 'static,
+{
+    use futures::StreamExt as _;
+    use std::hash::{Hash, Hasher};
+    let mut last: std::collections::HashMap<(Option<String>, String), u64> = Default::default();
+    stream.filter(move |item| {
+        let pass = match item {
+            Err(_) => true,
+            Ok(o) => {
+                let key = (o.namespace(), o.name_any());
+                let present = cache
+                    .get(&kube::runtime::reflector::ObjectRef::from_obj_with(
+                        o,
+                        resource.clone(),
+                    ))
+                    .is_some();
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                o.metadata.generation.hash(&mut h);
+                o.metadata.uid.hash(&mut h);
+                o.metadata.deletion_timestamp.is_some().hash(&mut h);
+                serde_json::to_string(&o.metadata.labels)
+                    .unwrap_or_default()
+                    .hash(&mut h);
+                serde_json::to_string(&o.metadata.annotations)
+                    .unwrap_or_default()
+                    .hash(&mut h);
+                serde_json::to_string(o.data.get("spec").unwrap_or(&serde_json::Value::Null))
+                    .unwrap_or_default()
+                    .hash(&mut h);
+                let fingerprint = h.finish();
+                if !present {
+                    last.remove(&key);
+                    true
+                } else {
+                    last.insert(key, fingerprint) != Some(fingerprint)
+                }
+            }
+        };
+        std::future::ready(pass)
+    })
+}

@@ -2,7 +2,8 @@
 //! decides (the pure engine), records and acts; [`status`] writes the status;
 //! [`events`] tells people; [`release`] applies the release gates; [`handover`] tells
 //! which systems other plans hold; [`interventions`] records who intervened; [`record`]
-//! appends to the hash-chained record.
+//! appends to the hash-chained record; [`system_status`] writes each ClinicalSystem's own
+//! status from the plan's.
 
 pub mod events;
 pub mod hand_back;
@@ -12,5 +13,6 @@ pub mod reconcile;
 pub mod record;
 pub mod release;
 pub mod status;
+pub mod system_status;
 
 pub use reconcile::{error_policy, reconcile};

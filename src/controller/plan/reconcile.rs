@@ -386,6 +386,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
     super::handover::record(ctx, plan, &decision.status);
     drop(claiming);
+    super::system_status::mirror(ctx, plan, &by_key, &decision.status).await;
     for s in &decision.status.systems {
         let newly = s.verified_at.is_some()
             && prev
@@ -521,6 +522,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         .await?;
         status::write(ctx, plan, &written, &mut decision.status, now).await?;
         super::handover::record(ctx, plan, &decision.status);
+        super::system_status::mirror(ctx, plan, &by_key, &decision.status).await;
         events::publish_transitions(ctx, plan, &model, &written, &decision.status, &notices).await;
     }
     if first_time

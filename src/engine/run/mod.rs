@@ -6,6 +6,7 @@ pub mod data_loss;
 pub mod decide;
 pub mod hand_back;
 pub mod handover;
+pub mod system_status;
 
 pub use decide::{
     Action, Decision, Inputs, Observation, Reruns, RestoreError, StageGate, counted_phase, decide,
