@@ -122,11 +122,39 @@ pub async fn wait_run(
     token: &str,
     timeout: Duration,
 ) -> Result<RecoveryDrill, DrillCtlError> {
+    wait_run_showing(client, ns, name, token, timeout, &mut |_| {}).await
+}
+
+/// [`wait_run`], telling `progress` each phase and message the drill comes to, as a line
+/// ("+45s Injecting: ...") counted from when the wait began.
+pub async fn wait_run_showing(
+    client: Client,
+    ns: &str,
+    name: &str,
+    token: &str,
+    timeout: Duration,
+    progress: &mut dyn FnMut(String),
+) -> Result<RecoveryDrill, DrillCtlError> {
     let api: Api<RecoveryDrill> = Api::namespaced(client, ns);
-    let deadline = tokio::time::Instant::now() + timeout;
+    let started = tokio::time::Instant::now();
+    let deadline = started + timeout;
+    let mut shown: Option<(DrillPhase, Option<String>)> = None;
     loop {
         let drill = get(&api, ns, name).await?;
         let st = drill.status.clone().unwrap_or_default();
+        let now = (st.phase, st.message.clone());
+        if shown.as_ref() != Some(&now) {
+            progress(format!(
+                "  +{:<6} {:?}{}",
+                format_duration(Duration::from_secs(started.elapsed().as_secs())),
+                st.phase,
+                st.message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ));
+            shown = Some(now);
+        }
         if st.run_token.as_deref() == Some(token)
             && matches!(st.phase, DrillPhase::Finished | DrillPhase::Idle)
         {
@@ -319,7 +347,16 @@ pub(super) fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
                 let token = request_run(client.clone(), &ns, &drill).await?;
                 println!("run of drill {ns}/{drill} requested ({token})");
                 if wait {
-                    let done = wait_run(client, &ns, &drill, &token, timeout).await?;
+                    eprintln!(
+                        "waiting for the run to finish (at most {}), since {}:",
+                        format_duration(timeout),
+                        Timestamp::now().strftime("%H:%M:%S UTC")
+                    );
+                    let done =
+                        wait_run_showing(client, &ns, &drill, &token, timeout, &mut |line| {
+                            eprintln!("{line}")
+                        })
+                        .await?;
                     print!("{}", render(&done));
                 }
             }

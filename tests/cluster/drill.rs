@@ -476,6 +476,18 @@ async fn a_drill_injects_proves_recovers_measures_and_reverts() {
             stdout.contains("Run 2 (manual)") && stdout.contains("Passed"),
             "{stdout}"
         );
+        // The wait said what it waited for, since when, and each phase it saw.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.starts_with("waiting for the run to finish (at most 1m30s), since "),
+            "{stderr}"
+        );
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.trim_start().starts_with('+') && l.contains("Finished")),
+            "{stderr}"
+        );
         let status = drills
             .get("weekly")
             .await
