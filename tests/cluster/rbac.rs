@@ -327,6 +327,27 @@ async fn operator_restores_a_plan_as_its_service_account() {
                 );
             }
 
+            // Each ClinicalSystem's own status is written under these roles too.
+            for s in &status.systems {
+                let name = s.name.rsplit('/').next().unwrap_or_default().to_string();
+                let want = s.phase;
+                eventually(
+                    &format!("{name}'s own status, written as the ServiceAccount"),
+                    Duration::from_secs(30),
+                    || {
+                        let (systems, name) = (systems.clone(), name.clone());
+                        async move {
+                            let cs = systems.get(&name).await.map_err(|e| e.to_string())?;
+                            match cs.status.as_ref().and_then(|st| st.phase) {
+                                Some(p) if p == want => Ok(()),
+                                other => Err(format!("{other:?}")),
+                            }
+                        }
+                    },
+                )
+                .await;
+            }
+
             // The world is restored: the Job ran (owned by the plan), the database is
             // scaled up, the viewer was restarted.
             let jobs: Api<Job> = ns.api();
