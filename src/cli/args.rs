@@ -138,6 +138,13 @@ pub enum Command {
     /// Print the client's version and, from the cluster, the API server's and the
     /// operator's.
     Version(VersionArgs),
+    /// List the RecoveryPlans of a namespace (or of all, with -A).
+    List(ListArgs),
+    /// Print a shell completion script: `source <(lifeline completion bash)`.
+    Completion {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// A RecoveryPlan on the cluster.
@@ -209,6 +216,8 @@ pub enum DrillCommand {
         #[arg(long, default_value = "2h", value_parser = parse_cli_duration)]
         timeout: std::time::Duration,
     },
+    /// List the RecoveryDrills of a namespace (or of all, with -A).
+    List(ListArgs),
     /// Show a drill: its phase, the current or last run (faults with proof, each system's
     /// recovery against its objective, approvals) and its history.
     Status {
@@ -436,6 +445,35 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = PlanOutput::Text)]
     pub(super) output: PlanOutput,
+}
+
+/// `lifeline list` and `lifeline drill list`.
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// The namespace (default: the kubeconfig context's).
+    #[arg(short = 'n', long, conflicts_with = "all_namespaces")]
+    pub(super) namespace: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long)]
+    pub(super) all_namespaces: bool,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t = ListOutput::Table)]
+    pub(super) output: ListOutput,
+}
+
+/// Formats for the list commands, as `kubectl get -o`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListOutput {
+    /// Columns, for people.
+    Table,
+    /// More columns.
+    Wide,
+    /// A `kind: List` of the objects, as JSON.
+    Json,
+    /// A `kind: List` of the objects, as YAML.
+    Yaml,
+    /// `kind.group/name`, one per line.
+    Name,
 }
 
 /// `lifeline version`.

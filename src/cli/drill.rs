@@ -335,7 +335,12 @@ pub fn render(drill: &RecoveryDrill) -> String {
 
 /// `lifeline drill run` and `lifeline drill status`.
 pub(super) fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
+    let cmd = match cmd {
+        DrillCommand::List(args) => return super::list::drills_cmd(args),
+        other => other,
+    };
     let target = match &cmd {
+        DrillCommand::List(_) => return Ok(()),
         DrillCommand::Run { target, .. } | DrillCommand::Status { target, .. } => PlanTarget {
             plan: target.drill.clone(),
             namespace: target.namespace.clone(),
@@ -360,6 +365,7 @@ pub(super) fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
                     print!("{}", render(&done));
                 }
             }
+            DrillCommand::List(_) => {}
             DrillCommand::Status { output, .. } => {
                 let d = fetch(client, &ns, &drill).await?;
                 match output {

@@ -10,6 +10,7 @@ pub mod control;
 pub mod drill;
 pub mod error;
 pub mod evidence;
+pub mod list;
 pub mod manifest;
 pub mod notice;
 pub mod operator;
@@ -25,9 +26,9 @@ use anyhow::Context as _;
 use crate::api::v1alpha1::Decision;
 
 pub use args::{
-    Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, EvidenceCommand,
-    NoticeFormat, PlanArgs, PlanOutput, PlanTarget, ReportArgs, ReportFormat, RunArgs, SimOutput,
-    SimulateArgs, Source, StatusArgs, VersionArgs, VersionOutput,
+    Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, EvidenceCommand, ListArgs,
+    ListOutput, NoticeFormat, PlanArgs, PlanOutput, PlanTarget, ReportArgs, ReportFormat, RunArgs,
+    SimOutput, SimulateArgs, Source, StatusArgs, VersionArgs, VersionOutput,
 };
 
 /// The whole program: parse arguments as `bin_name`, set up logging, run, and turn an
@@ -189,6 +190,20 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Drill(cmd)) => drill::drill_cmd(cmd),
         Some(Command::Evidence(cmd)) => evidence::evidence_cmd(cmd),
         Some(Command::Version(args)) => version::version_cmd(args),
+        Some(Command::List(args)) => list::plans_cmd(args),
+        Some(Command::Completion { shell }) => {
+            use clap::CommandFactory;
+            use std::io::Write as _;
+            let mut cmd = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "lifeline", &mut script);
+            match std::io::stdout().lock().write_all(&script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(anyhow::Error::new(e).context("write the completion script"))
+                }
+                _ => Ok(()),
+            }
+        }
     }
 }
 

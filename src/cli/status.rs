@@ -32,11 +32,18 @@ const CLEAR_SCREEN: &str = "\x1b[H\x1b[2J";
 /// Output formats of [`status`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum StatusOutput {
-    /// A summary line and one row per system, for people.
+    /// A summary line and one row per system, for people; on a terminal it fits the
+    /// terminal's width (see [`render_table_width`]).
     #[default]
     Table,
+    /// The table with every column, however wide.
+    Wide,
     /// The plan's `.status` as pretty JSON.
     Json,
+    /// The plan's `.status` as YAML.
+    Yaml,
+    /// `recoveryplan.lifeline.dev/NAME`, as `kubectl get -o name` prints it.
+    Name,
 }
 
 /// Prints the plan's status to `out`, as a table ([`render_table`]) or as JSON.
@@ -195,10 +202,27 @@ fn print_status(
     out: &mut impl std::io::Write,
 ) -> Result<(), CtlError> {
     let text = match output {
-        StatusOutput::Table => {
-            let mut text = render_table(plan, Timestamp::now());
-            text.push_str(&render_release(plan));
+        StatusOutput::Table | StatusOutput::Wide => {
+            // On a terminal the table fits its width, so a redraw never wraps and the
+            // summary stays at the top; in a pipe nothing is cut.
+            let width = (output == StatusOutput::Table && std::io::stdout().is_terminal())
+                .then(|| {
+                    console::Term::stdout()
+                        .size_checked()
+                        .map(|(_, w)| usize::from(w))
+                })
+                .flatten();
+            let mut text = render_table_width(plan, Timestamp::now(), width);
+            text.push_str(&fit_lines(&render_release(plan), width));
             text
+        }
+        StatusOutput::Name => format!("recoveryplan.lifeline.dev/{}\n", plan.name_any()),
+        StatusOutput::Yaml => {
+            let status = plan.status.clone().unwrap_or_default();
+            serde_yaml::to_string(&status).map_err(|e| CtlError::Output {
+                plan: plan_name(plan),
+                source: std::io::Error::other(e),
+            })?
         }
         StatusOutput::Json => {
             let status = plan.status.clone().unwrap_or_default();
@@ -249,6 +273,40 @@ pub(super) fn plan_name(plan: &RecoveryPlan) -> String {
 /// from the start of the run (what the recovery-time objective is measured against) to
 /// `verifiedAt`, or to the failure, the end of the run, or `now`.
 pub fn render_table(plan: &RecoveryPlan, now: Timestamp) -> String {
+    render_table_width(plan, now, None)
+}
+
+/// The columns [`render_table_width`] drops, in this order, when the table is wider than
+/// the terminal: CHECKS, then STEP, then TIER. SYSTEM, PHASE, ELAPSED/OBJECTIVE and
+/// MESSAGE stay; MESSAGE is then cut to fit (ending in "…"), and so is any line still too
+/// wide.
+pub const DROPPED_FIRST: [&str; 3] = ["CHECKS", "STEP", "TIER"];
+
+/// Each line of `text` cut to `width` characters (ending in "…"); all of it without one.
+fn fit_lines(text: &str, width: Option<usize>) -> String {
+    let Some(width) = width else {
+        return text.to_string();
+    };
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        out.push_str(&cut(line, width));
+        out.push('\n');
+    }
+    out
+}
+
+fn cut(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut s: String = text.chars().take(width.saturating_sub(1)).collect();
+    s.push('…');
+    s
+}
+
+/// [`render_table`] fitted to `width` columns of a terminal (see [`DROPPED_FIRST`]); no
+/// width: every column, nothing cut.
+pub fn render_table_width(plan: &RecoveryPlan, now: Timestamp, width: Option<usize>) -> String {
     let namespace = plan.namespace().unwrap_or_default();
     let empty = RecoveryPlanStatus::default();
     let status = plan.status.as_ref().unwrap_or(&empty);
@@ -289,29 +347,87 @@ pub fn render_table(plan: &RecoveryPlan, now: Timestamp) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    let mut shown: Vec<usize> = (0..header.len()).collect();
+    let widths_of = |shown: &[usize]| -> Vec<usize> {
+        shown
+            .iter()
+            .map(|&c| {
+                rows.iter()
+                    .map(|r| r[c].chars().count())
+                    .chain([header[c].chars().count()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    const GAP: usize = 3;
+    let total =
+        |widths: &[usize]| widths.iter().sum::<usize>() + GAP * widths.len().saturating_sub(1);
+    let mut widths = widths_of(&shown);
+    if let Some(max) = width {
+        for drop in DROPPED_FIRST {
+            if total(&widths) <= max {
+                break;
+            }
+            shown.retain(|&c| header[c] != drop);
+            widths = widths_of(&shown);
+        }
+        // Still too wide: SYSTEM and PHASE give up characters (the widest first, to
+        // no less than MIN_CUT_COLUMN each) until MESSAGE has MIN_MESSAGE.
+        const MIN_CUT_COLUMN: usize = 12;
+        const MIN_MESSAGE: usize = 20;
+        let message_width = widths.last().copied().unwrap_or(0).min(MIN_MESSAGE);
+        loop {
+            let last = widths.len().saturating_sub(1);
+            let without_message = total(&widths[..last]) + GAP;
+            if without_message + message_width <= max {
+                break;
+            }
+            let widest = shown
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| matches!(header[**c], "SYSTEM" | "PHASE"))
+                .map(|(i, _)| i)
+                .max_by_key(|&i| widths[i]);
+            match widest {
+                Some(i) if widths[i] > MIN_CUT_COLUMN => widths[i] -= 1,
+                _ => break,
+            }
+        }
+        // The last column (MESSAGE) takes what is left.
+        if let Some(last) = widths.len().checked_sub(1) {
+            let others = total(&widths[..last]) + GAP;
+            widths[last] = widths[last].min(max.saturating_sub(others).max(header[6].len()));
         }
     }
-    let mut push_row = |cells: &[&str]| {
+    let mut push_row = |cells: Vec<&str>| {
         let mut line = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            line.push_str(cell);
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            let cell = cut(cell, *w);
+            line.push_str(&cell);
             if i + 1 < cells.len() {
-                let pad = w - cell.chars().count() + 3;
+                let pad = w - cell.chars().count() + GAP;
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
-        out.push_str(line.trim_end());
+        let line = line.trim_end();
+        out.push_str(&width.map_or_else(|| line.to_string(), |w| cut(line, w)));
         out.push('\n');
     };
-    push_row(&header);
+    push_row(shown.iter().map(|&c| header[c]).collect());
     for row in &rows {
-        push_row(&row.each_ref().map(String::as_str));
+        push_row(shown.iter().map(|&c| row[c].as_str()).collect());
     }
-    out
+    match width {
+        Some(w) => {
+            // The summary and conditions above the table fit too.
+            let (head, table) = out.split_at(out.find("\n\n").map_or(0, |i| i + 1));
+            let mut fitted = fit_lines(head, Some(w));
+            fitted.push_str(table);
+            fitted
+        }
+        None => out,
+    }
 }
 
 /// The release stages, what they await and from whom, and who approved what (with why

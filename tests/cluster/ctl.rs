@@ -528,3 +528,86 @@ async fn a_wrong_plan_name_or_namespace_says_which_and_what_there_is() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn list_and_status_print_as_kubectl_get_does() {
+    with_namespace("ctl-list", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        create_plan(&ns, failed_status(&ns.name)).await;
+        let run = |args: Vec<String>| async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let out = crate::support::lifeline(&args).await;
+            assert!(
+                out.status.success(),
+                "{args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout).to_string()
+        };
+        let n = ns.name.clone();
+        let table = run(vec!["list".into(), "-n".into(), n.clone()]).await;
+        let mut lines = table.lines();
+        let header = lines.next().unwrap_or_default();
+        assert!(
+            header.starts_with("NAME") && header.contains("PHASE"),
+            "{table}"
+        );
+        assert!(
+            lines.any(|l| l.starts_with(PLAN) && l.contains("Failed") && l.contains("0/2")),
+            "{table}"
+        );
+        let all = run(vec!["list".into(), "-A".into()]).await;
+        assert!(all.starts_with("NAMESPACE"), "{all}");
+        assert!(
+            all.lines()
+                .any(|l| l.starts_with(&format!("{n} ")) && l.contains(PLAN)),
+            "{all}"
+        );
+        let names = run(vec![
+            "list".into(),
+            "-n".into(),
+            n.clone(),
+            "-o".into(),
+            "name".into(),
+        ])
+        .await;
+        assert_eq!(names, format!("recoveryplan.lifeline.dev/{PLAN}\n"));
+        let json: Value = serde_json::from_str(
+            &run(vec![
+                "list".into(),
+                "-n".into(),
+                n.clone(),
+                "-o".into(),
+                "json".into(),
+            ])
+            .await,
+        )
+        .expect("JSON");
+        assert_eq!(json["kind"], "List");
+        assert_eq!(json["items"][0]["metadata"]["name"], PLAN);
+        let yaml = run(vec![
+            "status".into(),
+            PLAN.into(),
+            "-n".into(),
+            n.clone(),
+            "-o".into(),
+            "yaml".into(),
+        ])
+        .await;
+        let status: Value = serde_yaml::from_str(&yaml).expect("YAML");
+        assert_eq!(status["phase"], "Failed", "{yaml}");
+        let name = run(vec![
+            "status".into(),
+            PLAN.into(),
+            "-n".into(),
+            n.clone(),
+            "-o".into(),
+            "name".into(),
+        ])
+        .await;
+        assert_eq!(name, format!("recoveryplan.lifeline.dev/{PLAN}\n"));
+        let drills = run(vec!["drill".into(), "list".into(), "-n".into(), n.clone()]).await;
+        assert_eq!(drills, "No RecoveryDrills found.\n");
+    })
+    .await;
+}

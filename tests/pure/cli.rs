@@ -773,3 +773,25 @@ fn without_n_objects_go_to_the_kubeconfig_contexts_namespace_as_with_kubectl_app
     let out = lifeline_with_kubeconfig(&kubeconfig, &["plan", path, "-n", "ward3", "-o", "json"]);
     assert_eq!(json(&out)["waves"][0][0], "ward3/lab");
 }
+
+#[test]
+fn completion_scripts_for_bash_zsh_and_fish_name_the_commands() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = lifeline(&["completion", shell]);
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let script = stdout(&out);
+        for command in ["simulate", "approve", "drill", "list", "version"] {
+            assert!(script.contains(command), "{shell} completes {command}");
+        }
+    }
+    // The bash script is valid bash.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("lifeline.bash");
+    std::fs::write(&path, stdout(&lifeline(&["completion", "bash"]))).expect("write");
+    let check = Command::new("bash")
+        .arg("-n")
+        .arg(&path)
+        .output()
+        .expect("run bash");
+    assert!(check.status.success(), "{}", stderr(&check));
+}

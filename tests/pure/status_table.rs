@@ -340,3 +340,44 @@ fn durations_read_as_everywhere_else_to_the_minute_past_ten() {
         assert_eq!(human_duration(seconds), want, "{seconds}s");
     }
 }
+
+#[test]
+fn at_80_columns_the_table_drops_columns_in_a_known_order_and_the_summary_stays_on_top() {
+    use lifeline::cli::status::{DROPPED_FIRST, render_table_width};
+    let plan = running_plan();
+    let full = render_table(&plan, now_at(12));
+    assert!(
+        full.lines().any(|l| l.chars().count() > 80),
+        "the fixture is wider than 80 columns:\n{full}"
+    );
+    let fitted = render_table_width(&plan, now_at(12), Some(80));
+    for line in fitted.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{line:?} is wider than 80:\n{fitted}"
+        );
+    }
+    assert!(
+        fitted.starts_with("recoveryplan northern-care/major-incident: Running"),
+        "{fitted}"
+    );
+    let header = fitted
+        .lines()
+        .find(|l| l.starts_with("SYSTEM"))
+        .expect("a header");
+    for kept in ["SYSTEM", "PHASE", "ELAPSED/OBJECTIVE", "MESSAGE"] {
+        assert!(header.contains(kept), "{kept} stays: {header}");
+    }
+    assert_eq!(DROPPED_FIRST[0], "CHECKS");
+    assert!(!header.contains("CHECKS"), "CHECKS goes first: {header}");
+    // One row per system still, each starting with its name.
+    for system in ["identity", "lims", "bed-management"] {
+        assert!(
+            fitted.lines().any(|l| l.starts_with(system)),
+            "{system}:\n{fitted}"
+        );
+    }
+    // Wide enough, nothing is dropped.
+    let wide = render_table_width(&plan, now_at(12), Some(400));
+    assert_eq!(wide, full);
+}
