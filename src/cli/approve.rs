@@ -223,10 +223,15 @@ pub async fn decide(
             "approver": { "username": me.username, "groups": me.groups }
         }
     }))?;
-    Api::<Approval>::namespaced(client, namespace)
-        .create(&PostParams::default(), &approval)
+    let params = PostParams {
+        dry_run: super::connect::dry_run(),
+        ..PostParams::default()
+    };
+    let stored = Api::<Approval>::namespaced(client, namespace)
+        .create(&params, &approval)
         .await
         .with_context(|| format!("record the {decision} of stage {stage} of {namespace}/{plan}"))?;
+    super::connect::show_dry_run(&format!("Approval {name}"), &stored);
     Ok(name)
 }
 
@@ -305,6 +310,7 @@ pub(super) fn decide_cmd(args: DecideArgs, decision: Decision) -> anyhow::Result
         comment,
         acks,
         yes,
+        dry_run: _,
     } = args;
     with_plan(&target, |client, ns, plan| async move {
         let Some(stage) = stage else {
@@ -332,7 +338,9 @@ pub(super) fn decide_cmd(args: DecideArgs, decision: Decision) -> anyhow::Result
             |summary, systems, me| ask(summary, systems, me, decision, &stage_name, yes),
         )
         .await?;
-        println!("{decision} of stage {stage} of {ns}/{plan} recorded as Approval {name}");
+        if !super::connect::dry_run() {
+            println!("{decision} of stage {stage} of {ns}/{plan} recorded as Approval {name}");
+        }
         Ok(())
     })
 }

@@ -43,6 +43,10 @@ pub enum Command {
         target: PlanTarget,
         /// The failed system ("name" or "namespace/name").
         system: String,
+        /// Send the request with the API server's dry run: show what would be recorded,
+        /// store nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Restore a verified system again from a step, then verify it, leaving its
     /// dependencies alone (the operator carries it out).
@@ -215,6 +219,10 @@ pub enum DrillCommand {
         /// With --wait, how long to wait (e.g. 30m, 2h).
         #[arg(long, default_value = "2h", value_parser = parse_cli_duration)]
         timeout: std::time::Duration,
+        /// Send the request with the API server's dry run: show what would be recorded,
+        /// start nothing.
+        #[arg(long, conflicts_with = "wait")]
+        dry_run: bool,
     },
     /// List the RecoveryDrills of a namespace (or of all, with -A).
     List(ListArgs),
@@ -274,6 +282,10 @@ pub struct DecideArgs {
     /// Record without asking for confirmation.
     #[arg(short, long)]
     pub(super) yes: bool,
+    /// Send the decision with the API server's dry run: admission checks it (are you
+    /// allowed to approve this?) and it is shown, but nothing is stored.
+    #[arg(long)]
+    pub(super) dry_run: bool,
 }
 
 /// `lifeline status`.

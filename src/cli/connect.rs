@@ -18,6 +18,35 @@ pub struct Target {
 }
 
 static TARGET: OnceLock<Target> = OnceLock::new();
+/// `--dry-run`: every write is sent with `dryRun=All`, so the API server (admission
+/// included) checks it and stores nothing, and what would be recorded is printed.
+static DRY_RUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets `--dry-run` for this process.
+pub fn set_dry_run(on: bool) {
+    DRY_RUN.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether this process only tries its writes (`--dry-run`).
+pub fn dry_run() -> bool {
+    DRY_RUN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// After a write made under `--dry-run`: prints what the API server would have stored.
+pub fn show_dry_run<K: serde::Serialize + kube::Resource + Clone>(what: &str, object: &K) {
+    if !dry_run() {
+        return;
+    }
+    let mut object = object.clone();
+    object.meta_mut().managed_fields = None;
+    println!(
+        "{what} would be recorded (server dry run: the API server and its admission policies accepted it; nothing was stored):"
+    );
+    match serde_yaml::to_string(&object) {
+        Ok(y) => print!("{y}"),
+        Err(e) => println!("(cannot show it: {e})"),
+    }
+}
 /// The server the last client was made for, for error messages.
 static SERVER: OnceLock<String> = OnceLock::new();
 

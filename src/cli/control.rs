@@ -78,15 +78,16 @@ async fn intervene(
     let api: Api<Intervention> = Api::namespaced(client.clone(), &namespace);
     let params = kube::api::PostParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
-        ..Default::default()
+        dry_run: super::connect::dry_run(),
     };
-    api.create(&params, &intervention)
-        .await
-        .map_err(|source| CtlError::InterventionRefused {
+    let stored = api.create(&params, &intervention).await.map_err(|source| {
+        CtlError::InterventionRefused {
             plan: full,
             action,
             source,
-        })?;
+        }
+    })?;
+    super::connect::show_dry_run(&format!("Intervention {name}"), &stored);
     Ok(name)
 }
 
@@ -338,11 +339,17 @@ async fn patch_plan(
 ) -> Result<(), CtlError> {
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run: super::connect::dry_run(),
         ..PatchParams::default()
     };
     api.patch(plan, &params, &Patch::Merge(patch))
         .await
-        .map(|_| ())
+        .map(|_| {
+            if super::connect::dry_run() {
+                println!("and this change to recoveryplan {namespace}/{plan} (server dry run, not stored):");
+                print!("{}", serde_yaml::to_string(patch).unwrap_or_default());
+            }
+        })
         .map_err(|e| kube_error("patch", namespace, plan, e))
 }
 

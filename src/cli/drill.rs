@@ -101,8 +101,15 @@ pub async fn request_run(client: Client, ns: &str, name: &str) -> Result<String,
     let patch = json!({ "metadata": { "annotations": { RUN_ANNOTATION: token } } });
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.to_string()),
+        dry_run: super::connect::dry_run(),
         ..Default::default()
     };
+    if super::connect::dry_run() {
+        println!(
+            "a run of drill {ns}/{name} would be requested with this change (server dry run, not stored):"
+        );
+        print!("{}", serde_yaml::to_string(&patch).unwrap_or_default());
+    }
     api.patch(name, &params, &Patch::Merge(&patch))
         .await
         .map_err(|source| DrillCtlError::Kube {
@@ -350,6 +357,9 @@ pub(super) fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
         match cmd {
             DrillCommand::Run { wait, timeout, .. } => {
                 let token = request_run(client.clone(), &ns, &drill).await?;
+                if super::connect::dry_run() {
+                    return Ok(());
+                }
                 println!("run of drill {ns}/{drill} requested ({token})");
                 if wait {
                     eprintln!(

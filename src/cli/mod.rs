@@ -90,10 +90,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             Ok(())
         }),
-        Some(Command::Retry { target, system }) => {
+        Some(Command::Retry {
+            target,
+            system,
+            dry_run,
+        }) => {
+            connect::set_dry_run(dry_run);
             with_plan(&target, |client, ns, plan| async move {
                 let token = control::retry(client, &ns, &plan, &system).await?;
-                println!("retry of {system} in {ns}/{plan} requested (token {token})");
+                if !dry_run {
+                    println!("retry of {system} in {ns}/{plan} requested (token {token})");
+                }
                 Ok(())
             })
         }
@@ -169,8 +176,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .await
         }),
-        Some(Command::Approve(args)) => approve::decide_cmd(args, Decision::Approve),
-        Some(Command::Reject(args)) => approve::decide_cmd(args, Decision::Reject),
+        Some(Command::Approve(args)) => {
+            connect::set_dry_run(args.dry_run);
+            approve::decide_cmd(args, Decision::Approve)
+        }
+        Some(Command::Reject(args)) => {
+            connect::set_dry_run(args.dry_run);
+            approve::decide_cmd(args, Decision::Reject)
+        }
         Some(Command::Pause { target }) => with_plan(&target, |client, ns, plan| async move {
             control::pause(client, &ns, &plan).await?;
             println!("{ns}/{plan} paused: nothing new starts; what is running finishes");
@@ -187,7 +200,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }),
         Some(Command::Report(args)) => report::report_cmd(args),
-        Some(Command::Drill(cmd)) => drill::drill_cmd(cmd),
+        Some(Command::Drill(cmd)) => {
+            if let DrillCommand::Run { dry_run, .. } = &cmd {
+                connect::set_dry_run(*dry_run);
+            }
+            drill::drill_cmd(cmd)
+        }
         Some(Command::Evidence(cmd)) => evidence::evidence_cmd(cmd),
         Some(Command::Version(args)) => version::version_cmd(args),
         Some(Command::List(args)) => list::plans_cmd(args),

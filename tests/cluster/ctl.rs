@@ -611,3 +611,41 @@ async fn list_and_status_print_as_kubectl_get_does() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn retry_dry_run_shows_what_would_be_recorded_and_stores_nothing() {
+    with_namespace("ctl-retry-dry-run", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        let api = create_plan(&ns, failed_status(&ns.name)).await;
+        let out =
+            crate::support::lifeline(&["retry", PLAN, "lims", "-n", &ns.name, "--dry-run"]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("would be recorded (server dry run")
+                && stdout.contains("action: retry"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains("requested (token"), "{stdout}");
+        let plan = api.get(PLAN).await.expect("the plan");
+        assert!(
+            !plan
+                .annotations()
+                .keys()
+                .any(|k| k.starts_with(RETRY_ANNOTATION_PREFIX)),
+            "a dry run stored its retry: {:?}",
+            plan.annotations()
+        );
+        let interventions = ns
+            .api::<lifeline::api::v1alpha1::Intervention>()
+            .list(&Default::default())
+            .await
+            .expect("list interventions");
+        assert!(interventions.items.is_empty(), "{:?}", interventions.items);
+    })
+    .await;
+}

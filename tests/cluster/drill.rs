@@ -1524,3 +1524,38 @@ async fn a_drill_resumes_after_the_operator_stops_in_every_phase() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn drill_run_dry_run_shows_the_request_and_starts_nothing() {
+    with_namespace("drill-dry-run", |ns| async move {
+        ensure_crds(&ns.client).await;
+        make_staging(&ns).await;
+        web_system(&ns, "pacs", 1, vec![]).await;
+        let drills = ns.api::<RecoveryDrill>();
+        drills
+            .create(
+                &PostParams::default(),
+                &drill("weekly", &["pacs"], json!([{ "system": "pacs", "deletePods": {} }])),
+            )
+            .await
+            .expect("create the drill");
+        let out = support::lifeline(&["drill", "run", "weekly", "-n", &ns.name, "--dry-run"]).await;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            stdout.starts_with(&format!(
+                "a run of drill {}/weekly would be requested with this change (server dry run, not stored):",
+                ns.name
+            )) && stdout.contains(lifeline::api::v1alpha1::RUN_ANNOTATION),
+            "{stdout}"
+        );
+        let d = drills.get("weekly").await.expect("the drill");
+        assert!(
+            !kube::ResourceExt::annotations(&d)
+                .contains_key(lifeline::api::v1alpha1::RUN_ANNOTATION),
+            "a dry run stored its request: {:?}",
+            d.metadata.annotations
+        );
+    })
+    .await;
+}

@@ -115,6 +115,35 @@ fn a_ward_reaches_a_system_only_after_its_stage_is_approved_and_other_wards_neve
         "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice" }]
     }).to_string());
     let alice = kubeconfig_as("alice", &["clinical-safety-officers"]);
+    // First with --dry-run: admission checks her decision, it is shown, nothing opens.
+    let out = lifeline(
+        &alice,
+        &[
+            "approve",
+            "gate",
+            "-n",
+            &gate.0,
+            "--stage",
+            "ward-7b",
+            "--yes",
+            "--dry-run",
+        ],
+    );
+    let shown = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success()
+            && shown.contains("would be recorded (server dry run")
+            && shown.contains("username: alice"),
+        "lifeline approve --dry-run:\n{shown}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stays_blocked(&ward.0, "client", &url, "after a dry-run approval");
+    let stored = get(&["-n", &gate.0, "approvals"]).expect("approvals");
+    assert_eq!(
+        stored["items"].as_array().map(Vec::len),
+        Some(0),
+        "a dry run stored an Approval: {stored}"
+    );
     let out = lifeline(
         &alice,
         &[
