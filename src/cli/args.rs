@@ -144,6 +144,8 @@ pub enum Command {
     Version(VersionArgs),
     /// List the RecoveryPlans of a namespace (or of all, with -A).
     List(ListArgs),
+    /// Print the logs of the pod of a Job that a restore step or check of a system ran.
+    Logs(LogsArgs),
     /// Print a shell completion script: `source <(lifeline completion bash)`.
     Completion {
         /// The shell.
@@ -457,6 +459,20 @@ pub struct PlanArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t = PlanOutput::Text)]
     pub(super) output: PlanOutput,
+}
+
+/// `lifeline logs`.
+#[derive(Debug, clap::Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub(super) target: PlanTarget,
+    /// The system ("name" or "namespace/name").
+    pub(super) system: String,
+    /// The job step or job check (default: the last one that ran a Job).
+    pub(super) step: Option<String>,
+    /// Only the last N lines.
+    #[arg(long, value_name = "N")]
+    pub(super) tail: Option<i64>,
 }
 
 /// `lifeline list` and `lifeline drill list`.

@@ -11,6 +11,7 @@ pub mod drill;
 pub mod error;
 pub mod evidence;
 pub mod list;
+pub mod logs;
 pub mod manifest;
 pub mod notice;
 pub mod operator;
@@ -27,8 +28,8 @@ use crate::api::v1alpha1::Decision;
 
 pub use args::{
     Cli, Command, DecideArgs, DrillCommand, DrillOutput, DrillTarget, EvidenceCommand, ListArgs,
-    ListOutput, NoticeFormat, PlanArgs, PlanOutput, PlanTarget, ReportArgs, ReportFormat, RunArgs,
-    SimOutput, SimulateArgs, Source, StatusArgs, VersionArgs, VersionOutput,
+    ListOutput, LogsArgs, NoticeFormat, PlanArgs, PlanOutput, PlanTarget, ReportArgs, ReportFormat,
+    RunArgs, SimOutput, SimulateArgs, Source, StatusArgs, VersionArgs, VersionOutput,
 };
 
 /// The whole program: parse arguments as `bin_name`, set up logging, run, and turn an
@@ -209,6 +210,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Evidence(cmd)) => evidence::evidence_cmd(cmd),
         Some(Command::Version(args)) => version::version_cmd(args),
         Some(Command::List(args)) => list::plans_cmd(args),
+        Some(Command::Logs(args)) => logs::logs_cmd(args),
         Some(Command::Completion { shell }) => {
             use clap::CommandFactory;
             use std::io::Write as _;

@@ -649,3 +649,24 @@ async fn retry_dry_run_shows_what_would_be_recorded_and_stores_nothing() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn logs_names_what_has_no_job_to_show() {
+    with_namespace("ctl-logs", |ns: TestNamespace| async move {
+        ensure_crds(&ns.client).await;
+        create_plan(&ns, failed_status(&ns.name)).await;
+        let out = crate::support::lifeline(&["logs", PLAN, "results-viewer", "-n", &ns.name]).await;
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("no step or check of it has run a Job")
+                && err.contains("only a job step or job check has pod logs"),
+            "{err}"
+        );
+        let out = crate::support::lifeline(&["logs", PLAN, "nobody", "-n", &ns.name]).await;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("nobody is not in this plan"), "{err}");
+    })
+    .await;
+}

@@ -198,6 +198,17 @@ fn installed_from_manifests_two_pods_serve_health_and_metrics_and_hand_over_mid_
             "Job {name} ran one pod"
         );
     }
+    // `lifeline logs` shows what a step's Job printed, from its real pod.
+    let out = lifeline(
+        &cluster().kubeconfig,
+        &["logs", "handover", "pas", "load-backup", "-n", &work.0],
+    );
+    let logs = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && logs == "restoring\nrestored\n",
+        "lifeline logs: {logs:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for system in ["pas", "epr"] {
         assert_eq!(
             system_status(&plan, &work.0, system)["phase"],
