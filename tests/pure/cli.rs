@@ -795,3 +795,24 @@ fn completion_scripts_for_bash_zsh_and_fish_name_the_commands() {
         .expect("run bash");
     assert!(check.status.success(), "{}", stderr(&check));
 }
+
+#[test]
+fn the_board_report_says_what_was_broken_of_what_was_in_scope_and_explains_its_terms() {
+    let out = lifeline(&["report", "--from-file", DRILL_FIXTURE]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout(&out);
+    assert!(
+        report.contains("We broke 8 of the 10 systems in scope on purpose; the other 2 were recovered and checked with them."),
+        "{report}"
+    );
+    assert!(
+        report.contains("- **Outcome:** Objectives missed\n"),
+        "no doubled words:\n{report}"
+    );
+    assert!(!report.contains("(ObjectivesMissed)"), "{report}");
+    assert!(report.contains("## Terms used in this report"), "{report}");
+    assert!(
+        report.contains("- **Recovery-time objective (RTO):** how long a system may be down"),
+        "{report}"
+    );
+}

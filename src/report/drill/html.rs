@@ -105,6 +105,15 @@ impl Report {
 
         writeln!(
             out,
+            "<section id=\"terms\">\n<h2>Terms used in this report</h2>\n<dl class=\"facts\">"
+        )?;
+        for (term, meaning) in self.terms {
+            writeln!(out, "<dt>{}</dt><dd>{}</dd>", Esc(term), Esc(meaning))?;
+        }
+        writeln!(out, "</dl>\n</section>")?;
+
+        writeln!(
+            out,
             "<footer>Made by lifeline from the RecoveryDrill {}: its spec and the record of its runs. Times are UTC; “+m:ss” is the time since the run started.</footer>\n</body>\n</html>",
             Esc(&self.key)
         )

@@ -88,7 +88,16 @@ impl Report {
         self.write_md_section(out, &self.checks)?;
         self.write_md_section(out, &self.approvals)?;
         self.write_md_section(out, &self.timeline)?;
-        self.write_md_section(out, &self.history)
+        self.write_md_section(out, &self.history)?;
+        writeln!(
+            out,
+            "## Terms used in this report
+"
+        )?;
+        for (term, meaning) in self.terms {
+            writeln!(out, "- **{term}:** {}", md(meaning))?;
+        }
+        Ok(())
     }
 
     fn write_md_section(&self, out: &mut String, section: &TableSection) -> fmt::Result {

@@ -113,6 +113,8 @@ pub(super) struct Report {
     pub(super) verdict: String,
     pub(super) tone: Tone,
     pub(super) headline: String,
+    /// The words of the report a board may not know, each in plain words.
+    pub(super) terms: &'static [(&'static str, &'static str)],
     /// (label, value) pairs: the objectives and scope.
     pub(super) facts: Vec<(&'static str, String)>,
     /// The systems in the drill, "name (tier, objective 30 min)".
@@ -132,6 +134,38 @@ pub(super) struct Report {
     pub(super) history: TableSection,
 }
 
+/// The terms of a drill report, explained for a board.
+pub(super) const TERMS: &[(&str, &str)] = &[
+    (
+        "Drill",
+        "a rehearsal: we broke systems on purpose, on a copy of the hospital's systems kept for testing (staging), and timed how long it took to bring them back.",
+    ),
+    (
+        "Recovery-time objective (RTO)",
+        "how long a system may be down before harm to patients or services becomes likely; the trust sets it for each system.",
+    ),
+    (
+        "Tier",
+        "how much the hospital depends on a system: mission-critical, critical, important or deferrable.",
+    ),
+    (
+        "Fault",
+        "what we did to break a system: switched it off, deleted its running copies, cut it off the network, or made one of its health checks fail.",
+    ),
+    (
+        "Proof",
+        "what we saw that showed the fault really took effect before recovery started.",
+    ),
+    (
+        "Check",
+        "an automatic test that a system works (it answers, it logs people in); a system counts as recovered once all its checks pass.",
+    ),
+    (
+        "Release stage",
+        "a group of staff a recovered system is given back to, in order (IT first, then a pilot ward, then every site); later stages need a person's approval.",
+    ),
+];
+
 impl Report {
     pub(super) fn of(drill: &RecoveryDrill) -> Report {
         let key = format!("{}/{}", namespace_of(drill), name_of(drill));
@@ -149,6 +183,26 @@ impl Report {
             },
         };
         let mut headline = headline(drill);
+        if let Some(run) = run {
+            // How much was broken against how much was in scope: a board reads "7 of 10
+            // recovered" differently when only 3 were broken.
+            let mut broken: Vec<&str> = run.faults.iter().map(|f| f.system.as_str()).collect();
+            broken.sort_unstable();
+            broken.dedup();
+            let in_scope = run.systems.len().max(broken.len());
+            let others = in_scope - broken.len();
+            let _ = write!(
+                headline,
+                " We broke {} of the {in_scope} system{} in scope on purpose",
+                broken.len(),
+                crate::report::fmt::plural(in_scope),
+            );
+            headline.push_str(&match others {
+                0 => ".".to_string(),
+                1 => "; the other one was recovered and checked with them.".to_string(),
+                n => format!("; the other {n} were recovered and checked with them."),
+            });
+        }
         if let (None, Some(message)) = (run, drill.status.as_ref().and_then(|s| s.message.as_ref()))
         {
             let _ = write!(headline, " {}", message.trim());
@@ -172,6 +226,7 @@ impl Report {
             verdict,
             tone,
             headline,
+            terms: TERMS,
             facts: facts(drill, run, finished),
             scope_systems: scope_systems(drill, run),
             planned_faults: drill.spec.faults.iter().map(planned_fault).collect(),
@@ -301,10 +356,8 @@ fn facts(
     ));
     facts.push((
         "Outcome",
-        run.outcome.map_or_else(
-            || "not decided yet".to_string(),
-            |o| format!("{} ({o})", outcome_words(o)),
-        ),
+        run.outcome
+            .map_or_else(|| "not decided yet".to_string(), outcome_words),
     ));
     if let Some(reason) = &run.reason {
         facts.push(("Why", reason.clone()));
