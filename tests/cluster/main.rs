@@ -13,6 +13,7 @@ mod support;
 
 mod admission;
 mod blip;
+mod chart;
 mod cluster_script;
 mod controlplane;
 mod crash;

@@ -55,3 +55,17 @@ fn lifeline_version_client_prints_the_crates_version() {
         "--client contacts no cluster: {v}"
     );
 }
+
+#[test]
+fn the_chart_carries_the_crates_version_and_the_crds_as_generated() {
+    let chart = read("charts/lifeline/Chart.yaml");
+    assert!(
+        chart.contains(&format!("\nversion: {VERSION}\n"))
+            && chart.contains(&format!("\nappVersion: \"{VERSION}\"\n")),
+        "charts/lifeline/Chart.yaml's version and appVersion are not {VERSION}"
+    );
+    assert!(
+        read("charts/lifeline/crds/crds.yaml") == read("manifests/crds/crds.yaml"),
+        "charts/lifeline/crds/crds.yaml is stale: run scripts/chart-sync"
+    );
+}
