@@ -1,6 +1,7 @@
 //! A drill on the real node: `deletePods` kills running containers (their replacements
-//! have new container IDs), `isolate` is proven by a real connection that fails, and after
-//! the revert connections work again.
+//! have new container IDs), `isolate` is proven by a real connection that fails and holds
+//! for its whole duration (lims is verified only after it), and after the revert
+//! connections work again.
 
 use std::time::Duration;
 
@@ -8,6 +9,9 @@ use serde_json::{Value, json};
 
 use crate::gates::web_system;
 use crate::support::*;
+
+/// How long the drill isolates lims.
+const ISOLATION_SECONDS: i64 = 40;
 
 /// The container IDs of the running pods of Deployment `app`.
 fn container_ids(ns: &str, app: &str) -> Vec<String> {
@@ -82,7 +86,7 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
                 "systems": { "names": ["pacs", "lims"] },
                 "faults": [
                     { "system": "pacs", "deletePods": {} },
-                    { "system": "lims", "isolate": { "duration": "40s" } }
+                    { "system": "lims", "isolate": { "duration": format!("{ISOLATION_SECONDS}s") } }
                 ],
                 "approvals": "automatic"
             }
@@ -101,9 +105,7 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
     );
 
     // The proofs in status: pacs' pods are gone, and a connection from the operator's pod
-    // to lims failed (not only that a policy exists) while lims' pods ran. Whether the
-    // isolation then holds for its duration is not asserted: it does not yet (README, "A
-    // defect the real node found").
+    // to lims failed (not only that a policy exists) while lims' pods ran.
     let status = eventually("both faults proven", Duration::from_secs(60), || {
         let st = drill_status(&ns.0);
         if !proof(&st, "deletePods").is_empty() && !proof(&st, "isolate").is_empty() {
@@ -123,6 +125,30 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
         "the isolate proof is a failed connection: {isolated}"
     );
 
+    // The isolation holds for its whole duration: a pod in lims' own namespace (the
+    // verification audience the recovery's gate would admit) is refused until it ends.
+    let injected = status["run"]["faults"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["kind"] == "isolate")
+        .and_then(|f| f["injectedAt"].as_str())
+        .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .expect("the isolate fault's injectedAt");
+    let ends = injected + k8s_openapi::jiff::SignedDuration::from_secs(ISOLATION_SECONDS);
+    let margin = k8s_openapi::jiff::SignedDuration::from_secs(3);
+    let mut tries = 0;
+    while k8s_openapi::jiff::Timestamp::now() + margin < ends {
+        if let Ok(body) = fetch_from(&ns.0, "client", &url) {
+            panic!(
+                "lims answered during its isolation (at {}, it ends at {ends}): {body}",
+                k8s_openapi::jiff::Timestamp::now()
+            );
+        }
+        tries += 1;
+    }
+    assert!(tries > 0, "the isolation had ended before it could be tried");
+
     let finished = eventually("the drill to finish", Duration::from_secs(300), || {
         let st = drill_status(&ns.0);
         if st["phase"] == "Finished" {
@@ -133,6 +159,19 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
     });
     // After the revert, lims answers again; pacs runs in containers that are not the ones
     // killed.
+    // lims was verified only once its isolation had ended.
+    let verified = finished["run"]["systems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == "lims")
+        .and_then(|s| s["verifiedAt"].as_str())
+        .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .expect("lims' verifiedAt");
+    assert!(
+        verified + margin >= ends,
+        "lims was verified at {verified}, before its isolation ended at {ends}"
+    );
     let body = eventually(
         "lims reachable after the revert",
         Duration::from_secs(60),
