@@ -46,7 +46,7 @@ fn committed_crds_are_exactly_what_lifeline_crd_prints() {
     .expect("manifests/crds/crds.yaml");
     assert!(
         stdout(&out) == committed,
-        "manifests/crds/crds.yaml is stale: regenerate it with `cargo run -- crd > manifests/crds.yaml`"
+        "manifests/crds/crds.yaml is stale: regenerate it with `cargo run -- crd > manifests/crds/crds.yaml && scripts/chart-sync`"
     );
     for kind in ["ClinicalSystem", "RecoveryPlan", "Approval"] {
         assert!(
@@ -811,6 +811,27 @@ fn the_board_report_says_what_was_broken_of_what_was_in_scope_and_explains_its_t
     );
     assert!(!report.contains("(ObjectivesMissed)"), "{report}");
     assert!(report.contains("## Terms used in this report"), "{report}");
+    // Systems go by the names staff know, their IDs in small type; one without a
+    // recorded display name keeps its ID.
+    assert!(
+        report.contains("| Patient Administration System <sub>pas</sub> | mission-critical |"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| core-network | mission-critical |"),
+        "{report}"
+    );
+    let html = stdout(&lifeline(&[
+        "report",
+        "--from-file",
+        DRILL_FIXTURE,
+        "--format",
+        "html",
+    ]));
+    assert!(
+        html.contains("<td>Laboratory Information System <small class=\"id\">lims</small></td>"),
+        "{html}"
+    );
     assert!(
         report.contains("- **Recovery-time objective (RTO):** how long a system may be down"),
         "{report}"

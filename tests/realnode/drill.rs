@@ -147,7 +147,10 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
         }
         tries += 1;
     }
-    assert!(tries > 0, "the isolation had ended before it could be tried");
+    assert!(
+        tries > 0,
+        "the isolation had ended before it could be tried"
+    );
 
     let finished = eventually("the drill to finish", Duration::from_secs(300), || {
         let st = drill_status(&ns.0);

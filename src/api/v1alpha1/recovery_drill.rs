@@ -497,6 +497,9 @@ impl From<FaultWorkload> for WorkloadRef {
 pub struct DrillSystemResult {
     /// The system's name.
     pub name: String,
+    /// The name staff know it by (its `spec.displayName`), for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// Its tier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tier: Option<super::Tier>,

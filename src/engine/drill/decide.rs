@@ -346,6 +346,7 @@ fn inject(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decis
     let created = matches!(o.plan, Some(PlanSeen::Present { .. }));
     if run.plan.is_some() && created {
         run.systems = measure::measure(run, None, &[]);
+        measure::name_systems(run, systems);
         st.phase = DrillPhase::Recovering;
         st.message = Some(format!(
             "run {number}: every fault proven; recovering with RecoveryPlan {name}"
@@ -444,6 +445,7 @@ pub(super) fn record_measurements(
     run: &mut DrillRun,
     drill: Option<&PlanDrill>,
     status: &RecoveryPlanStatus,
+    systems: &[ClinicalSystem],
 ) {
     let forced: Vec<(String, String)> = drill
         .map(|d| {
@@ -454,6 +456,7 @@ pub(super) fn record_measurements(
         })
         .unwrap_or_default();
     run.systems = measure::measure(run, Some(status), &forced);
+    measure::name_systems(run, systems);
     run.approvals = measure::approvals(
         Some(status),
         &f.spec.recovery.stages,
@@ -530,7 +533,13 @@ fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
             d.actions.push(Action::DeletePolicy { name: policy });
         }
     }
-    record_measurements(f, run, drill.as_ref(), plan);
+    record_measurements(
+        f,
+        run,
+        drill.as_ref(),
+        plan,
+        o.systems.as_deref().unwrap_or(&[]),
+    );
     let done = plan.phase_is_final() && plan.observed_generation == *generation;
     if done {
         let (outcome, mut reason) = measure::outcome(plan.phase, &run.systems);

@@ -82,6 +82,7 @@ pub fn measure(
                 })
                 .collect();
             DrillSystemResult {
+                display_name: None,
                 tier: s.tier,
                 phase: Some(s.phase),
                 objective_seconds: s.objective_seconds,
@@ -99,6 +100,18 @@ pub fn measure(
             }
         })
         .collect()
+}
+
+/// Gives each measured system of `run` the name staff know it by, from `systems` (the
+/// drill's ClinicalSystems, in its namespace).
+pub fn name_systems(run: &mut DrillRun, systems: &[crate::api::v1alpha1::ClinicalSystem]) {
+    for s in &mut run.systems {
+        s.display_name = systems
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(s.name.as_str()))
+            .map(|c| c.spec.display_name.clone())
+            .filter(|d| !d.is_empty() && *d != s.name);
+    }
 }
 
 /// The release approvals of a run: the people's (every Approval the plan recorded, with

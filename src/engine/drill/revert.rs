@@ -86,7 +86,13 @@ pub(super) fn revert(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
             ..
         }) => {
             if run.plan.is_some() {
-                record_measurements(f, &mut run, drill.as_ref(), status);
+                record_measurements(
+                    f,
+                    &mut run,
+                    drill.as_ref(),
+                    status,
+                    o.systems.as_deref().unwrap_or(&[]),
+                );
             }
             d.actions.push(Action::DeletePlan {
                 name: plan_of(f, &run),

@@ -52,7 +52,7 @@ pub fn gantt_chart(drill: &RecoveryDrill) -> Option<GanttChart> {
             };
             GanttRow {
                 name: format!("{}/{}", namespace_of(drill), s.name),
-                label: s.name.clone(),
+                label: s.display_name.clone().unwrap_or_else(|| s.name.clone()),
                 // A system without a recorded tier is drawn as the least urgent.
                 tier: s.tier.unwrap_or(Tier::Deferrable),
                 start: offset(s.restore_started_at.as_ref().or(fault)),

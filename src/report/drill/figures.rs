@@ -19,6 +19,8 @@ use crate::report::fmt::{human, plural, their};
 pub struct SystemFigures {
     /// The system's name.
     pub name: String,
+    /// The name staff know it by, when recorded.
+    pub display_name: Option<String>,
     /// Its tier, when recorded.
     pub tier: Option<Tier>,
     /// Its phase in the recovery plan, when recorded.
@@ -117,6 +119,7 @@ pub(super) fn figures(run: &DrillRun, s: &DrillSystemResult, finished: bool) -> 
     };
     SystemFigures {
         name: s.name.clone(),
+        display_name: s.display_name.clone(),
         tier: s.tier,
         phase: s.phase,
         objective_seconds: s.objective_seconds,

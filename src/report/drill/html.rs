@@ -156,6 +156,12 @@ impl Report {
                 match cell {
                     Cell::Text(text) if text.trim().is_empty() => out.push_str("<td>—</td>"),
                     Cell::Text(text) => write!(out, "<td>{}</td>", Esc(text))?,
+                    Cell::Named(name, id) => write!(
+                        out,
+                        "<td>{} <small class=\"id\">{}</small></td>",
+                        Esc(name),
+                        Esc(id)
+                    )?,
                     Cell::Mark(class, text) => {
                         write!(out, "<td class=\"mark {class}\">{}</td>", Esc(text))?;
                     }

@@ -120,6 +120,7 @@ impl Report {
             for i in 0..columns {
                 let text = match row.cells.get(i) {
                     Some(Cell::Text(text)) | Some(Cell::Mark(_, text)) => md(text),
+                    Some(Cell::Named(name, id)) => format!("{} <sub>{}</sub>", md(name), md(id)),
                     Some(Cell::At(Some(t))) => {
                         let (clock, since) = self.moment(*t);
                         match since {

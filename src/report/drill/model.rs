@@ -32,6 +32,8 @@ pub(super) enum Cell {
     At(Option<Timestamp>),
     /// A verdict, in words and, in HTML, colour: the CSS class and the words.
     Mark(&'static str, String),
+    /// A system by the name staff know it by, with its ID in small type.
+    Named(String, String),
 }
 
 impl Cell {
@@ -371,7 +373,10 @@ fn scope_systems(drill: &RecoveryDrill, run: Option<&DrillRun>) -> Vec<String> {
             .systems
             .iter()
             .map(|s| {
-                let mut text = s.name.clone();
+                let mut text = match &s.display_name {
+                    Some(display) => format!("{display} ({})", s.name),
+                    None => s.name.clone(),
+                };
                 let mut parts = Vec::new();
                 if let Some(tier) = s.tier {
                     parts.push(tier.to_string());
@@ -449,7 +454,10 @@ fn systems_table(figures: &[SystemFigures]) -> Table {
                 system: Some(f.name.clone()),
                 result: Some(f.result.class()),
                 cells: vec![
-                    Cell::text(&f.name),
+                    match &f.display_name {
+                        Some(display) => Cell::Named(display.clone(), f.name.clone()),
+                        None => Cell::text(&f.name),
+                    },
                     Cell::text(f.tier.map(|t| t.to_string()).unwrap_or_default()),
                     Cell::text(f.objective_seconds.map(human).unwrap_or_default()),
                     Cell::text(recovery),
