@@ -19,25 +19,17 @@ use std::time::Duration;
 
 use k8s_openapi::jiff::{Timestamp, tz::TimeZone};
 
-use crate::api::v1alpha1::{duration_units, format_duration};
+use crate::api::v1alpha1::format_duration;
 
 // ---------------------------------------------------------------------------------------
 // Durations and counts.
 
-/// A duration for people: "45 s", "41 min", "1 h 5 min", "30 min 20 s"; exact, never
+/// A duration for people: "45s", "41m", "1h5m", "30m20s", as everywhere else; exact, never
 /// rounded, so a missed objective never reads as met.
 pub(crate) fn human(seconds: u64) -> String {
-    let parts: Vec<String> = duration_units(std::time::Duration::from_secs(seconds))
-        .into_iter()
-        .map(|(n, unit)| match unit {
-            "m" => format!("{n} min"),
-            unit => format!("{n} {unit}"),
-        })
-        .collect();
-    if parts.is_empty() {
-        return "0 s".to_string();
-    }
-    parts.join(" ")
+    // One duration format everywhere: the CLI, `kubectl get`, the charts and the reports
+    // all write "1h30m".
+    crate::api::v1alpha1::format_duration(std::time::Duration::from_secs(seconds))
 }
 
 /// Seconds since the run started, like a stopwatch: "+0:42", "+12:05", "+1:02:03"; a

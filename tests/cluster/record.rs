@@ -336,7 +336,7 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
             "7B results back-entered",
             "NOT DONE",
             "check accepts failed again",
-            "lost 3 h of data against its recovery-point objective of 1 h",
+            "lost 3h of data against its recovery-point objective of 1h",
         ] {
             assert!(text.contains(needle), "{needle:?} not in the report:\n{text}");
         }

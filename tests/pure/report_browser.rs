@@ -435,7 +435,7 @@ fn chromium_renders_the_drill_report_chart_and_table() {
             .to_string()
     };
     assert!(
-        row_text("core-network").contains("Missed by 11 min"),
+        row_text("core-network").contains("Missed by 11m"),
         "{}",
         row_text("core-network")
     );

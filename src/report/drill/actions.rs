@@ -212,8 +212,8 @@ mod tests {
         );
         assert_eq!(
             items[0].to_string(),
-            "lims missed its recovery-time objective: back in 26 min against 15 min \
-             (11 min over). Find what slowed it down, or agree an objective it can meet."
+            "lims missed its recovery-time objective: back in 26m against 15m \
+             (11m over). Find what slowed it down, or agree an objective it can meet."
         );
         // Both renderings list them, and nothing about epr's injected check.
         let html = html(&drill());

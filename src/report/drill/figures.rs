@@ -135,7 +135,7 @@ pub(super) fn figures(run: &DrillRun, s: &DrillSystemResult, finished: bool) -> 
 // The headline.
 
 /// The report's one-sentence summary, e.g. "22 of 24 systems recovered within their
-/// objective; the longest took 41 min against a 30 min objective. 1 system failed."
+/// objective; the longest took 41m against a 30m objective. 1 system failed."
 pub fn headline(drill: &RecoveryDrill) -> String {
     match run_of(drill) {
         None => "This drill has not run yet.".to_string(),
@@ -260,7 +260,7 @@ mod tests {
             results,
             [
                 ("identity", SystemResult::Met),
-                // Recorded as 800 s and met; the timestamps say 26 min against 15.
+                // Recorded as 800s and met; the timestamps say 26m against 15.
                 ("lims", SystemResult::Missed { by_seconds: 660 }),
                 ("pas", SystemResult::Failed),
                 ("epr", SystemResult::Met),
@@ -273,8 +273,8 @@ mod tests {
     fn headline_counts_met_objectives_and_names_the_longest() {
         assert_eq!(
             headline(&drill()),
-            "2 of 4 systems recovered within their objective; the longest took 30 min \
-             against a 1 h objective. 1 system failed."
+            "2 of 4 systems recovered within their objective; the longest took 30m \
+             against a 1h objective. 1 system failed."
         );
         let page = html(&drill());
         assert!(page.contains(

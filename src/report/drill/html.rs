@@ -218,7 +218,7 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(page.contains("<td class=\"mark missed\">✗ Missed by 11 min</td>"));
+        assert!(page.contains("<td class=\"mark missed\">✗ Missed by 11m</td>"));
         assert!(page.contains("<td class=\"mark met\">✓ Met</td>"));
         assert!(page.contains("<td class=\"mark injected\">Yes, on purpose</td>"));
         assert!(page.contains("<td class=\"mark unexpected\">No: needs fixing</td>"));

@@ -119,7 +119,7 @@ pub(super) struct Report {
     pub(super) terms: &'static [(&'static str, &'static str)],
     /// (label, value) pairs: the objectives and scope.
     pub(super) facts: Vec<(&'static str, String)>,
-    /// The systems in the drill, "name (tier, objective 30 min)".
+    /// The systems in the drill, "name (tier, objective 30m)".
     pub(super) scope_systems: Vec<String>,
     /// The faults the spec plans.
     pub(super) planned_faults: Vec<String>,
@@ -811,7 +811,7 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("- **Started:** 2025-03-15 03:00:00 UTC"));
-        assert!(md.contains("- **Finished:** 2025-03-15 03:45:00 UTC, after 45 min"));
+        assert!(md.contains("- **Finished:** 2025-03-15 03:45:00 UTC, after 45m"));
         let page = html(&drill());
         assert!(page.contains(
             "<td class=\"when\"><time datetime=\"2025-03-15T03:10:07Z\">03:10:07 UTC</time> <span class=\"since\">(+10:07)</span></td>"
@@ -839,7 +839,7 @@ mod tests {
             "pas: fault lifted (NetworkPolicy/lifeline-drill-pas)",
             "Recovery started (plan core-drill-run-3)",
             "lims: restore started",
-            "lims: checked and working, 26 min after the fault",
+            "lims: checked and working, 26m after the fault",
             "identity: released to staff (first stage)",
             "identity: released at every stage",
             "pas: failed",

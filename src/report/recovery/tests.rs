@@ -27,8 +27,8 @@ fn chain(bodies: Vec<(i64, RecordKind, Option<&str>, Value)>) -> Vec<RecordEntry
     out
 }
 
-/// A recovery of two systems: pas restored from a backup 5 h old (objective 24 h), epr
-/// missing its 30 min objective, approved for the ward, a retry, a pause, a regression,
+/// A recovery of two systems: pas restored from a backup 5h old (objective 24h), epr
+/// missing its 30m objective, approved for the ward, a retry, a pause, a regression,
 /// one hand-back item done of two.
 fn record() -> Vec<RecordEntry> {
     use RecordKind::*;
@@ -201,7 +201,7 @@ fn the_report_shows_approvals_interventions_data_loss_hand_back_and_what_to_fix(
         "data lost: 5h",
         "re-check allergies | NOT DONE",
         "nurse-bob",
-        "ward/epr took 50 min against its objective of 30 min",
+        "ward/epr took 50m against its objective of 30m",
         "ward/pas: hand-back not done: re-check allergies",
         "1 intervention was made by editing the plan directly",
         "ward/pas failed 1 time before it came back (step restore-db failed)",
