@@ -212,7 +212,9 @@ fn print_status(
                         .map(|(_, w)| usize::from(w))
                 })
                 .flatten();
-            let mut text = render_table_width(plan, Timestamp::now(), width);
+            let colour =
+                width.is_some() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            let mut text = render_table_styled(plan, Timestamp::now(), width, colour);
             text.push_str(&fit_lines(&render_release(plan), width));
             text
         }
@@ -307,6 +309,28 @@ fn cut(text: &str, width: usize) -> String {
 /// [`render_table`] fitted to `width` columns of a terminal (see [`DROPPED_FIRST`]); no
 /// width: every column, nothing cut.
 pub fn render_table_width(plan: &RecoveryPlan, now: Timestamp, width: Option<usize>) -> String {
+    render_table_styled(plan, now, width, false)
+}
+
+/// The symbol and the ANSI colour of a phase on a terminal: green for a system that is
+/// back, red for one that failed or is blocked, yellow for one degraded or held.
+fn phase_style(phase: SystemPhase) -> Option<(&'static str, &'static str)> {
+    match phase {
+        SystemPhase::Verified | SystemPhase::Released => Some(("✓", "32")),
+        SystemPhase::Failed | SystemPhase::Blocked => Some(("✗", "31")),
+        SystemPhase::Degraded | SystemPhase::Held => Some(("!", "33")),
+        _ => None,
+    }
+}
+
+/// [`render_table_width`], with `colour`: each phase with its symbol and colour (see
+/// [`phase_style`]), for a terminal; without, plain text for a pipe or `NO_COLOR`.
+pub fn render_table_styled(
+    plan: &RecoveryPlan,
+    now: Timestamp,
+    width: Option<usize>,
+    colour: bool,
+) -> String {
     let namespace = plan.namespace().unwrap_or_default();
     let empty = RecoveryPlanStatus::default();
     let status = plan.status.as_ref().unwrap_or(&empty);
@@ -339,7 +363,10 @@ pub fn render_table_width(plan: &RecoveryPlan, now: Timestamp, width: Option<usi
                 display_name(&s.name, &namespace),
                 s.tier
                     .map_or_else(|| "-".to_string(), |t| t.as_str().to_string()),
-                phase_cell(s),
+                match phase_style(s.phase).filter(|_| colour) {
+                    Some((symbol, _)) => format!("{symbol} {}", phase_cell(s)),
+                    None => phase_cell(s),
+                },
                 step_cell(s),
                 elapsed_cell(s, status, now),
                 checks_cell(s),
@@ -400,23 +427,34 @@ pub fn render_table_width(plan: &RecoveryPlan, now: Timestamp, width: Option<usi
             widths[last] = widths[last].min(max.saturating_sub(others).max(header[6].len()));
         }
     }
-    let mut push_row = |cells: Vec<&str>| {
+    let phase_column = shown.iter().position(|&c| header[c] == "PHASE");
+    let mut push_row = |cells: Vec<&str>, style: Option<&str>| {
         let mut line = String::new();
         for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             let cell = cut(cell, *w);
-            line.push_str(&cell);
+            let pad = w - cell.chars().count() + GAP;
+            match style.filter(|_| Some(i) == phase_column) {
+                Some(code) => line.push_str(&format!("\u{1b}[{code}m{cell}\u{1b}[0m")),
+                None => line.push_str(&cell),
+            }
             if i + 1 < cells.len() {
-                let pad = w - cell.chars().count() + GAP;
                 line.extend(std::iter::repeat_n(' ', pad));
             }
         }
         let line = line.trim_end();
-        out.push_str(&width.map_or_else(|| line.to_string(), |w| cut(line, w)));
+        // A styled line is already within the width: its columns were fitted.
+        out.push_str(&match (width, style) {
+            (Some(w), None) => cut(line, w),
+            _ => line.to_string(),
+        });
         out.push('\n');
     };
-    push_row(shown.iter().map(|&c| header[c]).collect());
-    for row in &rows {
-        push_row(shown.iter().map(|&c| row[c].as_str()).collect());
+    push_row(shown.iter().map(|&c| header[c]).collect(), None);
+    for (row, s) in rows.iter().zip(&status.systems) {
+        let style = phase_style(s.phase)
+            .filter(|_| colour)
+            .map(|(_, code)| code);
+        push_row(shown.iter().map(|&c| row[c].as_str()).collect(), style);
     }
     match width {
         Some(w) => {

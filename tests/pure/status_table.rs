@@ -381,3 +381,34 @@ fn at_80_columns_the_table_drops_columns_in_a_known_order_and_the_summary_stays_
     let wide = render_table_width(&plan, now_at(12), Some(400));
     assert_eq!(wide, full);
 }
+
+#[test]
+fn on_a_terminal_phases_have_symbols_and_colours_and_in_a_pipe_none() {
+    use lifeline::cli::status::{render_table_styled, render_table_width};
+    let plan = running_plan();
+    let styled = render_table_styled(&plan, now_at(12), Some(100), true);
+    assert!(
+        styled.contains("\u{1b}[32m✓ Released (it-validation)"),
+        "{styled}"
+    );
+    assert!(styled.contains("\u{1b}[31m✗ Failed"), "{styled}");
+    let visible = |line: &str| {
+        let mut n = 0;
+        let mut escape = false;
+        for c in line.chars() {
+            match (escape, c) {
+                (false, '\u{1b}') => escape = true,
+                (true, 'm') => escape = false,
+                (true, _) => {}
+                (false, _) => n += 1,
+            }
+        }
+        n
+    };
+    for line in styled.lines() {
+        assert!(visible(line) <= 100, "{line:?}");
+    }
+    let plain = render_table_width(&plan, now_at(12), Some(100));
+    assert!(!plain.contains('\u{1b}') && !plain.contains('✓'), "{plain}");
+    assert!(!render_table(&plan, now_at(12)).contains('\u{1b}'));
+}
