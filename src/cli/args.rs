@@ -243,9 +243,14 @@ pub enum DrillCommand {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum DrillOutput {
     /// For people.
+    #[value(alias = "wide")]
     Table,
     /// The drill object as JSON.
     Json,
+    /// The drill object as YAML.
+    Yaml,
+    /// `recoverydrill.lifeline.dev/NAME`.
+    Name,
 }
 
 /// A drill on the command line.

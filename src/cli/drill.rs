@@ -384,6 +384,10 @@ pub(super) fn drill_cmd(cmd: DrillCommand) -> anyhow::Result<()> {
                         "{}",
                         serde_json::to_string_pretty(&d).context("encode the drill")?
                     ),
+                    DrillOutput::Yaml => {
+                        print!("{}", serde_yaml::to_string(&d).context("encode the drill")?)
+                    }
+                    DrillOutput::Name => println!("recoverydrill.lifeline.dev/{drill}"),
                 }
             }
         }

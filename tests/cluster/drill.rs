@@ -1549,6 +1549,16 @@ async fn drill_run_dry_run_shows_the_request_and_starts_nothing() {
             )) && stdout.contains(lifeline::api::v1alpha1::RUN_ANNOTATION),
             "{stdout}"
         );
+        // `drill status` prints as kubectl get does.
+        let out = support::lifeline(&["drill", "status", "weekly", "-n", &ns.name, "-o", "name"]).await;
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "recoverydrill.lifeline.dev/weekly\n"
+        );
+        let out = support::lifeline(&["drill", "status", "weekly", "-n", &ns.name, "-o", "yaml"]).await;
+        let yaml: Value = serde_yaml::from_slice(&out.stdout).expect("YAML");
+        assert_eq!(yaml["kind"], "RecoveryDrill");
+        assert_eq!(yaml["metadata"]["name"], "weekly");
         let d = drills.get("weekly").await.expect("the drill");
         assert!(
             !kube::ResourceExt::annotations(&d)
