@@ -190,3 +190,90 @@ where
         std::future::ready(pass)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt as _;
+    use kube::{
+        api::{ApiResource, DynamicObject, GroupVersionKind},
+        runtime::{reflector::store::Writer, watcher::Event},
+    };
+
+    use super::without_status_only_changes;
+
+    fn system(labels: &[(&str, &str)], phase: &str) -> DynamicObject {
+        let resource = resource();
+        let mut o = DynamicObject::new("lab", &resource).within("ward");
+        o.metadata.uid = Some("u1".into());
+        o.metadata.generation = Some(1);
+        o.metadata.labels = Some(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        o.data =
+            serde_json::json!({ "spec": { "tier": "critical" }, "status": { "phase": phase } });
+        o
+    }
+
+    fn resource() -> ApiResource {
+        ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "lifeline.dev",
+            "v1alpha1",
+            "ClinicalSystem",
+        ))
+    }
+
+    #[tokio::test]
+    async fn a_change_of_status_alone_wakes_nobody_and_a_deletion_always_does() {
+        let mut writer = Writer::new(resource());
+        let reader = writer.as_reader();
+        let first = system(&[("estate", "lab")], "Restoring");
+        let status_only = system(&[("estate", "lab")], "Verified");
+        let relabelled = system(&[("estate", "other")], "Verified");
+        for o in [&first, &status_only, &relabelled] {
+            writer.apply_watcher_event(&Event::Apply(o.clone()));
+        }
+        let items: Vec<Result<DynamicObject, kube::runtime::watcher::Error>> = vec![
+            Ok(first.clone()),
+            Ok(status_only.clone()),
+            Ok(relabelled.clone()),
+        ];
+        let passed: Vec<DynamicObject> =
+            without_status_only_changes(futures::stream::iter(items), reader.clone(), resource())
+                .filter_map(|r| async move { r.ok() })
+                .collect()
+                .await;
+        let phases: Vec<String> = passed
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}",
+                    o.data["status"]["phase"].as_str().unwrap_or_default(),
+                    o.metadata
+                        .labels
+                        .as_ref()
+                        .and_then(|l| l.get("estate"))
+                        .cloned()
+                        .unwrap_or_default()
+                )
+            })
+            .collect();
+        assert_eq!(
+            phases,
+            ["Restoring lab", "Verified other"],
+            "the status-only change is dropped"
+        );
+
+        // Deleted: gone from the cache, it passes even though nothing else changed.
+        writer.apply_watcher_event(&Event::Delete(relabelled.clone()));
+        let items: Vec<Result<DynamicObject, kube::runtime::watcher::Error>> =
+            vec![Ok(relabelled.clone()), Ok(relabelled.clone())];
+        let after: Vec<_> =
+            without_status_only_changes(futures::stream::iter(items), reader, resource())
+                .collect()
+                .await;
+        assert_eq!(after.len(), 2, "a deletion always wakes the plans");
+    }
+}
