@@ -91,6 +91,21 @@ fn a_second_cluster_runs_beside_the_first_and_down_stops_only_its_own() {
         "distinct API server ports"
     );
 
+    // `up` of a cluster already up says so and prints the same kubeconfig path, the one
+    // line on stdout, as a fresh start does (scripts/demo drill reads it).
+    let again = Command::new(script())
+        .args(["up", "--name", &name, "--owner-pid", &pid])
+        .output()
+        .expect("run scripts/cluster up again");
+    assert!(again.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        format!("{}\n", kubeconfig.display()),
+        "stderr: {}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already running"));
+
     let dir = cluster_dir(&name);
     let pids = started_pids(&dir);
     assert!(pids.iter().all(|p| pid_alive(*p)), "all components running");
