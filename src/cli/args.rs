@@ -531,6 +531,8 @@ pub enum VersionOutput {
     /// `{"client": {"version"}, "server": {"kubernetes", "operator": {"version", "image",
     /// "replicas", "readyReplicas", "leader"}}}`.
     Json,
+    /// The same as YAML.
+    Yaml,
 }
 
 /// Formats for `lifeline plan`.

@@ -21,12 +21,15 @@ pub(super) fn version_cmd(args: VersionArgs) -> anyhow::Result<()> {
         Some(super::runtime()?.block_on(server_versions(&args.operator_namespace)))
     };
     match args.output {
-        VersionOutput::Json => {
+        VersionOutput::Json | VersionOutput::Yaml => {
             let mut v = json!({ "client": { "version": client_version } });
             if let Some(Ok(s)) = &server {
                 v["server"] = s.clone();
             }
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            match args.output {
+                VersionOutput::Yaml => print!("{}", serde_yaml::to_string(&v)?),
+                _ => println!("{}", serde_json::to_string_pretty(&v)?),
+            }
         }
         VersionOutput::Text => {
             println!("Client: lifeline {client_version}");

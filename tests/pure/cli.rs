@@ -837,3 +837,36 @@ fn the_board_report_says_what_was_broken_of_what_was_in_scope_and_explains_its_t
         "{report}"
     );
 }
+
+#[test]
+fn demo_down_keeps_the_reports_it_told_you_to_give_the_board() {
+    // With a cache of its own: no cluster named demo there, the state of a finished demo.
+    let cache = tempfile::tempdir().expect("tempdir");
+    let state = cache.path().join("lifeline/demo");
+    std::fs::create_dir_all(state.join("reports")).expect("mkdir");
+    for f in [
+        "reports/pathology-weekly.html",
+        "reports/pathology-weekly.md",
+        "operator.log",
+        "stub.log",
+    ] {
+        std::fs::write(state.join(f), "x").expect("write");
+    }
+    let out = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo"))
+        .arg("down")
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .expect("run scripts/demo down");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "Kept the reports in {}",
+            state.join("reports").display()
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(state.join("reports/pathology-weekly.html").is_file());
+    assert!(state.join("reports/pathology-weekly.md").is_file());
+    assert!(!state.join("operator.log").exists() && !state.join("stub.log").exists());
+}

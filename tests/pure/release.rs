@@ -54,6 +54,12 @@ fn lifeline_version_client_prints_the_crates_version() {
         v.get("server").is_none(),
         "--client contacts no cluster: {v}"
     );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+        .args(["version", "--client", "-o", "yaml"])
+        .output()
+        .expect("run lifeline");
+    let v: serde_json::Value = serde_yaml::from_slice(&out.stdout).expect("YAML");
+    assert_eq!(v["client"]["version"], VERSION);
 }
 
 #[test]
