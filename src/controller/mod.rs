@@ -92,6 +92,11 @@ pub struct Context {
     /// The resourceVersion this process's last status write gave each plan and drill,
     /// by uid: a cached object at that version needs no fresh read.
     pub written: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    /// What this process last wrote to each ClinicalSystem's status, by "namespace/name"
+    /// and uid: the same again is not written, whether or not the cache shows it yet.
+    pub system_statuses: std::sync::Mutex<
+        std::collections::HashMap<String, (String, crate::api::v1alpha1::ClinicalSystemStatus)>,
+    >,
     /// The unsealed RecoveryRecord chunk of each record as this process last wrote it, by
     /// namespace and name: the next append starts from it instead of reading it.
     pub chunks:
@@ -260,6 +265,7 @@ impl Context {
             written_claims: Default::default(),
             claiming: Default::default(),
             written: Default::default(),
+            system_statuses: Default::default(),
             chunks: Default::default(),
             outages: Default::default(),
             record_retention: plan::record::DEFAULT_RETENTION,

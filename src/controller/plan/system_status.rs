@@ -39,9 +39,28 @@ pub async fn mirror(
         let Some(cs) = systems.get(&s.name) else {
             continue;
         };
-        let Some(want) = system_status::to_write(&key, status.phase, s, cs.status.as_ref()) else {
+        // What this process wrote last counts over a cache that may not show it yet.
+        let uid = cs.metadata.uid.clone().unwrap_or_default();
+        let mine = ctx.system_statuses.lock().ok().and_then(|m| {
+            m.get(&s.name)
+                .filter(|(u, _)| *u == uid)
+                .map(|(_, st)| st.clone())
+        });
+        // Unless the cache shows another plan's word: then that is what stands.
+        let others = cs
+            .status
+            .as_ref()
+            .and_then(|c| c.plan.as_deref())
+            .is_some_and(|p| p != key);
+        let current = if others {
+            cs.status.as_ref()
+        } else {
+            mine.as_ref().or(cs.status.as_ref())
+        };
+        let Some(want) = system_status::to_write(&key, status.phase, s, current) else {
             continue;
         };
+        let (name_key, written) = (s.name.clone(), want.clone());
         let api: Api<ClinicalSystem> =
             Api::namespaced(ctx.client.clone(), &cs.namespace().unwrap_or_default());
         let (name, key) = (cs.name_any(), &key);
@@ -51,8 +70,15 @@ pub async fn mirror(
                 field_manager: Some(MANAGER.to_string()),
                 ..PatchParams::default()
             };
-            if let Err(e) = api.patch_status(&name, &params, &Patch::Merge(&patch)).await {
-                warn!(plan = %key, system = %s.name, error = %e, "writing the ClinicalSystem's status failed; written again on the next reconcile");
+            match api.patch_status(&name, &params, &Patch::Merge(&patch)).await {
+                Ok(_) => {
+                    if let Ok(mut m) = ctx.system_statuses.lock() {
+                        m.insert(name_key, (uid, written));
+                    }
+                }
+                Err(e) => {
+                    warn!(plan = %key, system = %s.name, error = %e, "writing the ClinicalSystem's status failed; written again on the next reconcile");
+                }
             }
         }));
     }
