@@ -99,6 +99,26 @@ async fn a_second_plan_leaves_what_the_first_holds_and_reruns_nothing_of_it() {
         );
         assert_eq!(sys(&st, &ns.name, "c").phase, SystemPhase::Waiting);
         assert!(st.awaiting_steps.is_empty(), "the second plan does not ask for a's sign-off: {:?}", st.awaiting_steps);
+        // The systems' own status stays the first plan's word while the second waits.
+        let systems = ns.api::<ClinicalSystem>();
+        for n in ["a", "b"] {
+            crate::support::eventually(
+                &format!("{n}'s own status to be the first plan's"),
+                Duration::from_secs(30),
+                || {
+                    let (systems, first_key) = (systems.clone(), first_key.clone());
+                    async move {
+                        let own = systems.get(n).await.map_err(|e| e.to_string())?.status.unwrap_or_default();
+                        if own.plan.as_deref() == Some(first_key.as_str()) && own.phase != Some(SystemPhase::Held) {
+                            Ok(())
+                        } else {
+                            Err(format!("{own:?}"))
+                        }
+                    }
+                },
+            )
+            .await;
+        }
 
         // The sign-off in the first plan: a is verified and released there, and the
         // second goes on with c at once.
