@@ -1,6 +1,6 @@
 //! The playbooks and the CRD manifests apply cleanly to a real API server: every object
 //! under `playbooks/quickstart` and `playbooks/northern-care` is admitted (with the CRDs
-//! installed), reads back as the lifeline types, and `kubectl apply -k manifests/`
+//! installed), reads back as the lifeline types, and `kubectl apply -k manifests/crds/`
 //! passes a server-side dry run.
 //!
 //! Each playbook is applied into a fresh test namespace instead of its own
