@@ -47,17 +47,26 @@ impl std::fmt::Display for UnknownField {
     }
 }
 
-/// The openAPIV3Schema of a lifeline kind, or None for a kind lifeline does not define.
-fn schema_of(kind: &str) -> Option<Value> {
-    let crd = match kind {
-        "ClinicalSystem" => ClinicalSystem::crd(),
-        "RecoveryPlan" => RecoveryPlan::crd(),
-        "RecoveryDrill" => RecoveryDrill::crd(),
-        _ => return None,
-    };
-    let version = crd.spec.versions.into_iter().next()?;
-    let schema = version.schema?.open_api_v3_schema?;
-    serde_json::to_value(schema).ok()
+/// The openAPIV3Schema of a lifeline kind, or None for a kind lifeline does not define;
+/// made once per kind, not once per object (an estate's files hold thousands).
+fn schema_of(kind: &str) -> Option<&'static Value> {
+    use std::sync::OnceLock;
+    fn of(
+        crd: k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    ) -> Option<Value> {
+        let version = crd.spec.versions.into_iter().next()?;
+        let schema = version.schema?.open_api_v3_schema?;
+        serde_json::to_value(schema).ok()
+    }
+    static SYSTEM: OnceLock<Option<Value>> = OnceLock::new();
+    static PLAN: OnceLock<Option<Value>> = OnceLock::new();
+    static DRILL: OnceLock<Option<Value>> = OnceLock::new();
+    match kind {
+        "ClinicalSystem" => SYSTEM.get_or_init(|| of(ClinicalSystem::crd())).as_ref(),
+        "RecoveryPlan" => PLAN.get_or_init(|| of(RecoveryPlan::crd())).as_ref(),
+        "RecoveryDrill" => DRILL.get_or_init(|| of(RecoveryDrill::crd())).as_ref(),
+        _ => None,
+    }
 }
 
 /// Every field of `object` (a whole lifeline object, as YAML) that the schema of its
@@ -78,7 +87,7 @@ pub fn unknown_fields(kind: &str, object: &serde_yaml::Value) -> Vec<UnknownFiel
             }
         }
     }
-    walk(&schema, &value, "", &mut out);
+    walk(schema, &value, "", &mut out);
     out
 }
 

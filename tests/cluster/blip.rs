@@ -9,7 +9,6 @@
 
 use std::{
     collections::BTreeMap,
-    path::PathBuf,
     process::Command,
     time::{Duration, Instant},
 };
@@ -23,7 +22,7 @@ use lifeline::{
 use serde_json::json;
 
 use crate::support::{
-    TestNamespace, admin_client, client_from, ensure_crds, object,
+    OwnCluster, TestNamespace, admin_client, client_from, ensure_crds, object,
     playbook::{ServiceStandIn, apply_playbook_where, confirm_manual_steps, playbook},
     repo_root, with_namespace,
 };
@@ -40,43 +39,7 @@ const ETCD_FROZEN: u64 = 30;
 const RUN: Duration = Duration::from_secs(900);
 const RESTART_ANNOTATION: &str = "lifeline.dev/restart-token";
 
-/// A cluster of this test's own, torn down when dropped (and by `--owner-pid` should
-/// the test process die first).
-struct OwnCluster {
-    name: String,
-    kubeconfig: PathBuf,
-}
-
 impl OwnCluster {
-    fn up(name: &str) -> Self {
-        let out = Command::new(repo_root().join("scripts/cluster"))
-            .args([
-                "up",
-                "--name",
-                name,
-                "--owner-pid",
-                &std::process::id().to_string(),
-            ])
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .expect("run scripts/cluster up");
-        assert!(
-            out.status.success(),
-            "scripts/cluster up --name {name} failed (log above)"
-        );
-        let kubeconfig = PathBuf::from(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .expect("kubeconfig path")
-                .trim(),
-        );
-        Self {
-            name: name.to_string(),
-            kubeconfig,
-        }
-    }
-
     /// Runs `scripts/cluster ARGS --name NAME`, failing the test if it fails.
     async fn script(&self, args: &[&str]) {
         let mut full: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -94,14 +57,6 @@ impl OwnCluster {
             "scripts/cluster {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/cluster"))
-            .args(["down", "--name", &self.name])
-            .output();
     }
 }
 

@@ -14,7 +14,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::support::{self, repo_root};
+use crate::support::{self, OwnCluster, repo_root};
 
 /// The helm binary: `LIFELINE_HELM` (scripts/test builds it first), else built now.
 fn helm() -> &'static Path {
@@ -179,44 +179,6 @@ fn the_chart_lints_and_renders_exactly_the_kustomizations_objects() {
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         "registry.example.org/lifeline:9.9.9"
     );
-}
-
-/// A cluster of the chart's own, down when dropped.
-struct OwnCluster {
-    name: String,
-    kubeconfig: PathBuf,
-}
-
-impl OwnCluster {
-    fn up(name: &str) -> OwnCluster {
-        let out = Command::new(repo_root().join("scripts/cluster"))
-            .args([
-                "up",
-                "--name",
-                name,
-                "--owner-pid",
-                &std::process::id().to_string(),
-            ])
-            .output()
-            .expect("run scripts/cluster up");
-        assert!(
-            out.status.success(),
-            "scripts/cluster up --name {name}:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        OwnCluster {
-            name: name.to_string(),
-            kubeconfig: PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()),
-        }
-    }
-}
-
-impl Drop for OwnCluster {
-    fn drop(&mut self) {
-        let _ = Command::new(repo_root().join("scripts/cluster"))
-            .args(["down", "--name", &self.name])
-            .output();
-    }
 }
 
 #[test]

@@ -1259,3 +1259,52 @@ pub async fn create_approval(
         .await
         .unwrap_or_else(|e| panic!("create Approval {}: {e}", a.name_any()))
 }
+
+/// A cluster of a test's own, torn down when dropped (and by `--owner-pid` should
+/// the test process die first).
+pub struct OwnCluster {
+    /// Its name.
+    pub name: String,
+    /// Its kubeconfig.
+    pub kubeconfig: PathBuf,
+}
+
+impl OwnCluster {
+    /// Starts cluster `name` (scripts/cluster up), failing the test if it does not start.
+    pub fn up(name: &str) -> Self {
+        let out = Command::new(repo_root().join("scripts/cluster"))
+            .args([
+                "up",
+                "--name",
+                name,
+                "--owner-pid",
+                &std::process::id().to_string(),
+            ])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("run scripts/cluster up");
+        assert!(
+            out.status.success(),
+            "scripts/cluster up --name {name} failed (log above)"
+        );
+        let kubeconfig = PathBuf::from(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .expect("kubeconfig path")
+                .trim(),
+        );
+        Self {
+            name: name.to_string(),
+            kubeconfig,
+        }
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(repo_root().join("scripts/cluster"))
+            .args(["down", "--name", &self.name])
+            .output();
+    }
+}
