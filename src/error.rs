@@ -37,6 +37,15 @@ pub enum Error {
     /// trying again soon helps.
     #[error("not ready: {0}")]
     NotReady(String),
+    /// RecoveryProgress objects that a plan's status names are gone: what its systems went
+    /// through is lost, so the plan does nothing more rather than restore them again.
+    #[error("the progress of RecoveryPlan {plan} is lost: {problem}")]
+    ProgressLost {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// What is missing.
+        problem: String,
+    },
     /// The API server refused to store an object even in its smallest form: nothing more
     /// can be recorded, so nothing more is done until the object is made smaller.
     #[error("{what} is too large to store: {message}")]
@@ -49,7 +58,8 @@ pub enum Error {
 }
 
 impl Error {
-    /// A bounded label: `kube`, `invalid_plan`, `invalid_object`, `serialize`, `not_ready`, `too_large`.
+    /// A bounded label: `kube`, `invalid_plan`, `invalid_object`, `serialize`, `not_ready`,
+    /// `progress_lost`, `too_large`.
     pub fn category(&self) -> &'static str {
         match self {
             Error::Kube { .. } => "kube",
@@ -57,6 +67,7 @@ impl Error {
             Error::InvalidObject { .. } => "invalid_object",
             Error::Serialize { .. } => "serialize",
             Error::NotReady(_) => "not_ready",
+            Error::ProgressLost { .. } => "progress_lost",
             Error::TooLarge { .. } => "too_large",
         }
     }

@@ -248,9 +248,7 @@ async fn deciding(
         bail!("a rejection needs a reason: --comment \"...\"");
     }
     let me = whoami(client).await?;
-    let plans: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
-    let found = plans
-        .get_opt(plan)
+    let found = crate::controller::cluster::progress::get(client, namespace, plan)
         .await
         .with_context(|| format!("read recoveryplan {namespace}/{plan}"))?
         .with_context(|| format!("recoveryplan {namespace}/{plan} not found"))?;
@@ -317,8 +315,7 @@ pub(super) fn decide_cmd(args: DecideArgs, decision: Decision) -> anyhow::Result
             if decision == Decision::Reject {
                 bail!("name the stage to reject: --stage S");
             }
-            let found = Api::<RecoveryPlan>::namespaced(client, &ns)
-                .get_opt(&plan)
+            let found = crate::controller::cluster::progress::get(&client, &ns, &plan)
                 .await
                 .with_context(|| format!("read recoveryplan {ns}/{plan}"))?
                 .with_context(|| format!("recoveryplan {ns}/{plan} not found"))?;

@@ -10,10 +10,7 @@ use kube::{
 };
 
 use super::{LogsArgs, control, with_plan};
-use crate::{
-    api::v1alpha1::{RecoveryPlan, short_name},
-    engine::names,
-};
+use crate::{api::v1alpha1::short_name, engine::names};
 
 /// `lifeline logs`.
 pub(super) fn logs_cmd(args: LogsArgs) -> anyhow::Result<()> {
@@ -24,8 +21,7 @@ pub(super) fn logs_cmd(args: LogsArgs) -> anyhow::Result<()> {
         tail,
     } = args;
     with_plan(&target, |client, ns, plan_name| async move {
-        let plan = Api::<RecoveryPlan>::namespaced(client.clone(), &ns)
-            .get_opt(&plan_name)
+        let plan = crate::controller::cluster::progress::get(&client, &ns, &plan_name)
             .await
             .with_context(|| format!("read recoveryplan {ns}/{plan_name}"))?
             .with_context(|| format!("recoveryplan {ns}/{plan_name} not found"))?;

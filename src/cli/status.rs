@@ -160,7 +160,7 @@ async fn watch_plan(
             Some(Ok(Event::Apply(obj) | Event::InitApply(obj))) => {
                 listed = true;
                 let changed = obj.resource_version() != current.resource_version();
-                current = obj;
+                current = with_progress(api, obj).await?;
                 changed
             }
         };
@@ -220,14 +220,14 @@ fn print_status(
         }
         StatusOutput::Name => format!("recoveryplan.lifeline.dev/{}\n", plan.name_any()),
         StatusOutput::Yaml => {
-            let status = plan.status.clone().unwrap_or_default();
+            let status = status_json(&plan.status.clone().unwrap_or_default());
             serde_yaml::to_string(&status).map_err(|e| CtlError::Output {
                 plan: plan_name(plan),
                 source: std::io::Error::other(e),
             })?
         }
         StatusOutput::Json => {
-            let status = plan.status.clone().unwrap_or_default();
+            let status = status_json(&plan.status.clone().unwrap_or_default());
             let mut json =
                 serde_json::to_string_pretty(&status).map_err(|source| CtlError::Serialize {
                     plan: plan_name(plan),
@@ -247,15 +247,53 @@ fn print_status(
         })
 }
 
-/// Reads the plan, turning a 404 into an error that names it.
+/// Reads the plan with its systems' progress (its RecoveryProgress shards), turning a
+/// 404 into an error that names it.
 pub(super) async fn get_plan(
     api: &Api<RecoveryPlan>,
     namespace: &str,
     plan: &str,
 ) -> Result<RecoveryPlan, CtlError> {
-    api.get(plan)
+    let found = api
+        .get(plan)
         .await
-        .map_err(|e| kube_error("get", namespace, plan, e))
+        .map_err(|e| kube_error("get", namespace, plan, e))?;
+    with_progress(api, found).await
+}
+
+/// `found` with its systems' progress filled in from its RecoveryProgress shards (read
+/// again until the plan and its shards go together, [`crate::controller::cluster::progress::fetch`]).
+pub(super) async fn with_progress(
+    api: &Api<RecoveryPlan>,
+    found: RecoveryPlan,
+) -> Result<RecoveryPlan, CtlError> {
+    let plan = plan_name(&found);
+    crate::controller::cluster::progress::fetch(&kube::Client::from(api.clone()), found)
+        .await
+        .map_err(|e| match e {
+            crate::error::Error::Kube { source, .. } => CtlError::Kube {
+                action: "read the RecoveryProgress objects of",
+                plan,
+                source,
+            },
+            other => CtlError::Kube {
+                action: "read the RecoveryProgress objects of",
+                plan,
+                source: kube::Error::Service(Box::new(other)),
+            },
+        })
+}
+
+/// A plan's status as JSON, its systems' progress included.
+pub fn status_json(status: &RecoveryPlanStatus) -> serde_json::Value {
+    let mut v = serde_json::to_value(status).unwrap_or_default();
+    if let Some(map) = v.as_object_mut() {
+        map.insert(
+            "systems".into(),
+            serde_json::to_value(&status.systems).unwrap_or_default(),
+        );
+    }
+    v
 }
 
 /// "namespace/name" of a plan.
@@ -476,6 +514,14 @@ pub fn render_release(plan: &RecoveryPlan) -> String {
     // Manual steps waiting for people, whether or not the plan has stages.
     for line in &status.awaiting_steps {
         let _ = writeln!(out, "Awaiting: {}", one_line(&line.to_string()));
+    }
+    if status.awaiting_steps_not_listed > 0 {
+        let _ = writeln!(
+            out,
+            "Awaiting: {} more manual steps (the status lists the first {})",
+            status.awaiting_steps_not_listed,
+            status.awaiting_steps.len()
+        );
     }
     out.push_str(&render_interventions(&status));
     out.push_str(&render_data_and_hand_back(&status));

@@ -97,6 +97,8 @@ pub struct Context {
     pub system_statuses: std::sync::Mutex<
         std::collections::HashMap<String, (String, crate::api::v1alpha1::ClinicalSystemStatus)>,
     >,
+    /// Each plan's RecoveryProgress shards as this process last read or wrote them.
+    pub progress: plan::progress::Memo,
     /// The unsealed RecoveryRecord chunk of each record as this process last wrote it, by
     /// namespace and name: the next append starts from it instead of reading it.
     pub chunks:
@@ -267,6 +269,7 @@ impl Context {
             written: Default::default(),
             system_statuses: Default::default(),
             chunks: Default::default(),
+            progress: Default::default(),
             outages: Default::default(),
             record_retention: plan::record::DEFAULT_RETENTION,
             caches: std::sync::OnceLock::new(),

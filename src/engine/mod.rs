@@ -22,6 +22,7 @@ pub mod drill;
 pub mod names;
 pub mod notice;
 pub mod plan;
+pub mod progress;
 pub mod record;
 pub mod run;
 pub mod time;

@@ -50,6 +50,8 @@ pub mod reason {
     pub const STORED: &str = "Stored";
     /// StatusComplete (plan): the full status was too large to store.
     pub const TOO_LARGE: &str = "TooLarge";
+    /// `StatusComplete`: RecoveryProgress objects the status names are gone.
+    pub const PROGRESS_LOST: &str = "ProgressLost";
     /// Running (drill): no run in progress.
     pub const NOT_RUNNING: &str = "NotRunning";
 }

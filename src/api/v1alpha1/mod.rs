@@ -1,5 +1,5 @@
-//! `lifeline.dev/v1alpha1`: ClinicalSystem, RecoveryPlan, Approval, Intervention and
-//! RecoveryDrill.
+//! `lifeline.dev/v1alpha1`: ClinicalSystem, RecoveryPlan, Approval, Intervention,
+//! RecoveryDrill, and the operator's RecoveryRecord and RecoveryProgress.
 
 mod approval;
 mod clinical_system;
@@ -8,6 +8,7 @@ pub mod conditions;
 mod intervention;
 mod recovery_drill;
 mod recovery_plan;
+mod recovery_progress;
 mod recovery_record;
 
 pub use approval::*;
@@ -16,6 +17,7 @@ pub use common::*;
 pub use intervention::*;
 pub use recovery_drill::*;
 pub use recovery_plan::*;
+pub use recovery_progress::*;
 pub use recovery_record::*;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
@@ -31,6 +33,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         Intervention::crd(),
         RecoveryDrill::crd(),
         RecoveryRecord::crd(),
+        RecoveryProgress::crd(),
     ];
     for crd in &mut all {
         for version in &mut crd.spec.versions {

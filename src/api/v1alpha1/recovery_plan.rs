@@ -403,16 +403,29 @@ pub struct RecoveryPlanStatus {
     /// When the run reached a final phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<Time>,
-    /// One entry per selected system, in restore order.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// One entry per selected system, in restore order. Not stored in the plan: each
+    /// system's progress is kept in the plan's RecoveryProgress shards (`progressObjects`
+    /// names them), and filled in here when the plan is read with them
+    /// ([`crate::controller::cluster::progress`]).
+    #[serde(skip)]
+    #[schemars(skip)]
     pub systems: Vec<SystemStatus>,
+    /// Where each system's progress is stored: the plan's RecoveryProgress objects, with
+    /// the version of each that this status goes with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_objects: Option<ProgressObjects>,
     /// Every release-stage Approval the operator considered, in the order they count, with
     /// whether it was accepted and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRecord>,
-    /// Manual restore steps waiting for people to confirm them.
+    /// Manual restore steps waiting for people to confirm them, in restore order (the
+    /// first 100: `awaitingStepsNotListed` counts the rest, so that an estate of thousands
+    /// cannot grow the status past what the API server stores).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub awaiting_steps: Vec<AwaitingStep>,
+    /// Manual steps waiting for people beyond those listed in `awaitingSteps`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub awaiting_steps_not_listed: u32,
     /// Ignored Approvals left out of `approvals`: every one that counts is listed, and the
     /// latest ignored ones up to a limit, so that no number of them can grow the status
     /// past what the API server stores.
@@ -437,6 +450,34 @@ pub struct RecoveryPlanStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
+}
+
+/// Where a plan's per-system progress is stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressObjects {
+    /// How many shards the progress is split into.
+    pub shards: u32,
+    /// How many systems they hold in all.
+    pub systems: u32,
+    /// Each shard, with the resourceVersion written with this status.
+    #[serde(default)]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub objects: Vec<ProgressRef>,
+}
+
+/// One RecoveryProgress object of a plan.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressRef {
+    /// Its name.
+    pub name: String,
+    /// Its shard number.
+    pub shard: u32,
+    /// Its resourceVersion as written.
+    pub resource_version: String,
+    /// How many systems it holds.
+    pub systems: u32,
 }
 
 /// The head of a plan's record: how many entries, in how many chunks, and the hash of

@@ -6,6 +6,7 @@
 pub mod cache;
 pub mod identity;
 pub mod outage;
+pub mod progress;
 
 use std::{future::Future, sync::Arc};
 

@@ -91,12 +91,15 @@ pub async fn observe(ctx: &Context, f: &Facts<'_>) -> Result<Observed, Error> {
                 .during(|| format!("read RecoveryPlan {ns}/{name}"))?
             {
                 None => PlanSeen::Missing,
-                Some(p) => PlanSeen::Present {
-                    deleting: p.metadata.deletion_timestamp.is_some(),
-                    generation: p.metadata.generation,
-                    drill: p.spec.drill.clone(),
-                    status: Box::new(p.status.unwrap_or_default()),
-                },
+                Some(p) => {
+                    let p = crate::controller::cluster::progress::fetch(&ctx.client, p).await?;
+                    PlanSeen::Present {
+                        deleting: p.metadata.deletion_timestamp.is_some(),
+                        generation: p.metadata.generation,
+                        drill: p.spec.drill.clone(),
+                        status: Box::new(p.status.unwrap_or_default()),
+                    }
+                }
             },
         );
     }

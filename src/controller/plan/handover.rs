@@ -104,7 +104,21 @@ pub async fn others(ctx: &Context, me: &RecoveryPlan) -> Result<Vec<PlanClaims>,
         match written.get(&key).filter(|(u, _, _)| *u == uid) {
             Some(_) if p.metadata.deletion_timestamp.is_some() => {}
             Some((_, claims, _)) => out.push(claims.clone()),
-            None => out.push(claims_of(&p, &p.status.clone().unwrap_or_default())),
+            None if p.metadata.deletion_timestamp.is_some() => {
+                out.push(claims_of(&p, &RecoveryPlanStatus::default()));
+            }
+            None => {
+                // Its systems are in its RecoveryProgress shards: read once, then known
+                // from what this process writes for it.
+                let mut status = p.status.clone().unwrap_or_default();
+                let ns = p.namespace().unwrap_or_default();
+                let listed =
+                    crate::controller::cluster::progress::list(&ctx.client, &ns, &uid).await?;
+                status.systems =
+                    crate::controller::cluster::progress::assemble(Some(&status), listed).systems;
+                record(ctx, &p, &status);
+                out.push(claims_of(&p, &status));
+            }
         }
     }
     // Written by this process just now, not in the cache yet.

@@ -9,6 +9,7 @@ pub mod events;
 pub mod hand_back;
 pub mod handover;
 pub mod interventions;
+pub mod progress;
 pub mod reconcile;
 pub mod record;
 pub mod release;

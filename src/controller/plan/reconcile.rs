@@ -35,6 +35,8 @@ pub const DEFAULT_CHECK_DEADLINE: Duration = Duration::from_secs(300);
 pub const RESYNC: Duration = Duration::from_secs(30);
 /// Requeue after a transient error.
 pub const ERROR_REQUEUE: Duration = Duration::from_secs(5);
+/// How many manual steps waiting for people the plan's status lists (the rest counted).
+pub const AWAITING_STEPS_LISTED: usize = 100;
 /// Requeue after the API server refused a request (quota, admission, permission).
 pub const REFUSED_REQUEUE: Duration = Duration::from_secs(30);
 
@@ -61,12 +63,14 @@ fn selected_keys(
 
 /// Reconciles one plan, from a fresh read of it.
 pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Requeue, Error> {
+    let uid = plan.uid().unwrap_or_default();
     crate::controller::cluster::reconcile_fresh(
         plan,
         ctx,
-        |ctx, ns, name| {
+        move |ctx, ns, name| {
             ctx.metrics.forget(ns, name);
             super::handover::forget(ctx, ns, name);
+            super::progress::forget(ctx, &uid);
         },
         |plan, ctx| async move { reconcile_inner(&plan, &ctx).await },
     )
@@ -79,6 +83,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         ctx.metrics
             .forget(&plan.namespace().unwrap_or_default(), &plan.name_any());
         super::handover::forget(ctx, &plan.namespace().unwrap_or_default(), &plan.name_any());
+        super::progress::forget(ctx, &plan.uid().unwrap_or_default());
         return Ok(Requeue::await_change());
     }
     let ns = plan.namespace().unwrap_or_default();
@@ -123,7 +128,16 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         )
     };
     let by_key: HashMap<String, &ClinicalSystem> = systems.iter().map(|s| (key_of(s), s)).collect();
-    let prev = plan.status.clone().unwrap_or_default();
+    // Each system's progress is kept in the plan's RecoveryProgress shards.
+    let mut prev = plan.status.clone().unwrap_or_default();
+    prev.systems = match super::progress::load(ctx, plan).await {
+        Ok(systems) => systems,
+        Err(e @ Error::ProgressLost { .. }) => {
+            status::write_lost(ctx, plan, &e.to_string(), now).await?;
+            return Ok(Requeue::await_change());
+        }
+        Err(e) => return Err(e),
+    };
 
     // What other plans hold: the plan leaves those systems alone, and counts a hard
     // dependency they hold without selecting it.
@@ -336,8 +350,12 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     decision.status.approvals_not_listed = eval.not_listed;
     decision.status.awaiting =
         engine::approvals::awaiting(&model.settings, &decision.status, &eval);
-    decision.status.awaiting_steps =
-        awaiting_steps(plan, &model, &by_key, &decision.status, &approvals);
+    let mut waiting_steps = awaiting_steps(plan, &model, &by_key, &decision.status, &approvals);
+    decision.status.awaiting_steps_not_listed =
+        u32::try_from(waiting_steps.len().saturating_sub(AWAITING_STEPS_LISTED))
+            .unwrap_or(u32::MAX);
+    waiting_steps.truncate(AWAITING_STEPS_LISTED);
+    decision.status.awaiting_steps = waiting_steps;
     let confirmed_by = |system: &str, k: usize| {
         confirmation_of(plan, &model, &by_key, &approvals, system, k)
             .map(|c| match c {
@@ -383,7 +401,9 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         now,
     )
     .await?;
+    super::progress::store(ctx, plan, &mut decision.status).await?;
     status::write(ctx, plan, &prev, &mut decision.status, now).await?;
+    super::progress::sweep(ctx, plan).await;
     super::handover::record(ctx, plan, &decision.status);
     drop(claiming);
     super::system_status::mirror(ctx, plan, &by_key, &decision.status).await;
@@ -520,7 +540,9 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             now,
         )
         .await?;
+        super::progress::store(ctx, plan, &mut decision.status).await?;
         status::write(ctx, plan, &written, &mut decision.status, now).await?;
+        super::progress::sweep(ctx, plan).await;
         super::handover::record(ctx, plan, &decision.status);
         super::system_status::mirror(ctx, plan, &by_key, &decision.status).await;
         events::publish_transitions(ctx, plan, &model, &written, &decision.status, &notices).await;

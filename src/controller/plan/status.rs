@@ -177,10 +177,10 @@ pub fn too_large(e: &Error) -> bool {
 }
 
 /// `status` without what a recovery can do without: the ignored Approvals' records
-/// (counted instead), the messages of systems that have not started, and checks' errors
-/// beyond 200 bytes; with `StatusComplete=False` saying the API server refused the whole.
-/// What the engine resumes from (phases, steps, times, releases, approvals that count)
-/// stays.
+/// (counted instead) and the instructions of the manual steps waiting for people; with
+/// `StatusComplete=False` saying the API server refused the whole. What the engine
+/// resumes from stays (each system's progress is not in the plan's status at all: it is
+/// in the plan's RecoveryProgress shards).
 pub fn trim(
     status: &mut RecoveryPlanStatus,
     refusal: &str,
@@ -188,21 +188,14 @@ pub fn trim(
     generation: Option<i64>,
     now: Timestamp,
 ) {
-    use crate::api::v1alpha1::{SystemPhase, conditions as c};
+    use crate::api::v1alpha1::conditions as c;
     let before = status.approvals.len();
     status.approvals.retain(|r| r.accepted);
     status.approvals_not_listed = status
         .approvals_not_listed
         .saturating_add(u32::try_from(before - status.approvals.len()).unwrap_or(u32::MAX));
-    for s in &mut status.systems {
-        if matches!(s.phase, SystemPhase::Pending | SystemPhase::Waiting) {
-            s.message = None;
-        }
-        for check in &mut s.checks {
-            if let Some(e) = &check.last_error {
-                check.last_error = Some(crate::engine::approvals::truncate(e, 200));
-            }
-        }
+    for step in &mut status.awaiting_steps {
+        step.instructions = crate::engine::approvals::truncate(&step.instructions, 200);
     }
     crate::engine::conditions::set_condition(
         &mut status.conditions,
@@ -213,7 +206,7 @@ pub fn trim(
             reason: c::reason::TOO_LARGE,
             message: crate::engine::approvals::truncate(
                 &format!(
-                    "the API server refused the full status ({refusal}); written without the ignored Approvals' records, waiting systems' messages and long check errors"
+                    "the API server refused the full status ({refusal}); written without the ignored Approvals' records and with manual steps' instructions cut short"
                 ),
                 1024,
             ),
@@ -221,6 +214,59 @@ pub fn trim(
         generation,
         now,
     );
+}
+
+/// Records that the plan's systems' progress is lost (`StatusComplete=False`, reason
+/// `ProgressLost`, and a Warning Event): the plan does nothing more, rather than restore
+/// again systems whose state it no longer knows.
+pub async fn write_lost(
+    ctx: &Context,
+    plan: &RecoveryPlan,
+    problem: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
+    use crate::api::v1alpha1::conditions as c;
+    let prev = plan.status.clone().unwrap_or_default();
+    let message = crate::engine::approvals::truncate(
+        &format!(
+            "{problem}: lifeline does nothing more for this plan rather than restore again systems whose progress it no longer knows. See who deleted them (the API server's audit log), then recover what is left with a new RecoveryPlan"
+        ),
+        1024,
+    );
+    let mut conditions = prev.conditions.clone();
+    crate::engine::conditions::set_condition(
+        &mut conditions,
+        &prev.conditions,
+        crate::engine::conditions::NewCondition {
+            type_: c::STATUS_COMPLETE,
+            status: false,
+            reason: c::reason::PROGRESS_LOST,
+            message: message.clone(),
+        },
+        plan.metadata.generation,
+        now,
+    );
+    if conditions != prev.conditions {
+        tracing::error!(plan = %plan.name_any(), problem = %problem, "a plan's progress is lost; it does nothing more");
+        let ev = kube::runtime::events::Event {
+            type_: kube::runtime::events::EventType::Warning,
+            reason: "ProgressLost".into(),
+            note: Some(super::events::fit_note(&message)),
+            action: "Record".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx
+            .recorder
+            .publish(&ev, &kube::Resource::object_ref(plan, &()))
+            .await
+        {
+            tracing::warn!(reason = %ev.reason, error = %e, "could not publish an Event");
+        }
+        let ns = plan.namespace().unwrap_or_default();
+        cluster::merge_status_conditions::<RecoveryPlan>(ctx, &ns, &plan.name_any(), &conditions)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Records that the plan cannot run, and why, leaving what was recorded about systems.
@@ -319,8 +365,6 @@ mod tests {
             ["a2"]
         );
         assert_eq!(status.approvals_not_listed, 9);
-        assert_eq!(status.systems[0].message, None);
-        assert_eq!(status.systems[1].released_stage.as_deref(), Some("ward"));
         let c = &status.conditions[0];
         assert_eq!(
             (c.type_.as_str(), c.status.as_str(), c.reason.as_str()),
@@ -369,18 +413,26 @@ mod tests {
         }
     }
 
-    fn estate(systems: usize, error: usize) -> RecoveryPlanStatus {
+    /// A status holding `n` Approval records with comments of `comment` bytes, accepted
+    /// or ignored (what grows a plan's own status: its systems are in its shards).
+    fn estate(n: usize, comment: usize, accepted: bool) -> RecoveryPlanStatus {
         RecoveryPlanStatus {
-            systems: (0..systems)
-                .map(|i| SystemStatus {
-                    name: format!("ward/system-{i}"),
-                    phase: SystemPhase::Verifying,
-                    checks: vec![crate::api::v1alpha1::CheckStatus {
-                        name: "ready".into(),
-                        last_error: Some("x".repeat(error)),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
+            approvals: (0..n)
+                .map(|i| ApprovalRecord {
+                    name: format!("approval-{i}"),
+                    stage: "ward".into(),
+                    systems: vec![format!("ward/system-{i}")],
+                    approver: "alice".into(),
+                    decision: Decision::Approve,
+                    accepted,
+                    reason: if accepted {
+                        "accepted"
+                    } else {
+                        "ignored: a duplicate"
+                    }
+                    .into(),
+                    comment: Some("x".repeat(comment)),
+                    at: None,
                 })
                 .collect(),
             ..Default::default()
@@ -396,7 +448,7 @@ mod tests {
 
     #[test]
     fn a_status_that_fits_is_written_once_and_whole() {
-        let mut next = estate(10, 50);
+        let mut next = estate(10, 50, true);
         let mut store_ = Sized::refusing_over(1 << 20);
         block_on(store(
             &mut next,
@@ -413,7 +465,14 @@ mod tests {
 
     #[test]
     fn a_status_too_large_whole_is_written_trimmed() {
-        let mut next = estate(10, 2_000);
+        let mut next = RecoveryPlanStatus {
+            approvals: [
+                estate(2, 100, true).approvals,
+                estate(10, 2_000, false).approvals,
+            ]
+            .concat(),
+            ..Default::default()
+        };
         let whole = serde_json::to_vec(&next).unwrap().len();
         let mut store_ = Sized::refusing_over(whole / 2);
         block_on(store(
@@ -426,7 +485,11 @@ mod tests {
         ))
         .unwrap();
         let stored = store_.stored.unwrap();
-        assert_eq!(stored.systems.len(), 10);
+        assert_eq!(stored.approvals.len(), 2, "the accepted ones stay");
+        assert_eq!(
+            stored.approvals_not_listed, 10,
+            "the ignored ones are counted"
+        );
         assert!(
             stored
                 .conditions
@@ -439,9 +502,9 @@ mod tests {
     fn a_status_too_large_even_trimmed_stops_the_plan_with_a_condition_and_is_not_retried() {
         let prev = RecoveryPlanStatus {
             phase: crate::api::v1alpha1::PlanPhase::Running,
-            ..estate(3, 10)
+            ..estate(3, 10, true)
         };
-        let mut next = estate(5_000, 10);
+        let mut next = estate(5_000, 20, true);
         let mut store_ = Sized::refusing_over(64 * 1024);
         let e = block_on(store(
             &mut next,
