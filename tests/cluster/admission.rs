@@ -36,6 +36,8 @@ const APPROVAL_POLICY: &str = "lifeline-approval-identity";
 const INTERVENTION_POLICY: &str = "lifeline-intervention-identity";
 /// The RecoveryRecord policy (and its binding) in manifests/operator/admission.yaml.
 const RECORD_POLICY: &str = "lifeline-record-writer";
+/// The RecoveryProgress policy (and its binding) in manifests/operator/admission.yaml.
+const PROGRESS_POLICY: &str = "lifeline-progress-writer";
 /// The RecoveryPlan policy (and its binding) in manifests/operator/admission.yaml.
 const PLAN_POLICY: &str = "lifeline-plan-requester";
 /// The RecoveryDrill policy (and its binding) in manifests/operator/admission.yaml (its live tests
@@ -145,7 +147,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 16, "eight policies and eight bindings");
+    assert_eq!(shipped().len(), 18, "nine policies and nine bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -162,6 +164,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             APPROVAL_POLICY,
             INTERVENTION_POLICY,
             RECORD_POLICY,
+            PROGRESS_POLICY,
             PLAN_POLICY,
             DRILL_POLICY,
             JOBS_POLICY,
@@ -175,6 +178,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             APPROVAL_POLICY,
             INTERVENTION_POLICY,
             RECORD_POLICY,
+            PROGRESS_POLICY,
             PLAN_POLICY,
             DRILL_POLICY,
             JOBS_POLICY,
@@ -187,6 +191,8 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         ("approvals", json!(["CREATE", "UPDATE"])),
         ("interventions", json!(["CREATE", "UPDATE"])),
         ("recoveryrecords", json!(["CREATE", "UPDATE", "DELETE"])),
+        // Not DELETE: the garbage collector deletes a plan's progress with the plan.
+        ("recoveryprogresses", json!(["CREATE", "UPDATE"])),
         ("recoveryplans", json!(["CREATE", "UPDATE"])),
         // Only creation: a drill stays deletable (its finalizer removable) after the
         // namespace loses its label.
@@ -365,7 +371,7 @@ async fn grant_roles(ns: &TestNamespace) {
         ),
         (
             "record-editor",
-            json!([{ "apiGroups": ["lifeline.dev"], "resources": ["recoveryrecords", "recoveryplans", "approvals", "interventions", "clinicalsystems"], "verbs": ["get", "list", "create", "update", "patch", "delete"] }]),
+            json!([{ "apiGroups": ["lifeline.dev"], "resources": ["recoveryrecords", "recoveryprogresses", "recoveryplans", "approvals", "interventions", "clinicalsystems"], "verbs": ["get", "list", "create", "update", "patch", "delete"] }]),
         ),
         (
             "approve-ward-b",
@@ -1433,6 +1439,44 @@ async fn interventions_name_who_asked_and_the_plan_records_them() {
             shown.contains("pause by carol") && shown.contains("pause by unknown (not vouched"),
             "{shown}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_the_operator_writes_a_plans_progress_whatever_else_one_may_edit() {
+    with_policies("progress-writer", |ns| async move {
+        use lifeline::api::v1alpha1::RecoveryProgress;
+        let shard = |phase: &str| -> RecoveryProgress {
+            object(json!({
+                "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryProgress",
+                "metadata": { "name": "ward-a-progress-0" },
+                "spec": { "plan": WARD_A, "planUid": "uid-1", "shards": 1, "shard": 0,
+                          "systems": [{ "name": format!("{}/pas", ns.name), "phase": phase }],
+                          "positions": [0] }
+            }))
+        };
+        let grace = client_as(GRACE, &[]).await;
+        let as_grace: Api<RecoveryProgress> = ns.api_with(&grace);
+        // Grace may edit everything lifeline-related, yet not write a plan's progress (a
+        // system "Released" there would have the operator open its gate)...
+        eventually("the progress policy to take effect", SETTLED, || {
+            let (api, obj) = (as_grace.clone(), shard("Released"));
+            async move { denied(create_settled(&api, &obj, true).await, 403, "only the lifeline operator writes a plan's progress") }
+        })
+        .await;
+        // ...nor change what the operator (here: the admin, who holds every verb) wrote.
+        let admin: Api<RecoveryProgress> = ns.api();
+        admin.create(&PostParams::default(), &shard("Restoring")).await.expect("the writer creates the shard");
+        let edit = as_grace
+            .patch("ward-a-progress-0", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "systems": [{ "name": format!("{}/pas", ns.name), "phase": "Released" }] } })))
+            .await;
+        denied(edit, 403, "may not update a recovery progress object").expect("an edit is refused");
+        let kept = admin.get("ward-a-progress-0").await.expect("still there");
+        assert_eq!(kept.spec.systems[0].phase, lifeline::api::v1alpha1::SystemPhase::Restoring);
+        // Deleting is left to RBAC (the garbage collector deletes a plan's progress with
+        // it); a plan whose shard is deleted stops (tests/cluster/operator.rs).
+        as_grace.delete("ward-a-progress-0", &DeleteParams::default()).await.expect("RBAC lets grace delete");
     })
     .await;
 }

@@ -98,10 +98,13 @@ async fn install(ns: &TestNamespace) {
 
 /// The plan as it stands, or None while the API server does not answer.
 async fn read(ns: &TestNamespace) -> Option<RecoveryPlan> {
-    tokio::time::timeout(Duration::from_secs(5), ns.api::<RecoveryPlan>().get(PLAN))
-        .await
-        .ok()?
-        .ok()
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        crate::support::read_plan(&ns.api::<RecoveryPlan>(), PLAN),
+    )
+    .await
+    .ok()?
+    .ok()
 }
 
 fn short(name: &str) -> String {

@@ -279,7 +279,7 @@ async fn install(ns: &TestNamespace, estate: &Estate) -> BTreeMap<String, i64> {
 async fn crash(op: &mut Operator, plans: &Api<RecoveryPlan>, point: &str, log: &mut Vec<String>) {
     op.assert_running();
     op.kill();
-    let at = plans.get(PLAN).await.map_or_else(
+    let at = crate::support::read_plan(plans, PLAN).await.map_or_else(
         |e| format!("(could not read the plan: {e})"),
         |p| summary(&p),
     );
@@ -304,7 +304,7 @@ async fn sigkill_at_six_points_repeats_and_skips_nothing() {
         let plans = ns.api::<RecoveryPlan>();
         let jobs_api = ns.api::<Job>();
         let deployments = ns.api::<Deployment>();
-        let plan_versions = Recording::start(plans.clone(), None).await;
+        let plan_versions = crate::support::PlanRecording::start(plans.clone(), &n).await;
         let job_versions =
             Recording::start(jobs_api.clone(), Some(&format!("lifeline.dev/plan={PLAN}"))).await;
         let deployment_versions = Recording::start(deployments.clone(), None).await;

@@ -73,17 +73,11 @@ async fn create_plan(ns: &TestNamespace, status: Value) -> Api<RecoveryPlan> {
 }
 
 async fn set_status(api: &Api<RecoveryPlan>, status: Value) {
-    api.patch_status(
-        PLAN,
-        &PatchParams::default(),
-        &Patch::Merge(json!({ "status": status })),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("patch status: {e}"));
+    crate::support::write_status(api, PLAN, status).await;
 }
 
 async fn get(api: &Api<RecoveryPlan>) -> RecoveryPlan {
-    api.get(PLAN)
+    crate::support::read_plan(api, PLAN)
         .await
         .unwrap_or_else(|e| panic!("get plan: {e}"))
 }
@@ -344,7 +338,10 @@ async fn status_prints_a_table_or_the_status_as_json() {
         .await
         .unwrap_or_else(|e| panic!("status -o json: {e}"));
         let printed: Value = serde_json::from_slice(&out).expect("JSON");
-        let stored = serde_json::to_value(get(&api).await.status).expect("status as JSON");
+        // The plan's status with its systems' progress, as stored (in the plan and its
+        // RecoveryProgress objects).
+        let stored =
+            lifeline::cli::status::status_json(&get(&api).await.status.unwrap_or_default());
         assert_eq!(printed, stored);
         assert_eq!(printed["systems"][0]["phase"], "Failed");
     })

@@ -24,6 +24,7 @@ mod handover;
 mod malformed;
 mod operator;
 mod playbooks;
+mod progress;
 mod rbac;
 mod record;
 mod release;

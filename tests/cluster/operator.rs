@@ -8,8 +8,8 @@
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
 use crate::support::{
-    Operator, Recording, StubHttp, TestNamespace, clinical_system, create, ensure_crds, eventually,
-    fake_deployment, jobs_of, lifeline as cli, object,
+    Operator, PlanRecording, StubHttp, TestNamespace, clinical_system, create, ensure_crds,
+    eventually, fake_deployment, jobs_of, lifeline as cli, object,
     plan_status::{
         Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
         find, phase, status, sys, sys_phase,
@@ -202,7 +202,7 @@ async fn restores_a_diamond_and_a_chain_in_dependency_order() {
 
         let mut op = Operator::start("operator", &ns.name, &[]);
         let plans = ns.api::<RecoveryPlan>();
-        let recording = Recording::start(plans.clone(), None).await;
+        let recording = PlanRecording::start(plans.clone(), &ns.name).await;
         let names: Vec<&str> = topology.iter().map(|(n, _)| *n).collect();
         let plan: RecoveryPlan = create(&ns, &object(recovery_plan("restore", &names))).await;
         let done = wait_for(&plans, "restore", "Succeeded", RUN, |p| {
@@ -395,7 +395,7 @@ async fn failing_check_blocks_dependents_and_retry_recovers() {
         .await;
         let mut op = Operator::start("operator", &ns.name, &[]);
         let plans = ns.api::<RecoveryPlan>();
-        let recording = Recording::start(plans.clone(), None).await;
+        let recording = PlanRecording::start(plans.clone(), &ns.name).await;
         let names: Vec<&str> = topology.iter().map(|(n, _)| *n).collect();
         create::<RecoveryPlan>(&ns, &object(recovery_plan("restore", &names))).await;
 
@@ -534,7 +534,7 @@ async fn paused_plan_starts_nothing_new_until_unpaused() {
         install(&ns, &[("base", 0), ("app", 0), ("other", 0)], &systems).await;
         let mut op = Operator::start("operator", &ns.name, &[]);
         let plans = ns.api::<RecoveryPlan>();
-        let recording = Recording::start(plans.clone(), None).await;
+        let recording = PlanRecording::start(plans.clone(), &ns.name).await;
         create::<RecoveryPlan>(
             &ns,
             &object(recovery_plan("restore", &["base", "app", "other"])),
@@ -722,7 +722,9 @@ async fn abort_cancels_unfinished_systems() {
                     if now != hits {
                         return Err(format!("{} more check requests", now - hits));
                     }
-                    let p = plans.get("restore").await.map_err(|e| e.to_string())?;
+                    let p = crate::support::read_plan(&plans, "restore")
+                        .await
+                        .map_err(|e| e.to_string())?;
                     if phase(&p) != PlanPhase::Aborted
                         || sys_phase(&p, &n, "after") != SystemPhase::Cancelled
                     {
@@ -1242,7 +1244,9 @@ async fn a_pause_longer_than_the_restore_timeout_does_not_fail_the_step() {
             .clone()
             .expect("attempt");
         until_past(&started, 6).await;
-        let still = plans.get("timeouts").await.expect("plan");
+        let still = crate::support::read_plan(&plans, "timeouts")
+            .await
+            .expect("plan");
         assert_eq!(
             sys(&status(&still), &ns.name, "pas").phase,
             SystemPhase::Restoring,
@@ -1492,7 +1496,9 @@ async fn a_regression_and_its_end_are_recorded_once_across_a_sigkill() {
             let plans = plans.clone();
             let ns = ns.name.clone();
             async move {
-                let p = plans.get("watch").await.map_err(|e| e.to_string())?;
+                let p = crate::support::read_plan(&plans, "watch")
+                    .await
+                    .map_err(|e| e.to_string())?;
                 let s = sys(&status(&p), &ns, "lab").clone();
                 if s.regression_count == 1 && s.phase == SystemPhase::Verified {
                     Ok(())

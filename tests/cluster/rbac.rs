@@ -84,6 +84,11 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: lifeline.dev/recoveryrecords: patch",
     "lifeline-operator: lifeline.dev/recoveryrecords: delete",
     "lifeline-operator: lifeline.dev/recoveryrecords: append",
+    "lifeline-operator: lifeline.dev/recoveryprogresses: list",
+    "lifeline-operator: lifeline.dev/recoveryprogresses: create",
+    "lifeline-operator: lifeline.dev/recoveryprogresses: update",
+    "lifeline-operator: lifeline.dev/recoveryprogresses: delete",
+    "lifeline-operator: lifeline.dev/recoveryprogresses: record",
     // `job` steps and checks.
     "lifeline-operator: batch/jobs: create",
     "lifeline-operator: batch/jobs: get",
@@ -314,7 +319,7 @@ async fn operator_restores_a_plan_as_its_service_account() {
                 phase(&done),
                 PlanPhase::Succeeded,
                 "the plan finished but did not succeed:\n{}",
-                serde_yaml::to_string(&done.status).unwrap_or_default()
+                serde_yaml::to_string(&lifeline::cli::status::status_json(&done.status.clone().unwrap_or_default())).unwrap_or_default()
             );
             let status = done.status.expect("a finished plan has a status");
             assert_eq!(status.systems.len(), 2);
@@ -666,7 +671,7 @@ async fn wait_for_kinds_are_granted_through_the_aggregated_role() {
                 .expect("create plan");
             let done = finished(&plans, "before-grant").await;
             assert_eq!(phase(&done), PlanPhase::Failed);
-            let status = serde_yaml::to_string(&done.status).unwrap_or_default();
+            let status = serde_yaml::to_string(&lifeline::cli::status::status_json(&done.status.clone().unwrap_or_default())).unwrap_or_default();
             assert!(
                 status.contains("lifeline-operator-extra"),
                 "the failure names the role to extend:\n{status}"
@@ -719,7 +724,7 @@ async fn wait_for_kinds_are_granted_through_the_aggregated_role() {
                     phase(&done),
                     PlanPhase::Succeeded,
                     "{}",
-                    serde_yaml::to_string(&done.status).unwrap_or_default()
+                    serde_yaml::to_string(&lifeline::cli::status::status_json(&done.status.clone().unwrap_or_default())).unwrap_or_default()
                 );
             })
             .catch_unwind()

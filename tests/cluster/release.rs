@@ -229,7 +229,7 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
         let early = eventually("the early all-sites approval to be recorded", WAIT, || {
             let plans = plans.clone();
             async move {
-                let p = plans.get("release").await.map_err(|e| e.to_string())?;
+                let p = crate::support::read_plan(&plans, "release").await.map_err(|e| e.to_string())?;
                 let s = p.status.unwrap_or_default();
                 if s.approvals.iter().any(|a| a.name == "sites-early" && a.accepted) {
                     Ok(s)
@@ -322,19 +322,13 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
                 { "name": format!("{}/his", ns.name), "phase": "Restoring" }
             ] }
         });
-        ns.api::<RecoveryPlan>()
-            .patch_status(
-                "release",
-                &kube::api::PatchParams::apply("lifeline-test").force(),
-                &kube::api::Patch::Apply(&status),
-            )
-            .await
-            .expect("status");
+        support::write_status(&ns.api::<RecoveryPlan>(), "release", status["status"].clone()).await;
         let role: k8s_openapi::api::rbac::v1::Role = object(json!({
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
             "metadata": { "name": "approver" },
             "rules": [
                 { "apiGroups": ["lifeline.dev"], "resources": ["recoveryplans"], "verbs": ["get"] },
+                { "apiGroups": ["lifeline.dev"], "resources": ["recoveryprogresses"], "verbs": ["list"] },
                 { "apiGroups": ["lifeline.dev"], "resources": ["approvals"], "verbs": ["create"] }
             ]
         }));
@@ -1295,7 +1289,9 @@ async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there(
         let now = k8s_openapi::jiff::Timestamp::now();
         if now.as_second() < since.as_second() + SOAK - 1 {
             // Still within the new soak: at it-validation, the ward out.
-            let p = plans.get("release").await.expect("plan");
+            let p = crate::support::read_plan(&plans, "release")
+                .await
+                .expect("plan");
             assert_eq!(
                 system_status(&p, "web").released_stage.as_deref(),
                 Some("it-validation")
@@ -1771,7 +1767,9 @@ async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_a
         eventually("epr at risk", WAIT, || {
             let plans = plans.clone();
             async move {
-                let p = plans.get("release").await.map_err(|e| e.to_string())?;
+                let p = crate::support::read_plan(&plans, "release")
+                    .await
+                    .map_err(|e| e.to_string())?;
                 match find_system(&p, "epr").and_then(|s| s.at_risk.clone()) {
                     Some(r) if r.ends_with("/pas is degraded") => Ok(()),
                     other => Err(format!("{other:?}")),
@@ -1814,7 +1812,9 @@ async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_a
         eventually("epr no longer at risk", WAIT, || {
             let plans = plans.clone();
             async move {
-                let p = plans.get("release").await.map_err(|e| e.to_string())?;
+                let p = crate::support::read_plan(&plans, "release")
+                    .await
+                    .map_err(|e| e.to_string())?;
                 match find_system(&p, "epr").map(|s| s.at_risk.clone()) {
                     Some(None) => Ok(()),
                     other => Err(format!("{other:?}")),

@@ -28,10 +28,18 @@ fn plan_with(spec: Value, status: Value) -> RecoveryPlan {
     if let (Some(base), Some(extra)) = (plan["spec"].as_object_mut(), spec.as_object()) {
         base.extend(extra.clone());
     }
+    let systems = status.get("systems").cloned();
     if !status.is_null() {
         plan["status"] = status;
     }
-    serde_json::from_value(plan).expect("the hand-built plan is a RecoveryPlan")
+    let mut plan: RecoveryPlan =
+        serde_json::from_value(plan).expect("the hand-built plan is a RecoveryPlan");
+    // Systems' progress is not stored in the plan (it is in its RecoveryProgress shards),
+    // so it is filled in as `lifeline status` does after reading them.
+    if let (Some(st), Some(systems)) = (plan.status.as_mut(), systems) {
+        st.systems = serde_json::from_value(systems).expect("the systems are SystemStatuses");
+    }
+    plan
 }
 
 /// A plan twelve minutes into its run: one system verified, one restoring, one from

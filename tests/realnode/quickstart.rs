@@ -89,7 +89,7 @@ fn quickstart_playbook_restores_real_pods_and_its_http_checks_reach_them_by_serv
             if done {
                 Ok(plan)
             } else {
-                Err(plan["status"]["systems"].to_string())
+                Err(plan["status"].to_string())
             }
         },
     );

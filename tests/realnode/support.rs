@@ -346,13 +346,18 @@ pub fn lease_holder() -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-/// A system's entry in a plan's status.
+/// A system's entry in a plan's progress (its RecoveryProgress objects), as it is now.
 pub fn system_status(plan: &Value, ns: &str, system: &str) -> Value {
     let key = format!("{ns}/{system}");
-    plan["status"]["systems"]
+    let uid = plan["metadata"]["uid"].as_str().unwrap_or_default();
+    let plan_ns = plan["metadata"]["namespace"].as_str().unwrap_or(ns);
+    let selector = format!("lifeline.dev/plan-uid={uid}");
+    let shards = get(&["-n", plan_ns, "recoveryprogresses", "-l", &selector]).unwrap_or_default();
+    shards["items"]
         .as_array()
         .into_iter()
         .flatten()
+        .flat_map(|p| p["spec"]["systems"].as_array().into_iter().flatten())
         .find(|s| s["name"] == key.as_str() || s["name"] == system)
         .cloned()
         .unwrap_or(Value::Null)

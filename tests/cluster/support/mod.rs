@@ -33,7 +33,6 @@ use kube::{
     Api, Client, Config, Resource, ResourceExt,
     api::{DeleteParams, ListParams, PostParams},
     config::{KubeConfigOptions, Kubeconfig},
-    runtime::wait::await_condition,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -247,12 +246,30 @@ pub async fn wait_for<K>(
     cond: impl Fn(&K) -> bool,
 ) -> K
 where
-    K: Resource + Clone + std::fmt::Debug + Send + DeserializeOwned + Serialize + 'static,
+    K: Readable,
 {
-    let condition = |obj: Option<&K>| obj.is_some_and(&cond);
-    match tokio::time::timeout(timeout, await_condition(api.clone(), name, condition)).await {
-        Ok(Ok(Some(obj))) => obj,
-        Ok(Ok(None)) => panic!("{name}: deleted while waiting for {what}"),
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let client = Client::from(api.clone());
+    let until = async {
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let mut events = std::pin::pin!(watcher(api.clone(), config).default_backoff());
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj)) => {
+                    let obj = obj.read_with(&client).await;
+                    if cond(&obj) {
+                        return Ok(obj);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "watch interrupted; retrying"),
+            }
+        }
+        Err("the watch ended")
+    };
+    match tokio::time::timeout(timeout, until).await {
+        Ok(Ok(obj)) => obj,
         Ok(Err(e)) => panic!("{name}: watch failed while waiting for {what}: {e}"),
         Err(_) => {
             let report = describe(api, name).await;
@@ -262,6 +279,134 @@ where
             )
         }
     }
+}
+
+/// An object as a test reads it: as the API server gives it, and a RecoveryPlan with its
+/// systems' progress from its RecoveryProgress shards, as `lifeline status` reads it.
+pub trait Readable:
+    Resource + Clone + std::fmt::Debug + Send + Sync + DeserializeOwned + Serialize + 'static
+{
+    /// The object with what a reader adds to it.
+    fn read_with(self, _client: &Client) -> impl Future<Output = Self> + Send {
+        async { self }
+    }
+}
+
+impl Readable for lifeline::api::v1alpha1::RecoveryPlan {
+    async fn read_with(self, client: &Client) -> Self {
+        lifeline::controller::cluster::progress::fetch(client, self)
+            .await
+            .expect("read the plan's RecoveryProgress objects")
+    }
+}
+
+macro_rules! readable_as_is {
+    ($($k:ty),* $(,)?) => { $(impl Readable for $k {})* };
+}
+readable_as_is!(
+    lifeline::api::v1alpha1::RecoveryDrill,
+    lifeline::api::v1alpha1::ClinicalSystem,
+    lifeline::api::v1alpha1::Approval,
+    lifeline::api::v1alpha1::Intervention,
+    lifeline::api::v1alpha1::RecoveryRecord,
+    lifeline::api::v1alpha1::RecoveryProgress,
+    k8s_openapi::api::apps::v1::Deployment,
+    k8s_openapi::api::apps::v1::StatefulSet,
+    k8s_openapi::api::batch::v1::Job,
+    k8s_openapi::api::core::v1::Pod,
+    k8s_openapi::api::networking::v1::NetworkPolicy,
+    k8s_openapi::api::coordination::v1::Lease,
+    k8s_openapi::api::rbac::v1::ClusterRole,
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+);
+
+/// Writes a hand-made status for the plan `name` as the operator stores one: its
+/// `systems` in one RecoveryProgress shard (as admin, who holds every verb), the rest
+/// through the status subresource (merged), naming that shard. For tests of what people
+/// see, with no operator running.
+pub async fn write_status(
+    plans: &Api<lifeline::api::v1alpha1::RecoveryPlan>,
+    name: &str,
+    mut status: serde_json::Value,
+) {
+    use lifeline::api::v1alpha1::{RecoveryProgress, RecoveryProgressSpec, SystemStatus};
+    let plan = plans
+        .get(name)
+        .await
+        .unwrap_or_else(|e| panic!("get RecoveryPlan {name}: {e}"));
+    let ns = plan.namespace().unwrap_or_default();
+    let uid = plan.uid().unwrap_or_default();
+    let Some(systems) = status.as_object_mut().and_then(|m| m.remove("systems")) else {
+        // The systems stay as they are.
+        plans
+            .patch_status(
+                name,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(serde_json::json!({ "status": status })),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("patch the status of RecoveryPlan {name}: {e}"));
+        return;
+    };
+    let systems: Vec<SystemStatus> =
+        serde_json::from_value(systems).expect("the systems are SystemStatuses");
+    let shard_name = lifeline::controller::cluster::progress::object_name(name, &uid, 1, 0);
+    let shards: Api<RecoveryProgress> = Api::namespaced(Client::from(plans.clone()), &ns);
+    let mut shard = RecoveryProgress::new(
+        &shard_name,
+        RecoveryProgressSpec {
+            plan: name.to_string(),
+            plan_uid: uid.clone(),
+            shards: 1,
+            shard: 0,
+            positions: (0..u32::try_from(systems.len()).unwrap_or(0)).collect(),
+            systems,
+        },
+    );
+    shard.metadata.labels = Some(
+        [(
+            lifeline::api::v1alpha1::RECORD_PLAN_UID_LABEL.to_string(),
+            uid,
+        )]
+        .into(),
+    );
+    let count = shard.spec.systems.len();
+    let written = match shards.get_opt(&shard_name).await.expect("read the shard") {
+        Some(old) => {
+            shard.metadata.resource_version = old.resource_version();
+            shards
+                .replace(&shard_name, &PostParams::default(), &shard)
+                .await
+        }
+        None => shards.create(&PostParams::default(), &shard).await,
+    }
+    .unwrap_or_else(|e| panic!("write RecoveryProgress {shard_name}: {e}"));
+    if let Some(m) = status.as_object_mut() {
+        m.insert(
+            "progressObjects".into(),
+            serde_json::json!({ "shards": 1, "systems": count, "objects": [{
+                "name": shard_name, "shard": 0, "systems": count,
+                "resourceVersion": written.resource_version().unwrap_or_default()
+            }] }),
+        );
+    }
+    plans
+        .patch_status(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({ "status": status })),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("patch the status of RecoveryPlan {name}: {e}"));
+}
+
+/// The RecoveryPlan `name` with its systems' progress.
+pub async fn read_plan(
+    plans: &Api<lifeline::api::v1alpha1::RecoveryPlan>,
+    name: &str,
+) -> Result<lifeline::api::v1alpha1::RecoveryPlan, kube::Error> {
+    let plan = plans.get(name).await?;
+    Ok(plan.read_with(&Client::from(plans.clone())).await)
 }
 
 /// The object's YAML and its recent Events, for failure messages.
@@ -849,6 +994,63 @@ where
 impl<K> Drop for Recording<K> {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// Every version of the RecoveryPlans of a namespace that a watch delivered, each with
+/// its systems' progress as it was when that version was written: the plan's status names
+/// the version of each RecoveryProgress shard it goes with, and a second watch records
+/// every version of the shards.
+pub struct PlanRecording {
+    plans: Recording<lifeline::api::v1alpha1::RecoveryPlan>,
+    progress: Recording<lifeline::api::v1alpha1::RecoveryProgress>,
+}
+
+impl PlanRecording {
+    /// Starts recording the plans of `namespace` and their progress (the plans' Api is
+    /// `plans`), once both watches have listed.
+    pub async fn start(plans: Api<lifeline::api::v1alpha1::RecoveryPlan>, namespace: &str) -> Self {
+        let progress = Api::namespaced(Client::from(plans.clone()), namespace);
+        let progress = Recording::start(progress, None).await;
+        Self {
+            plans: Recording::start(plans, None).await,
+            progress,
+        }
+    }
+
+    /// Every version of a plan seen so far, in order, with its systems as of that
+    /// version. A version whose shards' versions were not all seen is left out.
+    pub fn versions(&self) -> Vec<lifeline::api::v1alpha1::RecoveryPlan> {
+        let shards = self.progress.versions();
+        let mut out = Vec::new();
+        for mut plan in self.plans.versions() {
+            let Some(status) = plan.status.as_mut() else {
+                out.push(plan);
+                continue;
+            };
+            let Some(refs) = status.progress_objects.clone() else {
+                out.push(plan);
+                continue;
+            };
+            let found: Option<Vec<&lifeline::api::v1alpha1::RecoveryProgress>> = refs
+                .objects
+                .iter()
+                .map(|r| {
+                    shards.iter().find(|p| {
+                        p.name_any() == r.name
+                            && p.resource_version().as_deref() == Some(r.resource_version.as_str())
+                    })
+                })
+                .collect();
+            let Some(found) = found else { continue };
+            status.systems = lifeline::engine::progress::merge(
+                found
+                    .iter()
+                    .map(|p| (&p.spec.systems[..], &p.spec.positions[..])),
+            );
+            out.push(plan);
+        }
+        out
     }
 }
 
