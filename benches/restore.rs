@@ -41,7 +41,7 @@ use kube::{
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{WatchStreamExt, watcher},
 };
-use lifeline::api::v1alpha1::{ClinicalSystem, PlanPhase, RecoveryPlan};
+use lifeline::api::v1alpha1::{ClinicalSystem, PlanPhase, RecoveryPlan, RecoveryProgress};
 use serde_json::json;
 
 /// How long one walker may take before the run is given up.
@@ -460,6 +460,27 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
     let after_floor = requests(&client).await;
     let (took, cpu, rss) = lifeline(&client, &namespaces, &kubeconfig).await;
     let after = requests(&client).await;
+    // What lifeline stored: the plan, and each system's progress in its shards.
+    let (mut largest_plan, mut largest_shard, mut shards) = (0usize, 0usize, 0usize);
+    for ns in &namespaces {
+        let plan = Api::<RecoveryPlan>::namespaced(client.clone(), ns)
+            .get("estate")
+            .await
+            .expect("read the plan");
+        largest_plan = largest_plan.max(serde_json::to_vec(&plan).expect("json").len());
+        let progress = Api::<RecoveryProgress>::namespaced(client.clone(), ns)
+            .list(&Default::default())
+            .await
+            .expect("list the plan's progress");
+        shards += progress.items.len();
+        for p in &progress.items {
+            largest_shard = largest_shard.max(serde_json::to_vec(p).expect("json").len());
+        }
+    }
+    assert!(
+        largest_plan.max(largest_shard) <= 256 * 1024,
+        "an object lifeline wrote is over 256 KiB: plan {largest_plan} B, shard {largest_shard} B"
+    );
 
     let floor_req = delta(&before, &after_floor);
     let life_req = delta(&after_floor, &after);
@@ -497,6 +518,11 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
         took.as_secs_f64() / floor_took.as_secs_f64().max(0.001),
         sum(&life_req) as f64 / total as f64,
         sum(&floor_req) as f64 / total as f64
+    );
+    println!(
+        "  stored: the plan {:.1} KiB at most, {shards} RecoveryProgress objects, the largest {:.1} KiB",
+        largest_plan as f64 / 1024.0,
+        largest_shard as f64 / 1024.0
     );
     let all: Api<Namespace> = Api::all(client.clone());
     for ns in &namespaces {
