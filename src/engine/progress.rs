@@ -62,13 +62,26 @@ pub fn bytes(part: &Part) -> usize {
 /// `systems` (in the plan's order) split into at least `at_least` shards (rounded up to a
 /// power of two), doubled until every shard is within bounds, or [`MAX_SHARDS`].
 pub fn layout(systems: &[SystemStatus], at_least: u32) -> Layout {
-    let mut shards = at_least.clamp(1, MAX_SHARDS).next_power_of_two();
+    layout_keeping(systems, at_least, |_, _| false)
+}
+
+/// [`layout`], where `stored(k, part)` says that shard `k` of `at_least` shards is
+/// already stored as `part` (so within bounds): only the other shards are measured.
+pub fn layout_keeping(
+    systems: &[SystemStatus],
+    at_least: u32,
+    stored: impl Fn(u32, &Part) -> bool,
+) -> Layout {
+    let first = at_least.clamp(1, MAX_SHARDS).next_power_of_two();
+    let mut shards = first;
     loop {
         let parts = split(systems, shards);
         let fits = parts
             .iter()
             .all(|p| p.systems.len() <= MAX_SYSTEMS_PER_SHARD)
-            && parts.iter().all(|p| bytes(p) <= MAX_SHARD_BYTES);
+            && (0u32..)
+                .zip(&parts)
+                .all(|(k, p)| (shards == first && stored(k, p)) || bytes(p) <= MAX_SHARD_BYTES);
         if fits || shards >= MAX_SHARDS {
             return Layout { shards, parts };
         }
@@ -232,6 +245,21 @@ mod tests {
         );
         // The whole estate in one object would not fit.
         assert!(serde_json::to_vec(&systems).unwrap().len() > 1536 * 1024);
+    }
+
+    #[test]
+    fn a_shard_already_stored_is_not_measured_again_and_a_new_one_too_large_doubles_them() {
+        let mut systems: Vec<SystemStatus> = (0..10).map(system).collect();
+        for s in &mut systems {
+            s.message = Some("x".repeat(MAX_SHARD_BYTES / 8));
+        }
+        // Ten systems of 16 KiB each are 160 KiB: over one shard's bound.
+        assert!(layout(&systems, 1).shards > 1);
+        let kept = layout_keeping(&systems, 1, |_, _| true);
+        assert_eq!(
+            kept.shards, 1,
+            "what is stored was within bounds when it was written"
+        );
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::{
         RecoveryProgress, RecoveryProgressSpec, SystemStatus,
     },
     controller::{Context, FIELD_MANAGER, cluster},
-    engine::progress::{Part, layout},
+    engine::progress::{Part, layout_keeping},
     error::{Error, KubeContext},
 };
 
@@ -132,7 +132,9 @@ pub async fn store(
         .ok()
         .and_then(|m| m.get(&uid).cloned())
         .unwrap_or_default();
-    let laid = layout(&next.systems, known.shards);
+    let laid = layout_keeping(&next.systems, known.shards, |k, part| {
+        known.by_shard.get(&k).is_some_and(|s| s.part == *part)
+    });
     if laid.shards != known.shards {
         let old = std::mem::take(&mut known.by_shard);
         known.stale.extend(old.into_values().map(|s| s.name));
