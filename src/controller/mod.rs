@@ -566,15 +566,22 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         let store = store.clone();
         move |o: StatefulSet| plans_in_namespace(&store, &o)
     };
-    // A plan whose claims change (it takes a system on, verifies one, finishes) wakes
-    // the other plans that select systems where it does: they may hold them, or count
-    // them as restored. Other changes of the plan wake nobody.
+    // A plan whose claims may have changed (it takes a system on, verifies one, finishes)
+    // wakes the other plans that select systems where it does: they may hold them, or
+    // count them as restored. Its systems are in its RecoveryProgress shards, not in the
+    // watched object, so a change of its phase or of the shards its status names stands
+    // for a change of claims. Other changes of the plan wake nobody.
     let on_plan = {
         let store = store.clone();
         let last: Arc<std::sync::Mutex<std::collections::HashMap<String, _>>> = Default::default();
         move |p: RecoveryPlan| {
             let key = plan::handover::key_of(&p);
-            let claims = plan::handover::claims_of(&p, &p.status.clone().unwrap_or_default());
+            let claims = (
+                p.metadata.deletion_timestamp.is_some(),
+                p.status
+                    .as_ref()
+                    .map(|s| (s.phase, s.progress_objects.clone())),
+            );
             let changed = last
                 .lock()
                 .map(|mut l| l.insert(key.clone(), claims.clone()) != Some(claims))

@@ -194,3 +194,79 @@ async fn a_plan_whose_progress_is_deleted_stops_and_waits_for_a_person() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systems_added_past_a_shard_double_the_shards_taking_over_a_half_done_doubling() {
+    with_namespace("progress-reshard", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let labelled = |name: &str, steps: Vec<serde_json::Value>| {
+            let mut s = clinical_system(name, &[], steps, vec![]);
+            s["metadata"]["labels"] = json!({ "estate": "reshard" });
+            s
+        };
+        // Sixty systems fit one shard; one of them waits for a person, so the plan runs on.
+        for i in 0..59 {
+            create::<ClinicalSystem>(&ns, &object(labelled(&format!("s{i:03}"), vec![]))).await;
+        }
+        let unseal = json!({ "name": "unseal", "manual": { "instructions": "Two custodians unseal the vault" } });
+        create::<ClinicalSystem>(&ns, &object(labelled("vault", vec![unseal]))).await;
+        let _op = Operator::start("progress-reshard", &ns.name, &[]);
+        let plan: RecoveryPlan = object(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+            "metadata": { "name": "estate" },
+            "spec": { "systems": { "selector": { "matchLabels": { "estate": "reshard" } } } }
+        }));
+        create::<RecoveryPlan>(&ns, &plan).await;
+        let plans = ns.api::<RecoveryPlan>();
+        let one = wait_for(&plans, "estate", "59 verified, the vault waiting", RUN, |p| {
+            status(p).systems.iter().filter(|s| s.phase.is_verified()).count() == 59
+        })
+        .await;
+        assert_eq!(status(&one).progress_objects.map(|o| o.shards), Some(1));
+        let uid = one.uid().expect("uid");
+        // A doubling that wrote its two shards and stopped before the status naming them:
+        // the objects are there, with what they held then.
+        let shards: Api<RecoveryProgress> = ns.api();
+        for k in 0..2 {
+            let name = lifeline::controller::cluster::progress::object_name("estate", &uid, 2, k);
+            let mut half: RecoveryProgress = object(json!({
+                "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryProgress",
+                "metadata": { "name": name, "labels": { RECORD_PLAN_UID_LABEL: uid } },
+                "spec": { "plan": "estate", "planUid": uid, "shards": 2, "shard": k, "systems": [], "positions": [] }
+            }));
+            half.metadata.owner_references = Some(vec![kube::Resource::controller_owner_ref(&one, &()).expect("owner")]);
+            shards.create(&Default::default(), &half).await.expect("a half-done doubling's shard");
+        }
+        // Twenty more systems: past one shard's 64, so the shards double.
+        for i in 59..79 {
+            create::<ClinicalSystem>(&ns, &object(labelled(&format!("s{i:03}"), vec![]))).await;
+        }
+        let two = wait_for(&plans, "estate", "79 verified in two shards", RUN, |p| {
+            let st = status(p);
+            st.systems.iter().filter(|s| s.phase.is_verified()).count() == 79
+                && st.progress_objects.as_ref().is_some_and(|o| o.shards >= 2)
+        })
+        .await;
+        let st = status(&two);
+        let objects = st.progress_objects.clone().expect("named");
+        assert_eq!(st.systems.len(), 80, "every system once");
+        // The shard of one count is gone; those named are exactly those there.
+        let listed = crate::support::eventually("the shard of the old count to be deleted", RUN, || {
+            let (ns, two) = (&ns, &two);
+            async move {
+                let listed = shards_of(ns, two).await;
+                if listed.iter().all(|p| p.spec.shards == objects.shards) { Ok(listed) } else { Err(format!("{:?}", listed.iter().map(|p| (p.name_any(), p.spec.shards)).collect::<Vec<_>>())) }
+            }
+        })
+        .await;
+        let mut seen = std::collections::BTreeSet::new();
+        for p in &listed {
+            for s in &p.spec.systems {
+                assert!(seen.insert(s.name.clone()), "{} twice", s.name);
+            }
+        }
+        assert_eq!(seen.len(), 80);
+        assert_eq!(phase(&two), PlanPhase::Running, "the vault still waits for its custodians");
+    })
+    .await;
+}

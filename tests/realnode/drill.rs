@@ -161,6 +161,26 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
             })
             .collect()
     };
+    // The drill proves its faults before it creates the recovery plan (a scaleToZero could
+    // not be proven once the plan scales the workload up), and only that plan shuts the
+    // gate an earlier plan left admitting its audience: until its first reconcile the gate
+    // is open (README, "Defects the real node found"). From then on, it admits nobody.
+    let shut = eventually(
+        "the recovery plan to shut lims' gate",
+        Duration::from_secs(30),
+        || {
+            let open = admitting();
+            if open.is_empty() {
+                Ok(k8s_openapi::jiff::Timestamp::now())
+            } else {
+                Err(format!("{open:?}"))
+            }
+        },
+    );
+    eprintln!(
+        "lims' gate admitted nobody {:.1} s after the isolation was injected (at {injected})",
+        shut.duration_since(injected).as_secs_f64()
+    );
     let (mut tries, mut through) = (0, Vec::new());
     while k8s_openapi::jiff::Timestamp::now() + margin < ends {
         let open = admitting();

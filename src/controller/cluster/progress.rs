@@ -41,8 +41,9 @@ pub struct Assembled {
     pub shards: u32,
     /// The shards in use (those of other counts are left from a resharding).
     pub current: Vec<RecoveryProgress>,
-    /// Shards of another count, to delete.
-    pub stale: Vec<String>,
+    /// Shards of another count (left from a resharding, or written ahead of a status
+    /// that did not land), with their resourceVersions: to take over or delete.
+    pub stale: Vec<(String, String)>,
     /// The systems, in the plan's order.
     pub systems: Vec<SystemStatus>,
     /// Shards the status names that are not there.
@@ -76,7 +77,10 @@ pub fn assemble(status: Option<&RecoveryPlanStatus>, listed: Vec<RecoveryProgres
     );
     Assembled {
         shards,
-        stale: other.iter().map(|p| p.name_any()).collect(),
+        stale: other
+            .iter()
+            .map(|p| (p.name_any(), p.resource_version().unwrap_or_default()))
+            .collect(),
         current,
         systems,
         missing,
@@ -123,8 +127,10 @@ pub async fn fetch(client: &Client, mut plan: RecoveryPlan) -> Result<RecoveryPl
         };
         let listed = list(client, &ns, &uid).await?;
         let together = matches(status, &listed);
-        status.systems = assemble(Some(status), listed).systems;
-        if together || started.elapsed() > CONSISTENT_WITHIN {
+        let got = assemble(Some(status), listed);
+        status.systems = got.systems;
+        // A shard the status names that is not there never comes back: waiting is no use.
+        if together || !got.missing.is_empty() || started.elapsed() > CONSISTENT_WITHIN {
             return Ok(plan);
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

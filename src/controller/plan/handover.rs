@@ -94,6 +94,10 @@ pub async fn others(ctx: &Context, me: &RecoveryPlan) -> Result<Vec<PlanClaims>,
         .unwrap_or_default();
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
+    // Plans this process has not written since it started: their systems are in their
+    // RecoveryProgress shards, listed once (all at once), then known from what this
+    // process writes for them.
+    let mut unread = Vec::new();
     for p in store.state() {
         let key = key_of(&p);
         if key == me {
@@ -107,19 +111,41 @@ pub async fn others(ctx: &Context, me: &RecoveryPlan) -> Result<Vec<PlanClaims>,
             None if p.metadata.deletion_timestamp.is_some() => {
                 out.push(claims_of(&p, &RecoveryPlanStatus::default()));
             }
-            None => {
-                // Its systems are in its RecoveryProgress shards: read once, then known
-                // from what this process writes for it.
-                let mut status = p.status.clone().unwrap_or_default();
-                let ns = p.namespace().unwrap_or_default();
-                let listed =
-                    crate::controller::cluster::progress::list(&ctx.client, &ns, &uid).await?;
-                status.systems =
-                    crate::controller::cluster::progress::assemble(Some(&status), listed).systems;
-                record(ctx, &p, &status);
-                out.push(claims_of(&p, &status));
-            }
+            None => unread.push((key, uid, p)),
         }
+    }
+    let listed: Vec<Result<Vec<crate::api::v1alpha1::RecoveryProgress>, Error>> = {
+        use futures::StreamExt as _;
+        let lists: Vec<futures::future::BoxFuture<'static, _>> = unread
+            .iter()
+            .map(|(_, uid, p)| {
+                let (client, ns, uid) = (
+                    ctx.client.clone(),
+                    p.namespace().unwrap_or_default(),
+                    uid.clone(),
+                );
+                Box::pin(async move {
+                    crate::controller::cluster::progress::list(&client, &ns, &uid).await
+                }) as futures::future::BoxFuture<'static, _>
+            })
+            .collect();
+        futures::stream::iter(lists)
+            .buffered(crate::controller::cluster::FAN_OUT)
+            .collect()
+            .await
+    };
+    for ((key, uid, p), listed) in unread.into_iter().zip(listed) {
+        let mut status = p.status.clone().unwrap_or_default();
+        status.systems =
+            crate::controller::cluster::progress::assemble(Some(&status), listed?).systems;
+        let claims = claims_of(&p, &status);
+        // Kept unless this process wrote the plan meanwhile: what it wrote is newer.
+        if let Ok(mut w) = ctx.written_claims.lock()
+            && w.0.get(&key).is_none_or(|(u, _, _)| *u != uid)
+        {
+            w.0.insert(key, (uid, claims.clone(), std::time::Instant::now()));
+        }
+        out.push(claims);
     }
     // Written by this process just now, not in the cache yet.
     for (key, (_, claims, at)) in written {

@@ -36,8 +36,10 @@ struct Stored {
 pub struct Known {
     shards: u32,
     by_shard: BTreeMap<u32, Stored>,
-    /// Shards of an earlier count, deleted once the status naming the new ones is written.
-    stale: Vec<String>,
+    /// Shards of another count, with their resourceVersions: taken over when the shards
+    /// are doubled to that count again (a resharding interrupted before the status naming
+    /// them landed), else deleted once a status naming their successors is written.
+    stale: Vec<(String, String)>,
 }
 
 /// What the operator knows of each plan's shards, by the plan's uid.
@@ -137,7 +139,9 @@ pub async fn store(
     });
     if laid.shards != known.shards {
         let old = std::mem::take(&mut known.by_shard);
-        known.stale.extend(old.into_values().map(|s| s.name));
+        known
+            .stale
+            .extend(old.into_values().map(|s| (s.name, s.resource_version)));
         known.shards = laid.shards;
     }
     let api: Api<RecoveryProgress> = Api::namespaced(ctx.client.clone(), &ns);
@@ -148,13 +152,23 @@ pub async fn store(
         if before.is_some_and(|b| b.part == part) || (before.is_none() && part.systems.is_empty()) {
             continue;
         }
+        let object_name = cluster::progress::object_name(&name, &uid, laid.shards, k);
+        // A shard of this count written before (by a resharding that did not finish) is
+        // replaced, not created again.
+        let earlier = known
+            .stale
+            .iter()
+            .position(|(n, _)| *n == object_name)
+            .map(|i| known.stale.remove(i).1);
         let object = RecoveryProgress {
             metadata: ObjectMeta {
-                name: Some(cluster::progress::object_name(&name, &uid, laid.shards, k)),
+                name: Some(object_name),
                 namespace: Some(ns.clone()),
                 labels: Some([(RECORD_PLAN_UID_LABEL.to_string(), uid.clone())].into()),
                 owner_references: owner.clone().map(|o| vec![o]),
-                resource_version: before.map(|b| b.resource_version.clone()),
+                resource_version: before
+                    .map(|b| b.resource_version.clone())
+                    .or(earlier.clone()),
                 ..ObjectMeta::default()
             },
             spec: RecoveryProgressSpec {
@@ -167,7 +181,7 @@ pub async fn store(
             },
         };
         let api = api.clone();
-        let exists = before.is_some();
+        let exists = before.is_some() || earlier.is_some();
         writes.push(async move {
             let params = PostParams {
                 field_manager: Some(FIELD_MANAGER.to_string()),
@@ -256,13 +270,13 @@ pub async fn sweep(ctx: &Context, plan: &RecoveryPlan) {
     let ns = plan.namespace().unwrap_or_default();
     let api: Api<RecoveryProgress> = Api::namespaced(ctx.client.clone(), &ns);
     let mut left = Vec::new();
-    for name in stale {
+    for (name, resource_version) in stale {
         match api.delete(&name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => {}
             Err(e) => {
                 tracing::warn!(plan = %plan.name_any(), object = %name, error = %e, "could not delete a RecoveryProgress left from a resharding; tried again later");
-                left.push(name);
+                left.push((name, resource_version));
             }
         }
     }
