@@ -114,26 +114,20 @@ pub async fn others(ctx: &Context, me: &RecoveryPlan) -> Result<Vec<PlanClaims>,
             None => unread.push((key, uid, p)),
         }
     }
-    let listed: Vec<Result<Vec<crate::api::v1alpha1::RecoveryProgress>, Error>> = {
-        use futures::StreamExt as _;
-        let lists: Vec<futures::future::BoxFuture<'static, _>> = unread
-            .iter()
-            .map(|(_, uid, p)| {
-                let (client, ns, uid) = (
-                    ctx.client.clone(),
-                    p.namespace().unwrap_or_default(),
-                    uid.clone(),
-                );
-                Box::pin(async move {
-                    crate::controller::cluster::progress::list(&client, &ns, &uid).await
-                }) as futures::future::BoxFuture<'static, _>
-            })
-            .collect();
-        futures::stream::iter(lists)
-            .buffered(crate::controller::cluster::FAN_OUT)
-            .collect()
-            .await
-    };
+    let lists: Vec<futures::future::BoxFuture<'static, Result<Vec<_>, Error>>> = unread
+        .iter()
+        .map(|(_, uid, p)| {
+            let (client, ns, uid) = (
+                ctx.client.clone(),
+                p.namespace().unwrap_or_default(),
+                uid.clone(),
+            );
+            Box::pin(
+                async move { crate::controller::cluster::progress::list(&client, &ns, &uid).await },
+            ) as futures::future::BoxFuture<'static, _>
+        })
+        .collect();
+    let listed = crate::controller::cluster::bounded(lists).await;
     for ((key, uid, p), listed) in unread.into_iter().zip(listed) {
         let mut status = p.status.clone().unwrap_or_default();
         status.systems =

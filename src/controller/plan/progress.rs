@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt as _;
 use kube::{
     Api, ResourceExt,
     api::{DeleteParams, ObjectMeta, PostParams},
@@ -182,7 +181,7 @@ pub async fn store(
         };
         let api = api.clone();
         let exists = before.is_some() || earlier.is_some();
-        writes.push(async move {
+        writes.push(Box::pin(async move {
             let params = PostParams {
                 field_manager: Some(FIELD_MANAGER.to_string()),
                 ..PostParams::default()
@@ -208,12 +207,13 @@ pub async fn store(
                         part,
                     )
                 })
-        });
+        })
+            as futures::future::BoxFuture<
+                '_,
+                Result<(u32, String, String, Part), Error>,
+            >);
     }
-    let results: Vec<Result<(u32, String, String, Part), Error>> = futures::stream::iter(writes)
-        .buffer_unordered(cluster::FAN_OUT)
-        .collect()
-        .await;
+    let results = cluster::bounded(writes).await;
     let mut failed = None;
     for r in results {
         match r {

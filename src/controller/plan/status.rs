@@ -52,22 +52,21 @@ pub async fn write(
     };
     let stored = store(next, prev, &what, plan.metadata.generation, now, &mut api).await;
     if let Err(e @ Error::TooLarge { .. }) = &stored {
-        let ev = kube::runtime::events::Event {
-            type_: kube::runtime::events::EventType::Warning,
-            reason: "StatusTooLarge".into(),
-            note: Some(super::events::fit_note(&e.to_string())),
-            action: "Record".into(),
-            secondary: None,
-        };
-        if let Err(e) = ctx
-            .recorder
-            .publish(&ev, &kube::Resource::object_ref(plan, &()))
-            .await
-        {
-            tracing::warn!(reason = %ev.reason, error = %e, "could not publish an Event");
-        }
+        warn_of_record(ctx, plan, "StatusTooLarge", &e.to_string()).await;
     }
     stored
+}
+
+/// A Warning Event on the plan about what could not be recorded.
+async fn warn_of_record(ctx: &Context, plan: &RecoveryPlan, reason: &str, note: &str) {
+    let ev = kube::runtime::events::Event {
+        type_: kube::runtime::events::EventType::Warning,
+        reason: reason.into(),
+        note: Some(super::events::fit_note(note)),
+        action: "Record".into(),
+        secondary: None,
+    };
+    super::events::publish_all(ctx, &kube::Resource::object_ref(plan, &()), &[ev]).await;
 }
 
 /// Where a plan's status is stored.
@@ -248,20 +247,7 @@ pub async fn write_lost(
     );
     if conditions != prev.conditions {
         tracing::error!(plan = %plan.name_any(), problem = %problem, "a plan's progress is lost; it does nothing more");
-        let ev = kube::runtime::events::Event {
-            type_: kube::runtime::events::EventType::Warning,
-            reason: "ProgressLost".into(),
-            note: Some(super::events::fit_note(&message)),
-            action: "Record".into(),
-            secondary: None,
-        };
-        if let Err(e) = ctx
-            .recorder
-            .publish(&ev, &kube::Resource::object_ref(plan, &()))
-            .await
-        {
-            tracing::warn!(reason = %ev.reason, error = %e, "could not publish an Event");
-        }
+        warn_of_record(ctx, plan, "ProgressLost", &message).await;
         let ns = plan.namespace().unwrap_or_default();
         cluster::merge_status_conditions::<RecoveryPlan>(ctx, &ns, &plan.name_any(), &conditions)
             .await?;

@@ -329,48 +329,57 @@ pub async fn write_status(
     name: &str,
     mut status: serde_json::Value,
 ) {
-    use lifeline::api::v1alpha1::{RecoveryProgress, RecoveryProgressSpec, SystemStatus};
+    use lifeline::api::v1alpha1::SystemStatus;
     let plan = plans
         .get(name)
         .await
         .unwrap_or_else(|e| panic!("get RecoveryPlan {name}: {e}"));
     let ns = plan.namespace().unwrap_or_default();
     let uid = plan.uid().unwrap_or_default();
-    let Some(systems) = status.as_object_mut().and_then(|m| m.remove("systems")) else {
-        // The systems stay as they are.
-        plans
-            .patch_status(
-                name,
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(serde_json::json!({ "status": status })),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("patch the status of RecoveryPlan {name}: {e}"));
-        return;
-    };
-    let systems: Vec<SystemStatus> =
-        serde_json::from_value(systems).expect("the systems are SystemStatuses");
-    let shard_name = lifeline::controller::cluster::progress::object_name(name, &uid, 1, 0);
-    let shards: Api<RecoveryProgress> = Api::namespaced(Client::from(plans.clone()), &ns);
+    // Without `systems` in it, the systems stay as they are.
+    if let Some(systems) = status.as_object_mut().and_then(|m| m.remove("systems")) {
+        let systems: Vec<SystemStatus> =
+            serde_json::from_value(systems).expect("the systems are SystemStatuses");
+        let refs = write_shard(plans, name, &ns, &uid, systems).await;
+        if let Some(m) = status.as_object_mut() {
+            m.insert("progressObjects".into(), refs);
+        }
+    }
+    plans
+        .patch_status(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(serde_json::json!({ "status": status })),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("patch the status of RecoveryPlan {name}: {e}"));
+}
+
+/// Writes `systems` as the one RecoveryProgress shard of the plan `name` (uid `uid`),
+/// returning the `progressObjects` that name it.
+async fn write_shard(
+    plans: &Api<lifeline::api::v1alpha1::RecoveryPlan>,
+    name: &str,
+    ns: &str,
+    uid: &str,
+    systems: Vec<lifeline::api::v1alpha1::SystemStatus>,
+) -> serde_json::Value {
+    use lifeline::api::v1alpha1::{RECORD_PLAN_UID_LABEL, RecoveryProgress, RecoveryProgressSpec};
+    let shard_name = lifeline::controller::cluster::progress::object_name(name, uid, 1, 0);
+    let shards: Api<RecoveryProgress> = Api::namespaced(Client::from(plans.clone()), ns);
+    let count = systems.len();
     let mut shard = RecoveryProgress::new(
         &shard_name,
         RecoveryProgressSpec {
             plan: name.to_string(),
-            plan_uid: uid.clone(),
+            plan_uid: uid.to_string(),
             shards: 1,
             shard: 0,
-            positions: (0..u32::try_from(systems.len()).unwrap_or(0)).collect(),
+            positions: (0..u32::try_from(count).unwrap_or(0)).collect(),
             systems,
         },
     );
-    shard.metadata.labels = Some(
-        [(
-            lifeline::api::v1alpha1::RECORD_PLAN_UID_LABEL.to_string(),
-            uid,
-        )]
-        .into(),
-    );
-    let count = shard.spec.systems.len();
+    shard.metadata.labels = Some([(RECORD_PLAN_UID_LABEL.to_string(), uid.to_string())].into());
     let written = match shards.get_opt(&shard_name).await.expect("read the shard") {
         Some(old) => {
             shard.metadata.resource_version = old.resource_version();
@@ -381,23 +390,10 @@ pub async fn write_status(
         None => shards.create(&PostParams::default(), &shard).await,
     }
     .unwrap_or_else(|e| panic!("write RecoveryProgress {shard_name}: {e}"));
-    if let Some(m) = status.as_object_mut() {
-        m.insert(
-            "progressObjects".into(),
-            serde_json::json!({ "shards": 1, "systems": count, "objects": [{
-                "name": shard_name, "shard": 0, "systems": count,
-                "resourceVersion": written.resource_version().unwrap_or_default()
-            }] }),
-        );
-    }
-    plans
-        .patch_status(
-            name,
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(serde_json::json!({ "status": status })),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("patch the status of RecoveryPlan {name}: {e}"));
+    serde_json::json!({ "shards": 1, "systems": count, "objects": [{
+        "name": shard_name, "shard": 0, "systems": count,
+        "resourceVersion": written.resource_version().unwrap_or_default()
+    }] })
 }
 
 /// The RecoveryPlan `name` with its systems' progress.
