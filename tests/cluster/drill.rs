@@ -591,17 +591,16 @@ async fn a_drills_isolation_keeps_the_release_gate_shut_until_it_ends() {
     ensure_crds(&admin_client().await).await;
     with_namespace("drill-island", |ns: TestNamespace| async move {
         make_staging(&ns).await;
-        web_system(&ns, "lims", 1, vec![]).await;
+        // A tcp check that always connects: this cluster's network enforces no
+        // NetworkPolicy, as a node whose enforcement leaks would not. The check is held
+        // (not tried) while lims is isolated, so lims is not verified through the leak.
+        let tcp = support::StubTcp::start().await;
+        web_system(&ns, "lims", 1, vec![support::steps::tcp("port", tcp.port)]).await;
         let drills: Api<RecoveryDrill> = ns.api();
-        // The failing check holds lims unverified while it is isolated, as a check
-        // that reaches it would on a network that enforces the isolation.
         let d = drill(
             "island",
             &["lims"],
-            json!([
-                { "system": "lims", "isolate": { "duration": "12s" } },
-                { "system": "lims", "failCheck": { "check": "ready", "duration": "20s" } }
-            ]),
+            json!([{ "system": "lims", "isolate": { "duration": "12s" } }]),
         );
         drills
             .create(&PostParams::default(), &d)
@@ -640,6 +639,26 @@ async fn a_drills_isolation_keeps_the_release_gate_shut_until_it_ends() {
             None,
             "the gate admits nobody"
         );
+        // The connecting check is not tried while the isolation lasts, and says why.
+        let held = wait_for(&plans, &plan, "lims' tcp check held", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.systems.iter().any(|x| {
+                    x.checks.iter().any(|c| {
+                        c.name == "port"
+                            && c.last_error.as_deref().is_some_and(|e| {
+                                e.starts_with("not tried: drill island isolates lims until ")
+                            })
+                    })
+                })
+            })
+        })
+        .await;
+        assert!(
+            k8s_openapi::jiff::Timestamp::now() < until.0,
+            "the check was seen held only after the isolation: {:?}",
+            held.status
+        );
+        assert_eq!(tcp.accepted(), 0, "no connection to lims while isolated");
 
         // When the isolation ends the gate admits the verification audience again, and
         // only then.
@@ -668,6 +687,10 @@ async fn a_drills_isolation_keeps_the_release_gate_shut_until_it_ends() {
         assert!(
             lims.verified_at.as_ref().is_some_and(|v| v.0 >= until.0),
             "lims verified only after its isolation ended: {lims:?}"
+        );
+        assert!(
+            tcp.accepted() > 0,
+            "the check connected once the isolation ended"
         );
         stop(&ns, op).await;
     })

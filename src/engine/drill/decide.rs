@@ -345,7 +345,7 @@ fn inject(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decis
     let number = run.number;
     let created = matches!(o.plan, Some(PlanSeen::Present { .. }));
     if run.plan.is_some() && created {
-        run.systems = measure::measure(run, None, &[]);
+        run.systems = measure::measure(run, None, &[], &[]);
         measure::name_systems(run, systems);
         st.phase = DrillPhase::Recovering;
         st.message = Some(format!(
@@ -455,7 +455,8 @@ pub(super) fn record_measurements(
                 .collect()
         })
         .unwrap_or_default();
-    run.systems = measure::measure(run, Some(status), &forced);
+    let isolated = super::faults::isolated_checks(&run.faults, systems);
+    run.systems = measure::measure(run, Some(status), &forced, &isolated);
     measure::name_systems(run, systems);
     run.approvals = measure::approvals(
         Some(status),

@@ -147,6 +147,67 @@ pub fn forced_failure(
         .map(|_| forced_failure_error(&drill.name))
 }
 
+/// Why `check` of `system` fails at `now` because of drill `drill`, if it does: a
+/// `failCheck` fault in force for it, or an isolation of the system in force while the
+/// check is one that connects to it (`http`, `tcp`). An isolated system's connecting
+/// checks are not tried: on a network that enforces the isolation they fail, and one that
+/// got through would verify a system that is meant to be unreachable (a leak of the
+/// network's enforcement, which the drill records as a breach, not a recovery). They fail
+/// as the network would make them fail, against the check's deadline.
+pub fn failed_by_drill(
+    drill: Option<&PlanDrill>,
+    system: &str,
+    check: &crate::api::v1alpha1::Check,
+    now: Timestamp,
+) -> Option<String> {
+    if let Some(why) = forced_failure(drill, system, &check.name, now) {
+        return Some(why);
+    }
+    if !connects(check) {
+        return None;
+    }
+    let (name, until) = isolation_in_force(drill, system, now)?;
+    Some(match until {
+        Some(t) => format!(
+            "{HELD_BY_ISOLATION}{name} isolates {system} until {}",
+            t.strftime("%Y-%m-%dT%H:%M:%SZ")
+        ),
+        None => format!("{HELD_BY_ISOLATION}{name} isolates {system} until its run ends"),
+    })
+}
+
+/// How the error of a check held by an isolation begins ([`failed_by_drill`]).
+pub const HELD_BY_ISOLATION: &str = "not tried: drill ";
+
+/// Whether `check` connects to its system (`http`, `tcp`): what an isolation holds.
+pub fn connects(check: &crate::api::v1alpha1::Check) -> bool {
+    check.http.is_some() || check.tcp.is_some()
+}
+
+/// The ("system", "check") pairs of the run's isolated systems' connecting checks: their
+/// failures while the isolation held them are the drill's doing.
+pub fn isolated_checks(
+    faults: &[FaultRecord],
+    systems: &[ClinicalSystem],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for r in faults
+        .iter()
+        .filter(|r| r.kind == FaultKind::Isolate && r.injected_at.is_some())
+    {
+        let Some(system) = systems.iter().find(|s| s.name_any() == r.system) else {
+            continue;
+        };
+        for c in system.spec.checks().iter().filter(|c| connects(c)) {
+            let pair = (r.system.clone(), c.name.clone());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+    }
+    out
+}
+
 /// True while a fault that ends at `until` (`None`: when the run ends) is in force.
 fn in_force(
     until: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,

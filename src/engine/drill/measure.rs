@@ -25,11 +25,15 @@ pub fn fault_time(run: &DrillRun, system: &str) -> Option<Time> {
 }
 
 /// Each system's measured recovery, from the run's faults and its plan's status. The
-/// checks in `forced` ("system", "check") failed on purpose (failCheck faults).
+/// checks in `forced` ("system", "check") failed on purpose (failCheck faults); those in
+/// `isolated` connect to a system the run isolated, and their failures are the drill's
+/// doing when they passed in the end or the isolation still holds them (a check that
+/// never passed after its isolation ended failed on its own).
 pub fn measure(
     run: &DrillRun,
     plan: Option<&RecoveryPlanStatus>,
     forced: &[(String, String)],
+    isolated: &[(String, String)],
 ) -> Vec<DrillSystemResult> {
     let Some(plan) = plan else {
         // No plan yet: the systems the drill broke, with when.
@@ -70,14 +74,17 @@ pub fn measure(
                 .filter_map(|c| {
                     let passed = c.phase == crate::api::v1alpha1::ActionPhase::Succeeded;
                     let failures = c.attempts.saturating_sub(u32::from(passed));
+                    let message = c.last_error.clone().unwrap_or_default();
+                    let pair = |(sys, chk): &(String, String)| *sys == name && *chk == c.name;
+                    let injected = forced.iter().any(pair)
+                        || (isolated.iter().any(pair)
+                            && (passed || message.starts_with(super::faults::HELD_BY_ISOLATION)));
                     (failures > 0).then(|| FailedCheck {
                         check: c.name.clone(),
-                        message: c.last_error.clone().unwrap_or_default(),
+                        message,
                         failures,
                         passed_in_the_end: passed,
-                        injected: forced
-                            .iter()
-                            .any(|(sys, chk)| *sys == name && *chk == c.name),
+                        injected,
                     })
                 })
                 .collect();
@@ -338,7 +345,7 @@ mod tests {
             systems: vec![lims, pacs, epr],
             ..Default::default()
         };
-        let m = measure(&run(), Some(&plan), &[]);
+        let m = measure(&run(), Some(&plan), &[], &[]);
         assert_eq!(m[0].name, "lims");
         assert_eq!(
             m[0].fault_at,
@@ -396,7 +403,7 @@ mod tests {
             systems: vec![lims],
             ..Default::default()
         };
-        let m = measure(&run(), Some(&plan), &[("lims".into(), "api".into())]);
+        let m = measure(&run(), Some(&plan), &[("lims".into(), "api".into())], &[]);
         let checks: Vec<(&str, u32, bool, bool)> = m[0]
             .failed_checks
             .iter()
@@ -410,6 +417,51 @@ mod tests {
             })
             .collect();
         assert_eq!(checks, [("api", 3, true, true), ("hl7", 1, true, false)]);
+    }
+
+    #[test]
+    fn an_isolated_systems_connecting_checks_failed_by_the_drill_unless_they_never_passed_after() {
+        let check = |name: &str, phase, attempts, error: Option<&str>| CheckStatus {
+            name: name.into(),
+            phase,
+            attempts,
+            last_error: error.map(str::to_string),
+            ..Default::default()
+        };
+        let mut lims = system("lims", SystemPhase::Verifying, None, 900);
+        lims.checks = vec![
+            // Held while isolated, then passed.
+            check("page", ActionPhase::Succeeded, 5, None),
+            // Still held.
+            check(
+                "api",
+                ActionPhase::Running,
+                3,
+                Some("not tried: drill weekly isolates lims until 2026-11-21T03:05:00Z"),
+            ),
+            // Held, then failed on its own once the isolation ended.
+            check("db", ActionPhase::Running, 6, Some("connection refused")),
+        ];
+        let plan = RecoveryPlanStatus {
+            systems: vec![lims],
+            ..Default::default()
+        };
+        let isolated: Vec<(String, String)> = ["page", "api", "db"]
+            .iter()
+            .map(|c| ("lims".to_string(), c.to_string()))
+            .collect();
+        let m = measure(&run(), Some(&plan), &[], &isolated);
+        let injected: Vec<(&str, bool)> = m[0]
+            .failed_checks
+            .iter()
+            .map(|c| (c.check.as_str(), c.injected))
+            .collect();
+        assert_eq!(injected, [("page", true), ("api", true), ("db", false)]);
+        let m = measure(&run(), Some(&plan), &[], &[]);
+        assert!(
+            m[0].failed_checks.iter().all(|c| !c.injected),
+            "not isolated: every failure is the system's own"
+        );
     }
 
     #[test]
@@ -432,7 +484,7 @@ mod tests {
             ..Default::default()
         };
         let mut r = run();
-        r.systems = measure(&r, Some(&plan), &[]);
+        r.systems = measure(&r, Some(&plan), &[], &[]);
         let (o, why) = outcome(PlanPhase::Succeeded, &r.systems);
         assert_eq!(o, DrillOutcome::ObjectivesMissed);
         assert_eq!(why, "1 of 2 objectives missed: pacs");

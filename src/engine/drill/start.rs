@@ -122,6 +122,9 @@ fn record_pre_state(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem]) -> 
     out
 }
 
+/// What an aborted drill says while `spec.abort` is set.
+const ABORT_MESSAGE: &str = "spec.abort is set: no run starts until it is cleared";
+
 pub(super) fn start(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: &mut Decision) {
     let due = Due::of(f);
     let st = &mut d.status;
@@ -129,7 +132,11 @@ pub(super) fn start(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: 
         st.next_schedule_time = due.next.map(Time);
     }
     if !due.any() {
-        st.message = None;
+        // What the last move said stays (a refusal's reason is recorded nowhere else),
+        // but for an abort that no longer holds.
+        if !f.spec.abort && st.message.as_deref() == Some(ABORT_MESSAGE) {
+            st.message = None;
+        }
         d.requeue = due.next.map(|t| until(f.now, t));
         return;
     }
@@ -154,7 +161,7 @@ pub(super) fn start(f: &Facts<'_>, o: &Observed, systems: &[ClinicalSystem], d: 
             DrillPhase::Idle
         };
         st.run = st.run.take().filter(|r| r.started_at.is_some());
-        st.message = Some("spec.abort is set: no run starts until it is cleared".into());
+        st.message = Some(ABORT_MESSAGE.into());
         return;
     }
     let trigger = if due.waiting {

@@ -768,6 +768,27 @@ fn a_drill_outside_staging_is_refused_and_its_request_consumed() {
 }
 
 #[test]
+fn a_run_refused_for_a_missing_workload_keeps_saying_why_on_the_moves_after() {
+    let spec = lims_off();
+    let status = RecoveryDrillStatus::default();
+    let f = facts(&spec, &status, NS, true);
+    let mut o = World::new(true).observe(&f);
+    o.workloads.clear();
+    let d = decide(&f, &o);
+    let why = d.status.message.clone().unwrap_or_default();
+    assert!(why.contains("does not exist"), "{why}");
+    assert!(d.status.run.is_none(), "nothing started");
+    // The request is taken; nothing is due on the next move, which says the same.
+    let again = Facts {
+        now: at(2),
+        ..facts(&spec, &d.status, NS, true)
+    };
+    let next = decide(&again, &World::new(true).observe(&again));
+    assert!(next.actions.is_empty());
+    assert_eq!(next.status.message.as_deref(), Some(why.as_str()));
+}
+
+#[test]
 fn a_run_held_by_another_drill_waits_and_says_which() {
     let spec = lims_off();
     let status = RecoveryDrillStatus::default();
@@ -839,6 +860,34 @@ fn the_recovery_plan_carries_each_isolation_until_it_ends() {
         super::faults::isolation_in_force(None, "lims", before),
         None
     );
+    // Meanwhile lims' connecting checks are not tried; a readiness check still is.
+    let check = |c: serde_json::Value| -> crate::api::v1alpha1::Check {
+        serde_json::from_value(c).expect("check")
+    };
+    let page =
+        check(serde_json::json!({ "name": "page", "http": { "url": "http://lims.lab.svc/" } }));
+    let port = check(
+        serde_json::json!({ "name": "port", "tcp": { "host": "lims.lab.svc", "port": 5432 } }),
+    );
+    let ready = check(
+        serde_json::json!({ "name": "ready", "workloadReady": { "kind": "Deployment", "name": "lims" } }),
+    );
+    let held = |c: &crate::api::v1alpha1::Check, system: &str, now| {
+        super::faults::failed_by_drill(Some(drill), system, c, now)
+    };
+    let why = held(&page, "lims", before).expect("held while isolated");
+    assert!(
+        why.starts_with(&format!("not tried: drill {DRILL} isolates lims until 20")),
+        "{why}"
+    );
+    assert!(held(&port, "lims", before).is_some());
+    assert_eq!(
+        held(&ready, "lims", before),
+        None,
+        "does not connect to lims"
+    );
+    assert_eq!(held(&page, "pacs", before), None, "pacs is not isolated");
+    assert_eq!(held(&page, "lims", until.0), None, "tried once it ends");
 }
 
 #[test]
