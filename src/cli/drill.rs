@@ -268,6 +268,22 @@ pub fn render(drill: &RecoveryDrill) -> String {
                 at(&f.proven_at, start),
                 f.proof.as_deref().unwrap_or("-")
             );
+            if let Some(w) = &f.watch {
+                let _ = writeln!(
+                    out,
+                    "{:<12} watched while it held: {} tries, {}",
+                    "",
+                    w.tries,
+                    match w.breaches {
+                        0 => "none got through".to_string(),
+                        n => format!(
+                            "{n} GOT THROUGH ({}), first at {}",
+                            w.through.join(", "),
+                            at(&w.first_breach_at, start)
+                        ),
+                    }
+                );
+            }
         }
     }
     if !run.systems.is_empty() {

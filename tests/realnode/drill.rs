@@ -186,7 +186,8 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
         let open = admitting();
         assert!(
             open.is_empty(),
-            "during lims' isolation (it ends at {ends}) these policies admit traffic to it: {open:?}"
+            "during lims' isolation (it ends at {ends}) these policies admit traffic to it: {open:?}; the drill: {}",
+            drill_status(&ns.0)
         );
         if fetch_from(&ns.0, "client", &url).is_ok() {
             through.push(k8s_openapi::jiff::Timestamp::now().to_string());
@@ -211,6 +212,37 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
             Err(st.to_string())
         }
     });
+    // lims' connecting checks were held while it was isolated: it was verified only after
+    // the isolation ended, whatever the network let through meanwhile. The operator
+    // watched the isolation while it held, and counts what got through.
+    let lims = finished["run"]["systems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|s| s["name"] == "lims")
+        .cloned()
+        .unwrap_or_default();
+    let verified = lims["verifiedAt"]
+        .as_str()
+        .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        .unwrap_or_else(|| panic!("lims verified: {finished}"));
+    assert!(
+        verified + k8s_openapi::jiff::SignedDuration::from_secs(1) >= ends,
+        "lims verified at {verified}, before its isolation ended at {ends}: {finished}"
+    );
+    let watch = finished["run"]["faults"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|f| f["kind"] == "isolate")
+        .map(|f| f["watch"].clone())
+        .unwrap_or_default();
+    assert!(
+        watch["tries"].as_u64().is_some_and(|n| n > 0),
+        "the isolation was watched while it held: {finished}"
+    );
+    eprintln!("lims' isolation, watched from the operator: {watch}");
+
     // After the revert, lims answers again; pacs runs in containers that are not the ones
     // killed.
     let body = eventually(

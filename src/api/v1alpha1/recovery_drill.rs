@@ -460,6 +460,31 @@ pub struct FaultRecord {
     /// The uids of the pods a deletePods fault deleted (proof: none of them is left).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pod_uids: Vec<String>,
+    /// An `isolate` fault, watched while it holds: from its proof until it is lifted the
+    /// operator keeps trying to connect to the system, and counts what got through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<IsolationWatch>,
+}
+
+/// The connections tried to an isolated system while its isolation held. Any that got
+/// through is a breach: the network did not enforce the drill's policy, so it may not
+/// enforce the release gates either.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IsolationWatch {
+    /// How many times the system's targets were tried.
+    pub tries: u32,
+    /// How many of those tries a connection got through.
+    pub breaches: u32,
+    /// When a connection first got through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_breach_at: Option<Time>,
+    /// When a connection last got through.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_breach_at: Option<Time>,
+    /// The targets ("host:port") that accepted a connection, at most 10.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub through: Vec<String>,
 }
 
 /// The workload a `scaleToZero` fault scales, as recorded (the spec's `WorkloadRef`,

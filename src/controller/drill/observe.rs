@@ -17,28 +17,42 @@ use crate::{
 const PROBE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Tries a TCP connection to each target, from here (the operator), where checks may
-/// reach: a refusal or a timeout is a block, an accepted connection is closed at once.
+/// reach, all at once: a refusal or a timeout is a block, an accepted connection is
+/// closed at once.
 async fn probe(ctx: &Context, targets: &[(String, u16)]) -> ProbeSeen {
-    let mut seen = ProbeSeen::default();
-    for (host, port) in targets {
-        let addrs = match ctx.reach.resolve(host, *port).await {
-            Ok(a) => a,
-            Err(why) => {
-                seen.untried.push(format!("{host}:{port}: {why}"));
-                continue;
+    enum Tried {
+        Open(String),
+        Blocked(String),
+        Untried(String),
+    }
+    let one = |host: &str, port: u16| {
+        let host = host.to_string();
+        async move {
+            let addrs = match ctx.reach.resolve(&host, port).await {
+                Ok(a) => a,
+                Err(why) => return Tried::Untried(format!("{host}:{port}: {why}")),
+            };
+            let Some(addr) = addrs.first().copied() else {
+                return Tried::Untried(format!("{host}:{port}: no address"));
+            };
+            match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(_)) => Tried::Open(format!("{host}:{port}")),
+                Ok(Err(e)) => Tried::Blocked(format!("{host}:{port} ({addr}): {e}")),
+                Err(_) => Tried::Blocked(format!(
+                    "{host}:{port} ({addr}): no answer within {}s",
+                    PROBE_TIMEOUT.as_secs()
+                )),
             }
-        };
-        let Some(addr) = addrs.first() else {
-            seen.untried.push(format!("{host}:{port}: no address"));
-            continue;
-        };
-        match tokio::time::timeout(PROBE_TIMEOUT, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(_)) => seen.open.push(format!("{host}:{port}")),
-            Ok(Err(e)) => seen.blocked.push(format!("{host}:{port} ({addr}): {e}")),
-            Err(_) => seen.blocked.push(format!(
-                "{host}:{port} ({addr}): no answer within {}s",
-                PROBE_TIMEOUT.as_secs()
-            )),
+        }
+    };
+    let tried =
+        futures::future::join_all(targets.iter().map(|(host, port)| one(host, *port))).await;
+    let mut seen = ProbeSeen::default();
+    for t in tried {
+        match t {
+            Tried::Open(x) => seen.open.push(x),
+            Tried::Blocked(x) => seen.blocked.push(x),
+            Tried::Untried(x) => seen.untried.push(x),
         }
     }
     seen
@@ -79,9 +93,13 @@ pub async fn observe(ctx: &Context, f: &Facts<'_>) -> Result<Observed, Error> {
             delete_pods::pods_matching(ctx, ns, sel).await?,
         );
     }
-    for (system, targets) in &want.probes {
-        o.probes.insert(system.clone(), probe(ctx, targets).await);
-    }
+    let probed = futures::future::join_all(
+        want.probes
+            .iter()
+            .map(|(system, targets)| async move { (system.clone(), probe(ctx, targets).await) }),
+    )
+    .await;
+    o.probes.extend(probed);
     if let Some(name) = &want.plan {
         let plans: Api<RecoveryPlan> = Api::namespaced(ctx.client.clone(), ns);
         o.plan = Some(

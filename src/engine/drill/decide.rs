@@ -10,7 +10,7 @@ use kube::ResourceExt;
 
 use super::{
     Action, DEFAULT_HISTORY, DEFAULT_TIMEOUT, Decision, Facts, NEXT_MOVE, Notice, NoticeKind,
-    Observed, POLL, PlanSeen, Wants,
+    Observed, POLL, PlanSeen, ProbeSeen, Wants,
     faults::{self, fault_selector, spec_of},
     measure,
     schedule::Schedule,
@@ -19,7 +19,7 @@ use super::{
 use crate::{
     api::v1alpha1::{
         ClinicalSystem, DrillApprovals, DrillIsolation, DrillOutcome, DrillPhase, DrillRun,
-        DurationString, FaultKind, ForcedCheckFailure, PlanDrill, RecoveryDrillStatus,
+        DurationString, FaultKind, FaultRecord, ForcedCheckFailure, PlanDrill, RecoveryDrillStatus,
         RecoveryPlanSpec, RecoveryPlanStatus, SystemSelection, format_duration,
     },
     engine::{conditions, names},
@@ -139,6 +139,15 @@ pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
                 .filter(|r| r.kind == FaultKind::Isolate)
                 .map(|r| names::isolation_policy(f.name, &r.system))
                 .collect();
+            // An isolation is watched while it holds: its system is tried again and again.
+            for rec in run.faults.iter().filter(|r| watched(r)) {
+                if let Some(system) = systems.iter().find(|s| s.name_any() == rec.system) {
+                    let targets = super::faults::probe_targets(system);
+                    if !targets.is_empty() && !w.probes.iter().any(|(s, _)| *s == rec.system) {
+                        w.probes.push((rec.system.clone(), targets));
+                    }
+                }
+            }
             w.plan = Some(plan_of(f, run));
         }
         DrillPhase::Reverting => {
@@ -156,6 +165,32 @@ pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
     w.policies.sort();
     w.policies.dedup();
     w
+}
+
+/// Whether `rec` is an isolation that holds: proven, not yet lifted.
+fn watched(rec: &FaultRecord) -> bool {
+    rec.kind == FaultKind::Isolate && rec.proven_at.is_some() && rec.lifted_at.is_none()
+}
+
+/// Counts one try of an isolation that holds, from what was `seen` at `now`; a
+/// connection that got through is a breach.
+fn watch(rec: &mut FaultRecord, seen: &ProbeSeen, now: &Time) {
+    if seen.open.is_empty() && seen.blocked.is_empty() {
+        return;
+    }
+    let w = rec.watch.get_or_insert_with(Default::default);
+    w.tries += 1;
+    if seen.open.is_empty() {
+        return;
+    }
+    w.breaches += 1;
+    w.first_breach_at.get_or_insert_with(|| now.clone());
+    w.last_breach_at = Some(now.clone());
+    for t in &seen.open {
+        if w.through.len() < 10 && !w.through.contains(t) {
+            w.through.push(t.clone());
+        }
+    }
 }
 
 /// The name of the run's plan.
@@ -510,10 +545,17 @@ fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
             }
         }
         let policy = names::isolation_policy(f.name, &rec.system);
-        if let (Some(dur), Some(at), None) =
-            (duration, rec.injected_at.as_ref(), rec.lifted_at.as_ref())
+        let due = match (duration, rec.injected_at.as_ref()) {
+            (Some(dur), Some(at)) => Some(plus(at, dur)),
+            _ => None,
+        };
+        if watched(rec)
+            && due.as_ref().is_none_or(|d| f.now < d.0)
+            && let Some(seen) = o.probes.get(&rec.system)
         {
-            let due = plus(at, dur);
+            watch(rec, seen, &now);
+        }
+        if let (Some(due), None) = (due, rec.lifted_at.as_ref()) {
             if f.now >= due.0 {
                 if rec.kind == FaultKind::Isolate {
                     d.actions.push(Action::DeletePolicy { name: policy });
@@ -549,6 +591,13 @@ fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
             reason.push_str(&format!(
                 "; faults never seen to take effect: {}",
                 unproven.join(", ")
+            ));
+        }
+        let breached = measure::breached(run);
+        if !breached.is_empty() {
+            reason.push_str(&format!(
+                "; isolation breached, connections got through while it held: {}",
+                breached.join("; ")
             ));
         }
         run.outcome = Some(outcome);

@@ -65,6 +65,7 @@ pub fn records(drill: &str, faults: &[Fault], systems: &[ClinicalSystem]) -> Vec
         pod_uids: vec![],
         workload: None,
         check: None,
+        watch: None,
     };
     for f in faults {
         let Some(system) = systems.iter().find(|s| s.name_any() == f.system) else {
@@ -467,6 +468,7 @@ mod isolation_proof {
             proof: None,
             lifted_at: None,
             pod_uids: vec![],
+            watch: None,
         }
     }
 

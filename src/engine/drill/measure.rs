@@ -229,6 +229,28 @@ pub fn unproven(run: &DrillRun) -> Vec<String> {
         .collect()
 }
 
+/// Each isolation a connection got through while it held, for people: "lims: 3 of 17
+/// tries got through (lims.lab.svc:8080), first at 2026-11-21T03:00:12Z".
+pub fn breached(run: &DrillRun) -> Vec<String> {
+    run.faults
+        .iter()
+        .filter_map(|f| {
+            let w = f.watch.as_ref().filter(|w| w.breaches > 0)?;
+            Some(format!(
+                "{}: {} of {} tries got through ({}){}",
+                f.system,
+                w.breaches,
+                w.tries,
+                w.through.join(", "),
+                w.first_breach_at
+                    .as_ref()
+                    .map(|t| format!(", first at {}", t.0.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                    .unwrap_or_default()
+            ))
+        })
+        .collect()
+}
+
 /// A finished run in one line, for `status.history`.
 pub fn summary(run: &DrillRun) -> DrillRunSummary {
     let total = run.systems.len();
@@ -283,6 +305,7 @@ mod tests {
             pod_uids: vec![],
             workload: None,
             check: None,
+            watch: None,
         }
     }
 

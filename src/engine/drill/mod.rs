@@ -39,7 +39,9 @@ use std::{collections::BTreeMap, time::Duration};
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::LabelSelector, jiff::Timestamp};
 
 pub use decide::{decide, wants};
-pub use measure::{AUTO_APPROVER, approvals, fault_time, measure, outcome, summary, unproven};
+pub use measure::{
+    AUTO_APPROVER, approvals, breached, fault_time, measure, outcome, summary, unproven,
+};
 pub use schedule::Schedule;
 
 use crate::api::v1alpha1::{

@@ -905,3 +905,101 @@ fn an_isolation_without_a_duration_is_in_force_for_the_whole_plan() {
         Some((DRILL, None))
     );
 }
+
+#[test]
+fn an_isolation_is_watched_while_it_holds_and_a_connection_that_gets_through_is_a_breach() {
+    let spec = spec(
+        Faults {
+            isolate_lims: Some(Some(30)),
+            ..Faults::default()
+        },
+        None,
+        false,
+    );
+    let isolated = crate::api::v1alpha1::FaultRecord {
+        system: "lims".into(),
+        kind: FaultKind::Isolate,
+        target: format!("NetworkPolicy/{}", names::isolation_policy(DRILL, "lims")),
+        injected_at: Some(Time(at(1))),
+        proven_at: Some(Time(at(2))),
+        proof: Some("connections fail".into()),
+        lifted_at: None,
+        pod_uids: vec![],
+        workload: None,
+        check: None,
+        watch: None,
+    };
+    let mut status = RecoveryDrillStatus {
+        phase: DrillPhase::Recovering,
+        run: Some(crate::api::v1alpha1::DrillRun {
+            number: 1,
+            token: Some("t".into()),
+            started_at: Some(Time(at(1))),
+            plan: Some(names::drill_plan(DRILL, 1)),
+            faults: vec![isolated],
+            ..Default::default()
+        }),
+        run_token: Some("t".into()),
+        ..Default::default()
+    };
+    let recovering = RecoveryPlanStatus {
+        phase: PlanPhase::Running,
+        observed_generation: Some(1),
+        ..Default::default()
+    };
+    let mut world = World::new(true);
+    world.plan = Some((false, recovering.clone(), None));
+    // Tries at 10 s (refused), 12 s (one got through), 14 s (refused), and at 31 s, after
+    // the isolation was lifted at 31 s (the move that lifts it does not count a try).
+    let tries = [
+        (
+            10,
+            vec![],
+            vec!["lims.staging.svc:8080: timed out".to_string()],
+        ),
+        (12, vec!["lims.staging.svc:8080".to_string()], vec![]),
+        (
+            14,
+            vec![],
+            vec!["lims.staging.svc:8080: refused".to_string()],
+        ),
+        (31, vec!["lims.staging.svc:8080".to_string()], vec![]),
+    ];
+    for (secs, open, blocked) in tries {
+        let f = Facts {
+            now: at(secs),
+            ..facts(&spec, &status, NS, true)
+        };
+        let mut o = world.observe(&f);
+        o.probes.insert(
+            "lims".into(),
+            ProbeSeen {
+                open,
+                blocked,
+                untried: vec![],
+            },
+        );
+        status = decide(&f, &o).status;
+    }
+    let rec = &status.run.as_ref().expect("run").faults[0];
+    assert!(rec.lifted_at.is_some(), "lifted once its 30 s are over");
+    let watch = rec.watch.clone().expect("watched");
+    assert_eq!((watch.tries, watch.breaches), (3, 1), "{watch:?}");
+    assert_eq!(watch.first_breach_at, Some(Time(at(12))));
+    assert_eq!(watch.through, ["lims.staging.svc:8080"]);
+
+    // The run's reason names the breach when the recovery is over.
+    let mut done = recovering;
+    done.phase = PlanPhase::Succeeded;
+    world.plan = Some((false, done, None));
+    let f = Facts {
+        now: at(40),
+        ..facts(&spec, &status, NS, true)
+    };
+    let d = decide(&f, &world.observe(&f));
+    let reason = d.status.run.and_then(|r| r.reason).unwrap_or_default();
+    assert!(
+        reason.contains("isolation breached, connections got through while it held: lims: 1 of 3 tries got through (lims.staging.svc:8080), first at "),
+        "{reason}"
+    );
+}

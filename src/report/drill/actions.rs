@@ -45,6 +45,17 @@ pub enum ActionItem {
         /// Its last error.
         message: String,
     },
+    /// Connections got through to a system while the drill isolated it.
+    IsolationBreached {
+        /// The system.
+        system: String,
+        /// Tries that got through.
+        breaches: u32,
+        /// Tries in all.
+        tries: u32,
+        /// The targets that accepted a connection.
+        through: Vec<String>,
+    },
     /// The drill could not run at all.
     Refused {
         /// Why, as the controller recorded it.
@@ -59,7 +70,8 @@ impl ActionItem {
             ActionItem::MissedObjective { system, .. }
             | ActionItem::SystemFailed { system }
             | ActionItem::NeverVerified { system, .. }
-            | ActionItem::CheckFailed { system, .. } => Some(system),
+            | ActionItem::CheckFailed { system, .. }
+            | ActionItem::IsolationBreached { system, .. } => Some(system),
             ActionItem::Refused { .. } => None,
         }
     }
@@ -114,14 +126,29 @@ impl fmt::Display for ActionItem {
                     write!(f, ": {}", message.trim())
                 }
             }
+            ActionItem::IsolationBreached {
+                system,
+                breaches,
+                tries,
+                through,
+            } => write!(
+                f,
+                "{system} was not cut off while the drill isolated it: {breaches} of {tries} \
+                 connection tries from the operator got through ({}). This network does not \
+                 reliably enforce NetworkPolicy, and lifeline's release gates are \
+                 NetworkPolicies: fix the enforcement before trusting a gate to keep staff \
+                 out.",
+                through.join(", ")
+            ),
             ActionItem::Refused { reason } => write!(f, "The drill could not run: {reason}"),
         }
     }
 }
 
-/// What needs fixing after the current (or last) run: each missed objective, each system
-/// that failed or (once the run ended) was never verified, and each failed check the drill
-/// did not cause; for each system in the run's order, its result first, then its checks.
+/// What needs fixing after the current (or last) run: each isolation that connections got
+/// through, then each missed objective, each system that failed or (once the run ended)
+/// was never verified, and each failed check the drill did not cause; for each system in
+/// the run's order, its result first, then its checks.
 pub fn action_items(drill: &RecoveryDrill) -> Vec<ActionItem> {
     let Some(run) = run_of(drill) else {
         return Vec::new();
@@ -134,6 +161,16 @@ pub fn action_items(drill: &RecoveryDrill) -> Vec<ActionItem> {
                 .clone()
                 .unwrap_or_else(|| "no reason recorded".to_string()),
         });
+    }
+    for f in &run.faults {
+        if let Some(w) = f.watch.as_ref().filter(|w| w.breaches > 0) {
+            items.push(ActionItem::IsolationBreached {
+                system: f.system.clone(),
+                breaches: w.breaches,
+                tries: w.tries,
+                through: w.through.clone(),
+            });
+        }
     }
     let finished = is_finished(run);
     for s in &run.systems {
@@ -224,6 +261,35 @@ mod tests {
         let md = markdown(&drill());
         assert!(md.contains("4. pas: the check \"api-health\" failed 5 times"));
         assert!(!md.contains("5. "));
+    }
+
+    #[test]
+    fn an_isolation_that_connections_got_through_comes_first() {
+        let mut value = fixture();
+        value["status"]["run"]["faults"][2]["watch"] = json!({
+            "tries": 40, "breaches": 2, "firstBreachAt": "2025-03-15T03:02:00Z",
+            "lastBreachAt": "2025-03-15T03:03:00Z", "through": ["pas.core.svc:8080"]
+        });
+        let items = action_items(&drill_of(value.clone()));
+        assert_eq!(
+            items[0],
+            ActionItem::IsolationBreached {
+                system: "pas".into(),
+                breaches: 2,
+                tries: 40,
+                through: vec!["pas.core.svc:8080".into()],
+            }
+        );
+        let text = items[0].to_string();
+        assert!(
+            text.starts_with("pas was not cut off while the drill isolated it: 2 of 40")
+                && text.contains("release gates are NetworkPolicies"),
+            "{text}"
+        );
+        assert_eq!(items.len(), 5, "and the four items before: {items:?}");
+        // A watch with nothing through is no item.
+        value["status"]["run"]["faults"][2]["watch"] = json!({ "tries": 40, "breaches": 0 });
+        assert_eq!(action_items(&drill_of(value)).len(), 4);
     }
 
     #[test]
