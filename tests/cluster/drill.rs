@@ -597,10 +597,15 @@ async fn a_drills_isolation_keeps_the_release_gate_shut_until_it_ends() {
         let tcp = support::StubTcp::start().await;
         web_system(&ns, "lims", 1, vec![support::steps::tcp("port", tcp.port)]).await;
         let drills: Api<RecoveryDrill> = ns.api();
+        // The failing readiness check keeps lims unverified a while past its isolation,
+        // so that the run does not end (and revert the gate) before the gate is seen open.
         let d = drill(
             "island",
             &["lims"],
-            json!([{ "system": "lims", "isolate": { "duration": "12s" } }]),
+            json!([
+                { "system": "lims", "isolate": { "duration": "12s" } },
+                { "system": "lims", "failCheck": { "check": "ready", "duration": "20s" } }
+            ]),
         );
         drills
             .create(&PostParams::default(), &d)
@@ -693,6 +698,130 @@ async fn a_drills_isolation_keeps_the_release_gate_shut_until_it_ends() {
             "the check connected once the isolation ended"
         );
         stop(&ns, op).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_isolation_shuts_an_earlier_gate_at_once_and_connections_that_get_through_are_a_breach()
+{
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-leak", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        // lims' Service name resolves, for this operator, to a listener that always
+        // accepts: a network that lets every connection through, isolated or not.
+        let tcp = support::StubTcp::start().await;
+        let host = format!("lims.{}.svc", ns.name);
+        web_system(
+            &ns,
+            "lims",
+            1,
+            vec![json!({ "name": "port", "tcp": { "host": host, "port": tcp.port } })],
+        )
+        .await;
+        // An earlier recovery released lims to a ward: its gate admits the ward.
+        let policies: Api<NetworkPolicy> = ns.api();
+        let earlier = json!({
+            "podSelector": { "matchLabels": { "app": "lims" } },
+            "policyTypes": ["Ingress"],
+            "ingress": [{ "from": [{ "namespaceSelector": { "matchLabels": {
+                "kubernetes.io/metadata.name": "ward-7b" } } }] }]
+        });
+        policies
+            .create(
+                &PostParams::default(),
+                &object(json!({
+                    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                    "metadata": { "name": lifeline::controller::plan::release::policy_name("lims") },
+                    "spec": earlier
+                })),
+            )
+            .await
+            .expect("the earlier gate");
+        assert_eq!(gate_admits(&ns, "lims").await, Some(vec!["ward-7b".to_string()]));
+        let drills: Api<RecoveryDrill> = ns.api();
+        drills
+            .create(
+                &PostParams::default(),
+                &drill(
+                    "leaky",
+                    &["lims"],
+                    json!([{ "system": "lims", "isolate": { "duration": "45s" } }]),
+                ),
+            )
+            .await
+            .expect("drill");
+        let mut opts = RunOptions::local(&ns.name, "drill-leak");
+        opts.resolve = vec![(host.clone(), std::net::Ipv4Addr::LOCALHOST.into())];
+        let op = tokio::spawn(async move { run(admin_client().await, opts).await });
+        drillctl::request_run(ns.client.clone(), &ns.name, "leaky")
+            .await
+            .expect("run");
+
+        // Connections still get through, so the drill keeps injecting (up to 30 s) and
+        // its recovery plan does not exist yet: the earlier gate is shut by the drill.
+        wait_for(&drills, "leaky", "the isolation injected", WAIT, |d| {
+            d.status
+                .as_ref()
+                .and_then(|s| s.run.as_ref())
+                .is_some_and(|r| r.faults.iter().any(|f| f.injected_at.is_some()))
+        })
+        .await;
+        let shut = eventually("the earlier gate shut", WAIT, || {
+            let ns = &ns;
+            async move {
+                match gate_admits(ns, "lims").await {
+                    None => Ok(()),
+                    Some(peers) => Err(format!("admits {peers:?}")),
+                }
+            }
+        })
+        .await;
+        let _: () = shut;
+        let plans: Api<RecoveryPlan> = ns.api();
+        assert!(
+            plans
+                .get_opt(&plan_name("leaky", 1))
+                .await
+                .expect("get")
+                .is_none(),
+            "shut by the drill, before its recovery plan exists"
+        );
+        assert_eq!(
+            drills.get("leaky").await.expect("drill").status.map(|s| s.phase),
+            Some(DrillPhase::Injecting)
+        );
+
+        // The proof says the network may not enforce the policy; then, while the
+        // isolation holds, every try that gets through is counted as a breach.
+        let watched = wait_for(&drills, "leaky", "a breach counted", WAIT, |d| {
+            d.status
+                .as_ref()
+                .and_then(|s| s.run.as_ref())
+                .and_then(|r| r.faults.first())
+                .and_then(|f| f.watch.as_ref())
+                .is_some_and(|w| w.breaches > 1)
+        })
+        .await;
+        let fault = watched
+            .status
+            .and_then(|s| s.run)
+            .and_then(|r| r.faults.into_iter().next())
+            .expect("the fault");
+        assert!(
+            fault
+                .proof
+                .as_deref()
+                .is_some_and(|p| p.contains("may not enforce NetworkPolicy")),
+            "{fault:?}"
+        );
+        let watch = fault.watch.expect("watched");
+        assert_eq!(watch.breaches, watch.tries, "every try got through: {watch:?}");
+        assert_eq!(watch.through, [format!("{host}:{}", tcp.port)]);
+
+        // Deleting the drill reverts it: the earlier gate is back as it was.
+        stop(&ns, op).await;
+        assert_eq!(gate_admits(&ns, "lims").await, Some(vec!["ward-7b".to_string()]));
     })
     .await;
 }

@@ -49,7 +49,13 @@ pub async fn act(
             policy,
             system,
             selector,
-        } => isolate::apply(ctx, ns, f.name, owner(drill), policy, system, selector).await,
+            gate,
+        } => {
+            if let Some(gate) = gate {
+                isolate::shut_gate(ctx, ns, f.name, system, gate).await?;
+            }
+            isolate::apply(ctx, ns, f.name, owner(drill), policy, system, selector).await
+        }
         Action::DeletePolicy { name } => isolate::delete(ctx, ns, name).await,
         Action::RestorePolicy { name, spec } => isolate::restore(ctx, ns, name, spec).await,
         Action::CreatePlan { name, run, spec } => {

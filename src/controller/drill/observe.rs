@@ -47,7 +47,10 @@ async fn probe(ctx: &Context, targets: &[(String, u16)]) -> ProbeSeen {
     };
     let tried =
         futures::future::join_all(targets.iter().map(|(host, port)| one(host, *port))).await;
-    let mut seen = ProbeSeen::default();
+    let mut seen = ProbeSeen {
+        finished_at: Some(k8s_openapi::jiff::Timestamp::now()),
+        ..ProbeSeen::default()
+    };
     for t in tried {
         match t {
             Tried::Open(x) => seen.open.push(x),

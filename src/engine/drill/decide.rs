@@ -172,12 +172,19 @@ fn watched(rec: &FaultRecord) -> bool {
     rec.kind == FaultKind::Isolate && rec.proven_at.is_some() && rec.lifted_at.is_none()
 }
 
-/// Counts one try of an isolation that holds, from what was `seen` at `now`; a
-/// connection that got through is a breach.
-fn watch(rec: &mut FaultRecord, seen: &ProbeSeen, now: &Time) {
+/// Counts one try of an isolation that holds until `due` (`None`: the run's end), from
+/// what was `seen` at `now`; a connection that got through is a breach. A try that ended
+/// once the isolation was over is not counted: the gate may have opened meanwhile.
+fn watch(rec: &mut FaultRecord, seen: &ProbeSeen, now: &Time, due: Option<&Time>) {
     if seen.open.is_empty() && seen.blocked.is_empty() {
         return;
     }
+    if let (Some(ended), Some(due)) = (seen.finished_at, due)
+        && ended >= due.0
+    {
+        return;
+    }
+    let now = &seen.finished_at.map_or_else(|| now.clone(), Time);
     let w = rec.watch.get_or_insert_with(Default::default);
     w.tries += 1;
     if seen.open.is_empty() {
@@ -553,7 +560,7 @@ fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
             && due.as_ref().is_none_or(|d| f.now < d.0)
             && let Some(seen) = o.probes.get(&rec.system)
         {
-            watch(rec, seen, &now);
+            watch(rec, seen, &now, due.as_ref());
         }
         if let (Some(due), None) = (due, rec.lifted_at.as_ref()) {
             if f.now >= due.0 {

@@ -337,6 +337,11 @@ pub fn inject(
         FaultKind::Isolate => {
             let policy = names::isolation_policy(drill, &rec.system);
             let selector = selector?.clone();
+            let gate = names::release_policy(&rec.system);
+            let gate = pre_state
+                .iter()
+                .any(|r| r.kind == RecordedKind::NetworkPolicy && r.name == gate && r.existed)
+                .then_some(gate);
             if rec.injected_at.is_none() {
                 rec.injected_at = Some(now.clone());
             } else if observed.policy_exists(&policy) {
@@ -371,6 +376,7 @@ pub fn inject(
                             policy,
                             system: rec.system.clone(),
                             selector,
+                            gate,
                         });
                     }
                     Some(p) if !p.open.is_empty() => format!(
@@ -395,6 +401,7 @@ pub fn inject(
                 policy,
                 system: rec.system.clone(),
                 selector,
+                gate,
             })
         }
         FaultKind::FailCheck => {

@@ -172,6 +172,8 @@ pub struct ProbeSeen {
     /// Targets ("host:port: why") that could not be tried (a name that does not resolve
     /// here, an address checks may not reach).
     pub untried: Vec<String>,
+    /// When the last try ended (the move's own time is taken before it observes).
+    pub finished_at: Option<k8s_openapi::jiff::Timestamp>,
 }
 
 impl Default for Observed {
@@ -253,6 +255,11 @@ pub enum Action {
         system: String,
         /// Its pods.
         selector: LabelSelector,
+        /// The system's release gate, when one was there before the drill: shut as well
+        /// (it admits nobody), since a policy only adds what it allows and a gate that
+        /// admits its audience would open the isolation until the recovery plan shuts it
+        /// in turn. The revert puts it back as it was.
+        gate: Option<String>,
     },
     /// Delete a NetworkPolicy (an isolation lifted, or one that was not there before).
     DeletePolicy {

@@ -247,7 +247,10 @@ impl World {
                     self.pods.insert(system, kept);
                 }
             }
-            Action::Isolate { policy, .. } => {
+            Action::Isolate { policy, gate, .. } => {
+                if let Some(g) = gate.as_ref().and_then(|g| self.policies.get_mut(g)) {
+                    g.spec = Some(json!({ "shut by": DRILL }));
+                }
                 self.policies.insert(
                     policy.clone(),
                     PolicySeen {
@@ -533,15 +536,17 @@ fn assert_each_move(t: &Trace) -> Result<(), TestCaseError> {
                         prop_assert!(recorded_uids.contains(&&p.uid), "{p:?} recorded first");
                     }
                 }
-                Action::Isolate { policy, .. } => {
+                Action::Isolate { policy, gate, .. } => {
                     let run = before.expect("a run");
-                    prop_assert!(
-                        run.pre_state
-                            .iter()
-                            .any(|r| r.kind == RecordedKind::NetworkPolicy && r.name == *policy),
-                        "{} applied before it was recorded",
-                        policy
-                    );
+                    for name in std::iter::once(policy).chain(gate) {
+                        prop_assert!(
+                            run.pre_state
+                                .iter()
+                                .any(|r| r.kind == RecordedKind::NetworkPolicy && r.name == *name),
+                            "{} changed before it was recorded",
+                            name
+                        );
+                    }
                 }
                 Action::CreatePlan { .. } => {
                     let run = before.expect("a run");
@@ -949,23 +954,27 @@ fn an_isolation_is_watched_while_it_holds_and_a_connection_that_gets_through_is_
     };
     let mut world = World::new(true);
     world.plan = Some((false, recovering.clone(), None));
-    // Tries at 10 s (refused), 12 s (one got through), 14 s (refused), and at 31 s, after
-    // the isolation was lifted at 31 s (the move that lifts it does not count a try).
+    // Tries at 10 s (refused), 12 s (one got through), 14 s (refused); one that began at
+    // 30 s and ended at 31 s, when the isolation (injected at 1 s, for 30 s) was over;
+    // and one at 31 s, on the move that lifts it: neither counts.
     let tries = [
         (
+            10,
             10,
             vec![],
             vec!["lims.staging.svc:8080: timed out".to_string()],
         ),
-        (12, vec!["lims.staging.svc:8080".to_string()], vec![]),
+        (12, 12, vec!["lims.staging.svc:8080".to_string()], vec![]),
         (
             14,
+            16,
             vec![],
             vec!["lims.staging.svc:8080: refused".to_string()],
         ),
-        (31, vec!["lims.staging.svc:8080".to_string()], vec![]),
+        (30, 31, vec!["lims.staging.svc:8080".to_string()], vec![]),
+        (31, 31, vec!["lims.staging.svc:8080".to_string()], vec![]),
     ];
-    for (secs, open, blocked) in tries {
+    for (secs, ended, open, blocked) in tries {
         let f = Facts {
             now: at(secs),
             ..facts(&spec, &status, NS, true)
@@ -977,6 +986,7 @@ fn an_isolation_is_watched_while_it_holds_and_a_connection_that_gets_through_is_
                 open,
                 blocked,
                 untried: vec![],
+                finished_at: Some(at(ended)),
             },
         );
         status = decide(&f, &o).status;
@@ -1002,4 +1012,42 @@ fn an_isolation_is_watched_while_it_holds_and_a_connection_that_gets_through_is_
         reason.contains("isolation breached, connections got through while it held: lims: 1 of 3 tries got through (lims.staging.svc:8080), first at "),
         "{reason}"
     );
+}
+
+#[test]
+fn an_isolation_shuts_the_release_gate_an_earlier_recovery_left_and_the_revert_puts_it_back() {
+    let isolate = || Faults {
+        isolate_lims: Some(Some(30)),
+        ..Faults::default()
+    };
+    let gates = |t: &Trace| -> Vec<Option<String>> {
+        t.decisions
+            .iter()
+            .flat_map(|d| &d.actions)
+            .filter_map(|a| match a {
+                Action::Isolate { gate, .. } => Some(gate.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let gated = run(isolate(), true, Intervention::None, usize::MAX, &[], 2);
+    let shut = gates(&gated);
+    assert!(!shut.is_empty(), "lims isolated");
+    assert!(
+        shut.iter()
+            .all(|g| g.as_deref() == Some(names::release_policy("lims").as_str())),
+        "every isolation of lims shuts its gate too: {shut:?}"
+    );
+    assert_eq!(
+        gated
+            .world
+            .policies
+            .get(&names::release_policy("lims"))
+            .and_then(|p| p.spec.clone()),
+        Some(gate("lims", "all-sites")),
+        "put back as it was before the drill"
+    );
+    // No gate before the drill: none to shut (the recovery plan makes one, shut).
+    let ungated = run(isolate(), false, Intervention::None, usize::MAX, &[], 2);
+    assert!(gates(&ungated).iter().all(Option::is_none));
 }

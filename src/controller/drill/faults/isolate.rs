@@ -63,6 +63,36 @@ pub async fn apply(
     server_side_apply(ctx, ns, name, &body, "create").await
 }
 
+/// Makes release gate `gate` of `system` admit nobody while drill `drill` isolates it,
+/// if the gate is there (a merge patch of its ingress, so the plan that owns it applies
+/// it again whole when it next acts on it, and the revert puts back the spec recorded
+/// before the drill).
+pub async fn shut_gate(
+    ctx: &Context,
+    ns: &str,
+    drill: &str,
+    system: &str,
+    gate: &str,
+) -> Result<(), Error> {
+    let patch = json!({
+        "metadata": { "annotations": { "lifeline.dev/purpose": format!(
+            "drill {drill} isolates this system: nobody is admitted until the isolation ends"
+        ) } },
+        "spec": { "ingress": [] },
+    });
+    match api(ctx, ns)
+        .patch(gate, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => {
+            tracing::info!(namespace = %ns, drill = %drill, system = %system, gate = %gate, "release gate shut for the isolation");
+            Ok(())
+        }
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e).during(|| format!("shut release gate NetworkPolicy {ns}/{gate}")),
+    }
+}
+
 /// Applies `body` as policy `name` with the operator's field manager.
 async fn server_side_apply(
     ctx: &Context,
