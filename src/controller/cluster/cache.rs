@@ -111,9 +111,53 @@ impl Workloads {
     }
 }
 
+/// What a cache keeps of an object: managed fields and kubectl's last-applied copy of the
+/// object never, and of a kind whatever no reconcile reads. An estate's Deployments carry
+/// pod templates of several KiB each (containers, environment, volumes); the operator reads
+/// only their replicas, status, selector and template annotations.
+pub trait Trim {
+    /// Drops from `self` what the operator never reads.
+    fn trim(&mut self);
+}
+
+/// The annotation `kubectl apply` keeps a whole copy of the object in.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+fn trim_metadata(meta: &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) {
+    meta.managed_fields = None;
+    if let Some(a) = meta.annotations.as_mut() {
+        a.remove(LAST_APPLIED);
+    }
+}
+
+impl Trim for DynamicObject {
+    fn trim(&mut self) {
+        trim_metadata(&mut self.metadata);
+    }
+}
+
+impl Trim for k8s_openapi::api::apps::v1::Deployment {
+    fn trim(&mut self) {
+        trim_metadata(&mut self.metadata);
+        if let Some(spec) = self.spec.as_mut() {
+            spec.template.spec = None;
+        }
+    }
+}
+
+impl Trim for k8s_openapi::api::apps::v1::StatefulSet {
+    fn trim(&mut self) {
+        trim_metadata(&mut self.metadata);
+        if let Some(spec) = self.spec.as_mut() {
+            spec.template.spec = None;
+            spec.volume_claim_templates = None;
+        }
+    }
+}
+
 /// A watch of `api` that fills a cache: the cache, and the stream of touched objects that
-/// wakes the controller (each event is in the cache by the time it is yielded). Managed
-/// fields are dropped from what is kept.
+/// wakes the controller (each event is in the cache by the time it is yielded). What is
+/// kept is trimmed ([`Trim`]).
 pub fn cached_watch<K>(
     api: kube::Api<K>,
     dyntype: K::DynamicType,
@@ -123,7 +167,7 @@ pub fn cached_watch<K>(
     impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
 )
 where
-    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: kube::Resource + Trim + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Eq + std::hash::Hash + Clone + Send + Sync + 'static,
 {
     use kube::runtime::{WatchStreamExt as _, reflector::store::Writer};
@@ -131,7 +175,7 @@ where
     let reader = writer.as_reader();
     let stream = kube::runtime::watcher(api, config)
         .default_backoff()
-        .modify(|o| o.managed_fields_mut().clear())
+        .modify(Trim::trim)
         .reflect(writer)
         .touched_objects();
     (reader, stream)
@@ -200,6 +244,67 @@ mod tests {
     };
 
     use super::without_status_only_changes;
+
+    #[test]
+    fn trimmed_workloads_read_as_before_and_keep_no_pod_spec() {
+        use super::Trim as _;
+        use crate::controller::steps::workload::{of_deployment, of_statefulset};
+        let template = serde_json::json!({
+            "metadata": { "labels": { "app": "pas" }, "annotations": {
+                "kubectl.kubernetes.io/restartedAt": "2026-12-03T10:00:00Z" } },
+            "spec": { "containers": [{ "name": "pas", "image": "pas:1",
+                "env": [{ "name": "A", "value": "x".repeat(4096) }] }] }
+        });
+        let meta = serde_json::json!({
+            "name": "pas", "namespace": "ward", "generation": 4,
+            "annotations": { "kubectl.kubernetes.io/last-applied-configuration": "{...}", "keep": "me" },
+            "managedFields": [{ "manager": "kubectl", "operation": "Apply" }]
+        });
+        let d: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(serde_json::json!({
+            "metadata": meta,
+            "spec": { "replicas": 3, "selector": { "matchLabels": { "app": "pas" } }, "template": template },
+            "status": { "observedGeneration": 4, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 2 }
+        }))
+        .expect("deployment");
+        let mut trimmed = d.clone();
+        trimmed.trim();
+        assert_eq!(of_deployment(&trimmed), of_deployment(&d));
+        assert!(
+            trimmed
+                .spec
+                .as_ref()
+                .is_some_and(|s| s.template.spec.is_none())
+        );
+        assert!(trimmed.metadata.managed_fields.is_none());
+        let annotations = trimmed.metadata.annotations.clone().unwrap_or_default();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["keep"]);
+        let (kept, was) = (json_len(&trimmed), json_len(&d));
+        assert!(kept * 4 < was, "{kept} of {was} bytes kept");
+
+        let s: k8s_openapi::api::apps::v1::StatefulSet = serde_json::from_value(serde_json::json!({
+            "metadata": meta,
+            "spec": { "replicas": 2, "serviceName": "pas", "selector": { "matchLabels": { "app": "pas" } },
+                "template": template,
+                "volumeClaimTemplates": [{ "metadata": { "name": "data" }, "spec": { "accessModes": ["ReadWriteOnce"] } }] },
+            "status": { "observedGeneration": 4, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2,
+                "currentRevision": "r1", "updateRevision": "r1" }
+        }))
+        .expect("statefulset");
+        let mut trimmed = s.clone();
+        trimmed.trim();
+        assert_eq!(of_statefulset(&trimmed), of_statefulset(&s));
+        assert!(
+            trimmed
+                .spec
+                .as_ref()
+                .is_some_and(|x| x.volume_claim_templates.is_none())
+        );
+    }
+
+    /// The size of an object as JSON, for comparing what a cache keeps.
+    fn json_len<T: serde::Serialize>(v: &T) -> usize {
+        serde_json::to_vec(v).map_or(0, |v| v.len())
+    }
 
     fn system(labels: &[(&str, &str)], phase: &str) -> DynamicObject {
         let resource = resource();
