@@ -12,7 +12,9 @@
 //!
 //! For each: wall time, seconds per level, the API server's requests by verb and resource
 //! during the phase (every client's: the controller manager's, the scheduler's and kwok's
-//! too), and for lifeline its CPU time and peak RSS; then lifeline / floor.
+//! too), and for lifeline its CPU time and peak RSS; then lifeline / floor, and lifeline's
+//! dispatch latency (from a dependency verified to its dependent's first step, from the
+//! operator's JSON log).
 //!
 //! ```sh
 //! scripts/bench-restore 200 20        # starts a cluster of its own, then this
@@ -367,24 +369,88 @@ fn usage(pid: u32) -> (f64, u64) {
     (cpu, hwm)
 }
 
+/// Dispatch latency, in milliseconds, from the operator's JSON log at `log`: for each
+/// system with hard dependencies, from the last of them being verified ("system verified")
+/// to its own first restore step ("restore step started"), sorted.
+fn dispatch(log: &std::path::Path, e: &Estate, namespaces: &[String]) -> Vec<f64> {
+    let mut verified: BTreeMap<String, f64> = BTreeMap::new();
+    let mut started: BTreeMap<String, f64> = BTreeMap::new();
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    for line in text.lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(at), Some(system), Some(message)) = (
+            v["timestamp"]
+                .as_str()
+                .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok()),
+            v["fields"]["system"].as_str(),
+            v["fields"]["message"].as_str(),
+        ) else {
+            continue;
+        };
+        let ms = at.as_microsecond() as f64 / 1000.0;
+        let into = match message {
+            "system verified" => &mut verified,
+            "restore step started" => &mut started,
+            _ => continue,
+        };
+        into.entry(system.to_string()).or_insert(ms);
+    }
+    let mut out = Vec::new();
+    for ns in namespaces {
+        for (i, deps) in e.deps.iter().enumerate() {
+            let key = |j: usize| format!("{ns}/{}", name(j));
+            let Some(start) = started.get(&key(i)) else {
+                continue;
+            };
+            let last = deps
+                .iter()
+                .map(|&d| verified.get(&key(d)).copied())
+                .collect::<Option<Vec<f64>>>()
+                .and_then(|v| v.into_iter().reduce(f64::max));
+            if let Some(last) = last {
+                out.push(start - last);
+            }
+        }
+    }
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// The `p`th percentile of sorted `v` (nearest rank).
+fn percentile(v: &[f64], p: f64) -> f64 {
+    let i = ((p / 100.0) * (v.len().saturating_sub(1)) as f64).round() as usize;
+    v.get(i.min(v.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(0.0)
+}
+
 /// lifeline: the operator restores the estate from a plan. Returns the wall time, the
-/// operator's CPU seconds and peak RSS (KiB).
+/// operator's CPU seconds and peak RSS (KiB), and its log.
 async fn lifeline(
     client: &Client,
     namespaces: &[String],
     kubeconfig: &str,
-) -> (Duration, f64, u64) {
+) -> (Duration, f64, u64, std::path::PathBuf) {
     // One namespace: an operator scoped to it; several: one operator for the cluster.
     let mut args = vec!["run", "--metrics-addr", "127.0.0.1:0"];
     if let [ns] = namespaces {
         args.extend(["--namespace", ns.as_str()]);
     }
+    // Warnings, and the two lines a dispatch is measured between, in JSON.
+    let log = std::env::temp_dir().join(format!("bench-restore-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).expect("the operator's log");
     let mut operator = std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
         .args(&args)
         .env("KUBECONFIG", kubeconfig)
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            "warn,lifeline::controller::plan::reconcile=info",
+        )
+        .env("LIFELINE_LOG_FORMAT", "json")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(file)
         .spawn()
         .expect("start lifeline run");
     let plan: RecoveryPlan = serde_json::from_value(json!({
@@ -432,7 +498,7 @@ async fn lifeline(
         done.iter().all(|p| *p == Some(PlanPhase::Succeeded)),
         "not every plan succeeded within {DEADLINE:?}: {done:?}"
     );
-    (took, cpu, rss)
+    (took, cpu, rss, log)
 }
 
 async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
@@ -458,7 +524,9 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
     futures::future::join_all(namespaces.iter().map(|ns| floor(&client, ns, &e))).await;
     let floor_took = start.elapsed();
     let after_floor = requests(&client).await;
-    let (took, cpu, rss) = lifeline(&client, &namespaces, &kubeconfig).await;
+    let (took, cpu, rss, log) = lifeline(&client, &namespaces, &kubeconfig).await;
+    let latencies = dispatch(&log, &e, &namespaces);
+    let _ = std::fs::remove_file(&log);
     let after = requests(&client).await;
     // What lifeline stored: the plan, and each system's progress in its shards.
     let (mut largest_plan, mut largest_shard, mut shards) = (0usize, 0usize, 0usize);
@@ -523,6 +591,19 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
         "  stored: the plan {:.1} KiB at most, {shards} RecoveryProgress objects, the largest {:.1} KiB",
         largest_plan as f64 / 1024.0,
         largest_shard as f64 / 1024.0
+    );
+    // In `cargo test` too: a restore whose dispatches cannot be found in the log is a
+    // broken benchmark, not a slow one.
+    assert!(
+        !latencies.is_empty(),
+        "no dispatch found in the operator's log"
+    );
+    println!(
+        "  dispatch (a dependency verified to its dependent's first step), over {} systems: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        percentile(&latencies, 50.0),
+        percentile(&latencies, 99.0),
+        latencies.last().copied().unwrap_or(0.0)
     );
     let all: Api<Namespace> = Api::all(client.clone());
     for ns in &namespaces {
