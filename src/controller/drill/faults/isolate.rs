@@ -64,9 +64,10 @@ pub async fn apply(
 }
 
 /// Makes release gate `gate` of `system` admit nobody while drill `drill` isolates it,
-/// if the gate is there (a merge patch of its ingress, so the plan that owns it applies
-/// it again whole when it next acts on it, and the revert puts back the spec recorded
-/// before the drill).
+/// if the gate is there: a merge patch of its ingress alone, so that the plan that owns
+/// it applies it again whole when it next acts on it, and a revert that puts back the spec
+/// recorded before the drill leaves the gate exactly as it was (its annotations are not
+/// touched).
 pub async fn shut_gate(
     ctx: &Context,
     ns: &str,
@@ -74,12 +75,7 @@ pub async fn shut_gate(
     system: &str,
     gate: &str,
 ) -> Result<(), Error> {
-    let patch = json!({
-        "metadata": { "annotations": { "lifeline.dev/purpose": format!(
-            "drill {drill} isolates this system: nobody is admitted until the isolation ends"
-        ) } },
-        "spec": { "ingress": [] },
-    });
+    let patch = json!({ "spec": { "ingress": [] } });
     match api(ctx, ns)
         .patch(gate, &PatchParams::default(), &Patch::Merge(&patch))
         .await
