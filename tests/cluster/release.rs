@@ -1326,14 +1326,23 @@ async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there(
         assert_eq!((soak.stage.as_str(), soak.holds), ("it-validation", 1));
         assert!(soak.completed_at.is_some());
         ward_becomes(&policies, "web", true).await;
-        let notes = support::event_notes(&ns, "SoakCompleted").await;
-        assert!(
-            notes
-                .iter()
-                .any(|n| n.contains("web soaked at stage it-validation for")
-                    && n.contains("after 1 hold")),
-            "{notes:?}"
-        );
+        // The Events go out beside the steps the release's reconcile starts, a moment
+        // after its status.
+        support::eventually("the SoakCompleted Event", Duration::from_secs(30), || {
+            let ns = &ns;
+            async move {
+                let notes = support::event_notes(ns, "SoakCompleted").await;
+                if notes.iter().any(|n| {
+                    n.contains("web soaked at stage it-validation for")
+                        && n.contains("after 1 hold")
+                }) {
+                    Ok(())
+                } else {
+                    Err(format!("{notes:?}"))
+                }
+            }
+        })
+        .await;
         operator.abort();
     })
     .await;
@@ -1822,13 +1831,21 @@ async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_a
             }
         })
         .await;
-        let notes = support::event_notes(&ns, "SystemRecovered").await;
-        assert!(
-            notes
-                .iter()
-                .any(|n| n.contains("/pas: its checks pass again after")),
-            "{notes:?}"
-        );
+        support::eventually("the SystemRecovered Event", Duration::from_secs(30), || {
+            let ns = &ns;
+            async move {
+                let notes = support::event_notes(ns, "SystemRecovered").await;
+                if notes
+                    .iter()
+                    .any(|n| n.contains("/pas: its checks pass again after"))
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{notes:?}"))
+                }
+            }
+        })
+        .await;
         operator.abort();
     })
     .await;

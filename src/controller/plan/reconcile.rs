@@ -406,7 +406,6 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     super::progress::sweep(ctx, plan).await;
     super::handover::record(ctx, plan, &decision.status);
     drop(claiming);
-    super::system_status::mirror(ctx, plan, &by_key, &decision.status).await;
     for s in &decision.status.systems {
         let newly = s.verified_at.is_some()
             && prev
@@ -418,9 +417,12 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             info!(plan = %name, system = %s.name, recovery_seconds = s.recovery_seconds, objective_met = s.objective_met, "system verified");
         }
     }
-    events::publish_transitions(ctx, plan, &model, &prev, &decision.status, &notices).await;
     ctx.metrics
         .record_plan(&ns, &name, &model, &prev, &decision.status);
+    // What people see of the transitions just recorded (each ClinicalSystem's status and
+    // the Events) goes out beside the steps this reconcile starts, not before them: a
+    // dependent's restore does not wait for its dependency's Events. Neither is read to
+    // decide anything, so a crash before they go loses no progress.
 
     // Act. Release gates first: a system about to restore gets its pre-release gate, a
     // released one its stage's; all of them once per process, after a restart.
@@ -516,6 +518,11 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         // Apply every gate again after a restart of this loop, rather than trust one.
         set.remove(&uid);
     }
+    let publish_first = || async {
+        super::system_status::mirror(ctx, plan, &by_key, &written).await;
+        events::publish_transitions(ctx, plan, &model, &prev, &written, &notices).await;
+    };
+    let mut second = None;
     if decision.status != written {
         super::release::gates_condition(
             &mut decision.status,
@@ -523,29 +530,36 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             plan.metadata.generation,
             now,
         );
-        let notices = engine::notice::released(
+        let gate_notices = engine::notice::released(
             &plan_key,
             &plan.spec.stages,
             &model,
             &written,
             &decision.status,
         );
-        super::record::append(
-            ctx,
-            plan,
-            &written,
-            &mut decision.status,
-            &approvals,
-            &notices,
-            now,
-        )
-        .await?;
-        super::progress::store(ctx, plan, &mut decision.status).await?;
-        status::write(ctx, plan, &written, &mut decision.status, now).await?;
+        let recorded = async {
+            super::record::append(
+                ctx,
+                plan,
+                &written,
+                &mut decision.status,
+                &approvals,
+                &gate_notices,
+                now,
+            )
+            .await?;
+            super::progress::store(ctx, plan, &mut decision.status).await?;
+            status::write(ctx, plan, &written, &mut decision.status, now).await
+        }
+        .await;
+        if let Err(e) = recorded {
+            // The first write stands: what people see of it still goes out.
+            publish_first().await;
+            return Err(e);
+        }
         super::progress::sweep(ctx, plan).await;
         super::handover::record(ctx, plan, &decision.status);
-        super::system_status::mirror(ctx, plan, &by_key, &decision.status).await;
-        events::publish_transitions(ctx, plan, &model, &written, &decision.status, &notices).await;
+        second = Some((decision.status.clone(), gate_notices));
     }
     if first_time
         && !gate_failed
@@ -585,11 +599,15 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             }
         }
     }
-    for d in crate::controller::cluster::bounded(starts)
-        .await
-        .into_iter()
-        .flatten()
-    {
+    let publish = async {
+        publish_first().await;
+        if let Some((after, gate_notices)) = &second {
+            super::system_status::mirror(ctx, plan, &by_key, after).await;
+            events::publish_transitions(ctx, plan, &model, &written, after, gate_notices).await;
+        }
+    };
+    let ((), started) = tokio::join!(publish, crate::controller::cluster::bounded(starts));
+    for d in started.into_iter().flatten() {
         soonest(d);
     }
 
