@@ -746,7 +746,7 @@ async fn an_isolation_shuts_an_earlier_gate_at_once_and_connections_that_get_thr
                 &drill(
                     "leaky",
                     &["lims"],
-                    json!([{ "system": "lims", "isolate": { "duration": "45s" } }]),
+                    json!([{ "system": "lims", "isolate": { "duration": "60s" } }]),
                 ),
             )
             .await

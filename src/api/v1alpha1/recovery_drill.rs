@@ -474,6 +474,10 @@ pub struct FaultRecord {
 pub struct IsolationWatch {
     /// How many times the system's targets were tried.
     pub tries: u32,
+    /// When they were last tried (once every few seconds, so that the watch does not
+    /// write the drill's status at every move).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_tried_at: Option<Time>,
     /// How many of those tries a connection got through.
     pub breaches: u32,
     /// When a connection first got through.

@@ -139,8 +139,13 @@ pub fn wants(f: &Facts<'_>, systems: &[ClinicalSystem]) -> Wants {
                 .filter(|r| r.kind == FaultKind::Isolate)
                 .map(|r| names::isolation_policy(f.name, &r.system))
                 .collect();
-            // An isolation is watched while it holds: its system is tried again and again.
-            for rec in run.faults.iter().filter(|r| watched(r)) {
+            // An isolation is watched while it holds: its system is tried again every
+            // WATCH_INTERVAL.
+            for rec in run
+                .faults
+                .iter()
+                .filter(|r| watched(r) && watch_due(r, f.now))
+            {
                 if let Some(system) = systems.iter().find(|s| s.name_any() == rec.system) {
                     let targets = super::faults::probe_targets(system);
                     if !targets.is_empty() && !w.probes.iter().any(|(s, _)| *s == rec.system) {
@@ -172,6 +177,17 @@ fn watched(rec: &FaultRecord) -> bool {
     rec.kind == FaultKind::Isolate && rec.proven_at.is_some() && rec.lifted_at.is_none()
 }
 
+/// How often a holding isolation's system is tried.
+pub const WATCH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Whether `rec`'s system is due to be tried again at `now`.
+fn watch_due(rec: &FaultRecord, now: k8s_openapi::jiff::Timestamp) -> bool {
+    rec.watch
+        .as_ref()
+        .and_then(|w| w.last_tried_at.as_ref())
+        .is_none_or(|last| crate::engine::time::elapsed(last.0, now) >= WATCH_INTERVAL)
+}
+
 /// Counts one try of an isolation that holds until `due` (`None`: the run's end), from
 /// what was `seen` at `now`; a connection that got through is a breach. A try that ended
 /// once the isolation was over is not counted: the gate may have opened meanwhile.
@@ -187,6 +203,7 @@ fn watch(rec: &mut FaultRecord, seen: &ProbeSeen, now: &Time, due: Option<&Time>
     let now = &seen.finished_at.map_or_else(|| now.clone(), Time);
     let w = rec.watch.get_or_insert_with(Default::default);
     w.tries += 1;
+    w.last_tried_at = Some(now.clone());
     if seen.open.is_empty() {
         return;
     }
@@ -558,6 +575,7 @@ fn recover(f: &Facts<'_>, o: &Observed, d: &mut Decision) {
         };
         if watched(rec)
             && due.as_ref().is_none_or(|d| f.now < d.0)
+            && watch_due(rec, f.now)
             && let Some(seen) = o.probes.get(&rec.system)
         {
             watch(rec, seen, &now, due.as_ref());

@@ -954,31 +954,48 @@ fn an_isolation_is_watched_while_it_holds_and_a_connection_that_gets_through_is_
     };
     let mut world = World::new(true);
     world.plan = Some((false, recovering.clone(), None));
-    // Tries at 10 s (refused), 12 s (one got through), 14 s (refused); one that began at
-    // 30 s and ended at 31 s, when the isolation (injected at 1 s, for 30 s) was over;
+    // Tries at 10 s (refused), 16 s (one got through), 22 s (refused); one at 12 s, too
+    // soon after the one before (it does not count, and is not asked for); one that began
+    // at 30 s and ended at 31 s, when the isolation (injected at 1 s, for 30 s) was over;
     // and one at 31 s, on the move that lifts it: neither counts.
+    // lims with a Service to try.
+    let mut served = systems();
+    served[0]
+        .spec
+        .verify
+        .get_or_insert_with(|| serde_json::from_value(json!({ "checks": [] })).expect("verify"))
+        .checks
+        .push(
+            serde_json::from_value(
+                json!({ "name": "page", "http": { "url": "http://lims.staging.svc:8080/" } }),
+            )
+            .expect("check"),
+        );
+    let through = || vec!["lims.staging.svc:8080".to_string()];
+    let refused = || vec!["lims.staging.svc:8080: refused".to_string()];
     let tries = [
-        (
-            10,
-            10,
-            vec![],
-            vec!["lims.staging.svc:8080: timed out".to_string()],
-        ),
-        (12, 12, vec!["lims.staging.svc:8080".to_string()], vec![]),
-        (
-            14,
-            16,
-            vec![],
-            vec!["lims.staging.svc:8080: refused".to_string()],
-        ),
-        (30, 31, vec!["lims.staging.svc:8080".to_string()], vec![]),
-        (31, 31, vec!["lims.staging.svc:8080".to_string()], vec![]),
+        (10, 10, vec![], refused()),
+        (12, 12, through(), vec![]),
+        (16, 16, through(), vec![]),
+        (22, 24, vec![], refused()),
+        (30, 31, through(), vec![]),
+        (31, 31, through(), vec![]),
     ];
     for (secs, ended, open, blocked) in tries {
         let f = Facts {
             now: at(secs),
             ..facts(&spec, &status, NS, true)
         };
+        if secs == 16 {
+            assert_eq!(wants(&f, &served).probes.len(), 1, "tried again");
+        }
+        if secs == 12 {
+            assert!(
+                wants(&f, &served).probes.is_empty(),
+                "not tried again within {:?}",
+                super::decide::WATCH_INTERVAL
+            );
+        }
         let mut o = world.observe(&f);
         o.probes.insert(
             "lims".into(),
@@ -995,7 +1012,8 @@ fn an_isolation_is_watched_while_it_holds_and_a_connection_that_gets_through_is_
     assert!(rec.lifted_at.is_some(), "lifted once its 30 s are over");
     let watch = rec.watch.clone().expect("watched");
     assert_eq!((watch.tries, watch.breaches), (3, 1), "{watch:?}");
-    assert_eq!(watch.first_breach_at, Some(Time(at(12))));
+    assert_eq!(watch.first_breach_at, Some(Time(at(16))));
+    assert_eq!(watch.last_tried_at, Some(Time(at(24))));
     assert_eq!(watch.through, ["lims.staging.svc:8080"]);
 
     // The run's reason names the breach when the recovery is over.
