@@ -427,7 +427,7 @@ async fn system_spec(
 fn retry_token(now: Timestamp) -> String {
     let nanos = now.subsec_nanosecond().unsigned_abs();
     let suffix = nanos ^ std::process::id().rotate_left(17);
-    format!("{}-{suffix:08x}", now.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    format!("{}-{suffix:08x}", crate::engine::time::iso(now))
 }
 
 /// Records, as yourself, that hand-back item `item` (its number from 1, its words, or the

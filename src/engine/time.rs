@@ -35,6 +35,11 @@ pub fn after(t: Timestamp, d: std::time::Duration) -> Timestamp {
         .unwrap_or(Timestamp::MAX)
 }
 
+/// `t` as Kubernetes records it, to the second: "2025-03-15T03:00:42Z".
+pub fn iso(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
 /// Whether a recovery that took `took` seconds met an objective of `objective` seconds:
 /// met when it took no longer. `None` when there is no objective to judge it by.
 pub fn objective_met(took: u64, objective: Option<u64>) -> Option<bool> {

@@ -124,11 +124,7 @@ pub(crate) fn full_utc(t: Timestamp) -> String {
 
 /// "2025-03-15T03:00:42Z", for `<time datetime>`.
 pub(crate) fn iso(t: Timestamp) -> String {
-    let u = utc(t);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        u.year, u.month, u.day, u.hour, u.minute, u.second
-    )
+    crate::engine::time::iso(t)
 }
 
 /// "15 March 2025".

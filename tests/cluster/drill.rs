@@ -767,7 +767,7 @@ async fn an_isolation_shuts_an_earlier_gate_at_once_and_connections_that_get_thr
                 .is_some_and(|r| r.faults.iter().any(|f| f.injected_at.is_some()))
         })
         .await;
-        let shut = eventually("the earlier gate shut", WAIT, || {
+        eventually("the earlier gate shut", WAIT, || {
             let ns = &ns;
             async move {
                 match gate_admits(ns, "lims").await {
@@ -777,7 +777,6 @@ async fn an_isolation_shuts_an_earlier_gate_at_once_and_connections_that_get_thr
             }
         })
         .await;
-        let _: () = shut;
         let plans: Api<RecoveryPlan> = ns.api();
         assert!(
             plans

@@ -1373,14 +1373,7 @@ async fn a_two_person_manual_step_waits_for_two_distinct_people_and_says_so() {
         let entry = status(&waiting).awaiting_steps[0].clone();
         assert_eq!((entry.step.as_str(), entry.needed, entry.required), ("unseal", 2, 2));
         assert_eq!(entry.instructions, "Two key custodians unseal the vault");
-        eventually("a StepAwaitingConfirmation Event", RUN, || {
-            let ns = &ns;
-            async move {
-                let notes = crate::support::event_notes(ns, "StepAwaitingConfirmation").await;
-                if notes.iter().any(|n| n.contains("step unseal of vault awaits 2 more confirmations (of 2)")) { Ok(()) } else { Err(format!("{notes:?}")) }
-            }
-        })
-        .await;
+        crate::support::event_note(&ns, "StepAwaitingConfirmation", RUN, |n| n.contains("step unseal of vault awaits 2 more confirmations (of 2)")).await;
         let shown = cli(&["status", "vault", "-n", &ns.name]).await;
         let shown = String::from_utf8_lossy(&shown.stdout).to_string();
         assert!(shown.contains("Awaiting: step unseal of vault awaits 2 more confirmations (of 2)"), "{shown}");

@@ -180,14 +180,7 @@ async fn a_plan_whose_progress_is_deleted_stops_and_waits_for_a_person() {
         .await;
         let condition = stopped.status.as_ref().and_then(|s| s.conditions.iter().find(|c| c.type_ == conditions::STATUS_COMPLETE)).cloned().expect("the condition");
         assert!(condition.message.contains("does nothing more for this plan"), "{}", condition.message);
-        crate::support::eventually("a ProgressLost Event", RUN, || {
-            let ns = &ns;
-            async move {
-                let notes = crate::support::event_notes(ns, "ProgressLost").await;
-                if notes.iter().any(|n| n.contains("lifeline does nothing more")) { Ok(()) } else { Err(format!("{notes:?}")) }
-            }
-        })
-        .await;
+        crate::support::event_note(&ns, "ProgressLost", RUN, |n| n.contains("lifeline does nothing more")).await;
         // Nothing was written as new over the lost progress: no shard came back.
         assert!(shards_of(&ns, &stopped).await.is_empty(), "the operator wrote no new progress over the lost one");
         op.assert_running();

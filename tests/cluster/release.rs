@@ -1242,19 +1242,8 @@ async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there(
             web.message
         );
         assert!(web.checks[0].reruns >= 1);
-        eventually("a SoakHeld Event", WAIT, || {
-            let ns = &ns;
-            async move {
-                let notes = support::event_notes(ns, "SoakHeld").await;
-                if notes
-                    .iter()
-                    .any(|n| n.contains("web held at stage it-validation"))
-                {
-                    Ok(())
-                } else {
-                    Err(format!("{notes:?}"))
-                }
-            }
+        support::event_note(&ns, "SoakHeld", WAIT, |n| {
+            n.contains("web held at stage it-validation")
         })
         .await;
         admits_only_it(&policies).await;
@@ -1326,21 +1315,8 @@ async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there(
         assert_eq!((soak.stage.as_str(), soak.holds), ("it-validation", 1));
         assert!(soak.completed_at.is_some());
         ward_becomes(&policies, "web", true).await;
-        // The Events go out beside the steps the release's reconcile starts, a moment
-        // after its status.
-        support::eventually("the SoakCompleted Event", Duration::from_secs(30), || {
-            let ns = &ns;
-            async move {
-                let notes = support::event_notes(ns, "SoakCompleted").await;
-                if notes.iter().any(|n| {
-                    n.contains("web soaked at stage it-validation for")
-                        && n.contains("after 1 hold")
-                }) {
-                    Ok(())
-                } else {
-                    Err(format!("{notes:?}"))
-                }
-            }
+        support::event_note(&ns, "SoakCompleted", WAIT, |n| {
+            n.contains("web soaked at stage it-validation for") && n.contains("after 1 hold")
         })
         .await;
         operator.abort();
@@ -1791,19 +1767,8 @@ async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_a
             degraded.status.as_ref().expect("status").phase,
             PlanPhase::Succeeded
         );
-        eventually("a SystemDegraded Event", WAIT, || {
-            let ns = &ns;
-            async move {
-                let notes = support::event_notes(ns, "SystemDegraded").await;
-                if notes
-                    .iter()
-                    .any(|n| n.contains("/pas: degraded: check 'ready'"))
-                {
-                    Ok(())
-                } else {
-                    Err(format!("{notes:?}"))
-                }
-            }
+        support::event_note(&ns, "SystemDegraded", WAIT, |n| {
+            n.contains("/pas: degraded: check 'ready'")
         })
         .await;
 
@@ -1831,19 +1796,8 @@ async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_a
             }
         })
         .await;
-        support::eventually("the SystemRecovered Event", Duration::from_secs(30), || {
-            let ns = &ns;
-            async move {
-                let notes = support::event_notes(ns, "SystemRecovered").await;
-                if notes
-                    .iter()
-                    .any(|n| n.contains("/pas: its checks pass again after"))
-                {
-                    Ok(())
-                } else {
-                    Err(format!("{notes:?}"))
-                }
-            }
+        support::event_note(&ns, "SystemRecovered", WAIT, |n| {
+            n.contains("/pas: its checks pass again after")
         })
         .await;
         operator.abort();

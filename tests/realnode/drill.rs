@@ -161,12 +161,11 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
             })
             .collect()
     };
-    // The drill proves its faults before it creates the recovery plan (a scaleToZero could
-    // not be proven once the plan scales the workload up), and only that plan shuts the
-    // gate an earlier plan left admitting its audience: until its first reconcile the gate
-    // is open (README, "Defects the real node found"). From then on, it admits nobody.
+    // The recovery plan makes lims' gate admitting nobody while the isolation holds (a
+    // gate an earlier recovery left open is shut by the drill itself as it isolates:
+    // tests/cluster/drill.rs). From the first look on, nothing admits anyone.
     let shut = eventually(
-        "the recovery plan to shut lims' gate",
+        "every policy selecting lims to admit nobody",
         Duration::from_secs(30),
         || {
             let open = admitting();

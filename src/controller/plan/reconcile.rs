@@ -419,10 +419,6 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     }
     ctx.metrics
         .record_plan(&ns, &name, &model, &prev, &decision.status);
-    // What people see of the transitions just recorded (each ClinicalSystem's status and
-    // the Events) goes out beside the steps this reconcile starts, not before them: a
-    // dependent's restore does not wait for its dependency's Events. Neither is read to
-    // decide anything, so a crash before they go loses no progress.
 
     // Act. Release gates first: a system about to restore gets its pre-release gate, a
     // released one its stage's; all of them once per process, after a restart.
@@ -518,6 +514,10 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         // Apply every gate again after a restart of this loop, rather than trust one.
         set.remove(&uid);
     }
+    // What people see of the transitions just recorded (each ClinicalSystem's status and
+    // the Events) goes out beside the steps this reconcile starts, not before them: a
+    // dependent's restore does not wait for its dependency's Events. Neither is read to
+    // decide anything, so a crash before they go loses no progress.
     let publish_first = || async {
         super::system_status::mirror(ctx, plan, &by_key, &written).await;
         events::publish_transitions(ctx, plan, &model, &prev, &written, &notices).await;

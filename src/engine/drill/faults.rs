@@ -171,7 +171,7 @@ pub fn failed_by_drill(
     Some(match until {
         Some(t) => format!(
             "{HELD_BY_ISOLATION}{name} isolates {system} until {}",
-            t.strftime("%Y-%m-%dT%H:%M:%SZ")
+            crate::engine::time::iso(t)
         ),
         None => format!("{HELD_BY_ISOLATION}{name} isolates {system} until its run ends"),
     })

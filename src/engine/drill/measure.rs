@@ -244,7 +244,7 @@ pub fn breached(run: &DrillRun) -> Vec<String> {
                 w.through.join(", "),
                 w.first_breach_at
                     .as_ref()
-                    .map(|t| format!(", first at {}", t.0.strftime("%Y-%m-%dT%H:%M:%SZ")))
+                    .map(|t| format!(", first at {}", crate::engine::time::iso(t.0)))
                     .unwrap_or_default()
             ))
         })

@@ -1436,6 +1436,25 @@ pub async fn event_notes(ns: &TestNamespace, reason: &str) -> Vec<String> {
     notes
 }
 
+/// Waits up to `deadline` for an Event of `reason` in the test namespace whose note
+/// `matches` (Events go out a moment after the status that records what they tell).
+pub async fn event_note(
+    ns: &TestNamespace,
+    reason: &str,
+    deadline: Duration,
+    matches: impl Fn(&str) -> bool + Copy,
+) {
+    eventually(&format!("a {reason} Event"), deadline, || async move {
+        let notes = event_notes(ns, reason).await;
+        if notes.iter().any(|n| matches(n)) {
+            Ok(())
+        } else {
+            Err(format!("{notes:?}"))
+        }
+    })
+    .await;
+}
+
 /// Creates the stage Approval `a` in the test namespace naming its plan's uid, as
 /// `lifeline approve` does (an Approval without it made in the plan's own second counts
 /// for nothing), and returns it as created.
