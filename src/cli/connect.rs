@@ -100,6 +100,21 @@ fn read_kubeconfig(target: &Target) -> anyhow::Result<Option<Kubeconfig>> {
 
 /// A client for the cluster the flags name, and its default namespace (the context's).
 pub async fn client() -> anyhow::Result<kube::Client> {
+    kube::Client::try_from(config().await?).context("set up the Kubernetes client")
+}
+
+/// [`client`], each of whose requests is counted in the operator's metrics
+/// ([`crate::controller::cluster::requests`]).
+pub async fn counted_client() -> anyhow::Result<kube::Client> {
+    let builder = kube::client::ClientBuilder::try_from(config().await?)
+        .context("set up the Kubernetes client")?;
+    Ok(builder
+        .with_layer(&crate::controller::cluster::requests::layer())
+        .build())
+}
+
+/// The client configuration for the cluster the flags name.
+async fn config() -> anyhow::Result<kube::Config> {
     let target = target();
     let config = match read_kubeconfig(&target)? {
         Some(kubeconfig) => kube::Config::from_custom_kubeconfig(kubeconfig, &options(&target))
@@ -123,7 +138,7 @@ pub async fn client() -> anyhow::Result<kube::Client> {
         })?,
     };
     let _ = SERVER.set(config.cluster_url.to_string());
-    kube::Client::try_from(config).context("set up the Kubernetes client")
+    Ok(config)
 }
 
 /// The namespace of the kubeconfig's context (what kubectl uses without `-n`), or

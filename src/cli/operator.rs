@@ -14,7 +14,7 @@ pub(super) fn run_cmd(args: RunArgs) -> anyhow::Result<()> {
         format!("{host}-{}", std::process::id())
     });
     runtime()?.block_on(async move {
-        let client = super::connect::client().await?;
+        let client = super::connect::counted_client().await?;
         crate::controller::run(
             client,
             crate::controller::RunOptions {

@@ -1,5 +1,6 @@
 //! Prometheus metrics, all prefixed `lifeline_`: plans by phase, system recovery seconds,
-//! step and check failures by kind, reconcile duration and errors by category.
+//! step and check failures by kind, reconcile duration and errors by category, and the
+//! operator's own API requests by verb and resource.
 
 use std::{collections::HashMap, sync::Mutex, time::Duration};
 
@@ -133,6 +134,11 @@ impl Default for Metrics {
             "system_regressions",
             "Times a verified system's check failed again, by tier",
             regressions.clone(),
+        );
+        registry.register(
+            "api_requests",
+            "The operator's own requests to the API server, by verb and resource",
+            super::cluster::requests::family().clone(),
         );
         Self {
             registry,

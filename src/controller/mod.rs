@@ -54,6 +54,9 @@ pub const FIELD_MANAGER: &str = "lifeline-operator";
 pub const LEASE_NAME: &str = "lifeline-operator";
 /// How many plans are reconciled at once.
 pub const CONCURRENCY: u16 = 4;
+/// How many changes of plans the shared watch holds for a controller that has not taken
+/// them yet (the watch waits beyond that).
+const SHARED_BUFFER: usize = 1024;
 /// How long a leader's lease lasts without renewal.
 pub const LEASE_SECONDS: u64 = 15;
 /// How long before expiry the leader renews.
@@ -522,9 +525,29 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let ns = opts.namespace.as_deref();
     let plans: Api<RecoveryPlan> = scoped(&client, ns);
     let wc = watcher::Config::default();
-    let controller = Controller::new(plans, wc.clone())
+    // One watch of the plans, shared: it wakes the plan controller, the plans that share
+    // systems with one that changed, and the drills whose plans they are. Three watches
+    // made the API server send each plan's every status write three times.
+    let (store, plans_writer) = kube::runtime::reflector::store_shared(SHARED_BUFFER);
+    let subscribe = || {
+        plans_writer
+            .subscribe()
+            .ok_or_else(|| anyhow::anyhow!("a shared store of plans takes subscribers"))
+    };
+    let (for_plans, for_waking, for_drills) = (subscribe()?, subscribe()?, subscribe()?);
+    let plans_watch = {
+        use kube::runtime::WatchStreamExt as _;
+        watcher(plans, wc.clone())
+            .default_backoff()
+            .reflect_shared(plans_writer)
+            .for_each(|event| async move {
+                if let Err(e) = event {
+                    warn!(error = %e, "watching RecoveryPlans; trying again");
+                }
+            })
+    };
+    let controller = Controller::for_shared_stream(for_plans, store.clone())
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
-    let store = controller.store();
     ctx.record_retention = opts.record_retention;
     let _ = ctx.plans.set(store.clone());
     let ctx = Arc::new(ctx);
@@ -574,8 +597,8 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let on_plan = {
         let store = store.clone();
         let last: Arc<std::sync::Mutex<std::collections::HashMap<String, _>>> = Default::default();
-        move |p: RecoveryPlan| {
-            let key = plan::handover::key_of(&p);
+        move |p: Arc<RecoveryPlan>| {
+            let key = plan::handover::key_of(p.as_ref());
             let claims = (
                 p.metadata.deletion_timestamp.is_some(),
                 p.status
@@ -619,7 +642,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         let drill_store = drill_controller.store();
         let on_system = move |o: DynamicObject| drills_in_namespace(&drill_store, &o);
         drill_controller
-            .owns(scoped::<RecoveryPlan>(&client, ns), wc.clone())
+            .owns_shared_stream(for_drills)
             .watches_with(
                 dynamic_scoped(&client, ns, &system_resource),
                 system_resource.clone(),
@@ -695,7 +718,7 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             on_approval,
             intervention_resource.clone(),
         )
-        .watches(scoped::<RecoveryPlan>(&client, ns), wc.clone(), on_plan);
+        .watches_shared_stream(for_waking, on_plan);
     // The other namespaces of an estate the scoped plans use.
     if ns.is_some() {
         for name in &opts.watch_namespaces {
@@ -753,8 +776,12 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             }
         });
 
+    // The shared watch runs as long as the controllers do (it never ends by itself).
     let running = async move {
-        futures::join!(running, drills);
+        tokio::select! {
+            _ = futures::future::join(running, drills) => {}
+            () = plans_watch => {}
+        }
     };
     match lease {
         None => running.await,

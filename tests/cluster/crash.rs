@@ -20,7 +20,7 @@ use crate::support::{
         Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
         find, phase, status, sys, sys_phase,
     },
-    recovery_plan, steps, wait_for, with_namespace,
+    recovery_plan, steps, systems_named, wait_for, with_namespace,
 };
 use k8s_openapi::api::{
     apps::v1::Deployment, batch::v1::Job, coordination::v1::Lease, events::v1::Event,
@@ -587,15 +587,16 @@ async fn sigkill_at_six_points_repeats_and_skips_nothing() {
         for e in events {
             let reason = e.reason.clone().unwrap_or_default();
             let note = e.note.clone().unwrap_or_default();
-            let subject = match reason.as_str() {
-                "RestoreStarted" | "SystemVerified" | "SystemFailed" | "SystemBlocked" => note
-                    .split([':', ' '])
-                    .next()
-                    .unwrap_or_default()
-                    .to_string(),
-                _ => String::new(),
+            let subjects = match reason.as_str() {
+                "RestoreStarted" | "SystemVerified" | "SystemFailed" | "SystemBlocked" => {
+                    systems_named(&note)
+                }
+                _ => vec![String::new()],
             };
-            *reported.entry((reason, subject)).or_default() += e.series.map_or(1, |s| s.count);
+            for subject in subjects {
+                *reported.entry((reason.clone(), subject)).or_default() +=
+                    e.series.as_ref().map_or(1, |s| s.count);
+            }
         }
         let repeated: Vec<_> = reported.iter().filter(|(_, c)| **c > 1).collect();
         assert!(
@@ -844,9 +845,9 @@ async fn standby_takes_over_when_the_leader_is_killed() {
                     .collect();
                 for system in ["gate", "after-1", "after-2", "after-3"] {
                     let key = format!("{n}/{system}");
-                    if !mine
-                        .iter()
-                        .any(|(r, note, _)| r == "SystemVerified" && note.starts_with(&key))
+                    if !mine.iter().any(|(r, note, _)| {
+                        r == "SystemVerified" && systems_named(note).contains(&key)
+                    })
                     {
                         return Err(format!("no SystemVerified for {key} from {standby_id}: {mine:#?}"));
                     }

@@ -14,7 +14,7 @@ use crate::support::{
         Topology, assert_dependency_order, assert_each_step_once_and_checks_passed, check_attempts,
         find, phase, status, sys, sys_phase,
     },
-    recovery_plan, steps, wait_for, with_namespace,
+    recovery_plan, steps, systems_named, wait_for, with_namespace,
 };
 use k8s_openapi::api::{apps::v1::Deployment, batch::v1::Job, events::v1::Event};
 use kube::{
@@ -806,7 +806,10 @@ async fn publishes_events_and_metrics() {
                 for reason in ["RestoreStarted", "SystemVerified"] {
                     for system in ["db", "app"] {
                         let key = format!("{n}/{system}");
-                        if !notes(reason).iter().any(|note| note.starts_with(&key)) {
+                        if !notes(reason)
+                            .iter()
+                            .any(|note| systems_named(note).contains(&key))
+                        {
                             return Err(format!("no {reason} Event for {key}: {by_reason:#?}"));
                         }
                     }
@@ -832,14 +835,21 @@ async fn publishes_events_and_metrics() {
         }
         assert_eq!(by_reason["PlanSucceeded"].len(), 1, "{by_reason:#?}");
         let verified = &by_reason["SystemVerified"];
+        let mut named: Vec<String> = verified
+            .iter()
+            .flat_map(|e| systems_named(e.note.as_deref().unwrap_or_default()))
+            .collect();
+        named.sort();
         assert_eq!(
-            verified.len(),
-            2,
-            "one SystemVerified per system: {verified:#?}"
+            named,
+            [format!("{n}/app"), format!("{n}/db")],
+            "each system verified named once: {verified:#?}"
         );
         assert!(
             verified.iter().all(|e| e.type_.as_deref() == Some("Normal")
-                && e.note.as_deref().is_some_and(|n| n.contains("met"))),
+                && e.note
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with("verified within the objective: "))),
             "{verified:#?}"
         );
 
@@ -872,6 +882,31 @@ async fn publishes_events_and_metrics() {
             sample(&metrics, "lifeline_reconcile_duration_seconds_count").unwrap_or(0.0) >= 1.0,
             "{metrics}"
         );
+        // The operator counts its own requests: the two restore Jobs it created, the
+        // Events it published, and its ClinicalSystems read from its caches: listed to
+        // fill them and once when the plan starts (systems applied with the plan may not be in it
+        // yet), never by the reconciles after that (there were at least four: one per
+        // status write).
+        let requests = |verb: &str, resource: &str| {
+            sample(
+                &metrics,
+                &format!(r#"lifeline_api_requests_total{{verb="{verb}",resource="{resource}"}}"#),
+            )
+            .unwrap_or(0.0)
+        };
+        assert!(requests("POST", "jobs") >= 2.0, "{metrics}");
+        assert!(requests("POST", "events") >= 1.0, "{metrics}");
+        assert!(requests("WATCH", "clinicalsystems") >= 1.0, "{metrics}");
+        assert!(
+            requests("PATCH", "recoveryplans/status") >= 4.0,
+            "{metrics}"
+        );
+        assert!(
+            requests("LIST", "clinicalsystems") <= requests("WATCH", "clinicalsystems") + 1.0,
+            "ClinicalSystems listed only to start each watch and at the plan's start: {metrics}"
+        );
+        // One watch of the plans, shared by the plan and drill controllers.
+        assert_eq!(requests("WATCH", "recoveryplans"), 1.0, "{metrics}");
     })
     .await;
 }

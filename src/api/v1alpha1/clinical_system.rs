@@ -114,7 +114,8 @@ pub struct ClinicalSystemStatus {
     /// Its phase in that plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<super::SystemPhase>,
-    /// Why it is in that phase, for people.
+    /// Why it is in that phase, for people. While it waits for its dependencies, only that:
+    /// the plan's status names the ones still awaited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// The last stage it was released at.

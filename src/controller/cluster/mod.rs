@@ -1,12 +1,14 @@
 //! What the controller's reconcilers share in talking to the API server: reading an
 //! object fresh before deciding, listing lifeline objects one by one, writing status, and
 //! who the operator is ([`identity`]), when it could not reach the API server
-//! ([`outage`]), and the caches a reconcile reads instead of listing ([`cache`]).
+//! ([`outage`]), the caches a reconcile reads instead of listing ([`cache`]), and the count of the
+//! operator's own requests ([`requests`]).
 
 pub mod cache;
 pub mod identity;
 pub mod outage;
 pub mod progress;
+pub mod requests;
 
 use std::{future::Future, sync::Arc};
 

@@ -32,6 +32,57 @@ fn system_ref(key: &str) -> Option<ObjectReference> {
     })
 }
 
+/// Normal Events of reason `reason` that name `items` (each a system's key, then what is
+/// said of it), as few as fit: "restore started: ward/a, ward/b". Each note holds what an
+/// Event may carry ([`NOTE_LIMIT`]), so none is cut and every system is named. An Event of
+/// one system relates to its ClinicalSystem, as every per-system Event does; one of several
+/// relates to the plan's `status.systems{FIRST,+N}`, so that two batches are two Events and
+/// not one series.
+pub fn batched(
+    plan: &ObjectReference,
+    reason: &str,
+    action: &str,
+    lead: &str,
+    items: &[impl AsRef<str>],
+) -> Vec<Event> {
+    let mut out = Vec::new();
+    let mut rest = items;
+    while let Some((first, _)) = rest.split_first() {
+        let mut note = String::from(lead);
+        let mut taken = 0;
+        for item in rest {
+            let item = item.as_ref();
+            let more = if taken == 0 { 0 } else { 2 };
+            if taken > 0 && note.len() + more + item.len() > NOTE_LIMIT {
+                break;
+            }
+            if taken > 0 {
+                note.push_str(", ");
+            }
+            note.push_str(item);
+            taken += 1;
+        }
+        let key = first.as_ref().split(' ').next().unwrap_or_default();
+        let secondary = if taken == 1 {
+            system_ref(key)
+        } else {
+            Some(ObjectReference {
+                field_path: Some(format!("status.systems{{{key},+{}}}", taken - 1)),
+                ..plan.clone()
+            })
+        };
+        out.push(Event {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary,
+        });
+        rest = &rest[taken..];
+    }
+    out
+}
+
 /// The Events for the changes from `prev` to `next` of the plan `plan` refers to.
 pub fn transitions(
     model: &PlanModel,
@@ -40,6 +91,11 @@ pub fn transitions(
     next: &RecoveryPlanStatus,
 ) -> Vec<Event> {
     let mut out = Vec::new();
+    // The routine transitions of a wave (restores started, systems verified within their
+    // objectives) are told in one Event per reconcile, naming the systems; the rest, each
+    // system in its own.
+    let mut started: Vec<&str> = Vec::new();
+    let mut verified: Vec<String> = Vec::new();
     for (i, s) in next.systems.iter().enumerate() {
         let was = prev.systems.iter().find(|p| p.name == s.name);
         let old_phase = was.map(|p| p.phase).unwrap_or_default();
@@ -51,23 +107,28 @@ pub fn transitions(
                 .unwrap_or_default();
             let took = std::time::Duration::from_secs(s.recovery_seconds.unwrap_or(0));
             let met = s.objective_met.unwrap_or(false);
-            out.push(Event {
-                type_: if met {
-                    EventType::Normal
-                } else {
-                    EventType::Warning
-                },
-                reason: "SystemVerified".into(),
-                note: Some(format!(
-                    "{} verified after {} (objective {}: {})",
+            if met {
+                verified.push(format!(
+                    "{} after {} (objective {})",
                     s.name,
                     format_duration(took),
-                    format_duration(objective),
-                    if met { "met" } else { "missed" }
-                )),
-                action: "Verify".into(),
-                secondary: system_ref(&s.name),
-            });
+                    format_duration(objective)
+                ));
+            } else {
+                out.push(Event {
+                    type_: EventType::Warning,
+                    reason: "SystemVerified".into(),
+                    note: Some(format!(
+                        "{} verified after {} (objective {}: {})",
+                        s.name,
+                        format_duration(took),
+                        format_duration(objective),
+                        "missed"
+                    )),
+                    action: "Verify".into(),
+                    secondary: system_ref(&s.name),
+                });
+            }
         }
         // One Event per stage newly released at (an automatic stage and the one after it
         // can be passed in one decision): each carries its own release notice.
@@ -168,8 +229,11 @@ pub fn transitions(
             });
             continue;
         }
+        if s.phase == SystemPhase::Restoring {
+            started.push(&s.name);
+            continue;
+        }
         let (type_, reason, action) = match s.phase {
-            SystemPhase::Restoring => (EventType::Normal, "RestoreStarted", "Restore"),
             SystemPhase::Degraded => (EventType::Warning, "SystemDegraded", "Verify"),
             SystemPhase::Failed => (EventType::Warning, "SystemFailed", "Restore"),
             SystemPhase::Blocked => (EventType::Warning, "SystemBlocked", "Restore"),
@@ -197,6 +261,20 @@ pub fn transitions(
             secondary,
         });
     }
+    out.extend(batched(
+        plan,
+        "RestoreStarted",
+        "Restore",
+        "restore started: ",
+        &started,
+    ));
+    out.extend(batched(
+        plan,
+        "SystemVerified",
+        "Verify",
+        "verified within the objective: ",
+        &verified,
+    ));
     // Each stage that newly awaits approval, or newly halts on a rejection: stage after
     // stage, whatever the plan's phase (systems still restoring keep it Running).
     // Each time systems come to wait at a stage (or are held there by a rejection), one
@@ -472,6 +550,58 @@ mod tests {
         assert_eq!(events.len(), 1);
         assert_eq!(events[0].reason, "StageRejected");
         assert_eq!(events[0].type_, EventType::Warning);
+    }
+
+    #[test]
+    fn a_waves_routine_transitions_are_few_events_that_name_every_system() {
+        let plan = ObjectReference {
+            kind: Some("RecoveryPlan".into()),
+            name: Some("estate".into()),
+            namespace: Some("ward".into()),
+            ..Default::default()
+        };
+        let names: Vec<String> = (0..100).map(|i| format!("ward/system-{i:03}")).collect();
+        let events = batched(
+            &plan,
+            "RestoreStarted",
+            "Restore",
+            "restore started: ",
+            &names,
+        );
+        assert!(events.len() > 1 && events.len() < 10, "{}", events.len());
+        let mut named = Vec::new();
+        for e in &events {
+            let note = e.note.as_deref().expect("a note");
+            assert!(note.len() <= NOTE_LIMIT, "{}", note.len());
+            let list = note.strip_prefix("restore started: ").expect("the lead");
+            named.extend(list.split(", ").map(str::to_string));
+            let related = e.secondary.as_ref().expect("related");
+            assert_eq!(related.kind.as_deref(), Some("RecoveryPlan"));
+        }
+        assert_eq!(named, names, "every system named once, in order");
+        let paths: std::collections::HashSet<_> = events
+            .iter()
+            .map(|e| e.secondary.as_ref().and_then(|r| r.field_path.clone()))
+            .collect();
+        assert_eq!(paths.len(), events.len(), "each batch its own series");
+        // One system: an Event about it, as before.
+        let one = batched(
+            &plan,
+            "RestoreStarted",
+            "Restore",
+            "restore started: ",
+            &names[..1],
+        );
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            one[0].secondary.as_ref().and_then(|r| r.kind.as_deref()),
+            Some("ClinicalSystem")
+        );
+        assert_eq!(
+            one[0].secondary.as_ref().and_then(|r| r.name.as_deref()),
+            Some("system-000")
+        );
+        assert!(batched(&plan, "RestoreStarted", "Restore", "x", &[] as &[String]).is_empty());
     }
 
     #[test]

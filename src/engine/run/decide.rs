@@ -20,6 +20,9 @@ use crate::engine::{
     time::{after, elapsed, objective_met, seconds_between},
 };
 
+/// How the message of a system waiting for its dependencies starts ("waiting for a, b").
+pub const WAITING_FOR: &str = "waiting for ";
+
 /// Whether a release stage may proceed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StageGate {
@@ -762,7 +765,7 @@ pub fn decide_owned(
             continue;
         }
         waiting_message.clear();
-        waiting_message.push_str("waiting for ");
+        waiting_message.push_str(WAITING_FOR);
         let mut waiting = false;
         for &d in &m.hard_deps {
             // A dependency failing again holds back what would be restored on top of it.

@@ -6,6 +6,9 @@
 
 use crate::api::v1alpha1::{ClinicalSystemStatus, PlanPhase, SystemPhase, SystemStatus};
 
+/// What a waiting system's own status says while the plan waits for its dependencies.
+pub const WAITING_FOR_DEPENDENCIES: &str = "waiting for its dependencies to be verified";
+
 /// The ClinicalSystem status that `plan` (its key) reports for system `s`.
 pub fn of(plan: &str, s: &SystemStatus) -> ClinicalSystemStatus {
     let degraded_since = (s.phase == SystemPhase::Degraded)
@@ -17,10 +20,21 @@ pub fn of(plan: &str, s: &SystemStatus) -> ClinicalSystemStatus {
                 .map(|r| r.started_at.clone())
         })
         .flatten();
+    // The plan names the dependencies still awaited, one fewer at each verification; the
+    // system's own status says only that it waits for them, so it is not written again
+    // each time one of them is verified (at an estate's scale, most of its writes).
+    let message = match &s.message {
+        Some(m) if s.phase == SystemPhase::Waiting && m.starts_with(super::decide::WAITING_FOR) => {
+            Some(format!(
+                "{WAITING_FOR_DEPENDENCIES} (the plan {plan} names them)"
+            ))
+        }
+        other => other.clone(),
+    };
     ClinicalSystemStatus {
         plan: Some(plan.to_string()),
         phase: Some(s.phase),
-        message: s.message.clone(),
+        message,
         released_stage: s.released_stage.clone(),
         last_verified: s.verified_at.clone(),
         degraded_since,
@@ -70,6 +84,44 @@ mod tests {
             to_write("ward/p", PlanPhase::Running, &s, Some(&want)),
             None
         );
+    }
+
+    #[test]
+    fn a_system_waiting_for_its_dependencies_is_not_written_again_as_each_is_verified() {
+        let waiting = |message: &str| SystemStatus {
+            message: Some(message.into()),
+            ..system(SystemPhase::Waiting)
+        };
+        let first = to_write(
+            "ward/p",
+            PlanPhase::Running,
+            &waiting("waiting for ward/a, ward/b"),
+            None,
+        )
+        .expect("first write");
+        assert_eq!(
+            first.message.as_deref(),
+            Some("waiting for its dependencies to be verified (the plan ward/p names them)")
+        );
+        assert_eq!(
+            to_write(
+                "ward/p",
+                PlanPhase::Running,
+                &waiting("waiting for ward/b"),
+                Some(&first)
+            ),
+            None,
+            "one dependency fewer is the plan's news, not the system's"
+        );
+        // Waiting for capacity, or a paused plan, is said as it is.
+        let paused = to_write(
+            "ward/p",
+            PlanPhase::Running,
+            &waiting("ready; the plan is paused"),
+            Some(&first),
+        )
+        .expect("a new reason to wait");
+        assert_eq!(paused.message.as_deref(), Some("ready; the plan is paused"));
     }
 
     #[test]

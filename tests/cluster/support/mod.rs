@@ -1420,6 +1420,27 @@ impl Webhook {
     }
 }
 
+/// The systems ("namespace/name") an Event's note is about: each one a wave's Event names
+/// ("restore started: ns/a, ns/b", "verified within the objective: ns/a after 2s
+/// (objective 1h), ns/b after 3s (objective 1h)"), or the one a per-system Event begins with
+/// ("ns/a: dependency failed").
+pub fn systems_named(note: &str) -> Vec<String> {
+    for lead in ["restore started: ", "verified within the objective: "] {
+        if let Some(list) = note.strip_prefix(lead) {
+            return list
+                .split(", ")
+                .filter_map(|item| item.split(' ').next())
+                .map(str::to_string)
+                .collect();
+        }
+    }
+    note.split([':', ' '])
+        .next()
+        .map(str::to_string)
+        .into_iter()
+        .collect()
+}
+
 /// The Events in the test namespace with `reason`, by note.
 pub async fn event_notes(ns: &TestNamespace, reason: &str) -> Vec<String> {
     let events: Api<k8s_openapi::api::events::v1::Event> = ns.api();
