@@ -280,7 +280,7 @@ impl Metrics {
             self.degraded.set(by_plan.values().sum());
         }
         for (i, s) in next.systems.iter().enumerate() {
-            let was = prev.systems.iter().find(|p| p.name == s.name);
+            let was = prev.system(i, &s.name);
             if s.regression_count > was.map_or(0, |p| p.regression_count)
                 && let Some(m) = model.systems.get(i)
             {

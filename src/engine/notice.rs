@@ -111,12 +111,8 @@ pub fn released(
     next: &RecoveryPlanStatus,
 ) -> Vec<ReleaseNotice> {
     let mut out = Vec::new();
-    for s in &next.systems {
-        let before = prev
-            .systems
-            .iter()
-            .find(|p| p.name == s.name)
-            .map_or(0, |p| p.releases.len());
+    for (i, s) in next.systems.iter().enumerate() {
+        let before = prev.system(i, &s.name).map_or(0, |p| p.releases.len());
         let display = model
             .index
             .get(&s.name)

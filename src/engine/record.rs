@@ -399,8 +399,8 @@ pub fn transitions(
         }
         out.push(body(&now, RecordKind::PlanPhase, None, data));
     }
-    for s in &next.systems {
-        let before = prev.systems.iter().find(|p| p.name == s.name);
+    for (i, s) in next.systems.iter().enumerate() {
+        let before = prev.system(i, &s.name);
         out.extend(system_transitions(before, s, &now));
     }
     for n in notices {

@@ -568,6 +568,17 @@ pub struct InterventionRecord {
 }
 
 impl RecoveryPlanStatus {
+    /// The system `name`, which is at position `i` of another status of the same plan:
+    /// found there at once, or looked for when the plan's systems changed. Comparing two
+    /// statuses system by system with a search for each was most of a reconcile's time at
+    /// an estate's scale.
+    pub fn system(&self, i: usize, name: &str) -> Option<&SystemStatus> {
+        match self.systems.get(i) {
+            Some(s) if s.name == name => Some(s),
+            _ => self.systems.iter().find(|p| p.name == name),
+        }
+    }
+
     /// True once the plan has finished (Succeeded, Failed or Aborted).
     pub fn phase_is_final(&self) -> bool {
         matches!(

@@ -97,7 +97,7 @@ pub fn transitions(
     let mut started: Vec<&str> = Vec::new();
     let mut verified: Vec<String> = Vec::new();
     for (i, s) in next.systems.iter().enumerate() {
-        let was = prev.systems.iter().find(|p| p.name == s.name);
+        let was = prev.system(i, &s.name);
         let old_phase = was.map(|p| p.phase).unwrap_or_default();
         if s.verified_at.is_some() && was.is_none_or(|p| p.verified_at.is_none()) {
             let objective = model

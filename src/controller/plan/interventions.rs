@@ -180,8 +180,8 @@ pub async fn record_all(
         }
     }
     // Manual steps people finished: each who confirmed it, or who rejected it.
-    for s in &next.systems {
-        let Some(before) = prev.systems.iter().find(|p| p.name == s.name) else {
+    for (i, s) in next.systems.iter().enumerate() {
+        let Some(before) = prev.system(i, &s.name) else {
             continue;
         };
         for (k, step) in s.steps.iter().enumerate() {

@@ -406,12 +406,10 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     super::progress::sweep(ctx, plan).await;
     super::handover::record(ctx, plan, &decision.status);
     drop(claiming);
-    for s in &decision.status.systems {
+    for (i, s) in decision.status.systems.iter().enumerate() {
         let newly = s.verified_at.is_some()
             && prev
-                .systems
-                .iter()
-                .find(|p| p.name == s.name)
+                .system(i, &s.name)
                 .is_none_or(|p| p.verified_at.is_none());
         if newly {
             info!(plan = %name, system = %s.name, recovery_seconds = s.recovery_seconds, objective_met = s.objective_met, "system verified");
@@ -474,7 +472,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             }
         }
         let s = &decision.status.systems[i];
-        let before = prev.systems.iter().find(|p| p.name == s.name);
+        let before = prev.system(i, &s.name);
         let entered = s.phase != SystemPhase::Pending
             && s.phase != SystemPhase::Waiting
             && before
