@@ -12,7 +12,8 @@
 //!
 //! For each: wall time, seconds per level, the API server's requests by verb and resource
 //! during the phase (every client's: the controller manager's, the scheduler's and kwok's
-//! too), and for lifeline its CPU time and peak RSS; then lifeline / floor, and lifeline's
+//! too), and for lifeline its CPU time, peak RSS and its own requests (its
+//! `lifeline_api_requests_total`); then lifeline / floor, and lifeline's
 //! dispatch latency (from a dependency verified to its dependent's first step, from the
 //! operator's JSON log).
 //!
@@ -20,11 +21,26 @@
 //! scripts/bench-restore 200 20        # starts a cluster of its own, then this
 //! LIFELINE_BENCH_KUBECONFIG=... cargo bench --bench restore -- 200 20
 //! scripts/bench-restore 200 20 --plans 10   # 10 plans at once, an estate each
+//! scripts/bench-restore 200 20 --argo       # and Argo Workflows beside them
 //! ```
 //!
 //! With `--plans P`, P estates of N systems, each in a namespace of its own, are walked
 //! by the floor all at once, then restored by P plans at once under one operator watching
 //! the whole cluster.
+//!
+//! With `--argo` (and `LIFELINE_BENCH_ARGO` naming the `workflow-controller` binary that
+//! `scripts/argo/build` makes; `scripts/bench-restore N DEPTH --argo` does both), a third
+//! phase after lifeline's: Argo Workflows' controller (v4.0.5, a process of its own, as
+//! lifeline's operator is) runs one Workflow whose DAG has the estate's shape, a task per
+//! system depending on the system's hard dependencies, each task a pod that kwok completes
+//! (`scripts/argo/pod-complete-argo.yaml`). kwok runs no container, so Argo's executor
+//! (the `wait` container, which reports each task's outputs in a WorkflowTaskResult) is
+//! stood in for by this benchmark: for each pod that starts, it creates the task's result
+//! as unfinished and then marks it finished, the two writes the executor makes. What is
+//! Argo's own is the controller: the DAG's scheduling, the pods it creates, and the
+//! Workflow's status it writes. The Argo phase is never run by default nor in CI (its Go
+//! build takes minutes); it needs the Argo CRDs on the cluster (`scripts/bench-restore`
+//! applies them).
 //!
 //! Run by `cargo test` (no `--bench` argument) with `LIFELINE_TEST_KUBECONFIG` set, it
 //! restores 50 systems in 5 levels and fails if either walker does not finish: a test that
@@ -36,10 +52,16 @@ use std::{
 };
 
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::{apps::v1::Deployment, core::v1::Namespace};
+use k8s_openapi::api::{
+    apps::v1::Deployment,
+    core::v1::{ConfigMap, Namespace, Pod},
+};
 use kube::{
     Api, Client, ResourceExt,
-    api::{DeleteParams, Patch, PatchParams, PostParams},
+    api::{
+        ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+        PostParams,
+    },
     config::{KubeConfigOptions, Kubeconfig},
     runtime::{WatchStreamExt, watcher},
 };
@@ -168,6 +190,16 @@ fn top(requests: &BTreeMap<String, u64>) -> String {
     all.sort_by(|a, b| b.1.cmp(a.1));
     all.iter()
         .take(8)
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every count of `requests`, largest first (`top` keeps the first eight).
+fn every(requests: &BTreeMap<String, u64>) -> String {
+    let mut all: Vec<(&String, &u64)> = requests.iter().collect();
+    all.sort_by(|a, b| b.1.cmp(a.1));
+    all.iter()
         .map(|(k, v)| format!("{k} {v}"))
         .collect::<Vec<_>>()
         .join(", ")
@@ -426,22 +458,76 @@ fn percentile(v: &[f64], p: f64) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The operator's own request counts by "VERB resource", from its
+/// `lifeline_api_requests_total` on its metrics address (plain HTTP on loopback).
+fn own_requests(addr: &str) -> BTreeMap<String, u64> {
+    use std::io::{Read, Write};
+    let mut out = BTreeMap::new();
+    let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
+        return out;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = write!(
+        conn,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
+    let mut text = String::new();
+    let _ = conn.read_to_string(&mut text);
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("lifeline_api_requests_total{") else {
+            continue;
+        };
+        let Some((labels, value)) = rest.split_once("} ") else {
+            continue;
+        };
+        let label = |key: &str| {
+            labels
+                .split(',')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=\"")))
+                .map(|v| v.trim_end_matches('"').to_string())
+                .unwrap_or_default()
+        };
+        let n = value.trim().parse::<f64>().unwrap_or(0.0) as u64;
+        *out.entry(format!("{} {}", label("verb"), label("resource")))
+            .or_insert(0) += n;
+    }
+    out
+}
+
+/// What the lifeline phase measured.
+struct Lifeline {
+    took: Duration,
+    cpu: f64,
+    rss: u64,
+    log: std::path::PathBuf,
+    /// The operator's own requests, by "VERB resource".
+    own: BTreeMap<String, u64>,
+}
+
 /// lifeline: the operator restores the estate from a plan. Returns the wall time, the
-/// operator's CPU seconds and peak RSS (KiB), and its log.
-async fn lifeline(
-    client: &Client,
-    namespaces: &[String],
-    kubeconfig: &str,
-) -> (Duration, f64, u64, std::path::PathBuf) {
+/// operator's CPU seconds and peak RSS (KiB), its log and its own request counts.
+async fn lifeline(client: &Client, namespaces: &[String], kubeconfig: &str) -> Lifeline {
+    // A loopback port for the operator's metrics, found free just before it starts.
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .to_string();
     // One namespace: an operator scoped to it; several: one operator for the cluster.
-    let mut args = vec!["run", "--metrics-addr", "127.0.0.1:0"];
+    let mut args = vec!["run", "--metrics-addr", metrics_addr.as_str()];
     if let [ns] = namespaces {
         args.extend(["--namespace", ns.as_str()]);
     }
     // Warnings, and the two lines a dispatch is measured between, in JSON.
     let log = std::env::temp_dir().join(format!("bench-restore-{}.log", std::process::id()));
     let file = std::fs::File::create(&log).expect("the operator's log");
-    let mut operator = std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+    // LIFELINE_BENCH_WRAP runs the operator under a profiler ("heaptrack -o /tmp/op",
+    // "perf record -g -o /tmp/op.data --"), stopped with SIGINT so that it writes its data:
+    // the figures of CPU and RSS are then the wrapper's, not the operator's.
+    let wrap = std::env::var("LIFELINE_BENCH_WRAP").unwrap_or_default();
+    let mut command: Vec<&str> = wrap.split_whitespace().collect();
+    command.push(env!("CARGO_BIN_EXE_lifeline"));
+    let mut operator = std::process::Command::new(command[0])
+        .args(&command[1..])
         .args(&args)
         .env("KUBECONFIG", kubeconfig)
         .env(
@@ -492,16 +578,378 @@ async fn lifeline(
     let done = futures::future::join_all(each).await;
     let took = start.elapsed();
     let (cpu, rss) = usage(operator.id());
-    let _ = operator.kill();
+    let own = own_requests(&metrics_addr);
+    if wrap.is_empty() {
+        let _ = operator.kill();
+    } else {
+        // A profiler writes its data when its program ends: ask it to, by its pid.
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &operator.id().to_string()])
+            .status();
+    }
     let _ = operator.wait();
     assert!(
         done.iter().all(|p| *p == Some(PlanPhase::Succeeded)),
         "not every plan succeeded within {DEADLINE:?}: {done:?}"
     );
-    (took, cpu, rss, log)
+    Lifeline {
+        took,
+        cpu,
+        rss,
+        log,
+        own,
+    }
 }
 
-async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
+/// Back to the outage after lifeline's phase, for Argo's: every Deployment scaled to 0,
+/// and the namespaces' pods gone (so the controller manager's and kwok's deletions are not
+/// counted in Argo's phase).
+async fn reset(client: &Client, namespaces: &[String], e: &Estate) {
+    let all: Vec<usize> = (0..e.deps.len()).collect();
+    for ns in namespaces {
+        scale_all(client, ns, &all, 0).await;
+    }
+    tokio::time::timeout(Duration::from_secs(300), async {
+        for ns in namespaces {
+            let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+            while !pods
+                .list_metadata(&ListParams::default().limit(1))
+                .await
+                .expect("list pods")
+                .items
+                .is_empty()
+            {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    })
+    .await
+    .expect("the estate's pods gone within 300 s after lifeline's phase");
+}
+
+/// The label Argo puts on each of a Workflow's pods and task results: the Workflow's name.
+const ARGO_WORKFLOW_LABEL: &str = "workflows.argoproj.io/workflow";
+
+/// Argo's Workflow and WorkflowTaskResult, as dynamic objects (no Rust types for them here).
+fn argo_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", kind),
+        plural,
+    )
+}
+
+/// One Workflow with the estate's shape: a DAG task per system, depending on the system's
+/// hard dependencies, each a pod of one container. The command is given, so that Argo's
+/// emissary executor need not look the image's entrypoint up in a registry; kwok runs none.
+fn workflow(e: &Estate) -> serde_json::Value {
+    let tasks: Vec<_> = (0..e.deps.len())
+        .map(|i| {
+            let deps: Vec<String> = e.deps[i].iter().map(|&d| name(d)).collect();
+            json!({ "name": name(i), "template": "restore", "dependencies": deps })
+        })
+        .collect();
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+        "metadata": { "name": "estate" },
+        "spec": {
+            "entrypoint": "estate",
+            "templates": [
+                { "name": "estate", "dag": { "tasks": tasks } },
+                { "name": "restore", "container": { "image": "registry.example/app:1", "command": ["/bin/restore"] } }
+            ]
+        }
+    })
+}
+
+/// Stops a child process (by its pid) when dropped, so that a phase that fails or panics
+/// leaves no controller running.
+struct Stop(std::process::Child);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Aborts a spawned task when dropped.
+struct Abort(tokio::task::JoinHandle<()>);
+
+impl Drop for Abort {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The stand-in for Argo's executor. In a real pod the `wait` container creates the task's
+/// WorkflowTaskResult (named by the node's ID, labelled with the Workflow's name and
+/// `report-outputs-completed: "false"`) when it starts, and sets that label to "true" when
+/// the main container has ended and its outputs are reported; the controller does not count
+/// a node finished while its result says "false". kwok starts no container, so for each
+/// Argo pod seen Running or Succeeded, this makes the same two writes, in that order.
+/// Returns its watch (stopped when dropped) and the count of pods it has reported for.
+fn stand_in_executor(
+    client: &Client,
+    namespaces: &[String],
+) -> (Abort, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::{Arc, atomic::AtomicUsize, atomic::Ordering};
+    let done = Arc::new(AtomicUsize::new(0));
+    let streams: Vec<_> = namespaces
+        .iter()
+        .map(|ns| {
+            let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+            watcher(pods, watcher::Config::default().labels(ARGO_WORKFLOW_LABEL))
+                .default_backoff()
+                .applied_objects()
+                .boxed()
+        })
+        .collect();
+    let (client, count) = (client.clone(), done.clone());
+    let task = tokio::spawn(async move {
+        let mut seen = std::collections::HashSet::new();
+        let mut pods = futures::stream::select_all(streams);
+        while let Ok(Some(pod)) = pods.try_next().await {
+            let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
+            if !matches!(phase.as_deref(), Some("Running" | "Succeeded")) {
+                continue;
+            }
+            let ns = pod.namespace().unwrap_or_default();
+            let (Some(node), Some(workflow), Some(owner)) = (
+                pod.annotations()
+                    .get("workflows.argoproj.io/node-id")
+                    .cloned(),
+                pod.labels().get(ARGO_WORKFLOW_LABEL).cloned(),
+                pod.owner_references()
+                    .iter()
+                    .find(|o| o.kind == "Workflow")
+                    .cloned(),
+            ) else {
+                continue;
+            };
+            if !seen.insert(format!("{ns}/{node}")) {
+                continue;
+            }
+            let results: Api<DynamicObject> = Api::namespaced_with(
+                client.clone(),
+                &ns,
+                &argo_resource("WorkflowTaskResult", "workflowtaskresults"),
+            );
+            let count = count.clone();
+            tokio::spawn(async move {
+                let result: DynamicObject = serde_json::from_value(json!({
+                    "apiVersion": "argoproj.io/v1alpha1", "kind": "WorkflowTaskResult",
+                    "metadata": {
+                        "name": node,
+                        "labels": {
+                            ARGO_WORKFLOW_LABEL: workflow,
+                            "workflows.argoproj.io/report-outputs-completed": "false"
+                        },
+                        "ownerReferences": [{
+                            "apiVersion": "argoproj.io/v1alpha1", "kind": "Workflow",
+                            "name": owner.name, "uid": owner.uid
+                        }]
+                    }
+                }))
+                .expect("task result");
+                if let Err(e) = results.create(&PostParams::default(), &result).await {
+                    eprintln!("  argo executor stand-in: create the task result {node}: {e}");
+                    return;
+                }
+                let finished = json!({ "metadata": { "labels": { "workflows.argoproj.io/report-outputs-completed": "true" } } });
+                match results
+                    .patch(&node, &PatchParams::default(), &Patch::Merge(&finished))
+                    .await
+                {
+                    Ok(_) => {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        eprintln!("  argo executor stand-in: finish the task result {node}: {e}")
+                    }
+                }
+            });
+        }
+    });
+    (Abort(task), done)
+}
+
+/// What Argo's phase measured.
+struct ArgoRun {
+    took: Duration,
+    /// From the controller's start to the first Workflow seen Running.
+    first_running: Duration,
+    cpu: f64,
+    rss: u64,
+    /// Pods the executor's stand-in reported for.
+    results: usize,
+    /// Pod nodes in the Workflows' status, and the largest Workflow's JSON size.
+    pod_nodes: usize,
+    largest: usize,
+    /// Whether Argo stored some Workflow's nodes compressed (not counted then).
+    compressed: bool,
+}
+
+/// Argo Workflows: its controller (the `workflow-controller` at `binary`) runs one Workflow
+/// per namespace, each a DAG of the estate's shape, to Succeeded.
+async fn argo(
+    client: &Client,
+    namespaces: &[String],
+    kubeconfig: &str,
+    binary: &str,
+    e: &Estate,
+) -> ArgoRun {
+    // Its configuration, in the namespace it is started in: defaults, but no metrics
+    // server (Argo's listens on every interface; nothing here reads it). Each value is
+    // YAML that Argo indents under its key, so it must end in a newline.
+    let home = &namespaces[0];
+    let config: ConfigMap = serde_json::from_value(json!({
+        "metadata": { "name": "workflow-controller-configmap" },
+        "data": { "metricsConfig": "enabled: false\n", "telemetryConfig": "enabled: false\n" }
+    }))
+    .expect("configmap");
+    Api::<ConfigMap>::namespaced(client.clone(), home)
+        .create(&PostParams::default(), &config)
+        .await
+        .expect("create Argo's configmap");
+    // One namespace: a controller scoped to it; several: one for the cluster, as lifeline's.
+    let qps = std::env::var("LIFELINE_ARGO_QPS").unwrap_or_else(|_| "1000".into());
+    let burst = qps
+        .parse::<f64>()
+        .map(|q| ((q * 1.5) as u64).to_string())
+        .unwrap_or_else(|_| qps.clone());
+    let mut args = vec![
+        "--kubeconfig",
+        kubeconfig,
+        "--namespace",
+        home.as_str(),
+        "--executor-image",
+        "lifeline.invalid/argoexec:v4.0.5",
+        "--qps",
+        qps.as_str(),
+        "--burst",
+        burst.as_str(),
+        "--loglevel",
+        "warn",
+        "--log-format",
+        "json",
+    ];
+    if namespaces.len() == 1 {
+        args.push("--namespaced");
+    }
+    let log = std::env::temp_dir().join(format!("bench-restore-argo-{}.log", std::process::id()));
+    let file = std::fs::File::create(&log).expect("Argo's log");
+    let mut command = std::process::Command::new(binary);
+    command
+        .args(&args)
+        .env("LEADER_ELECTION_DISABLE", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(file);
+    // Argo's own default (10 s) unless asked otherwise.
+    if let Ok(t) = std::env::var("LIFELINE_ARGO_REQUEUE_TIME") {
+        command.env("DEFAULT_REQUEUE_TIME", t);
+    }
+    let (executor, results) = stand_in_executor(client, namespaces);
+    let start = Instant::now();
+    let controller = Stop(command.spawn().expect("start Argo's workflow-controller"));
+    let workflows = workflow(e);
+    let first_running = std::sync::Arc::new(std::sync::Mutex::new(None::<Duration>));
+    let each = namespaces.iter().map(|ns| {
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), ns, &argo_resource("Workflow", "workflows"));
+        let wf: DynamicObject = serde_json::from_value(workflows.clone()).expect("workflow");
+        let first_running = first_running.clone();
+        async move {
+            api.create(&PostParams::default(), &wf)
+                .await
+                .expect("create the Workflow");
+            tokio::time::timeout(DEADLINE, async {
+                let mut stream = watcher(
+                    api.clone(),
+                    watcher::Config::default().fields("metadata.name=estate"),
+                )
+                .default_backoff()
+                .applied_objects()
+                .boxed();
+                while let Ok(Some(w)) = stream.try_next().await {
+                    let phase = w.data["status"]["phase"].as_str().unwrap_or_default();
+                    if phase == "Running" {
+                        first_running
+                            .lock()
+                            .expect("lock")
+                            .get_or_insert(start.elapsed());
+                    }
+                    if matches!(phase, "Succeeded" | "Failed" | "Error") {
+                        return Some(phase.to_string());
+                    }
+                }
+                None
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+    });
+    let done = futures::future::join_all(each).await;
+    let took = start.elapsed();
+    let (cpu, rss) = usage(controller.0.id());
+    // The stand-in's last writes may still be under way when the last Workflow succeeds.
+    let waited = Instant::now();
+    while results.load(std::sync::atomic::Ordering::Relaxed) < e.deps.len() * namespaces.len()
+        && waited.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(controller);
+    drop(executor);
+    if done.iter().any(|p| p.as_deref() != Some("Succeeded")) {
+        let tail: String = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .rev()
+            .take(20)
+            .collect::<Vec<_>>()
+            .join("\n");
+        panic!(
+            "not every Workflow succeeded within {DEADLINE:?}: {done:?}; the controller's log ({}) ends:\n{tail}",
+            log.display()
+        );
+    }
+    let _ = std::fs::remove_file(&log);
+    // What Argo stored: each Workflow, with every node's status in it.
+    let (mut pod_nodes, mut largest, mut compressed) = (0usize, 0usize, false);
+    for ns in namespaces {
+        let w = Api::<DynamicObject>::namespaced_with(
+            client.clone(),
+            ns,
+            &argo_resource("Workflow", "workflows"),
+        )
+        .get("estate")
+        .await
+        .expect("read the Workflow");
+        largest = largest.max(serde_json::to_vec(&w).expect("json").len());
+        pod_nodes += w.data["status"]["nodes"]
+            .as_object()
+            .map(|m| m.values().filter(|n| n["type"] == "Pod").count())
+            .unwrap_or(0);
+        // Over MAX_WORKFLOW_SIZE (1 MiB by default), Argo stores the nodes gzipped.
+        compressed |= w.data["status"]["compressedNodes"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty());
+    }
+    let first_running = first_running.lock().expect("lock").unwrap_or_default();
+    ArgoRun {
+        took,
+        first_running,
+        cpu,
+        rss,
+        results: results.load(std::sync::atomic::Ordering::Relaxed),
+        pod_nodes,
+        largest,
+        compressed,
+    }
+}
+
+async fn run(n: usize, depth: usize, plans: usize, argo_binary: Option<String>) -> Option<()> {
     let client = client().await?;
     let kubeconfig = std::env::var("LIFELINE_BENCH_KUBECONFIG")
         .or_else(|_| std::env::var("LIFELINE_TEST_KUBECONFIG"))
@@ -524,7 +972,13 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
     futures::future::join_all(namespaces.iter().map(|ns| floor(&client, ns, &e))).await;
     let floor_took = start.elapsed();
     let after_floor = requests(&client).await;
-    let (took, cpu, rss, log) = lifeline(&client, &namespaces, &kubeconfig).await;
+    let Lifeline {
+        took,
+        cpu,
+        rss,
+        log,
+        own,
+    } = lifeline(&client, &namespaces, &kubeconfig).await;
     let latencies = dispatch(&log, &e, &namespaces);
     let _ = std::fs::remove_file(&log);
     let after = requests(&client).await;
@@ -549,6 +1003,17 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
         largest_plan.max(largest_shard) <= 256 * 1024,
         "an object lifeline wrote is over 256 KiB: plan {largest_plan} B, shard {largest_shard} B"
     );
+    // Argo Workflows, when asked for: the same estate from the same outage.
+    let argo_run = match &argo_binary {
+        Some(binary) => {
+            reset(&client, &namespaces, &e).await;
+            let before = requests(&client).await;
+            let run = argo(&client, &namespaces, &kubeconfig, binary, &e).await;
+            let after = requests(&client).await;
+            Some((run, delta(&before, &after)))
+        }
+        None => None,
+    };
 
     let floor_req = delta(&before, &after_floor);
     let life_req = delta(&after_floor, &after);
@@ -587,11 +1052,64 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
         sum(&life_req) as f64 / total as f64,
         sum(&floor_req) as f64 / total as f64
     );
+    // The operator's own requests, watches and the lists that fill its caches included.
+    let own_total: u64 = own.values().sum();
+    assert!(
+        own.contains_key("PATCH deployments/scale"),
+        "the operator's metrics hold no count of its scale requests: {own:?}"
+    );
+    println!(
+        "  the operator's own requests: {own_total}, {:.1} per system ({})",
+        own_total as f64 / total as f64,
+        top(&own)
+    );
     println!(
         "  stored: the plan {:.1} KiB at most, {shards} RecoveryProgress objects, the largest {:.1} KiB",
         largest_plan as f64 / 1024.0,
         largest_shard as f64 / 1024.0
     );
+    if let Some((a, argo_req)) = &argo_run {
+        println!(
+            "  argo:     wall {:.1} s, {:.2} s/level, API requests {} ({}), controller CPU {:.1} s, peak RSS {} MiB",
+            a.took.as_secs_f64(),
+            a.took.as_secs_f64() / levels,
+            sum(argo_req),
+            top(argo_req),
+            a.cpu,
+            a.rss / 1024
+        );
+        println!(
+            "  argo / lifeline: {:.2}x wall and per level, {:.1} API requests per system against {:.1}",
+            a.took.as_secs_f64() / took.as_secs_f64().max(0.001),
+            sum(argo_req) as f64 / total as f64,
+            sum(&life_req) as f64 / total as f64
+        );
+        println!(
+            "  argo: first Workflow Running {:.1} s after the controller started; {} pod nodes{}; the executor stood in for on {} pods; requeue time {}; CRDs {}; the largest Workflow {:.1} KiB",
+            a.first_running.as_secs_f64(),
+            a.pod_nodes,
+            if a.compressed {
+                " (and nodes stored compressed, not counted)"
+            } else {
+                ""
+            },
+            a.results,
+            std::env::var("LIFELINE_ARGO_REQUEUE_TIME")
+                .unwrap_or_else(|_| "10s (Argo's default)".into()),
+            std::env::var("LIFELINE_ARGO_CRDS").unwrap_or_else(|_| "(not said)".into()),
+            a.largest as f64 / 1024.0
+        );
+        println!("  argo's phase, every request: {}", every(argo_req));
+        assert!(
+            a.compressed || a.pod_nodes == total,
+            "Argo ran {} pods for {total} systems",
+            a.pod_nodes
+        );
+        assert_eq!(
+            a.results, total,
+            "the executor's stand-in reported every pod"
+        );
+    }
     // In `cargo test` too: a restore whose dispatches cannot be found in the log is a
     // broken benchmark, not a slow one.
     assert!(
@@ -615,6 +1133,12 @@ async fn run(n: usize, depth: usize, plans: usize) -> Option<()> {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bench = args.iter().any(|a| a == "--bench");
+    // Argo's phase only when asked for, with the controller scripts/argo/build made.
+    let argo = (bench && args.iter().any(|a| a == "--argo")).then(|| {
+        std::env::var("LIFELINE_BENCH_ARGO").expect(
+            "--argo needs LIFELINE_BENCH_ARGO, the workflow-controller binary (scripts/bench-restore N DEPTH --argo sets it)",
+        )
+    });
     let plans: usize = args
         .iter()
         .position(|a| a == "--plans")
@@ -641,7 +1165,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    if runtime.block_on(run(n, depth, plans)).is_none() {
+    if runtime.block_on(run(n, depth, plans, argo)).is_none() {
         println!(
             "restore bench: no cluster (set LIFELINE_BENCH_KUBECONFIG, or run scripts/bench-restore); nothing measured"
         );
