@@ -433,14 +433,16 @@ async fn status_watch_redraws_on_change_and_stops_when_the_plan_finishes() {
             )
             .await;
         };
-        let (result, ()) = tokio::time::timeout(SETTLE, async { tokio::join!(watch, drive) })
-            .await
-            .unwrap_or_else(|_| {
-                panic!(
-                    "status --watch did not stop within {SETTLE:?}; it printed:\n{}",
-                    out.text()
-                )
-            });
+        let Ok((result, ())) =
+            tokio::time::timeout(SETTLE, async { tokio::join!(watch, drive) }).await
+        else {
+            // Whether the status changes reached the API server, beside what was drawn.
+            panic!(
+                "status --watch did not stop within {SETTLE:?}; it printed:\n{}\nthe plan now:\n{}",
+                out.text(),
+                crate::support::describe(&api, PLAN).await
+            )
+        };
         result.unwrap_or_else(|e| panic!("status --watch: {e}"));
         let text = out.text();
         let renders: Vec<&str> = text
