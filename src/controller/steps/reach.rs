@@ -1,10 +1,17 @@
 //! Where `http` and `tcp` checks may connect. Whoever writes a ClinicalSystem chooses its
 //! checks' targets, and the operator connects from inside the cluster, so without a limit
 //! a check is a port scanner and a read oracle for its author. A check reaches:
-//! - a Service or pod by its cluster name (`*.svc`, `*.svc.cluster.local`);
 //! - an address in a network the operator allows (`lifeline run --check-network CIDR`:
-//!   the pod and Service networks, and any other the operator's administrator chooses);
+//!   the pod and Service networks, and any other the operator's administrator chooses),
+//!   whether the check names it by address or by name, a Service's cluster name (`*.svc`,
+//!   `*.svc.cluster.local`) included;
 //! - a host the operator maps itself (`lifeline run --resolve HOST=IP`).
+//!
+//! A cluster name is no exception: whoever may write Services in a namespace points
+//! `x.ns.svc` anywhere, with an ExternalName Service (a CNAME to any host) or a headless
+//! Service with an EndpointSlice written by hand (any address). So a cluster name is
+//! reached only where it resolves into the allowed networks, and an operator told no
+//! networks reaches no cluster name, saying why in the check's status.
 //!
 //! Never a link-local address (169.254.0.0/16, fe80::/10, where cloud metadata services
 //! answer), the AWS IPv6 metadata address, an unspecified, broadcast or multicast address,
@@ -51,14 +58,28 @@ impl Reach {
             .overrides
             .iter()
             .any(|(h, a)| h == host && canonical(*a) == ip)
-            || is_cluster_name(host)
             || self.networks.iter().any(|n| n.contains(&ip))
         {
             return Ok(());
         }
+        if is_cluster_name(host) && self.networks.is_empty() {
+            return Err(format!(
+                "{host} is a cluster name, but the operator is not told the cluster's Service \
+                 and pod networks, and a Service name can point anywhere (an ExternalName \
+                 Service, a hand-written EndpointSlice): run it with --check-network CIDR for \
+                 each, or map the host with --resolve"
+            ));
+        }
+        if is_cluster_name(host) {
+            return Err(format!(
+                "{host} resolves to {ip}, outside the cluster's Service and pod networks the \
+                 operator allows (--check-network): an ExternalName Service or a hand-written \
+                 EndpointSlice points it elsewhere, which checks never reach"
+            ));
+        }
         Err(format!(
-            "{ip} is outside the networks checks may reach (Services and pods by their \
-             cluster names, *.svc, and the networks the operator allows with --check-network)"
+            "{ip} is outside the networks checks may reach (the cluster's Service and pod \
+             networks and any other the operator allows with --check-network)"
         ))
     }
 
@@ -144,7 +165,10 @@ mod tests {
 
     fn reach() -> Reach {
         Reach::new(
-            vec!["10.96.0.0/12".parse().expect("cidr")],
+            vec![
+                "10.96.0.0/12".parse().expect("cidr"),
+                "10.244.0.0/16".parse().expect("cidr"),
+            ],
             vec![("lims.example".into(), "192.168.7.7".parse().expect("ip"))],
         )
     }
@@ -182,7 +206,7 @@ mod tests {
         let r = reach();
         assert_eq!(r.allows("lims.pathology.svc", ip("10.244.3.9")), Ok(()));
         assert_eq!(
-            r.allows("lims.pathology.svc.cluster.local.", ip("10.244.3.9")),
+            r.allows("lims.pathology.svc.cluster.local.", ip("10.96.0.10")),
             Ok(())
         );
         assert_eq!(
@@ -207,6 +231,65 @@ mod tests {
             "a private address not allowed"
         );
         assert!(r.allows("db.internal.example", ip("172.16.0.5")).is_err());
+    }
+
+    #[test]
+    fn a_cluster_name_is_reached_only_where_it_resolves_into_the_allowed_networks() {
+        let r = reach();
+        assert_eq!(
+            r.allows("lims.pathology.svc", ip("10.96.4.1")),
+            Ok(()),
+            "a ClusterIP"
+        );
+        assert_eq!(
+            r.allows("lims.pathology.svc", ip("10.244.3.9")),
+            Ok(()),
+            "a pod"
+        );
+        // An ExternalName Service (a CNAME to any host) or a headless Service with a
+        // hand-written EndpointSlice points a cluster name at a node, a private host, the
+        // loopback: none of them in the Service or pod networks.
+        for a in [
+            "192.168.1.10",
+            "10.0.0.1",
+            "172.18.0.2",
+            "127.0.0.1",
+            "::1",
+            "fd12::5",
+        ] {
+            for host in ["lims.pathology.svc", "LIMS.pathology.svc.cluster.local."] {
+                let why = r.allows(host, ip(a)).expect_err(a);
+                assert!(
+                    why.contains("outside the cluster's Service and pod networks")
+                        && why.contains("ExternalName"),
+                    "{host} -> {a}: {why}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_operator_told_no_networks_reaches_no_cluster_name_and_says_how_to_tell_it() {
+        let none = Reach::new(
+            vec![],
+            vec![(
+                "lims.pathology.svc".into(),
+                "127.0.0.1".parse().expect("ip"),
+            )],
+        );
+        for a in ["10.96.0.10", "10.244.1.2", "192.168.1.10"] {
+            let why = none.allows("pacs.imaging.svc", ip(a)).expect_err(a);
+            assert!(
+                why.contains("not told the cluster's Service and pod networks")
+                    && why.contains("--check-network"),
+                "{a}: {why}"
+            );
+        }
+        assert_eq!(
+            none.allows("lims.pathology.svc", ip("127.0.0.1")),
+            Ok(()),
+            "a host the operator maps itself is reached at the address it maps"
+        );
     }
 
     #[tokio::test]
