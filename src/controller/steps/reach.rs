@@ -142,6 +142,20 @@ fn never(ip: IpAddr) -> Option<&'static str> {
     }
 }
 
+/// A check refused by the operator itself, for where it would connect: its text is the
+/// operator's own, so a check's status says it in full (errors of the network and of the
+/// target are told by class only, see `verify::describe_reqwest`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// The HTTP client's resolver: names resolve only to addresses checks may reach.
 #[derive(Clone, Debug)]
 pub struct Resolver(pub Arc<Reach>);
@@ -150,10 +164,9 @@ impl reqwest::dns::Resolve for Resolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let reach = self.0.clone();
         Box::pin(async move {
-            let addrs = reach
-                .resolve(name.as_str(), 0)
-                .await
-                .map_err(|why| -> Box<dyn std::error::Error + Send + Sync> { why.into() })?;
+            let addrs = reach.resolve(name.as_str(), 0).await.map_err(
+                |why| -> Box<dyn std::error::Error + Send + Sync> { Box::new(Refused(why)) },
+            )?;
             Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
         })
     }
