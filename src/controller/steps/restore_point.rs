@@ -1,7 +1,9 @@
 //! The point in time a restore step restored its data to (`restorePoint`): from the
 //! termination message of a `job` step's pod, or from a field of an object. What is read
 //! is never trusted further than a time: anything else is a problem named in status, and
-//! the system's data-loss window is then unknown, never guessed.
+//! the system's data-loss window is then unknown, never guessed. A problem names the field,
+//! never what it holds: the operator may read objects the ClinicalSystem's author may not,
+//! so echoing a value would make the status a read oracle for them.
 
 use k8s_openapi::{api::core::v1::Pod, jiff::Timestamp};
 use kube::{
@@ -59,27 +61,24 @@ pub async fn read(
     })
 }
 
-/// Reads a restore point from text: an RFC 3339 time.
+/// Reads a restore point from text: an RFC 3339 time. The error says only that it is not
+/// one, never the text (nor the parser's message, which quotes it); the caller names
+/// where the text came from.
 pub fn parse_time(text: &str) -> Result<Timestamp, String> {
     text.trim()
         .parse::<Timestamp>()
-        .map_err(|e| format!("{:?} is not an RFC 3339 time: {e}", cut(text)))
-}
-
-fn cut(text: &str) -> String {
-    text.chars().take(80).collect()
+        .map_err(|_| "is not an RFC 3339 time".to_string())
 }
 
 /// The `restorePoint` of a termination message (`{"restorePoint": "<RFC 3339>"}`).
 pub fn from_message(message: &str) -> Result<Timestamp, String> {
-    let value: serde_json::Value = serde_json::from_str(message.trim()).map_err(|_| {
-        format!(
-            "the termination message is not JSON with a restorePoint: {:?}",
-            cut(message)
-        )
-    })?;
-    match value.get("restorePoint").and_then(|v| v.as_str()) {
-        Some(t) => parse_time(t),
+    let value: serde_json::Value = serde_json::from_str(message.trim())
+        .map_err(|_| "the termination message is not JSON with a restorePoint".to_string())?;
+    match value.get("restorePoint") {
+        Some(serde_json::Value::String(t)) => {
+            parse_time(t).map_err(|why| format!("the termination message's restorePoint {why}"))
+        }
+        Some(_) => Err("the termination message's restorePoint is not an RFC 3339 time".into()),
         None => Err("the termination message has no restorePoint".into()),
     }
 }
@@ -165,7 +164,8 @@ async fn from_field(
 }
 
 /// The time at the dotted path `field` of `data` (an object's fields other than its
-/// metadata, as a dynamic object holds them).
+/// metadata, as a dynamic object holds them). The error names the path and says it is
+/// missing or not an RFC 3339 time, nothing of what the field holds.
 pub fn field_time(data: &serde_json::Value, field: &str) -> Result<Timestamp, String> {
     let mut at = data;
     for part in field.trim_start_matches('.').split('.') {
@@ -173,9 +173,10 @@ pub fn field_time(data: &serde_json::Value, field: &str) -> Result<Timestamp, St
             .get(part)
             .ok_or_else(|| format!("it has no field {field}"))?;
     }
+    let not_a_time = || format!("its field {field} is not an RFC 3339 time");
     match at.as_str() {
-        Some(text) => parse_time(text).map_err(|e| format!("{field}: {e}")),
-        None => Err(format!("{field} is not a string holding a time")),
+        Some(text) => parse_time(text).map_err(|_| not_a_time()),
+        None => Err(not_a_time()),
     }
 }
 
@@ -217,7 +218,48 @@ mod tests {
         assert!(
             field_time(&data, "status.n")
                 .unwrap_err()
-                .contains("not a string")
+                .contains("status.n is not an RFC 3339 time")
+        );
+    }
+
+    #[test]
+    fn a_field_or_message_that_is_not_a_time_is_named_never_echoed() {
+        // restorePoint.object and field may name any object the operator can read, such as
+        // a Secret's data or another team's status: what they hold never reaches status.
+        let secret = "cGFzc3dvcmQ6IGh1bnRlcjI=";
+        let data = serde_json::json!({
+            "data": { "password": secret },
+            "spec": { "replicas": 3, "token": { "value": secret } },
+        });
+        for (field, path) in [
+            ("data.password", "data.password"),
+            (".spec.token.value", ".spec.token.value"),
+            ("spec.replicas", "spec.replicas"),
+            ("spec.token", "spec.token"),
+        ] {
+            let why = field_time(&data, field).expect_err(field);
+            assert_eq!(why, format!("its field {path} is not an RFC 3339 time"));
+        }
+        assert_eq!(
+            field_time(&data, "data.missing").expect_err("missing"),
+            "it has no field data.missing"
+        );
+        for message in [
+            format!("restored from {secret}"),
+            format!(r#"{{"restorePoint":"{secret}"}}"#),
+            format!(r#"{{"restorePoint":{{"v":"{secret}"}}}}"#),
+        ] {
+            let why = from_message(&message).expect_err("not a time");
+            assert!(!why.contains(secret), "{why}");
+            assert!(
+                why.contains("not JSON with a restorePoint")
+                    || why.contains("restorePoint is not an RFC 3339 time"),
+                "{why}"
+            );
+        }
+        assert_eq!(
+            parse_time(secret).expect_err("not a time"),
+            "is not an RFC 3339 time"
         );
     }
 }
