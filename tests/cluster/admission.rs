@@ -49,6 +49,9 @@ const JOBS_POLICY: &str = "lifeline-system-jobs";
 const RELEASE_POLICY: &str = "lifeline-release-policy";
 /// The staging-label policy (and its binding) in manifests/operator/admission.yaml.
 const STAGING_POLICY: &str = "lifeline-staging-label";
+/// The policy (and its binding) in manifests/operator/admission.yaml guarding the namespace
+/// annotation that lists the ServiceAccounts ClinicalSystem Jobs may run as.
+const JOB_ACCOUNTS_POLICY: &str = "lifeline-job-service-accounts";
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.
 const SETTLED: Duration = Duration::from_secs(60);
@@ -147,7 +150,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 18, "nine policies and nine bindings");
+    assert_eq!(shipped().len(), 20, "ten policies and ten bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -169,7 +172,8 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             DRILL_POLICY,
             JOBS_POLICY,
             RELEASE_POLICY,
-            STAGING_POLICY
+            STAGING_POLICY,
+            JOB_ACCOUNTS_POLICY
         ]
     );
     assert_eq!(
@@ -183,7 +187,8 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             DRILL_POLICY,
             JOBS_POLICY,
             RELEASE_POLICY,
-            STAGING_POLICY
+            STAGING_POLICY,
+            JOB_ACCOUNTS_POLICY
         ]
     );
 
@@ -200,6 +205,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         ("clinicalsystems", json!(["CREATE", "UPDATE"])),
         // Stages are immutable: a plan's creation is all there is to check.
         ("recoveryplans", json!(["CREATE"])),
+        ("namespaces", json!(["CREATE", "UPDATE"])),
         ("namespaces", json!(["CREATE", "UPDATE"])),
     ]) {
         assert_eq!(p["spec"]["failurePolicy"], "Fail", "{p:#}");
@@ -226,6 +232,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
                 message.starts_with("spec")
                     || message.starts_with("metadata.namespace")
                     || message.starts_with("metadata.labels")
+                    || message.starts_with("metadata.annotations")
                     || message.contains("\"approve\""),
                 "a denial names the field or the verb: {v:#}"
             );
@@ -1200,26 +1207,48 @@ async fn a_plan_cannot_release_to_staff_on_less_than_the_clusters_release_policy
     .await;
 }
 
+/// Lets `user` get and patch the test namespace itself (a Role in it), as a team lead
+/// who labels their own namespace might; returns the namespaces as that user.
+async fn namespace_patcher(
+    ns: &TestNamespace,
+    user: &str,
+) -> Api<k8s_openapi::api::core::v1::Namespace> {
+    let pp = PostParams::default();
+    ns.api::<Role>()
+        .create(&pp, &object(json!({ "metadata": { "name": "ns-patcher" },
+            "rules": [{ "apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"] }] })))
+        .await
+        .expect("Role");
+    ns.api::<RoleBinding>()
+        .create(&pp, &object(json!({ "metadata": { "name": format!("{user}-ns-patcher") },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ns-patcher" },
+            "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user }] })))
+        .await
+        .expect("RoleBinding");
+    Api::all(client_as(user, &[]).await)
+}
+
+/// Binds ClusterRole `role` to user `user` in the test namespace.
+async fn grant(ns: &TestNamespace, user: &str, role: &str) {
+    let binding: RoleBinding = object(json!({
+        "metadata": { "name": format!("{user}-{role}") },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role },
+        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user }]
+    }));
+    ns.api::<RoleBinding>()
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap_or_else(|e| panic!("bind {role} to {user}: {e}"));
+}
+
 #[tokio::test]
 async fn only_a_designator_may_make_a_namespace_staging() {
     with_policies("staging-label", |ns| async move {
         use k8s_openapi::api::core::v1::Namespace;
         // nina may patch this namespace (a Role in it), but not designate it staging.
-        let roles = ns.api::<Role>();
         let bindings = ns.api::<RoleBinding>();
         let pp = PostParams::default();
-        roles
-            .create(&pp, &object(json!({ "metadata": { "name": "ns-patcher" },
-                "rules": [{ "apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"] }] })))
-            .await
-            .expect("Role");
-        bindings
-            .create(&pp, &object(json!({ "metadata": { "name": "nina-ns-patcher" },
-                "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "ns-patcher" },
-                "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "nina" }] })))
-            .await
-            .expect("RoleBinding");
-        let as_nina: Api<Namespace> = Api::all(client_as("nina", &[]).await);
+        let as_nina = namespace_patcher(&ns, "nina").await;
         let label = |value: &str| Patch::Merge(json!({ "metadata": { "labels": { "lifeline.dev/environment": value } } }));
         let needle = format!("metadata.labels[lifeline.dev/environment]: user nina may not set, change or remove it on namespace {}", ns.name);
         eventually("nina to be refused the staging label", SETTLED, || {
@@ -1249,6 +1278,61 @@ async fn only_a_designator_may_make_a_namespace_staging() {
         let namespaces_admin: Api<Namespace> = Api::all(admin_client().await);
         let got = namespaces_admin.get(&ns.name).await.expect("namespace");
         assert_eq!(got.labels().get("lifeline.dev/environment").map(String::as_str), Some("staging"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_a_designator_may_list_the_service_accounts_a_namespaces_jobs_run_as() {
+    with_policies("job-accounts", |ns| async move {
+        use k8s_openapi::api::core::v1::Namespace;
+        // nina may patch this namespace, but not choose what its ClinicalSystems' Jobs
+        // run as: listing the operator's own ServiceAccount would let any job author
+        // run as it.
+        let as_nina = namespace_patcher(&ns, "nina").await;
+        let annotate = |value: Option<&str>| {
+            Patch::Merge(json!({ "metadata": { "annotations": { "lifeline.dev/job-service-accounts": value } } }))
+        };
+        let dry = PatchParams { dry_run: true, ..Default::default() };
+        let needle = format!(
+            "metadata.annotations[lifeline.dev/job-service-accounts]: user nina may not set, change or remove it on namespace {}",
+            ns.name
+        );
+        eventually("nina to be refused the job-service-accounts annotation", SETTLED, || {
+            let (as_nina, name, needle, patch, dry) =
+                (as_nina.clone(), ns.name.clone(), needle.clone(), annotate(Some("lifeline-operator")), dry.clone());
+            // A dry run, so that a patch admitted before the policy is in force changes nothing.
+            async move { denied(as_nina.patch(&name, &dry, &patch).await, 403, &needle) }
+        })
+        .await;
+        // Other annotations are hers to change.
+        as_nina
+            .patch(&ns.name, &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "annotations": { "team": "wards" } } })))
+            .await
+            .expect("nina sets another annotation");
+        // Once an administrator has listed one, she may neither widen nor remove it.
+        let namespaces_admin: Api<Namespace> = Api::all(admin_client().await);
+        namespaces_admin
+            .patch(&ns.name, &PatchParams::default(), &annotate(Some("restore-runner")))
+            .await
+            .expect("the administrator lists restore-runner");
+        for (what, value) in [("widen", Some("restore-runner, lifeline-operator")), ("remove", None)] {
+            if let Err(why) = denied(as_nina.patch(&ns.name, &dry, &annotate(value)).await, 403, &needle) {
+                panic!("nina may not {what} the annotation: {why}");
+            }
+        }
+        // With the designator role in this namespace, she may.
+        grant(&ns, "nina", "lifeline-job-account-designator").await;
+        eventually("nina, designator, to change the annotation", SETTLED, || {
+            let (as_nina, name, patch) = (as_nina.clone(), ns.name.clone(), annotate(Some("restore-runner, verify-runner")));
+            async move { as_nina.patch(&name, &PatchParams::default(), &patch).await.map(|_| ()).map_err(|e| e.to_string()) }
+        })
+        .await;
+        let got = namespaces_admin.get(&ns.name).await.expect("namespace");
+        assert_eq!(
+            got.annotations().get("lifeline.dev/job-service-accounts").map(String::as_str),
+            Some("restore-runner, verify-runner")
+        );
     })
     .await;
 }
