@@ -52,6 +52,8 @@ const STAGING_POLICY: &str = "lifeline-staging-label";
 /// The policy (and its binding) in manifests/operator/admission.yaml guarding the namespace
 /// annotation that lists the ServiceAccounts ClinicalSystem Jobs may run as.
 const JOB_ACCOUNTS_POLICY: &str = "lifeline-job-service-accounts";
+/// The audience-label policy (and its binding) in manifests/operator/admission.yaml.
+const AUDIENCE_POLICY: &str = "lifeline-audience-label";
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.
 const SETTLED: Duration = Duration::from_secs(60);
@@ -150,7 +152,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 20, "ten policies and ten bindings");
+    assert_eq!(shipped().len(), 22, "eleven policies and eleven bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -173,7 +175,8 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             JOBS_POLICY,
             RELEASE_POLICY,
             STAGING_POLICY,
-            JOB_ACCOUNTS_POLICY
+            JOB_ACCOUNTS_POLICY,
+            AUDIENCE_POLICY
         ]
     );
     assert_eq!(
@@ -188,7 +191,8 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             JOBS_POLICY,
             RELEASE_POLICY,
             STAGING_POLICY,
-            JOB_ACCOUNTS_POLICY
+            JOB_ACCOUNTS_POLICY,
+            AUDIENCE_POLICY
         ]
     );
 
@@ -205,6 +209,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         ("clinicalsystems", json!(["CREATE", "UPDATE"])),
         // Stages are immutable: a plan's creation is all there is to check.
         ("recoveryplans", json!(["CREATE"])),
+        ("namespaces", json!(["CREATE", "UPDATE"])),
         ("namespaces", json!(["CREATE", "UPDATE"])),
         ("namespaces", json!(["CREATE", "UPDATE"])),
     ]) {
@@ -1333,6 +1338,57 @@ async fn only_a_designator_may_list_the_service_accounts_a_namespaces_jobs_run_a
             got.annotations().get("lifeline.dev/job-service-accounts").map(String::as_str),
             Some("restore-runner, verify-runner")
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_a_designator_may_make_a_namespace_a_verification_audience() {
+    with_policies("audience-label", |ns| async move {
+        use k8s_openapi::api::core::v1::Namespace;
+        // nina may patch this namespace, but not make it a verification audience: stages
+        // that need nobody's approval release to it.
+        let as_nina = namespace_patcher(&ns, "nina").await;
+        let label = |value: Option<&str>| {
+            Patch::Merge(json!({ "metadata": { "labels": { "lifeline.dev/audience": value } } }))
+        };
+        let dry = PatchParams { dry_run: true, ..Default::default() };
+        let needle = format!(
+            "metadata.labels[lifeline.dev/audience]: user nina may not set, change or remove it on namespace {}",
+            ns.name
+        );
+        eventually("nina to be refused the audience label", SETTLED, || {
+            let (as_nina, name, needle, patch, dry) =
+                (as_nina.clone(), ns.name.clone(), needle.clone(), label(Some("it-validation")), dry.clone());
+            // A dry run, so that a patch admitted before the policy is in force changes nothing.
+            async move { denied(as_nina.patch(&name, &dry, &patch).await, 403, &needle) }
+        })
+        .await;
+        // Other labels are hers to change.
+        as_nina
+            .patch(&ns.name, &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "labels": { "team": "wards" } } })))
+            .await
+            .expect("nina sets another label");
+        // Once an administrator has made it one, she may neither change nor remove it.
+        let namespaces_admin: Api<Namespace> = Api::all(admin_client().await);
+        namespaces_admin
+            .patch(&ns.name, &PatchParams::default(), &label(Some("it-validation")))
+            .await
+            .expect("the administrator makes the namespace a verification audience");
+        for (what, value) in [("change", Some("wards")), ("remove", None)] {
+            if let Err(why) = denied(as_nina.patch(&ns.name, &dry, &label(value)).await, 403, &needle) {
+                panic!("nina may not {what} the audience label: {why}");
+            }
+        }
+        // With the designator role in this namespace, she may.
+        grant(&ns, "nina", "lifeline-audience-designator").await;
+        eventually("nina, designator, to change the audience label", SETTLED, || {
+            let (as_nina, name, patch) = (as_nina.clone(), ns.name.clone(), label(Some("pilot-ward")));
+            async move { as_nina.patch(&name, &PatchParams::default(), &patch).await.map(|_| ()).map_err(|e| e.to_string()) }
+        })
+        .await;
+        let got = namespaces_admin.get(&ns.name).await.expect("namespace");
+        assert_eq!(got.labels().get("lifeline.dev/audience").map(String::as_str), Some("pilot-ward"));
     })
     .await;
 }
