@@ -54,6 +54,15 @@ const STAGING_POLICY: &str = "lifeline-staging-label";
 const JOB_ACCOUNTS_POLICY: &str = "lifeline-job-service-accounts";
 /// The audience-label policy (and its binding) in manifests/operator/admission.yaml.
 const AUDIENCE_POLICY: &str = "lifeline-audience-label";
+/// The drill-plan policy (and its binding) in manifests/operator/admission.yaml.
+const DRILL_PLANS_POLICY: &str = "lifeline-drill-plans";
+/// The user the API server sees for the operator's ServiceAccount
+/// (manifests/operator/serviceaccount.yaml), and its groups.
+const OPERATOR: &str = "system:serviceaccount:lifeline-system:lifeline-operator";
+const OPERATOR_GROUPS: &[&str] = &[
+    "system:serviceaccounts",
+    "system:serviceaccounts:lifeline-system",
+];
 /// How long a policy, a binding or an RBAC grant may take to reach the API server's
 /// admission and authorization caches.
 const SETTLED: Duration = Duration::from_secs(60);
@@ -152,7 +161,7 @@ fn scoped_copy(
 fn shipped_policies_parse_and_copies_keep_their_rules() {
     let policies = shipped_of("ValidatingAdmissionPolicy");
     let bindings = shipped_of("ValidatingAdmissionPolicyBinding");
-    assert_eq!(shipped().len(), 22, "eleven policies and eleven bindings");
+    assert_eq!(shipped().len(), 24, "twelve policies and twelve bindings");
     let names = |docs: &[Value]| -> Vec<String> {
         docs.iter()
             .map(|d| {
@@ -176,7 +185,8 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             RELEASE_POLICY,
             STAGING_POLICY,
             JOB_ACCOUNTS_POLICY,
-            AUDIENCE_POLICY
+            AUDIENCE_POLICY,
+            DRILL_PLANS_POLICY
         ]
     );
     assert_eq!(
@@ -192,7 +202,8 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
             RELEASE_POLICY,
             STAGING_POLICY,
             JOB_ACCOUNTS_POLICY,
-            AUDIENCE_POLICY
+            AUDIENCE_POLICY,
+            DRILL_PLANS_POLICY
         ]
     );
 
@@ -212,6 +223,7 @@ fn shipped_policies_parse_and_copies_keep_their_rules() {
         ("namespaces", json!(["CREATE", "UPDATE"])),
         ("namespaces", json!(["CREATE", "UPDATE"])),
         ("namespaces", json!(["CREATE", "UPDATE"])),
+        ("recoveryplans", json!(["CREATE", "UPDATE"])),
     ]) {
         assert_eq!(p["spec"]["failurePolicy"], "Fail", "{p:#}");
         // Only the main resource: the operator's writes to <resource>/status pass.
@@ -1192,10 +1204,12 @@ async fn a_plan_cannot_release_to_staff_on_less_than_the_clusters_release_policy
         // IT validation on its own needs nobody; every other stage one person at least.
         let fine = staged("fine", json!([it, { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] }, "approval": { "required": 1 } }]));
         create_settled(&plans, &fine, false).await.expect("a plan within the policy");
-        // A drill's plan is exempt only in a staging namespace.
+        // A drill's plan, made by the operator, is exempt only in a staging namespace.
+        let as_operator = as_the_operator(&ns).await;
         let mut drill = staged("drill-run-1", json!([it, { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] } }]));
+        drill.spec.requested_by = Some(OPERATOR.into());
         drill.spec.drill = Some(object(json!({ "name": "weekly" })));
-        assert_denied(&plans, &drill, 403, "spec.stages{ward}.approval.required").await;
+        assert_denied(&as_operator, &drill, 403, "spec.stages{ward}.approval.required").await;
         let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin_client().await);
         namespaces
             .patch(&ns.name, &PatchParams::default(), &Patch::Merge(json!({
@@ -1203,8 +1217,8 @@ async fn a_plan_cannot_release_to_staff_on_less_than_the_clusters_release_policy
             })))
             .await
             .expect("label the namespace staging");
-        eventually("a drill's plan to be admitted in staging", SETTLED, || {
-            let (plans, drill) = (plans.clone(), drill.clone());
+        eventually("the operator's drill plan to be admitted in staging", SETTLED, || {
+            let (plans, drill) = (as_operator.clone(), drill.clone());
             async move { create_settled(&plans, &drill, true).await.map(|_| ()).map_err(|e| e.to_string()) }
         })
         .await;
@@ -1389,6 +1403,144 @@ async fn only_a_designator_may_make_a_namespace_a_verification_audience() {
         .await;
         let got = namespaces_admin.get(&ns.name).await.expect("namespace");
         assert_eq!(got.labels().get("lifeline.dev/audience").map(String::as_str), Some("pilot-ward"));
+    })
+    .await;
+}
+
+/// Plans as the operator's ServiceAccount (the shipped rbac.yaml applied), once the API
+/// server sees its grants: a drill's plan of its own passes lifeline-drill-plans.
+async fn as_the_operator(ns: &TestNamespace) -> Api<RecoveryPlan> {
+    apply_manifests(&["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"]).await;
+    let api = ns.api_with::<RecoveryPlan>(&client_as(OPERATOR, OPERATOR_GROUPS).await);
+    let mut probe = support::recovery_plan("operator-probe", &["web"]);
+    probe["spec"]["requestedBy"] = json!(OPERATOR);
+    probe["spec"]["drill"] = json!({ "name": "probe" });
+    let probe: RecoveryPlan = object(probe);
+    eventually("the operator to hold the verb drill", SETTLED, || {
+        let (api, probe) = (api.clone(), probe.clone());
+        async move {
+            create_settled(&api, &probe, true)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await;
+    api
+}
+
+#[tokio::test]
+async fn only_the_operator_makes_a_drills_plan_which_alone_skips_the_release_policy() {
+    with_policies("drill-plans", |ns| async move {
+        let as_operator = as_the_operator(&ns).await;
+        let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin_client().await);
+        namespaces
+            .patch(
+                &ns.name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({
+                    "metadata": { "labels": { "lifeline.dev/environment": "staging" } }
+                })),
+            )
+            .await
+            .expect("label the namespace staging");
+        let as_carol = ns.api_with::<RecoveryPlan>(&client_as(CAROL, CAROL_GROUPS).await);
+        // Stages that need nobody, a drill's plan would be allowed them.
+        let unapproved = json!([{ "name": "everyone", "audience": { "ipBlocks": ["0.0.0.0/0"] } }]);
+        let drill_plan = |name: &str, by: &str, namespaces: &[&str]| -> RecoveryPlan {
+            let mut p = support::recovery_plan(name, &["blood-bank"]);
+            p["spec"]["requestedBy"] = json!(by);
+            p["spec"]["stages"] = unapproved.clone();
+            p["spec"]["drill"] = json!({ "name": "weekly" });
+            p["spec"]["systems"]["namespaces"] = json!(namespaces);
+            object(p)
+        };
+        // carol, who may write plans, hand-writes a drill's plan in staging that selects
+        // production's blood bank: no approval would ever be asked for.
+        let forged = drill_plan("forged", CAROL, &["production"]);
+        let needle = format!(
+            "spec.drill: user {CAROL} may not create a plan with spec.drill in namespace {}",
+            ns.name
+        );
+        eventually("carol's drill plan to be refused", SETTLED, || {
+            let (plans, forged, needle) = (as_carol.clone(), forged.clone(), needle.clone());
+            async move { denied(create_settled(&plans, &forged, true).await, 403, &needle) }
+        })
+        .await;
+        // Nor in staging alone.
+        assert_denied(
+            &as_carol,
+            &drill_plan("forged-here", CAROL, &[]),
+            403,
+            &needle,
+        )
+        .await;
+        // Nor may she turn a plan of hers into one.
+        let mut hers = support::recovery_plan("hers", &["blood-bank"]);
+        hers["spec"]["requestedBy"] = json!(CAROL);
+        let hers: RecoveryPlan = object(hers);
+        create_settled(&as_carol, &hers, false)
+            .await
+            .expect("carol's own plan");
+        let as_drill = Patch::Merge(json!({ "spec": { "drill": { "name": "weekly" } } }));
+        if let Err(why) = denied(
+            as_carol
+                .patch("hers", &PatchParams::default(), &as_drill)
+                .await,
+            403,
+            "spec.drill: user carol may not set, change or remove spec.drill",
+        ) {
+            panic!("carol may not add spec.drill to her plan: {why}");
+        }
+        // Even the operator's drill plan keeps the release policy when it selects systems
+        // of another namespace.
+        assert_denied(
+            &as_operator,
+            &drill_plan("elsewhere", OPERATOR, &["production"]),
+            403,
+            "spec.stages{everyone}.approval.required",
+        )
+        .await;
+        // The operator's, for its own namespace, is admitted; carol may pause it, but not
+        // change or remove its drill.
+        eventually("the operator's drill plan to be admitted", SETTLED, || {
+            let (plans, plan) = (
+                as_operator.clone(),
+                drill_plan("drill-run-1", OPERATOR, &[]),
+            );
+            async move {
+                create_settled(&plans, &plan, false)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        })
+        .await;
+        as_carol
+            .patch(
+                "drill-run-1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "spec": { "paused": true } })),
+            )
+            .await
+            .expect("carol pauses the drill's plan");
+        for (what, patch) in [
+            (
+                "change",
+                json!({ "spec": { "drill": { "name": "monthly" } } }),
+            ),
+            ("remove", json!({ "spec": { "drill": null } })),
+        ] {
+            if let Err(why) = denied(
+                as_carol
+                    .patch("drill-run-1", &PatchParams::default(), &Patch::Merge(patch))
+                    .await,
+                403,
+                "spec.drill: user carol may not set, change or remove spec.drill",
+            ) {
+                panic!("carol may not {what} the drill of the operator's plan: {why}");
+            }
+        }
     })
     .await;
 }

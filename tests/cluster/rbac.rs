@@ -122,6 +122,8 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: lifeline.dev/recoveryplans: get",
     "lifeline-operator: lifeline.dev/recoveryplans: create",
     "lifeline-operator: lifeline.dev/recoveryplans: delete",
+    // Not an API call: the verb admission asks of whoever makes a drill's plan.
+    "lifeline-operator: lifeline.dev/recoveryplans: drill",
     "lifeline-operator: /pods: list",
     "lifeline-operator: /pods: delete",
     "lifeline-operator: networking.k8s.io/networkpolicies: get",
