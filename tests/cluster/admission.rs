@@ -1025,6 +1025,15 @@ fn system_with_job(name: &str, pod: Value) -> lifeline::api::v1alpha1::ClinicalS
     }))
 }
 
+/// A container that meets Pod Security `restricted`, its security context with `extra`.
+fn extra_container(extra: Value) -> Value {
+    let mut sc = json!({ "allowPrivilegeEscalation": false, "capabilities": { "drop": ["ALL"] } });
+    if let (Value::Object(sc), Value::Object(extra)) = (&mut sc, extra) {
+        sc.extend(extra);
+    }
+    json!({ "name": "prepare", "image": "registry.example/pg-restore:2.3", "securityContext": sc })
+}
+
 /// `restricted_pod()` with `path` (a JSON pointer; its parent exists) set to `value`.
 fn pod_with(path: &str, value: Value) -> Value {
     let mut pod = restricted_pod();
@@ -1089,6 +1098,18 @@ async fn a_clinical_system_runs_only_jobs_its_author_could_run_and_pod_security_
             (pod_with("/securityContext/runAsNonRoot", json!(false)), "set securityContext.runAsNonRoot: true"),
             (pod_with("/securityContext/seccompProfile/type", json!("Unconfined")), "set securityContext.seccompProfile.type: RuntimeDefault"),
             (pod_with("/containers/0/ports", json!([{ "containerPort": 80, "hostPort": 80 }])), "containers may not set ports[].hostPort"),
+            (pod_with("/securityContext/seLinuxOptions", json!({ "type": "spc_t" })), "securityContext.seLinuxOptions (of the pod or a container) may set type only to"),
+            (pod_with("/containers/0/securityContext/seLinuxOptions", json!({ "user": "system_u" })), "securityContext.seLinuxOptions (of the pod or a container) may set type only to"),
+            (pod_with("/containers/0/securityContext/procMount", json!("Unmasked")), "containers may set securityContext.procMount only to Default"),
+            (pod_with("/securityContext/sysctls", json!([{ "name": "kernel.msgmax", "value": "65536" }])), "spec.template.spec.securityContext.sysctls may name only"),
+            (pod_with("/securityContext/appArmorProfile", json!({ "type": "Unconfined" })), "securityContext.appArmorProfile.type (of the pod or a container) may not be Unconfined"),
+            (pod_with("/containers/0/securityContext/appArmorProfile", json!({ "type": "Unconfined" })), "securityContext.appArmorProfile.type (of the pod or a container) may not be Unconfined"),
+            (pod_with("/securityContext/windowsOptions", json!({ "hostProcess": true })), "securityContext.windowsOptions.hostProcess (of the pod or a container) may not be true"),
+            (pod_with("/containers/0/securityContext/windowsOptions", json!({ "hostProcess": true })), "securityContext.windowsOptions.hostProcess (of the pod or a container) may not be true"),
+            // Init and ephemeral containers are held to the same.
+            (pod_with("/initContainers", json!([extra_container(json!({ "procMount": "Unmasked" }))])), "containers may set securityContext.procMount only to Default"),
+            (pod_with("/ephemeralContainers", json!([extra_container(json!({ "seLinuxOptions": { "type": "spc_t" } }))])), "securityContext.seLinuxOptions (of the pod or a container) may set type only to"),
+            (pod_with("/initContainers", json!([extra_container(json!({ "appArmorProfile": { "type": "Unconfined" } }))])), "securityContext.appArmorProfile.type (of the pod or a container) may not be Unconfined"),
         ];
         for (pod, needle) in restricted {
             assert_denied(&as_frank, &system_with_job("pas", pod), 403, &format!("{e}{needle}")).await;
@@ -1103,6 +1124,28 @@ async fn a_clinical_system_runs_only_jobs_its_author_could_run_and_pod_security_
             }
         }));
         assert_denied(&as_frank, &check, 403, "spec.verify.checks{journey}.job: spec.template.spec may not set hostNetwork").await;
+        // The older AppArmor annotation on the pod template says unconfined too.
+        let mut annotated = system_with_job("pas", restricted_pod());
+        annotated.spec.restore.as_mut().expect("restore").steps[0] = object(json!({
+            "name": "restore",
+            "job": { "template": { "spec": { "template": {
+                "metadata": { "annotations": { "container.apparmor.security.beta.kubernetes.io/restore": "unconfined" } },
+                "spec": restricted_pod()
+            } } } }
+        }));
+        assert_denied(&as_frank, &annotated, 403, "spec.restore.steps{restore}.job: securityContext.appArmorProfile.type (of the pod or a container) may not be Unconfined, nor a container.apparmor").await;
+        // What restricted allows of the same fields is admitted.
+        let mut allowed = restricted_pod();
+        allowed["securityContext"]["seLinuxOptions"] = json!({ "type": "container_t", "level": "s0:c123,c456" });
+        allowed["securityContext"]["sysctls"] = json!([{ "name": "net.ipv4.ip_unprivileged_port_start", "value": "0" }]);
+        allowed["securityContext"]["appArmorProfile"] = json!({ "type": "RuntimeDefault" });
+        allowed["securityContext"]["windowsOptions"] = json!({ "hostProcess": false });
+        allowed["containers"][0]["securityContext"]["procMount"] = json!("Default");
+        allowed["containers"][0]["securityContext"]["appArmorProfile"] = json!({ "type": "Localhost", "localhostProfile": "lifeline-restore" });
+        allowed["initContainers"] = json!([extra_container(json!({ "seLinuxOptions": { "type": "container_init_t" } }))]);
+        create_settled(&as_frank, &system_with_job("allowed", allowed), true)
+            .await
+            .expect("what Pod Security restricted allows of SELinux, sysctls, AppArmor and procMount");
 
         let created = create_settled(&as_frank, &system_with_job("pas", restricted_pod()), false)
             .await
