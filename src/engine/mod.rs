@@ -13,12 +13,15 @@
 //! - [`notice`]: a system's release notice: to whom, what was tested, the data lost,
 //!   what staff must do.
 //! - [`names`]: deterministic names for everything the operator creates.
+//! - [`job_policy`]: what a ClinicalSystem's Job template may run (the admission policy's
+//!   rules, checked again as the operator creates the Job).
 //! - [`conditions`]: status conditions, kept stable across writes.
 //! - [`time`]: seconds between timestamps and objectives met, one rule each.
 
 pub mod approvals;
 pub mod conditions;
 pub mod drill;
+pub mod job_policy;
 pub mod names;
 pub mod notice;
 pub mod plan;

@@ -1014,6 +1014,57 @@ async fn a_job_the_plan_did_not_create_never_counts_as_its_step() {
     .await;
 }
 
+/// The confused deputy of the security review: a ClinicalSystem stored while the admission
+/// policy `lifeline-system-jobs` is not in force (the cluster tests' default: no binding
+/// selects their namespaces) with a privileged restore step sharing the node's PID
+/// namespace. The operator refuses the step, naming the system, step and field, and no Job
+/// is ever created.
+#[tokio::test]
+async fn a_privileged_job_step_admitted_without_the_policy_is_refused_and_no_job_is_made() {
+    with_namespace("operator-deputy", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let mut step = steps::job("restore");
+        let pod = &mut step["job"]["template"]["spec"]["template"]["spec"];
+        pod["hostPID"] = json!(true);
+        pod["containers"][0]["securityContext"]["privileged"] = json!(true);
+        let systems = [clinical_system("db", &[], vec![step], vec![])];
+        install(&ns, &[], &systems).await;
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("restore", &["db"]))).await;
+        let op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        let failed = wait_for(&plans, "restore", "db Failed", RUN, |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.systems
+                    .first()
+                    .is_some_and(|x| x.phase == SystemPhase::Failed)
+            })
+        })
+        .await;
+        let db = failed.status.expect("status").systems.remove(0);
+        let message = db.message.unwrap_or_default();
+        assert!(
+            message.contains(&format!(
+                "ClinicalSystem {}/db: spec.restore.steps{{restore}}.job.template.spec.template.spec.hostPID:",
+                ns.name
+            )) && message.contains("(and 1 more)")
+                && message.contains("lifeline-system-jobs"),
+            "{message}"
+        );
+        let jobs = ns
+            .api::<Job>()
+            .list(&ListParams::default())
+            .await
+            .expect("list Jobs");
+        assert!(
+            jobs.items.is_empty(),
+            "no Job is created: {:?}",
+            jobs.items.iter().map(|j| j.name_any()).collect::<Vec<_>>()
+        );
+        drop(op);
+    })
+    .await;
+}
+
 /// A server on 127.0.0.1 that redirects `/moved` to `/ok` on itself, `/away` to
 /// 127.0.0.2 on the same port, answers `/ok` with 200 and `/record` with a body holding
 /// what a check must never echo.

@@ -278,7 +278,9 @@ async fn operator_restores_a_plan_as_its_service_account() {
                         "backoffLimit": 0,
                         "template": { "spec": {
                             "restartPolicy": "Never",
-                            "containers": [{ "name": "check", "image": "registry.invalid/check:1" }]
+                            "securityContext": { "runAsNonRoot": true, "seccompProfile": { "type": "RuntimeDefault" } },
+                            "containers": [{ "name": "check", "image": "registry.invalid/check:1",
+                                "securityContext": { "allowPrivilegeEscalation": false, "capabilities": { "drop": ["ALL"] } } }]
                         } }
                     } } } },
                     { "name": "scale-up", "scale": { "kind": "Deployment", "name": "lab-db", "replicas": 2 } }

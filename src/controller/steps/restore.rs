@@ -8,6 +8,7 @@ use k8s_openapi::{
     api::{
         apps::v1::{Deployment, StatefulSet},
         batch::v1::Job,
+        core::v1::Namespace,
     },
     apimachinery::pkg::apis::meta::v1::OwnerReference,
 };
@@ -23,7 +24,10 @@ use crate::{
     api::v1alpha1::{ClinicalSystem, JobStep, RecoveryPlan, StepAction, WaitForStep, WorkloadKind},
     error::{Error, KubeContext},
 };
-use crate::{controller::Context, engine::names};
+use crate::{
+    controller::Context,
+    engine::{job_policy, names},
+};
 
 /// The annotation a rollout-restart step writes into the pod template.
 pub const RESTART_ANNOTATION: &str = "lifeline.dev/restart-token";
@@ -90,7 +94,8 @@ pub async fn drive_step(
         StepAction::Job(j) => {
             let uid = plan.uid().unwrap_or_default();
             let name = names::step_job(&plan.name_any(), &uid, &sys_name, &spec.name, attempt);
-            run_job(ctx, plan, &ns, &sys_name, &name, j).await
+            let at = format!("spec.restore.steps{{{}}}.job", spec.name);
+            run_job(ctx, plan, &ns, &sys_name, &at, &name, j).await
         }
         StepAction::WaitFor(w) => wait_for(ctx, &ns, w).await,
         StepAction::Manual(m) => Ok(manual(plan, &ns, &sys_name, m, &spec.name, approvals)),
@@ -213,12 +218,15 @@ fn owned_by(job: &Job, plan: &RecoveryPlan) -> bool {
 }
 
 /// Ensures the Job exists and reports how it went; a Job of that name the plan does not
-/// own fails the step, naming it.
+/// own fails the step, naming it. `at` is where the template is in the ClinicalSystem
+/// (`spec.restore.steps{NAME}.job`, `spec.verify.checks{NAME}.job`). A template that
+/// breaks the rules of [`job_policy`] fails the step before any Job is made.
 pub async fn run_job(
     ctx: &Context,
     plan: &RecoveryPlan,
     ns: &str,
     system: &str,
+    at: &str,
     name: &str,
     step: &JobStep,
 ) -> Result<StepProgress, Error> {
@@ -237,6 +245,9 @@ pub async fn run_job(
         }
         Some(job) => job,
         None => {
+            if let Some(why) = refusal(ctx, ns, system, at, step).await? {
+                return Ok(StepProgress::Failed(why));
+            }
             let job = job_object(plan, ns, system, name, step);
             match api.create(&PostParams::default(), &job).await {
                 Ok(j) => j,
@@ -283,6 +294,31 @@ pub async fn run_job(
         )));
     }
     Ok(StepProgress::Running(None))
+}
+
+/// Why the operator may not create the Job of `step` in `ns` (see [`job_policy`]), if
+/// it may not: the ServiceAccounts allowed are read from the namespace as it is now.
+async fn refusal(
+    ctx: &Context,
+    ns: &str,
+    system: &str,
+    at: &str,
+    step: &JobStep,
+) -> Result<Option<String>, Error> {
+    let namespace = Api::<Namespace>::all(ctx.client.clone())
+        .get(ns)
+        .await
+        .during(|| format!("read Namespace {ns}"))?;
+    let annotation = namespace
+        .annotations()
+        .get(job_policy::SERVICE_ACCOUNTS_ANNOTATION)
+        .map(String::as_str);
+    Ok(job_policy::refusal(
+        &format!("{ns}/{system}"),
+        at,
+        &step.template,
+        &job_policy::allowed_accounts(annotation),
+    ))
 }
 
 async fn wait_for(ctx: &Context, ns: &str, w: &WaitForStep) -> Result<StepProgress, Error> {

@@ -70,7 +70,8 @@ pub async fn attempt(
             let sys = system.name_any();
             let uid = plan.uid().unwrap_or_default();
             let name = names::check_job(&plan.name_any(), &uid, &sys, &check.name, attempt);
-            match run_job(ctx, plan, &ns, &sys, &name, j).await {
+            let at = format!("spec.verify.checks{{{}}}.job", check.name);
+            match run_job(ctx, plan, &ns, &sys, &at, &name, j).await {
                 Ok(StepProgress::Succeeded { .. }) => Attempt::Passed,
                 Ok(StepProgress::Failed(why)) => Attempt::Failed(why),
                 Ok(StepProgress::Running(_)) => Attempt::Pending,

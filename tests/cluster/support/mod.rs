@@ -1077,7 +1077,20 @@ pub fn job_body() -> serde_json::Value {
                 "template": {
                     "spec": {
                         "restartPolicy": "Never",
-                        "containers": [{ "name": "main", "image": "registry.example/job:1" }]
+                        // Within Pod Security restricted, as admission and the operator
+                        // (engine::job_policy) require of a Job the operator runs.
+                        "securityContext": {
+                            "runAsNonRoot": true,
+                            "seccompProfile": { "type": "RuntimeDefault" }
+                        },
+                        "containers": [{
+                            "name": "main",
+                            "image": "registry.example/job:1",
+                            "securityContext": {
+                                "allowPrivilegeEscalation": false,
+                                "capabilities": { "drop": ["ALL"] }
+                            }
+                        }]
                     }
                 }
             }
