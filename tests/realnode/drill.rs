@@ -188,8 +188,12 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
             "during lims' isolation (it ends at {ends}) these policies admit traffic to it: {open:?}; the drill: {}",
             drill_status(&ns.0)
         );
-        if fetch_from(&ns.0, "client", &url).is_ok() {
-            through.push(k8s_openapi::jiff::Timestamp::now().to_string());
+        match fetch_from(&ns.0, "client", &url) {
+            Ok(_) => through.push(k8s_openapi::jiff::Timestamp::now().to_string()),
+            Err(e) => assert!(
+                connection_failed(&e),
+                "a connection to lims during its isolation failed, but not at the connection: {e}"
+            ),
         }
         tries += 1;
     }
@@ -197,11 +201,20 @@ fn delete_pods_kills_real_containers_and_isolate_is_proven_by_a_refused_connecti
         tries > 0,
         "the isolation had ended before it could be tried"
     );
+    // kube-router, which enforces NetworkPolicy on this node in place of kube-network-policies
+    // (README, "What does not run here"), lets a connection through now and then while it
+    // rebuilds its chains (kube-router#873). The isolation must still hold for most tries: a
+    // drill whose isolation did not apply at all fails here, whatever the stand-in does.
     if !through.is_empty() {
         eprintln!(
             "connections to lims got through during its isolation (injected {injected}, ends {ends}), with every policy selecting it admitting nobody: {through:?}"
         );
     }
+    assert!(
+        through.len() * 2 < tries,
+        "{} of {tries} connections to lims got through its isolation: {through:?}",
+        through.len()
+    );
 
     let finished = eventually("the drill to finish", Duration::from_secs(300), || {
         let st = drill_status(&ns.0);

@@ -52,8 +52,12 @@ pub fn web_system(ns: &str, name: &str, replicas: i32, labels: serde_json::Value
 /// Fails the test unless `url` stays unreachable from `ns/pod` (three tries).
 fn stays_blocked(ns: &str, pod: &str, url: &str, why: &str) {
     for _ in 0..3 {
-        if let Ok(body) = fetch_from(ns, pod, url) {
-            panic!("{why}: {ns}/{pod} reached {url}: {body}");
+        match fetch_from(ns, pod, url) {
+            Ok(body) => panic!("{why}: {ns}/{pod} reached {url}: {body}"),
+            Err(e) => assert!(
+                connection_failed(&e),
+                "{why}: {ns}/{pod} could not fetch {url}, but not because the connection was refused or timed out: {e}"
+            ),
         }
     }
 }
@@ -171,4 +175,37 @@ fn a_ward_reaches_a_system_only_after_its_stage_is_approved_and_other_wards_neve
     });
     assert!(body.contains("lifeline test page"), "{body}");
     stays_blocked(&other.0, "client", &url, "ward 9C is in no released stage");
+}
+
+/// A pod's traffic stays on this machine: it has no default route, so an address outside
+/// the machine has no route at all. Asked of the kernel's routing table only (`ip route
+/// get` sends nothing), for 192.0.2.1, an address reserved for documentation.
+#[test]
+fn a_pod_has_no_route_off_the_machine() {
+    let _one = serial();
+    let ns = Namespace::create("rn-route", &[]);
+    client_pod(&ns.0, "client");
+    let exec = |args: &[&str]| {
+        let mut all = vec!["-n", ns.0.as_str(), "exec", "client", "--"];
+        all.extend_from_slice(args);
+        kubectl_output(&all, None)
+    };
+    let routes = exec(&["ip", "route", "show"]);
+    let table = String::from_utf8_lossy(&routes.stdout).into_owned();
+    assert!(
+        routes.status.success() && !table.trim().is_empty(),
+        "ip route show in the pod: {table} {}",
+        String::from_utf8_lossy(&routes.stderr)
+    );
+    assert!(
+        !table.lines().any(|l| l.starts_with("default")),
+        "the pod has a default route: {table}"
+    );
+    let outside = exec(&["ip", "route", "get", "192.0.2.1"]);
+    let said = String::from_utf8_lossy(&outside.stderr).into_owned();
+    assert!(
+        !outside.status.success() && said.contains("unreachable"),
+        "an address outside the machine must have no route from a pod: {} {said}",
+        String::from_utf8_lossy(&outside.stdout)
+    );
 }

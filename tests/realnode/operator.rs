@@ -1,4 +1,4 @@
-//! lifeline's own pods: installed from `manifests/crds/` and `manifests/operator/`, ready, electing a leader, serving
+//! lifeline's own pods: installed by `kubectl apply -k` of `manifests/`, ready, electing a leader, serving
 //! health and metrics through the pod, and handing over mid-restore without repeating a
 //! step.
 
@@ -171,7 +171,12 @@ fn installed_from_manifests_two_pods_serve_health_and_metrics_and_hand_over_mid_
             h => Err(format!("holder {h:?}")),
         },
     );
-    assert_ne!(new, old);
+    // The standby replica takes over, not the replacement the Deployment starts.
+    let standby = pods.iter().find(|p| **p != old).expect("the other replica");
+    assert_eq!(
+        &new, standby,
+        "the Lease moved from {old} to {new}, not to the standby replica {standby}"
+    );
     let plan = eventually("the plan to succeed", Duration::from_secs(180), || {
         let plan = get(&["-n", &work.0, "recoveryplan", "handover"]).ok_or("no plan")?;
         if plan["status"]["phase"] == "Succeeded" {
