@@ -226,6 +226,27 @@ async fn clinical_system_schema_rules() {
         let tcp = json!({ "host": "lims.pathology.svc", "port": 5432 });
         let step = |name: &str| json!({ "name": name, "manual": manual });
         let check = |name: &str| json!({ "name": name, "tcp": tcp });
+        // A waitFor step with `field` set to `value`, and a release whose podSelector is
+        // `selector`.
+        let wait_for = |field: &str, value: Value| {
+            let mut w = json!({ "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "name": "lims-db", "condition": "Ready" });
+            w[field] = value;
+            json!({ "spec": { "restore": { "steps": [{ "name": "db", "waitFor": w }] } } })
+        };
+        let released = |selector: Value| json!({ "spec": { "release": { "podSelector": selector } } });
+        let labels = |n: usize| -> Value {
+            (0..n).map(|i| (format!("label-{i}"), json!("x".repeat(63)))).collect::<serde_json::Map<_, _>>().into()
+        };
+        let expressions = |n: usize| -> Value {
+            (0..n).map(|i| json!({ "key": format!("tier-{i}"), "operator": "Exists" })).collect::<Vec<_>>().into()
+        };
+        let long_key = format!("{}/{}", "p".repeat(253), "k".repeat(63));
+        let mut widest_labels = labels(19);
+        widest_labels[long_key.as_str()] = json!("v".repeat(63));
+        let mut widest_expressions = expressions(19);
+        if let Value::Array(list) = &mut widest_expressions {
+            list.push(json!({ "key": long_key, "operator": "In", "values": vec!["v".repeat(63); 50] }));
+        }
 
         let admitted = [
             admit(
@@ -279,6 +300,24 @@ async fn clinical_system_schema_rules() {
                     "waitFor": { "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "name": "lims-db", "condition": "Ready" },
                     "restorePoint": { "field": "status.recoveryTarget.targetTime" }
                 }]}}}),
+            ),
+            admit(
+                "scale to 1000 replicas",
+                json!({ "spec": { "restore": { "steps": [{
+                    "name": "scale-up",
+                    "scale": { "kind": "Deployment", "name": "lims", "replicas": 1000 }
+                }]}}}),
+            ),
+            admit(
+                "a waitFor at its bounds",
+                json!({ "spec": { "restore": { "steps": [{ "name": "db", "waitFor": {
+                    "apiVersion": format!("{}/v1", "g".repeat(314)), "kind": "K".repeat(63), "name": "lims-db",
+                    "condition": "C".repeat(316), "status": "S".repeat(64)
+                }}]}}}),
+            ),
+            admit(
+                "a podSelector at its bounds",
+                released(json!({ "matchLabels": widest_labels, "matchExpressions": widest_expressions })),
             ),
         ];
 
@@ -485,6 +524,81 @@ async fn clinical_system_schema_rules() {
                     "http": { "url": "http://lims.pathology.svc/", "bodyContains": "x".repeat(600 * 1024) }
                 }]}}}),
                 "spec.verify.checks[0].http.bodyContains",
+                "Too long",
+            ),
+            reject(
+                "more than 1000 replicas",
+                json!({ "spec": { "restore": { "steps": [{
+                    "name": "scale-up",
+                    "scale": { "kind": "Deployment", "name": "lims", "replicas": 1001 }
+                }]}}}),
+                "spec.restore.steps[0].scale.replicas",
+                "should be less than or equal to 1000",
+            ),
+            reject(
+                "a waitFor apiVersion of 318 characters",
+                wait_for("apiVersion", json!(format!("{}/v1", "g".repeat(315)))),
+                "spec.restore.steps[0].waitFor.apiVersion",
+                "Too long",
+            ),
+            reject(
+                "a waitFor kind of 64 characters",
+                wait_for("kind", json!("K".repeat(64))),
+                "spec.restore.steps[0].waitFor.kind",
+                "Too long",
+            ),
+            reject(
+                "a waitFor condition of 317 characters",
+                wait_for("condition", json!("C".repeat(317))),
+                "spec.restore.steps[0].waitFor.condition",
+                "Too long",
+            ),
+            reject(
+                "a waitFor status of 65 characters",
+                wait_for("status", json!("S".repeat(65))),
+                "spec.restore.steps[0].waitFor.status",
+                "Too long",
+            ),
+            reject(
+                "21 matchLabels in the release podSelector",
+                released(json!({ "matchLabels": labels(21) })),
+                "spec.release.podSelector.matchLabels",
+                "Too many",
+            ),
+            reject(
+                "a release podSelector label key of 318 characters",
+                released(json!({ "matchLabels": { format!("{long_key}x"): "lims" } })),
+                "spec.release.podSelector.matchLabels",
+                "a label key is at most 317 characters",
+            ),
+            reject(
+                "a release podSelector label value of 64 characters",
+                released(json!({ "matchLabels": { "app": "v".repeat(64) } })),
+                "spec.release.podSelector.matchLabels.app",
+                "Too long",
+            ),
+            reject(
+                "21 matchExpressions in the release podSelector",
+                released(json!({ "matchExpressions": expressions(21) })),
+                "spec.release.podSelector.matchExpressions",
+                "Too many",
+            ),
+            reject(
+                "an unknown operator in the release podSelector",
+                released(json!({ "matchExpressions": [{ "key": "app", "operator": "Near", "values": ["lims"] }] })),
+                "spec.release.podSelector.matchExpressions[0].operator",
+                "Unsupported value: \"Near\"",
+            ),
+            reject(
+                "51 values in a release podSelector expression",
+                released(json!({ "matchExpressions": [{ "key": "app", "operator": "In", "values": vec!["lims"; 51] }] })),
+                "spec.release.podSelector.matchExpressions[0].values",
+                "Too many",
+            ),
+            reject(
+                "a release podSelector expression value of 64 characters",
+                released(json!({ "matchExpressions": [{ "key": "app", "operator": "In", "values": ["v".repeat(64)] }] })),
+                "spec.release.podSelector.matchExpressions[0].values[0]",
                 "Too long",
             ),
         ];

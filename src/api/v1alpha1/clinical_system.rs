@@ -357,8 +357,8 @@ pub struct ScaleStep {
     #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message("must be a DNS-1123 name: lower-case letters, digits, '-' and '.'"))]
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
-    /// The number of replicas to run (0 or more).
-    #[schemars(range(min = 0))]
+    /// The number of replicas to run, 0 to 1000.
+    #[schemars(range(min = 0, max = 1000))]
     pub replicas: i32,
 }
 
@@ -377,20 +377,21 @@ pub struct JobStep {
 #[serde(rename_all = "camelCase")]
 pub struct WaitForStep {
     /// The object's apiVersion, e.g. "apps/v1" or "postgresql.cnpg.io/v1".
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 317))]
     pub api_version: String,
     /// The object's kind.
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 63))]
     pub kind: String,
     /// The object's name, in the system's namespace.
     #[x_kube(validation = Rule::new(DNS1123_SUBDOMAIN_RULE).message("must be a DNS-1123 name: lower-case letters, digits, '-' and '.'"))]
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// The condition type in `status.conditions`, e.g. "Ready" or "Available".
-    #[schemars(length(min = 1))]
+    #[schemars(length(min = 1, max = 316))]
     pub condition: String,
     /// The status the condition must have. Default: "True".
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub status: Option<String>,
 }
 
@@ -532,6 +533,7 @@ pub struct TcpCheck {
 #[serde(rename_all = "camelCase")]
 pub struct Release {
     /// The pods that serve staff. The release gate's NetworkPolicy selects them.
+    #[schemars(schema_with = "super::common::bounded_label_selector_schema")]
     pub pod_selector: LabelSelector,
     /// The Service in front of those pods, labelled with the released stage.
     #[serde(default, skip_serializing_if = "Option::is_none")]

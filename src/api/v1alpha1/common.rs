@@ -16,6 +16,55 @@ pub(crate) const DURATION_RULE: &str = "self.matches('^([0-9]+(ms|s|m|h))+$')";
 pub(crate) const DURATION_MESSAGE: &str =
     "must be a duration such as 30s, 15m, 4h or 1h30m (units: ms, s, m, h)";
 
+/// The schema of a bounded label selector: at most 20 `matchLabels` (keys at most 317
+/// characters, values at most 63) and at most 20 `matchExpressions` (a known operator, at
+/// most 50 values of at most 63 characters each), so that no selector can grow an object,
+/// the NetworkPolicy made from it, or the CEL rules that read it without bound. The shape
+/// is that of `metav1.LabelSelector`.
+pub(crate) fn bounded_label_selector_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "properties": {
+            "matchLabels": {
+                "description": "Labels the pods must all have: at most 20, keys at most 317 characters, values at most 63.",
+                "type": "object",
+                "maxProperties": 20,
+                "additionalProperties": { "type": "string", "maxLength": 63 },
+                "x-kubernetes-validations": [{
+                    "rule": "self.all(k, size(k) <= 317)",
+                    "message": "a label key is at most 317 characters (a 253-character prefix, '/', a 63-character name)"
+                }]
+            },
+            "matchExpressions": {
+                "description": "Requirements the pods' labels must all meet: at most 20.",
+                "type": "array",
+                "maxItems": 20,
+                "items": {
+                    "description": "A requirement on one label.",
+                    "type": "object",
+                    "properties": {
+                        "key": {
+                            "description": "The label key.",
+                            "type": "string", "minLength": 1, "maxLength": 317
+                        },
+                        "operator": {
+                            "description": "How the key relates to the values: In, NotIn, Exists or DoesNotExist.",
+                            "type": "string", "enum": ["In", "NotIn", "Exists", "DoesNotExist"]
+                        },
+                        "values": {
+                            "description": "For In and NotIn, the values (at most 50, each at most 63 characters); empty for Exists and DoesNotExist.",
+                            "type": "array",
+                            "maxItems": 50,
+                            "items": { "type": "string", "maxLength": 63 }
+                        }
+                    },
+                    "required": ["key", "operator"]
+                }
+            }
+        }
+    })
+}
+
 /// A duration written the way people say it: `30s`, `15m`, `4h`, `1h30m`.
 ///
 /// Parsed once, at the edge, into a [`std::time::Duration`] by [`DurationString::parse`].
