@@ -12,14 +12,23 @@
 //! - in every container (init and ephemeral ones too): not privileged,
 //!   `allowPrivilegeEscalation: false`, capabilities dropping `ALL` and adding nothing but
 //!   `NET_BIND_SERVICE`, `runAsNonRoot` (its own or the pod's) and never user 0, a seccomp
-//!   profile `RuntimeDefault` or `Localhost` (its own or the pod's), no `hostPort`.
+//!   profile `RuntimeDefault` or `Localhost` (its own or the pod's), no `hostPort`,
+//!   `procMount` only `Default`;
+//! - on the pod and every container: SELinux only a container type and no user or role,
+//!   AppArmor never `Unconfined` (nor the pod template's older
+//!   `container.apparmor.security.beta.kubernetes.io/*` annotation other than
+//!   `runtime/default` or `localhost/*`), no Windows `hostProcess`; the pod's sysctls only
+//!   the safe ones.
 //!
 //! Whether the ClinicalSystem's author may create Jobs is the API server's to say, at
 //! admission; it is not known here.
 
 use k8s_openapi::api::{
     batch::v1::JobTemplateSpec,
-    core::v1::{PodSecurityContext, SecurityContext},
+    core::v1::{
+        AppArmorProfile, PodSecurityContext, SELinuxOptions, SecurityContext,
+        WindowsSecurityContextOptions,
+    },
 };
 
 /// The namespace annotation listing, comma-separated, the ServiceAccounts besides
@@ -37,6 +46,32 @@ const ALLOWED_VOLUMES: &[&str] = &[
     "projected",
     "secret",
 ];
+
+/// The SELinux types Pod Security allows (an empty type is none).
+const ALLOWED_SELINUX_TYPES: &[&str] = &[
+    "",
+    "container_t",
+    "container_init_t",
+    "container_kvm_t",
+    "container_engine_t",
+];
+
+/// The sysctls Pod Security baseline (and so restricted) allows.
+const SAFE_SYSCTLS: &[&str] = &[
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+];
+
+/// The pod template annotations that set a container's AppArmor profile the older way.
+const APPARMOR_ANNOTATION_PREFIX: &str = "container.apparmor.security.beta.kubernetes.io/";
 
 /// The ServiceAccounts a Job may run as in a namespace whose
 /// [`SERVICE_ACCOUNTS_ANNOTATION`] is `annotation`: `default`, and those it lists.
@@ -123,6 +158,38 @@ pub fn problems(template: &JobTemplateSpec, accounts: &[String]) -> Vec<String> 
             "{at}.securityContext.seccompProfile.type: a Job may not run Unconfined"
         ));
     }
+    let pod_at = format!("{at}.securityContext");
+    out.extend(confinement_problems(
+        &pod_at,
+        pod_sc.se_linux_options.as_ref(),
+        pod_sc.app_armor_profile.as_ref(),
+        pod_sc.windows_options.as_ref(),
+    ));
+    for s in pod_sc.sysctls.iter().flatten() {
+        if !SAFE_SYSCTLS.contains(&s.name.as_str()) {
+            out.push(format!(
+                "{pod_at}.sysctls[{}]: not a safe sysctl (only {}; Pod Security restricted)",
+                s.name,
+                SAFE_SYSCTLS.join(", ")
+            ));
+        }
+    }
+    let annotations = template
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.metadata.as_ref())
+        .and_then(|m| m.annotations.as_ref());
+    for (key, value) in annotations.into_iter().flatten() {
+        if key.starts_with(APPARMOR_ANNOTATION_PREFIX)
+            && value != "runtime/default"
+            && !value.starts_with("localhost/")
+        {
+            out.push(format!(
+                "spec.template.metadata.annotations[{key}]: {value:?}: AppArmor must be \
+                 runtime/default or localhost/<profile> (Pod Security restricted)"
+            ));
+        }
+    }
     let containers = pod
         .containers
         .iter()
@@ -164,6 +231,46 @@ fn seccomp_type<'a>(
     c.and_then(|c| c.seccomp_profile.as_ref())
         .or(pod.seccomp_profile.as_ref())
         .map(|p| p.type_.as_str())
+}
+
+/// The SELinux, AppArmor and Windows rules a security context (of the pod or a
+/// container, at `at`) breaks.
+fn confinement_problems(
+    at: &str,
+    se_linux: Option<&SELinuxOptions>,
+    app_armor: Option<&AppArmorProfile>,
+    windows: Option<&WindowsSecurityContextOptions>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(se) = se_linux {
+        if let Some(t) = se.type_.as_deref()
+            && !ALLOWED_SELINUX_TYPES.contains(&t)
+        {
+            out.push(format!(
+                "{at}.seLinuxOptions.type: {t:?} is not a container type (only {}; Pod \
+                 Security restricted)",
+                ALLOWED_SELINUX_TYPES[1..].join(", ")
+            ));
+        }
+        for (field, value) in [("user", &se.user), ("role", &se.role)] {
+            if value.as_deref().is_some_and(|v| !v.is_empty()) {
+                out.push(format!(
+                    "{at}.seLinuxOptions.{field}: may not be set (Pod Security restricted)"
+                ));
+            }
+        }
+    }
+    if app_armor.is_some_and(|a| a.type_ == "Unconfined") {
+        out.push(format!(
+            "{at}.appArmorProfile.type: a Job may not run Unconfined"
+        ));
+    }
+    if windows.and_then(|w| w.host_process) == Some(true) {
+        out.push(format!(
+            "{at}.windowsOptions.hostProcess: a Job may not run as a Windows host process"
+        ));
+    }
+    out
 }
 
 /// The rules one container breaks, at `at` (`spec.template.spec.containers[name]`).
@@ -216,6 +323,21 @@ fn container_problems(
         out.push(format!(
             "{at}.seccompProfile.type: must be RuntimeDefault or Localhost, on the container \
              or the pod (Pod Security restricted)"
+        ));
+    }
+    if let Some(m) = sc.and_then(|c| c.proc_mount.as_deref())
+        && m != "Default"
+    {
+        out.push(format!(
+            "{at}.procMount: {m:?} may not be used, only Default (Pod Security restricted)"
+        ));
+    }
+    if let Some(c) = sc {
+        out.extend(confinement_problems(
+            &at,
+            c.se_linux_options.as_ref(),
+            c.app_armor_profile.as_ref(),
+            c.windows_options.as_ref(),
         ));
     }
     out
@@ -414,6 +536,89 @@ mod tests {
                 ),
                 "ephemeralContainers[debug].securityContext.privileged:",
             ),
+            (
+                with(
+                    &format!("{pod}/securityContext/seLinuxOptions"),
+                    json!({ "type": "spc_t" }),
+                ),
+                "spec.template.spec.securityContext.seLinuxOptions.type: \"spc_t\"",
+            ),
+            (
+                with(
+                    &format!("{c0}/seLinuxOptions"),
+                    json!({ "user": "system_u" }),
+                ),
+                "containers[restore].securityContext.seLinuxOptions.user:",
+            ),
+            (
+                with(
+                    &format!("{c0}/seLinuxOptions"),
+                    json!({ "role": "sysadm_r" }),
+                ),
+                "containers[restore].securityContext.seLinuxOptions.role:",
+            ),
+            (
+                with(&format!("{c0}/procMount"), json!("Unmasked")),
+                "containers[restore].securityContext.procMount: \"Unmasked\"",
+            ),
+            (
+                with(
+                    &format!("{pod}/securityContext/sysctls"),
+                    json!([{ "name": "kernel.msgmax", "value": "65536" }]),
+                ),
+                "spec.template.spec.securityContext.sysctls[kernel.msgmax]:",
+            ),
+            (
+                with(
+                    &format!("{pod}/securityContext/appArmorProfile"),
+                    json!({ "type": "Unconfined" }),
+                ),
+                "spec.template.spec.securityContext.appArmorProfile.type:",
+            ),
+            (
+                with(
+                    &format!("{c0}/appArmorProfile"),
+                    json!({ "type": "Unconfined" }),
+                ),
+                "containers[restore].securityContext.appArmorProfile.type:",
+            ),
+            (
+                with(
+                    "/spec/template/metadata",
+                    json!({ "annotations": { "container.apparmor.security.beta.kubernetes.io/restore": "unconfined" } }),
+                ),
+                "spec.template.metadata.annotations[container.apparmor.security.beta.kubernetes.io/restore]:",
+            ),
+            (
+                with(
+                    &format!("{pod}/securityContext/windowsOptions"),
+                    json!({ "hostProcess": true }),
+                ),
+                "spec.template.spec.securityContext.windowsOptions.hostProcess:",
+            ),
+            (
+                with(
+                    &format!("{c0}/windowsOptions"),
+                    json!({ "hostProcess": true }),
+                ),
+                "containers[restore].securityContext.windowsOptions.hostProcess:",
+            ),
+            (
+                with(
+                    &format!("{pod}/initContainers"),
+                    json!([{ "name": "prep", "image": "registry.example/prep:1",
+                             "securityContext": { "procMount": "Unmasked" } }]),
+                ),
+                "initContainers[prep].securityContext.procMount:",
+            ),
+            (
+                with(
+                    &format!("{pod}/ephemeralContainers"),
+                    json!([{ "name": "debug", "image": "registry.example/debug:1",
+                             "securityContext": { "seLinuxOptions": { "type": "spc_t" } } }]),
+                ),
+                "ephemeralContainers[debug].securityContext.seLinuxOptions.type:",
+            ),
         ];
         for (t, field) in cases {
             let why = problems_of(t, &["default"]);
@@ -439,6 +644,26 @@ mod tests {
             problems_of(json!({ "spec": {} }), &["default"]),
             vec!["spec.template.spec: the template has no pod spec"]
         );
+    }
+
+    #[test]
+    fn what_restricted_allows_of_selinux_apparmor_sysctls_and_proc_mount_runs() {
+        let mut t = restricted();
+        let pod = &mut t["spec"]["template"]["spec"];
+        pod["securityContext"]["seLinuxOptions"] =
+            json!({ "type": "container_t", "level": "s0:c123,c456" });
+        pod["securityContext"]["sysctls"] =
+            json!([{ "name": "net.ipv4.ip_unprivileged_port_start", "value": "0" }]);
+        pod["securityContext"]["appArmorProfile"] = json!({ "type": "RuntimeDefault" });
+        pod["securityContext"]["windowsOptions"] = json!({ "hostProcess": false });
+        pod["containers"][0]["securityContext"]["procMount"] = json!("Default");
+        pod["containers"][0]["securityContext"]["appArmorProfile"] =
+            json!({ "type": "Localhost", "localhostProfile": "lifeline-restore" });
+        t["spec"]["template"]["metadata"] = json!({ "annotations": {
+            "container.apparmor.security.beta.kubernetes.io/restore": "localhost/lifeline-restore",
+            "container.apparmor.security.beta.kubernetes.io/other": "runtime/default"
+        } });
+        assert_eq!(problems_of(t, &["default"]), Vec::<String>::new());
     }
 
     #[test]
