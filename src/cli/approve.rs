@@ -207,7 +207,11 @@ pub async fn decide(
     }
     let (user, stamp) = name_parts(&me);
     let verb = decision.to_string();
-    let name = object_name(&[plan, stage, &user, &verb, &stamp]);
+    // The systems are in the name's hash, so one person deciding web and then lab in one
+    // second makes two Approvals.
+    let mut identity = vec![plan, stage, user.as_str(), verb.as_str(), stamp.as_str()];
+    identity.extend(systems.iter().map(String::as_str));
+    let name = crate::engine::names::hashed_name(&[plan, stage, &user, &verb, &stamp], &identity);
     let approval: Approval = serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1",
         "kind": "Approval",

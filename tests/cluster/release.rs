@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use crate::support::{
-    self, TestNamespace, admin_client, ensure_crds, eventually, object, wait_for, with_namespace,
+    self, TestNamespace, admin_client, client_as, ensure_crds, eventually, object, policies,
+    wait_for, with_namespace,
 };
 use k8s_openapi::api::{
     core::v1::Service,
@@ -16,7 +17,7 @@ use kube::{
     api::{DeleteParams, PostParams},
 };
 use lifeline::{
-    api::v1alpha1::{Approval, ClinicalSystem, PlanPhase, RecoveryPlan},
+    api::v1alpha1::{Approval, ClinicalSystem, Decision, PlanPhase, RecoveryPlan},
     controller::{RunOptions, plan::release::policy_name, run},
 };
 use serde_json::json;
@@ -300,7 +301,6 @@ async fn a_system_is_released_stage_by_stage_behind_its_network_policy() {
 
 #[tokio::test]
 async fn approve_records_the_decision_as_the_authenticated_user_after_showing_what_was_tested() {
-    use lifeline::api::v1alpha1::Decision;
     ensure_crds(&admin_client().await).await;
     with_namespace("approve-cli", |ns: TestNamespace| async move {
         let pp = PostParams::default();
@@ -786,8 +786,221 @@ async fn a_stage_awaiting_approval_is_posted_to_the_webhook_retried_and_never_bl
     .await;
 }
 
+// ---------------------------------------------------------------------------------------
+// Release system by system with the shipped admission policies in force (copies scoped to
+// the test's namespace, see `support::policies`) and every person acting as themselves
+// (impersonated): the incident commander declares the recovery, the duty manager
+// confirms a manual step, and clinical safety officers decide through `lifeline approve`.
+// ---------------------------------------------------------------------------------------
+
+/// The incident commander (lifeline-operator-admin): declares the recovery, so is the
+/// plan's `requestedBy`, which the shipped policy checks against the requesting user.
+const COMMANDER: &str = "commander";
+/// The clinical safety officers and the duty manager (lifeline-approver).
+const PEOPLE: [&str; 5] = ["alice", "bob", "carol", "dana", "duty-manager"];
+/// The groups everyone who decides is in.
+const CSO: &[&str] = &["clinical-safety-officers"];
+
+/// IT validation: the verification namespaces, which the shipped release policy lets a
+/// stage reach without people.
+fn it_validation() -> serde_json::Value {
+    json!({ "name": "it-validation",
+            "audience": { "namespaceSelector": { "matchLabels": { "lifeline.dev/audience": "it-validation" } } } })
+}
+
+/// Whether a gate's peer (as [`peers`] gives it) is IT validation's audience.
+fn is_it_peer(peer: &str) -> bool {
+    peer.contains(r#""lifeline.dev/audience":"it-validation""#)
+}
+
+/// Runs `body` in a fresh namespace with the shipped policies in force there, the
+/// commander and [`PEOPLE`] granted their roles.
+async fn with_people<F, Fut>(test: &str, body: F)
+where
+    F: FnOnce(TestNamespace) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    policies::with_policies(test, |ns| async move {
+        policies::bind(&ns, COMMANDER, "lifeline-operator-admin").await;
+        for who in PEOPLE {
+            policies::bind(&ns, who, "lifeline-approver").await;
+        }
+        policies::assert_in_force(&ns).await;
+        body(ns).await;
+    })
+    .await;
+}
+
+/// The commander declares `plan` (as its `requestedBy`) through the shipped policies;
+/// returns the plans' API, as admin.
+async fn declare(ns: &TestNamespace, mut plan: RecoveryPlan) -> Api<RecoveryPlan> {
+    plan.spec.requested_by = Some(COMMANDER.into());
+    let as_commander = ns.api_with::<RecoveryPlan>(&client_as(COMMANDER, &["lifeline-ops"]).await);
+    policies::create_settled(&as_commander, &plan, false)
+        .await
+        .unwrap_or_else(|e| panic!("the commander declares the recovery: {e}"));
+    ns.api()
+}
+
+/// Whether an error of `lifeline approve` is RBAC (or the policy's authorizer check) not
+/// yet having seen the test's grants.
+fn grant_not_seen(e: &anyhow::Error) -> bool {
+    let e = format!("{e:#}");
+    e.contains(" cannot ") || e.contains("may not approve")
+}
+
+/// `who` decides `systems` at `stage` of the plan "release" with `lifeline approve` (or
+/// `lifeline reject`, for `Decision::Reject`), naming each with `--system`, as themselves
+/// through the shipped policy. Asserts the decision covers exactly those systems and is
+/// recorded as `who`'s, and returns the Approval as stored.
+async fn decide_as(
+    ns: &TestNamespace,
+    who: &'static str,
+    stage: &'static str,
+    systems: &[&str],
+    decision: Decision,
+    comment: &str,
+) -> Approval {
+    let client = client_as(who, CSO).await;
+    let keys: Vec<String> = systems.iter().map(|s| format!("{}/{s}", ns.name)).collect();
+    let name = eventually(
+        &format!("{who}'s {decision} of {systems:?} at {stage} with lifeline approve"),
+        policies::SETTLED,
+        || {
+            let (client, namespace, keys) = (client.clone(), ns.name.clone(), keys.clone());
+            let named: Vec<String> = systems.iter().map(|s| s.to_string()).collect();
+            let comment = comment.to_string();
+            async move {
+                let result = lifeline::cli::approve::decide(
+                    client,
+                    &namespace,
+                    "release",
+                    stage,
+                    named,
+                    decision,
+                    Some(comment),
+                    vec![],
+                    |summary, covered, me| {
+                        assert_eq!(me.username, who, "the API server says who decides");
+                        assert_eq!(covered, keys.as_slice(), "it covers what was named");
+                        for k in &keys {
+                            assert!(summary.contains(&format!("  {k} (")), "{summary}");
+                        }
+                        Ok(true)
+                    },
+                )
+                .await;
+                match result {
+                    Ok(name) => Ok(name),
+                    Err(e) if grant_not_seen(&e) => Err(format!("{e:#}")),
+                    Err(e) => panic!("{who}'s {decision} of {systems:?} at {stage}: {e:#}"),
+                }
+            }
+        },
+    )
+    .await;
+    let stored = ns
+        .api::<Approval>()
+        .get(&name)
+        .await
+        .expect("the decision is stored");
+    assert_eq!(stored.spec.approver.username, who);
+    assert_eq!(stored.spec.systems, keys);
+    assert_eq!(stored.spec.decision, decision);
+    stored
+}
+
+/// What `lifeline approve --system X` (each of `systems`) by `who` at `stage` says when
+/// it refuses, asserting that it records nothing.
+async fn refused_as(ns: &TestNamespace, who: &str, stage: &str, systems: &[&str]) -> String {
+    let client = client_as(who, CSO).await;
+    let before = ns
+        .api::<Approval>()
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items
+        .len();
+    let refusal = eventually(
+        &format!("{who}'s approval of {systems:?} to be refused"),
+        policies::SETTLED,
+        || {
+            let (client, namespace) = (client.clone(), ns.name.clone());
+            let named: Vec<String> = systems.iter().map(|s| s.to_string()).collect();
+            async move {
+                match lifeline::cli::approve::decide(
+                    client,
+                    &namespace,
+                    "release",
+                    stage,
+                    named,
+                    Decision::Approve,
+                    None,
+                    vec![],
+                    |_, _, _| Ok(true),
+                )
+                .await
+                {
+                    Ok(name) => {
+                        panic!("{who}'s approval of {systems:?} at {stage} was recorded as {name}")
+                    }
+                    Err(e) if grant_not_seen(&e) => Err(format!("{e:#}")),
+                    Err(e) => Ok(format!("{e:#}")),
+                }
+            }
+        },
+    )
+    .await;
+    let after = ns
+        .api::<Approval>()
+        .list(&Default::default())
+        .await
+        .expect("list")
+        .items
+        .len();
+    assert_eq!(after, before, "a refusal records nothing");
+    refusal
+}
+
+/// Waits until the creation second of `decision` is over (creation is recorded to the
+/// second, and a decision that lifts a rejection must be made after it).
+async fn after_the_second_of(decision: &Approval) {
+    let at = decision
+        .metadata
+        .creation_timestamp
+        .clone()
+        .expect("created")
+        .0;
+    eventually("the second of the decision to pass", WAIT, || async move {
+        if k8s_openapi::jiff::Timestamp::now().as_second() > at.as_second() {
+            Ok(())
+        } else {
+            Err("same second".to_string())
+        }
+    })
+    .await;
+}
+
+/// Deployments and gated ClinicalSystems (checked every second) for `names`, as admin.
+async fn gated_systems(ns: &TestNamespace, names: &[&str]) {
+    let pp = PostParams::default();
+    for name in names {
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment(name, 0))
+            .await
+            .expect("deployment");
+        let mut system = support::gated_system(name, name, 1);
+        system["spec"]["verify"]["retryInterval"] = json!("1s");
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(system))
+            .await
+            .expect("system");
+    }
+}
+
 /// The plan "release" of web and lab, released to IT validation without people, then to
-/// the ward with `required` approvals per system; and the operator running it.
+/// the ward with `required` approvals per system, declared by the commander; and the
+/// operator running it.
 async fn web_and_lab_at_the_ward(
     ns: &TestNamespace,
     required: u32,
@@ -795,20 +1008,16 @@ async fn web_and_lab_at_the_ward(
     Api<RecoveryPlan>,
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
-    let plans: Api<RecoveryPlan> = ns.api();
     let mut plan = staged_plan(
-        Some("commander"),
+        None,
         json!([
-            { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+            it_validation(),
             { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
               "approval": { "required": required } }
         ]),
     );
     plan.spec.systems.names = Some(vec!["web".into(), "lab".into()]);
-    plans
-        .create(&PostParams::default(), &plan)
-        .await
-        .expect("plan");
+    let plans = declare(ns, plan).await;
     let operator = tokio::spawn(run(
         admin_client().await,
         RunOptions::local(&ns.name, "release-two"),
@@ -858,21 +1067,15 @@ async fn admits_ward(policies: &Api<NetworkPolicy>, system: &str) -> bool {
 
 #[tokio::test]
 async fn a_system_verified_after_an_approval_waits_for_its_own() {
-    ensure_crds(&admin_client().await).await;
-    with_namespace("release-per-system", |ns: TestNamespace| async move {
+    with_people("release-per-system", |ns: TestNamespace| async move {
         let pp = PostParams::default();
-        for name in ["web", "lab"] {
-            ns.api::<k8s_openapi::api::apps::v1::Deployment>()
-                .create(&pp, &support::fake_deployment(name, 0))
-                .await
-                .expect("deployment");
-        }
-        ns.api::<ClinicalSystem>()
-            .create(&pp, &object(support::gated_system("web", "web", 1)))
+        gated_systems(&ns, &["web"]).await;
+        // lab is verified later: the duty manager confirms its manual step when the
+        // analysers are back, after the ward has already approved web.
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("lab", 0))
             .await
-            .expect("web");
-        // lab is verified later: a person confirms its manual step when the analysers are
-        // back, after the ward has already approved web.
+            .expect("deployment");
         let mut lab = support::gated_system("lab", "lab", 1);
         lab["spec"]["restore"]["steps"]
             .as_array_mut()
@@ -882,23 +1085,38 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         let (plans, operator) = web_and_lab_at_the_ward(&ns, 1).await;
         let policies: Api<NetworkPolicy> = ns.api();
 
-        // web verified and waiting at ward; the ward approves web, naming it.
+        // web verified and waiting at ward, its gate admitting IT validation only; lab
+        // waiting for its analysers, its gate admitting no stage.
         wait_for(&plans, "release", "web at it-validation", WAIT, released_at("web", "it-validation")).await;
-        let mut web_ok = approval("ward-web", "ward", "alice", &[], &[]);
-        web_ok.spec.systems = vec!["web".into()];
-        support::create_approval(&ns, web_ok.clone()).await;
+        admits_only_it(&policies, "web").await;
+        let lab_gate = peers(&policies, &policy_name("lab")).await;
+        assert!(!lab_gate.iter().any(|p| is_it_peer(p) || p.contains("10.20.7.0/24")), "{lab_gate:?}");
+
+        // alice approves web for the ward, naming it.
+        decide_as(&ns, "alice", "ward", &["web"], Decision::Approve, "web's results checked").await;
         wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
         ward_becomes(&policies, "web", true).await;
+        assert!(!admits_ward(&policies, "lab").await, "nobody approved lab for the ward");
 
-        // lab verified later waits at it-validation for its own decision, and its gate
+        // lab, verified later, waits at it-validation for its own decision, and its gate
         // keeps the ward out, however many approvals the stage has had.
-        let confirm: Approval = object(json!({
-            "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
-            "metadata": { "name": "lab-analysers" },
-            "spec": { "plan": "release", "system": "lab", "step": "analysers", "decision": "approve",
-                      "approver": { "username": "duty-manager" } }
-        }));
-        support::create_approval(&ns, confirm.clone()).await;
+        let duty = client_as("duty-manager", CSO).await;
+        eventually("the duty manager's confirmation through lifeline confirm", policies::SETTLED, || {
+            let (duty, namespace) = (duty.clone(), ns.name.clone());
+            async move {
+                match lifeline::cli::approve::confirm_step(
+                    duty, &namespace, "release", "lab", "analysers", Decision::Approve,
+                    Some("analysers back".into()),
+                )
+                .await
+                {
+                    Ok(name) => Ok(name),
+                    Err(e) if grant_not_seen(&e) => Err(format!("{e:#}")),
+                    Err(e) => panic!("the duty manager confirms lab's analysers: {e:#}"),
+                }
+            }
+        })
+        .await;
         let waiting = wait_for(&plans, "release", "lab waiting at ward", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| {
                 s.awaiting.iter().any(|a| {
@@ -912,20 +1130,20 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         assert_eq!(lab_status.released_stage.as_deref(), Some("it-validation"));
         let awaiting: Vec<String> = status.awaiting.iter().map(|a| a.to_string()).collect();
         assert_eq!(awaiting, ["stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for lab"]);
-        eventually("lab's gate to admit it-validation", WAIT, || {
-            let policies = policies.clone();
-            async move {
-                let got = peers(&policies, &policy_name("lab")).await;
-                if got.iter().any(|p| p.contains("10.1.0.0/16")) { Ok(()) } else { Err(format!("{got:?}")) }
-            }
-        })
-        .await;
-        assert!(!admits_ward(&policies, "lab").await, "nobody approved lab for the ward");
+        admits_only_it(&policies, "lab").await;
+        assert!(admits_ward(&policies, "web").await, "web stays released to the ward");
 
-        // Its own approval opens the ward to it.
-        let mut lab_ok = approval("ward-lab", "ward", "bob", &[], &[]);
-        lab_ok.spec.systems = vec!["lab".into()];
-        support::create_approval(&ns, lab_ok.clone()).await;
+        // `lifeline approve` of web again is refused: web no longer waits at the ward.
+        assert_eq!(
+            refused_as(&ns, "bob", "ward", &["web"]).await,
+            format!(
+                "{ns}/web is not verified and waiting at stage ward of {ns}/release; waiting there: {ns}/lab",
+                ns = ns.name
+            )
+        );
+
+        // Its own approval, by bob, opens the ward to it.
+        decide_as(&ns, "bob", "ward", &["lab"], Decision::Approve, "lab's results checked").await;
         wait_for(&plans, "release", "lab at ward", WAIT, released_at("lab", "ward")).await;
         ward_becomes(&policies, "lab", true).await;
         let done = wait_for(&plans, "release", "Succeeded", WAIT, |p| {
@@ -933,14 +1151,16 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
         })
         .await;
         let records = done.status.expect("status").approvals;
-        let mut covered: Vec<(String, Vec<String>)> =
-            records.iter().map(|r| (r.name.clone(), r.systems.clone())).collect();
+        let mut covered: Vec<(String, bool, Vec<String>)> = records
+            .iter()
+            .map(|r| (r.approver.clone(), r.accepted, r.systems.clone()))
+            .collect();
         covered.sort();
         assert_eq!(
             covered,
             [
-                ("ward-lab".to_string(), vec![format!("{}/lab", ns.name)]),
-                ("ward-web".to_string(), vec![format!("{}/web", ns.name)]),
+                ("alice".to_string(), true, vec![format!("{}/web", ns.name)]),
+                ("bob".to_string(), true, vec![format!("{}/lab", ns.name)]),
             ],
             "the record says exactly what each person approved"
         );
@@ -951,29 +1171,10 @@ async fn a_system_verified_after_an_approval_waits_for_its_own() {
 
 #[tokio::test]
 async fn quorum_and_rejections_count_per_system() {
-    ensure_crds(&admin_client().await).await;
-    with_namespace("release-quorum", |ns: TestNamespace| async move {
-        let pp = PostParams::default();
-        for name in ["web", "lab"] {
-            ns.api::<k8s_openapi::api::apps::v1::Deployment>()
-                .create(&pp, &support::fake_deployment(name, 0))
-                .await
-                .expect("deployment");
-            ns.api::<ClinicalSystem>()
-                .create(&pp, &object(support::gated_system(name, name, 1)))
-                .await
-                .expect("system");
-        }
+    with_people("release-quorum", |ns: TestNamespace| async move {
+        gated_systems(&ns, &["web", "lab"]).await;
         let (plans, operator) = web_and_lab_at_the_ward(&ns, 2).await;
-        let decide = |name: &str, who: &str, systems: &[&str], reject: bool| {
-            let mut a = approval(name, "ward", who, &[], &[]);
-            a.spec.systems = systems.iter().map(|s| s.to_string()).collect();
-            if reject {
-                a.spec.decision = lifeline::api::v1alpha1::Decision::Reject;
-                a.spec.comment = Some("lab results not reconciled".into());
-            }
-            a
-        };
+        let policies: Api<NetworkPolicy> = ns.api();
         let both_waiting = |p: &RecoveryPlan| {
             p.status.as_ref().is_some_and(|s| {
                 s.awaiting
@@ -993,15 +1194,36 @@ async fn quorum_and_rejections_count_per_system() {
         )
         .await;
 
-        // One person for web and another for lab: neither has its two.
-        support::create_approval(&ns, decide("alice-web", "alice", &["web"], false)).await;
-        support::create_approval(&ns, decide("bob-lab", "bob", &["lab"], false)).await;
+        // alice approves web and bob lab: neither has its two.
+        decide_as(
+            &ns,
+            "alice",
+            "ward",
+            &["web"],
+            Decision::Approve,
+            "web checked",
+        )
+        .await;
+        decide_as(
+            &ns,
+            "bob",
+            "ward",
+            &["lab"],
+            Decision::Approve,
+            "lab checked",
+        )
+        .await;
         let split = wait_for(&plans, "release", "two approvals recorded", WAIT, |p| {
             p.status.as_ref().is_some_and(|s| s.approvals.len() == 2)
         })
         .await
         .status
         .expect("status");
+        assert!(
+            split.approvals.iter().all(|a| a.accepted),
+            "each counts, for its own system: {:?}",
+            split.approvals
+        );
         assert!(
             split
                 .systems
@@ -1023,11 +1245,29 @@ async fn quorum_and_rejections_count_per_system() {
                 (format!("{}/web", ns.name), 1)
             ]
         );
+        admits_only_it(&policies, "web").await;
+        admits_only_it(&policies, "lab").await;
 
-        // Carol rejects lab; bob approves web: web has its two and goes on, lab is held.
-        let rejection =
-            support::create_approval(&ns, decide("carol-lab", "carol", &["lab"], true)).await;
-        support::create_approval(&ns, decide("bob-web", "bob", &["web"], false)).await;
+        // carol rejects lab; bob approves web: web has its two (alice and bob) and goes
+        // on, lab is held.
+        let rejection = decide_as(
+            &ns,
+            "carol",
+            "ward",
+            &["lab"],
+            Decision::Reject,
+            "lab results not reconciled",
+        )
+        .await;
+        decide_as(
+            &ns,
+            "bob",
+            "ward",
+            &["web"],
+            Decision::Approve,
+            "web checked too",
+        )
+        .await;
         let p = wait_for(
             &plans,
             "release",
@@ -1052,25 +1292,45 @@ async fn quorum_and_rejections_count_per_system() {
             held,
             ["stage ward halted for lab: rejected by carol: lab results not reconciled"]
         );
-        assert!(
-            !admits_ward(&ns.api(), "lab").await,
-            "the ward cannot reach lab"
-        );
+        ward_becomes(&policies, "web", true).await;
+        admits_only_it(&policies, "lab").await;
 
-        // Two approvals of lab made after the rejection lift it (creation is recorded to
-        // the second, so they are made once its second is over).
-        let rejected_at = rejection.metadata.creation_timestamp.expect("created").0;
-        eventually("the second of the rejection to pass", WAIT, || async move {
-            if k8s_openapi::jiff::Timestamp::now().as_second() > rejected_at.as_second() {
-                Ok(())
-            } else {
-                Err("same second".to_string())
-            }
-        })
+        // Two approvals of lab made after the rejection lift it; both decisions stay in
+        // the record.
+        after_the_second_of(&rejection).await;
+        decide_as(
+            &ns,
+            "alice",
+            "ward",
+            &["lab"],
+            Decision::Approve,
+            "reconciled now",
+        )
         .await;
-        support::create_approval(&ns, decide("alice-lab", "alice", &["lab"], false)).await;
-        support::create_approval(&ns, decide("dana-lab", "dana", &["lab"], false)).await;
-        wait_for(
+        let one = wait_for(
+            &plans,
+            "release",
+            "alice's approval of lab recorded",
+            WAIT,
+            |p| p.status.as_ref().is_some_and(|s| s.approvals.len() == 5),
+        )
+        .await;
+        assert_eq!(
+            system_status(&one, "lab").released_stage.as_deref(),
+            Some("it-validation"),
+            "one of two"
+        );
+        admits_only_it(&policies, "lab").await;
+        decide_as(
+            &ns,
+            "dana",
+            "ward",
+            &["lab"],
+            Decision::Approve,
+            "reconciled, agreed",
+        )
+        .await;
+        let done = wait_for(
             &plans,
             "release",
             "lab released at ward",
@@ -1078,30 +1338,34 @@ async fn quorum_and_rejections_count_per_system() {
             released_at("lab", "ward"),
         )
         .await;
-        eventually("lab's gate to admit the ward", WAIT, || {
-            let policies: Api<NetworkPolicy> = ns.api();
-            async move {
-                if admits_ward(&policies, "lab").await {
-                    Ok(())
-                } else {
-                    Err("not yet".to_string())
-                }
-            }
-        })
-        .await;
+        ward_becomes(&policies, "lab", true).await;
+        let rejected = done
+            .status
+            .expect("status")
+            .approvals
+            .into_iter()
+            .find(|a| a.approver == "carol")
+            .expect("the rejection stays in the record");
+        assert_eq!(
+            (rejected.accepted, rejected.reason.as_str()),
+            (
+                true,
+                format!("rejected: holds {}/lab at this stage", ns.name).as_str()
+            )
+        );
         operator.abort();
     })
     .await;
 }
 
-/// web's gate admits IT validation's network and not the ward's.
-async fn admits_only_it(policies: &Api<NetworkPolicy>) {
+/// `system`'s gate admits IT validation's audience and not the ward's network.
+async fn admits_only_it(policies: &Api<NetworkPolicy>, system: &str) {
     eventually(
-        "web's gate to admit IT validation only",
+        &format!("{system}'s gate to admit IT validation only"),
         WAIT,
         || async move {
-            let got = peers(policies, &policy_name("web")).await;
-            let it = got.iter().any(|p| p.contains("10.1.0.0/16"));
+            let got = peers(policies, &policy_name(system)).await;
+            let it = got.iter().any(|p| is_it_peer(p));
             let ward = got.iter().any(|p| p.contains("10.20.7.0/24"));
             if it && !ward {
                 Ok(())
@@ -1133,96 +1397,82 @@ fn system_status<'a>(
     find_system(plan, name).unwrap_or_else(|| panic!("{name} in the plan's status"))
 }
 
+/// The entry of `plan`'s `status.awaiting` that lists system `name`, as people read it.
+fn awaiting_for(plan: &RecoveryPlan, name: &str) -> Option<String> {
+    plan.status.as_ref().and_then(|s| {
+        s.awaiting
+            .iter()
+            .find(|a| a.systems.iter().any(|x| x.ends_with(&format!("/{name}"))))
+            .map(|a| a.to_string())
+    })
+}
+
+/// The plan "release" of web and lab: IT validation with a soak of `soak`, then the ward
+/// with one approval per system, declared by the commander; and the operator running it.
+async fn web_and_lab_soaking(
+    ns: &TestNamespace,
+    soak: &str,
+) -> (
+    Api<RecoveryPlan>,
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+) {
+    let mut it = it_validation();
+    it["soak"] = json!(soak);
+    let mut plan = staged_plan(
+        None,
+        json!([
+            it,
+            { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+              "approval": { "required": 1 } }
+        ]),
+    );
+    plan.spec.systems.names = Some(vec!["web".into(), "lab".into()]);
+    let plans = declare(ns, plan).await;
+    let operator = tokio::spawn(run(
+        admin_client().await,
+        RunOptions::local(&ns.name, "release-soak"),
+    ));
+    (plans, operator)
+}
+
 #[tokio::test]
 async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there() {
     const SOAK: i64 = 15;
-    ensure_crds(&admin_client().await).await;
-    with_namespace("release-soak", |ns: TestNamespace| async move {
-        let pp = PostParams::default();
+    with_people("release-soak", |ns: TestNamespace| async move {
+        gated_systems(&ns, &["web", "lab"]).await;
         let deployments = ns.api::<k8s_openapi::api::apps::v1::Deployment>();
-        deployments
-            .create(&pp, &support::fake_deployment("web", 0))
-            .await
-            .expect("deployment");
-        let mut web = support::gated_system("web", "web", 1);
-        web["spec"]["verify"]["retryInterval"] = json!("1s");
-        ns.api::<ClinicalSystem>()
-            .create(&pp, &object(web))
-            .await
-            .expect("web");
-        let plans: Api<RecoveryPlan> = ns.api();
-        let plan = staged_plan(
-            Some("commander"),
-            json!([
-                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] },
-                  "soak": format!("{SOAK}s") },
-                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
-                  "approval": { "required": 1 } }
-            ]),
-        );
-        plans.create(&pp, &plan).await.expect("plan");
-        let operator = tokio::spawn(run(
-            admin_client().await,
-            RunOptions::local(&ns.name, "release-soak"),
-        ));
+        let (plans, operator) = web_and_lab_soaking(&ns, &format!("{SOAK}s")).await;
         let policies: Api<NetworkPolicy> = ns.api();
+        let soak_until = |p: &RecoveryPlan, name: &str| {
+            find_system(p, name).and_then(|w| w.soak.as_ref()).and_then(|k| k.until.clone())
+        };
 
-        // Released at IT validation and soaking there: the ward stays out, and the ward's
-        // approvers see how long the soak has left.
-        let soaking = wait_for(
-            &plans,
-            "release",
-            "web soaking at it-validation",
-            WAIT,
-            |p| {
-                released_at("web", "it-validation")(p)
-                    && find_system(p, "web")
-                        .and_then(|w| w.soak.as_ref())
-                        .is_some_and(|k| k.until.is_some())
-            },
-        )
+        // Both released at IT validation and soaking there: the ward stays out, and the
+        // ward's approvers see how long each one's soak has left.
+        let soaking = wait_for(&plans, "release", "web and lab soaking at it-validation", WAIT, |p| {
+            ["web", "lab"].iter().all(|s| released_at(s, "it-validation")(p) && soak_until(p, s).is_some())
+        })
         .await;
-        let until = system_status(&soaking, "web")
-            .soak
-            .clone()
-            .and_then(|k| k.until)
-            .expect("until");
-        let awaiting: Vec<String> = soaking
-            .status
-            .as_ref()
-            .expect("status")
-            .awaiting
-            .iter()
-            .map(|a| a.to_string())
-            .collect();
-        assert_eq!(awaiting.len(), 1, "{awaiting:?}");
-        assert!(
-            awaiting[0].ends_with(&format!("for web, soaking until {}", until.0)),
-            "{awaiting:?}"
-        );
-        admits_only_it(&policies).await;
+        let until = soak_until(&soaking, "web").expect("until");
+        let lab_until = soak_until(&soaking, "lab").expect("until");
+        for (name, until) in [("web", &until), ("lab", &lab_until)] {
+            let awaiting = awaiting_for(&soaking, name).expect("waiting for the ward");
+            assert!(
+                awaiting.starts_with("stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for ")
+                    && awaiting.ends_with(&format!(", soaking until {}", until.0)),
+                "{awaiting}"
+            );
+            admits_only_it(&policies, name).await;
+        }
 
-        // web fails its check while it soaks: held, with why, an Event; the soak starts
-        // again once the check passes.
+        // web fails its check while it soaks: held, with why, an Event; lab soaks on.
         deployments
-            .patch_scale(
-                "web",
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(json!({ "spec": { "replicas": 0 } })),
-            )
+            .patch_scale("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(json!({ "spec": { "replicas": 0 } })))
             .await
             .expect("scale web to 0");
-        let held = wait_for(
-            &plans,
-            "release",
-            "web held by its failing check",
-            WAIT,
-            |p| {
-                find_system(p, "web")
-                    .and_then(|w| w.soak.as_ref())
-                    .is_some_and(|k| k.held_by.is_some())
-            },
-        )
+        let held = wait_for(&plans, "release", "web held by its failing check", WAIT, |p| {
+            find_system(p, "web").and_then(|w| w.soak.as_ref()).is_some_and(|k| k.held_by.is_some())
+        })
         .await;
         let web = system_status(&held, "web");
         let soak = web.soak.clone().expect("soak");
@@ -1235,82 +1485,55 @@ async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there(
         );
         assert_eq!((soak.since, soak.until, soak.holds), (None, None, 1));
         assert!(
-            web.message
-                .as_deref()
-                .is_some_and(|m| m.starts_with("held at stage it-validation")),
+            web.message.as_deref().is_some_and(|m| m.starts_with("held at stage it-validation")),
             "{:?}",
             web.message
         );
         assert!(web.checks[0].reruns >= 1);
-        support::event_note(&ns, "SoakHeld", WAIT, |n| {
-            n.contains("web held at stage it-validation")
-        })
-        .await;
-        admits_only_it(&policies).await;
+        let lab_soak = system_status(&held, "lab").soak.clone().expect("lab's soak");
+        assert_eq!((lab_soak.holds, lab_soak.held_by), (0, None), "lab is not held by web's check");
+        let web_waits = awaiting_for(&held, "web").expect("web waits");
+        assert!(web_waits.contains("held at the stage before: check 'ready' failing since"), "{web_waits}");
+        support::event_note(&ns, "SoakHeld", WAIT, |n| n.contains("web held at stage it-validation")).await;
+        admits_only_it(&policies, "web").await;
 
-        // The ward approves while web is held: it still waits out a whole soak.
-        let mut ok = approval("ward-web", "ward", "alice", &[], &[]);
-        ok.spec.systems = vec!["web".into()];
-        ns.api::<Approval>()
-            .create(&pp, &ok)
-            .await
-            .expect("approval");
+        // alice approves both for the ward while web is held (one decision naming both):
+        // lab goes on once its own soak is over, web stays held behind its gate.
+        decide_as(&ns, "alice", "ward", &["web", "lab"], Decision::Approve, "both checked").await;
+        let lab_out = wait_for(&plans, "release", "lab at ward", WAIT, released_at("lab", "ward")).await;
+        ward_becomes(&policies, "lab", true).await;
+        let lab = system_status(&lab_out, "lab");
+        let lab_at_ward = lab.releases.iter().find(|r| r.stage == "ward").expect("released at ward").at.0;
+        assert!(lab_at_ward.as_second() >= lab_until.0.as_second(), "lab released at {lab_at_ward}, soak until {}", lab_until.0);
+        let web = system_status(&lab_out, "web");
+        assert_eq!(web.released_stage.as_deref(), Some("it-validation"), "web is held while lab goes on");
+        assert!(web.soak.as_ref().is_some_and(|k| k.held_by.is_some()), "{:?}", web.soak);
+        assert!(!admits_ward(&policies, "web").await, "the ward is out of web while it is held");
+
+        // web's check passes again: the soak starts again, whole, before the ward.
         deployments
-            .patch_scale(
-                "web",
-                &kube::api::PatchParams::default(),
-                &kube::api::Patch::Merge(json!({ "spec": { "replicas": 1 } })),
-            )
+            .patch_scale("web", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(json!({ "spec": { "replicas": 1 } })))
             .await
             .expect("scale web back to 1");
         let again = wait_for(&plans, "release", "web soaking again", WAIT, |p| {
-            find_system(p, "web")
-                .and_then(|w| w.soak.as_ref())
-                .is_some_and(|k| k.since.is_some())
+            find_system(p, "web").and_then(|w| w.soak.as_ref()).is_some_and(|k| k.since.is_some())
         })
         .await;
         let soak = system_status(&again, "web").soak.clone().expect("soak");
         let since = soak.since.clone().expect("since").0;
-        assert!(
-            since.as_second() >= until.0.as_second() - SOAK,
-            "the soak started again when the check passed"
-        );
+        assert!(since.as_second() >= until.0.as_second() - SOAK, "the soak started again when the check passed");
         let now = k8s_openapi::jiff::Timestamp::now();
         if now.as_second() < since.as_second() + SOAK - 1 {
             // Still within the new soak: at it-validation, the ward out.
-            let p = crate::support::read_plan(&plans, "release")
-                .await
-                .expect("plan");
-            assert_eq!(
-                system_status(&p, "web").released_stage.as_deref(),
-                Some("it-validation")
-            );
-            assert!(
-                !admits_ward(&policies, "web").await,
-                "the ward is out while web soaks"
-            );
+            let p = crate::support::read_plan(&plans, "release").await.expect("plan");
+            assert_eq!(system_status(&p, "web").released_stage.as_deref(), Some("it-validation"));
+            assert!(!admits_ward(&policies, "web").await, "the ward is out while web soaks");
         }
 
-        let released = wait_for(
-            &plans,
-            "release",
-            "web at ward",
-            WAIT,
-            released_at("web", "ward"),
-        )
-        .await;
+        let released = wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
         let web = system_status(&released, "web");
-        let at_ward = web
-            .releases
-            .iter()
-            .find(|r| r.stage == "ward")
-            .expect("released at ward")
-            .at
-            .0;
-        assert!(
-            at_ward.as_second() >= since.as_second() + SOAK,
-            "released at {at_ward}, soak from {since}"
-        );
+        let at_ward = web.releases.iter().find(|r| r.stage == "ward").expect("released at ward").at.0;
+        assert!(at_ward.as_second() >= since.as_second() + SOAK, "released at {at_ward}, soak from {since}");
         let soak = web.soak.clone().expect("the soak's record");
         assert_eq!((soak.stage.as_str(), soak.holds), ("it-validation", 1));
         assert!(soak.completed_at.is_some());
@@ -1326,47 +1549,47 @@ async fn a_system_soaks_at_a_stage_and_a_check_failing_meanwhile_holds_it_there(
 
 #[tokio::test]
 async fn after_its_soak_a_system_still_waits_for_the_next_approval() {
-    ensure_crds(&admin_client().await).await;
-    with_namespace("release-soak-approval", |ns: TestNamespace| async move {
-        let pp = PostParams::default();
-        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
-            .create(&pp, &support::fake_deployment("web", 0))
-            .await
-            .expect("deployment");
-        let mut web = support::gated_system("web", "web", 1);
-        web["spec"]["verify"]["retryInterval"] = json!("1s");
-        ns.api::<ClinicalSystem>().create(&pp, &object(web)).await.expect("web");
-        let plans: Api<RecoveryPlan> = ns.api();
-        let plan = staged_plan(
-            Some("commander"),
-            json!([
-                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] }, "soak": "3s" },
-                { "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
-                  "approval": { "required": 1 } }
-            ]),
-        );
-        plans.create(&pp, &plan).await.expect("plan");
-        let operator = tokio::spawn(run(
-            admin_client().await,
-            RunOptions::local(&ns.name, "release-soak-approval"),
-        ));
-        let soaked = wait_for(&plans, "release", "web soaked at it-validation", WAIT, |p| {
-            find_system(p, "web").and_then(|w| w.soak.as_ref()).is_some_and(|k| k.completed_at.is_some())
+    with_people("release-soak-approval", |ns: TestNamespace| async move {
+        gated_systems(&ns, &["web", "lab"]).await;
+        let (plans, operator) = web_and_lab_soaking(&ns, "3s").await;
+        let soaked = |p: &RecoveryPlan, name: &str| {
+            find_system(p, name).and_then(|w| w.soak.as_ref()).is_some_and(|k| k.completed_at.is_some())
+        };
+        let both = wait_for(&plans, "release", "web and lab soaked at it-validation", WAIT, |p| {
+            soaked(p, "web") && soaked(p, "lab")
         })
         .await;
-        let web = system_status(&soaked, "web");
-        assert_eq!(web.released_stage.as_deref(), Some("it-validation"), "nobody approved the ward");
-        assert!(web.checks[0].reruns >= 1, "its check ran again while it soaked");
-        let awaiting: Vec<String> =
-            soaked.status.as_ref().expect("status").awaiting.iter().map(|a| a.to_string()).collect();
-        assert_eq!(awaiting, ["stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for web"]);
         let policies: Api<NetworkPolicy> = ns.api();
-        assert!(!admits_ward(&policies, "web").await);
-        let mut ok = approval("ward-web", "ward", "alice", &[], &[]);
-        ok.spec.systems = vec!["web".into()];
-        support::create_approval(&ns, ok.clone()).await;
-        wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
+        for name in ["web", "lab"] {
+            let s = system_status(&both, name);
+            assert_eq!(s.released_stage.as_deref(), Some("it-validation"), "nobody approved {name} for the ward");
+            assert!(s.checks[0].reruns >= 1, "{name}'s check ran again while it soaked");
+            admits_only_it(&policies, name).await;
+        }
+        for name in ["web", "lab"] {
+            let awaiting = awaiting_for(&both, name).expect("waiting for the ward");
+            assert!(
+                awaiting.starts_with("stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for ")
+                    && !awaiting.contains("soak"),
+                "{awaiting}"
+            );
+        }
+
+        // bob approves web: web goes on, lab still waits for its own decision.
+        decide_as(&ns, "bob", "ward", &["web"], Decision::Approve, "web checked").await;
+        let web_out = wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
         ward_becomes(&policies, "web", true).await;
+        assert_eq!(system_status(&web_out, "lab").released_stage.as_deref(), Some("it-validation"));
+        assert_eq!(
+            awaiting_for(&web_out, "lab").as_deref(),
+            Some("stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for lab")
+        );
+        admits_only_it(&policies, "lab").await;
+
+        // carol approves lab.
+        decide_as(&ns, "carol", "ward", &["lab"], Decision::Approve, "lab checked").await;
+        wait_for(&plans, "release", "lab at ward", WAIT, released_at("lab", "ward")).await;
+        ward_becomes(&policies, "lab", true).await;
         operator.abort();
     })
     .await;
@@ -1651,6 +1874,137 @@ async fn a_gate_the_api_server_refuses_holds_the_system_and_says_why() {
         let condition = done.status.as_ref().expect("status").conditions.iter().find(|c| c.type_ == "GatesApplied").cloned().expect("GatesApplied");
         assert_eq!(condition.status, "True");
         ward_becomes(&policies, "web", true).await;
+        operator.abort();
+    })
+    .await;
+}
+
+/// A NetworkPolicy someone else made with the name of a system's gate, before the plan:
+/// the operator never takes it over (the forced apply replaced it silently); the system
+/// is not released, the gate's error and `GatesApplied` name the policy, and the policy
+/// stays as its owner made it. Once it is gone, lifeline's gate is applied.
+#[tokio::test]
+async fn a_network_policy_of_the_gates_name_made_by_someone_else_is_never_taken_over() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-foreign", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        let policies: Api<NetworkPolicy> = ns.api();
+        let gate_name = policy_name("web");
+        policies
+            .create(
+                &pp,
+                &object(json!({
+                    "metadata": { "name": gate_name, "labels": { "team": "network" } },
+                    "spec": {
+                        "podSelector": { "matchLabels": { "app": "web" } },
+                        "policyTypes": ["Ingress"],
+                        "ingress": [{ "from": [{ "ipBlock": { "cidr": "10.99.0.0/16" } }] }]
+                    }
+                })),
+            )
+            .await
+            .expect("the network team's policy");
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(support::gated_system("web", "web", 1)))
+            .await
+            .expect("web");
+        let plans: Api<RecoveryPlan> = ns.api();
+        plans
+            .create(
+                &pp,
+                &staged_plan(
+                    Some("commander"),
+                    json!([
+                        { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } }
+                    ]),
+                ),
+            )
+            .await
+            .expect("plan");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-foreign"),
+        ));
+        let held = wait_for(&plans, "release", "web's gate refused", WAIT, |p| {
+            find_system(p, "web")
+                .and_then(|w| w.gate.as_ref())
+                .is_some_and(|g| g.error.is_some())
+        })
+        .await;
+        let web = system_status(&held, "web");
+        assert_ne!(
+            web.released_stage.as_deref(),
+            Some("it-validation"),
+            "not released behind a policy that is not its gate"
+        );
+        let error = web.gate.clone().expect("gate").error.unwrap_or_default();
+        assert!(
+            error.contains(&format!("NetworkPolicy {}/{gate_name}", ns.name))
+                && error.contains("is not lifeline's"),
+            "{error}"
+        );
+        let condition = held
+            .status
+            .as_ref()
+            .expect("status")
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "GatesApplied")
+            .cloned()
+            .expect("GatesApplied");
+        assert_eq!(
+            (condition.status.as_str(), condition.reason.as_str()),
+            ("False", "ApplyFailed")
+        );
+        assert!(
+            condition.message.contains(&gate_name),
+            "{}",
+            condition.message
+        );
+        // Theirs, as they made it: their label, their audience, nothing of lifeline's.
+        let theirs = policies.get(&gate_name).await.expect("their policy");
+        assert_eq!(
+            theirs.metadata.labels.clone().unwrap_or_default(),
+            [("team".to_string(), "network".to_string())].into(),
+            "{theirs:?}"
+        );
+        let ingress = serde_json::to_string(&theirs.spec.as_ref().and_then(|s| s.ingress.clone()))
+            .expect("json");
+        assert!(
+            ingress.contains("10.99.0.0/16")
+                && !ingress.contains("10.1.0.0/16")
+                && !ingress.contains("lifeline-system"),
+            "{ingress}"
+        );
+
+        // The network team removes theirs: lifeline's gate is applied and web released.
+        policies
+            .delete(&gate_name, &DeleteParams::default())
+            .await
+            .expect("delete theirs");
+        wait_for(
+            &plans,
+            "release",
+            "web at it-validation",
+            WAIT,
+            released_at("web", "it-validation"),
+        )
+        .await;
+        let ours = policies.get(&gate_name).await.expect("lifeline's gate");
+        assert_eq!(
+            ours.metadata
+                .labels
+                .clone()
+                .unwrap_or_default()
+                .get("app.kubernetes.io/managed-by")
+                .cloned(),
+            Some("lifeline".to_string()),
+            "{ours:?}"
+        );
         operator.abort();
     })
     .await;

@@ -37,6 +37,7 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 
 pub mod playbook;
+pub mod policies;
 
 /// The environment variable naming a kubeconfig for an already running cluster.
 pub const KUBECONFIG_ENV: &str = "LIFELINE_TEST_KUBECONFIG";
