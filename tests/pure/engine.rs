@@ -926,6 +926,96 @@ fn a_dependency_without_a_release_gate_does_not_hold_a_release_back() {
     assert_eq!(run.decide(), acts(&["start a step-1", "release b it"]));
 }
 
+/// A stage Approval of the plan "recovery" (namespace "ward"): `who` approves `system` at
+/// `stage`, `minute` minutes after the plan was created.
+fn approved(
+    stage: &str,
+    system: &str,
+    who: &str,
+    minute: u32,
+) -> lifeline::api::v1alpha1::Approval {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "lifeline.dev/v1alpha1",
+        "kind": "Approval",
+        "metadata": {
+            "name": format!("{stage}-{system}-{who}"),
+            "namespace": "ward",
+            "creationTimestamp": format!("2026-01-01T00:{minute:02}:00Z")
+        },
+        "spec": {
+            "plan": "recovery", "stage": stage, "systems": [system], "decision": "approve",
+            "approver": { "username": who }
+        }
+    }))
+    .expect("an Approval")
+}
+
+#[test]
+fn a_system_approved_at_two_stages_ahead_moves_one_approval_stage_per_decision() {
+    // pilot and all each need a person; a was approved at both before it was verified
+    // (the ward and the site lead decided early), b at neither.
+    let mut st = stages(&["it", "pilot", "all"]);
+    st[1].approval.required = 1;
+    st[2].approval.required = 1;
+    let settings = PlanSettings {
+        stages: st,
+        ..settings()
+    };
+    let created = time(0);
+    let facts = PlanFacts {
+        name: "recovery",
+        uid: None,
+        namespace: "ward",
+        created: Some(&created),
+        requested_by: Some("commander"),
+        regated: &[],
+    };
+    let eval = evaluate(
+        &facts,
+        &settings,
+        &[key("a"), key("b")],
+        &[
+            approved("pilot", "a", "alice", 1),
+            approved("all", "a", "bob", 2),
+        ],
+    );
+    assert_eq!(eval.gate(1, &key("a")), &StageGate::Open);
+    assert_eq!(eval.gate(2, &key("a")), &StageGate::Open);
+    assert_eq!(eval.gate(1, &key("b")), &StageGate::Awaiting);
+    let mut run = Run::new(must_plan(&[sys("a").gate(), sys("b").gate()], settings));
+    run.gates = eval.gates.clone();
+    let decide_with_approvals = |run: &mut Run| {
+        let inputs = Inputs {
+            system_gates: eval.system_gates.clone(),
+            ..run.inputs()
+        };
+        let d = decide(&run.model, &run.status, &inputs);
+        run.status = d.status;
+        d.actions.iter().map(|a| run.render(a)).collect::<Vec<_>>()
+    };
+    decide_with_approvals(&mut run);
+    run.step_ok("a", 0);
+    run.step_ok("b", 0);
+    decide_with_approvals(&mut run);
+    run.check_ok("a", 0);
+    run.check_ok("b", 0);
+
+    // Verified: a goes through it (no people) and pilot, and stops there for this
+    // decision, though all is approved for it too.
+    assert_eq!(
+        decide_with_approvals(&mut run),
+        acts(&["release a it", "release a pilot", "release b it"])
+    );
+    assert_eq!(run.sys("a").released_stage.as_deref(), Some("pilot"));
+    assert_eq!(run.sys("b").released_stage.as_deref(), Some("it"));
+    // The next decision takes it one stage on, to all; b waits for its own approvals.
+    assert_eq!(decide_with_approvals(&mut run), acts(&["release a all"]));
+    assert_eq!(run.sys("a").released_stage.as_deref(), Some("all"));
+    assert_eq!(decide_with_approvals(&mut run), acts(&[]));
+    assert_eq!(run.sys("b").released_stage.as_deref(), Some("it"));
+    assert_eq!(run.status.phase, PlanPhase::AwaitingApproval);
+}
+
 #[test]
 fn nothing_is_released_while_paused() {
     let model = must_plan(
