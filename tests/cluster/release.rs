@@ -439,6 +439,113 @@ async fn approve_records_the_decision_as_the_authenticated_user_after_showing_wh
     .await;
 }
 
+#[tokio::test]
+async fn approve_with_system_records_only_the_systems_named_and_refuses_one_not_waiting() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("approve-systems", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        let mut plan = staged_plan(
+            None,
+            json!([
+                { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } },
+                { "name": "pilot-ward", "approval": { "required": 1 } },
+                { "name": "all-sites", "approval": { "required": 1 } }
+            ]),
+        );
+        plan.spec.systems.names = Some(["web", "lab", "pas", "his", "ris"].map(String::from).to_vec());
+        ns.api::<RecoveryPlan>().create(&pp, &plan).await.expect("plan");
+        // web, lab and pas verified and waiting at pilot-ward; his still restoring; ris
+        // already released at pilot-ward, so waiting at all-sites instead.
+        let released = |name: &str, stage: &str| {
+            json!({ "name": format!("{}/{name}", ns.name), "phase": "Released", "releasedStage": stage,
+                    "checks": [{ "name": "ready", "phase": "Succeeded", "attempts": 1 }] })
+        };
+        let status = json!({
+            "phase": "AwaitingApproval",
+            "systems": [
+                released("web", "it-validation"),
+                released("lab", "it-validation"),
+                released("pas", "it-validation"),
+                { "name": format!("{}/his", ns.name), "phase": "Restoring" },
+                released("ris", "pilot-ward"),
+            ]
+        });
+        support::write_status(&ns.api::<RecoveryPlan>(), "release", status).await;
+        let approvals = ns.api::<Approval>();
+        let count = || async {
+            approvals.list(&Default::default()).await.expect("list").items.len()
+        };
+        let approve = |systems: &[&str]| {
+            let mut args = vec!["approve", "release", "-n", &ns.name, "--stage", "pilot-ward"];
+            for s in systems {
+                args.extend(["--system", s]);
+            }
+            args.extend(["--comment", "results checked", "--yes"]);
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            async move {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                support::lifeline(&args).await
+            }
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+
+        // `--system lab --system pas`: exactly those two, shown and recorded.
+        let out = approve(&["lab", "pas"]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let shown = text(&out.stderr);
+        assert!(
+            shown.contains(&format!("  {}/lab (Released):", ns.name))
+                && shown.contains(&format!("  {}/pas (Released):", ns.name))
+                && !shown.contains("/web"),
+            "what was tested for the two named, not for web: {shown}"
+        );
+        let said = text(&out.stdout);
+        let name = said
+            .trim()
+            .strip_prefix(&format!("approve of stage pilot-ward of {}/release recorded as Approval ", ns.name))
+            .unwrap_or_else(|| panic!("{said}"))
+            .to_string();
+        let recorded = approvals.get(&name).await.expect("the Approval");
+        assert_eq!(
+            recorded.spec.systems,
+            [format!("{}/lab", ns.name), format!("{}/pas", ns.name)]
+        );
+
+        // At once, by the same person, the third (as namespace/name): a second Approval,
+        // of web alone.
+        let web = format!("{}/web", ns.name);
+        let out = approve(&[&web]).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(count().await, 2, "two decisions, two Approvals");
+        let all = approvals.list(&Default::default()).await.expect("list").items;
+        let web_only = all.iter().find(|a| a.metadata.name.as_deref() != Some(name.as_str())).expect("web's");
+        assert_eq!(web_only.spec.systems, [web]);
+
+        // A system not waiting at the stage is refused, by name, with what does wait, and
+        // nothing is recorded, also when it is named beside one that waits.
+        let waiting = format!("waiting there: {ns}/web, {ns}/lab, {ns}/pas", ns = ns.name);
+        for (named, refused) in [
+            (&["his"][..], "his"),
+            (&["ris"][..], "ris"),
+            (&["web", "his"][..], "his"),
+            (&["nope"][..], "nope"),
+        ] {
+            let out = approve(named).await;
+            assert_eq!(out.status.code(), Some(1), "{named:?}");
+            let err = text(&out.stderr);
+            assert!(
+                err.contains(&format!(
+                    "{ns}/{refused} is not verified and waiting at stage pilot-ward of {ns}/release; {waiting}",
+                    ns = ns.name
+                )),
+                "{named:?}: {err}"
+            );
+            assert_eq!(count().await, 2, "{named:?}: nothing recorded");
+        }
+    })
+    .await;
+}
+
 /// The peers a release gate should admit once `stages` have been released: the
 /// verification audience (the operator's namespace and the system's own), then each
 /// stage's audience in order. Written out from the plan, independently of the operator.
