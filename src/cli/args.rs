@@ -79,7 +79,11 @@ pub enum Command {
     },
     /// Approve a release stage as yourself, after seeing what was tested.
     Approve(DecideArgs),
-    /// Reject a release stage as yourself: the stage halts with your reason.
+    /// Reject a release stage for systems waiting there, as yourself, with a reason.
+    ///
+    /// Each system named with --system (without it, each one waiting at the stage) stays
+    /// where it is, held by your reason, while the others go on, until the stage's quorum
+    /// approves it again in decisions made after yours.
     Reject(DecideArgs),
     /// Pause a plan: nothing new starts; what is running finishes.
     Pause {
