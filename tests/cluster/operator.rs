@@ -1027,6 +1027,8 @@ async fn a_privileged_job_step_admitted_without_the_policy_is_refused_and_no_job
         let pod = &mut step["job"]["template"]["spec"]["template"]["spec"];
         pod["hostPID"] = json!(true);
         pod["containers"][0]["securityContext"]["privileged"] = json!(true);
+        // As the API server requires of a privileged container.
+        pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] = json!(true);
         let systems = [clinical_system("db", &[], vec![step], vec![])];
         install(&ns, &[], &systems).await;
         create::<RecoveryPlan>(&ns, &object(recovery_plan("restore", &["db"]))).await;
@@ -1046,7 +1048,7 @@ async fn a_privileged_job_step_admitted_without_the_policy_is_refused_and_no_job
             message.contains(&format!(
                 "ClinicalSystem {}/db: spec.restore.steps{{restore}}.job.template.spec.template.spec.hostPID:",
                 ns.name
-            )) && message.contains("(and 1 more)")
+            )) && message.contains("(and 2 more)")
                 && message.contains("lifeline-system-jobs"),
             "{message}"
         );
