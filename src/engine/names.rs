@@ -42,9 +42,20 @@ pub fn isolation_policy(drill: &str, system: &str) -> String {
     )
 }
 
-/// The RecoveryPlan of run `number` of drill `drill`.
+/// The RecoveryPlan of run `number` of drill `drill`: `<drill>-run-<number>` when that
+/// fits in 63 characters (never another drill's or run's: the number is the digits after
+/// the last `-run-`), else a readable head and a hash of the whole identity
+/// ([`hashed_name`]), not the 32-bit hash of [`object_name`], with which two long drill
+/// names sharing their first 54 characters can be found that share a plan. A run's plan
+/// is recorded in the drill's status as it is created, so a run under way keeps the name
+/// it was given.
 pub fn drill_plan(drill: &str, number: u32) -> String {
-    object_name(&[drill, "run", &number.to_string()])
+    let number = number.to_string();
+    let readable = format!("{drill}-run-{number}");
+    if readable.len() <= MAX_NAME {
+        return readable;
+    }
+    hashed_name(&[drill, "run", &number], &["drill-plan", drill, &number])
 }
 
 /// A name from the readable `parts` (joined with '-', cut to fit) and a hash of the full
@@ -179,5 +190,34 @@ mod tests {
         let run_11 = drill_plan(&"d".repeat(60), 11);
         assert_ne!(run_10, run_11);
         assert!(run_10.len() <= 63, "{run_10}");
+    }
+
+    #[test]
+    fn two_long_drill_names_never_share_a_plan() {
+        // Two drills of 63 characters sharing their first 57, whose plans' names the
+        // 32-bit hash of object_name made one.
+        let a = "weekly-isolation-of-the-pathology-laboratory-information-dejlim";
+        let b = "weekly-isolation-of-the-pathology-laboratory-information-1e8vpe";
+        assert_eq!(
+            object_name(&[a, "run", "1"]),
+            object_name(&[b, "run", "1"]),
+            "the collision object_name has"
+        );
+        let (pa, pb) = (drill_plan(a, 1), drill_plan(b, 1));
+        assert_ne!(pa, pb);
+        for p in [&pa, &pb] {
+            assert!(p.len() <= 63, "{p}");
+            assert!(
+                p.starts_with("weekly-isolation-of-the-pathology-laboratory-"),
+                "{p}"
+            );
+        }
+        // A name that fits is kept as it always was.
+        assert_eq!(drill_plan("weekly", 12), "weekly-run-12");
+        assert_eq!(drill_plan(&"d".repeat(57), 1).len(), 63);
+        assert_eq!(
+            drill_plan(&"d".repeat(57), 1),
+            format!("{}-run-1", "d".repeat(57))
+        );
     }
 }

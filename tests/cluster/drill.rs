@@ -732,7 +732,12 @@ async fn an_isolation_shuts_an_earlier_gate_at_once_and_connections_that_get_thr
                 &PostParams::default(),
                 &object(json!({
                     "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-                    "metadata": { "name": lifeline::controller::plan::release::policy_name("lims") },
+                    "metadata": {
+                        "name": lifeline::controller::plan::release::policy_name("lims"),
+                        // lifeline's gate, as the earlier recovery labelled it (a policy of
+                        // that name without these is never taken over).
+                        "labels": { "app.kubernetes.io/managed-by": "lifeline", "lifeline.dev/system": "lims" }
+                    },
                     "spec": earlier
                 })),
             )

@@ -2117,6 +2117,137 @@ async fn a_network_policy_of_the_gates_name_made_by_someone_else_is_never_taken_
     .await;
 }
 
+/// A NetworkPolicy someone else made with the name of a system's gate, before the plan:
+/// the operator never takes it over (the forced apply replaced it silently); the system
+/// is not released, the gate's error and `GatesApplied` name the policy, and the policy
+/// stays as its owner made it. Once it is gone, lifeline's gate is applied.
+#[tokio::test]
+async fn a_network_policy_of_the_gates_name_made_by_someone_else_is_never_taken_over() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-foreign", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        let policies: Api<NetworkPolicy> = ns.api();
+        let gate_name = policy_name("web");
+        policies
+            .create(
+                &pp,
+                &object(json!({
+                    "metadata": { "name": gate_name, "labels": { "team": "network" } },
+                    "spec": {
+                        "podSelector": { "matchLabels": { "app": "web" } },
+                        "policyTypes": ["Ingress"],
+                        "ingress": [{ "from": [{ "ipBlock": { "cidr": "10.99.0.0/16" } }] }]
+                    }
+                })),
+            )
+            .await
+            .expect("the network team's policy");
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(support::gated_system("web", "web", 1)))
+            .await
+            .expect("web");
+        let plans: Api<RecoveryPlan> = ns.api();
+        plans
+            .create(
+                &pp,
+                &staged_plan(
+                    Some("commander"),
+                    json!([
+                        { "name": "it-validation", "audience": { "ipBlocks": ["10.1.0.0/16"] } }
+                    ]),
+                ),
+            )
+            .await
+            .expect("plan");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-foreign"),
+        ));
+        let held = wait_for(&plans, "release", "web's gate refused", WAIT, |p| {
+            find_system(p, "web")
+                .and_then(|w| w.gate.as_ref())
+                .is_some_and(|g| g.error.is_some())
+        })
+        .await;
+        let web = system_status(&held, "web");
+        assert_ne!(
+            web.released_stage.as_deref(),
+            Some("it-validation"),
+            "not released behind a policy that is not its gate"
+        );
+        let error = web.gate.clone().expect("gate").error.unwrap_or_default();
+        assert!(
+            error.contains(&format!("NetworkPolicy {}/{gate_name}", ns.name))
+                && error.contains("is not lifeline's"),
+            "{error}"
+        );
+        let condition = held
+            .status
+            .as_ref()
+            .expect("status")
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "GatesApplied")
+            .cloned()
+            .expect("GatesApplied");
+        assert_eq!(
+            (condition.status.as_str(), condition.reason.as_str()),
+            ("False", "ApplyFailed")
+        );
+        assert!(
+            condition.message.contains(&gate_name),
+            "{}",
+            condition.message
+        );
+        // Theirs, as they made it: their label, their audience, nothing of lifeline's.
+        let theirs = policies.get(&gate_name).await.expect("their policy");
+        assert_eq!(
+            theirs.metadata.labels.clone().unwrap_or_default(),
+            [("team".to_string(), "network".to_string())].into(),
+            "{theirs:?}"
+        );
+        let ingress = serde_json::to_string(&theirs.spec.as_ref().and_then(|s| s.ingress.clone()))
+            .expect("json");
+        assert!(
+            ingress.contains("10.99.0.0/16")
+                && !ingress.contains("10.1.0.0/16")
+                && !ingress.contains("lifeline-system"),
+            "{ingress}"
+        );
+
+        // The network team removes theirs: lifeline's gate is applied and web released.
+        policies
+            .delete(&gate_name, &DeleteParams::default())
+            .await
+            .expect("delete theirs");
+        wait_for(
+            &plans,
+            "release",
+            "web at it-validation",
+            WAIT,
+            released_at("web", "it-validation"),
+        )
+        .await;
+        let ours = policies.get(&gate_name).await.expect("lifeline's gate");
+        assert_eq!(
+            ours.metadata
+                .labels
+                .clone()
+                .unwrap_or_default()
+                .get("app.kubernetes.io/managed-by")
+                .cloned(),
+            Some("lifeline".to_string()),
+            "{ours:?}"
+        );
+        operator.abort();
+    })
+    .await;
+}
+
 /// Scales Deployment `name` to `replicas`.
 async fn scale(ns: &TestNamespace, name: &str, replicas: i32) {
     ns.api::<k8s_openapi::api::apps::v1::Deployment>()

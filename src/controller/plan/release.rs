@@ -6,7 +6,12 @@
 //! `lifeline.dev/released-stage=<stage>`.
 //!
 //! The policies are not owned by the plan: deleting a plan leaves the last released state
-//! in place, so tidying up never cuts clinicians off.
+//! in place, so tidying up never cuts clinicians off. They are lifeline's by their labels
+//! (`app.kubernetes.io/managed-by: lifeline`, `lifeline.dev/system: <system>`): a
+//! NetworkPolicy of a gate's name without them (someone else's, or another system's whose
+//! long name shortened to the same) is never taken over by the forced apply; the release
+//! fails naming it. The names stay as they always were, so existing gates are found after
+//! an upgrade (a gate under a new name would leave the old one admitting its audience).
 
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
@@ -113,11 +118,8 @@ pub fn policy(
             namespace: Some(ns),
             labels: Some(
                 [
-                    (
-                        "app.kubernetes.io/managed-by".to_string(),
-                        "lifeline".to_string(),
-                    ),
-                    ("lifeline.dev/system".to_string(), system.name_any()),
+                    (MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string()),
+                    (GATE_SYSTEM_LABEL.to_string(), system.name_any()),
                     (RELEASED_STAGE_LABEL.to_string(), stage_label),
                 ]
                 .into(),
@@ -131,6 +133,56 @@ pub fn policy(
             ..Default::default()
         }),
     })
+}
+
+/// The label every object lifeline makes carries.
+const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "lifeline");
+/// The label naming the system a gate is for.
+const GATE_SYSTEM_LABEL: &str = "lifeline.dev/system";
+
+/// Why `existing`, the NetworkPolicy in `system`'s namespace with the name of one of its
+/// gates, is not lifeline's gate of `system`, if it is not: it lacks lifeline's label or
+/// is labelled for another system.
+pub fn foreign_gate(existing: &NetworkPolicy, system: &str) -> Option<String> {
+    let labels = existing.labels();
+    let ours = labels.get(MANAGED_BY.0).map(String::as_str) == Some(MANAGED_BY.1);
+    let for_system = labels.get(GATE_SYSTEM_LABEL).map(String::as_str);
+    if ours && for_system == Some(system) {
+        return None;
+    }
+    let whose = match (ours, for_system) {
+        (true, Some(other)) => format!("lifeline's gate of another system, {other}"),
+        _ => format!(
+            "not lifeline's (no labels {}={} and {GATE_SYSTEM_LABEL}={system})",
+            MANAGED_BY.0, MANAGED_BY.1
+        ),
+    };
+    Some(format!(
+        "it exists and is {whose}: lifeline never takes over a NetworkPolicy it did not \
+         make for ClinicalSystem {system}; rename or delete it, and the gate is applied"
+    ))
+}
+
+/// Fails, naming it, when a NetworkPolicy of `np`'s name exists in `ns` and is not
+/// lifeline's gate of `system` ([`foreign_gate`]).
+async fn refuse_foreign(
+    policies: &Api<NetworkPolicy>,
+    ns: &str,
+    np: &NetworkPolicy,
+    system: &str,
+) -> Result<(), Error> {
+    let name = np.name_any();
+    let existing = policies
+        .get_opt(&name)
+        .await
+        .during(|| format!("read NetworkPolicy {ns}/{name}"))?;
+    match existing.as_ref().and_then(|e| foreign_gate(e, system)) {
+        Some(why) => Err(Error::InvalidObject {
+            what: format!("NetworkPolicy {ns}/{name}"),
+            message: why,
+        }),
+        None => Ok(()),
+    }
 }
 
 /// How soon a gate the API server refused is tried again.
@@ -348,7 +400,9 @@ pub async fn dry_run(
     let name = np.name_any();
     let mut pp = PatchParams::apply(FIELD_MANAGER).force();
     pp.dry_run = true;
-    Api::<NetworkPolicy>::namespaced(ctx.client.clone(), &ns)
+    let policies = Api::<NetworkPolicy>::namespaced(ctx.client.clone(), &ns);
+    refuse_foreign(&policies, &ns, &np, &system.name_any()).await?;
+    policies
         .patch(&name, &pp, &Patch::Apply(&np))
         .await
         .during(|| format!("apply NetworkPolicy {ns}/{name}"))?;
@@ -371,7 +425,10 @@ pub async fn apply(
     let ns = system.namespace().unwrap_or_default();
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     let policies = Api::<NetworkPolicy>::namespaced(ctx.client.clone(), &ns);
+    let sys = system.name_any();
+    refuse_foreign(&policies, &ns, &np, &sys).await?;
     for held in earlier.iter().map(|sel| earlier_policy(system, sel)) {
+        refuse_foreign(&policies, &ns, &held, &sys).await?;
         let name = held.name_any();
         policies
             .patch(&name, &pp, &Patch::Apply(&held))
@@ -519,5 +576,26 @@ mod tests {
             peers.iter().any(|p| p.namespace_selector.is_some()),
             "{peers:?}"
         );
+    }
+
+    #[test]
+    fn a_network_policy_of_a_gates_name_is_the_gate_only_when_labelled_for_its_system() {
+        let lims = system();
+        let gate = policy(&lims, &[], None, None).expect("a gate");
+        assert_eq!(foreign_gate(&gate, "lims"), None, "lifeline's own gate");
+        // Someone else's policy of that name, made before the plan.
+        let theirs: NetworkPolicy = serde_json::from_value(json!({
+            "metadata": { "name": policy_name("lims"), "labels": { "team": "network" } },
+            "spec": { "podSelector": {} }
+        }))
+        .expect("a NetworkPolicy");
+        let why = foreign_gate(&theirs, "lims").expect("foreign");
+        assert!(
+            why.contains("is not lifeline's") && why.contains("lifeline.dev/system=lims"),
+            "{why}"
+        );
+        // Another system's gate, whose long name was shortened to the same.
+        let why = foreign_gate(&gate, "lims-2").expect("another system's");
+        assert!(why.contains("another system, lims"), "{why}");
     }
 }
