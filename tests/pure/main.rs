@@ -5,6 +5,7 @@
 
 mod approvals;
 mod architecture;
+mod awaiting;
 mod cli;
 mod engine;
 mod engine_properties;
