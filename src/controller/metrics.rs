@@ -357,6 +357,72 @@ mod tests {
     }
 
     #[test]
+    fn degraded_systems_are_counted_across_plans_until_they_recover_or_the_plan_goes() {
+        use crate::api::v1alpha1::{RecoveryPlanStatus, SystemPhase, SystemStatus};
+        let spec: crate::api::v1alpha1::ClinicalSystemSpec =
+            serde_json::from_value(serde_json::json!({
+                "displayName": "Lab", "tier": "critical", "recoveryTimeObjective": "1h",
+                "restore": { "steps": [{ "name": "start", "scale": { "kind": "Deployment", "name": "x", "replicas": 1 } }] }
+            }))
+            .expect("a spec");
+        let all: Vec<crate::engine::SystemSource<'_>> = ["lab", "pas"]
+            .iter()
+            .map(|name| crate::engine::SystemSource {
+                namespace: "ward",
+                name,
+                spec: &spec,
+                origin: "test",
+            })
+            .collect();
+        let model = crate::engine::plan(
+            &all,
+            &["ward/lab".to_string(), "ward/pas".to_string()],
+            crate::engine::PlanSettings::default(),
+        )
+        .expect("a model");
+        let status = |phases: [SystemPhase; 2]| RecoveryPlanStatus {
+            phase: PlanPhase::Succeeded,
+            systems: model
+                .systems
+                .iter()
+                .zip(phases)
+                .map(|(m, phase)| SystemStatus {
+                    name: m.key.clone(),
+                    phase,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let gauge = |m: &Metrics| {
+            let text = m.encode();
+            text.lines()
+                .find(|l| l.starts_with("lifeline_systems_degraded "))
+                .map(str::to_string)
+                .unwrap_or_else(|| panic!("no lifeline_systems_degraded in {text}"))
+        };
+        let m = Metrics::default();
+        let released = status([SystemPhase::Released, SystemPhase::Released]);
+        m.record_plan("ward", "a", &model, &released, &released);
+        assert_eq!(gauge(&m), "lifeline_systems_degraded 0");
+        let one = status([SystemPhase::Degraded, SystemPhase::Released]);
+        m.record_plan("ward", "a", &model, &released, &one);
+        assert_eq!(gauge(&m), "lifeline_systems_degraded 1");
+        // Another plan's degraded systems add up with the first's.
+        let both = status([SystemPhase::Degraded, SystemPhase::Degraded]);
+        m.record_plan("ward", "b", &model, &released, &both);
+        assert_eq!(gauge(&m), "lifeline_systems_degraded 3");
+        // Recorded again (another reconcile) they are not counted twice.
+        m.record_plan("ward", "b", &model, &both, &both);
+        assert_eq!(gauge(&m), "lifeline_systems_degraded 3");
+        // The first plan's system recovers; the second plan is deleted.
+        m.record_plan("ward", "a", &model, &one, &released);
+        assert_eq!(gauge(&m), "lifeline_systems_degraded 2");
+        m.forget("ward", "b");
+        assert_eq!(gauge(&m), "lifeline_systems_degraded 0");
+    }
+
+    #[test]
     fn a_finished_drill_counts_its_outcome_and_each_measured_recovery() {
         let m = Metrics::default();
         let run: crate::api::v1alpha1::DrillRun = serde_json::from_value(serde_json::json!({

@@ -381,6 +381,160 @@ mod tests {
         );
     }
 
+    /// The plan's model with its one system `lab` in northern-care, and a reference to it.
+    fn lab_model() -> (
+        crate::engine::PlanModel,
+        k8s_openapi::api::core::v1::ObjectReference,
+    ) {
+        let spec: crate::api::v1alpha1::ClinicalSystemSpec =
+            serde_json::from_value(serde_json::json!({
+                "displayName": "Lab", "tier": "critical", "recoveryTimeObjective": "1h",
+                "restore": { "steps": [{ "name": "unseal", "manual": { "instructions": "Two custodians unseal the key store", "required": 2 } }] },
+                "verify": { "checks": [{ "name": "ready", "workloadReady": { "kind": "Deployment", "name": "lab" } }] }
+            }))
+            .expect("a spec");
+        let all = [crate::engine::SystemSource {
+            namespace: "northern-care",
+            name: "lab",
+            spec: &spec,
+            origin: "test",
+        }];
+        let model = crate::engine::plan(
+            &all,
+            &["northern-care/lab".to_string()],
+            crate::engine::PlanSettings::default(),
+        )
+        .expect("a model");
+        let plan_ref = k8s_openapi::api::core::v1::ObjectReference {
+            kind: Some("RecoveryPlan".into()),
+            name: Some("northern-care-recovery".into()),
+            namespace: Some("northern-care".into()),
+            ..Default::default()
+        };
+        (model, plan_ref)
+    }
+
+    /// The one notification among the Events of the change from `prev` to `next`.
+    fn notified(prev: &RecoveryPlanStatus, next: &RecoveryPlanStatus) -> Vec<Notification> {
+        let (model, plan_ref) = lab_model();
+        crate::controller::plan::events::transitions(&model, &plan_ref, prev, next)
+            .iter()
+            .filter_map(|ev| for_event(&plan(), next, ev))
+            .collect()
+    }
+
+    #[test]
+    fn a_released_system_whose_check_fails_again_is_notified_as_degraded_each_regression() {
+        use crate::api::v1alpha1::{SystemPhase, SystemStatus};
+        let lab = |phase, regressions, message: Option<&str>| RecoveryPlanStatus {
+            phase: PlanPhase::Succeeded,
+            progress: Some("1/1".into()),
+            systems: vec![SystemStatus {
+                name: "northern-care/lab".into(),
+                phase,
+                verified_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                    "2026-01-01T00:10:00Z".parse().expect("a timestamp"),
+                )),
+                regression_count: regressions,
+                message: message.map(str::to_string),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let released = lab(SystemPhase::Released, 0, None);
+        let degraded = lab(
+            SystemPhase::Degraded,
+            1,
+            Some("check 'ready' fails again: Deployment northern-care/lab is scaled to 0"),
+        );
+        let n = notified(&released, &degraded);
+        assert_eq!(n.len(), 1, "{n:#?}");
+        let n = &n[0];
+        assert_eq!(n.reason, "SystemDegraded");
+        assert_eq!(n.severity, "Warning");
+        assert_eq!(n.system.as_deref(), Some("northern-care/lab"));
+        assert_eq!(
+            n.id,
+            "u-1/SystemDegraded/northern-care/lab/status.regressions{1}"
+        );
+        assert!(
+            n.message.contains("northern-care/lab")
+                && n.message
+                    .contains("Deployment northern-care/lab is scaled to 0"),
+            "{}",
+            n.message
+        );
+        // Still degraded at the next reconcile: not notified again.
+        assert_eq!(notified(&degraded, &degraded), vec![]);
+        // A second regression, after the first ended, is its own notification.
+        let again = lab(SystemPhase::Degraded, 2, Some("check 'ready' fails again"));
+        let second = notified(&lab(SystemPhase::Released, 1, None), &again);
+        let degraded_ids: Vec<&str> = second
+            .iter()
+            .filter(|n| n.reason == "SystemDegraded")
+            .map(|n| n.id.as_str())
+            .collect();
+        assert_eq!(
+            degraded_ids,
+            ["u-1/SystemDegraded/northern-care/lab/status.regressions{2}"]
+        );
+    }
+
+    #[test]
+    fn a_manual_step_coming_to_wait_for_people_is_notified_with_its_instructions() {
+        use crate::api::v1alpha1::{AwaitingStep, SystemPhase, SystemStatus};
+        let restoring = |awaiting: Vec<AwaitingStep>| RecoveryPlanStatus {
+            phase: PlanPhase::Running,
+            progress: Some("0/1".into()),
+            systems: vec![SystemStatus {
+                name: "northern-care/lab".into(),
+                phase: SystemPhase::Restoring,
+                ..Default::default()
+            }],
+            awaiting_steps: awaiting,
+            ..Default::default()
+        };
+        let waiting = AwaitingStep {
+            system: "northern-care/lab".into(),
+            step: "unseal".into(),
+            instructions: "Two custodians unseal the key store".into(),
+            needed: 2,
+            required: 2,
+            from: "anyone who may create Approvals here".into(),
+            confirmed_by: vec![],
+        };
+        let before = restoring(vec![]);
+        let after = restoring(vec![waiting.clone()]);
+        let n: Vec<Notification> = notified(&before, &after)
+            .into_iter()
+            .filter(|n| n.reason == "StepAwaitingConfirmation")
+            .collect();
+        assert_eq!(n.len(), 1, "{n:#?}");
+        let n = &n[0];
+        assert_eq!(n.severity, "Normal");
+        assert_eq!(n.system.as_deref(), Some("northern-care/lab"));
+        assert_eq!(
+            n.id,
+            "u-1/StepAwaitingConfirmation/northern-care/lab/spec.restore.steps{unseal}"
+        );
+        assert_eq!(
+            n.message,
+            "step unseal of lab awaits 2 more confirmations (of 2) from anyone who may create Approvals here: Two custodians unseal the key store"
+        );
+        // One confirmation in: the step still waits, and is not notified again.
+        let one = restoring(vec![AwaitingStep {
+            needed: 1,
+            confirmed_by: vec!["kim".into()],
+            ..waiting
+        }]);
+        assert!(
+            notified(&after, &one)
+                .iter()
+                .all(|n| n.reason != "StepAwaitingConfirmation"),
+            "a step already waiting is not notified again"
+        );
+    }
+
     #[test]
     fn routine_transitions_are_not_notified() {
         let status = RecoveryPlanStatus::default();

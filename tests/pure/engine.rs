@@ -2068,3 +2068,97 @@ fn recovery_times_count_from_the_incidents_start_also_for_a_system_added_mid_rec
         "85 minutes since the incident, against 1h"
     );
 }
+
+#[test]
+fn with_reapprove_after_restore_a_system_restored_again_waits_for_a_new_approval_at_its_stage() {
+    let mut app = sys("app").steps(2).gate().needs(&["db"]);
+    if let Some(release) = app.spec.release.as_mut() {
+        release.reapprove_after_restore = true;
+    }
+    let mut stages = stages(&["it", "ward"]);
+    stages[1].approval.required = 1;
+    let model = must_plan(
+        &[sys("db"), app],
+        PlanSettings {
+            stages,
+            ..settings()
+        },
+    );
+    let mut run = Run::new(model.clone());
+    run.decide();
+    run.restore_one("db");
+    run.step_ok("app", 0);
+    run.decide();
+    run.step_ok("app", 1);
+    run.decide();
+    run.check_ok("app", 0);
+    run.decide();
+    assert_eq!(run.sys("app").released_stage.as_deref(), Some("ward"));
+
+    run.now = 100;
+    lifeline::engine::restore_again(
+        &model,
+        &mut run.status,
+        &key("app"),
+        Some("step-2"),
+        false,
+        at(100),
+    )
+    .expect("restore again");
+    let app = run.sys("app");
+    assert_eq!(app.reapprove_after, Some(time(100)));
+    assert_eq!(
+        app.resume_stage, None,
+        "it does not go back to the ward unasked"
+    );
+
+    // The ward's Approval of the first verification was made before the restore again:
+    // it counts no more for app, whose gate there awaits a new one.
+    let approval = |name: &str, secs: i64| -> lifeline::api::v1alpha1::Approval {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+            "metadata": { "name": name, "namespace": NS, "creationTimestamp": at(secs).to_string() },
+            "spec": { "plan": "recovery", "stage": "ward", "systems": ["app"], "decision": "approve",
+                      "approver": { "username": "kim" } }
+        }))
+        .expect("an approval")
+    };
+    let created = time(0);
+    let regated = [(
+        key("app"),
+        time(100),
+        "ward/app was restored again".to_string(),
+    )];
+    let facts = PlanFacts {
+        name: "recovery",
+        uid: None,
+        namespace: NS,
+        created: Some(&created),
+        requested_by: None,
+        regated: &regated,
+    };
+    let keys: Vec<String> = model.systems.iter().map(|s| s.key.clone()).collect();
+    let before = [approval("ward-first", 50)];
+    let eval = evaluate(&facts, &model.settings, &keys, &before);
+    assert_eq!(eval.gate(1, &key("app")), &StageGate::Awaiting);
+    run.gates[1] = eval.gate(1, &key("app")).clone();
+
+    // Verified again: released through the stage that needs nobody, and held at the ward.
+    assert_eq!(run.decide(), acts(&["start app step-2"]));
+    run.now = 160;
+    run.step_ok("app", 1);
+    run.decide();
+    run.check_ok("app", 0);
+    assert_eq!(run.decide(), acts(&["release app it"]));
+    assert_eq!(run.sys("app").released_stage.as_deref(), Some("it"));
+    assert_eq!(run.decide(), acts(&[]), "still waiting at the ward");
+
+    // A new Approval, made after the restore again, releases it to the ward.
+    let after = [approval("ward-first", 50), approval("ward-again", 200)];
+    let eval = evaluate(&facts, &model.settings, &keys, &after);
+    assert_eq!(eval.gate(1, &key("app")), &StageGate::Open);
+    run.gates[1] = StageGate::Open;
+    run.now = 200;
+    assert_eq!(run.decide(), acts(&["release app ward"]));
+    assert_eq!(run.sys("app").released_stage.as_deref(), Some("ward"));
+}

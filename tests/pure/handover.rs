@@ -146,3 +146,88 @@ fn the_planner_accepts_a_held_system_whose_dependencies_the_plan_leaves_out() {
     let model = plan_some(&systems, &["db", "app"], settings).expect("db is held elsewhere");
     assert_eq!(model.systems.len(), 2);
 }
+
+#[test]
+fn a_dependency_in_another_namespace_verified_by_another_plan_counts_and_is_not_restored() {
+    use lifeline::{
+        api::v1alpha1::Dependency,
+        engine::{SystemSource, plan},
+    };
+    // The platform team's identity service, which its own plan recovers, and the ward's
+    // record system on top of it.
+    let identity = sys("identity");
+    let mut epr = sys("epr");
+    epr.spec.depends_on.push(Dependency {
+        name: "identity".into(),
+        namespace: Some("platform".into()),
+        optional: false,
+    });
+    let all = [
+        SystemSource {
+            namespace: "platform",
+            name: &identity.name,
+            spec: &identity.spec,
+            origin: &identity.origin,
+        },
+        SystemSource {
+            namespace: NS,
+            name: &epr.name,
+            spec: &epr.spec,
+            origin: &epr.origin,
+        },
+    ];
+    let model = plan(
+        &all,
+        &["platform/identity".to_string(), key("epr")],
+        settings(),
+    )
+    .expect("a plan across two namespaces");
+    let mut run = Run::new(model);
+    let holder = |phase| Holder {
+        plan: "platform/infra".into(),
+        phase,
+        stage: None,
+    };
+    let identity_status = |run: &Run| {
+        run.status
+            .systems
+            .iter()
+            .find(|s| s.name == "platform/identity")
+            .cloned()
+            .expect("platform/identity in the status")
+    };
+    // While the platform's plan restores it, nothing of it runs here and epr waits.
+    run.holders
+        .insert("platform/identity".into(), holder(SystemPhase::Restoring));
+    assert_eq!(run.decide(), acts(&[]), "nothing of identity runs here");
+    assert_eq!(identity_status(&run).phase, SystemPhase::Held);
+    assert_eq!(run.phase("epr"), SystemPhase::Waiting);
+
+    // The platform's plan verifies it: epr starts at once, identity is not restored.
+    run.now = 60;
+    run.holders
+        .insert("platform/identity".into(), holder(SystemPhase::Verified));
+    assert_eq!(run.decide(), acts(&["start epr step-1"]));
+    let held = identity_status(&run);
+    assert_eq!(held.phase, SystemPhase::Held);
+    assert!(
+        held.steps.iter().all(|s| s.attempts == 0),
+        "{:?}",
+        held.steps
+    );
+    let by = held.held_by.expect("heldBy names the other plan");
+    assert_eq!(
+        (by.plan.as_str(), by.phase),
+        ("platform/infra", SystemPhase::Verified)
+    );
+    assert!(
+        held.message
+            .as_deref()
+            .is_some_and(|m| m.contains("platform/infra")),
+        "status says by which plan: {:?}",
+        held.message
+    );
+    run.restore_one("epr");
+    assert_eq!(run.phase("epr"), SystemPhase::Verified);
+    assert_eq!(run.status.phase, PlanPhase::Succeeded);
+}

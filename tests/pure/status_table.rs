@@ -420,3 +420,57 @@ fn on_a_terminal_phases_have_symbols_and_colours_and_in_a_pipe_none() {
     assert!(!plain.contains('\u{1b}') && !plain.contains('✓'), "{plain}");
     assert!(!render_table(&plan, now_at(12)).contains('\u{1b}'));
 }
+
+#[test]
+fn a_released_system_whose_check_fails_again_shows_degraded_and_its_dependents_at_risk() {
+    let plan = plan_with(
+        json!({}),
+        json!({
+            "phase": "Succeeded",
+            "progress": "2/2",
+            "currentStage": "ward",
+            "startedAt": at(0),
+            "finishedAt": at(20),
+            "systems": [
+                {
+                    "name": "northern-care/identity", "tier": "mission-critical",
+                    "phase": "Degraded", "releasedStage": "ward",
+                    "verifiedAt": at(5), "recoverySeconds": 300, "objectiveSeconds": 1800,
+                    "message": "check ready fails again since 2026-01-01T01:00:00Z: Deployment northern-care/identity is scaled to 0",
+                    "regressionCount": 1,
+                    "steps": [{ "name": "scale-up", "phase": "Succeeded", "attempts": 1 }],
+                    "checks": [{ "name": "ready", "phase": "Succeeded", "attempts": 3,
+                                 "failingSince": at(60),
+                                 "lastError": "Deployment northern-care/identity is scaled to 0" }]
+                },
+                {
+                    "name": "northern-care/lims", "tier": "critical",
+                    "phase": "Released", "releasedStage": "ward",
+                    "verifiedAt": at(15), "recoverySeconds": 900, "objectiveSeconds": 1800,
+                    "atRisk": "its dependency northern-care/identity is degraded",
+                    "steps": [{ "name": "restore-db", "phase": "Succeeded", "attempts": 1 }]
+                }
+            ]
+        }),
+    );
+    let table = render_table(&plan, now_at(61));
+    let rows = table_rows(&table);
+    let identity = row(&rows, "identity");
+    assert_eq!(cell(identity, "PHASE"), "Degraded (ward)", "\n{table}");
+    assert_eq!(
+        cell(identity, "MESSAGE"),
+        "check ready fails again since 2026-01-01T01:00:00Z: Deployment northern-care/identity is scaled to 0",
+        "\n{table}"
+    );
+    let lims = row(&rows, "lims");
+    assert_eq!(
+        cell(lims, "PHASE"),
+        "Released (ward)",
+        "its gate is unchanged"
+    );
+    assert_eq!(
+        cell(lims, "MESSAGE"),
+        "at risk: its dependency northern-care/identity is degraded",
+        "\n{table}"
+    );
+}
