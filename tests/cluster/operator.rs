@@ -1500,6 +1500,117 @@ async fn a_two_person_manual_step_waits_for_two_distinct_people_and_says_so() {
     .await;
 }
 
+/// `lifeline confirm --reject --comment R` fails the manual step with the reason and
+/// names who rejected it, in the step, the interventions and `lifeline status`; a restore
+/// again and an abort are recorded with the person who asked, vouched for by the API
+/// server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_manual_step_fails_naming_who_and_restore_and_abort_record_the_person() {
+    use lifeline::api::v1alpha1::InterventionKind;
+    with_namespace("operator-reject-step", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let me = lifeline::controller::cluster::identity::whoami(&ns.client)
+            .await
+            .expect("who the test's user is")
+            .username;
+        let vault = clinical_system(
+            "vault",
+            &[],
+            vec![json!({ "name": "unseal", "manual": { "instructions": "The custodian unseals the vault" } })],
+            vec![],
+        );
+        let mut lab = clinical_system(
+            "lab",
+            &[],
+            vec![steps::scale("start", "lab", 1)],
+            vec![steps::ready("ready", "lab")],
+        );
+        lab["spec"]["verify"]["monitorInterval"] = json!("1h");
+        let idle = clinical_system(
+            "idle",
+            &[],
+            vec![json!({ "name": "sign-off", "manual": { "instructions": "sign it off" } })],
+            vec![],
+        );
+        install(&ns, &[("lab", 0)], &[vault, lab, idle]).await;
+        let _op = Operator::start("reject-step", &ns.name, &[]);
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("vault", &["vault", "lab"]))).await;
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("idle", &["idle"]))).await;
+        let plans = ns.api::<RecoveryPlan>();
+        wait_for(&plans, "vault", "lab verified and the unseal awaiting", RUN, |p| {
+            !status(p).awaiting_steps.is_empty()
+                && find(&status(p), &ns.name, "lab").is_some_and(|s| s.phase.is_verified())
+        })
+        .await;
+        let recorded = |p: &RecoveryPlan, kind: InterventionKind| {
+            status(p).interventions.into_iter().find(|r| r.action == kind)
+        };
+
+        // A restore again, recorded with who asked.
+        let out = cli(&["restore", "vault", "lab", "-n", &ns.name]).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let again = wait_for(&plans, "vault", "lab restored again and the restore recorded", RUN, |p| {
+            find(&status(p), &ns.name, "lab").is_some_and(|s| s.restored_again.first().is_some_and(|r| r.verified_at.is_some()))
+                && recorded(p, InterventionKind::Restore).is_some()
+        })
+        .await;
+        let restore = recorded(&again, InterventionKind::Restore).expect("the restore recorded");
+        let lab_key = format!("{}/lab", ns.name);
+        assert_eq!(
+            (restore.by.as_str(), restore.vouched, restore.system.as_deref()),
+            (me.as_str(), true, Some(lab_key.as_str())),
+            "{restore:?}"
+        );
+        assert!(restore.request.is_some() && restore.refused.is_none(), "{restore:?}");
+
+        // A rejection without a reason is refused; with one, it fails the step.
+        let out = cli(&["confirm", "vault", "vault", "unseal", "--reject", "-n", &ns.name]).await;
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("a rejection needs a reason"), "{err}");
+        let out = cli(&["confirm", "vault", "vault", "unseal", "--reject", "--comment", "the seal was tampered with", "-n", &ns.name]).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let failed = wait_for(&plans, "vault", "vault failed by the rejection", RUN, |p| {
+            sys_phase(p, &ns.name, "vault") == SystemPhase::Failed && recorded(p, InterventionKind::Reject).is_some()
+        })
+        .await;
+        let vault = sys(&status(&failed), &ns.name, "vault").clone();
+        assert_eq!(vault.steps[0].phase, ActionPhase::Failed, "{vault:#?}");
+        let message = vault.steps[0].message.clone().unwrap_or_default();
+        assert!(
+            message.contains(&format!("{me} rejected manual step 'unseal'"))
+                && message.contains("the seal was tampered with"),
+            "{message}"
+        );
+        assert!(status(&failed).awaiting_steps.is_empty(), "a rejected step waits no more");
+        let reject = recorded(&failed, InterventionKind::Reject).expect("the rejection recorded");
+        assert_eq!(
+            (reject.by.as_str(), reject.vouched, reject.step.as_deref(), reject.reason.as_deref()),
+            (me.as_str(), true, Some("unseal"), Some("the seal was tampered with")),
+            "{reject:?}"
+        );
+        let shown = cli(&["status", "vault", "-n", &ns.name]).await;
+        let shown = String::from_utf8_lossy(&shown.stdout).to_string();
+        assert!(
+            shown.contains(&format!("reject step unseal of vault by {me}: the seal was tampered with"))
+                && shown.contains(&format!("restore lab by {me}")),
+            "{shown}"
+        );
+
+        // An abort, recorded with who asked.
+        let out = cli(&["abort", "idle", "-n", &ns.name]).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let aborted = wait_for(&plans, "idle", "aborted and the abort recorded", RUN, |p| {
+            phase(p) == PlanPhase::Aborted && recorded(p, InterventionKind::Abort).is_some()
+        })
+        .await;
+        let abort = recorded(&aborted, InterventionKind::Abort).expect("the abort recorded");
+        assert_eq!((abort.by.as_str(), abort.vouched), (me.as_str(), true), "{abort:?}");
+        assert!(abort.requested_at.is_some() && abort.request.is_some(), "{abort:?}");
+    })
+    .await;
+}
+
 /// The monitoring path survives a SIGKILL: a verified system whose check fails again is
 /// Degraded; the operator is killed as soon as that is recorded, the check is mended
 /// while it is down, and once started again the system is back with exactly the one
