@@ -359,18 +359,26 @@ pub async fn confirm_step(
     comment: Option<String>,
 ) -> anyhow::Result<String> {
     let (me, found) = deciding(&client, namespace, plan, decision, comment.as_deref()).await?;
-    let key = crate::engine::approvals::system_key(namespace, system);
     let status = found.status.clone().unwrap_or_default();
-    let Some(s) = status.systems.iter().find(|s| s.name == key) else {
-        bail!(
-            "{key} is not a system of {namespace}/{plan} (its systems: {})",
+    let names = status.systems.iter().map(|s| s.name.as_str());
+    let key = match crate::engine::names::pick_system(names, system) {
+        Ok(key) => key,
+        Err(crate::engine::names::NamedSystem::Ambiguous(all)) => bail!(
+            "{system} is ambiguous in {namespace}/{plan}: it is the name of {}; name the one you mean as namespace/name",
+            all.join(" and ")
+        ),
+        Err(crate::engine::names::NamedSystem::Unknown) => bail!(
+            "{system} is not a system of {namespace}/{plan} (its systems: {})",
             status
                 .systems
                 .iter()
                 .map(|s| s.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
-        );
+        ),
+    };
+    let Some(s) = status.systems.iter().find(|s| s.name == key) else {
+        bail!("{key} is not a system of {namespace}/{plan}");
     };
     if !s.steps.iter().any(|st| st.name == step) {
         bail!(
@@ -402,7 +410,13 @@ pub async fn confirm_step(
     } else {
         "reject"
     };
-    let name = object_name(&[plan, short, step, &user, verb, &stamp]);
+    // The system's namespace is in the name when it is not the plan's, so confirmations of
+    // a/vault and b/vault in one second by one person are two Approvals.
+    let name = if sys_ns == namespace {
+        object_name(&[plan, short, step, &user, verb, &stamp])
+    } else {
+        object_name(&[plan, sys_ns, short, step, &user, verb, &stamp])
+    };
     let approval: Approval = serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1",
         "kind": "Approval",
@@ -410,7 +424,9 @@ pub async fn confirm_step(
         "spec": {
             "plan": plan,
             "planUid": found.metadata.uid,
-            "system": short,
+            // Always "namespace/name": the operator reads a bare name as one in the plan's
+            // namespace, and a confirmation must never count for another namespace's system.
+            "system": key,
             "step": step,
             "decision": decision,
             "comment": comment,

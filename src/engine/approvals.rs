@@ -69,6 +69,21 @@ pub struct PlanFacts<'a> {
     pub regated: &'a [(String, Time, String)],
 }
 
+impl<'a> PlanFacts<'a> {
+    /// What of `plan` weighs the confirmations of its manual steps: its name, uid,
+    /// namespace and creation (the requester and reset gates are about stages).
+    pub fn confirming(plan: &'a crate::api::v1alpha1::RecoveryPlan) -> Self {
+        Self {
+            name: plan.metadata.name.as_deref().unwrap_or_default(),
+            uid: plan.metadata.uid.as_deref(),
+            namespace: plan.metadata.namespace.as_deref().unwrap_or_default(),
+            created: plan.metadata.creation_timestamp.as_ref(),
+            requested_by: None,
+            regated: &[],
+        }
+    }
+}
+
 /// The most ignored Approvals a plan's status lists; the rest are counted.
 pub const IGNORED_LISTED: usize = 20;
 /// The most of an approver's comment a record in status keeps (the Approval keeps it all).
@@ -499,12 +514,104 @@ pub enum Confirmation {
     },
 }
 
+/// What the Approvals of `plan` say about manual step `step` of system `system`
+/// ("namespace/name"), which needs `rule.required` distinct people from `rule.groups`
+/// (anyone when empty). An Approval names its system as "namespace/name", or by name
+/// alone for one in the plan's namespace, so a confirmation of `a/vault` never counts for
+/// `b/vault`. Decisions count in creation order; the same person twice counts once,
+/// someone outside the groups not at all. What an earlier plan of the same name decided
+/// does not count: an Approval naming another plan's uid, one made before `rule.since`
+/// (the incident's start, when the plan names it), and one without the plan's uid made
+/// before or in the second the plan was created (as for stage decisions). A rejection
+/// before the quorum fails the step.
+pub fn step_confirmation(
+    approvals: &[Approval],
+    plan: &PlanFacts<'_>,
+    system: &str,
+    step: &str,
+    rule: &StepRule<'_>,
+) -> Confirmation {
+    let StepRule {
+        required,
+        groups,
+        since,
+    } = *rule;
+    let mut mine: Vec<&Approval> = approvals
+        .iter()
+        .filter(|a| {
+            a.spec.plan == plan.name
+                && a.spec.step.as_deref() == Some(step)
+                && a.spec
+                    .system
+                    .as_deref()
+                    .is_some_and(|s| system_key(plan.namespace, s) == system)
+                && !matches!((a.spec.plan_uid.as_deref(), plan.uid), (Some(n), Some(u)) if n != u)
+        })
+        .filter(|a| groups.is_empty() || a.spec.approver.groups.iter().any(|g| groups.contains(g)))
+        // From the incident's start, when the plan names it.
+        .filter(|a| match (since, a.metadata.creation_timestamp.as_ref()) {
+            (Some(since), Some(at)) => at.0.as_second() >= since.as_second(),
+            _ => true,
+        })
+        // From the plan's creation, unless it names the plan's uid: only then can it be
+        // told from a decision about an earlier plan of the same name.
+        .filter(|a| {
+            let names_uid = plan.uid.is_some() && a.spec.plan_uid.as_deref() == plan.uid;
+            names_uid
+                || match (a.metadata.creation_timestamp.as_ref(), plan.created) {
+                    (Some(at), Some(created)) => at.0.as_second() > created.0.as_second(),
+                    _ => true,
+                }
+        })
+        .collect();
+    mine.sort_by_key(|a| {
+        (
+            a.metadata.creation_timestamp.clone().map(|t| t.0),
+            a.metadata.name.clone(),
+        )
+    });
+    let required = required.max(1);
+    let mut by: Vec<String> = Vec::new();
+    for a in mine {
+        let who = &a.spec.approver.username;
+        match a.spec.decision {
+            Decision::Reject => {
+                return Confirmation::Rejected(format!(
+                    "{who} rejected manual step '{step}': {}",
+                    truncate(
+                        a.spec.comment.as_deref().unwrap_or("no comment"),
+                        COMMENT_LIMIT
+                    )
+                ));
+            }
+            Decision::Approve if by.contains(who) => {}
+            Decision::Approve => {
+                by.push(who.clone());
+                if u32::try_from(by.len()).unwrap_or(u32::MAX) >= required {
+                    return Confirmation::Done {
+                        token: a.metadata.name.clone().unwrap_or_default(),
+                        by,
+                    };
+                }
+            }
+        }
+    }
+    let have = u32::try_from(by.len()).unwrap_or(u32::MAX);
+    Confirmation::Waiting {
+        by,
+        needed: required.saturating_sub(have),
+    }
+}
+
+/// The reading of confirmations before namespaces were told apart (TEMPORARY: kept until
+/// the plan reconciler calls [`step_confirmation`]).
 /// What the Approvals of `plan` (`uid` when known) say about manual step `step` of system
 /// `system` ("namespace/name"), which needs `rule.required` distinct people from
 /// `rule.groups` (anyone when empty). Decisions count in creation order; the same person twice
 /// counts once, someone outside the groups not at all, an Approval naming another plan's
 /// uid or made before `since` (the incident's start) not at all; a rejection before the
 /// quorum fails the step.
+#[doc(hidden)]
 pub fn confirmation(
     approvals: &[Approval],
     plan: &str,

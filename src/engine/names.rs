@@ -115,9 +115,153 @@ pub fn restart_token(plan_uid: &str, system: &str, step: &str, attempt: u32) -> 
     )
 }
 
+/// The most characters the name part of an annotation key may have.
+const MAX_ANNOTATION_NAME: usize = 63;
+
+/// The key of the plan annotation `prefix` (a request's domain and '/', as
+/// [`RETRY_ANNOTATION_PREFIX`](crate::api::v1alpha1::RETRY_ANNOTATION_PREFIX)) about
+/// system `system` ("namespace/name") of a plan in `plan_namespace`: `<prefix><name>` for
+/// a system in the plan's namespace (the form lifeline has always written), and
+/// `<namespace>.<prefix><name>` for one in another. An annotation key has a single '/',
+/// after a DNS-subdomain prefix; a namespace is a DNS label (no dots), so the namespace
+/// heading the prefix is read back unambiguously ([`requested_system`]).
+///
+/// Errors: the system's name is longer than the 63 characters a key's name allows (it is
+/// returned).
+pub fn request_annotation(
+    prefix: &str,
+    plan_namespace: &str,
+    system: &str,
+) -> Result<String, String> {
+    let (namespace, name) = system.split_once('/').unwrap_or((plan_namespace, system));
+    if name.len() > MAX_ANNOTATION_NAME {
+        return Err(name.to_string());
+    }
+    Ok(if namespace == plan_namespace {
+        format!("{prefix}{name}")
+    } else {
+        format!("{namespace}.{prefix}{name}")
+    })
+}
+
+/// The system ("namespace/name") a plan annotation `key` of request `prefix` (as
+/// [`request_annotation`] writes it) asks about, for a plan in `plan_namespace`; `None`
+/// when the key is not such a request.
+pub fn requested_system(prefix: &str, plan_namespace: &str, key: &str) -> Option<String> {
+    let domain = prefix.strip_suffix('/')?;
+    let (head, name) = key.split_once('/')?;
+    if name.is_empty() || name.contains('/') {
+        return None;
+    }
+    if head == domain {
+        return Some(format!("{plan_namespace}/{name}"));
+    }
+    let namespace = head.strip_suffix(domain)?.strip_suffix('.')?;
+    let label = !namespace.is_empty()
+        && namespace
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    label.then(|| format!("{namespace}/{name}"))
+}
+
+/// Why a system a person named could not be picked out of a plan's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NamedSystem {
+    /// No system of the plan has that name.
+    Unknown,
+    /// A bare name that systems in several namespaces have: these ("namespace/name").
+    Ambiguous(Vec<String>),
+}
+
+/// The system ("namespace/name") among `systems` that a person means by `given`: a
+/// "namespace/name" as it is, or a bare name, which must be the name of exactly one of
+/// them, whichever namespace it is in (the plan's, or another its estate spans).
+///
+/// Errors: no system has that name, or several in different namespaces do (a restore or
+/// a confirmation of the wrong one would be worse than a question).
+pub fn pick_system<'a>(
+    systems: impl IntoIterator<Item = &'a str>,
+    given: &str,
+) -> Result<String, NamedSystem> {
+    let systems: Vec<&str> = systems.into_iter().collect();
+    if given.contains('/') {
+        return systems
+            .iter()
+            .find(|s| **s == given)
+            .map(|s| s.to_string())
+            .ok_or(NamedSystem::Unknown);
+    }
+    let matching: Vec<String> = systems
+        .iter()
+        .filter(|s| s.split_once('/').map_or(**s, |(_, n)| n) == given)
+        .map(|s| s.to_string())
+        .collect();
+    match matching.as_slice() {
+        [] => Err(NamedSystem::Unknown),
+        [one] => Ok(one.clone()),
+        _ => Err(NamedSystem::Ambiguous(matching)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_annotation_names_a_system_of_another_namespace_in_its_prefix() {
+        let retry = crate::api::v1alpha1::RETRY_ANNOTATION_PREFIX;
+        // The plan's own namespace: the form lifeline has always written and read.
+        let own = request_annotation(retry, "clinical", "clinical/vault").expect("short");
+        assert_eq!(own, "retry.lifeline.dev/vault");
+        assert_eq!(
+            requested_system(retry, "clinical", &own).as_deref(),
+            Some("clinical/vault")
+        );
+        // Another namespace heads the prefix, and reads back as itself.
+        let other = request_annotation(retry, "clinical", "platform/vault").expect("short");
+        assert_eq!(other, "platform.retry.lifeline.dev/vault");
+        assert_eq!(
+            requested_system(retry, "clinical", &other).as_deref(),
+            Some("platform/vault")
+        );
+        // A dotted system name stays the name.
+        assert_eq!(
+            requested_system(retry, "clinical", "retry.lifeline.dev/pas.v2").as_deref(),
+            Some("clinical/pas.v2")
+        );
+        // Not a request of this kind.
+        for key in [
+            "restore.lifeline.dev/vault",
+            "platform.restore.lifeline.dev/vault",
+            "xretry.lifeline.dev/vault",
+            ".retry.lifeline.dev/vault",
+            "retry.lifeline.dev/",
+            "a.b.retry.lifeline.dev/vault",
+            "lifeline.dev/vault",
+        ] {
+            assert_eq!(requested_system(retry, "clinical", key), None, "{key}");
+        }
+        assert_eq!(
+            request_annotation(retry, "clinical", &format!("platform/{}", "v".repeat(64))),
+            Err("v".repeat(64))
+        );
+    }
+
+    #[test]
+    fn a_bare_system_name_must_be_one_systems_of_the_plan() {
+        let systems = ["a/vault", "b/vault", "b/lims", "a/epr"];
+        assert_eq!(pick_system(systems, "lims"), Ok("b/lims".to_string()));
+        assert_eq!(pick_system(systems, "b/vault"), Ok("b/vault".to_string()));
+        assert_eq!(
+            pick_system(systems, "vault"),
+            Err(NamedSystem::Ambiguous(vec![
+                "a/vault".to_string(),
+                "b/vault".to_string()
+            ]))
+        );
+        assert_eq!(pick_system(systems, "c/vault"), Err(NamedSystem::Unknown));
+        assert_eq!(pick_system(systems, "pas"), Err(NamedSystem::Unknown));
+    }
 
     #[test]
     fn job_names_are_stable_short_and_never_shared() {

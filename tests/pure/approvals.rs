@@ -670,6 +670,20 @@ fn verified_at_it() -> lifeline::api::v1alpha1::RecoveryPlanStatus {
     }
 }
 
+/// The plan "recovery" in namespace "ward" (created at [`created`]) whose manual steps are
+/// confirmed.
+fn step_plan(uid: Option<&str>) -> PlanFacts<'_> {
+    static CREATED: std::sync::OnceLock<Time> = std::sync::OnceLock::new();
+    PlanFacts {
+        name: "recovery",
+        uid,
+        namespace: "ward",
+        created: Some(CREATED.get_or_init(created)),
+        requested_by: None,
+        regated: &[],
+    }
+}
+
 fn step_decision(name: &str, who: &str, groups: &[&str], decision: &str, second: u32) -> Approval {
     serde_json::from_value(json!({
         "apiVersion": "lifeline.dev/v1alpha1",
@@ -686,13 +700,12 @@ fn step_decision(name: &str, who: &str, groups: &[&str], decision: &str, second:
 
 #[test]
 fn a_two_person_manual_step_needs_two_distinct_people_from_its_groups() {
-    use lifeline::engine::approvals::{Confirmation, StepRule, confirmation};
+    use lifeline::engine::approvals::{Confirmation, StepRule, step_confirmation};
     let custodians = vec!["key-custodians".to_string()];
     let c = |approvals: &[Approval]| {
-        confirmation(
+        step_confirmation(
             approvals,
-            "recovery",
-            Some("plan-uid-1"),
+            &step_plan(Some("plan-uid-1")),
             "ward/vault",
             "unseal",
             &StepRule {
@@ -755,10 +768,9 @@ fn a_two_person_manual_step_needs_two_distinct_people_from_its_groups() {
     // From the incident's start: what was decided before it does not count.
     let since = Some("2026-01-01T00:01:03Z".parse().expect("a timestamp"));
     assert_eq!(
-        confirmation(
+        step_confirmation(
             &twice,
-            "recovery",
-            None,
+            &step_plan(None),
             "ward/vault",
             "unseal",
             &StepRule {
@@ -770,6 +782,116 @@ fn a_two_person_manual_step_needs_two_distinct_people_from_its_groups() {
         Confirmation::Waiting {
             by: vec!["lee".into()],
             needed: 1
+        }
+    );
+}
+
+#[test]
+fn a_confirmation_counts_for_the_system_of_the_namespace_it_names_only() {
+    use lifeline::engine::approvals::{Confirmation, StepRule, step_confirmation};
+    let rule = StepRule {
+        required: 1,
+        groups: &[],
+        since: None,
+    };
+    let plan = step_plan(Some("plan-uid-1"));
+    // A bare name is the system of the plan's namespace ("ward"), never another's.
+    let bare = [step_decision("c1", "kim", &[], "approve", 1)];
+    let done = Confirmation::Done {
+        token: "c1".into(),
+        by: vec!["kim".into()],
+    };
+    assert_eq!(
+        step_confirmation(&bare, &plan, "ward/vault", "unseal", &rule),
+        done
+    );
+    let waiting = Confirmation::Waiting {
+        by: vec![],
+        needed: 1,
+    };
+    assert_eq!(
+        step_confirmation(&bare, &plan, "platform/vault", "unseal", &rule),
+        waiting
+    );
+    // "namespace/name" counts for that system alone.
+    let mut named = step_decision("c1", "kim", &[], "approve", 1);
+    named.spec.system = Some("platform/vault".into());
+    let named = [named];
+    assert_eq!(
+        step_confirmation(&named, &plan, "platform/vault", "unseal", &rule),
+        done
+    );
+    assert_eq!(
+        step_confirmation(&named, &plan, "ward/vault", "unseal", &rule),
+        waiting
+    );
+}
+
+#[test]
+fn without_an_incident_start_a_confirmation_counts_from_the_plans_creation() {
+    use lifeline::engine::approvals::{Confirmation, StepRule, step_confirmation};
+    let rule = StepRule {
+        required: 1,
+        groups: &[],
+        since: None,
+    };
+    let waiting = Confirmation::Waiting {
+        by: vec![],
+        needed: 1,
+    };
+    // Made before the plan "recovery" was created (an earlier plan of the same name,
+    // which named no uid): it does not confirm this plan's step.
+    let mut earlier = step_decision("old", "kim", &[], "approve", 0);
+    earlier.metadata.creation_timestamp =
+        Some(Time("2025-12-31T23:59:00Z".parse().expect("a timestamp")));
+    // Made in the second the plan was created, without its uid: cannot be told apart.
+    let mut same_second = step_decision("same", "kim", &[], "approve", 0);
+    same_second.metadata.creation_timestamp = Some(created());
+    for a in [&earlier, &same_second] {
+        for uid in [Some("plan-uid-1"), None] {
+            assert_eq!(
+                step_confirmation(
+                    std::slice::from_ref(a),
+                    &step_plan(uid),
+                    "ward/vault",
+                    "unseal",
+                    &rule
+                ),
+                waiting,
+                "{:?} with plan uid {uid:?}",
+                a.metadata.name
+            );
+        }
+    }
+    // One that names the plan's uid was made for it, whenever the clock says it was.
+    let mut for_it = same_second.clone();
+    for_it.spec.plan_uid = Some("plan-uid-1".into());
+    assert_eq!(
+        step_confirmation(
+            &[for_it],
+            &step_plan(Some("plan-uid-1")),
+            "ward/vault",
+            "unseal",
+            &rule
+        ),
+        Confirmation::Done {
+            token: "same".into(),
+            by: vec!["kim".into()]
+        }
+    );
+    // One made after the plan's creation counts.
+    let later = step_decision("later", "lee", &[], "approve", 1);
+    assert_eq!(
+        step_confirmation(
+            &[earlier, later],
+            &step_plan(None),
+            "ward/vault",
+            "unseal",
+            &rule
+        ),
+        Confirmation::Done {
+            token: "later".into(),
+            by: vec!["lee".into()]
         }
     );
 }

@@ -374,11 +374,9 @@ fn manual(
     step_name: &str,
     approvals: &[crate::api::v1alpha1::Approval],
 ) -> StepProgress {
-    let uid = plan.uid();
-    match crate::engine::approvals::confirmation(
+    match crate::engine::approvals::step_confirmation(
         approvals,
-        &plan.name_any(),
-        uid.as_deref(),
+        &crate::engine::approvals::PlanFacts::confirming(plan),
         &format!("{ns}/{system}"),
         step_name,
         &crate::engine::approvals::StepRule {
