@@ -252,46 +252,37 @@ async fn system_of(
 ///
 /// Errors: the plan does not exist, or the API refuses the patch.
 pub async fn pause(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
-    let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
-    let current = get_plan(&api, namespace, plan).await?;
-    intervene(
-        &client,
-        &current,
-        InterventionAction::Pause,
-        None,
-        None,
-        None,
-    )
-    .await?;
-    patch_plan(
-        &api,
-        namespace,
-        plan,
-        &json!({ "spec": { "paused": true } }),
-    )
-    .await
+    set_paused(client, namespace, plan, true).await
 }
 
 /// Clears `spec.paused`, so the plan goes on.
 ///
 /// Errors: the plan does not exist, or the API refuses the patch.
 pub async fn resume(client: Client, namespace: &str, plan: &str) -> Result<(), CtlError> {
+    set_paused(client, namespace, plan, false).await
+}
+
+/// Sets `spec.paused` to `paused` (what [`pause`] and [`resume`] do), after recording the
+/// request as an Intervention naming the user.
+async fn set_paused(
+    client: Client,
+    namespace: &str,
+    plan: &str,
+    paused: bool,
+) -> Result<(), CtlError> {
     let api: Api<RecoveryPlan> = Api::namespaced(client.clone(), namespace);
     let current = get_plan(&api, namespace, plan).await?;
-    intervene(
-        &client,
-        &current,
-        InterventionAction::Resume,
-        None,
-        None,
-        None,
-    )
-    .await?;
+    let action = if paused {
+        InterventionAction::Pause
+    } else {
+        InterventionAction::Resume
+    };
+    intervene(&client, &current, action, None, None, None).await?;
     patch_plan(
         &api,
         namespace,
         plan,
-        &json!({ "spec": { "paused": false } }),
+        &json!({ "spec": { "paused": paused } }),
     )
     .await
 }

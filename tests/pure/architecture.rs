@@ -1,6 +1,7 @@
 //! The layout keeps the design: the engine decides purely (no Kubernetes client or
 //! runtime, no clock, no I/O, no async), and the operator never depends on the CLI. Read
-//! from the source tree, so a change that breaks the rule fails here with the line.
+//! from the source tree, so a change that breaks the rule fails here with the line. And no
+//! file under `src/` grows past [`MAX_LINES`]: a file that does holds more than one concern.
 
 use std::path::{Path, PathBuf};
 
@@ -94,5 +95,33 @@ fn the_api_is_types_only() {
         found.is_empty(),
         "the API types depend on nothing else:\n{}",
         found.join("\n")
+    );
+}
+
+/// The most lines a file under `src/` may have: past it a file holds more than one
+/// concern, and is split into a folder of modules, one per concern.
+const MAX_LINES: usize = 800;
+
+#[test]
+fn no_source_file_is_over_the_line_limit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&root, &mut files);
+    assert!(!files.is_empty(), "no sources under {}", root.display());
+    files.sort();
+    let over: Vec<String> = files
+        .iter()
+        .filter_map(|file| {
+            let lines = std::fs::read_to_string(file)
+                .expect("a source file")
+                .lines()
+                .count();
+            (lines > MAX_LINES).then(|| format!("{}: {lines} lines", file.display()))
+        })
+        .collect();
+    assert!(
+        over.is_empty(),
+        "split these into modules by concern (at most {MAX_LINES} lines a file):\n{}",
+        over.join("\n")
     );
 }

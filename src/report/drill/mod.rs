@@ -22,9 +22,9 @@
 //! - `actions.rs`: what needs fixing ([`ActionItem`], [`action_items`]).
 //! - `chart.rs`: the run as a Gantt chart ([`gantt_chart`], [`gantt_svg`]), on the run's
 //!   clock; the chart itself is drawn by [`crate::report::gantt`].
-//! - `model.rs`: the report decided once, before anything is written: its facts and its
-//!   sections (faults, systems, checks, approvals, timeline, history), in the words of
-//!   `words.rs`.
+//! - `model/`: the report decided once, before anything is written: its facts and its
+//!   sections (faults, systems, checks, approvals, history in `sections.rs`; the
+//!   timeline in `timeline.rs`), in the words of `words.rs`.
 //! - `markdown.rs` ([`markdown`], [`markdown_linking`]) and `html.rs` ([`html`]): the two
 //!   renderings of the model; the page's CSS is `style.css`, included in the HTML.
 //! - `run.rs`: reading the RecoveryDrill object (its run, name, recorded moments).

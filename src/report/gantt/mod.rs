@@ -13,7 +13,7 @@
 //! labels, the rows, the legend. The constants in `layout.rs` name every dimension.
 //!
 //! Where things are: the types a caller fills in are here; `layout.rs` has the chart's
-//! dimensions, colours and time scale and decides what each row shows; `svg.rs` writes it.
+//! dimensions, colours and time scale and decides what each row shows; `svg/` writes it.
 //! Durations are formatted and text escaped by `src/report/fmt.rs`, shared with the drill
 //! report.
 

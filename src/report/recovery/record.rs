@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::api::v1alpha1::{DataLoss, RecordEntry, RecordKind};
 use crate::engine::notice::ReleaseNotice;
 use crate::engine::record::{Tamper, verify};
-use crate::engine::time::seconds_between;
+use crate::engine::time::{objective_met, seconds_between};
 
 /// One check of a system, as the record tells it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -119,7 +119,7 @@ impl SystemSeen {
     /// Whether it met its recovery-time objective (`None` when not verified or no
     /// objective).
     pub fn objective_met(&self, origin: Option<Timestamp>) -> Option<bool> {
-        Some(self.recovery_seconds(origin)? <= self.objective?)
+        objective_met(self.recovery_seconds(origin)?, self.objective)
     }
 
     /// Hand-back items not done since the latest notice.
