@@ -474,3 +474,73 @@ fn a_released_system_whose_check_fails_again_shows_degraded_and_its_dependents_a
         "\n{table}"
     );
 }
+
+#[test]
+fn each_system_shows_what_it_waits_for_approvals_a_rejection_or_its_soaks_time_left() {
+    let system = |name: &str, stage: &str, soak: Value| {
+        json!({
+            "name": format!("northern-care/{name}"), "tier": "critical",
+            "phase": "Released", "releasedStage": stage,
+            "verifiedAt": at(5), "recoverySeconds": 300, "objectiveSeconds": 1800,
+            "soak": soak
+        })
+    };
+    let plan = plan_with(
+        json!({}),
+        json!({
+            "phase": "AwaitingApproval",
+            "progress": "4/4",
+            "currentStage": "pilot-ward",
+            "startedAt": at(0),
+            "systems": [
+                system("pas", "pilot-ward", json!({ "stage": "pilot-ward", "since": at(10), "until": at(20) })),
+                system("epr", "it-validation", Value::Null),
+                system("lims", "pilot-ward", Value::Null),
+                system("ris", "pilot-ward", json!({
+                    "stage": "pilot-ward", "holds": 1,
+                    "heldBy": "check 'ris-healthy' failing since 2026-01-01T00:14:00Z: status 503"
+                })),
+            ],
+            "awaiting": [
+                { "stage": "pilot-ward", "systems": ["northern-care/epr"], "needed": 1, "required": 1,
+                  "from": "clinical-safety-officers" },
+                { "stage": "emergency-departments", "systems": ["northern-care/pas"], "needed": 2,
+                  "required": 2, "from": "clinical-safety-officers", "soakUntil": at(20) },
+                { "stage": "emergency-departments", "systems": ["northern-care/lims"], "needed": 0,
+                  "required": 2, "from": "clinical-safety-officers",
+                  "halted": "rejected by dr-okafor: results phoned to ED not reconciled" },
+                { "stage": "emergency-departments", "systems": ["northern-care/ris"], "needed": 2,
+                  "required": 2, "from": "clinical-safety-officers",
+                  "soakHeld": "check 'ris-healthy' failing since 2026-01-01T00:14:00Z: status 503" }
+            ]
+        }),
+    );
+    let message = |minutes: i64, system: &str| {
+        let table = render_table(&plan, now_at(minutes));
+        let rows = table_rows(&table);
+        cell(row(&rows, system), "MESSAGE").to_string()
+    };
+    assert_eq!(message(16, "epr"), "awaits 1 more approval for pilot-ward");
+    assert_eq!(
+        message(16, "pas"),
+        "awaits 2 more approvals for emergency-departments; soaking at pilot-ward, 4m left",
+        "the soak's time left, from its end and now"
+    );
+    assert_eq!(
+        message(19, "pas"),
+        "awaits 2 more approvals for emergency-departments; soaking at pilot-ward, 1m left"
+    );
+    assert_eq!(
+        message(21, "pas"),
+        "awaits 2 more approvals for emergency-departments; soaking at pilot-ward, ending",
+        "past its end until the operator moves it on"
+    );
+    assert_eq!(
+        message(16, "lims"),
+        "held at emergency-departments: rejected by dr-okafor: results phoned to ED not reconciled"
+    );
+    assert_eq!(
+        message(16, "ris"),
+        "held at pilot-ward: check 'ris-healthy' failing since 2026-01-01T00:14:00Z: status 503"
+    );
+}

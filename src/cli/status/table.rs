@@ -117,7 +117,7 @@ pub fn render_table_styled(
                 step_cell(s),
                 elapsed_cell(s, status, now),
                 checks_cell(s),
-                message_cell(s, &status.awaiting),
+                message_cell(s, &status.awaiting, now),
             ]
         })
         .collect();
@@ -343,8 +343,13 @@ fn checks_cell(s: &SystemStatus) -> String {
     format!("{passed}/{} passed", s.checks.len())
 }
 
-/// Why a Failed, Blocked or Waiting system is where it is; empty for the others.
-fn message_cell(s: &SystemStatus, awaiting: &[crate::api::v1alpha1::AwaitingStage]) -> String {
+/// Why a Failed, Blocked or Waiting system is where it is, and what a verified one waits
+/// for (approvals, or its soak's time left as of `now`); empty for the others.
+fn message_cell(
+    s: &SystemStatus,
+    awaiting: &[crate::api::v1alpha1::AwaitingStage],
+    now: Timestamp,
+) -> String {
     // What a verified system waits for at its next stage, if it waits for people.
     if let Some(a) = awaiting.iter().find(|a| a.systems.contains(&s.name)) {
         let soak = s.soak.as_ref();
@@ -353,11 +358,11 @@ fn message_cell(s: &SystemStatus, awaiting: &[crate::api::v1alpha1::AwaitingStag
             (Some(reason), _, _) => one_line(&format!("held at {}: {reason}", a.stage)),
             (None, Some(why), _) => one_line(&format!("held at {stage_before}: {why}")),
             (None, None, until) => {
-                let soaking = until.as_ref().map(|t| {
-                    format!(
-                        "soaking at {stage_before} until {}",
-                        t.0.round(k8s_openapi::jiff::Unit::Second).unwrap_or(t.0)
-                    )
+                let soaking = until.as_ref().map(|t| match seconds_between(now, t.0) {
+                    Some(left) if left > 0 => {
+                        format!("soaking at {stage_before}, {} left", human_duration(left))
+                    }
+                    _ => format!("soaking at {stage_before}, ending"),
                 });
                 match (a.needed, soaking) {
                     (0, Some(soaking)) => soaking,
