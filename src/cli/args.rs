@@ -41,7 +41,7 @@ pub enum Command {
     Retry {
         #[command(flatten)]
         target: PlanTarget,
-        /// The failed system ("name" or "namespace/name").
+        /// The failed system ("name", or "namespace/name" where systems of two namespaces share the name).
         system: String,
         /// Send the request with the API server's dry run: show what would be recorded,
         /// store nothing.
@@ -53,7 +53,7 @@ pub enum Command {
     Restore {
         #[command(flatten)]
         target: PlanTarget,
-        /// The system ("name" or "namespace/name").
+        /// The system ("name", or "namespace/name" where systems of two namespaces share the name).
         system: String,
         /// The restore step to start from (default: the first).
         #[arg(long, value_name = "STEP")]
@@ -66,7 +66,7 @@ pub enum Command {
     Confirm {
         #[command(flatten)]
         target: PlanTarget,
-        /// The system ("name" or "namespace/name").
+        /// The system ("name", or "namespace/name" where systems of two namespaces share the name).
         system: String,
         /// The manual step.
         step: String,

@@ -93,7 +93,8 @@ async fn intervene(
 
 /// Requests a retry of `system` (its name, or "namespace/name"), which must be a Failed
 /// system of the plan, by setting the plan's `retry.lifeline.dev/<system name>`
-/// annotation to a fresh token. The operator carries out each token once. Returns the
+/// annotation (`<namespace>.retry.lifeline.dev/<system name>` for a system in another
+/// namespace than the plan's) to a fresh token. The operator carries out each token once. Returns the
 /// token.
 ///
 /// Errors: the plan does not exist, is aborted, the system is not in the plan
@@ -121,7 +122,7 @@ pub async fn retry(
             phase: found.phase,
         });
     }
-    let short = annotation_name(&full_name, &found.name)?;
+    let key = request_key(&full_name, RETRY_ANNOTATION_PREFIX, namespace, &found.name)?;
     let token = intervene(
         &client,
         &current,
@@ -131,7 +132,6 @@ pub async fn retry(
         None,
     )
     .await?;
-    let key = format!("{RETRY_ANNOTATION_PREFIX}{short}");
     let patch = json!({ "metadata": { "annotations": { key: token } } });
     patch_plan(&api, namespace, plan, &patch).await?;
     Ok(token)
@@ -139,7 +139,8 @@ pub async fn retry(
 
 /// Requests that verified `system` be restored again from `from_step` (default its first
 /// step), then verified, leaving its dependencies alone, by setting the plan's
-/// `restore.lifeline.dev/<system name>` annotation. A step marked `repeatable: false`
+/// `restore.lifeline.dev/<system name>` annotation (`<namespace>.restore...` for a
+/// system in another namespace than the plan's). A step marked `repeatable: false`
 /// (a restore from backup) is refused without `force`, with the reason. Returns the token.
 ///
 /// Errors: the plan does not exist or is aborted, the system is not in it or not
@@ -194,7 +195,12 @@ pub async fn restore(
             found.name, step.name
         )));
     }
-    let short = annotation_name(&full_name, &found.name)?;
+    let key = request_key(
+        &full_name,
+        crate::api::v1alpha1::RESTORE_ANNOTATION_PREFIX,
+        namespace,
+        &found.name,
+    )?;
     let token = intervene(
         &client,
         &current,
@@ -213,7 +219,6 @@ pub async fn restore(
         plan: full_name.clone(),
         source,
     })?;
-    let key = format!("{}{short}", crate::api::v1alpha1::RESTORE_ANNOTATION_PREFIX);
     let patch = json!({ "metadata": { "annotations": { key: value } } });
     patch_plan(&api, namespace, plan, &patch).await?;
     Ok(request.token)
@@ -238,13 +243,7 @@ async fn system_of(
             what,
         });
     }
-    let found = find_system(&status, namespace, system)
-        .cloned()
-        .ok_or_else(|| CtlError::UnknownSystem {
-            plan: full_name.clone(),
-            system: system.to_string(),
-            known: known_systems(&status, namespace),
-        })?;
+    let found = find_system(&status, namespace, &full_name, system)?.clone();
     Ok((full_name, found, current))
 }
 
@@ -344,39 +343,60 @@ async fn patch_plan(
         .map_err(|e| kube_error("patch", namespace, plan, e))
 }
 
-/// The name part of a plan annotation about system `system` ("namespace/name"): its
-/// name, which must fit the 63 characters an annotation key's name allows.
-fn annotation_name<'a>(plan: &str, system: &'a str) -> Result<&'a str, CtlError> {
-    let short = short_name(system);
-    if short.len() > 63 {
-        return Err(CtlError::SystemNameTooLong {
+/// The key of the plan annotation `prefix` (a retry or restore request) about `system`
+/// ("namespace/name") of the plan `plan` in `namespace`: see
+/// [`request_annotation`](crate::engine::names::request_annotation).
+fn request_key(
+    plan: &str,
+    prefix: &str,
+    namespace: &str,
+    system: &str,
+) -> Result<String, CtlError> {
+    crate::engine::names::request_annotation(prefix, namespace, system).map_err(|name| {
+        CtlError::SystemNameTooLong {
             plan: plan.to_string(),
-            system: short.to_string(),
-        });
-    }
-    Ok(short)
+            system: name,
+        }
+    })
 }
 
-/// The part of "namespace/name" after the slash.
-fn short_name(name: &str) -> &str {
-    name.rsplit_once('/').map_or(name, |(_, n)| n)
-}
-
-/// The system a user named: "name" means "<plan namespace>/name".
+/// The system a user named in the plan `plan` ("namespace/name") in `namespace`: a
+/// "namespace/name", or a bare name that exactly one of its systems has, in whichever
+/// namespace (the plan's, or another its estate spans).
+///
+/// Errors: no system of that name ([`CtlError::UnknownSystem`]), or systems of several
+/// namespaces have it ([`CtlError::AmbiguousSystem`], naming them).
 pub(super) fn find_system<'a>(
     status: &'a RecoveryPlanStatus,
     namespace: &str,
+    plan: &str,
     system: &str,
-) -> Option<&'a SystemStatus> {
-    let wanted = if system.contains('/') {
-        system.to_string()
-    } else {
-        format!("{namespace}/{system}")
-    };
+) -> Result<&'a SystemStatus, CtlError> {
+    use crate::engine::names::{NamedSystem, pick_system};
+    let key =
+        pick_system(status.systems.iter().map(|s| s.name.as_str()), system).map_err(
+            |e| match e {
+                NamedSystem::Unknown => CtlError::UnknownSystem {
+                    plan: plan.to_string(),
+                    system: system.to_string(),
+                    known: known_systems(status, namespace),
+                },
+                NamedSystem::Ambiguous(all) => CtlError::AmbiguousSystem {
+                    plan: plan.to_string(),
+                    system: system.to_string(),
+                    candidates: all.join(" and "),
+                },
+            },
+        )?;
     status
         .systems
         .iter()
-        .find(|s| s.name == wanted || s.name == system)
+        .find(|s| s.name == key)
+        .ok_or_else(|| CtlError::UnknownSystem {
+            plan: plan.to_string(),
+            system: system.to_string(),
+            known: known_systems(status, namespace),
+        })
 }
 
 /// The plan's systems as a reader would type them, for an error message.
@@ -439,13 +459,7 @@ pub async fn handback(
     let current = get_plan(&api, namespace, plan).await?;
     let full_name = plan_name(&current);
     let status = current.status.clone().unwrap_or_default();
-    let found = find_system(&status, namespace, system)
-        .cloned()
-        .ok_or_else(|| CtlError::UnknownSystem {
-            plan: full_name.clone(),
-            system: system.to_string(),
-            known: known_systems(&status, namespace),
-        })?;
+    let found = find_system(&status, namespace, &full_name, system)?.clone();
     let refuse = |reason: String| CtlError::HandBackRefused {
         plan: full_name.clone(),
         reason,

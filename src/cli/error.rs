@@ -35,6 +35,18 @@ pub enum CtlError {
         /// The plan's systems, for the reader, or "none yet".
         known: String,
     },
+    /// A bare system name that systems of the plan in several namespaces have.
+    #[error(
+        "recoveryplan {plan}: {system} is ambiguous: it is the name of {candidates}; name the one you mean as namespace/name"
+    )]
+    AmbiguousSystem {
+        /// "namespace/name" of the plan.
+        plan: String,
+        /// The name as given.
+        system: String,
+        /// The systems ("namespace/name") that have it, joined with " and ".
+        candidates: String,
+    },
     /// Only a Failed system can be retried.
     #[error(
         "recoveryplan {plan}: {system} is {phase}, not Failed: only a failed system can be retried"
@@ -49,7 +61,7 @@ pub enum CtlError {
     },
     /// The system's name cannot be the name part of an annotation key.
     #[error(
-        "recoveryplan {plan}: cannot request a retry of {system}: \
+        "recoveryplan {plan}: cannot request a retry or restore of {system}: \
          '{RETRY_ANNOTATION_PREFIX}{system}' is not a valid annotation key \
          (the name part is limited to 63 characters)"
     )]

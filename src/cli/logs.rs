@@ -26,12 +26,7 @@ pub(super) fn logs_cmd(args: LogsArgs) -> anyhow::Result<()> {
             .with_context(|| format!("read recoveryplan {ns}/{plan_name}"))?
             .with_context(|| format!("recoveryplan {ns}/{plan_name} not found"))?;
         let status = plan.status.clone().unwrap_or_default();
-        let Some(s) = control::find_system(&status, &ns, &system) else {
-            bail!(
-                "recoveryplan {ns}/{plan_name}: {system} is not in this plan (its systems: {})",
-                control::known_systems(&status, &ns)
-            );
-        };
+        let s = control::find_system(&status, &ns, &format!("{ns}/{plan_name}"), &system)?;
         let short = short_name(&s.name).to_string();
         let uid = plan.uid().unwrap_or_default();
         let system_ns = s

@@ -8,7 +8,7 @@ use anyhow::{Context as _, bail};
 use kube::{Api, Client};
 
 use super::NoticeFormat;
-use super::control::{find_system, known_systems};
+use super::control::find_system;
 use super::status::{get_plan, plan_name};
 use crate::api::v1alpha1::{ClinicalSystem, RecoveryPlan};
 
@@ -26,12 +26,7 @@ pub async fn notice_cmd(
     let current = get_plan(&api, namespace, plan).await?;
     let full = plan_name(&current);
     let status = current.status.clone().unwrap_or_default();
-    let Some(found) = find_system(&status, namespace, system) else {
-        bail!(
-            "recoveryplan {full} has no system {system} (its systems: {})",
-            known_systems(&status, namespace)
-        );
-    };
+    let found = find_system(&status, namespace, &full, system)?;
     let Some(stage_name) = stage
         .map(str::to_string)
         .or_else(|| found.releases.last().map(|r| r.stage.clone()))

@@ -1184,6 +1184,174 @@ fn estate_system(
     }))
 }
 
+/// A ClinicalSystem "vault" in `namespace` of the estate "vaults": two custodians' manual
+/// unseal, then its Deployment started and checked.
+fn vault_in(namespace: &str) -> ClinicalSystem {
+    object(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+        "metadata": { "name": "vault", "namespace": namespace, "labels": { "lifeline.dev/estate": "vaults" } },
+        "spec": {
+            "displayName": "vault", "tier": "critical", "recoveryTimeObjective": "1h",
+            "restore": { "steps": [
+                { "name": "unseal", "manual": { "instructions": "A key custodian unseals the vault" } },
+                { "name": "start", "scale": { "kind": "Deployment", "name": "vault", "replicas": 1 } }
+            ] },
+            "verify": { "retryInterval": "1s", "monitorInterval": "1h", "checks": [
+                { "name": "ready", "workloadReady": { "kind": "Deployment", "name": "vault" } }
+            ] }
+        }
+    }))
+}
+
+/// Restore again, retry and confirm name a system by its namespace: with a "vault" in
+/// the plan's namespace and one in another, a bare `vault` is refused as ambiguous naming
+/// both, an Approval naming "vault" confirms the plan namespace's alone, and the other's
+/// step waits until it is confirmed as "namespace/vault"; a failed system of the other
+/// namespace is retried by its bare name, and its vault restored again from a step, each
+/// through an annotation that names the namespace (`<namespace>.retry.lifeline.dev/...`).
+#[tokio::test]
+async fn restore_again_retry_and_confirm_reach_a_system_in_another_namespace() {
+    ensure_crds(&admin_client().await).await;
+    apply_manifests(RBAC_MANIFESTS).await;
+    with_namespace("estate-vault-a", |a: TestNamespace| async move {
+        with_namespace("estate-vault-b", |b: TestNamespace| async move {
+            let pp = PostParams::default();
+            let (an, bn) = (a.name.clone(), b.name.clone());
+            for (ns, name) in [(&a, "vault"), (&b, "vault"), (&b, "lims"), (&b, "lims-feed")] {
+                ns.api::<Deployment>()
+                    .create(&pp, &support::fake_deployment(name, 0))
+                    .await
+                    .expect("deployment");
+            }
+            for ns in [&a, &b] {
+                ns.api::<ClinicalSystem>()
+                    .create(&pp, &vault_in(&ns.name))
+                    .await
+                    .expect("vault");
+            }
+            // The laboratory system's feed is down: its check fails within 3 s.
+            let lims: ClinicalSystem = object(json!({
+                "apiVersion": "lifeline.dev/v1alpha1", "kind": "ClinicalSystem",
+                "metadata": { "name": "lims", "namespace": bn, "labels": { "lifeline.dev/estate": "vaults" } },
+                "spec": {
+                    "displayName": "lims", "tier": "critical", "recoveryTimeObjective": "1h",
+                    "restore": { "steps": [{ "name": "start", "scale": { "kind": "Deployment", "name": "lims", "replicas": 1 } }] },
+                    "verify": { "retryInterval": "1s", "deadline": "3s", "monitorInterval": "1h", "checks": [
+                        { "name": "feed", "workloadReady": { "kind": "Deployment", "name": "lims-feed" } }
+                    ] }
+                }
+            }));
+            b.api::<ClinicalSystem>().create(&pp, &lims).await.expect("lims");
+            let plans: Api<RecoveryPlan> = a.api();
+            plans
+                .create(&pp, &object(json!({
+                    "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+                    "metadata": { "name": "vaults" },
+                    "spec": { "systems": {
+                        "selector": { "matchLabels": { "lifeline.dev/estate": "vaults" } },
+                        "namespaces": [bn]
+                    } }
+                })))
+                .await
+                .expect("plan");
+            let (vault_a, vault_b, lims_b) =
+                (format!("{an}/vault"), format!("{bn}/vault"), format!("{bn}/lims"));
+            let system = |p: &RecoveryPlan, key: &str| {
+                p.status
+                    .as_ref()
+                    .and_then(|s| s.systems.iter().find(|s| s.name == key))
+                    .cloned()
+            };
+            let identity = format!("rbac-vaults-{}", std::process::id());
+            with_operator_watching(&an, std::slice::from_ref(&bn), false, &identity, async {
+                wait_for(&plans, "vaults", "both unseals awaiting and lims failed", PLAN_DONE, |p| {
+                    p.status.as_ref().is_some_and(|s| s.awaiting_steps.len() == 2)
+                        && system(p, &lims_b).is_some_and(|s| s.phase == SystemPhase::Failed)
+                })
+                .await;
+
+                // A bare name two namespaces share is refused, naming both.
+                let out = support::lifeline(&["confirm", "vaults", "vault", "unseal", "-n", &an]).await;
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(!out.status.success(), "{err}");
+                assert!(
+                    err.contains("ambiguous") && err.contains(&vault_a) && err.contains(&vault_b),
+                    "{err}"
+                );
+
+                // An Approval naming "vault" is about the plan namespace's vault alone.
+                let bare: Approval = object(json!({
+                    "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+                    "metadata": { "name": "unseal-bare" },
+                    "spec": { "plan": "vaults", "system": "vault", "step": "unseal", "decision": "approve",
+                              "comment": "key turned", "approver": { "username": "lee" } }
+                }));
+                a.api::<Approval>().create(&pp, &bare).await.expect("approval");
+                let one = wait_for(&plans, "vaults", "the plan namespace's vault verified", PLAN_DONE, |p| {
+                    system(p, &vault_a).is_some_and(|s| s.phase.is_verified())
+                })
+                .await;
+                let other = system(&one, &vault_b).expect("the other vault");
+                assert_eq!(other.phase, SystemPhase::Restoring, "{other:#?}");
+                let awaiting = &one.status.as_ref().expect("status").awaiting_steps;
+                assert_eq!(
+                    awaiting.iter().map(|s| s.system.as_str()).collect::<Vec<_>>(),
+                    [vault_b.as_str()],
+                    "a confirmation of {vault_a} does not confirm {vault_b}"
+                );
+
+                // Named with its namespace, the other vault is confirmed.
+                let confirm_b = format!("{bn}/vault");
+                let out = support::lifeline(&["confirm", "vaults", &confirm_b, "unseal", "--comment", "key 2", "-n", &an]).await;
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                wait_for(&plans, "vaults", "the other namespace's vault verified", PLAN_DONE, |p| {
+                    system(p, &vault_b).is_some_and(|s| s.phase.is_verified())
+                })
+                .await;
+
+                // The other namespace's lims, retried by its bare name once its feed is up.
+                b.api::<Deployment>()
+                    .patch("lims-feed", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "replicas": 1 } })))
+                    .await
+                    .expect("start the feed");
+                let out = support::lifeline(&["retry", "vaults", "lims", "-n", &an]).await;
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                let done = wait_for(&plans, "vaults", "Succeeded after the retry", PLAN_DONE, |p| {
+                    phase(p) == PlanPhase::Succeeded
+                })
+                .await;
+                let retried = system(&done, &lims_b).expect("lims");
+                assert!(retried.retry_token.is_some(), "{retried:#?}");
+                let retry_key = format!("{bn}.retry.lifeline.dev/lims");
+                assert!(done.annotations().contains_key(&retry_key), "{:?}", done.annotations());
+
+                // The other vault restored again from its start: its unseal is not asked again.
+                let out = support::lifeline(&["restore", "vaults", &confirm_b, "--from-step", "start", "-n", &an]).await;
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                let again = wait_for(&plans, "vaults", "the other vault restored again", PLAN_DONE, |p| {
+                    system(p, &vault_b).is_some_and(|s| s.restored_again.first().is_some_and(|r| r.verified_at.is_some()))
+                })
+                .await;
+                let attempts = |key: &str| -> Vec<(String, u32)> {
+                    system(&again, key)
+                        .expect("system")
+                        .steps
+                        .iter()
+                        .map(|s| (s.name.clone(), s.attempts))
+                        .collect()
+                };
+                assert_eq!(attempts(&vault_b), [("unseal".to_string(), 1), ("start".to_string(), 2)]);
+                assert_eq!(attempts(&vault_a), [("unseal".to_string(), 1), ("start".to_string(), 1)], "the plan namespace's vault is left alone");
+                let restore_key = format!("{bn}.restore.lifeline.dev/vault");
+                assert!(again.annotations().contains_key(&restore_key), "{:?}", again.annotations());
+            })
+            .await;
+        })
+        .await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn an_estate_across_three_namespaces_restores_in_dependency_order_under_the_shipped_rbac() {
     ensure_crds(&admin_client().await).await;

@@ -32,12 +32,15 @@ pub(crate) fn preserve_object_schema(_: &mut schemars::SchemaGenerator) -> schem
 
 /// The annotation prefix that asks the operator to retry a failed system: the plan's
 /// annotation `retry.lifeline.dev/<system name>` set to a new token (any string, e.g. a
-/// timestamp) retries that system once; `lifeline retry` sets it.
+/// timestamp) retries that system once; `lifeline retry` sets it. For a system in another
+/// namespace than the plan's, the namespace heads the key's prefix:
+/// `<namespace>.retry.lifeline.dev/<system name>` (a key has one '/').
 pub const RETRY_ANNOTATION_PREFIX: &str = "retry.lifeline.dev/";
 
 /// The annotation prefix that asks the operator to restore a verified system again: the
 /// plan's annotation `restore.lifeline.dev/<system name>` set to a [`RestoreRequest`] in
-/// JSON with a new token; `lifeline restore` sets it.
+/// JSON with a new token; `lifeline restore` sets it
+/// (`<namespace>.restore.lifeline.dev/<system name>` for another namespace's system).
 pub const RESTORE_ANNOTATION_PREFIX: &str = "restore.lifeline.dev/";
 
 /// A request to restore a verified system again, as `lifeline restore` writes it.

@@ -3,8 +3,6 @@
 
 use std::collections::HashMap;
 
-use kube::ResourceExt;
-
 use crate::api::v1alpha1::{
     ActionPhase, ClinicalSystem, RecoveryPlan, RecoveryPlanStatus, SystemPhase,
 };
@@ -76,10 +74,9 @@ pub(super) fn confirmation_of(
     else {
         return None;
     };
-    Some(engine::approvals::confirmation(
+    Some(engine::approvals::step_confirmation(
         approvals,
-        &plan.name_any(),
-        plan.uid().as_deref(),
+        &engine::approvals::PlanFacts::confirming(plan),
         system,
         m.steps.get(k)?,
         &engine::approvals::StepRule {

@@ -10,7 +10,9 @@ use crate::controller::plan::interventions::Acted;
 use crate::engine::{self, PlanModel};
 
 /// Carries out `lifeline retry` requests: the plan's `retry.lifeline.dev/<system>`
-/// annotation with a token the system has not yet acted on.
+/// annotation (`<namespace>.retry.lifeline.dev/<system>` for a system in another
+/// namespace, [`engine::names::requested_system`]) with a token the system has not yet
+/// acted on.
 pub(super) fn apply_retries(
     plan: &RecoveryPlan,
     model: &PlanModel,
@@ -19,10 +21,9 @@ pub(super) fn apply_retries(
     let mut acted = Vec::new();
     let ns = plan.namespace().unwrap_or_default();
     for (key, token) in plan.annotations() {
-        let Some(system) = key.strip_prefix(RETRY_ANNOTATION_PREFIX) else {
+        let Some(full) = engine::names::requested_system(RETRY_ANNOTATION_PREFIX, &ns, key) else {
             continue;
         };
-        let full = format!("{ns}/{system}");
         let Some(i) = model.find(&full) else { continue };
         let done = status
             .systems
@@ -55,7 +56,7 @@ pub(super) fn apply_retries(
 }
 
 /// Carries out `lifeline restore` requests: the plan's `restore.lifeline.dev/<system>`
-/// annotation holding a [`RestoreRequest`](crate::api::v1alpha1::RestoreRequest) whose
+/// annotation (`<namespace>.restore.lifeline.dev/<system>` for another namespace) holding a [`RestoreRequest`](crate::api::v1alpha1::RestoreRequest) whose
 /// token the system has not yet acted on. A refused one says why in the system's message.
 pub(super) fn apply_restores(
     plan: &RecoveryPlan,
@@ -66,10 +67,13 @@ pub(super) fn apply_restores(
     let mut acted = Vec::new();
     let ns = plan.namespace().unwrap_or_default();
     for (key, value) in plan.annotations() {
-        let Some(system) = key.strip_prefix(crate::api::v1alpha1::RESTORE_ANNOTATION_PREFIX) else {
+        let Some(full) = engine::names::requested_system(
+            crate::api::v1alpha1::RESTORE_ANNOTATION_PREFIX,
+            &ns,
+            key,
+        ) else {
             continue;
         };
-        let full = format!("{ns}/{system}");
         let Some(i) = model.find(&full) else { continue };
         let request: crate::api::v1alpha1::RestoreRequest = match serde_json::from_str(value) {
             Ok(r) => r,
