@@ -1909,6 +1909,447 @@ async fn a_gate_changed_under_the_plan_holds_what_it_held_and_waits_for_a_new_ap
     .await;
 }
 
+/// The plan "release" of web: IT validation without people, then the ward
+/// (10.20.7.0/24 and `more` networks) with one approval.
+fn web_at_the_ward(more: &[&str]) -> RecoveryPlan {
+    let mut ward: Vec<&str> = vec!["10.20.7.0/24"];
+    ward.extend_from_slice(more);
+    staged_plan(
+        None,
+        json!([
+            it_validation(),
+            { "name": "ward", "audience": { "ipBlocks": ward }, "approval": { "required": 1 } }
+        ]),
+    )
+}
+
+/// Each NetworkPolicy in `ns` labelled for `system`: its name, pod selector and peers.
+async fn gates_with_peers(
+    policies: &Api<NetworkPolicy>,
+    system: &str,
+) -> Vec<(String, serde_json::Value, Vec<String>)> {
+    let mut out: Vec<(String, serde_json::Value, Vec<String>)> = policies
+        .list(&kube::api::ListParams::default().labels(&format!("lifeline.dev/system={system}")))
+        .await
+        .expect("list the gates")
+        .items
+        .into_iter()
+        .map(|np| {
+            let name = np.metadata.name.clone().unwrap_or_default();
+            let spec = np.spec.unwrap_or_default();
+            let peers = spec
+                .ingress
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|r| r.from.clone().unwrap_or_default())
+                .map(|p| serde_json::to_string(&p).expect("json"))
+                .collect();
+            (
+                name,
+                serde_json::to_value(spec.pod_selector).expect("json"),
+                peers,
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Whether a gate's peers are the verification audience alone: the operator's namespace
+/// and the system's own.
+fn verification_only(peers: &[String]) -> bool {
+    peers.len() == 2
+        && peers
+            .iter()
+            .any(|p| p.contains(r#""kubernetes.io/metadata.name":"lifeline-system""#))
+        && peers.iter().any(|p| p == r#"{"podSelector":{}}"#)
+}
+
+/// Waits until the commander's deletion of the plan "release" is done.
+async fn commander_deletes_the_plan(ns: &TestNamespace) {
+    let as_commander: Api<RecoveryPlan> =
+        ns.api_with(&client_as(COMMANDER, &["lifeline-ops"]).await);
+    as_commander
+        .delete("release", &DeleteParams::default())
+        .await
+        .expect("the commander deletes the finished plan");
+    let plans: Api<RecoveryPlan> = ns.api();
+    eventually("the plan to be gone", WAIT, || {
+        let plans = plans.clone();
+        async move {
+            match plans.get_opt("release").await.expect("read the plan") {
+                None => Ok(()),
+                Some(p) => Err(format!("still there: {:?}", p.metadata.deletion_timestamp)),
+            }
+        }
+    })
+    .await;
+}
+
+/// The commander sets web's `spec.release.podSelector` to `selector` (replacing it: a merge
+/// patch would keep the labels `selector` leaves out).
+async fn commander_selects(ns: &TestNamespace, selector: serde_json::Value) {
+    let as_commander: Api<ClinicalSystem> =
+        ns.api_with(&client_as(COMMANDER, &["lifeline-ops"]).await);
+    as_commander
+        .patch(
+            "web",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Json::<()>(
+                serde_json::from_value(json!([
+                    { "op": "replace", "path": "/spec/release/podSelector", "value": selector }
+                ]))
+                .expect("a JSON patch"),
+            ),
+        )
+        .await
+        .expect("the commander changes web's selector");
+}
+
+fn succeeded(p: &RecoveryPlan) -> bool {
+    p.status
+        .as_ref()
+        .is_some_and(|s| s.phase == PlanPhase::Succeeded)
+}
+
+/// Gates are not owned by plans: a system's selector narrowed after one plan released it
+/// (no plan holds it) does not leave the pods it no longer selects under no policy at all
+/// when the next plan applies the gate. They stay held, admitting the verification
+/// audience alone; only the new selection is released, on the new plan's own approval.
+#[tokio::test]
+async fn a_selector_narrowed_between_two_plans_keeps_the_pods_it_left_held() {
+    with_people("release-across", |ns: TestNamespace| async move {
+        gated_systems(&ns, &["web"]).await;
+        let plans = declare(&ns, web_at_the_ward(&[])).await;
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-across"),
+        ));
+        let policies: Api<NetworkPolicy> = ns.api();
+        wait_for(
+            &plans,
+            "release",
+            "web at it-validation",
+            WAIT,
+            released_at("web", "it-validation"),
+        )
+        .await;
+        decide_as(
+            &ns,
+            "alice",
+            "ward",
+            &["web"],
+            Decision::Approve,
+            "web's results checked",
+        )
+        .await;
+        let first = wait_for(
+            &plans,
+            "release",
+            "the first plan Succeeded",
+            WAIT,
+            succeeded,
+        )
+        .await;
+        ward_becomes(&policies, "web", true).await;
+        let all_web = json!({ "matchLabels": { "app": "web" } });
+        let gates = gates_with_peers(&policies, "web").await;
+        assert_eq!(gates.len(), 1, "one gate so far: {gates:?}");
+
+        // The recovery is over; the commander deletes its plan, narrows web's selector and
+        // declares the next recovery of web.
+        commander_deletes_the_plan(&ns).await;
+        let narrowed = json!({ "matchLabels": { "app": "web", "tier": "front" } });
+        commander_selects(&ns, narrowed.clone()).await;
+        let plans = declare(&ns, web_at_the_ward(&[])).await;
+        let second = wait_for(
+            &plans,
+            "release",
+            "the second plan's web at it-validation",
+            WAIT,
+            |p| p.metadata.uid != first.metadata.uid && released_at("web", "it-validation")(p),
+        )
+        .await;
+        assert!(
+            awaiting_for(&second, "web")
+                .is_some_and(|a| a.contains("stage ward awaits 1 more approval")),
+            "{:?}",
+            second.status.as_ref().map(|s| &s.awaiting)
+        );
+
+        // The gate selects the narrowed pods at IT validation; the pods it left are held by
+        // a gate of their own, admitting the verification audience only.
+        let held = eventually("the pods web's gate left to stay held", WAIT, || {
+            let (policies, all_web, narrowed) =
+                (policies.clone(), all_web.clone(), narrowed.clone());
+            async move {
+                let gates = gates_with_peers(&policies, "web").await;
+                let main = gates.iter().find(|g| g.0 == policy_name("web"));
+                let earlier = gates.iter().find(|g| g.0 != policy_name("web"));
+                match (main, earlier) {
+                    (Some(m), Some(e))
+                        if m.1 == narrowed
+                            && m.2.iter().any(|p| is_it_peer(p))
+                            && !m.2.iter().any(|p| p.contains("10.20.7.0/24"))
+                            && e.1 == all_web =>
+                    {
+                        Ok(e.clone())
+                    }
+                    _ => Err(format!("{gates:?}")),
+                }
+            }
+        })
+        .await;
+        assert!(verification_only(&held.2), "{held:?}");
+        assert!(
+            held.0.starts_with("lifeline-release-web-earlier-"),
+            "{held:?}"
+        );
+
+        // The new plan's own approval releases the narrowed selection; the pods it left
+        // stay held.
+        decide_as(
+            &ns,
+            "bob",
+            "ward",
+            &["web"],
+            Decision::Approve,
+            "web checked again",
+        )
+        .await;
+        wait_for(
+            &plans,
+            "release",
+            "the second plan Succeeded",
+            WAIT,
+            succeeded,
+        )
+        .await;
+        ward_becomes(&policies, "web", true).await;
+        let gates = gates_with_peers(&policies, "web").await;
+        let earlier: Vec<_> = gates.iter().filter(|g| g.0 != policy_name("web")).collect();
+        assert_eq!(earlier.len(), 1, "{gates:?}");
+        assert!(
+            earlier[0].1 == all_web && verification_only(&earlier[0].2),
+            "{gates:?}"
+        );
+        operator.abort();
+    })
+    .await;
+}
+
+/// A selector widened after the ward approved web (within the plan) takes web back to
+/// IT validation: the pods it now selects too, which no plan ever verified, reach the ward
+/// only on a new approval made after the change.
+#[tokio::test]
+async fn a_selector_widened_after_approval_exposes_no_new_pods_until_approved_again() {
+    with_people("release-widened", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        let front = json!({ "matchLabels": { "app": "web", "tier": "front" } });
+        let mut web = support::gated_system("web", "web", 1);
+        web["spec"]["verify"]["retryInterval"] = json!("1s");
+        web["spec"]["release"]["podSelector"] = front.clone();
+        ns.api::<ClinicalSystem>().create(&pp, &object(web)).await.expect("web");
+        let plans = declare(&ns, web_at_the_ward(&[])).await;
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-widened"),
+        ));
+        let policies: Api<NetworkPolicy> = ns.api();
+        wait_for(&plans, "release", "web at it-validation", WAIT, released_at("web", "it-validation")).await;
+        let approved = decide_as(&ns, "alice", "ward", &["web"], Decision::Approve, "the front end checked").await;
+        wait_for(&plans, "release", "web at ward", WAIT, released_at("web", "ward")).await;
+        ward_becomes(&policies, "web", true).await;
+
+        // The commander widens web's selector to every web pod, after the decision.
+        after_the_second_of(&approved).await;
+        let all_web = json!({ "matchLabels": { "app": "web" } });
+        commander_selects(&ns, all_web.clone()).await;
+        let back = wait_for(&plans, "release", "web back at it-validation", WAIT, |p| {
+            find_system(p, "web")
+                .and_then(|w| w.gate.as_ref())
+                .is_some_and(|g| g.changed_at.is_some())
+                && released_at("web", "it-validation")(p)
+        })
+        .await;
+        assert_eq!(
+            awaiting_for(&back, "web").as_deref(),
+            Some("stage ward awaits 1 more approval (of 1) from anyone with the approve verb but the requester for web")
+        );
+        let alice = back.status.as_ref().expect("status").approvals.iter()
+            .find(|r| r.approver == "alice").cloned().expect("alice's record");
+        assert!(!alice.accepted && alice.reason.contains("release settings (spec.release) changed"), "{alice:?}");
+        eventually("the widened gate to keep the ward out", WAIT, || {
+            let (policies, all_web) = (policies.clone(), all_web.clone());
+            async move {
+                let gates = gates_with_peers(&policies, "web").await;
+                let ward = gates.iter().any(|g| g.2.iter().any(|p| p.contains("10.20.7.0/24")));
+                let main = gates.iter().find(|g| g.0 == policy_name("web"));
+                match main {
+                    Some(m) if m.1 == all_web && !ward => Ok(()),
+                    _ => Err(format!("{gates:?}")),
+                }
+            }
+        })
+        .await;
+
+        // bob's decision, after the change, opens the ward to the widened selection.
+        let changed_at = system_status(&back, "web").gate.as_ref()
+            .and_then(|g| g.changed_at.clone()).expect("changed").0;
+        eventually("a second after the change", WAIT, || async move {
+            let now = k8s_openapi::jiff::Timestamp::now().as_second();
+            if now > changed_at.as_second() { Ok(()) } else { Err(format!("{now}")) }
+        })
+        .await;
+        decide_as(&ns, "bob", "ward", &["web"], Decision::Approve, "every web pod checked").await;
+        wait_for(&plans, "release", "web at ward again", WAIT, released_at("web", "ward")).await;
+        ward_becomes(&policies, "web", true).await;
+        let gates = gates_with_peers(&policies, "web").await;
+        let main = gates.iter().find(|g| g.0 == policy_name("web")).expect("the gate");
+        assert_eq!(main.1, all_web);
+        operator.abort();
+    })
+    .await;
+}
+
+/// An audience cannot grow under an approval: the commander's patch adding a network to
+/// the ward's audience after the ward approved web is refused (stages are immutable), and
+/// a new plan with the wider audience releases web there only on its own approval.
+#[tokio::test]
+async fn an_audience_widened_after_approval_needs_a_new_plan_and_its_own_approval() {
+    with_people("release-audience", |ns: TestNamespace| async move {
+        gated_systems(&ns, &["web"]).await;
+        let plans = declare(&ns, web_at_the_ward(&[])).await;
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-audience"),
+        ));
+        let policies: Api<NetworkPolicy> = ns.api();
+        wait_for(
+            &plans,
+            "release",
+            "web at it-validation",
+            WAIT,
+            released_at("web", "it-validation"),
+        )
+        .await;
+        decide_as(
+            &ns,
+            "alice",
+            "ward",
+            &["web"],
+            Decision::Approve,
+            "web's results checked",
+        )
+        .await;
+        let first = wait_for(
+            &plans,
+            "release",
+            "the first plan Succeeded",
+            WAIT,
+            succeeded,
+        )
+        .await;
+        ward_becomes(&policies, "web", true).await;
+
+        let wider = "10.99.0.0/16";
+        let as_commander: Api<RecoveryPlan> =
+            ns.api_with(&client_as(COMMANDER, &["lifeline-ops"]).await);
+        let stages = serde_json::to_value(&web_at_the_ward(&[wider]).spec.stages).expect("json");
+        let refused = as_commander
+            .patch(
+                "release",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(json!({ "spec": { "stages": stages } })),
+            )
+            .await;
+        policies::denied(refused, 422, "stages are immutable once the plan exists")
+            .unwrap_or_else(|e| panic!("the wider audience is refused: {e}"));
+        let now = peers(&policies, &policy_name("web")).await;
+        assert!(!now.iter().any(|p| p.contains(wider)), "{now:?}");
+
+        // A new plan with the wider audience: alice's decision was about the first one.
+        commander_deletes_the_plan(&ns).await;
+        let plans = declare(&ns, web_at_the_ward(&[wider])).await;
+        let second = wait_for(
+            &plans,
+            "release",
+            "the second plan's web at it-validation",
+            WAIT,
+            |p| p.metadata.uid != first.metadata.uid && released_at("web", "it-validation")(p),
+        )
+        .await;
+        let status = second.status.as_ref().expect("status");
+        assert!(
+            awaiting_for(&second, "web")
+                .is_some_and(|a| a.contains("stage ward awaits 1 more approval")),
+            "{:?}",
+            status.awaiting
+        );
+        assert!(
+            status.approvals.iter().all(|r| !r.accepted),
+            "{:?}",
+            status.approvals
+        );
+        eventually(
+            "the new plan's gate to admit IT validation, not the ward",
+            WAIT,
+            || {
+                let policies = policies.clone();
+                async move {
+                    let got = peers(&policies, &policy_name("web")).await;
+                    let shut = !got
+                        .iter()
+                        .any(|p| p.contains(wider) || p.contains("10.20.7.0/24"));
+                    if shut && got.iter().any(|p| is_it_peer(p)) {
+                        Ok(())
+                    } else {
+                        Err(format!("{got:?}"))
+                    }
+                }
+            },
+        )
+        .await;
+        decide_as(
+            &ns,
+            "bob",
+            "ward",
+            &["web"],
+            Decision::Approve,
+            "web checked for the wider ward",
+        )
+        .await;
+        wait_for(
+            &plans,
+            "release",
+            "the second plan Succeeded",
+            WAIT,
+            succeeded,
+        )
+        .await;
+        eventually("the gate to admit the wider ward", WAIT, || {
+            let policies = policies.clone();
+            async move {
+                let got = peers(&policies, &policy_name("web")).await;
+                if got.iter().any(|p| p.contains(wider))
+                    && got.iter().any(|p| p.contains("10.20.7.0/24"))
+                {
+                    Ok(())
+                } else {
+                    Err(format!("{got:?}"))
+                }
+            }
+        })
+        .await;
+        operator.abort();
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_gate_the_api_server_refuses_holds_the_system_and_says_why() {
     use k8s_openapi::api::admissionregistration::v1::{

@@ -12,6 +12,11 @@
 //! long name shortened to the same) is never taken over by the forced apply; the release
 //! fails naming it. The names stay as they always were, so existing gates are found after
 //! an upgrade (a gate under a new name would leave the old one admitting its audience).
+//!
+//! A gate never opens pods by omission: before it moves to a system's new
+//! `release.podSelector`, the selector it had is held by a gate of its own admitting only
+//! the verification audience (`lifeline-release-<system>-earlier-<hash>`), whichever plan
+//! moves it, and lifeline never deletes such a gate.
 
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
@@ -163,14 +168,14 @@ pub fn foreign_gate(existing: &NetworkPolicy, system: &str) -> Option<String> {
     ))
 }
 
-/// Fails, naming it, when a NetworkPolicy of `np`'s name exists in `ns` and is not
-/// lifeline's gate of `system` ([`foreign_gate`]).
+/// The NetworkPolicy of `np`'s name in `ns`, if there is one; fails, naming it, when it
+/// is not lifeline's gate of `system` ([`foreign_gate`]).
 async fn refuse_foreign(
     policies: &Api<NetworkPolicy>,
     ns: &str,
     np: &NetworkPolicy,
     system: &str,
-) -> Result<(), Error> {
+) -> Result<Option<NetworkPolicy>, Error> {
     let name = np.name_any();
     let existing = policies
         .get_opt(&name)
@@ -181,8 +186,62 @@ async fn refuse_foreign(
             what: format!("NetworkPolicy {ns}/{name}"),
             message: why,
         }),
-        None => Ok(()),
+        None => Ok(existing),
     }
+}
+
+/// `selector` as the API server stores it: an empty `matchLabels`, `matchExpressions` or
+/// `values` is dropped, so a selector read back from a policy compares equal to the one
+/// written.
+fn stored_form(selector: &LabelSelector) -> LabelSelector {
+    LabelSelector {
+        match_labels: selector.match_labels.clone().filter(|m| !m.is_empty()),
+        match_expressions: selector
+            .match_expressions
+            .as_ref()
+            .map(|all| {
+                all.iter()
+                    .map(|e| {
+                        let mut e = e.clone();
+                        e.values = e.values.filter(|v| !v.is_empty());
+                        e
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .filter(|all| !all.is_empty()),
+    }
+}
+
+/// Whether two selectors are the same as written (not whether they select the same pods).
+pub fn same_selector(a: &LabelSelector, b: &LabelSelector) -> bool {
+    stored_form(a) == stored_form(b)
+}
+
+/// The selectors whose pods must stay held while `system`'s gate moves to its current
+/// `spec.release.podSelector`: the plan's `earlier` ones, and the selector of the gate as
+/// it stands (`existing`) when it differs from the current one. That last one is what an
+/// earlier plan gated (the selector changed between two plans, or while no reconcile saw
+/// it): gates are not owned by plans, so whatever plan moves a gate, the pods it selected
+/// are held first, and a gate never opens them by omission.
+pub fn to_hold(
+    system: &ClinicalSystem,
+    existing: Option<&NetworkPolicy>,
+    earlier: &[LabelSelector],
+) -> Vec<LabelSelector> {
+    let mut held: Vec<LabelSelector> = Vec::new();
+    let current = system.spec.release.as_ref().map(|r| &r.pod_selector);
+    let before = existing
+        .and_then(|np| np.spec.as_ref())
+        .and_then(|spec| spec.pod_selector.as_ref());
+    for sel in earlier.iter().chain(before) {
+        if current.is_some_and(|c| same_selector(c, sel))
+            || held.iter().any(|h| same_selector(h, sel))
+        {
+            continue;
+        }
+        held.push(sel.clone());
+    }
+    held
 }
 
 /// How soon a gate the API server refused is tried again.
@@ -241,6 +300,9 @@ pub fn follow_release_changes(
             && old != release.pod_selector
             && !g.earlier_selectors.contains(&old)
         {
+            // The status keeps the latest 10, re-applied with the gate; each selector the
+            // gate leaves is held by its own NetworkPolicy before the gate moves
+            // ([`to_hold`]), and lifeline never deletes one, listed or not.
             g.earlier_selectors.push(old);
             let excess = g.earlier_selectors.len().saturating_sub(10);
             g.earlier_selectors.drain(..excess);
@@ -410,7 +472,8 @@ pub async fn dry_run(
 }
 
 /// Applies the gate and the stage labels for `system` at `released` (idempotent), and
-/// the gates that keep holding the pods of its `earlier` selectors.
+/// first the gates that keep holding the pods of its `earlier` selectors and of the
+/// selector the gate had, if it changes ([`to_hold`]).
 pub async fn apply(
     ctx: &Context,
     plan: &RecoveryPlan,
@@ -426,8 +489,11 @@ pub async fn apply(
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     let policies = Api::<NetworkPolicy>::namespaced(ctx.client.clone(), &ns);
     let sys = system.name_any();
-    refuse_foreign(&policies, &ns, &np, &sys).await?;
-    for held in earlier.iter().map(|sel| earlier_policy(system, sel)) {
+    let existing = refuse_foreign(&policies, &ns, &np, &sys).await?;
+    // Each selector the gate leaves is held by a gate of its own before the gate moves: a
+    // held gate that cannot be applied leaves the gate where it was.
+    let held = to_hold(system, existing.as_ref(), earlier);
+    for held in held.iter().map(|sel| earlier_policy(system, sel)) {
         refuse_foreign(&policies, &ns, &held, &sys).await?;
         let name = held.name_any();
         policies
@@ -576,6 +642,54 @@ mod tests {
             peers.iter().any(|p| p.namespace_selector.is_some()),
             "{peers:?}"
         );
+    }
+
+    #[test]
+    fn the_selector_a_gate_leaves_is_held_whichever_plan_moves_it() {
+        let lims = system();
+        let narrowed: LabelSelector =
+            serde_json::from_value(json!({ "matchLabels": { "app": "lims", "tier": "front" } }))
+                .expect("a selector");
+        let mut moved = lims.clone();
+        if let Some(r) = moved.spec.release.as_mut() {
+            r.pod_selector = narrowed.clone();
+        }
+        // The gate an earlier plan left, as the API server gives it back.
+        let left: NetworkPolicy = serde_json::from_value(json!({
+            "metadata": { "name": policy_name("lims") },
+            "spec": { "podSelector": { "matchLabels": { "app": "lims" } } }
+        }))
+        .expect("a NetworkPolicy");
+        let old = lims.spec.release.clone().expect("release").pod_selector;
+        assert_eq!(to_hold(&moved, Some(&left), &[]), vec![old.clone()]);
+        // Listed already by this plan: held once.
+        assert_eq!(
+            to_hold(&moved, Some(&left), std::slice::from_ref(&old)),
+            vec![old.clone()]
+        );
+        // The gate already where the system is: nothing to hold, nor for no gate yet.
+        assert!(to_hold(&lims, Some(&left), &[]).is_empty());
+        assert!(to_hold(&moved, None, &[]).is_empty());
+        // The plan's own earlier selectors are held with no gate to read.
+        assert_eq!(
+            to_hold(&moved, None, std::slice::from_ref(&old)),
+            vec![old.clone()]
+        );
+        // Empty lists the API server drops are the same selector.
+        let spelled: LabelSelector = serde_json::from_value(
+            json!({ "matchLabels": { "app": "lims", "tier": "front" }, "matchExpressions": [] }),
+        )
+        .expect("a selector");
+        assert!(same_selector(&spelled, &narrowed));
+        let stored: NetworkPolicy = serde_json::from_value(json!({
+            "spec": { "podSelector": { "matchLabels": { "app": "lims", "tier": "front" } } }
+        }))
+        .expect("a NetworkPolicy");
+        let mut spelled_system = lims.clone();
+        if let Some(r) = spelled_system.spec.release.as_mut() {
+            r.pod_selector = spelled;
+        }
+        assert!(to_hold(&spelled_system, Some(&stored), &[]).is_empty());
     }
 
     #[test]
