@@ -2162,3 +2162,56 @@ fn with_reapprove_after_restore_a_system_restored_again_waits_for_a_new_approval
     assert_eq!(run.decide(), acts(&["release app ward"]));
     assert_eq!(run.sys("app").released_stage.as_deref(), Some("ward"));
 }
+
+#[test]
+fn a_check_the_api_server_could_not_be_asked_for_says_so_and_counts_nothing() {
+    let model = must_plan(&[sys("a")], settings());
+    let mut run = Run::new(model);
+    run.decide();
+    run.step_ok("a", 0);
+    run.decide();
+    assert_eq!(run.phase("a"), SystemPhase::Verifying);
+    let not_tried = |run: &mut Run| {
+        let system = run.idx("a");
+        run.observe(Observation::CheckNotTried {
+            system,
+            check: 0,
+            reason: "could not ask the API server: connection refused".into(),
+        });
+    };
+
+    // While verifying: the check says why it was not tried, no attempt counts, nothing
+    // fails, and the system still verifies.
+    run.now = 30;
+    not_tried(&mut run);
+    run.decide();
+    let c = run.sys("a").checks[0].clone();
+    assert_eq!(
+        c.message.as_deref(),
+        Some("could not ask the API server: connection refused")
+    );
+    assert_eq!((c.phase, c.attempts), (ActionPhase::Running, 0), "{c:?}");
+    assert_eq!((&c.last_error, &c.last_attempt_at), (&None, &None), "{c:?}");
+    assert_eq!(run.phase("a"), SystemPhase::Verifying);
+    // Its next attempt clears the message.
+    run.now = 40;
+    run.check_ok("a", 0);
+    run.decide();
+    assert_eq!(run.phase("a"), SystemPhase::Verified);
+    assert_eq!(run.sys("a").checks[0].message, None);
+    assert_eq!(run.sys("a").checks[0].attempts, 1);
+
+    // A rerun of a verified system's check: said likewise, and not a regression.
+    run.now = 100;
+    not_tried(&mut run);
+    run.decide();
+    let c = run.sys("a").checks[0].clone();
+    assert!(
+        c.message
+            .as_deref()
+            .is_some_and(|m| m.starts_with("could not ask the API server: ")),
+        "{c:?}"
+    );
+    assert_eq!((c.reruns, &c.failing_since), (0, &None), "{c:?}");
+    assert_eq!(run.phase("a"), SystemPhase::Verified, "not Degraded");
+}

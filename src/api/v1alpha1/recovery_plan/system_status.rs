@@ -374,4 +374,9 @@ pub struct CheckStatus {
     /// Since when the check, having passed, fails again; unset while it passes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<Time>,
+    /// Why the check was not tried when it was due, while that lasts: "could not ask the
+    /// API server: ..." (the operator could not read what the check reads). Nothing counts
+    /// against the check meanwhile, nor does its deadline run; cleared by its next attempt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

@@ -149,6 +149,11 @@ pub(super) async fn observe(
                         Attempt::Pending => {}
                         Attempt::Unreachable(why) => {
                             info!(plan = %plan.name_any(), system = %m.key, check = %check.name, reason = %why, "check not attempted");
+                            out.push(Observation::CheckNotTried {
+                                system: i,
+                                check: k,
+                                reason: why,
+                            });
                             soonest(interval);
                         }
                         Attempt::Passed => out.push(Observation::CheckAttempt {
@@ -202,7 +207,16 @@ pub(super) async fn observe(
             };
         soonest(model.systems[i].retry_interval);
         let (passed, error) = match result {
-            Attempt::Pending | Attempt::Unreachable(_) => continue,
+            Attempt::Pending => continue,
+            Attempt::Unreachable(why) => {
+                info!(plan = %plan.name_any(), system = %model.systems[i].key, check = %check.name, reason = %why, "check not rerun");
+                out.push(Observation::CheckNotTried {
+                    system: i,
+                    check: k,
+                    reason: why,
+                });
+                continue;
+            }
             Attempt::Passed => (true, None),
             Attempt::Failed(error) => {
                 ctx.metrics.check_failed(check);

@@ -53,6 +53,16 @@ pub enum Observation {
         /// True when no more attempts will be made (the deadline passed).
         last: bool,
     },
+    /// A check due (a first check or a rerun) could not be tried: the API server it reads
+    /// did not answer. No attempt is counted; the check's message says why.
+    CheckNotTried {
+        /// System index.
+        system: usize,
+        /// Check index.
+        check: usize,
+        /// Why, for people ("could not ask the API server: ...").
+        reason: String,
+    },
     /// A check that had passed ran again (see [`due_reruns`](super::due_reruns)).
     CheckRerun {
         /// System index.
@@ -129,6 +139,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
             };
             c.attempts += 1;
             c.last_attempt_at = Some(now.clone());
+            c.message = None;
             if *passed {
                 c.phase = ActionPhase::Succeeded;
                 c.finished_at = Some(now);
@@ -142,6 +153,15 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
                 }
             }
         }
+        Observation::CheckNotTried {
+            system,
+            check,
+            reason,
+        } => {
+            if let Some(c) = due_check(status, *system, *check) {
+                c.message = Some(truncate(reason, MESSAGE_LIMIT));
+            }
+        }
         Observation::CheckRerun {
             system,
             check,
@@ -153,6 +173,7 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
             };
             c.reruns += 1;
             c.last_attempt_at = Some(now.clone());
+            c.message = None;
             if *passed {
                 c.failing_since = None;
             } else {
@@ -162,6 +183,22 @@ pub fn observe(status: &mut RecoveryPlanStatus, obs: &Observation, now: Timestam
             }
         }
     }
+}
+
+/// The check `check` of `system` that is due to be tried: running (its system
+/// verifying), or passed (its system verified, the check rerun).
+fn due_check(
+    status: &mut RecoveryPlanStatus,
+    system: usize,
+    check: usize,
+) -> Option<&mut CheckStatus> {
+    let s = status.systems.get_mut(system)?;
+    let verifying = s.phase == SystemPhase::Verifying;
+    let verified = s.phase.is_verified();
+    s.checks.get_mut(check).filter(|c| {
+        (verifying && c.phase == ActionPhase::Running)
+            || (verified && c.phase == ActionPhase::Succeeded)
+    })
 }
 
 fn rerun_check(
