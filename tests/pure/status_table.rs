@@ -544,3 +544,32 @@ fn each_system_shows_what_it_waits_for_approvals_a_rejection_or_its_soaks_time_l
         "held at pilot-ward: check 'ris-healthy' failing since 2026-01-01T00:14:00Z: status 503"
     );
 }
+
+#[test]
+fn a_check_not_tried_because_the_api_server_did_not_answer_says_so() {
+    let plan = plan_with(
+        json!({}),
+        json!({
+            "phase": "Running",
+            "progress": "0/1",
+            "startedAt": at(0),
+            "systems": [{
+                "name": "northern-care/lims", "tier": "critical", "phase": "Verifying",
+                "restoreStartedAt": at(0), "objectiveSeconds": 1800,
+                "steps": [{ "name": "restore-db", "phase": "Succeeded", "attempts": 1 }],
+                "checks": [
+                    { "name": "db", "phase": "Succeeded", "attempts": 1 },
+                    { "name": "ready", "phase": "Running", "attempts": 0,
+                      "message": "could not ask the API server: connection refused" }
+                ]
+            }]
+        }),
+    );
+    let table = render_table(&plan, now_at(3));
+    let rows = table_rows(&table);
+    assert_eq!(
+        cell(row(&rows, "lims"), "CHECKS"),
+        "1/2 passed; ready not tried: could not ask the API server: connection refused",
+        "\n{table}"
+    );
+}

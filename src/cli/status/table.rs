@@ -312,7 +312,8 @@ fn elapsed_cell(s: &SystemStatus, status: &RecoveryPlanStatus, now: Timestamp) -
     )
 }
 
-/// "2/3 passed", or the first failed check and its error.
+/// "2/3 passed" (and why a check was not tried, when one could not be), or the first
+/// failed check and its error.
 fn checks_cell(s: &SystemStatus) -> String {
     if s.checks.is_empty() {
         return "-".to_string();
@@ -340,7 +341,20 @@ fn checks_cell(s: &SystemStatus) -> String {
         .iter()
         .filter(|c| c.phase == ActionPhase::Succeeded)
         .count();
-    format!("{passed}/{} passed", s.checks.len())
+    // A check that could not be tried (the API server did not answer) says why.
+    match s
+        .checks
+        .iter()
+        .find_map(|c| Some((c, c.message.as_deref()?)))
+    {
+        Some((c, why)) => format!(
+            "{passed}/{} passed; {} not tried: {}",
+            s.checks.len(),
+            one_line(&c.name),
+            truncate(&one_line(why), CHECK_ERROR_WIDTH)
+        ),
+        None => format!("{passed}/{} passed", s.checks.len()),
+    }
 }
 
 /// Why a Failed, Blocked or Waiting system is where it is, and what a verified one waits
