@@ -142,9 +142,10 @@ pub enum Tamper {
         /// Why it does not belong.
         why: String,
     },
-    /// The chain ends before the head the manifest records.
+    /// The chain ends before the head the manifest records: entries `entries` to
+    /// `expected - 1` are missing from its end.
     #[error(
-        "the chain was cut short: it ends after {entries} entries, the manifest records {expected} (head {head})"
+        "the chain was cut short: entry {entries} and every one after it are missing (it ends after {entries} entries, the manifest records {expected}, head {head})"
     )]
     Truncated {
         /// Entries found.

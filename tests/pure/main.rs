@@ -9,6 +9,7 @@ mod awaiting;
 mod cli;
 mod engine;
 mod engine_properties;
+mod evidence;
 mod fixture;
 mod handover;
 mod release;
