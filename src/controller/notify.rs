@@ -547,3 +547,150 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod release_notice_tests {
+    use super::*;
+    use crate::api::v1alpha1::{
+        ActionPhase, CheckStatus, DataLoss, HandBackItem, PlanPhase, Stage, StageRelease,
+        SystemPhase, SystemStatus,
+    };
+    use crate::controller::plan::events::told;
+    use crate::engine::PlanModel;
+    use k8s_openapi::api::core::v1::ObjectReference;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn t(s: &str) -> Time {
+        Time(s.parse().expect("a time"))
+    }
+
+    /// pas, restored to 5 h before the incident (objective 24 h), one hand-back item of
+    /// two done; verified, or released at stage ward.
+    fn pas(released: bool) -> SystemStatus {
+        SystemStatus {
+            name: "northern-care/pas".into(),
+            phase: if released {
+                SystemPhase::Released
+            } else {
+                SystemPhase::Verified
+            },
+            released_stage: released.then(|| "ward".to_string()),
+            releases: if released {
+                vec![StageRelease {
+                    stage: "ward".into(),
+                    at: t("2026-05-01T11:00:00Z"),
+                }]
+            } else {
+                Vec::new()
+            },
+            checks: vec![CheckStatus {
+                name: "login".into(),
+                phase: ActionPhase::Succeeded,
+                attempts: 2,
+                ..Default::default()
+            }],
+            data_loss: Some(DataLoss {
+                step: "restore-db".into(),
+                restore_point: Some(t("2026-05-01T05:00:00Z")),
+                incident_at: t("2026-05-01T10:00:00Z"),
+                window_seconds: Some(5 * 3600),
+                objective_seconds: Some(24 * 3600),
+                objective_met: Some(true),
+                problem: None,
+            }),
+            hand_back: vec![
+                HandBackItem {
+                    item: "back-enter admissions".into(),
+                    done_by: Some("nurse-bob".into()),
+                    groups: vec!["nurses".into()],
+                    done_at: Some(t("2026-05-01T10:50:00Z")),
+                    request: Some("hb-1".into()),
+                    comment: None,
+                },
+                HandBackItem {
+                    item: "re-check allergies".into(),
+                    done_by: None,
+                    groups: Vec::new(),
+                    done_at: None,
+                    request: None,
+                    comment: None,
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_release_is_notified_with_the_data_lost_and_the_hand_back() {
+        let status = |released: bool| RecoveryPlanStatus {
+            phase: PlanPhase::Running,
+            progress: Some("1/1".into()),
+            systems: vec![pas(released)],
+            ..Default::default()
+        };
+        let (prev, next) = (status(false), status(true));
+        let stages: Vec<Stage> = serde_json::from_value(serde_json::json!([
+            { "name": "ward", "audience": { "description": "Ward 7B staff" }, "approval": { "required": 1 } }
+        ]))
+        .expect("stages");
+        let model = PlanModel {
+            systems: vec![],
+            index: Default::default(),
+            waves: vec![],
+            critical_path: Default::default(),
+            settings: Default::default(),
+        };
+        let plan: RecoveryPlan = serde_json::from_value(serde_json::json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+            "metadata": { "name": "r", "namespace": "northern-care", "uid": "u-1" },
+            "spec": { "systems": { "names": ["pas"] } }
+        }))
+        .expect("a plan");
+        let notices =
+            crate::engine::notice::released("northern-care/r", &stages, &model, &prev, &next);
+        let reference = ObjectReference::default();
+        let events = told(&model, &reference, &plan, &prev, &next, &notices, true);
+        let (ev, n) = events
+            .iter()
+            .find(|(e, _)| e.reason == "SystemReleased")
+            .expect("a SystemReleased Event");
+        let note = ev.note.as_deref().unwrap_or_default();
+        for needle in [
+            "released to Ward 7B staff (ward)",
+            "data lost: 5h",
+            "(objective 24h: within)",
+            "hand-back: 2 items for staff (back-enter admissions; re-check allergies)",
+        ] {
+            assert!(
+                note.contains(needle),
+                "{needle:?} not in the Event's note: {note}"
+            );
+        }
+        let json = serde_json::to_value(n.as_ref().expect("notified")).expect("json");
+        assert_eq!(json["reason"], "SystemReleased");
+        assert_eq!(json["system"], "northern-care/pas");
+        assert_eq!(
+            json["message"], note,
+            "the notification says what the Event says"
+        );
+        let notice = &json["notice"];
+        assert_eq!(notice["stage"], "ward");
+        assert_eq!(notice["audience"], "Ward 7B staff");
+        assert_eq!(notice["dataLoss"]["restorePoint"], "2026-05-01T05:00:00Z");
+        assert_eq!(notice["dataLoss"]["incidentAt"], "2026-05-01T10:00:00Z");
+        assert_eq!(notice["dataLoss"]["windowSeconds"], 5 * 3600);
+        assert_eq!(notice["dataLoss"]["objectiveSeconds"], 24 * 3600);
+        assert_eq!(notice["dataLoss"]["objectiveMet"], true);
+        assert_eq!(notice["handBack"][0]["item"], "back-enter admissions");
+        assert_eq!(notice["handBack"][0]["doneBy"], "nurse-bob");
+        assert_eq!(notice["handBack"][1]["item"], "re-check allergies");
+        assert!(
+            notice["handBack"][1].get("doneBy").is_none(),
+            "not done: {notice}"
+        );
+        // Without a webhook nothing is notified; the Event still tells the notice.
+        let quiet = told(&model, &reference, &plan, &prev, &next, &notices, false);
+        assert!(quiet.iter().all(|(_, n)| n.is_none()));
+        assert!(quiet.iter().any(|(e, _)| e.note.as_deref() == Some(note)));
+    }
+}

@@ -5,7 +5,7 @@
 use k8s_openapi::jiff::Timestamp;
 use lifeline::{
     api::v1alpha1::RecoveryPlan,
-    cli::status::{human_duration, render_table},
+    cli::status::{human_duration, render_release, render_table},
 };
 use serde_json::{Value, json};
 
@@ -571,5 +571,100 @@ fn a_check_not_tried_because_the_api_server_did_not_answer_says_so() {
         cell(row(&rows, "lims"), "CHECKS"),
         "1/2 passed; ready not tried: could not ask the API server: connection refused",
         "\n{table}"
+    );
+}
+
+#[test]
+fn each_systems_data_loss_window_and_hand_back_progress_show_below_the_table() {
+    let hand_back = |done: &[bool]| -> Vec<Value> {
+        [
+            "back-enter paper results since the restore point",
+            "re-check allergies recorded on paper",
+        ]
+        .iter()
+        .zip(done)
+        .map(|(item, done)| {
+            if *done {
+                json!({ "item": item, "doneBy": "nurse-bob", "doneAt": at(40), "request": "hb-1" })
+            } else {
+                json!({ "item": item })
+            }
+        })
+        .collect()
+    };
+    let loss = |hours_before: i64, objective_hours: u64, met: bool| {
+        json!({
+            "step": "restore-db", "restorePoint": at(-hours_before * 60), "incidentAt": at(0),
+            "windowSeconds": hours_before * 3600, "objectiveSeconds": objective_hours * 3600,
+            "objectiveMet": met
+        })
+    };
+    let plan = plan_with(
+        json!({ "stages": [{ "name": "ward", "approval": { "required": 1 } }] }),
+        json!({
+            "phase": "AwaitingApproval",
+            "progress": "4/4",
+            "startedAt": at(0),
+            "systems": [
+                {
+                    "name": "northern-care/pas", "tier": "mission-critical", "phase": "Released",
+                    "releasedStage": "ward", "releases": [{ "stage": "ward", "at": at(30) }],
+                    "verifiedAt": at(20), "recoverySeconds": 1200, "objectiveSeconds": 3600,
+                    "dataLoss": loss(5, 24, true), "handBack": hand_back(&[true, false])
+                },
+                {
+                    "name": "northern-care/lims", "tier": "critical", "phase": "Released",
+                    "releasedStage": "ward", "releases": [{ "stage": "ward", "at": at(35) }],
+                    "verifiedAt": at(25), "recoverySeconds": 1500, "objectiveSeconds": 3600,
+                    "dataLoss": loss(3, 1, false), "handBack": hand_back(&[true, true])
+                },
+                {
+                    "name": "northern-care/ris", "tier": "important", "phase": "Verified",
+                    "verifiedAt": at(28), "recoverySeconds": 1680, "objectiveSeconds": 3600,
+                    "dataLoss": { "step": "restore-db", "incidentAt": at(0), "objectiveSeconds": 14400,
+                                  "problem": "the Job's termination message holds no restorePoint" },
+                    "handBack": hand_back(&[false, false])
+                },
+                {
+                    "name": "northern-care/epr", "tier": "critical", "phase": "Verified",
+                    "verifiedAt": at(29), "recoverySeconds": 1740, "objectiveSeconds": 3600
+                }
+            ]
+        }),
+    );
+    // As `lifeline status` prints it: the table, then the release.
+    let text = format!(
+        "{}{}",
+        render_table(&plan, now_at(45)),
+        render_release(&plan)
+    );
+    let section = |heading: &str| -> Vec<&str> {
+        let lines: Vec<&str> = text.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| *l == heading)
+            .unwrap_or_else(|| panic!("no {heading:?} in:\n{text}"));
+        lines[start + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("  "))
+            .copied()
+            .collect()
+    };
+    assert_eq!(
+        section("Data loss:"),
+        [
+            "  pas: data lost: 5h (restored to 2022-05-12T03:00:00Z, the incident began 2022-05-12T08:00:00Z) (objective 24h: within)",
+            "  lims: data lost: 3h (restored to 2022-05-12T05:00:00Z, the incident began 2022-05-12T08:00:00Z) (objective 1h: OVER)",
+            "  ris: data-loss window UNKNOWN: the Job's termination message holds no restorePoint (objective 4h)",
+        ],
+        "one line per system with a window, none for epr:\n{text}"
+    );
+    assert_eq!(
+        section("Hand-back:"),
+        [
+            "  pas: 1/2 done; to do: 2. re-check allergies recorded on paper",
+            "  lims: 2/2 done",
+        ],
+        "released systems only: ris is not released yet:\n{text}"
     );
 }

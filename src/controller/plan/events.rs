@@ -405,10 +405,40 @@ pub async fn publish_transitions(
     notices: &[ReleaseNotice],
 ) {
     let reference = plan.object_ref(&());
+    let told = told(
+        model,
+        &reference,
+        plan,
+        prev,
+        next,
+        notices,
+        ctx.notifier.is_some(),
+    );
+    let mut out = Vec::with_capacity(told.len());
+    for (ev, notification) in told {
+        if let (Some(notifier), Some(n)) = (&ctx.notifier, notification) {
+            notifier.send(n);
+        }
+        out.push(ev);
+    }
+    publish_all(ctx, &reference, &out).await;
+}
+
+/// The Events of the changes from `prev` to `next`, each with its webhook notification
+/// when `notify` and its reason is one that is notified. A release tells its notice (to
+/// whom, what was tested, the data lost, what staff must do): in short in the Event's
+/// note, whole in the notification.
+pub(crate) fn told(
+    model: &PlanModel,
+    reference: &ObjectReference,
+    plan: &RecoveryPlan,
+    prev: &RecoveryPlanStatus,
+    next: &RecoveryPlanStatus,
+    notices: &[ReleaseNotice],
+    notify: bool,
+) -> Vec<(Event, Option<crate::controller::notify::Notification>)> {
     let mut out = Vec::new();
-    for mut ev in transitions(model, &reference, prev, next) {
-        // A release tells its notice: to whom, what was tested, the data lost, what staff
-        // must do.
+    for mut ev in transitions(model, reference, prev, next) {
         let notice = (ev.reason == "SystemReleased")
             .then(|| {
                 let r = ev.secondary.as_ref()?;
@@ -427,16 +457,17 @@ pub async fn publish_transitions(
         if let Some(n) = notice {
             ev.note = Some(crate::engine::notice::summary(n));
         }
-        if let Some(notifier) = &ctx.notifier
-            && let Some(mut n) = crate::controller::notify::for_event(plan, next, &ev)
-        {
-            n.notice = notice.cloned();
-            notifier.send(n);
-        }
+        let notification = notify
+            .then(|| crate::controller::notify::for_event(plan, next, &ev))
+            .flatten()
+            .map(|mut n| {
+                n.notice = notice.cloned();
+                n
+            });
         ev.note = ev.note.as_deref().map(fit_note);
-        out.push(ev);
+        out.push((ev, notification));
     }
-    publish_all(ctx, &reference, &out).await;
+    out
 }
 
 /// Publishes `events` about `reference`, a bounded number at a time
