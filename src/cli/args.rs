@@ -393,10 +393,10 @@ pub struct RunArgs {
     /// --resolve (for an operator run outside the cluster). Repeatable: HOST=IP.
     #[arg(long, value_name = "HOST=IP", value_parser = parse_resolve)]
     pub(super) resolve: Vec<(String, std::net::IpAddr)>,
-    /// A network `http` and `tcp` checks may reach: the cluster's pod and Service CIDRs,
-    /// or another the administrator allows. Repeatable. Cluster names (*.svc) are reached
-    /// only where they resolve into these (a Service name can point anywhere), so without
-    /// any, checks reach only --resolve mappings. Link-local and metadata addresses never.
+    /// A network `http` and `tcp` checks may reach besides the cluster's Service networks
+    /// (read from its ServiceCIDRs): the pod CIDR, or another the administrator allows.
+    /// Repeatable. Cluster names (*.svc) are reached only where they resolve into these
+    /// networks (a Service name can point anywhere). Link-local and metadata addresses never.
     #[arg(long = "check-network", value_name = "CIDR", value_parser = parse_network)]
     pub(super) check_networks: Vec<ipnet::IpNet>,
     /// POST a JSON notification here when a stage awaits approval, a system fails or is

@@ -14,6 +14,7 @@ use futures::StreamExt;
 use k8s_openapi::api::{
     apps::v1::{Deployment, StatefulSet},
     batch::v1::Job,
+    coordination::v1::Lease,
 };
 use kube::{
     Api, Client, ResourceExt,
@@ -191,41 +192,73 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         }
     });
     let lease = if opts.leader_election {
-        let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
-            .with_namespace(&opts.lease_namespace)
-            .with_identity(&opts.identity)
-            .with_duration(LEASE_SECONDS)
-            .with_grace(LEASE_GRACE_SECONDS)
-            .build()
-            .await
-            .context("set up leader election")?;
-        let (mut rx, task) = manager.watch().await;
         info!(identity = %opts.identity, lease = %format!("{}/{LEASE_NAME}", opts.lease_namespace), "waiting to be elected leader");
+        let leases: Api<Lease> = Api::namespaced(client.clone(), &opts.lease_namespace);
         let mut shutdown = std::pin::pin!(tokio::signal::ctrl_c());
-        loop {
-            if *rx.borrow_and_update() {
-                break;
-            }
+        // A replica just started (the Deployment's replacement of a leader being deleted, say)
+        // lets a standby that was already waiting take a free Lease first: a standby is warm,
+        // its caches filled. The Lease is there unless this is the first replica ever.
+        if matches!(leases.get_opt(LEASE_NAME).await, Ok(Some(_))) {
             tokio::select! {
-                changed = rx.changed() => changed.context("leader election stopped")?,
-                _ = &mut shutdown => {
-                    drop(rx);
-                    let _ = task.await;
-                    return Ok(());
-                }
+                _ = tokio::time::sleep(STARTUP_DEFER) => {}
+                _ = &mut shutdown => return Ok(()),
             }
         }
+        // A leader that shuts down lets the Lease go at once, but a standby's manager sleeps
+        // until the expiry it last saw (up to LEASE_SECONDS), and a replica just started
+        // would take it first. So a standby looks at the Lease every RELEASED_POLL, and when
+        // nobody holds it asks again at once with a new manager (which reads it afresh).
+        let (rx, task) = 'elect: loop {
+            let manager = kube_lease_manager::LeaseManagerBuilder::new(client.clone(), LEASE_NAME)
+                .with_namespace(&opts.lease_namespace)
+                .with_identity(&opts.identity)
+                .with_duration(LEASE_SECONDS)
+                .with_grace(LEASE_GRACE_SECONDS)
+                .build()
+                .await
+                .context("set up leader election")?;
+            let (mut rx, task) = manager.watch().await;
+            let mut poll = tokio::time::interval_at(
+                tokio::time::Instant::now() + RELEASED_POLL,
+                RELEASED_POLL,
+            );
+            loop {
+                if *rx.borrow_and_update() {
+                    break 'elect (rx, task);
+                }
+                tokio::select! {
+                    changed = rx.changed() => changed.context("leader election stopped")?,
+                    _ = poll.tick() => {
+                        if released(&leases).await {
+                            info!("the leader let the Lease go; asking for it now");
+                            drop(rx);
+                            let _ = task.await;
+                            continue 'elect;
+                        }
+                    }
+                    _ = &mut shutdown => {
+                        drop(rx);
+                        let _ = task.await;
+                        return Ok(());
+                    }
+                }
+            }
+        };
         info!(identity = %opts.identity, "elected leader");
         Some((rx, task))
     } else {
         None
     };
 
+    let mut check_networks = opts.check_networks.clone();
+    let services = steps::reach::service_networks(&client).await;
+    info!(networks = ?services, "checks reach the cluster's Service networks");
+    check_networks.extend(services);
     let mut ctx = Context::new(
         client.clone(),
         &opts.identity,
         metrics.clone(),
-        steps::reach::Reach::new(opts.check_networks.clone(), opts.resolve.clone()),
+        steps::reach::Reach::new(check_networks, opts.resolve.clone()),
     )?;
     if let Some(notify) = opts.notify.clone() {
         info!(url = %notify.url, "notifications go to a webhook");
@@ -525,4 +558,22 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How long a replica just started waits before it first asks for a Lease that is there,
+/// so that a standby polling every RELEASED_POLL takes it first.
+const STARTUP_DEFER: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// How often a standby looks whether the leader let the Lease go.
+const RELEASED_POLL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether the Lease is there and nobody holds it (a leader let it go as it shut down).
+async fn released(leases: &Api<Lease>) -> bool {
+    match leases.get_opt(LEASE_NAME).await {
+        Ok(Some(lease)) => lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .is_none_or(|h| h.is_empty()),
+        _ => false,
+    }
 }

@@ -112,6 +112,7 @@ const GRANTED: &[&str] = &[
     "lifeline-operator: networking.k8s.io/networkpolicies: create",
     "lifeline-operator: networking.k8s.io/networkpolicies: patch",
     "lifeline-operator: networking.k8s.io/ingresses: patch",
+    "lifeline-operator: networking.k8s.io/servicecidrs: list",
     "lifeline-operator: /services: patch",
     // Drills: the drill itself, its plan, its claims, its faults, the staging label.
     "lifeline-operator: lifeline.dev/recoverydrills: get",

@@ -12,6 +12,7 @@ mod engine_properties;
 mod evidence;
 mod fixture;
 mod handover;
+mod job_policy;
 mod release;
 mod release_properties;
 mod report_browser;

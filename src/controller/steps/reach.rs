@@ -1,8 +1,9 @@
 //! Where `http` and `tcp` checks may connect. Whoever writes a ClinicalSystem chooses its
 //! checks' targets, and the operator connects from inside the cluster, so without a limit
 //! a check is a port scanner and a read oracle for its author. A check reaches:
-//! - an address in a network the operator allows (`lifeline run --check-network CIDR`:
-//!   the pod and Service networks, and any other the operator's administrator chooses),
+//! - an address in a network the operator allows: the cluster's Service networks, read
+//!   from its ServiceCIDR objects at start, and each `lifeline run --check-network CIDR`
+//!   (the pod networks, and any other the operator's administrator chooses),
 //!   whether the check names it by address or by name, a Service's cluster name (`*.svc`,
 //!   `*.svc.cluster.local`) included;
 //! - a host the operator maps itself (`lifeline run --resolve HOST=IP`).
@@ -112,6 +113,35 @@ impl Reach {
             (false, _) => Ok(allowed),
             (true, Some(why)) => Err(why),
             (true, None) => Err(format!("{host} has no address")),
+        }
+    }
+}
+
+/// The cluster's Service networks, as its ServiceCIDR objects give them
+/// (`networking.k8s.io/v1`, Kubernetes 1.33 and later): a check that names a Service by its
+/// cluster name reaches its ClusterIP without the operator being told the range. Pod
+/// networks are not published by the API server (a CNI may keep them to itself): a check
+/// of a headless Service or a pod's address needs `--check-network`. Empty, with a warning,
+/// when they cannot be read.
+pub async fn service_networks(client: &kube::Client) -> Vec<IpNet> {
+    use k8s_openapi::api::networking::v1::ServiceCIDR;
+    let api: kube::Api<ServiceCIDR> = kube::Api::all(client.clone());
+    match api.list(&Default::default()).await {
+        Ok(list) => list
+            .items
+            .iter()
+            .flat_map(|c| c.spec.iter().flat_map(|s| s.cidrs.iter().flatten()))
+            .filter_map(|c| match c.parse::<IpNet>() {
+                Ok(n) => Some(n),
+                Err(_) => {
+                    tracing::warn!(cidr = %c, "a ServiceCIDR that is not a network; checks do not reach it");
+                    None
+                }
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the cluster's ServiceCIDRs: checks reach Service names only within --check-network");
+            Vec::new()
         }
     }
 }
