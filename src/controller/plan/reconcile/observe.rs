@@ -8,7 +8,9 @@ use kube::ResourceExt;
 use tracing::{info, warn};
 
 use super::MIN_RETRY_INTERVAL;
-use super::timing::{attempt_elapsed, check_deadline, restore_timeout, retry_interval};
+use super::timing::{
+    attempt_elapsed, check_deadline, past_deadline, restore_timeout, retry_interval,
+};
 use crate::controller::{
     Context,
     steps::{
@@ -140,10 +142,13 @@ pub(super) async fn observe(
                     };
                     // A check's deadline does not run while the API server is away.
                     let past_deadline = c.started_at.as_ref().is_some_and(|t| {
-                        engine::time::elapsed(t.0, now)
-                            .saturating_sub(ctx.unreachable_within(t.0, now))
-                            + interval
-                            > deadline
+                        past_deadline(
+                            t.0,
+                            now,
+                            ctx.unreachable_within(t.0, now),
+                            interval,
+                            deadline,
+                        )
                     });
                     match result {
                         Attempt::Pending => {}
