@@ -283,23 +283,29 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("a shared store of plans takes subscribers"))
     };
     let (for_plans, for_waking, for_drills) = (subscribe()?, subscribe()?, subscribe()?);
-    let plans_watch = {
-        use kube::runtime::WatchStreamExt as _;
-        watcher(plans, wc.clone())
-            .default_backoff()
-            .reflect_shared(plans_writer)
-            .for_each(|event| async move {
-                if let Err(e) = event {
-                    warn!(error = %e, "watching RecoveryPlans; trying again");
-                }
-            })
-    };
     let controller = Controller::for_shared_stream(for_plans, store.clone())
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
     ctx.record_retention = opts.record_retention;
     let _ = ctx.plans.set(store.clone());
     let ctx = Arc::new(ctx);
     tokio::spawn(probe(client.clone(), ctx.clone()));
+    let plans_watch = {
+        use kube::runtime::WatchStreamExt as _;
+        let ctx = ctx.clone();
+        watcher(plans, wc.clone())
+            .default_backoff()
+            .reflect_shared(plans_writer)
+            .for_each(move |event| {
+                match event {
+                    // The controller never reconciles a plan that has left its cache, so
+                    // what the operator keeps of a deleted plan is forgotten here.
+                    Ok(watcher::Event::Delete(p)) => plan::reconcile::forget(&ctx, &p),
+                    Ok(_) => {}
+                    Err(e) => warn!(error = %e, "watching RecoveryPlans; trying again"),
+                }
+                async {}
+            })
+    };
     // Records past their retention go, hourly, in every namespace the operator acts in.
     {
         let client = client.clone();

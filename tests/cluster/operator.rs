@@ -907,6 +907,27 @@ async fn publishes_events_and_metrics() {
         );
         // One watch of the plans, shared by the plan and drill controllers.
         assert_eq!(requests("WATCH", "recoveryplans"), 1.0, "{metrics}");
+
+        // A deleted plan no longer counts in the phase gauge (the reconcile that finds it
+        // gone forgets it).
+        plans
+            .delete("restore", &kube::api::DeleteParams::default())
+            .await
+            .expect("delete the plan");
+        eventually(
+            "the deleted plan to leave lifeline_plans",
+            STEP,
+            || async move {
+                let (_, metrics) = http_get(addr, "/metrics")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match sample(&metrics, r#"lifeline_plans{phase="Succeeded"}"#) {
+                    Some(n) if n == 0.0 => Ok(()),
+                    n => Err(format!("lifeline_plans{{phase=\"Succeeded\"}} is {n:?}")),
+                }
+            },
+        )
+        .await;
     })
     .await;
 }

@@ -84,13 +84,21 @@ pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Req
     .await
 }
 
+/// Forgets what the operator keeps of a plan that is deleted or being deleted: it no longer
+/// counts in the metrics, holds systems for other plans, or has progress shards cached.
+/// Called by the watch of the plans as it sees the deletion (the controller does not
+/// reconcile a plan that has left its cache) and by a reconcile that finds it going.
+pub fn forget(ctx: &Context, plan: &RecoveryPlan) {
+    let (ns, name) = (plan.namespace().unwrap_or_default(), plan.name_any());
+    ctx.metrics.forget(&ns, &name);
+    super::handover::forget(ctx, &ns, &name);
+    super::progress::forget(ctx, &plan.uid().unwrap_or_default());
+}
+
 async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, Error> {
     if plan.metadata.deletion_timestamp.is_some() {
         // Jobs are owned by the plan and go with it; nothing else to undo.
-        ctx.metrics
-            .forget(&plan.namespace().unwrap_or_default(), &plan.name_any());
-        super::handover::forget(ctx, &plan.namespace().unwrap_or_default(), &plan.name_any());
-        super::progress::forget(ctx, &plan.uid().unwrap_or_default());
+        forget(ctx, plan);
         return Ok(Requeue::await_change());
     }
     let ns = plan.namespace().unwrap_or_default();
