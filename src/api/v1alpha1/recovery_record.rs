@@ -126,6 +126,15 @@ pub enum RecordKind {
     RegressionStarted,
     /// The checks passed again.
     RegressionEnded,
+    /// A system's soak at a stage started: released there with its checks passing, or
+    /// its checks passing again after a hold.
+    SoakStarted,
+    /// A failing check held a system soaking at a stage: its soak starts again once the
+    /// check passes.
+    SoakHeld,
+    /// A system's soak at a stage ended: done (it may go on to the next stage), or cut
+    /// short before it was (the system left the stage).
+    SoakEnded,
     /// An Approval as the operator saw it when it decided.
     Approval,
     /// A person's intervention, or a confirmation of a manual step.

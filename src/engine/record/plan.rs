@@ -1,13 +1,14 @@
 //! What a plan's reconcile adds to its record: every change between the status before and
-//! after (the plan's phase; each system's phase, steps, checks, releases, regressions,
-//! data loss and hand-back), each release notice sent, each Approval as the operator saw
+//! after (the plan's phase; each system's phase, steps, checks, releases, soaks,
+//! regressions, data loss and hand-back), each release notice sent, each Approval as the operator saw
 //! it, and each new intervention.
 
 use k8s_openapi::{apimachinery::pkg::apis::meta::v1::Time, jiff::Timestamp};
 use serde_json::{Value, json};
 
 use super::{Body, body};
-use crate::api::v1alpha1::{Approval, RecordKind, RecoveryPlanStatus, SystemStatus};
+use crate::api::v1alpha1::{Approval, RecordKind, RecoveryPlanStatus, SoakStatus, SystemStatus};
+use crate::engine::time::seconds_between;
 
 /// What changed in one system between `before` (none: new to the plan) and `after`.
 fn system_transitions(
@@ -84,6 +85,12 @@ fn system_transitions(
             json!({ "stage": r.stage }),
         ));
     }
+    out.extend(soak_transitions(
+        before.and_then(|b| b.soak.as_ref()),
+        after.soak.as_ref(),
+        name,
+        now,
+    ));
     if after.data_loss.is_some()
         && before.and_then(|b| b.data_loss.as_ref()) != after.data_loss.as_ref()
     {
@@ -145,9 +152,71 @@ fn system_transitions(
     out
 }
 
+/// What changed in one system's soak between `old` and `new`: a soak at a stage started
+/// (at release, or when its checks passed again after a hold), held by a failing check,
+/// done, or cut short (the system left the stage before it was done: restored again, or
+/// its release withdrawn).
+fn soak_transitions(
+    old: Option<&SoakStatus>,
+    new: Option<&SoakStatus>,
+    name: Option<&str>,
+    now: &Time,
+) -> Vec<Body> {
+    let mut out = Vec::new();
+    let same = old.filter(|o| new.is_some_and(|n| n.stage == o.stage));
+    if let Some(o) = old.filter(|o| o.completed_at.is_none() && same.is_none()) {
+        out.push(body(
+            now,
+            RecordKind::SoakEnded,
+            name,
+            json!({ "stage": o.stage, "completed": false, "since": o.since, "holds": o.holds }),
+        ));
+    }
+    let Some(n) = new else {
+        return out;
+    };
+    if let Some(since) = &n.since
+        && same.is_none_or(|o| o.since.as_ref() != Some(since))
+    {
+        out.push(body(
+            since,
+            RecordKind::SoakStarted,
+            name,
+            json!({ "stage": n.stage, "since": since, "until": n.until, "holds": n.holds }),
+        ));
+    }
+    if let Some(why) = &n.held_by
+        && same.is_none_or(|o| o.held_by.is_none())
+    {
+        out.push(body(
+            now,
+            RecordKind::SoakHeld,
+            name,
+            json!({ "stage": n.stage, "heldBy": why, "holds": n.holds }),
+        ));
+    }
+    if let Some(done) = &n.completed_at
+        && same.is_none_or(|o| o.completed_at.is_none())
+    {
+        out.push(body(
+            done,
+            RecordKind::SoakEnded,
+            name,
+            json!({
+                "stage": n.stage,
+                "completed": true,
+                "since": n.since,
+                "holds": n.holds,
+                "seconds": n.since.as_ref().and_then(|s| seconds_between(s.0, done.0)),
+            }),
+        ));
+    }
+    out
+}
+
 /// Everything a reconcile adds to the record, in order: the plan's phase (the first entry
 /// also says what the run is measured from), each system's transitions (phase, steps,
-/// checks, releases, regressions, data loss, hand-back), each release notice sent, each
+/// checks, releases, soaks, regressions, data loss, hand-back), each release notice sent, each
 /// Approval the operator decided on for the first time (copied in full from `approvals`:
 /// approver, groups, comment, systems, acknowledged items) and each new intervention.
 pub fn transitions(

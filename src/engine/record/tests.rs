@@ -1,8 +1,10 @@
-//! The chain sealed and checked, and what a drill run adds to its record.
+//! The chain sealed and checked, and what a reconcile adds to the record: of a plan (soaks,
+//! checks, Approvals, interventions) and of a drill run.
 
 use k8s_openapi::jiff::Timestamp;
 
 use super::*;
+use crate::api::v1alpha1::RecoveryPlanStatus;
 
 fn chain(n: u64) -> Vec<RecordEntry> {
     let mut out: Vec<RecordEntry> = Vec::new();
@@ -193,4 +195,150 @@ fn a_missing_reordered_added_or_cut_entry_is_named() {
         verify(&twice, head(&c)),
         Err(Tamper::Added { seq: 4, .. })
     ));
+}
+
+/// A plan's status of one system, `ward/pas`, as `f` makes it.
+fn plan_of(f: impl FnOnce(&mut crate::api::v1alpha1::SystemStatus)) -> RecoveryPlanStatus {
+    let mut s = crate::api::v1alpha1::SystemStatus {
+        name: "ward/pas".into(),
+        ..Default::default()
+    };
+    f(&mut s);
+    RecoveryPlanStatus {
+        phase: crate::api::v1alpha1::PlanPhase::Running,
+        started_at: Some(at(0)),
+        systems: vec![s],
+        ..Default::default()
+    }
+}
+
+fn at(s: i64) -> Time {
+    Time(Timestamp::from_second(1_750_000_000 + s).expect("t"))
+}
+
+fn kinds(b: &[Body]) -> Vec<RecordKind> {
+    b.iter().map(|b| b.kind).collect()
+}
+
+#[test]
+fn a_soak_is_recorded_as_it_starts_is_held_starts_again_and_ends() {
+    use crate::api::v1alpha1::{SoakStatus, StageRelease, SystemPhase};
+    let soak = |f: fn(&mut SoakStatus)| {
+        plan_of(|s| {
+            s.phase = SystemPhase::Released;
+            s.released_stage = Some("ward".into());
+            s.releases = vec![StageRelease {
+                stage: "ward".into(),
+                at: at(100),
+            }];
+            let mut k = SoakStatus {
+                stage: "ward".into(),
+                ..Default::default()
+            };
+            f(&mut k);
+            s.soak = Some(k);
+        })
+    };
+    let verified = plan_of(|s| s.phase = SystemPhase::Verified);
+    let soaking = soak(|k| {
+        k.since = Some(at(100));
+        k.until = Some(at(3700));
+    });
+    let step = |prev: &RecoveryPlanStatus, next: &RecoveryPlanStatus, now: i64| {
+        transitions(prev, next, &[], &[], at(now).0)
+    };
+
+    // Released at ward, its soak there starts at the release.
+    let released = step(&verified, &soaking, 100);
+    assert_eq!(
+        kinds(&released),
+        [
+            RecordKind::SystemPhase,
+            RecordKind::Release,
+            RecordKind::SoakStarted
+        ]
+    );
+    let started = &released[2];
+    assert_eq!(started.at, at(100));
+    assert_eq!(started.system.as_deref(), Some("ward/pas"));
+    assert_eq!(
+        started.data,
+        json!({ "stage": "ward", "since": at(100), "until": at(3700), "holds": 0 })
+    );
+    assert!(step(&soaking, &soaking, 200).is_empty(), "nothing new");
+
+    // A failing check holds it: one entry, however its error changes while it fails.
+    let why = "check 'login' failing since 2025-06-15T16:30:00Z: status 503";
+    let held = soak(|k| {
+        k.holds = 1;
+        k.held_by = Some("check 'login' failing since 2025-06-15T16:30:00Z: status 503".into());
+    });
+    let hold = step(&soaking, &held, 1000);
+    assert_eq!(kinds(&hold), [RecordKind::SoakHeld]);
+    assert_eq!(hold[0].at, at(1000));
+    assert_eq!(
+        hold[0].data,
+        json!({ "stage": "ward", "heldBy": why, "holds": 1 })
+    );
+    let still = soak(|k| {
+        k.holds = 1;
+        k.held_by = Some("check 'login' failing since 2025-06-15T16:30:00Z: timed out".into());
+    });
+    assert!(step(&held, &still, 1010).is_empty());
+
+    // The check passes: the soak starts again, from then.
+    let again = soak(|k| {
+        k.holds = 1;
+        k.since = Some(at(1100));
+        k.until = Some(at(4700));
+    });
+    let restart = step(&still, &again, 1100);
+    assert_eq!(kinds(&restart), [RecordKind::SoakStarted]);
+    assert_eq!(restart[0].at, at(1100));
+    assert_eq!(restart[0].data["holds"], json!(1));
+
+    // Done: its length counts from the last start.
+    let done = soak(|k| {
+        k.holds = 1;
+        k.since = Some(at(1100));
+        k.until = Some(at(4700));
+        k.completed_at = Some(at(4705));
+    });
+    let ended = step(&again, &done, 4705);
+    assert_eq!(kinds(&ended), [RecordKind::SoakEnded]);
+    assert_eq!(ended[0].at, at(4705));
+    assert_eq!(
+        ended[0].data,
+        json!({ "stage": "ward", "completed": true, "since": at(1100), "holds": 1, "seconds": 3605 })
+    );
+    assert!(step(&done, &done, 4800).is_empty());
+
+    // Restored again while soaking: the soak is cut short.
+    let restoring = plan_of(|s| s.phase = SystemPhase::Pending);
+    let cut = step(&again, &restoring, 2000);
+    assert_eq!(
+        kinds(&cut),
+        [RecordKind::SystemPhase, RecordKind::SoakEnded]
+    );
+    assert_eq!(cut[1].at, at(2000));
+    assert_eq!(
+        cut[1].data,
+        json!({ "stage": "ward", "completed": false, "since": at(1100), "holds": 1 })
+    );
+    // A soak done and then left (released on at a stage without one) ends nothing more.
+    assert!(
+        !kinds(&step(&done, &restoring, 5000)).contains(&RecordKind::SoakEnded),
+        "a soak that was done is not cut short"
+    );
+
+    // Held from its release (a check already failing): held, never started.
+    let held_at_once = step(&verified, &held, 100);
+    assert_eq!(
+        kinds(&held_at_once),
+        [
+            RecordKind::SystemPhase,
+            RecordKind::Release,
+            RecordKind::SoakHeld
+        ]
+    );
 }

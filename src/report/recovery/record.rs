@@ -58,6 +58,31 @@ pub struct RegressionSeen {
     pub withdrawn: bool,
 }
 
+/// One run of a system's soak at a stage: from its start (the release, or its checks
+/// passing again after a hold) to the hold that interrupted it, its end, or none yet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SoakSeen {
+    /// The stage.
+    pub stage: String,
+    /// When it started.
+    pub started: Timestamp,
+    /// When it stopped: held, done or cut short.
+    pub ended: Option<Timestamp>,
+    /// How it stopped, if it did.
+    pub end: Option<SoakEnd>,
+}
+
+/// How a run of a soak stopped.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SoakEnd {
+    /// Done: the system may go on to the next stage.
+    Done,
+    /// A failing check held it (why).
+    Held(String),
+    /// The system left the stage before it was done.
+    CutShort,
+}
+
 /// A hand-back item someone completed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct HandBackSeen {
@@ -102,6 +127,8 @@ pub struct SystemSeen {
     pub reattempts: u64,
     /// Its regressions.
     pub regressions: Vec<RegressionSeen>,
+    /// Each run of its soaks, in order.
+    pub soaks: Vec<SoakSeen>,
     /// Its latest data-loss window.
     pub data_loss: Option<DataLoss>,
     /// Its hand-back items, from its latest notice.
@@ -458,6 +485,60 @@ impl Recovery {
                     reg.ended = Some(at);
                 }
                 self.moment(e, "the checks pass again: regression over".into());
+            }
+            RecordKind::SoakStarted => {
+                let stage = text(d, "stage").unwrap_or_default();
+                let again = d.get("holds").and_then(Value::as_u64).unwrap_or(0) > 0;
+                let until = time(d, "until");
+                let s = self.system(index, &key);
+                s.soaks.push(SoakSeen {
+                    stage: stage.clone(),
+                    started: at,
+                    ended: None,
+                    end: None,
+                });
+                self.moment(
+                    e,
+                    format!(
+                        "soak at stage {stage} started{}{}",
+                        if again { " again after a hold" } else { "" },
+                        until
+                            .map(|u| format!(", until {}", crate::engine::time::iso(u)))
+                            .unwrap_or_default()
+                    ),
+                );
+            }
+            RecordKind::SoakHeld => {
+                let stage = text(d, "stage").unwrap_or_default();
+                let why = text(d, "heldBy").unwrap_or_else(|| "a check failing".into());
+                let s = self.system(index, &key);
+                if let Some(open) = s.soaks.last_mut().filter(|k| k.ended.is_none()) {
+                    open.ended = Some(at);
+                    open.end = Some(SoakEnd::Held(why.clone()));
+                }
+                self.moment(e, format!("held at stage {stage}: {why}"));
+            }
+            RecordKind::SoakEnded => {
+                let stage = text(d, "stage").unwrap_or_default();
+                let done = d.get("completed").and_then(Value::as_bool).unwrap_or(false);
+                let s = self.system(index, &key);
+                if let Some(open) = s.soaks.last_mut().filter(|k| k.ended.is_none()) {
+                    open.ended = Some(at);
+                    open.end = Some(if done {
+                        SoakEnd::Done
+                    } else {
+                        SoakEnd::CutShort
+                    });
+                }
+                let what = match d.get("seconds").and_then(Value::as_u64) {
+                    Some(secs) if done => format!(
+                        "soaked at stage {stage} for {}",
+                        crate::report::fmt::human(secs)
+                    ),
+                    _ if done => format!("soaked at stage {stage}"),
+                    _ => format!("soak at stage {stage} cut short: the system left the stage"),
+                };
+                self.moment(e, what);
             }
             RecordKind::DataLoss => {
                 if let Ok(dl) = serde_json::from_value::<DataLoss>(d.clone()) {
