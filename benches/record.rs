@@ -188,5 +188,123 @@ fn record(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, record);
+/// On a cluster (`LIFELINE_BENCH_KUBECONFIG`): the record stored as the operator stores it,
+/// one RecoveryRecord per chunk in a namespace of its own, then `lifeline evidence export`
+/// (the binary, as a user runs it: it lists the chunks and writes the bundle) and
+/// `lifeline evidence verify` of that bundle, three times each, and the namespace deleted.
+fn on_cluster(entries: &[RecordEntry]) {
+    let Some(kubeconfig) = std::env::var_os("LIFELINE_BENCH_KUBECONFIG") else {
+        println!(
+            "record on a cluster: not measured (set LIFELINE_BENCH_KUBECONFIG to a cluster with lifeline's CRDs)"
+        );
+        return;
+    };
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::{Api, Client, Config, api::PostParams, config::KubeConfigOptions};
+    use lifeline::api::v1alpha1::{
+        RECORD_PLAN_LABEL, RECORD_PLAN_UID_LABEL, RecordSubject, RecoveryRecord, RecoveryRecordSpec,
+    };
+    let ns = format!("record-bench-{}", std::process::id());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let client = rt.block_on(async {
+        let kc = kube::config::Kubeconfig::read_from(&kubeconfig).expect("read kubeconfig");
+        let cfg = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+            .await
+            .expect("kubeconfig");
+        Client::try_from(cfg).expect("client")
+    });
+    let uid = "00000000-0000-4000-8000-000000002000";
+    let write = std::time::Instant::now();
+    rt.block_on(async {
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        namespaces
+            .create(
+                &PostParams::default(),
+                &serde_json::from_value(json!({ "metadata": { "name": ns } })).expect("ns"),
+            )
+            .await
+            .expect("create the namespace");
+        let records: Api<RecoveryRecord> = Api::namespaced(client.clone(), &ns);
+        let (mut at, mut chunk) = (0usize, 0u32);
+        let lengths = chunk_lengths(entries);
+        let last = lengths.len().saturating_sub(1);
+        for (i, n) in lengths.into_iter().enumerate() {
+            let mut r = RecoveryRecord::new(
+                &format!("recovery-record-{chunk}"),
+                RecoveryRecordSpec {
+                    plan: "recovery".into(),
+                    plan_uid: uid.into(),
+                    subject: RecordSubject::RecoveryPlan,
+                    run: None,
+                    chunk,
+                    first: at as u64,
+                    sealed: i != last,
+                    retain_until: None,
+                    entries: entries[at..at + n].to_vec(),
+                },
+            );
+            r.metadata.labels = Some(
+                [
+                    (RECORD_PLAN_LABEL.to_string(), "recovery".to_string()),
+                    (RECORD_PLAN_UID_LABEL.to_string(), uid.to_string()),
+                ]
+                .into(),
+            );
+            records
+                .create(&PostParams::default(), &r)
+                .await
+                .unwrap_or_else(|e| panic!("create chunk {chunk}: {e}"));
+            at += n;
+            chunk += 1;
+        }
+    });
+    let written = write.elapsed();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundle = dir.path().join("recovery.json");
+    let lifeline = |args: &[&str]| {
+        let t = std::time::Instant::now();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_lifeline"))
+            .args(args)
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .expect("run lifeline");
+        assert!(
+            out.status.success(),
+            "lifeline {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t.elapsed()
+    };
+    let b = bundle.display().to_string();
+    let mut export: Vec<_> = (0..3)
+        .map(|_| lifeline(&["evidence", "export", "recovery", "-n", &ns, "-o", &b]))
+        .collect();
+    let mut check: Vec<_> = (0..3)
+        .map(|_| lifeline(&["evidence", "verify", &b]))
+        .collect();
+    export.sort();
+    check.sort();
+    println!(
+        "record on a cluster: {} chunks written in {:.1} s; lifeline evidence export {:.2} s (median of 3, {:.2} to {:.2}), bundle {:.1} MiB; lifeline evidence verify {:.2} s (median of 3, {:.2} to {:.2})",
+        chunk_lengths(entries).len(),
+        written.as_secs_f64(),
+        export[1].as_secs_f64(),
+        export[0].as_secs_f64(),
+        export[2].as_secs_f64(),
+        std::fs::metadata(&bundle).map(|m| m.len()).unwrap_or(0) as f64 / 1_048_576.0,
+        check[1].as_secs_f64(),
+        check[0].as_secs_f64(),
+        check[2].as_secs_f64(),
+    );
+    rt.block_on(async {
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let _ = namespaces.delete(&ns, &Default::default()).await;
+    });
+}
+
+fn cluster(_: &mut Criterion) {
+    on_cluster(&chain(bodies(SYSTEMS)));
+}
+
+criterion_group!(benches, record, cluster);
 criterion_main!(benches);
