@@ -673,7 +673,7 @@ async fn plan_event_lines(ns: &TestNamespace, plan: &str) -> Vec<(String, String
 fn elected(op: &Operator) -> bool {
     op.log()
         .lines()
-        .any(|l| l.contains("controller: elected leader"))
+        .any(|l| l.contains("elected leader") && !l.contains("waiting to be elected leader"))
 }
 
 /// Two operators with leader election: only the leader acts; killed mid-restore, the
