@@ -1779,6 +1779,97 @@ async fn hundreds_of_ignored_approvals_with_long_comments_do_not_freeze_a_plan()
     .await;
 }
 
+/// A status write the API server refuses for its size (etcd's request limit, on the real
+/// API server) leaves the plan with `StatusComplete=False (TooLarge)` quoting the
+/// refusal, rather than freezing with every write failing and nothing said. The plan is
+/// made too large for any status: 2,540 labels with keys of 317 characters (schema-valid)
+/// take it past the limit with their managed fields, so the API server stores it without
+/// them, and every server-side apply of its status (which records them again) is refused,
+/// whole and trimmed; the conditions alone (a merge patch) are stored.
+#[tokio::test]
+async fn a_status_refused_for_its_size_leaves_the_plan_saying_so() {
+    ensure_crds(&admin_client().await).await;
+    with_namespace("release-too-large", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        let mut system = support::clinical_system("web", &[], vec![], vec![]);
+        system["metadata"]["labels"] = json!({ "estate": "big" });
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(system))
+            .await
+            .expect("web");
+        let prefix = [
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(61),
+        ]
+        .join(".");
+        let labels: serde_json::Map<String, serde_json::Value> = (0..2540)
+            .map(|i| {
+                (
+                    format!("{prefix}/k{i:04}-{}", "n".repeat(57)),
+                    json!("v".repeat(63)),
+                )
+            })
+            .collect();
+        let plans: Api<RecoveryPlan> = ns.api();
+        let plan: RecoveryPlan = object(json!({
+            "apiVersion": "lifeline.dev/v1alpha1", "kind": "RecoveryPlan",
+            "metadata": { "name": "big", "labels": labels },
+            "spec": { "systems": { "selector": { "matchLabels": { "estate": "big" } } } }
+        }));
+        plans
+            .create(&pp, &plan)
+            .await
+            .expect("the plan, stored without its managed fields");
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-too-large"),
+        ));
+        let refused = wait_for(
+            &plans,
+            "big",
+            "StatusComplete=False (TooLarge)",
+            WAIT,
+            |p| {
+                p.status.as_ref().is_some_and(|s| {
+                    s.conditions.iter().any(|c| {
+                        c.type_ == "StatusComplete" && c.status == "False" && c.reason == "TooLarge"
+                    })
+                })
+            },
+        )
+        .await;
+        let status = refused.status.as_ref().expect("status");
+        let condition = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "StatusComplete")
+            .expect("StatusComplete");
+        assert!(
+            condition
+                .message
+                .contains("refused the status even trimmed")
+                && condition
+                    .message
+                    .contains("etcdserver: request is too large")
+                && condition.message.contains("spec.systems"),
+            "the condition quotes the API server's refusal and says what to do: {}",
+            condition.message
+        );
+        assert!(
+            condition.message.len() <= 1024,
+            "{}",
+            condition.message.len()
+        );
+        // Nothing else of the status could be recorded: no phase, no start.
+        assert!(status.started_at.is_none(), "{:?}", status.started_at);
+        support::event_note(&ns, "StatusTooLarge", WAIT, |n| n.contains("too large")).await;
+        operator.abort();
+    })
+    .await;
+}
+
 /// The pod selectors of the NetworkPolicies in `ns` labelled for system `system`, with
 /// whether each admits the ward's network, by policy name.
 async fn gates_of(
