@@ -1602,6 +1602,161 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
     .await;
 }
 
+/// A drill with `approvals: real` holds each system at an approval-requiring stage until
+/// a person approves it, as a real recovery does: both systems verified and released to
+/// IT wait at `wards` (the plan's `status.awaiting` lists them, the run is not finished),
+/// an approval of lims alone releases lims while pacs keeps waiting, and only pacs's own
+/// approval lets the drill finish, with the two people's approvals recorded.
+#[tokio::test]
+async fn a_drill_with_real_approvals_waits_at_the_stage_until_a_person_approves_each_system() {
+    use lifeline::api::v1alpha1::{Approval, DrillApprovals, SystemPhase};
+    ensure_crds(&admin_client().await).await;
+    with_namespace("drill-real-approvals", |ns: TestNamespace| async move {
+        make_staging(&ns).await;
+        web_system(&ns, "lims", 2, vec![]).await;
+        web_system(&ns, "pacs", 1, vec![]).await;
+        let drills: Api<RecoveryDrill> = ns.api();
+        let mut d = drill(
+            "weekly",
+            &["lims", "pacs"],
+            json!([
+                { "system": "lims", "scaleToZero": {} },
+                { "system": "pacs", "scaleToZero": {} }
+            ]),
+        );
+        d.spec.approvals = DrillApprovals::Real;
+        drills
+            .create(&PostParams::default(), &d)
+            .await
+            .expect("drill");
+        let op = operator(&ns);
+        wait_for(&drills, "weekly", "the finalizer", WAIT, |d| {
+            d.metadata.finalizers.is_some()
+        })
+        .await;
+        let token = drillctl::request_run(ns.client.clone(), &ns.name, "weekly")
+            .await
+            .expect("run");
+        let plans: Api<RecoveryPlan> = ns.api();
+        let plan = plan_name("weekly", 1);
+        let waiting_at_wards = |p: &RecoveryPlan, name: &str| {
+            let qualified = format!("{}/{name}", ns.name);
+            p.status.as_ref().is_some_and(|s| {
+                s.awaiting
+                    .iter()
+                    .any(|a| a.stage == "wards" && a.needed == 1 && a.systems.contains(&qualified))
+                    && s.systems.iter().any(|x| {
+                        x.name == qualified
+                            && x.phase == SystemPhase::Released
+                            && x.released_stage.as_deref() == Some("it-validation")
+                    })
+            })
+        };
+        let held = wait_for(&plans, &plan, "lims and pacs waiting at wards", WAIT, |p| {
+            waiting_at_wards(p, "lims") && waiting_at_wards(p, "pacs")
+        })
+        .await;
+        let awaiting: Vec<String> = held
+            .status
+            .as_ref()
+            .expect("status")
+            .awaiting
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert!(
+            awaiting
+                .iter()
+                .any(|a| a.starts_with("stage wards awaits 1 more approval")),
+            "{awaiting:?}"
+        );
+        let still = drills.get("weekly").await.expect("drill");
+        let status = still.status.clone().expect("status");
+        assert_eq!(status.phase, DrillPhase::Recovering, "{status:?}");
+        assert_eq!(status.run.as_ref().and_then(|r| r.outcome), None);
+        assert!(
+            status.run.as_ref().is_some_and(|r| r.approvals.is_empty()),
+            "no approval recorded before a person gives one: {:?}",
+            status.run
+        );
+
+        let approve = |who: &str, system: &str| -> Approval {
+            object(json!({
+                "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+                "metadata": { "name": format!("wards-{system}-{who}") },
+                "spec": {
+                    "plan": plan, "stage": "wards", "systems": [system],
+                    "decision": "approve",
+                    "comment": format!("{who}: {system} checked for the wards"),
+                    "approver": { "username": who, "groups": ["clinical-safety-officers"] }
+                }
+            }))
+        };
+        support::create_approval(&ns, approve("alice", "lims")).await;
+        let lims_released = wait_for(&plans, &plan, "lims released to wards", WAIT, |p| {
+            p.status.as_ref().is_some_and(|s| {
+                s.systems.iter().any(|x| {
+                    x.name.ends_with("/lims") && x.released_stage.as_deref() == Some("wards")
+                })
+            })
+        })
+        .await;
+        // pacs was not carried along by lims's approval: it still waits, and so does the
+        // drill.
+        assert!(
+            waiting_at_wards(&lims_released, "pacs"),
+            "{:?}",
+            lims_released.status
+        );
+        let still = drills.get("weekly").await.expect("drill");
+        assert_eq!(
+            still.status.as_ref().map(|s| s.phase),
+            Some(DrillPhase::Recovering),
+            "{:?}",
+            still.status
+        );
+
+        support::create_approval(&ns, approve("dana", "pacs")).await;
+        let (_, run) = passed(&ns, "weekly", &token).await;
+        let mut by: Vec<(String, String, Vec<String>, bool)> = run
+            .approvals
+            .iter()
+            .filter(|a| a.accepted)
+            .map(|a| {
+                (
+                    a.stage.clone(),
+                    a.by.clone(),
+                    a.systems.clone(),
+                    a.automatic,
+                )
+            })
+            .collect();
+        by.sort();
+        assert_eq!(
+            by,
+            [
+                (
+                    "wards".into(),
+                    "alice".into(),
+                    vec![format!("{}/lims", ns.name)],
+                    false
+                ),
+                (
+                    "wards".into(),
+                    "dana".into(),
+                    vec![format!("{}/pacs", ns.name)],
+                    false
+                ),
+            ]
+        );
+        for s in &run.systems {
+            assert!(s.fully_released_at.is_some(), "{s:?}");
+        }
+        stop(&ns, op).await;
+    })
+    .await;
+}
+
 /// The operator stopped dead (its task aborted between two API calls) as soon as a run
 /// has started, again once the recovery plan is recorded, and again once a system is
 /// verified: each time a new operator resumes from the drill's status, and the run ends
