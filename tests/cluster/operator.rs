@@ -1778,3 +1778,80 @@ async fn a_confirmation_arriving_at_a_sigkill_is_acted_on_once() {
     })
     .await;
 }
+
+/// Names that one `-` join made the same are distinct Jobs on the real API server: system
+/// `x-y` step `z` and system `x` step `y-z` of one plan each get a Job of their own and
+/// both run, and a system's check Job and step Job of one name (`run`) are two Jobs. Each
+/// is the plan's, completed, and recorded by the step that made it.
+#[tokio::test]
+async fn jobs_whose_names_one_dash_join_would_share_are_distinct_and_all_run() {
+    with_namespace("operator-names", |ns| async move {
+        ensure_crds(&ns.client).await;
+        let systems = [
+            clinical_system("x-y", &[], vec![steps::job("z")], vec![]),
+            clinical_system("x", &[], vec![steps::job("y-z")], vec![]),
+            clinical_system(
+                "db",
+                &[],
+                vec![steps::job("run")],
+                vec![steps::job_check("run")],
+            ),
+        ];
+        install(&ns, &[], &systems).await;
+        create::<RecoveryPlan>(&ns, &object(recovery_plan("restore", &["x-y", "x", "db"]))).await;
+        let op = Operator::start("operator", &ns.name, &[]);
+        let plans = ns.api::<RecoveryPlan>();
+        let done = wait_for(&plans, "restore", "Succeeded", RUN, |p| {
+            phase(p) == PlanPhase::Succeeded
+        })
+        .await;
+        let st = status(&done);
+        assert_each_step_once_and_checks_passed(&st);
+        let uid = done.uid().expect("a uid");
+        // Joined with '-', the two steps' identities are one string.
+        assert_eq!(
+            ["restore", "x-y", "z", "1"].join("-"),
+            ["restore", "x", "y-z", "1"].join("-")
+        );
+        let expected = [
+            ("x-y", names::step_job("restore", &uid, "x-y", "z", 1)),
+            ("x", names::step_job("restore", &uid, "x", "y-z", 1)),
+            ("db", names::step_job("restore", &uid, "db", "run", 1)),
+            ("db", names::check_job("restore", &uid, "db", "run", 1)),
+        ];
+        let distinct: std::collections::HashSet<&String> =
+            expected.iter().map(|(_, n)| n).collect();
+        assert_eq!(distinct.len(), 4, "{expected:?}");
+        let jobs = ns.api::<Job>();
+        for (system, name) in &expected {
+            let job = jobs
+                .get(name)
+                .await
+                .unwrap_or_else(|e| panic!("Job {name} of {system}: {e}"));
+            assert!(
+                job.owner_references()
+                    .iter()
+                    .any(|o| o.kind == "RecoveryPlan" && o.uid == uid),
+                "Job {name} is the plan's: {:?}",
+                job.owner_references()
+            );
+            assert_eq!(
+                job.labels().get("lifeline.dev/system").map(String::as_str),
+                Some(*system),
+                "Job {name}"
+            );
+            assert!(
+                job.status.as_ref().and_then(|s| s.succeeded).unwrap_or(0) >= 1,
+                "Job {name} ran to completion: {:?}",
+                job.status
+            );
+        }
+        for (system, name) in &expected[..3] {
+            let step = &sys(&st, &ns.name, system).steps[0];
+            assert_eq!(step.phase, ActionPhase::Succeeded, "{system}: {step:?}");
+            assert_eq!(step.token.as_deref(), Some(name.as_str()), "{system}");
+        }
+        drop(op);
+    })
+    .await;
+}
