@@ -2720,13 +2720,38 @@ async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_a
         })
         .await;
 
+        // Degraded within one monitor interval (1 s) of the check's target breaking, with
+        // 2 s for the Deployment controller to see the scale and the status write: timed
+        // on the clock the operator writes `startedAt` with (it runs in this process), and
+        // on the watch that sees the status change.
+        const MONITOR_INTERVAL: i64 = 1;
+        const MARGIN: i64 = 2;
+        let broken_at = k8s_openapi::jiff::Timestamp::now();
         scale(&ns, "pas", 0).await;
         let degraded = wait_for(&plans, "release", "pas Degraded", WAIT, |p| {
             find_system(p, "pas")
                 .is_some_and(|s| s.phase == lifeline::api::v1alpha1::SystemPhase::Degraded)
         })
         .await;
+        let seen_after_ms = (k8s_openapi::jiff::Timestamp::now() - broken_at)
+            .total(k8s_openapi::jiff::Unit::Millisecond)
+            .expect("milliseconds");
         let pas = system_status(&degraded, "pas");
+        let since = pas
+            .regressions
+            .first()
+            .expect("the regression")
+            .started_at
+            .0;
+        assert!(
+            since.as_second() >= broken_at.as_second()
+                && since.as_second() <= broken_at.as_second() + MONITOR_INTERVAL + MARGIN,
+            "Degraded since {since}, the target broken at {broken_at}"
+        );
+        assert!(
+            seen_after_ms <= ((MONITOR_INTERVAL + MARGIN) * 1000) as f64,
+            "Degraded seen {seen_after_ms} ms after the target broke"
+        );
         assert_eq!(
             pas.released_stage.as_deref(),
             Some("ward"),
@@ -2755,7 +2780,33 @@ async fn a_released_system_that_fails_again_is_degraded_its_dependents_at_risk_a
             }
         })
         .await;
-        assert!(admits_ward(&policies, "pas").await, "the gate is unchanged");
+        // Staff keep access all through the regression: the ward's gate sampled once in
+        // each of four monitor intervals while pas stays Degraded.
+        let mut last = 0;
+        for sample in 0..4 {
+            let second = eventually("the next monitor interval", WAIT, || async move {
+                let now = k8s_openapi::jiff::Timestamp::now().as_second();
+                if now > last {
+                    Ok(now)
+                } else {
+                    Err(format!("{now}"))
+                }
+            })
+            .await;
+            last = second;
+            let p = crate::support::read_plan(&plans, "release")
+                .await
+                .expect("the plan");
+            assert_eq!(
+                find_system(&p, "pas").map(|s| s.phase),
+                Some(lifeline::api::v1alpha1::SystemPhase::Degraded),
+                "sample {sample}"
+            );
+            assert!(
+                admits_ward(&policies, "pas").await,
+                "the gate still admits the ward at sample {sample} (second {second})"
+            );
+        }
         assert_eq!(
             degraded.status.as_ref().expect("status").phase,
             PlanPhase::Succeeded
