@@ -395,6 +395,7 @@ pub fn gantt_of(plan: Option<&str>, report: &sim::SimReport) -> gantt::GanttChar
                 verified: s.verified_at,
                 end: s.failed_at,
                 released: s.fully_released_at.filter(|_| s.waited_for_decisions > 0.0),
+                segments: Vec::new(),
                 objective: s.objective,
                 outcome: match s.phase {
                     SystemPhase::Verified | SystemPhase::Released => gantt::Outcome::Verified,

@@ -59,6 +59,7 @@ pub fn gantt_chart(drill: &RecoveryDrill) -> Option<GanttChart> {
                 verified: offset(s.verified_at.as_ref()),
                 end: offset(s.failed_at.as_ref()),
                 released: None,
+                segments: Vec::new(),
                 objective,
                 outcome,
             }

@@ -13,6 +13,7 @@ pub(super) fn row(name: &str, tier: Tier, outcome: Outcome) -> GanttRow {
         verified: None,
         end: None,
         released: None,
+        segments: Vec::new(),
         objective: 0.0,
         outcome,
     }

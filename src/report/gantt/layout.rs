@@ -1,7 +1,7 @@
 //! The chart's layout: its dimensions and colours, its time scale, and what each row shows,
 //! all decided before anything is written.
 
-use super::{GanttRow, Outcome};
+use super::{GanttRow, Outcome, SegmentKind};
 use crate::api::v1alpha1::Tier;
 use crate::report::fmt::format_offset;
 
@@ -131,6 +131,19 @@ pub(super) const OPEN_FILL_OPACITY: f64 = 0.25;
 /// page's id space; two charts on one page define the same pattern, so either copy serves.
 pub(super) const HATCH_ID: &str = "lifeline-gantt-failed-hatch";
 
+/// Fill of a soak, in any tier: yellow (Okabe-Ito), outlined, so it reads apart from the
+/// tiers' colours and from the faint wait.
+pub(super) const SOAK_COLOUR: &str = "#f0e442";
+/// Outline of a soak.
+pub(super) const SOAK_STROKE: &str = "#6b6400";
+/// Fill opacity of a verification, lighter than its restore.
+pub(super) const VERIFY_FILL_OPACITY: f64 = 0.5;
+/// Fill opacity of a wait for people, thin as well as lighter.
+pub(super) const WAIT_FILL_OPACITY: f64 = 0.55;
+/// Fill of the parts' legend swatches: a neutral grey dark enough that the lighter parts
+/// still show.
+pub(super) const SEGMENT_SWATCH_COLOUR: &str = "#7a7a7a";
+
 /// The fill of a tier's bars.
 pub(super) fn tier_colour(tier: Tier) -> &'static str {
     match tier {
@@ -245,6 +258,87 @@ pub(super) fn bar(row: &GanttRow, finished_at: f64) -> Option<Bar> {
         end: end.max(start),
         style,
     })
+}
+
+/// A part of a row ([`super::Segment`]) as it is drawn: times passed through [`time`], an
+/// open part running to the end of the run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct SegmentBar<'a> {
+    pub(super) kind: SegmentKind,
+    pub(super) start: f64,
+    pub(super) end: f64,
+    /// Still under way when the run ended.
+    pub(super) open: bool,
+    pub(super) failed: bool,
+    pub(super) note: Option<&'a str>,
+}
+
+/// Where a part of `kind` sits in its row: its height, as a fraction of [`BAR_HEIGHT`],
+/// centred on the row. Restores and verifications are full bars; a regression, on top of
+/// them, a little less; a soak half and a wait a third, under them.
+pub(super) fn segment_height(kind: SegmentKind) -> f64 {
+    match kind {
+        SegmentKind::Restore | SegmentKind::Verification => 1.0,
+        SegmentKind::Regression => 0.7,
+        SegmentKind::Soak => 0.5,
+        SegmentKind::Waiting => 1.0 / 3.0,
+    }
+}
+
+/// The parts of a row as they are drawn, in drawing order: waits and soaks first, then
+/// restores and verifications, regressions last, on top. A part whose start is not a time
+/// is left out.
+pub(super) fn segment_bars(row: &GanttRow, finished_at: f64) -> Vec<SegmentBar<'_>> {
+    let order = |k: SegmentKind| match k {
+        SegmentKind::Waiting => 0,
+        SegmentKind::Soak => 1,
+        SegmentKind::Restore => 2,
+        SegmentKind::Verification => 3,
+        SegmentKind::Regression => 4,
+    };
+    let mut out: Vec<SegmentBar<'_>> = row
+        .segments
+        .iter()
+        .filter_map(|s| {
+            let start = time(s.start)?;
+            let (end, open) = match opt_time(s.end) {
+                Some(end) => (end, false),
+                None => (finished_at, true),
+            };
+            Some(SegmentBar {
+                kind: s.kind,
+                start,
+                end: end.max(start),
+                open,
+                failed: s.failed,
+                note: s.note.as_deref(),
+            })
+        })
+        .collect();
+    out.sort_by_key(|b| order(b.kind));
+    out
+}
+
+/// The tooltip of a part: the system, what the time went on, from when to when.
+pub(super) fn segment_tooltip(row: &GanttRow, bar: &SegmentBar<'_>) -> String {
+    let mut text = format!("{}: {}", display_label(row), bar.kind.words());
+    if let Some(note) = bar.note {
+        text.push_str(&format!(", {note}"));
+    }
+    text.push_str(&format!("\nfrom {}", format_offset(bar.start)));
+    if bar.open {
+        text.push_str(", still under way when the run ended");
+    } else {
+        text.push_str(&format!(
+            " to {} ({})",
+            format_offset(bar.end),
+            format_offset(bar.end - bar.start)
+        ));
+    }
+    if bar.failed {
+        text.push_str("\nended in a failure");
+    }
+    text
 }
 
 /// By how many seconds the row missed its objective, if it did.

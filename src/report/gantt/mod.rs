@@ -1,6 +1,9 @@
 //! An SVG Gantt chart of a recovery run: one row per clinical system, a bar from the moment
 //! its restore started to the moment it was verified (or failed), coloured by tier, with the
-//! system's recovery-time objective (RTO) marked and missed objectives flagged in red.
+//! system's recovery-time objective (RTO) marked and missed objectives flagged in red. A row
+//! may instead be drawn in parts ([`GanttRow::segments`]): each restore, each verification,
+//! each soak at a stage, each wait for people and each regression, told apart by shape as
+//! well as colour, with a legend line of their own.
 //!
 //! The renderer is pure (no I/O, nothing beyond `std`) and never panics. Times that are NaN
 //! or infinite are ignored, negative times are clamped to the start of the run and times
@@ -53,6 +56,76 @@ pub struct GanttRow {
     pub objective: f64,
     /// How the system's restore ended.
     pub outcome: Outcome,
+    /// What its time went on, part by part, in seconds from the start of the run. Empty: one
+    /// bar from `start` to `verified` (and `released`'s thin bar after it); otherwise these
+    /// parts are drawn instead, and `released` is not.
+    pub segments: Vec<Segment>,
+}
+
+/// What one part of a row's time went on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    /// Restore steps running: from the restore's start to its last step done.
+    Restore,
+    /// Checks running until every one passed (verified).
+    Verification,
+    /// Released at a stage with its checks passing, until its soak there was done, a
+    /// failing check held it, or it left the stage.
+    Soak,
+    /// Verified (or soaked) and waiting for people's decisions before a release.
+    Waiting,
+    /// A check failing again after the system was verified.
+    Regression,
+}
+
+impl SegmentKind {
+    /// Every kind, in the order the legend shows them.
+    pub const ALL: [SegmentKind; 5] = [
+        SegmentKind::Restore,
+        SegmentKind::Verification,
+        SegmentKind::Soak,
+        SegmentKind::Waiting,
+        SegmentKind::Regression,
+    ];
+
+    /// The kind as written in a part's `data-segment` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SegmentKind::Restore => "restore",
+            SegmentKind::Verification => "verification",
+            SegmentKind::Soak => "soak",
+            SegmentKind::Waiting => "waiting",
+            SegmentKind::Regression => "regression",
+        }
+    }
+
+    /// The kind in words, for the legend and tooltips.
+    pub fn words(self) -> &'static str {
+        match self {
+            SegmentKind::Restore => "restore",
+            SegmentKind::Verification => "verification (checks)",
+            SegmentKind::Soak => "soak at a stage",
+            SegmentKind::Waiting => "waiting for people",
+            SegmentKind::Regression => "regression",
+        }
+    }
+}
+
+/// One part of a row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Segment {
+    /// What the time went on.
+    pub kind: SegmentKind,
+    /// Seconds from the start of the run when it began.
+    pub start: f64,
+    /// Seconds from the start of the run when it ended; `None`: still under way when the
+    /// run ended (drawn to the run's end, dashed).
+    pub end: Option<f64>,
+    /// Whether it ended in a failure (a restore step or a check failed): outlined in red
+    /// and hatched, as a failed bar is.
+    pub failed: bool,
+    /// What else a person hovering over it wants to know ("stage ward", "check login").
+    pub note: Option<String>,
 }
 
 /// How a system's restore ended, which decides how its row is drawn.

@@ -3,12 +3,12 @@
 
 use k8s_openapi::jiff::Timestamp;
 
-use super::record::{Recovery, SystemSeen};
+use super::record::{Recovery, SoakEnd, SystemSeen};
 use crate::api::v1alpha1::Tier;
 use crate::engine::notice::data_loss_words;
 use crate::engine::time::offset_seconds;
 use crate::report::fmt::{format_since, full_utc, human, plural};
-use crate::report::gantt::{GanttChart, GanttRow, Outcome};
+use crate::report::gantt::{GanttChart, GanttRow, Outcome, Segment, SegmentKind};
 
 /// A table row: its cells, and what it is about.
 pub(super) struct Row {
@@ -68,7 +68,129 @@ fn tier_of(s: &SystemSeen) -> Tier {
         .unwrap_or(Tier::Deferrable)
 }
 
-/// The run as a Gantt chart on the clock the recovery is measured from.
+/// What `s`'s time went on, part by part, on the chart's clock (`off`), every part from
+/// the record's own entries: each attempt's restore (from `Restoring` to its steps done)
+/// and verification (its checks, until verified), each run of its soaks, each wait for
+/// people before a release (from the moment it was ready: verified, released at the stage
+/// before, or soaked there), and each regression.
+fn segments(r: &Recovery, s: &SystemSeen, off: impl Fn(Timestamp) -> f64) -> Vec<Segment> {
+    let part =
+        |kind, start: Timestamp, end: Option<Timestamp>, failed, note: Option<String>| Segment {
+            kind,
+            start: off(start),
+            end: end.map(&off),
+            failed,
+            note,
+        };
+    let mut out = Vec::new();
+    for a in &s.attempts {
+        let stop = a.failed.or(a.cancelled);
+        let restored = a.restored.or(a.verified);
+        out.push(part(
+            SegmentKind::Restore,
+            a.started,
+            restored.or(stop),
+            restored.is_none() && a.failed.is_some(),
+            None,
+        ));
+        // Checks that passed in the reconcile that saw the restore done took no time of
+        // their own: no part for them.
+        if let Some(from) = a.restored.filter(|r| a.verified != Some(*r)) {
+            out.push(part(
+                SegmentKind::Verification,
+                from,
+                a.verified.or(stop),
+                a.verified.is_none() && a.failed.is_some(),
+                None,
+            ));
+        }
+    }
+    for (i, a) in s.attempts.iter().enumerate() {
+        let Some(verified) = a.verified else {
+            continue;
+        };
+        let next = s.attempts.get(i + 1).map(|n| n.started);
+        let releases: Vec<&(String, Timestamp)> = s
+            .releases
+            .iter()
+            .filter(|(_, t)| *t >= verified && next.is_none_or(|n| *t < n))
+            .collect();
+        let mut ready = Some(verified);
+        let mut soaked = false;
+        for (k, (stage, at)) in releases.iter().enumerate() {
+            if let Some(from) = ready.filter(|f| at > f) {
+                out.push(part(
+                    SegmentKind::Waiting,
+                    from,
+                    Some(*at),
+                    false,
+                    Some(format!("before its release at stage {stage}")),
+                ));
+            }
+            // Ready for the next release when its soak at this stage was done.
+            let before_next = releases.get(k + 1).map(|(_, t)| *t).or(next);
+            let mut runs = s
+                .soaks
+                .iter()
+                .filter(|run| &run.stage == stage && run.started >= *at)
+                .filter(|run| before_next.is_none_or(|n| run.started <= n));
+            soaked = false;
+            ready = match runs.next_back() {
+                None => Some(*at),
+                Some(run) if run.end == Some(SoakEnd::Done) => {
+                    soaked = true;
+                    run.ended
+                }
+                Some(_) => None,
+            };
+        }
+        // Still waiting at the last entry: verified and never released while the plan
+        // awaits approval, or soaked at a stage (the last has no soak, so one follows).
+        let waiting = (releases.is_empty() && r.phase == "AwaitingApproval") || soaked;
+        if next.is_none()
+            && r.finished.is_none()
+            && waiting
+            && matches!(s.phase.as_str(), "Verified" | "Released")
+            && let Some(from) = ready
+        {
+            out.push(part(
+                SegmentKind::Waiting,
+                from,
+                None,
+                false,
+                Some("still waiting at the last entry".into()),
+            ));
+        }
+    }
+    for run in &s.soaks {
+        let how = match &run.end {
+            None => String::new(),
+            Some(SoakEnd::Done) => ", done".into(),
+            Some(SoakEnd::Held(why)) => format!(", held: {why}"),
+            Some(SoakEnd::CutShort) => ", cut short: the system left the stage".into(),
+        };
+        out.push(part(
+            SegmentKind::Soak,
+            run.started,
+            run.ended,
+            false,
+            Some(format!("stage {}{how}", run.stage)),
+        ));
+    }
+    for g in &s.regressions {
+        out.push(part(
+            SegmentKind::Regression,
+            g.started,
+            g.ended,
+            false,
+            Some(format!("check {}: {}", g.check, g.error)),
+        ));
+    }
+    out
+}
+
+/// The run as a Gantt chart on the clock the recovery is measured from: each system's
+/// restore, verification, soaks, waits for people and regressions ([`segments`]).
 pub(super) fn chart(r: &Recovery) -> Option<GanttChart> {
     let origin = r.origin.or(r.started)?;
     if r.systems.iter().all(|s| s.restore_started.is_none()) {
@@ -88,11 +210,6 @@ pub(super) fn chart(r: &Recovery) -> Option<GanttChart> {
             } else {
                 Outcome::NotFinished
             };
-            let released = s
-                .releases
-                .last()
-                .map(|(_, t)| *t)
-                .filter(|t| s.verified.is_some_and(|v| *t > v));
             GanttRow {
                 name: s.key.clone(),
                 label: s.display_name.clone().unwrap_or_else(|| s.key.clone()),
@@ -100,9 +217,11 @@ pub(super) fn chart(r: &Recovery) -> Option<GanttChart> {
                 start: off(s.restore_started),
                 verified: off(s.verified),
                 end: off(s.failed).filter(|_| s.verified.is_none()),
-                released: off(released),
+                // Drawn in parts, which show each wait for people.
+                released: None,
                 objective: s.objective.map_or(f64::INFINITY, |o| o as f64),
                 outcome,
+                segments: segments(r, s, |t| offset_seconds(origin, t) as f64),
             }
         })
         .collect();

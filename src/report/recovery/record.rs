@@ -58,6 +58,30 @@ pub struct RegressionSeen {
     pub withdrawn: bool,
 }
 
+/// One attempt at restoring a system (the first, a retry, a restore again), as its phase
+/// entries tell it: restoring from `started`, its checks running from `restored`, until it
+/// was verified or failed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AttemptSeen {
+    /// When it entered `Restoring`.
+    pub started: Timestamp,
+    /// When its restore steps were done: it entered `Verifying`, or was verified at once.
+    pub restored: Option<Timestamp>,
+    /// When it was verified.
+    pub verified: Option<Timestamp>,
+    /// When it failed.
+    pub failed: Option<Timestamp>,
+    /// When the plan stopped it (aborted) before it was verified.
+    pub cancelled: Option<Timestamp>,
+}
+
+impl AttemptSeen {
+    /// Whether it is still under way (neither verified, failed nor cancelled).
+    pub fn open(&self) -> bool {
+        self.verified.is_none() && self.failed.is_none() && self.cancelled.is_none()
+    }
+}
+
 /// One run of a system's soak at a stage: from its start (the release, or its checks
 /// passing again after a hold) to the hold that interrupted it, its end, or none yet.
 #[derive(Clone, Debug, PartialEq)]
@@ -129,6 +153,8 @@ pub struct SystemSeen {
     pub regressions: Vec<RegressionSeen>,
     /// Each run of its soaks, in order.
     pub soaks: Vec<SoakSeen>,
+    /// Each attempt at restoring it, in order.
+    pub attempts: Vec<AttemptSeen>,
     /// Its latest data-loss window.
     pub data_loss: Option<DataLoss>,
     /// Its hand-back items, from its latest notice.
@@ -362,15 +388,42 @@ impl Recovery {
                     s.tier = Some(t);
                 }
                 s.phase = to.clone();
+                let open = s.attempts.last_mut().filter(|a| a.open());
                 match to.as_str() {
                     "Restoring" => {
                         s.restore_started.get_or_insert(at);
                         s.failed = None;
+                        if open.is_none() {
+                            s.attempts.push(AttemptSeen {
+                                started: at,
+                                restored: None,
+                                verified: None,
+                                failed: None,
+                                cancelled: None,
+                            });
+                        }
+                    }
+                    "Verifying" => {
+                        if let Some(a) = open {
+                            a.restored.get_or_insert(at);
+                        }
                     }
                     "Verified" | "Released" => {
                         s.verified.get_or_insert(at);
+                        if let Some(a) = open {
+                            a.restored.get_or_insert(at);
+                            a.verified = Some(at);
+                        }
+                    }
+                    "Cancelled" => {
+                        if let Some(a) = open {
+                            a.cancelled = Some(at);
+                        }
                     }
                     "Failed" => {
+                        if let Some(a) = open {
+                            a.failed = Some(at);
+                        }
                         s.failed = Some(at);
                         s.failures.push((
                             at,

@@ -10,6 +10,9 @@ use crate::report::fmt::{Esc, html_head, md, url_path};
 
 const STYLE: &str = include_str!("../drill/style.css");
 
+/// What the chart shows, under it.
+const CHART_CAPTION: &str = "Each row is one system on the incident's clock: each restore (solid), its verification (lighter, outlined: the checks until all passed), each soak at a stage (yellow), each wait for people before a release (thin), each regression (red); a part outlined in red and hatched ended in a failure, a dashed one was still under way at the last entry; the diamond is the recovery-time objective, counted from the incident's start.";
+
 /// The report as Markdown, the chart left out (see [`markdown_linking`]).
 pub fn markdown(r: &Recovery) -> String {
     markdown_linking(r, None)
@@ -38,7 +41,12 @@ fn write_md(r: &Report, chart: Option<&str>, out: &mut String) -> fmt::Result {
     if r.chart.is_some() {
         writeln!(out, "## The recovery as a Gantt chart\n")?;
         match chart {
-            Some(file) => writeln!(out, "![Gantt chart]({})\n", url_path(file))?,
+            Some(file) => writeln!(
+                out,
+                "![Gantt chart]({})\n\n{}\n",
+                url_path(file),
+                md(CHART_CAPTION)
+            )?,
             None => writeln!(
                 out,
                 "Gantt chart: use --format html, or -o FILE to also write the SVG.\n"
@@ -126,8 +134,9 @@ fn write_html(r: &Report, out: &mut String) -> fmt::Result {
     if let Some(chart) = &r.chart {
         writeln!(
             out,
-            "<h2>The recovery as a Gantt chart</h2>\n<figure id=\"gantt\">\n{}\n<figcaption>Each bar runs from the restore's start to verification; the thin bar after it is the wait for people's decisions, to the last stage released at; the diamond is the recovery-time objective, counted from the incident's start.</figcaption>\n</figure>",
-            chart.to_svg()
+            "<h2>The recovery as a Gantt chart</h2>\n<figure id=\"gantt\">\n{}\n<figcaption>{}</figcaption>\n</figure>",
+            chart.to_svg(),
+            Esc(CHART_CAPTION)
         )?;
     }
     writeln!(out, "<h2>What needs fixing (action items)</h2>")?;

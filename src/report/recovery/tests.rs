@@ -4,6 +4,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::api::v1alpha1::{RecordEntry, RecordKind};
 use crate::engine::record::{Body, GENESIS, seal};
+use crate::report::gantt::{Segment, SegmentKind};
 
 fn t(s: i64) -> Time {
     Time(Timestamp::from_second(1_764_633_600 + s).expect("t"))
@@ -237,4 +238,237 @@ fn an_empty_record_reports_without_panicking() {
     assert!(text.contains("0 of 0 systems verified"));
     assert!(html(&r).contains("</html>"));
     assert_eq!(gantt_svg(&r), None);
+}
+
+/// pas is restored (its steps done at 120, its checks at 300), released to it-validation
+/// at once and soaks there, held by a regression from 500 to 560, soaks again until 1160,
+/// waits for people until its release at ward at 1500. epr fails at 60, is retried at 100,
+/// is verified at once at 400 and still waits for people when the plan awaits approval.
+fn soaked_record() -> Vec<RecordEntry> {
+    use RecordKind::*;
+    let pas = Some("ward/pas");
+    let epr = Some("ward/epr");
+    chain(vec![
+        (
+            0,
+            PlanPhase,
+            None,
+            json!({"from": "Pending", "to": "Running", "startedAt": t(0), "measuredFrom": t(0)}),
+        ),
+        (
+            0,
+            SystemPhase,
+            pas,
+            json!({"from": null, "to": "Restoring", "objectiveSeconds": 3600}),
+        ),
+        (
+            0,
+            SystemPhase,
+            epr,
+            json!({"from": null, "to": "Restoring", "objectiveSeconds": 3600}),
+        ),
+        (
+            60,
+            SystemPhase,
+            epr,
+            json!({"from": "Restoring", "to": "Failed", "message": "step restore-db failed"}),
+        ),
+        (
+            100,
+            SystemPhase,
+            epr,
+            json!({"from": "Failed", "to": "Restoring"}),
+        ),
+        (
+            120,
+            SystemPhase,
+            pas,
+            json!({"from": "Restoring", "to": "Verifying"}),
+        ),
+        (
+            300,
+            SystemPhase,
+            pas,
+            json!({"from": "Verifying", "to": "Released"}),
+        ),
+        (300, Release, pas, json!({"stage": "it-validation"})),
+        (
+            300,
+            SoakStarted,
+            pas,
+            json!({"stage": "it-validation", "since": t(300), "until": t(900), "holds": 0}),
+        ),
+        (
+            400,
+            SystemPhase,
+            epr,
+            json!({"from": "Restoring", "to": "Verified"}),
+        ),
+        (
+            500,
+            RegressionStarted,
+            pas,
+            json!({"check": "login", "error": "503", "withdrawn": false, "count": 1}),
+        ),
+        (
+            500,
+            SoakHeld,
+            pas,
+            json!({"stage": "it-validation", "heldBy": "check 'login' failing: 503", "holds": 1}),
+        ),
+        (
+            560,
+            RegressionEnded,
+            pas,
+            json!({"check": "login", "startedAt": t(500), "seconds": 60}),
+        ),
+        (
+            560,
+            SoakStarted,
+            pas,
+            json!({"stage": "it-validation", "since": t(560), "until": t(1160), "holds": 1}),
+        ),
+        (
+            1160,
+            SoakEnded,
+            pas,
+            json!({"stage": "it-validation", "completed": true, "since": t(560), "holds": 1, "seconds": 600}),
+        ),
+        (
+            1200,
+            PlanPhase,
+            None,
+            json!({"from": "Running", "to": "AwaitingApproval"}),
+        ),
+        (1500, Release, pas, json!({"stage": "ward"})),
+        (
+            1600,
+            PlanPhase,
+            None,
+            json!({"from": "AwaitingApproval", "to": "AwaitingApproval"}),
+        ),
+    ])
+}
+
+fn part(kind: SegmentKind, start: i64, end: Option<i64>, failed: bool, note: &str) -> Segment {
+    Segment {
+        kind,
+        start: start as f64,
+        end: end.map(|e| e as f64),
+        failed,
+        note: (!note.is_empty()).then(|| note.to_string()),
+    }
+}
+
+#[test]
+fn the_chart_shows_each_restore_verification_soak_wait_and_regression_from_the_records_timestamps()
+{
+    use SegmentKind::*;
+    let entries = soaked_record();
+    let r = Recovery::from_entries("ward/p", "uid-1", &entries, None);
+    assert_eq!(r.chain, Ok(()));
+    let chart = model::chart(&r).expect("a chart");
+    let pas = &chart.rows[0];
+    assert_eq!(pas.name, "ward/pas");
+    assert_eq!(
+        pas.segments,
+        [
+            part(Restore, 0, Some(120), false, ""),
+            part(Verification, 120, Some(300), false, ""),
+            part(
+                Waiting,
+                1160,
+                Some(1500),
+                false,
+                "before its release at stage ward"
+            ),
+            part(
+                Soak,
+                300,
+                Some(500),
+                false,
+                "stage it-validation, held: check 'login' failing: 503"
+            ),
+            part(Soak, 560, Some(1160), false, "stage it-validation, done"),
+            part(Regression, 500, Some(560), false, "check login: 503"),
+        ]
+    );
+    // Each part's times are the entries' own.
+    let at = |kind: RecordKind, system: &str| -> Vec<f64> {
+        entries
+            .iter()
+            .filter(|e| e.kind == kind && e.system.as_deref() == Some(system))
+            .map(|e| (e.at.0.as_second() - t(0).0.as_second()) as f64)
+            .collect()
+    };
+    assert_eq!(at(RecordKind::SoakStarted, "ward/pas"), [300.0, 560.0]);
+    assert_eq!(
+        pas.segments
+            .iter()
+            .filter(|s| s.kind == Soak)
+            .map(|s| s.start)
+            .collect::<Vec<_>>(),
+        at(RecordKind::SoakStarted, "ward/pas")
+    );
+    assert_eq!(
+        pas.segments
+            .iter()
+            .filter(|s| s.kind == Regression)
+            .map(|s| (s.start, s.end))
+            .collect::<Vec<_>>(),
+        [(
+            at(RecordKind::RegressionStarted, "ward/pas")[0],
+            Some(at(RecordKind::RegressionEnded, "ward/pas")[0])
+        )]
+    );
+    let epr = &chart.rows[1];
+    assert_eq!(
+        epr.segments,
+        [
+            part(Restore, 0, Some(60), true, ""),
+            part(Restore, 100, Some(400), false, ""),
+            part(Waiting, 400, None, false, "still waiting at the last entry"),
+        ],
+        "a failed attempt, its retry verified at once, and a wait still open"
+    );
+
+    // The SVG draws every part at its times, with a legend line naming them.
+    let svg = gantt_svg(&r).expect("an SVG");
+    for needle in [
+        r#"data-segment="restore" data-start="0" data-end="120""#,
+        r#"data-segment="verification" data-start="120" data-end="300""#,
+        r#"data-segment="soak" data-start="300" data-end="500""#,
+        r#"data-segment="soak" data-start="560" data-end="1160""#,
+        r#"data-segment="waiting" data-start="1160" data-end="1500""#,
+        r#"data-segment="regression" data-start="500" data-end="560""#,
+        r#"data-segment="restore" data-start="0" data-end="60" data-failed="true""#,
+        r#"data-segment="waiting" data-start="400" data-end="1600" data-open="true""#,
+        ">waiting for people</text>",
+        ">soak at a stage</text>",
+        ">regression</text>",
+        ">verification (checks)</text>",
+    ] {
+        assert!(svg.contains(needle), "{needle} not in:\n{svg}");
+    }
+    assert_eq!(
+        svg.matches(r#"class="legend-segment""#).count(),
+        SegmentKind::ALL.len()
+    );
+    assert!(
+        !svg.contains(r#"class="bar""#),
+        "rows in parts draw no single bar"
+    );
+    assert_eq!(svg.matches("<g").count(), svg.matches("</g>").count());
+    // The timeline tells each soak too.
+    let text = markdown_linking(&r, Some("chart.svg"));
+    for needle in [
+        "soak at stage it-validation started, until",
+        "held at stage it-validation: check 'login' failing: 503",
+        "soak at stage it-validation started again after a hold",
+        "soaked at stage it-validation for 10m",
+        "each soak at a stage (yellow)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+    }
+    assert!(html(&r).contains("each wait for people before a release (thin)"));
 }

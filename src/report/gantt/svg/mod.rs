@@ -4,6 +4,8 @@ use std::fmt::{self, Write as _};
 
 use super::layout::*;
 use super::{GanttChart, GanttRow, Outcome};
+
+mod segments;
 use crate::api::v1alpha1::Tier;
 use crate::report::fmt::{Esc, format_offset, plural, their};
 
@@ -43,7 +45,11 @@ impl<'a> Renderer<'a> {
         let events = chart
             .rows
             .iter()
-            .flat_map(|row| [row.start, row.verified, row.end, row.released])
+            .flat_map(|row| {
+                [row.start, row.verified, row.end, row.released]
+                    .into_iter()
+                    .chain(row.segments.iter().flat_map(|s| [Some(s.start), s.end]))
+            })
             .filter_map(opt_time)
             .fold(finished_at, f64::max);
         // Objectives far beyond the run (a deferrable system's 24h against a 3h recovery)
@@ -66,7 +72,7 @@ impl<'a> Renderer<'a> {
         let height = ROWS_TOP
             + row_slots as f64 * ROW_HEIGHT
             + LEGEND_GAP
-            + 2.0 * LEGEND_LINE_HEIGHT
+            + legend_lines(chart) as f64 * LEGEND_LINE_HEIGHT
             + MARGIN;
         Renderer {
             chart,
@@ -252,7 +258,14 @@ impl<'a> Renderer<'a> {
         // Where the notes after the bar (or after the "blocked" note) may start.
         let mut notes_from = match bar(row, self.finished_at) {
             Some(bar) => {
-                self.write_bar(out, row, bar, mid, &tooltip)?;
+                // A row in parts draws them instead of its one bar; the bar still says
+                // where its restore ended for the marker and the notes.
+                let parts_end = if row.segments.is_empty() {
+                    self.write_bar(out, row, bar, mid, &tooltip)?;
+                    f64::MIN
+                } else {
+                    self.write_segments(out, row, mid)
+                };
                 let end_x = self.axis.x(bar.end);
                 if missed.is_some() && bar.style == BarStyle::Solid {
                     write!(
@@ -263,7 +276,9 @@ impl<'a> Renderer<'a> {
                         x = Num(end_x),
                     )?;
                 }
-                end_x.max(self.axis.x(bar.start) + MIN_BAR_WIDTH)
+                end_x
+                    .max(self.axis.x(bar.start) + MIN_BAR_WIDTH)
+                    .max(parts_end)
             }
             None => {
                 let note = if row.outcome == Outcome::Blocked {
@@ -523,9 +538,18 @@ impl<'a> Renderer<'a> {
             x = Num(x),
         )?;
         text(out, 3, second_line, "verified after its RTO")?;
+        if segments::any(self.chart) {
+            self.write_segment_legend(out, second_line + LEGEND_LINE_HEIGHT)?;
+        }
         out.push_str("</g>");
         Ok(())
     }
+}
+
+/// How many lines the legend of `chart` has: the tiers, the marks, and the parts when a row
+/// is drawn in parts.
+fn legend_lines(chart: &GanttChart) -> usize {
+    2 + usize::from(segments::any(chart))
 }
 
 #[cfg(test)]

@@ -313,3 +313,64 @@ fn huge_charts_are_capped_with_a_note() {
     assert!(svg.contains("… and 7 more systems not shown"));
     assert_eq!(svg.matches("<g").count(), svg.matches("</g>").count());
 }
+
+#[test]
+fn a_row_in_parts_draws_each_part_and_the_legend_names_them_only_then() {
+    use crate::report::gantt::{Segment, SegmentKind};
+    let plain = drill().to_svg();
+    assert!(!plain.contains("legend-segment") && !plain.contains(r#"class="segment""#));
+    let mut chart = drill();
+    chart.rows[0].segments = vec![
+        Segment {
+            kind: SegmentKind::Restore,
+            start: 0.0,
+            end: Some(2.0 * MINUTE),
+            failed: false,
+            note: None,
+        },
+        Segment {
+            kind: SegmentKind::Verification,
+            start: 2.0 * MINUTE,
+            end: Some(5.0 * MINUTE),
+            failed: false,
+            note: None,
+        },
+        Segment {
+            kind: SegmentKind::Soak,
+            start: 5.0 * MINUTE,
+            end: None,
+            failed: false,
+            note: Some("stage ward".into()),
+        },
+    ];
+    let svg = chart.to_svg();
+    assert_well_formed(&svg);
+    let pas = group_of(&svg, "core/pas");
+    assert!(!pas.contains(r#"class="bar""#), "{pas}");
+    assert_eq!(pas.matches(r#"class="segment""#).count(), 3, "{pas}");
+    // A part still under way runs to the run's end, dashed, and says so.
+    assert!(
+        pas.contains(r#"data-segment="soak" data-start="300" data-end="3000" data-open="true""#),
+        "{pas}"
+    );
+    assert!(
+        pas.contains("Patient Identity: soak at a stage, stage ward\nfrom 5m, still under way")
+    );
+    assert_eq!(svg.matches(r#"class="legend-segment""#).count(), 5);
+    // The other rows keep their one bar.
+    assert_eq!(
+        group_of(&svg, "pathology/lis")
+            .matches(r#"class="bar""#)
+            .count(),
+        1
+    );
+    let height = |svg: &str| -> f64 {
+        let at = svg.find(r#"height=""#).expect("a height") + 8;
+        svg[at..]
+            .split('"')
+            .next()
+            .and_then(|h| h.parse().ok())
+            .expect("a number")
+    };
+    assert_eq!(height(&svg), height(&plain) + LEGEND_LINE_HEIGHT);
+}
