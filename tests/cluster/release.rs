@@ -2307,6 +2307,70 @@ async fn a_selector_widened_after_approval_exposes_no_new_pods_until_approved_ag
     .await;
 }
 
+/// A selector widened while web waits at its first stage (released nowhere) moves the
+/// gate at once: the pods only the new selector matches are gated from then on, not left
+/// under no policy until web is next released.
+#[tokio::test]
+async fn a_selector_widened_before_any_release_moves_the_gate_at_once() {
+    with_people("release-widened-early", |ns: TestNamespace| async move {
+        let pp = PostParams::default();
+        ns.api::<k8s_openapi::api::apps::v1::Deployment>()
+            .create(&pp, &support::fake_deployment("web", 0))
+            .await
+            .expect("deployment");
+        let front = json!({ "matchLabels": { "app": "web", "tier": "front" } });
+        let mut web = support::gated_system("web", "web", 1);
+        web["spec"]["verify"]["retryInterval"] = json!("1s");
+        web["spec"]["release"]["podSelector"] = front.clone();
+        ns.api::<ClinicalSystem>()
+            .create(&pp, &object(web))
+            .await
+            .expect("web");
+        let plans = declare(
+            &ns,
+            staged_plan(
+                None,
+                json!([{ "name": "ward", "audience": { "ipBlocks": ["10.20.7.0/24"] },
+                         "approval": { "required": 1 } }]),
+            ),
+        )
+        .await;
+        let operator = tokio::spawn(run(
+            admin_client().await,
+            RunOptions::local(&ns.name, "release-widened-early"),
+        ));
+        let policies: Api<NetworkPolicy> = ns.api();
+        wait_for(&plans, "release", "web waiting at ward", WAIT, |p| {
+            awaiting_for(p, "web").is_some()
+        })
+        .await;
+        let all_web = json!({ "matchLabels": { "app": "web" } });
+        commander_selects(&ns, all_web.clone()).await;
+        eventually("web's gate to select every web pod", WAIT, || {
+            let (policies, all_web, front) = (policies.clone(), all_web.clone(), front.clone());
+            async move {
+                let gates = gates_with_peers(&policies, "web").await;
+                let main = gates.iter().find(|g| g.0 == policy_name("web"));
+                let held = gates.iter().find(|g| g.0 != policy_name("web"));
+                match (main, held) {
+                    (Some(m), Some(h))
+                        if m.1 == all_web
+                            && verification_only(&m.2)
+                            && h.1 == front
+                            && verification_only(&h.2) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(format!("{gates:?}")),
+                }
+            }
+        })
+        .await;
+        operator.abort();
+    })
+    .await;
+}
+
 /// An audience cannot grow under an approval: the commander's patch adding a network to
 /// the ward's audience after the ward approved web is refused (stages are immutable), and
 /// a new plan with the wider audience releases web there only on its own approval.

@@ -496,7 +496,13 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         let isolation_changed = s.phase != SystemPhase::Pending
             && s.phase != SystemPhase::Waiting
             && s.gate.as_ref().and_then(|g| g.isolated_by.as_deref()) != isolated_by;
-        if !(first_time || entered || released_changed || isolation_changed) {
+        // A changed `spec.release` moves the gate now, released or not: pods only the new
+        // selector matches are gated from the moment the change is seen.
+        let release_changed = s.gate.as_ref().and_then(|g| g.changed_at.as_ref())
+            != before
+                .and_then(|p| p.gate.as_ref())
+                .and_then(|g| g.changed_at.as_ref());
+        if !(first_time || entered || released_changed || isolation_changed || release_changed) {
             continue;
         }
         let stage = s
