@@ -922,7 +922,7 @@ async fn publishes_events_and_metrics() {
                     .await
                     .map_err(|e| e.to_string())?;
                 match sample(&metrics, r#"lifeline_plans{phase="Succeeded"}"#) {
-                    Some(n) if n == 0.0 => Ok(()),
+                    Some(0.0) => Ok(()),
                     n => Err(format!("lifeline_plans{{phase=\"Succeeded\"}} is {n:?}")),
                 }
             },
