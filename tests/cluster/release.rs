@@ -621,61 +621,82 @@ async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_eve
 
         let plans: Api<RecoveryPlan> = ns.api();
         let policies: Api<NetworkPolicy> = ns.api();
+        use std::collections::{BTreeMap, BTreeSet};
         let slow = Duration::from_secs(180);
-        for (i, stage) in stages.iter().enumerate() {
-            let name = stage["name"].as_str().expect("stage name").to_string();
-            let rule = &stage["approval"];
-            let required = rule["required"].as_u64().unwrap_or(0);
-            let checklist: Vec<&str> = stage["checklist"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|c| c.as_str())
-                .collect();
-            let group = rule["approverGroups"][0].as_str();
-            // Distinct people, none of them the plan's requester (incident-commander),
-            // each deciding the systems in three batches, as they come to them.
-            for (b, batch) in every_system
-                .chunks(every_system.len().div_ceil(3))
-                .enumerate()
-            {
-                for who in ["alice", "dana", "eve"].iter().take(required as usize) {
-                    let groups: Vec<&str> = group.into_iter().collect();
-                    let mut a = approval(
-                        &format!("{name}-{who}-{b}"),
-                        &name,
-                        who,
-                        &groups,
-                        &checklist,
-                    );
-                    a.spec.plan = plan_name.clone();
-                    a.spec.systems = batch.to_vec();
-                    support::create_approval(&ns, a.clone()).await;
+        let names: Vec<String> = stages
+            .iter()
+            .map(|s| s["name"].as_str().expect("stage name").to_string())
+            .collect();
+        let last = names.last().cloned().expect("a stage");
+        let gate_of: BTreeMap<String, serde_json::Value> = gated.iter().cloned().collect();
+        let bare = |qualified: &str| qualified.rsplit('/').next().unwrap_or("").to_string();
+        // What the people have approved, (stage, system); the stage each gated system was
+        // last seen released at, its gate checked there; and each batch as it was given:
+        // its stage, its systems and how many systems were not yet verified then.
+        let mut approved: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        let mut batches: Vec<(String, Vec<String>, usize)> = Vec::new();
+        // Systems waiting for a decision nobody has given yet, by stage.
+        let waiting = |p: &RecoveryPlan, approved: &BTreeSet<(String, String)>| {
+            let mut out: Vec<(String, Vec<String>)> = Vec::new();
+            for a in p.status.iter().flat_map(|s| &s.awaiting) {
+                if a.needed == 0 || a.soak_until.is_some() {
+                    continue;
+                }
+                let new: Vec<String> = a
+                    .systems
+                    .iter()
+                    .map(|q| bare(q))
+                    .filter(|n| !approved.contains(&(a.stage.clone(), n.clone())))
+                    .collect();
+                if !new.is_empty() {
+                    out.push((a.stage.clone(), new));
                 }
             }
-            let released = wait_for(
+            out
+        };
+        // Gated systems released at a stage other than the one their gate was checked at.
+        let moved = |p: &RecoveryPlan, seen: &BTreeMap<String, String>| {
+            p.status
+                .iter()
+                .flat_map(|s| &s.systems)
+                .filter_map(|x| {
+                    let name = bare(&x.name);
+                    let stage = x.released_stage.clone()?;
+                    (gate_of.contains_key(&name) && seen.get(&name) != Some(&stage))
+                        .then_some((name, stage))
+                })
+                .collect::<Vec<_>>()
+        };
+        loop {
+            let p = wait_for(
                 &plans,
                 &plan_name,
-                &format!("every gated system released at {name}"),
+                "a system to wait for a decision or move to a stage",
                 slow,
                 |p| {
-                    p.status.as_ref().is_some_and(|s| {
-                        gated.iter().all(|(g, _)| {
-                            s.systems.iter().any(|x| {
-                                x.name.rsplit('/').next() == Some(g.as_str())
-                                    && x.released_stage.as_deref() == Some(name.as_str())
-                            })
-                        })
-                    })
+                    !waiting(p, &approved).is_empty()
+                        || !moved(p, &seen).is_empty()
+                        || seen.len() == gated.len() && seen.values().all(|s| *s == last)
                 },
             )
             .await;
-            let want = expected_peers(&stages[..=i]);
-            let want: Vec<&str> = want.iter().map(String::as_str).collect();
-            for (system, selector) in &gated {
-                gate_becomes(&policies, &policy_name(system), &want).await;
+            // Every gate that moved is checked at its new stage, before anything more is
+            // approved: no system gets past an approval-requiring stage without its own
+            // approval, and its gate admits exactly the stages up to that one.
+            for (system, stage) in moved(&p, &seen) {
+                let i = names.iter().position(|n| *n == stage).expect("a stage");
+                if stages[i]["approval"]["required"].as_u64().unwrap_or(0) > 0 {
+                    assert!(
+                        approved.contains(&(stage.clone(), system.clone())),
+                        "{system} released at {stage} without its approval"
+                    );
+                }
+                let want = expected_peers(&stages[..=i]);
+                let want: Vec<&str> = want.iter().map(String::as_str).collect();
+                gate_becomes(&policies, &policy_name(&system), &want).await;
                 let np = policies
-                    .get(&policy_name(system))
+                    .get(&policy_name(&system))
                     .await
                     .expect("the gate exists");
                 let spec = np.spec.expect("spec");
@@ -686,7 +707,7 @@ async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_eve
                 );
                 assert_eq!(
                     serde_json::to_value(spec.pod_selector).expect("json"),
-                    *selector,
+                    gate_of[&system],
                     "{system}: the gate selects the system's pods"
                 );
                 let got: Vec<String> = spec
@@ -696,18 +717,71 @@ async fn northern_care_is_released_stage_by_stage_with_every_gate_checked_at_eve
                     .flat_map(|r| r.from.clone().unwrap_or_default())
                     .map(|p| serde_json::to_string(&p).expect("json"))
                     .collect();
-                assert_eq!(got, want, "{system} at stage {name}");
+                assert_eq!(got, want, "{system} at stage {stage}");
+                seen.insert(system, stage);
             }
-            let status = released.status.expect("status");
-            if i + 1 < stages.len() {
-                // Nothing goes further without the next stage's approvals.
-                assert!(
-                    status
-                        .systems
-                        .iter()
-                        .all(|x| x.released_stage.as_deref() != stages[i + 1]["name"].as_str()),
-                    "released past {name} without approval"
-                );
+            if seen.len() == gated.len()
+                && seen.values().all(|s| *s == last)
+                && waiting(&p, &approved).is_empty()
+            {
+                break;
+            }
+            // The systems waiting now are approved now, as one batch per stage: distinct
+            // people, none of them the plan's requester (incident-commander).
+            let unverified = p
+                .status
+                .iter()
+                .flat_map(|s| &s.systems)
+                .filter(|x| x.verified_at.is_none())
+                .count();
+            for (stage, systems) in waiting(&p, &approved) {
+                let i = names.iter().position(|n| *n == stage).expect("a stage");
+                let rule = &stages[i]["approval"];
+                let checklist: Vec<&str> = stages[i]["checklist"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|c| c.as_str())
+                    .collect();
+                let groups: Vec<&str> = rule["approverGroups"][0].as_str().into_iter().collect();
+                let b = batches.len();
+                let required = rule["required"].as_u64().unwrap_or(0) as usize;
+                for who in ["alice", "dana", "eve"].iter().take(required) {
+                    let mut a = approval(
+                        &format!("{stage}-{who}-{b}"),
+                        &stage,
+                        who,
+                        &groups,
+                        &checklist,
+                    );
+                    a.spec.plan = plan_name.clone();
+                    a.spec.systems = systems.clone();
+                    support::create_approval(&ns, a).await;
+                }
+                approved.extend(systems.iter().map(|n| (stage.clone(), n.clone())));
+                batches.push((stage, systems, unverified));
+            }
+        }
+        // The first decision came while some systems were still restoring or waiting, and
+        // the people decided each approval stage in more than one batch.
+        let (first_stage, first, unverified) = batches.first().cloned().expect("a batch");
+        assert!(
+            unverified > 0,
+            "the first batch ({first_stage}: {first:?}) was approved with every system verified"
+        );
+        for stage in names.iter().filter(|n| batches.iter().any(|b| b.0 == **n)) {
+            let n = batches.iter().filter(|b| b.0 == *stage).count();
+            assert!(n >= 2, "{stage} decided in {n} batch(es): {batches:?}");
+        }
+        assert!(batches.len() >= 3, "{batches:?}");
+        for (i, stage) in names.iter().enumerate() {
+            if stages[i]["approval"]["required"].as_u64().unwrap_or(0) > 0 {
+                for system in &every_system {
+                    assert!(
+                        approved.contains(&(stage.clone(), system.clone())),
+                        "{system} was never approved at {stage}: {batches:?}"
+                    );
+                }
             }
         }
         wait_for(&plans, &plan_name, "Succeeded", slow, |p| {
