@@ -3,14 +3,18 @@
 //! restore Jobs (one window within its objective, one over) and a hand-back item done,
 //! recorded in RecoveryRecords that outlive the plan and its Approvals; the release notice
 //! and, after the plan is deleted, `lifeline report` show it all, `lifeline evidence
-//! export` then `verify` pass, and a bundle with one byte changed does not.
+//! export` then `verify` pass, and a bundle with one byte changed does not. The record
+//! holds each check's first failure and its pass, every Approval in full (groups and the
+//! checklist items acknowledged), and, in a second plan beside it, a restore again and an
+//! abort with the person who asked.
 
 use std::time::Duration;
 
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use kube::api::{DeleteParams, ListParams};
 use lifeline::api::v1alpha1::{
-    Approval, ClinicalSystem, PlanPhase, RecordKind, RecoveryPlan, RecoveryRecord, SystemPhase,
+    Approval, ClinicalSystem, Intervention, PlanPhase, RecordKind, RecoveryPlan, RecoveryRecord,
+    SystemPhase,
 };
 use serde_json::json;
 
@@ -23,6 +27,9 @@ use crate::support::{
 
 const RUN: Duration = Duration::from_secs(60);
 
+/// The ward stage's checklist, which every approver acknowledges.
+const CHECKLIST: [&str; 2] = ["paper results back-entered", "ward manager told"];
+
 async fn cli(args: Vec<String>) -> std::process::Output {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     crate::support::lifeline(&refs).await
@@ -33,7 +40,8 @@ fn approval(name: &str, system: &str, who: &str) -> Approval {
         "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
         "metadata": { "name": name },
         "spec": { "plan": "record", "stage": "ward", "systems": [system], "decision": "approve",
-                  "comment": format!("{who} looked at {system}"), "approver": { "username": who, "groups": ["clinical-safety"] } }
+                  "comment": format!("{who} looked at {system}"), "acknowledged": CHECKLIST,
+                  "approver": { "username": who, "groups": ["clinical-safety"] } }
     }))
 }
 
@@ -75,14 +83,19 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
             "podSelector": { "matchLabels": { "app": "pas" } },
             "handBack": ["back-enter paper results since the restore point", "re-check allergies recorded on paper"]
         });
-        for s in [lab, pas] {
+        // `spare`, in a plan of its own, is restored again and then its plan aborted.
+        let spare = clinical_system("spare", &[], vec![steps::job("restore")], vec![]);
+        for s in [lab, pas, spare] {
             create::<ClinicalSystem>(&ns, &object(s)).await;
         }
         let _op = Operator::start("record", &ns.name, &[]);
         let mut plan = recovery_plan("record", &["lab", "pas"]);
         plan["spec"]["incidentStartedAt"] = json!(incident.to_string());
-        plan["spec"]["stages"] = json!([{ "name": "ward", "audience": { "description": "Ward 7B staff" }, "approval": { "required": 1 } }]);
+        plan["spec"]["stages"] = json!([{ "name": "ward", "audience": { "description": "Ward 7B staff" }, "approval": { "required": 1 }, "checklist": CHECKLIST }]);
         create::<RecoveryPlan>(&ns, &object(plan)).await;
+        let mut second = recovery_plan("spare", &["spare"]);
+        second["spec"]["stages"] = json!([{ "name": "ward", "approval": { "required": 1 } }]);
+        create::<RecoveryPlan>(&ns, &object(second)).await;
         let plans = ns.api::<RecoveryPlan>();
         let n = ns.name.clone();
         let args = |a: &[&str]| -> Vec<String> {
@@ -99,6 +112,22 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
                 && find(&s, &ns.name, "lab").is_some_and(|x| x.phase == SystemPhase::Failed)
         })
         .await;
+        // spare is restored again, then its plan aborted.
+        wait_for(&plans, "spare", "spare verified", RUN, |p| {
+            find(&status(p), &ns.name, "spare").is_some_and(|x| x.phase == SystemPhase::Verified)
+        })
+        .await;
+        let out = cli(args(&["restore", "spare", "spare"])).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_for(&plans, "spare", "spare restored again and verified", RUN, |p| {
+            find(&status(p), &ns.name, "spare").is_some_and(|x| {
+                x.phase == SystemPhase::Verified && x.restored_again.iter().any(|r| r.verified_at.is_some())
+            })
+        })
+        .await;
+        let out = cli(args(&["abort", "spare"])).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        wait_for(&plans, "spare", "spare aborted", RUN, |p| phase(p) == PlanPhase::Aborted).await;
         create_approval(&ns, approval("pas-alice", "pas", "alice")).await;
         let released = wait_for(&plans, "record", "pas released", RUN, |p| {
             find(&status(p), &ns.name, "pas").is_some_and(|x| x.phase == SystemPhase::Released)
@@ -293,6 +322,45 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
             .find(|e| e.kind == RecordKind::Approval)
             .map(|e| e.data["comment"].clone());
         assert!(comment.is_some_and(|c| c.as_str().is_some_and(|c| c.contains("looked at"))));
+        // Each Approval in full, as the operator saw it when it decided.
+        for e in bundle.entries.iter().filter(|e| e.kind == RecordKind::Approval) {
+            let who = e.data["approver"]["username"].as_str().unwrap_or_default();
+            assert_eq!(e.data["approver"]["groups"], json!(["clinical-safety"]), "{who}: {}", e.data);
+            assert_eq!(e.data["acknowledged"], json!(CHECKLIST), "{who}: {}", e.data);
+            assert_eq!(e.data["stage"], json!("ward"), "{who}: {}", e.data);
+            assert_eq!(e.data["decision"], json!("approve"), "{who}: {}", e.data);
+            assert_eq!(e.data["planUid"].as_str(), Some(bundle.manifest.plan_uid.as_str()), "{who}: {}", e.data);
+        }
+        // lab's check: its first failure, then its pass once the port answered (after the
+        // retry), each an entry of its own.
+        let lab_key = format!("{}/lab", ns.name);
+        let accepts: Vec<&lifeline::api::v1alpha1::RecordEntry> = bundle
+            .entries
+            .iter()
+            .filter(|e| e.kind == RecordKind::Check && e.system.as_deref() == Some(lab_key.as_str()) && e.data["check"] == json!("accepts"))
+            .collect();
+        let first = accepts.first().expect("lab's check recorded");
+        assert!(
+            first.data["phase"] != json!("Succeeded") && first.data["error"].as_str().is_some_and(|e| e.contains("connection refused")),
+            "the first entry is its failure, with the error: {}",
+            first.data
+        );
+        let retried = bundle
+            .entries
+            .iter()
+            .find(|e| e.kind == RecordKind::Intervention && e.data["action"] == json!("retry"))
+            .expect("the retry recorded");
+        let passed = accepts
+            .iter()
+            .find(|e| e.data["phase"] == json!("Succeeded") && e.data["failing"] == json!(false))
+            .expect("its pass recorded");
+        // The retry reruns the checks in the reconcile that acts on it: the pass is recorded
+        // then, with the retry beside it.
+        assert!(
+            first.seq < retried.seq && first.at.0 < retried.at.0 && passed.at.0 >= retried.at.0,
+            "failure {} at {}, retry {} at {}, pass {} at {}",
+            first.seq, first.at.0, retried.seq, retried.at.0, passed.seq, passed.at.0
+        );
         let interventions: Vec<&str> = bundle
             .entries
             .iter()
@@ -351,6 +419,35 @@ async fn the_record_outlives_the_plan_and_its_approvals_and_verifies() {
             assert_eq!(seen.recovery_seconds(recovery.origin), Some((verified - incident).get_seconds().unsigned_abs()), "{sys}");
             assert_eq!(recovery.origin.map(|o| o.as_second()), Some(incident.as_second()));
         }
+
+        // spare's record: the restore again and the abort, each with who asked (the
+        // Intervention the CLI made, vouched for by the API server).
+        let spare_file = dir.path().join("spare.json");
+        let out = cli(args(&["evidence", "export", "spare", "-o", &spare_file.to_string_lossy()])).await;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let spare: lifeline::cli::evidence::Bundle =
+            serde_json::from_str(&std::fs::read_to_string(&spare_file).expect("read")).expect("bundle");
+        let asked = ns.api::<Intervention>().list(&ListParams::default()).await.expect("list Interventions").items;
+        for (action, system) in [("restore", Some(format!("{}/spare", ns.name))), ("abort", None)] {
+            let request = asked
+                .iter()
+                .find(|i| i.spec.plan == "spare" && i.spec.action.to_string().eq_ignore_ascii_case(action))
+                .unwrap_or_else(|| panic!("the {action} Intervention"));
+            let e = spare
+                .entries
+                .iter()
+                .find(|e| e.kind == RecordKind::Intervention && e.data["action"] == json!(action))
+                .unwrap_or_else(|| panic!("the {action} recorded"));
+            assert!(!request.spec.requester.username.is_empty());
+            assert_eq!(e.data["by"].as_str(), Some(request.spec.requester.username.as_str()), "{action}: {}", e.data);
+            assert_eq!(e.data["vouched"], json!(true), "{action}: {}", e.data);
+            assert_eq!(e.data["request"].as_str(), request.metadata.name.as_deref(), "{action}: {}", e.data);
+            assert_eq!(e.system, system, "{action}");
+        }
+        let restored_again = spare.entries.iter().any(|e| {
+            e.kind == RecordKind::Step && e.data["phase"] == json!("Succeeded") && e.data["attempt"] == json!(2)
+        });
+        assert!(restored_again, "the restore's second run recorded");
 
         // Signed at export with a key of the trust's: verified with its public key only.
         let key = dir.path().join("trust.pk8");

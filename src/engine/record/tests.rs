@@ -342,3 +342,200 @@ fn a_soak_is_recorded_as_it_starts_is_held_starts_again_and_ends() {
         ]
     );
 }
+
+/// A plan's status as JSON, `systems` and all (which the plan's own object does not store:
+/// they are in its progress shards), for the plan-side tests.
+fn status(v: Value) -> RecoveryPlanStatus {
+    let mut status: RecoveryPlanStatus = serde_json::from_value(v.clone()).expect("a plan status");
+    if let Some(systems) = v.get("systems") {
+        status.systems = serde_json::from_value(systems.clone()).expect("the systems");
+    }
+    status
+}
+
+#[test]
+fn a_plan_records_its_start_each_step_each_check_change_and_the_pass() {
+    let none = RecoveryPlanStatus::default();
+    let pas = |phase: &str, step: Value, check: Value| {
+        json!([{ "name": "ward/pas", "phase": phase, "tier": "critical", "objectiveSeconds": 3600,
+                 "steps": [step], "checks": [check] }])
+    };
+    let restoring = status(json!({
+        "phase": "Running", "startedAt": at(0), "measuredFrom": at(-600),
+        "systems": pas("Restoring",
+            json!({ "name": "restore-db", "phase": "Running", "attempts": 1, "token": "j-1" }),
+            json!({ "name": "login", "phase": "Pending", "attempts": 0 }))
+    }));
+    let first = transitions(&none, &restoring, &[], &[], at(0).0);
+    assert_eq!(
+        kinds(&first),
+        [
+            RecordKind::PlanPhase,
+            RecordKind::SystemPhase,
+            RecordKind::Step
+        ],
+        "a check not tried yet is not recorded"
+    );
+    assert_eq!(first[0].data["startedAt"], json!(at(0)));
+    assert_eq!(
+        first[0].data["measuredFrom"],
+        json!(at(-600)),
+        "the first entry says what the run is measured from"
+    );
+    assert_eq!(first[1].data["from"], Value::Null);
+    assert_eq!(first[1].data["to"], json!("Restoring"));
+    assert_eq!(first[1].data["objectiveSeconds"], json!(3600));
+    assert_eq!(
+        first[2].data,
+        json!({ "step": "restore-db", "phase": "Running", "attempt": 1, "message": null, "token": "j-1" })
+    );
+
+    // The restore done, the check's first failure.
+    let failing = status(json!({
+        "phase": "Running", "startedAt": at(0), "measuredFrom": at(-600),
+        "systems": pas("Verifying",
+            json!({ "name": "restore-db", "phase": "Succeeded", "attempts": 1, "token": "j-1" }),
+            json!({ "name": "login", "phase": "Running", "attempts": 1, "lastError": "status 503",
+                    "failingSince": at(60) }))
+    }));
+    let second = transitions(&restoring, &failing, &[], &[], at(60).0);
+    assert_eq!(
+        kinds(&second),
+        [RecordKind::SystemPhase, RecordKind::Step, RecordKind::Check]
+    );
+    assert_eq!(second[0].at, at(60));
+    assert_eq!(
+        second[2].data,
+        json!({ "check": "login", "phase": "Running", "attempts": 1, "error": "status 503", "failing": true })
+    );
+    // Tried again with the same error: nothing new. A new error: an entry.
+    let mut again = failing.clone();
+    again.systems[0].checks[0].attempts = 2;
+    assert!(transitions(&failing, &again, &[], &[], at(61).0).is_empty());
+    let mut changed = again.clone();
+    changed.systems[0].checks[0].last_error = Some("timed out".into());
+    let third = transitions(&again, &changed, &[], &[], at(62).0);
+    assert_eq!(kinds(&third), [RecordKind::Check]);
+    assert_eq!(third[0].data["error"], json!("timed out"));
+    // The pass (its last error kept as the record of its failures), and verified.
+    let passed = status(json!({
+        "phase": "Running", "startedAt": at(0), "measuredFrom": at(-600),
+        "systems": pas("Verified",
+            json!({ "name": "restore-db", "phase": "Succeeded", "attempts": 1, "token": "j-1" }),
+            json!({ "name": "login", "phase": "Succeeded", "attempts": 3, "lastError": "timed out" }))
+    }));
+    let fourth = transitions(&changed, &passed, &[], &[], at(63).0);
+    assert_eq!(kinds(&fourth), [RecordKind::SystemPhase, RecordKind::Check]);
+    assert_eq!(fourth[0].data["to"], json!("Verified"));
+    assert_eq!(
+        fourth[1].data,
+        json!({ "check": "login", "phase": "Succeeded", "attempts": 3, "error": "timed out", "failing": false })
+    );
+}
+
+#[test]
+fn a_plan_records_each_approval_in_full_each_new_intervention_and_each_notice() {
+    use crate::api::v1alpha1::Approval;
+    let approval: Approval = serde_json::from_value(json!({
+        "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
+        "metadata": { "name": "ward-1", "namespace": "ward" },
+        "spec": { "plan": "p", "planUid": "uid-1", "stage": "ward", "systems": ["pas"],
+                  "decision": "approve", "comment": "paper results re-entered on 7B",
+                  "acknowledged": ["paper results back-entered", "ward manager told"],
+                  "approver": { "username": "cso-ann", "groups": ["clinical-safety", "nurses"] } }
+    }))
+    .expect("an Approval");
+    let recorded = |accepted: bool, reason: &str| {
+        json!([{ "name": "ward-1", "stage": "ward", "systems": ["ward/pas"], "approver": "cso-ann",
+                 "decision": "approve", "accepted": accepted, "reason": reason,
+                 "comment": "paper results re-entered on 7B", "at": at(100) }])
+    };
+    let intervention = |action: &str, by: &str, s: i64| {
+        json!({ "action": action, "by": by, "groups": ["duty-managers"], "vouched": true,
+                "request": format!("{action}-{s}"), "at": at(s) })
+    };
+    let before = status(json!({ "phase": "AwaitingApproval", "startedAt": at(0) }));
+    let after = status(json!({
+        "phase": "AwaitingApproval", "startedAt": at(0),
+        "approvals": recorded(true, "counted"),
+        "interventions": [intervention("pause", "duty-manager", 110)]
+    }));
+    let out = transitions(
+        &before,
+        &after,
+        std::slice::from_ref(&approval),
+        &[],
+        at(120).0,
+    );
+    assert_eq!(
+        kinds(&out),
+        [RecordKind::Approval, RecordKind::Intervention]
+    );
+    assert_eq!(out[0].at, at(120), "as the operator saw it when it decided");
+    assert_eq!(
+        out[0].data,
+        json!({
+            "name": "ward-1", "stage": "ward", "systems": ["ward/pas"], "decision": "approve",
+            "accepted": true, "reason": "counted",
+            "approver": { "username": "cso-ann", "groups": ["clinical-safety", "nurses"] },
+            "comment": "paper results re-entered on 7B",
+            "acknowledged": ["paper results back-entered", "ward manager told"],
+            "planUid": "uid-1", "createdAt": at(100)
+        })
+    );
+    assert_eq!(out[1].at, at(110));
+    assert_eq!(out[1].data["by"], json!("duty-manager"));
+    assert_eq!(out[1].data["groups"], json!(["duty-managers"]));
+    assert_eq!(out[1].data["vouched"], json!(true));
+    assert!(
+        transitions(
+            &after,
+            &after,
+            std::slice::from_ref(&approval),
+            &[],
+            at(130).0
+        )
+        .is_empty(),
+        "an Approval and an intervention are recorded once"
+    );
+    // Decided again (no longer counted): recorded again, with why.
+    let mut ignored = after.clone();
+    ignored.approvals =
+        serde_json::from_value(recorded(false, "ignored: stale")).expect("approvals");
+    let again = transitions(&after, &ignored, &[approval], &[], at(140).0);
+    assert_eq!(kinds(&again), [RecordKind::Approval]);
+    assert_eq!(again[0].data["accepted"], json!(false));
+    assert_eq!(again[0].data["reason"], json!("ignored: stale"));
+
+    // Twenty listed and more not: the new one is the last listed.
+    let listed = |n: i64, not_listed: u32| {
+        status(json!({
+            "phase": "Running", "startedAt": at(0),
+            "interventions": (n - 20..n).map(|i| intervention("resume", &format!("p{i}"), 200 + i)).collect::<Vec<_>>(),
+            "interventionsNotListed": not_listed
+        }))
+    };
+    let capped = transitions(&listed(25, 5), &listed(26, 6), &[], &[], at(300).0);
+    assert_eq!(kinds(&capped), [RecordKind::Intervention]);
+    assert_eq!(capped[0].data["by"], json!("p25"));
+
+    // A release notice, at its release.
+    let notice: crate::engine::notice::ReleaseNotice = serde_json::from_value(json!({
+        "plan": "ward/p", "system": "ward/pas", "displayName": "Patient Administration",
+        "stage": "ward", "audience": "Ward 7B staff", "releasedAt": at(150),
+        "checks": [{ "name": "login", "passed": true, "runs": 3 }],
+        "handBack": [{ "item": "back-enter admissions" }]
+    }))
+    .expect("a notice");
+    let told = transitions(
+        &after,
+        &after,
+        &[],
+        std::slice::from_ref(&notice),
+        at(160).0,
+    );
+    assert_eq!(kinds(&told), [RecordKind::Notice]);
+    assert_eq!(told[0].at, at(150));
+    assert_eq!(told[0].system.as_deref(), Some("ward/pas"));
+    assert_eq!(told[0].data, serde_json::to_value(&notice).expect("json"));
+}
