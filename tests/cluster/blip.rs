@@ -89,11 +89,11 @@ async fn install(ns: &TestNamespace) {
         spec.remove("stages");
         spec.remove("requestedBy");
     }
-    confirm_manual_steps(ns, PLAN).await;
     ns.api::<RecoveryPlan>()
         .create(&PostParams::default(), &object(plan))
         .await
         .expect("create the plan");
+    confirm_manual_steps(ns, PLAN).await;
 }
 
 /// The plan as it stands, or None while the API server does not answer.

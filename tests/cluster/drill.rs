@@ -1409,7 +1409,6 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
         let drill: RecoveryDrill = object(drill_doc);
         assert_eq!(drill.spec.approvals, DrillApprovals::Real);
         let plan = plan_name("total-outage", 1);
-        confirm_manual_steps(&ns, &plan).await;
         let drills: Api<RecoveryDrill> = ns.api();
         drills
             .create(&PostParams::default(), &drill)
@@ -1433,6 +1432,9 @@ async fn the_northern_care_total_outage_drill_runs_to_completion_with_people_app
                 .is_some_and(|s| s.phase == DrillPhase::Recovering)
         })
         .await;
+        // The duty manager and the custodians confirm the manual steps of the drill's plan,
+        // which exists now (a confirmation made before it would be of an earlier plan).
+        confirm_manual_steps(&ns, &plan).await;
 
         // The people approve each stage for every system, as on the day.
         let every_system: Vec<String> = ns

@@ -383,6 +383,16 @@ pub async fn confirm_manual_steps(ns: &TestNamespace, plan: &str) -> usize {
         &ApiResource::erase::<lifeline::api::v1alpha1::ClinicalSystem>(&()),
     );
     let approvals: Api<lifeline::api::v1alpha1::Approval> = ns.api();
+    // A confirmation counts for the plan it names by uid, or when made after the plan's
+    // creation second: the plan must exist, and each names its uid, as `lifeline confirm`
+    // does.
+    let uid = ns
+        .api::<lifeline::api::v1alpha1::RecoveryPlan>()
+        .get(plan)
+        .await
+        .unwrap_or_else(|e| panic!("confirm the manual steps of plan {plan}: {e}"))
+        .metadata
+        .uid;
     let mut n = 0;
     for s in systems
         .list(&ListParams::default())
@@ -409,7 +419,7 @@ pub async fn confirm_manual_steps(ns: &TestNamespace, plan: &str) -> usize {
                     "apiVersion": "lifeline.dev/v1alpha1", "kind": "Approval",
                     "metadata": { "name": format!("{plan}-{system}-{step_name}-{who}") },
                     "spec": {
-                        "plan": plan, "system": system, "step": step_name, "decision": "approve",
+                        "plan": plan, "planUid": uid, "system": system, "step": step_name, "decision": "approve",
                         "comment": format!("Confirmed by {who}"),
                         "approver": { "username": who }
                     }
