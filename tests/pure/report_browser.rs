@@ -508,6 +508,10 @@ function measure() {
     scrollWidth: doc.documentElement.scrollWidth,
     svg: svg ? box(svg) : null,
     bars: all('#gantt svg g.row rect.bar').map(b => ({ width: b.getBBox().width, height: b.getBBox().height })),
+    // Each row's widest part: its bar, or the widest of the segments a recovery's row is drawn in.
+    rows: all('#gantt svg g.row').map(g => Array.from(g.querySelectorAll('rect.bar, rect.segment'))
+      .map(b => ({ width: b.getBBox().width, height: b.getBBox().height }))
+      .reduce((w, b) => (b.width > w.width ? b : w), { width: 0, height: 0 })),
     sections: all('section[id]').map(s => ({ id: s.id, box: box(s), visible: style(s).visibility })),
     systemRows: all('#systems tr[data-system]').map(tr => ({ system: tr.getAttribute('data-system'), box: box(tr), text: tr.innerText })),
     handBack: all('#hand-back li[data-item], #hand-back tr[data-system]').map(li => ({ box: box(li), text: li.innerText })),
@@ -601,11 +605,12 @@ fn chromium_renders_the_recovery_report_from_its_record() {
     let m = measure_page(dir.path(), &lifeline::report::recovery::html(&r));
     assert_no_active_content(&m, "Recovery report:");
 
-    // The chart, one bar per system, each drawn.
+    // The chart, one row per system, each drawn (as a bar, or in segments: restore,
+    // verification, soak, waiting for people, regression).
     assert_drawn(&m, &["svg"], "the Gantt chart");
-    let bars = m["bars"].as_array().expect("bars");
-    assert_eq!(bars.len(), r.systems.len(), "{bars:?}");
-    for b in bars {
+    let rows = m["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), r.systems.len(), "{rows:?}");
+    for b in rows {
         assert!(num(b, &["width"]) > 0.0 && num(b, &["height"]) > 0.0, "{b}");
     }
     // Every section laid out, in order.
