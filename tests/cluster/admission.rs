@@ -11,7 +11,7 @@ use std::{future::Future, time::Duration};
 
 use crate::support::{
     self, TestNamespace, admin_client, apply_manifests, client_as, event_notes, eventually, object,
-    policies::{SETTLED, copy_name, create_settled, denied, scoped_copy, shipped},
+    policies::{self, SETTLED, copy_name, create_settled, denied, scoped_copy, shipped},
     repo_root,
 };
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
@@ -1129,19 +1129,6 @@ async fn namespace_patcher(
     Api::all(client_as(user, &[]).await)
 }
 
-/// Binds ClusterRole `role` to user `user` in the test namespace.
-async fn grant(ns: &TestNamespace, user: &str, role: &str) {
-    let binding: RoleBinding = object(json!({
-        "metadata": { "name": format!("{user}-{role}") },
-        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role },
-        "subjects": [{ "apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user }]
-    }));
-    ns.api::<RoleBinding>()
-        .create(&PostParams::default(), &binding)
-        .await
-        .unwrap_or_else(|e| panic!("bind {role} to {user}: {e}"));
-}
-
 #[tokio::test]
 async fn only_a_designator_may_make_a_namespace_staging() {
     with_policies("staging-label", |ns| async move {
@@ -1223,7 +1210,7 @@ async fn only_a_designator_may_list_the_service_accounts_a_namespaces_jobs_run_a
             }
         }
         // With the designator role in this namespace, she may.
-        grant(&ns, "nina", "lifeline-job-account-designator").await;
+        policies::bind(&ns, "nina", "lifeline-job-account-designator").await;
         eventually("nina, designator, to change the annotation", SETTLED, || {
             let (as_nina, name, patch) = (as_nina.clone(), ns.name.clone(), annotate(Some("restore-runner, verify-runner")));
             async move { as_nina.patch(&name, &PatchParams::default(), &patch).await.map(|_| ()).map_err(|e| e.to_string()) }
@@ -1277,7 +1264,7 @@ async fn only_a_designator_may_make_a_namespace_a_verification_audience() {
             }
         }
         // With the designator role in this namespace, she may.
-        grant(&ns, "nina", "lifeline-audience-designator").await;
+        policies::bind(&ns, "nina", "lifeline-audience-designator").await;
         eventually("nina, designator, to change the audience label", SETTLED, || {
             let (as_nina, name, patch) = (as_nina.clone(), ns.name.clone(), label(Some("pilot-ward")));
             async move { as_nina.patch(&name, &PatchParams::default(), &patch).await.map(|_| ()).map_err(|e| e.to_string()) }
