@@ -365,15 +365,25 @@ async fn floor(client: &Client, ns: &str, e: &Estate) -> Duration {
         })
         .await;
     }
-    let took = start.elapsed();
-    // Back to the outage, for lifeline.
-    let all: Vec<usize> = (0..n).collect();
-    scale_all(client, ns, &all, 0).await;
-    wait_until(&mut rx, "every Deployment down again", |m| {
-        (0..n).all(|i| m.get(&name(i)).copied() == Some(-1))
+    start.elapsed()
+}
+
+/// Waits (at most 300 s) until `ns` has no pods.
+async fn pods_gone(client: &Client, ns: &str) {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
+    tokio::time::timeout(Duration::from_secs(300), async {
+        while !pods
+            .list_metadata(&ListParams::default().limit(1))
+            .await
+            .expect("list pods")
+            .items
+            .is_empty()
+        {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     })
-    .await;
-    took
+    .await
+    .expect("the estate's pods gone within 300 s");
 }
 
 /// CPU seconds and peak RSS (KiB) of process `pid`, from /proc.
@@ -601,30 +611,42 @@ async fn lifeline(client: &Client, namespaces: &[String], kubeconfig: &str) -> L
     }
 }
 
-/// Back to the outage after lifeline's phase, for Argo's: every Deployment scaled to 0,
-/// and the namespaces' pods gone (so the controller manager's and kwok's deletions are not
-/// counted in Argo's phase).
+/// Back to the outage between the phases: every Deployment scaled to 0, the namespaces'
+/// pods gone and each Deployment's status caught up, so that the controller manager's and
+/// kwok's work of undoing one phase is counted in neither that phase nor the next.
 async fn reset(client: &Client, namespaces: &[String], e: &Estate) {
     let all: Vec<usize> = (0..e.deps.len()).collect();
     for ns in namespaces {
         scale_all(client, ns, &all, 0).await;
     }
+    for ns in namespaces {
+        pods_gone(client, ns).await;
+        settled(client, ns).await;
+    }
+}
+
+/// Waits (at most 300 s) until the controller manager has caught up with every Deployment
+/// of `ns` (its status observes its generation) and none has pods.
+async fn settled(client: &Client, ns: &str) {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), ns);
     tokio::time::timeout(Duration::from_secs(300), async {
-        for ns in namespaces {
-            let pods: Api<Pod> = Api::namespaced(client.clone(), ns);
-            while !pods
-                .list_metadata(&ListParams::default().limit(1))
+        loop {
+            let list = deployments
+                .list(&ListParams::default())
                 .await
-                .expect("list pods")
-                .items
-                .is_empty()
-            {
-                tokio::time::sleep(Duration::from_millis(250)).await;
+                .expect("list the Deployments");
+            let settled = list.items.iter().all(|d| {
+                let st = d.status.clone().unwrap_or_default();
+                st.observed_generation == d.metadata.generation && st.replicas.unwrap_or(0) == 0
+            });
+            if settled {
+                return;
             }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     })
     .await
-    .expect("the estate's pods gone within 300 s after lifeline's phase");
+    .expect("every Deployment's status at 0 replicas within 300 s");
 }
 
 /// The label Argo puts on each of a Workflow's pods and task results: the Workflow's name.
@@ -964,6 +986,10 @@ async fn run(n: usize, depth: usize, plans: usize, argo_binary: Option<String>) 
     for ns in &namespaces {
         create_estate(&client, ns, &e).await;
     }
+    // The floor starts once the controller manager has taken in the new Deployments.
+    for ns in &namespaces {
+        settled(&client, ns).await;
+    }
     let levels = e.levels.len() as f64;
 
     // The floor walks every estate at once, as lifeline's plans do.
@@ -972,6 +998,8 @@ async fn run(n: usize, depth: usize, plans: usize, argo_binary: Option<String>) 
     futures::future::join_all(namespaces.iter().map(|ns| floor(&client, ns, &e))).await;
     let floor_took = start.elapsed();
     let after_floor = requests(&client).await;
+    reset(&client, &namespaces, &e).await;
+    let before_lifeline = requests(&client).await;
     let Lifeline {
         took,
         cpu,
@@ -1016,7 +1044,7 @@ async fn run(n: usize, depth: usize, plans: usize, argo_binary: Option<String>) 
     };
 
     let floor_req = delta(&before, &after_floor);
-    let life_req = delta(&after_floor, &after);
+    let life_req = delta(&before_lifeline, &after);
     let sum = |m: &BTreeMap<String, u64>| m.values().sum::<u64>();
     let total = n * plans;
     if plans == 1 {

@@ -242,15 +242,17 @@ impl Context {
     /// listed from the API server.
     pub async fn parsed_in<K>(
         &self,
-        kind: cluster::cache::Kind,
         namespace: &str,
-    ) -> Result<(Vec<K>, Vec<(String, String)>), Error>
+    ) -> Result<(Vec<Arc<K>>, Vec<(String, String)>), Error>
     where
-        K: kube::Resource<DynamicType = ()> + serde::de::DeserializeOwned,
+        K: cluster::cache::Cached<Scope = k8s_openapi::NamespaceResourceScope> + 'static,
     {
-        match self.caches.get().and_then(|c| c.covering(kind, namespace)) {
+        match self.caches.get().and_then(|c| c.covering::<K>(namespace)) {
             Some(store) => Ok(cluster::cache::parsed_in(store, namespace).await),
-            None => list_parsed::<K>(&self.client, namespace).await,
+            None => {
+                let (good, bad) = list_parsed::<K>(&self.client, namespace).await?;
+                Ok((good.into_iter().map(Arc::new).collect(), bad))
+            }
         }
     }
 
@@ -269,11 +271,11 @@ impl Context {
     /// Every well-formed Approval in `namespace` (a malformed one is logged and skipped).
     pub async fn approvals(&self, namespace: &str) -> Result<Vec<Approval>, Error> {
         let (good, bad) = self
-            .parsed_in::<Approval>(cluster::cache::Kind::Approvals, namespace)
+            .parsed_in::<Approval>(namespace)
             .await?;
         for (name, e) in bad {
             warn!(approval = %format!("{namespace}/{name}"), error = %e, "ignoring a malformed Approval");
         }
-        Ok(good)
+        Ok(good.into_iter().map(Arc::unwrap_or_clone).collect())
     }
 }

@@ -18,7 +18,7 @@ use k8s_openapi::api::{
 };
 use kube::{
     Api, Client, ResourceExt,
-    api::{ApiResource, DynamicObject},
+    core::PartialObjectMeta,
     runtime::{
         Controller,
         controller::Config as ControllerConfig,
@@ -29,6 +29,7 @@ use kube::{
 use tracing::{error, info, warn};
 
 use super::health::{health_server, probe};
+use super::cluster::cache::{Parsed, Workload};
 use super::{
     CONCURRENCY, Context, LEASE_GRACE_SECONDS, LEASE_NAME, LEASE_SECONDS, cluster, drill, metrics,
     notify, plan, steps,
@@ -101,20 +102,6 @@ where
     match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
-    }
-}
-
-/// A dynamic (untyped) API for a lifeline kind, so that one malformed object (a Job
-/// template the API server kept as-is but that is not a valid Job) cannot break a watch
-/// or a list for every other object: each is parsed on its own where it is used.
-fn dynamic_scoped(
-    client: &Client,
-    namespace: Option<&str>,
-    resource: &ApiResource,
-) -> Api<DynamicObject> {
-    match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, resource),
-        None => Api::all_with(client.clone(), resource),
     }
 }
 
@@ -328,20 +315,17 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             }
         });
     }
-    let system_resource = ApiResource::erase::<ClinicalSystem>(&());
-    let approval_resource = ApiResource::erase::<Approval>(&());
-    let intervention_resource = ApiResource::erase::<Intervention>(&());
     let on_system = {
         let store = store.clone();
-        move |o: DynamicObject| plans_in_namespace(&store, &o)
+        move |o: Parsed<ClinicalSystem>| plans_in_namespace(&store, &o)
     };
     let on_deployment = {
         let store = store.clone();
-        move |o: Deployment| plans_in_namespace(&store, &o)
+        move |o: Workload<Deployment>| plans_in_namespace(&store, &o)
     };
     let on_statefulset = {
         let store = store.clone();
-        move |o: StatefulSet| plans_in_namespace(&store, &o)
+        move |o: Workload<StatefulSet>| plans_in_namespace(&store, &o)
     };
     // A plan whose claims may have changed (it takes a system on, verifies one, finishes)
     // wakes the other plans that select systems where it does: they may hold them, or
@@ -383,26 +367,43 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
         }
     };
-    // An Approval or an Intervention wakes the plan it names.
-    let on_approval = move |a: DynamicObject| {
-        let ns = a.namespace();
-        let plan = a.data["spec"]["plan"].as_str().map(str::to_string);
-        plan.map(|p| ObjectRef::<RecoveryPlan>::new(&p).within(ns.as_deref().unwrap_or_default()))
+    // An Approval or an Intervention wakes the plan it names; a malformed one, every plan
+    // of its namespace (which each log it, naming its field).
+    let on_approval = {
+        let store = store.clone();
+        move |a: Parsed<Approval>| match a.object() {
+            Ok(a) => vec![ObjectRef::<RecoveryPlan>::new(&a.spec.plan)
+                .within(&a.namespace().unwrap_or_default())],
+            Err(_) => plans_in_namespace(&store, &a),
+        }
+    };
+    let on_intervention = {
+        let store = store.clone();
+        move |i: Parsed<Intervention>| match i.object() {
+            Ok(i) => vec![ObjectRef::<RecoveryPlan>::new(&i.spec.plan)
+                .within(&i.namespace().unwrap_or_default())],
+            Err(_) => plans_in_namespace(&store, &i),
+        }
     };
     let drills = {
         let drill_api: Api<RecoveryDrill> = scoped(&client, ns);
         let drill_controller = Controller::new(drill_api, wc.clone())
             .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
         let drill_store = drill_controller.store();
-        let on_system = move |o: DynamicObject| drills_in_namespace(&drill_store, &o);
+        let on_system = move |o: PartialObjectMeta<ClinicalSystem>| {
+            drills_in_namespace(&drill_store, &o)
+        };
+        // A drill is woken by any change of a ClinicalSystem in its namespace and reads
+        // them fresh, so its watch asks for their metadata alone.
+        let systems = {
+            use kube::runtime::WatchStreamExt as _;
+            watcher(scoped::<PartialObjectMeta<ClinicalSystem>>(&client, ns), wc.clone())
+                .default_backoff()
+                .touched_objects()
+        };
         drill_controller
             .owns_shared_stream(for_drills)
-            .watches_with(
-                dynamic_scoped(&client, ns, &system_resource),
-                system_resource.clone(),
-                wc.clone(),
-                on_system,
-            )
+            .watches_stream(systems, on_system)
             .shutdown_on_signal()
             .run(drill::reconcile, drill::error_policy, ctx.clone())
             .for_each(|result| async move {
@@ -419,26 +420,17 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     // reads instead of listing them, by the same streams that wake it.
     use cluster::cache::{Caches, Scope, cached_watch};
     let mut caches = Caches::default();
-    let (systems_cache, systems_stream) = cached_watch(
-        dynamic_scoped(&client, ns, &system_resource),
-        system_resource.clone(),
-        wc.clone(),
-    );
-    let (approvals_cache, approvals_stream) = cached_watch(
-        dynamic_scoped(&client, ns, &approval_resource),
-        approval_resource.clone(),
-        wc.clone(),
-    );
-    let (interventions_cache, interventions_stream) = cached_watch(
-        dynamic_scoped(&client, ns, &intervention_resource),
-        intervention_resource.clone(),
-        wc.clone(),
-    );
+    let (systems_cache, systems_stream) =
+        cached_watch(scoped::<Parsed<ClinicalSystem>>(&client, ns), wc.clone());
+    let (approvals_cache, approvals_stream) =
+        cached_watch(scoped::<Parsed<Approval>>(&client, ns), wc.clone());
+    let (interventions_cache, interventions_stream) =
+        cached_watch(scoped::<Parsed<Intervention>>(&client, ns), wc.clone());
     let mut workloads = cluster::cache::Workloads::default();
     let (deployments_cache, deployments_stream) =
-        cached_watch(scoped::<Deployment>(&client, ns), (), wc.clone());
+        cached_watch(scoped::<Workload<Deployment>>(&client, ns), wc.clone());
     let (statefulsets_cache, statefulsets_stream) =
-        cached_watch(scoped::<StatefulSet>(&client, ns), (), wc.clone());
+        cached_watch(scoped::<Workload<StatefulSet>>(&client, ns), wc.clone());
     workloads.scopes.push((
         ns.map(str::to_string),
         deployments_cache,
@@ -455,37 +447,25 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
             scoped::<Job>(&client, ns),
             wc.clone().labels(steps::restore::PLAN_LABEL),
         )
-        .watches_stream_with(
-            cluster::cache::without_status_only_changes(
-                systems_stream,
-                systems_cache,
-                system_resource.clone(),
-            ),
+        .watches_stream(
+            cluster::cache::without_status_only_changes(systems_stream, systems_cache),
             on_system.clone(),
-            system_resource.clone(),
         )
         .watches_stream(deployments_stream, on_deployment.clone())
         .watches_stream(statefulsets_stream, on_statefulset.clone())
-        .watches_stream_with(approvals_stream, on_approval, approval_resource.clone())
-        .watches_stream_with(
-            interventions_stream,
-            on_approval,
-            intervention_resource.clone(),
-        )
+        .watches_stream(approvals_stream, on_approval)
+        .watches_stream(interventions_stream, on_intervention)
         .watches_shared_stream(for_waking, on_plan);
     // The other namespaces of an estate the scoped plans use.
     if ns.is_some() {
         for name in &opts.watch_namespaces {
             let other = Some(name.as_str());
-            let (systems_cache, systems_stream) = cached_watch(
-                dynamic_scoped(&client, other, &system_resource),
-                system_resource.clone(),
-                wc.clone(),
-            );
+            let (systems_cache, systems_stream) =
+                cached_watch(scoped::<Parsed<ClinicalSystem>>(&client, other), wc.clone());
             let (deployments_cache, deployments_stream) =
-                cached_watch(scoped::<Deployment>(&client, other), (), wc.clone());
+                cached_watch(scoped::<Workload<Deployment>>(&client, other), wc.clone());
             let (statefulsets_cache, statefulsets_stream) =
-                cached_watch(scoped::<StatefulSet>(&client, other), (), wc.clone());
+                cached_watch(scoped::<Workload<StatefulSet>>(&client, other), wc.clone());
             workloads
                 .scopes
                 .push((Some(name.clone()), deployments_cache, statefulsets_cache));
@@ -495,17 +475,14 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
                 approvals: None,
                 interventions: None,
             });
-            let systems_stream = cluster::cache::without_status_only_changes(
-                systems_stream,
-                systems_cache,
-                system_resource.clone(),
-            );
+            let systems_stream =
+                cluster::cache::without_status_only_changes(systems_stream, systems_cache);
             controller = controller
                 .owns(
                     scoped::<Job>(&client, other),
                     wc.clone().labels(steps::restore::PLAN_LABEL),
                 )
-                .watches_stream_with(systems_stream, on_system.clone(), system_resource.clone())
+                .watches_stream(systems_stream, on_system.clone())
                 .watches_stream(deployments_stream, on_deployment.clone())
                 .watches_stream(statefulsets_stream, on_statefulset.clone());
         }

@@ -15,7 +15,7 @@ use std::{future::Future, sync::Arc};
 use k8s_openapi::NamespaceResourceScope;
 use kube::{
     Api, Client, Resource, ResourceExt,
-    api::{ApiResource, DynamicObject, Patch, PatchParams},
+    api::{Patch, PatchParams},
     runtime::controller::Action as Requeue,
 };
 use serde::{Serialize, de::DeserializeOwned};
@@ -185,40 +185,17 @@ pub async fn list_parsed<K>(
     namespace: &str,
 ) -> Result<(Vec<K>, Vec<(String, String)>), Error>
 where
-    K: Resource<DynamicType = ()> + DeserializeOwned,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
 {
-    let resource = ApiResource::erase::<K>(&());
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource);
+    let api: Api<cache::Parsed<K>> = Api::namespaced(client.clone(), namespace);
     let list = api
         .list(&Default::default())
         .await
-        .during(|| format!("list {} in {namespace}", resource.plural))?;
-    Ok(parse_each(list.items.iter()))
-}
-
-/// Each of `objects` parsed as `K`, or its name and why it does not parse.
-pub fn parse_each<'a, K>(
-    objects: impl Iterator<Item = &'a DynamicObject>,
-) -> (Vec<K>, Vec<(String, String)>)
-where
-    K: DeserializeOwned,
-{
-    let mut good = Vec::new();
-    let mut bad = Vec::new();
-    for obj in objects {
-        let name = obj.name_any();
-        let parsed = serde_json::to_value(obj)
-            .map_err(|e| e.to_string())
-            .and_then(|v| {
-                serde_path_to_error::deserialize::<_, K>(v).map_err(|e| {
-                    let path = e.path().to_string();
-                    format!("{path}: {}", e.into_inner())
-                })
-            });
-        match parsed {
-            Ok(k) => good.push(k),
-            Err(e) => bad.push((name, e)),
-        }
-    }
-    (good, bad)
+        .during(|| format!("list {} in {namespace}", K::plural(&())))?;
+    let (good, bad) = cache::split(list.items.iter());
+    drop(list);
+    Ok((good.into_iter().map(Arc::unwrap_or_clone).collect(), bad))
 }

@@ -30,7 +30,7 @@ pub async fn update(
     if any_released {
         let ns = plan.namespace().unwrap_or_default();
         let (interventions, _bad) = ctx
-            .parsed_in::<Intervention>(crate::controller::cluster::cache::Kind::Interventions, &ns)
+            .parsed_in::<Intervention>(&ns)
             .await?;
         for i in interventions
             .iter()

@@ -57,13 +57,18 @@ pub fn forget(ctx: &Context, uid: &str) {
 /// again as if new.
 pub async fn load(ctx: &Context, plan: &RecoveryPlan) -> Result<Vec<SystemStatus>, Error> {
     let uid = plan.uid().unwrap_or_default();
-    if let Some(known) = ctx.progress.lock().ok().and_then(|m| m.get(&uid).cloned()) {
-        return Ok(crate::engine::progress::merge(
-            known
-                .by_shard
-                .values()
-                .map(|s| (&s.part.systems[..], &s.part.positions[..])),
-        ));
+    // Merged under the lock, from what is kept: not a copy of every shard first.
+    if let Some(merged) = ctx.progress.lock().ok().and_then(|m| {
+        m.get(&uid).map(|known| {
+            crate::engine::progress::merge(
+                known
+                    .by_shard
+                    .values()
+                    .map(|s| (&s.part.systems[..], &s.part.positions[..])),
+            )
+        })
+    }) {
+        return Ok(merged);
     }
     let ns = plan.namespace().unwrap_or_default();
     let listed = cluster::progress::list(&ctx.client, &ns, &uid).await?;

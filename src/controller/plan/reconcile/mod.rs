@@ -52,7 +52,7 @@ pub const REFUSED_REQUEUE: Duration = Duration::from_secs(30);
 fn selected_keys(
     plan: &RecoveryPlan,
     ns: &str,
-    systems: &[ClinicalSystem],
+    systems: &[Arc<ClinicalSystem>],
 ) -> Result<Vec<String>, Error> {
     selector::select_across(
         ns,
@@ -112,22 +112,20 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
     let fresh = plan.status.as_ref().is_none_or(|s| {
         s.started_at.is_none() || s.observed_generation != plan.metadata.generation
     });
-    let mut systems: Vec<ClinicalSystem> = Vec::new();
+    let mut systems: Vec<Arc<ClinicalSystem>> = Vec::new();
     let mut malformed: Vec<(String, String)> = Vec::new();
     for namespace in plan.spec.systems.namespaces_from(&ns) {
         let (good, bad) = if fresh {
-            crate::controller::list_parsed::<ClinicalSystem>(&ctx.client, &namespace).await?
+            let (good, bad) =
+                crate::controller::list_parsed::<ClinicalSystem>(&ctx.client, &namespace).await?;
+            (good.into_iter().map(Arc::new).collect(), bad)
         } else {
-            ctx.parsed_in::<ClinicalSystem>(
-                crate::controller::cluster::cache::Kind::Systems,
-                &namespace,
-            )
-            .await?
+            ctx.parsed_in::<ClinicalSystem>(&namespace).await?
         };
         systems.extend(good.into_iter().map(|mut s| {
-            s.metadata
-                .namespace
-                .get_or_insert_with(|| namespace.clone());
+            if s.metadata.namespace.is_none() {
+                Arc::make_mut(&mut s).metadata.namespace = Some(namespace.clone());
+            }
             s
         }));
         malformed.extend(
@@ -142,7 +140,8 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             s.name_any()
         )
     };
-    let by_key: HashMap<String, &ClinicalSystem> = systems.iter().map(|s| (key_of(s), s)).collect();
+    let by_key: HashMap<String, &ClinicalSystem> =
+        systems.iter().map(|s| (key_of(s), s.as_ref())).collect();
     // Each system's progress is kept in the plan's RecoveryProgress shards.
     let mut prev = plan.status.clone().unwrap_or_default();
     prev.systems = match super::progress::load(ctx, plan).await {
@@ -313,7 +312,8 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         system_gates: eval.system_gates.clone(),
         holders,
     };
-    let mut decision = engine::decide(&model, &current, &inputs);
+    // `current` is not read again: decided by value, without a copy of every system.
+    let mut decision = engine::run::decide_owned(&model, current, &inputs);
     // Checks of systems whose restore finished just now run in this reconcile, not the
     // next: they only read (a workload from the cache, a request to the system), so they
     // need nothing recorded first, and a system that passes at once lets its dependents
@@ -342,11 +342,11 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             )
             .await?;
             if !seen.is_empty() {
-                let mut checked = decision.status.clone();
+                let mut checked = std::mem::take(&mut decision.status);
                 for obs in &seen {
                     engine::observe(&mut checked, obs, now);
                 }
-                let again = engine::decide(&model, &checked, &inputs);
+                let again = engine::run::decide_owned(&model, checked, &inputs);
                 decision.status = again.status;
                 decision.wake_at = match (decision.wake_at, again.wake_at) {
                     (Some(a), Some(b)) => Some(a.min(b)),
