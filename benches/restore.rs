@@ -1151,6 +1151,36 @@ async fn run(n: usize, depth: usize, plans: usize, argo_binary: Option<String>) 
         percentile(&latencies, 99.0),
         latencies.last().copied().unwrap_or(0.0)
     );
+    // One Markdown row of the figures above, for scripts/bench-table.
+    let per_level = |d: Duration| d.as_secs_f64() / levels;
+    let argo_cells = match &argo_run {
+        Some((a, _)) => format!(
+            "{:.1} s, {:.2} s | {:.1}x | {:.1} s, {} MiB",
+            a.took.as_secs_f64(),
+            per_level(a.took),
+            a.took.as_secs_f64() / took.as_secs_f64().max(0.001),
+            a.cpu,
+            a.rss / 1024
+        ),
+        None => "not run | | ".into(),
+    };
+    println!(
+        "  row: | {} | {:.1} s, {:.2} s | {:.1} s, {:.2} s | {:.2}x | {argo_cells} | {:.1} | {:.1} s, {} MiB | {:.1} ms |",
+        if plans == 1 {
+            format!("{n}, {}", e.levels.len())
+        } else {
+            format!("{plans} x {n}, {}", e.levels.len())
+        },
+        floor_took.as_secs_f64(),
+        per_level(floor_took),
+        took.as_secs_f64(),
+        per_level(took),
+        took.as_secs_f64() / floor_took.as_secs_f64().max(0.001),
+        own_total as f64 / total as f64,
+        cpu,
+        rss / 1024,
+        percentile(&latencies, 99.0),
+    );
     let all: Api<Namespace> = Api::all(client.clone());
     for ns in &namespaces {
         let _ = all.delete(ns, &DeleteParams::default()).await;

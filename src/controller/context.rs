@@ -270,9 +270,7 @@ impl Context {
 
     /// Every well-formed Approval in `namespace` (a malformed one is logged and skipped).
     pub async fn approvals(&self, namespace: &str) -> Result<Vec<Approval>, Error> {
-        let (good, bad) = self
-            .parsed_in::<Approval>(namespace)
-            .await?;
+        let (good, bad) = self.parsed_in::<Approval>(namespace).await?;
         for (name, e) in bad {
             warn!(approval = %format!("{namespace}/{name}"), error = %e, "ignoring a malformed Approval");
         }

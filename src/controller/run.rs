@@ -28,8 +28,8 @@ use kube::{
 };
 use tracing::{error, info, warn};
 
-use super::health::{health_server, probe};
 use super::cluster::cache::{Parsed, Workload};
+use super::health::{health_server, probe};
 use super::{
     CONCURRENCY, Context, LEASE_GRACE_SECONDS, LEASE_NAME, LEASE_SECONDS, cluster, drill, metrics,
     notify, plan, steps,
@@ -372,16 +372,20 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
     let on_approval = {
         let store = store.clone();
         move |a: Parsed<Approval>| match a.object() {
-            Ok(a) => vec![ObjectRef::<RecoveryPlan>::new(&a.spec.plan)
-                .within(&a.namespace().unwrap_or_default())],
+            Ok(a) => vec![
+                ObjectRef::<RecoveryPlan>::new(&a.spec.plan)
+                    .within(&a.namespace().unwrap_or_default()),
+            ],
             Err(_) => plans_in_namespace(&store, &a),
         }
     };
     let on_intervention = {
         let store = store.clone();
         move |i: Parsed<Intervention>| match i.object() {
-            Ok(i) => vec![ObjectRef::<RecoveryPlan>::new(&i.spec.plan)
-                .within(&i.namespace().unwrap_or_default())],
+            Ok(i) => vec![
+                ObjectRef::<RecoveryPlan>::new(&i.spec.plan)
+                    .within(&i.namespace().unwrap_or_default()),
+            ],
             Err(_) => plans_in_namespace(&store, &i),
         }
     };
@@ -390,16 +394,18 @@ pub async fn run(client: Client, opts: RunOptions) -> anyhow::Result<()> {
         let drill_controller = Controller::new(drill_api, wc.clone())
             .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
         let drill_store = drill_controller.store();
-        let on_system = move |o: PartialObjectMeta<ClinicalSystem>| {
-            drills_in_namespace(&drill_store, &o)
-        };
+        let on_system =
+            move |o: PartialObjectMeta<ClinicalSystem>| drills_in_namespace(&drill_store, &o);
         // A drill is woken by any change of a ClinicalSystem in its namespace and reads
         // them fresh, so its watch asks for their metadata alone.
         let systems = {
             use kube::runtime::WatchStreamExt as _;
-            watcher(scoped::<PartialObjectMeta<ClinicalSystem>>(&client, ns), wc.clone())
-                .default_backoff()
-                .touched_objects()
+            watcher(
+                scoped::<PartialObjectMeta<ClinicalSystem>>(&client, ns),
+                wc.clone(),
+            )
+            .default_backoff()
+            .touched_objects()
         };
         drill_controller
             .owns_shared_stream(for_drills)

@@ -325,15 +325,19 @@ impl<K: Rolls> Resource for Workload<K> {
     }
 }
 
+/// The workloads of one watch scope: (namespace watched, none for all; its Deployments;
+/// its StatefulSets).
+pub type WorkloadScope = (
+    Option<String>,
+    Store<Workload<Deployment>>,
+    Store<Workload<StatefulSet>>,
+);
+
 /// The Deployments and StatefulSets the plan controller watches, cached per scope.
 #[derive(Clone, Default)]
 pub struct Workloads {
-    /// (namespace watched, none for all; its Deployments; its StatefulSets).
-    pub scopes: Vec<(
-        Option<String>,
-        Store<Workload<Deployment>>,
-        Store<Workload<StatefulSet>>,
-    )>,
+    /// One per watch scope.
+    pub scopes: Vec<WorkloadScope>,
 }
 
 impl Workloads {
@@ -386,7 +390,13 @@ pub fn cached_watch<K>(
     impl futures::Stream<Item = Result<K, kube::runtime::watcher::Error>> + Send + 'static,
 )
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
 {
     use kube::runtime::{WatchStreamExt as _, reflector::store::Writer};
     let writer = Writer::new(());
@@ -468,17 +478,17 @@ mod tests {
             serde_json::from_value(deployment).expect("cached deployment");
         assert_eq!(cached.state, of_deployment(&d));
         assert_eq!(
-            cached
-                .state
-                .template_annotations
-                .keys()
-                .collect::<Vec<_>>(),
+            cached.state.template_annotations.keys().collect::<Vec<_>>(),
             ["kubectl.kubernetes.io/restartedAt"],
             "the restart token is read from the template's annotations"
         );
         assert_eq!(
             (cached.name_any(), cached.namespace(), cached.uid()),
-            ("pas".to_string(), Some("ward".to_string()), Some("u1".to_string()))
+            (
+                "pas".to_string(),
+                Some("ward".to_string()),
+                Some("u1".to_string())
+            )
         );
         assert!(cached.metadata.managed_fields.is_none());
         assert!(cached.metadata.annotations.is_none());
@@ -519,12 +529,12 @@ mod tests {
         ));
         let s = good.object().expect("well-formed");
         assert_eq!(s.spec.display_name, "Lab");
-        assert!(s.metadata.managed_fields.is_none(), "managed fields are not kept");
         assert!(
-            s.metadata
-                .annotations
-                .as_ref()
-                .is_none_or(|a| a.is_empty()),
+            s.metadata.managed_fields.is_none(),
+            "managed fields are not kept"
+        );
+        assert!(
+            s.metadata.annotations.as_ref().is_none_or(|a| a.is_empty()),
             "kubectl's last-applied copy is not kept"
         );
 
@@ -535,7 +545,10 @@ mod tests {
         ));
         let why = bad.object().expect_err("an unknown tier does not parse");
         assert!(why.starts_with("spec.tier: "), "{why}");
-        assert_eq!((bad.name_any(), bad.namespace().as_deref()), ("lab".into(), Some("ward")));
+        assert_eq!(
+            (bad.name_any(), bad.namespace().as_deref()),
+            ("lab".into(), Some("ward"))
+        );
         let (good_ones, bad_ones) = super::split([&good, &bad].into_iter());
         assert_eq!(good_ones.len(), 1);
         assert_eq!(bad_ones, vec![("lab".to_string(), why.to_string())]);
@@ -545,9 +558,8 @@ mod tests {
     async fn a_change_of_status_alone_wakes_nobody_and_a_deletion_always_does() {
         let mut writer = Writer::new(());
         let reader = writer.as_reader();
-        let parsed = |labels, phase| {
-            Parsed::<ClinicalSystem>::from_value(system(labels, "critical", phase))
-        };
+        let parsed =
+            |labels, phase| Parsed::<ClinicalSystem>::from_value(system(labels, "critical", phase));
         let first = parsed(serde_json::json!({ "estate": "lab" }), "Restoring");
         let status_only = parsed(serde_json::json!({ "estate": "lab" }), "Verified");
         let relabelled = parsed(serde_json::json!({ "estate": "other" }), "Verified");

@@ -29,9 +29,7 @@ pub async fn update(
     let mut done: Vec<(String, Done)> = Vec::new();
     if any_released {
         let ns = plan.namespace().unwrap_or_default();
-        let (interventions, _bad) = ctx
-            .parsed_in::<Intervention>(&ns)
-            .await?;
+        let (interventions, _bad) = ctx.parsed_in::<Intervention>(&ns).await?;
         for i in interventions
             .iter()
             .filter(|i| i.spec.action == InterventionAction::HandBack)

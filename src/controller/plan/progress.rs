@@ -132,11 +132,13 @@ pub async fn store(
     let uid = plan.uid().unwrap_or_default();
     let ns = plan.namespace().unwrap_or_default();
     let name = plan.name_any();
+    // Taken out while the writes go (one plan is never reconciled twice at once), put back
+    // once they all landed; forgotten if any failed.
     let mut known = ctx
         .progress
         .lock()
         .ok()
-        .and_then(|m| m.get(&uid).cloned())
+        .and_then(|mut m| m.remove(&uid))
         .unwrap_or_default();
     let laid = layout_keeping(&next.systems, known.shards, |k, part| {
         known.by_shard.get(&k).is_some_and(|s| s.part == *part)
