@@ -468,21 +468,41 @@ fn percentile(v: &[f64], p: f64) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The operator's own request counts by "VERB resource", from its
-/// `lifeline_api_requests_total` on its metrics address (plain HTTP on loopback).
-fn own_requests(addr: &str) -> BTreeMap<String, u64> {
+/// The operator's metrics, from its metrics address (plain HTTP on loopback).
+fn metrics_text(addr: &str) -> String {
     use std::io::{Read, Write};
-    let mut out = BTreeMap::new();
+    let mut text = String::new();
     let Ok(mut conn) = std::net::TcpStream::connect(addr) else {
-        return out;
+        return text;
     };
     let _ = conn.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = write!(
         conn,
         "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     );
-    let mut text = String::new();
     let _ = conn.read_to_string(&mut text);
+    text
+}
+
+/// How many reconciles the operator made and the seconds they took in all, from its
+/// `lifeline_reconcile_duration_seconds` histogram.
+fn reconciles(text: &str) -> (u64, f64) {
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (
+        value("lifeline_reconcile_duration_seconds_count ") as u64,
+        value("lifeline_reconcile_duration_seconds_sum "),
+    )
+}
+
+/// The operator's own request counts by "VERB resource", from its
+/// `lifeline_api_requests_total` in its metrics `text`.
+fn own_requests(text: &str) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
     for line in text.lines() {
         let Some(rest) = line.strip_prefix("lifeline_api_requests_total{") else {
             continue;
@@ -512,6 +532,8 @@ struct Lifeline {
     log: std::path::PathBuf,
     /// The operator's own requests, by "VERB resource".
     own: BTreeMap<String, u64>,
+    /// The operator's reconciles, and the seconds they took in all.
+    reconciled: (u64, f64),
 }
 
 /// lifeline: the operator restores the estate from a plan. Returns the wall time, the
@@ -588,7 +610,9 @@ async fn lifeline(client: &Client, namespaces: &[String], kubeconfig: &str) -> L
     let done = futures::future::join_all(each).await;
     let took = start.elapsed();
     let (cpu, rss) = usage(operator.id());
-    let own = own_requests(&metrics_addr);
+    let metrics = metrics_text(&metrics_addr);
+    let own = own_requests(&metrics);
+    let reconciled = reconciles(&metrics);
     if wrap.is_empty() {
         let _ = operator.kill();
     } else {
@@ -608,6 +632,7 @@ async fn lifeline(client: &Client, namespaces: &[String], kubeconfig: &str) -> L
         rss,
         log,
         own,
+        reconciled,
     }
 }
 
@@ -1006,6 +1031,7 @@ async fn run(n: usize, depth: usize, plans: usize, argo_binary: Option<String>) 
         rss,
         log,
         own,
+        reconciled,
     } = lifeline(&client, &namespaces, &kubeconfig).await;
     let latencies = dispatch(&log, &e, &namespaces);
     let _ = std::fs::remove_file(&log);
@@ -1090,6 +1116,12 @@ async fn run(n: usize, depth: usize, plans: usize, argo_binary: Option<String>) 
         "  the operator's own requests: {own_total}, {:.1} per system ({})",
         own_total as f64 / total as f64,
         top(&own)
+    );
+    println!(
+        "  the operator's reconciles: {}, {:.1} ms each on average, {:.0}% of the wall time",
+        reconciled.0,
+        reconciled.1 * 1000.0 / reconciled.0.max(1) as f64,
+        reconciled.1 * 100.0 / took.as_secs_f64().max(0.001)
     );
     println!(
         "  stored: the plan {:.1} KiB at most, {shards} RecoveryProgress objects, the largest {:.1} KiB",

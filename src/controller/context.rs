@@ -77,6 +77,10 @@ pub struct Context {
     /// The Deployments and StatefulSets the plan controller watches, once it runs: steps
     /// and `workloadReady` checks read them from here.
     pub workloads: std::sync::OnceLock<cluster::cache::Workloads>,
+    /// Each plan's publishing of what people see (ClinicalSystem status, Events) still
+    /// going out, by uid: at most one per plan, and the next waits for it.
+    pub publishing:
+        std::sync::Mutex<std::collections::HashMap<String, tokio::task::JoinHandle<()>>>,
 }
 
 impl Context {
@@ -234,6 +238,7 @@ impl Context {
             record_retention: plan::record::DEFAULT_RETENTION,
             caches: std::sync::OnceLock::new(),
             workloads: std::sync::OnceLock::new(),
+            publishing: Default::default(),
         })
     }
 

@@ -78,6 +78,7 @@ pub async fn reconcile(plan: Arc<RecoveryPlan>, ctx: Arc<Context>) -> Result<Req
             ctx.metrics.forget(ns, name);
             super::handover::forget(ctx, ns, name);
             super::progress::forget(ctx, &uid);
+            forget_publishing(ctx, &uid);
         },
         |plan, ctx| async move { reconcile_inner(&plan, &ctx).await },
     )
@@ -92,10 +93,19 @@ pub fn forget(ctx: &Context, plan: &RecoveryPlan) {
     let (ns, name) = (plan.namespace().unwrap_or_default(), plan.name_any());
     ctx.metrics.forget(&ns, &name);
     super::handover::forget(ctx, &ns, &name);
-    super::progress::forget(ctx, &plan.uid().unwrap_or_default());
+    let uid = plan.uid().unwrap_or_default();
+    super::progress::forget(ctx, &uid);
+    forget_publishing(ctx, &uid);
 }
 
-async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, Error> {
+/// Lets go of a plan's publishing still going out (it finishes on its own).
+fn forget_publishing(ctx: &Context, uid: &str) {
+    if let Ok(mut p) = ctx.publishing.lock() {
+        p.remove(uid);
+    }
+}
+
+async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Arc<Context>) -> Result<Requeue, Error> {
     if plan.metadata.deletion_timestamp.is_some() {
         // Jobs are owned by the plan and go with it; nothing else to undo.
         forget(ctx, plan);
@@ -140,8 +150,10 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             s.name_any()
         )
     };
+    let owned: HashMap<String, Arc<ClinicalSystem>> =
+        systems.iter().map(|s| (key_of(s), s.clone())).collect();
     let by_key: HashMap<String, &ClinicalSystem> =
-        systems.iter().map(|s| (key_of(s), s.as_ref())).collect();
+        owned.iter().map(|(k, s)| (k.clone(), s.as_ref())).collect();
     // Each system's progress is kept in the plan's RecoveryProgress shards.
     let mut prev = plan.status.clone().unwrap_or_default();
     prev.systems = match super::progress::load(ctx, plan).await {
@@ -192,7 +204,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         settings.held_elsewhere = held_elsewhere;
         engine::plan(&all, &keys, settings).map_err(|e| Error::InvalidPlan(e.to_string()))
     }) {
-        Ok(m) => m,
+        Ok(m) => Arc::new(m),
         Err(Error::InvalidPlan(message)) => {
             status::write_invalid(ctx, plan, &message).await?;
             ctx.metrics
@@ -572,7 +584,12 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         }
         .await;
         if let Err(e) = recorded {
-            // The first write stands: what people see of it still goes out.
+            // The first write stands: what people see of it still goes out, after what
+            // the reconcile before published.
+            let previous = ctx.publishing.lock().ok().and_then(|mut p| p.remove(&uid));
+            if let Some(p) = previous {
+                let _ = p.await;
+            }
             publish_first().await;
             return Err(e);
         }
@@ -584,7 +601,7 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
         && !gate_failed
         && let Ok(mut set) = ctx.gates_synced.lock()
     {
-        set.insert(uid);
+        set.insert(uid.clone());
     }
     // Steps start concurrently (a wave's scale patches), a bounded number at a time;
     // each one's outcome is observed on a later reconcile.
@@ -618,14 +635,35 @@ async fn reconcile_inner(plan: &RecoveryPlan, ctx: &Context) -> Result<Requeue, 
             }
         }
     }
-    let publish = async {
-        publish_first().await;
-        if let Some((after, gate_notices)) = &second {
-            super::system_status::mirror(ctx, plan, &by_key, after).await;
-            events::publish_transitions(ctx, plan, &model, &written, after, gate_notices).await;
+    // What people see goes out in a task of its own, after the steps start: the next
+    // reconcile of the plan does not wait for it. A plan's publishing goes out in order,
+    // one at a time: this reconcile waits, beside its steps, for the one before.
+    let previous = ctx.publishing.lock().ok().and_then(|mut p| p.remove(&uid));
+    let before = async {
+        if let Some(p) = previous {
+            let _ = p.await;
         }
     };
-    let ((), started) = tokio::join!(publish, crate::controller::cluster::bounded(starts));
+    let ((), started) = tokio::join!(before, crate::controller::cluster::bounded(starts));
+    let publishing = {
+        let (ctx, plan, model, owned) = (ctx.clone(), plan.clone(), model.clone(), owned.clone());
+        let (prev, written, notices) = (prev.clone(), written, notices);
+        async move {
+            let by_key: HashMap<String, &ClinicalSystem> =
+                owned.iter().map(|(k, s)| (k.clone(), s.as_ref())).collect();
+            super::system_status::mirror(&ctx, &plan, &by_key, &written).await;
+            events::publish_transitions(&ctx, &plan, &model, &prev, &written, &notices).await;
+            if let Some((after, gate_notices)) = &second {
+                super::system_status::mirror(&ctx, &plan, &by_key, after).await;
+                events::publish_transitions(&ctx, &plan, &model, &written, after, gate_notices)
+                    .await;
+            }
+        }
+    };
+    let handle = tokio::spawn(publishing);
+    if let Ok(mut p) = ctx.publishing.lock() {
+        p.insert(uid.clone(), handle);
+    }
     for d in started.into_iter().flatten() {
         soonest(d);
     }
